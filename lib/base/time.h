@@ -1,0 +1,20 @@
+/* time.h - wall-clock time as UTC milliseconds since the Unix epoch. */
+#ifndef CX_TIME_H
+#define CX_TIME_H
+#include <stddef.h>
+#include <stdint.h>
+#include "err.h"
+
+#define CX_TIME_LEN 32 /* room for "YYYY-MM-DDTHH:MM:SS.mmmZ" and NUL */
+
+int64_t cx_now_ms(void);
+/* Monotonic clock in nanoseconds, for measuring durations. */
+int64_t cx_mono_ns(void);
+/* Parses an ISO-8601 / RFC 3339 date-time from s[0..n): YYYY-MM-DD, then
+ * optionally [T or space]HH:MM[:SS[.fraction]] and Z or ±HH[:]MM. Years
+ * 1000..9999. A date alone means midnight UTC. CX_EINVAL if malformed. */
+cx_err cx_time_parse(const char *s, size_t n, int64_t *out_ms);
+/* Writes "YYYY-MM-DDTHH:MM:SS.mmmZ" into out (CX_TIME_LEN bytes). */
+void cx_time_format(int64_t ms, char out[CX_TIME_LEN]);
+
+#endif

@@ -1,0 +1,365 @@
+/* api.c - the admin and query API under /api/v1/ (bearer token). */
+#include "http_int.h"
+#include "../base/mem.h"
+#include "../base/time.h"
+#include "../base/util.h"
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <string.h>
+
+#define DEFAULT_LIMIT 50
+#define MAX_LIMIT 1000
+
+typedef struct {
+  http_server *h;
+  struct MHD_Connection *c;
+  http_req *r;
+} ctx;
+
+static enum MHD_Result bad_param(ctx *x, const char *name, const char *msg) {
+  return http_send_error(x->h, x->c, x->r, 400, "invalid_parameter", msg, name);
+}
+
+static const char *arg(ctx *x, const char *name) {
+  const char *v = MHD_lookup_connection_value(x->c, MHD_GET_ARGUMENT_KIND, name);
+  return v && *v ? v : NULL;
+}
+
+/* limit=1..1000; CX_EINVAL otherwise */
+static cx_err get_limit(ctx *x, size_t *out) {
+  const char *v = arg(x, "limit");
+  int64_t n = DEFAULT_LIMIT;
+  if (v && (cx_parse_i64(v, strlen(v), &n) || n < 1 || n > MAX_LIMIT)) return CX_EINVAL;
+  *out = (size_t)n;
+  return CX_OK;
+}
+
+static enum MHD_Result send_buf(ctx *x, int status, cx_buf *b, cx_err rc) {
+  if (rc) {
+    cx_buf_free(b);
+    return http_send_error(x->h, x->c, x->r, http_status_for(rc), rc == CX_ETOOBIG ? "response_too_large" : "internal_error",
+                           "The answer could not be built; narrow the request or retry.", NULL);
+  }
+  enum MHD_Result ret = http_send_json(x->c, x->r, status, b);
+  cx_buf_free(b);
+  return ret;
+}
+
+static int64_t parse_customer_id(const char *s, size_t n) {
+  int64_t id;
+  if (cx_parse_i64(s, n, &id) || id <= 0) return 0;
+  return id;
+}
+
+/* GET /customers?user_id=&anonymous_id=&email=&q=&limit=&cursor= */
+static enum MHD_Result customers_list(ctx *x) {
+  size_t limit;
+  if (get_limit(x, &limit)) return bad_param(x, "limit", "limit must be a whole number from 1 to 1000.");
+  const char *cur = arg(x, "cursor");
+  int64_t after = 0;
+  if (cur && (cx_parse_i64(cur, strlen(cur), &after) || after < 0))
+    return bad_param(x, "cursor", "cursor must be a next_cursor value from an earlier page.");
+  static const struct {
+    const char *param;
+    int type;
+  } exact[] = {{"user_id", PROFILE_USER_ID}, {"anonymous_id", PROFILE_ANONYMOUS_ID},
+               {"email", PROFILE_EMAIL}};
+  int64_t *ids = cx_malloc((limit + 1) * sizeof *ids);
+  if (!ids) return http_send_error(x->h, x->c, x->r, 503, "overloaded", "Out of memory; retry.", NULL);
+  size_t n = 0;
+  int by_identity = 0;
+  for (size_t i = 0; i < 3; i++) {
+    const char *v = arg(x, exact[i].param);
+    if (!v) continue;
+    by_identity = 1;
+    char norm[PROFILE_ID_MAX + 1];
+    size_t len = strlen(v);
+    if (len > PROFILE_ID_MAX) break;
+    if (exact[i].type == PROFILE_EMAIL) {
+      if (profile_normalise_email(v, len, norm)) break;
+      v = norm;
+      len = strlen(norm);
+    }
+    int64_t id = profile_find(x->h->cfg.pr, exact[i].type, v, len);
+    if (id > after) ids[n++] = id;
+    break;
+  }
+  sqlite3 *db = store_reader_get(x->h->cfg.st);
+  if (!by_identity) n = profile_list(x->h->cfg.pr, db, arg(x, "q"), after, ids, limit + 1);
+  cx_buf b;
+  cx_buf_init(&b, 64 << 20);
+  cx_err rc = cx_buf_puts(&b, "{\"customers\":[");
+  size_t shown = n > limit ? limit : n;
+  for (size_t i = 0; i < shown && !rc; i++) {
+    if (i) rc = cx_buf_puts(&b, ",");
+    if (!rc) rc = profile_customer_json(x->h->cfg.pr, db, ids[i], &b);
+  }
+  store_reader_put(x->h->cfg.st, db);
+  if (!rc) rc = cx_buf_puts(&b, "],\"next_cursor\":");
+  if (!rc) rc = n > limit ? cx_buf_printf(&b, "\"%lld\"}", (long long)ids[limit - 1]) : cx_buf_puts(&b, "null}");
+  cx_free(ids);
+  return send_buf(x, 200, &b, rc);
+}
+
+static enum MHD_Result customer_get(ctx *x, int64_t id) {
+  int64_t canon = profile_canonical(x->h->cfg.pr, id);
+  if (!canon)
+    return http_send_error(x->h, x->c, x->r, 404, "customer_not_found", "No customer has this id.", "id");
+  sqlite3 *db = store_reader_get(x->h->cfg.st);
+  cx_buf b;
+  cx_buf_init(&b, 16 << 20);
+  cx_err rc = profile_customer_json(x->h->cfg.pr, db, canon, &b);
+  store_reader_put(x->h->cfg.st, db);
+  return send_buf(x, 200, &b, rc);
+}
+
+/* Cursor for a timeline page: "<ts>_<seq>" of the last event shown. */
+static enum MHD_Result customer_events(ctx *x, int64_t id) {
+  int64_t canon = profile_canonical(x->h->cfg.pr, id);
+  if (!canon)
+    return http_send_error(x->h, x->c, x->r, 404, "customer_not_found", "No customer has this id.", "id");
+  size_t limit;
+  if (get_limit(x, &limit)) return bad_param(x, "limit", "limit must be a whole number from 1 to 1000.");
+  int64_t bts = 0, bseq = 0;
+  const char *cur = arg(x, "cursor");
+  if (cur) {
+    const char *us = strchr(cur, '_');
+    if (!us || cx_parse_i64(cur, (size_t)(us - cur), &bts) || cx_parse_i64(us + 1, strlen(us + 1), &bseq) ||
+        bseq <= 0)
+      return bad_param(x, "cursor", "cursor must be a next_cursor value from an earlier page.");
+  }
+  profile_point *pts = cx_malloc((limit + 1) * sizeof *pts);
+  if (!pts) return http_send_error(x->h, x->c, x->r, 503, "overloaded", "Out of memory; retry.", NULL);
+  size_t n = profile_timeline(x->h->cfg.pr, canon, bts, bseq, pts, limit + 1);
+  size_t shown = n > limit ? limit : n;
+  sqlite3 *db = store_reader_get(x->h->cfg.st);
+  sqlite3_stmt *st = NULL;
+  cx_buf b;
+  cx_buf_init(&b, 64 << 20);
+  cx_err rc = cx_buf_puts(&b, "{\"events\":[");
+  if (sqlite3_prepare_v2(db, "SELECT body FROM events WHERE seq = ?1", -1, &st, NULL) != SQLITE_OK)
+    rc = CX_EDB;
+  for (size_t i = 0; i < shown && !rc; i++) {
+    sqlite3_bind_int64(st, 1, pts[i].seq);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+      if (i) rc = cx_buf_puts(&b, ",");
+      if (!rc) rc = cx_buf_append(&b, sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+    }
+    sqlite3_reset(st);
+  }
+  sqlite3_finalize(st);
+  store_reader_put(x->h->cfg.st, db);
+  if (!rc) rc = cx_buf_puts(&b, "],\"next_cursor\":");
+  if (!rc)
+    rc = n > limit ? cx_buf_printf(&b, "\"%lld_%lld\"}", (long long)pts[limit - 1].ts,
+                                   (long long)pts[limit - 1].seq)
+                   : cx_buf_puts(&b, "null}");
+  cx_free(pts);
+  return send_buf(x, 200, &b, rc);
+}
+
+/* GET /merges?customer_id=&limit=&cursor= : newest first */
+static enum MHD_Result merges_list(ctx *x) {
+  size_t limit;
+  if (get_limit(x, &limit)) return bad_param(x, "limit", "limit must be a whole number from 1 to 1000.");
+  int64_t before = INT64_MAX, cust = 0;
+  const char *cur = arg(x, "cursor"), *cid = arg(x, "customer_id");
+  if (cur && (cx_parse_i64(cur, strlen(cur), &before) || before <= 0))
+    return bad_param(x, "cursor", "cursor must be a next_cursor value from an earlier page.");
+  if (cid && !(cust = parse_customer_id(cid, strlen(cid))))
+    return bad_param(x, "customer_id", "customer_id must be a customer id.");
+  sqlite3 *db = store_reader_get(x->h->cfg.st);
+  sqlite3_stmt *st = NULL;
+  cx_buf b;
+  cx_buf_init(&b, 16 << 20);
+  cx_err rc = cx_buf_puts(&b, "{\"merges\":[");
+  if (sqlite3_prepare_v2(db,
+                         "SELECT id, at, from_id, into_id, reason, message_id FROM merges"
+                         " WHERE id < ?1 AND (?2 = 0 OR from_id = ?2 OR into_id = ?2)"
+                         " ORDER BY id DESC LIMIT ?3",
+                         -1, &st, NULL) != SQLITE_OK)
+    rc = CX_EDB;
+  else {
+    sqlite3_bind_int64(st, 1, before);
+    sqlite3_bind_int64(st, 2, cust);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)limit + 1);
+  }
+  size_t k = 0;
+  int64_t last = 0;
+  int more = 0;
+  while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+    if (k == limit) {
+      more = 1;
+      break;
+    }
+    last = sqlite3_column_int64(st, 0);
+    rc = cx_buf_printf(&b, "%s{\"id\":\"%lld\",\"at\":", k ? "," : "", (long long)last);
+    if (!rc) rc = cx_buf_json_time(&b, sqlite3_column_int64(st, 1));
+    if (!rc)
+      rc = cx_buf_printf(&b, ",\"from\":\"%lld\",\"into\":\"%lld\",\"reason\":\"%s\",\"message_id\":",
+                         (long long)sqlite3_column_int64(st, 2), (long long)sqlite3_column_int64(st, 3),
+                         sqlite3_column_text(st, 4));
+    if (!rc) {
+      const char *m = (const char *)sqlite3_column_text(st, 5);
+      rc = m ? cx_buf_json_str(&b, m, strlen(m)) : cx_buf_puts(&b, "null");
+    }
+    if (!rc) rc = cx_buf_puts(&b, "}");
+    k++;
+  }
+  sqlite3_finalize(st);
+  store_reader_put(x->h->cfg.st, db);
+  if (!rc) rc = more ? cx_buf_printf(&b, "],\"next_cursor\":\"%lld\"}", (long long)last)
+                     : cx_buf_puts(&b, "],\"next_cursor\":null}");
+  return send_buf(x, 200, &b, rc);
+}
+
+static enum MHD_Result account_get(ctx *x, const char *id) {
+  sqlite3 *db = store_reader_get(x->h->cfg.st);
+  sqlite3_stmt *st = NULL;
+  cx_buf b;
+  cx_buf_init(&b, 16 << 20);
+  cx_err rc = CX_OK;
+  int found = 0;
+  if (sqlite3_prepare_v2(db, "SELECT created_at FROM accounts WHERE id = ?1", -1, &st, NULL))
+    rc = CX_EDB;
+  else {
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+      found = 1;
+      rc = cx_buf_puts(&b, "{\"id\":");
+      if (!rc) rc = cx_buf_json_str(&b, id, strlen(id));
+      if (!rc) rc = cx_buf_puts(&b, ",\"created_at\":");
+      if (!rc) rc = cx_buf_json_time(&b, sqlite3_column_int64(st, 0));
+    }
+  }
+  sqlite3_finalize(st);
+  st = NULL;
+  if (found && !rc) {
+    rc = cx_buf_puts(&b, ",\"traits\":{");
+    if (!rc && sqlite3_prepare_v2(db, "SELECT key, value FROM account_traits WHERE account_id = ?1 ORDER BY key",
+                                  -1, &st, NULL))
+      rc = CX_EDB;
+    if (!rc) sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    for (int first = 1; !rc && sqlite3_step(st) == SQLITE_ROW; first = 0) {
+      if (!first) rc = cx_buf_puts(&b, ",");
+      if (!rc) rc = cx_buf_json_str(&b, (const char *)sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+      if (!rc) rc = cx_buf_puts(&b, ":");
+      if (!rc) rc = cx_buf_append(&b, sqlite3_column_text(st, 1), (size_t)sqlite3_column_bytes(st, 1));
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (!rc) rc = cx_buf_puts(&b, "},\"members\":[");
+    if (!rc && sqlite3_prepare_v2(db, "SELECT customer_id FROM memberships WHERE account_id = ?1 ORDER BY customer_id",
+                                  -1, &st, NULL))
+      rc = CX_EDB;
+    if (!rc) sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    for (int first = 1; !rc && sqlite3_step(st) == SQLITE_ROW; first = 0)
+      rc = cx_buf_printf(&b, "%s\"%lld\"", first ? "" : ",", (long long)sqlite3_column_int64(st, 0));
+    sqlite3_finalize(st);
+    if (!rc) rc = cx_buf_puts(&b, "]}");
+  }
+  store_reader_put(x->h->cfg.st, db);
+  if (!found && !rc) {
+    cx_buf_free(&b);
+    return http_send_error(x->h, x->c, x->r, 404, "account_not_found", "No account has this id.", "id");
+  }
+  return send_buf(x, 200, &b, rc);
+}
+
+static enum MHD_Result stats_get(ctx *x) {
+  profile_stats ps;
+  ingest_stats is;
+  profile_get_stats(x->h->cfg.pr, &ps);
+  ingest_get_stats(x->h->cfg.in, &is);
+  cx_buf b;
+  cx_buf_init(&b, 1024);
+  cx_err rc = cx_buf_printf(&b,
+                            "{\"events\":%llu,\"customers\":%llu,\"merged_customers\":%llu,"
+                            "\"identities\":%llu,\"duplicates_dropped\":%llu}",
+                            (unsigned long long)ps.events, (unsigned long long)ps.customers,
+                            (unsigned long long)ps.merged, (unsigned long long)ps.identities,
+                            (unsigned long long)is.duplicates);
+  return send_buf(x, 200, &b, rc);
+}
+
+static int valid_source_name(const char *s) {
+  size_t n = strlen(s);
+  if (n < 1 || n > 63) return 0;
+  for (size_t i = 0; i < n; i++) {
+    char ch = s[i];
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
+          ch == '_' || ch == '.' || ch == ' '))
+      return 0;
+  }
+  return 1;
+}
+
+static enum MHD_Result sources(ctx *x, int admin) {
+  if (!strcmp(x->r->method, "GET")) {
+    cx_buf b;
+    cx_buf_init(&b, 1 << 20);
+    cx_err rc = cx_buf_puts(&b, "{\"sources\":");
+    if (!rc) rc = ingest_sources_json(x->h->cfg.in, &b);
+    if (!rc) rc = cx_buf_puts(&b, "}");
+    return send_buf(x, 200, &b, rc);
+  }
+  if (strcmp(x->r->method, "POST"))
+    return http_send_error(x->h, x->c, x->r, 405, "method_not_allowed", "Use GET or POST.", NULL);
+  if (!admin)
+    return http_send_error(x->h, x->c, x->r, 403, "forbidden", "This token may only read.", NULL);
+  cJSON *body = cJSON_ParseWithLength(x->r->body.p ? x->r->body.p : "", x->r->body.len);
+  if (!cJSON_IsObject(body)) {
+    cJSON_Delete(body);
+    return http_send_error(x->h, x->c, x->r, 400, "malformed_json", "The body must be a JSON object.", NULL);
+  }
+  const cJSON *name = cJSON_GetObjectItemCaseSensitive(body, "name");
+  if (!cJSON_IsString(name) || !valid_source_name(name->valuestring)) {
+    cJSON_Delete(body);
+    return http_send_error(x->h, x->c, x->r, 400, "invalid_field",
+                           "name must be 1 to 63 letters, digits, spaces, '-', '_' or '.'.", "name");
+  }
+  int64_t id;
+  char key[64];
+  cx_err rc = ingest_source_create(x->h->cfg.in, name->valuestring, &id, key);
+  if (rc) {
+    cJSON_Delete(body);
+    if (rc == CX_EEXIST)
+      return http_send_error(x->h, x->c, x->r, 409, "source_exists", "A source with this name exists.", "name");
+    return http_send_error(x->h, x->c, x->r, http_status_for(rc), "store_failed", "The source could not be saved; retry.", NULL);
+  }
+  cx_buf b;
+  cx_buf_init(&b, 1024);
+  rc = cx_buf_printf(&b, "{\"id\":\"%lld\",\"name\":", (long long)id);
+  if (!rc) rc = cx_buf_json_str(&b, name->valuestring, strlen(name->valuestring));
+  if (!rc) rc = cx_buf_printf(&b, ",\"write_key\":\"%s\"}", key);
+  cJSON_Delete(body);
+  return send_buf(x, 201, &b, rc);
+}
+
+enum MHD_Result http_api(http_server *h, struct MHD_Connection *c, http_req *r, const char *rest) {
+  ctx x = {h, c, r};
+  int admin = 0;
+  if (http_bearer(h, c, &admin))
+    return http_send_error(h, c, r, 401, "unauthorized", "Send Authorization: Bearer <token>.", NULL);
+  if (!strcmp(rest, "sources")) return sources(&x, admin);
+  int get = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");
+  if (!strcmp(rest, "customers") || !strncmp(rest, "customers/", 10) || !strcmp(rest, "stats") ||
+      !strcmp(rest, "merges") || !strncmp(rest, "accounts/", 9)) {
+    if (!get) return http_send_error(h, c, r, 405, "method_not_allowed", "Use GET.", NULL);
+  }
+  if (!strcmp(rest, "customers")) return customers_list(&x);
+  if (!strcmp(rest, "stats")) return stats_get(&x);
+  if (!strcmp(rest, "merges")) return merges_list(&x);
+  if (!strncmp(rest, "accounts/", 9) && rest[9] && !strchr(rest + 9, '/')) return account_get(&x, rest + 9);
+  if (!strncmp(rest, "customers/", 10)) {
+    const char *id = rest + 10, *slash = strchr(id, '/');
+    size_t n = slash ? (size_t)(slash - id) : strlen(id);
+    int64_t cid = parse_customer_id(id, n);
+    if (!slash || !strcmp(slash, "/events")) {
+      if (!cid)
+        return http_send_error(h, c, r, 404, "customer_not_found", "No customer has this id.", "id");
+      return slash ? customer_events(&x, cid) : customer_get(&x, cid);
+    }
+  }
+  return http_send_error(h, c, r, 404, "not_found", "There is no such API resource.", NULL);
+}

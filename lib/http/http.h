@@ -1,0 +1,27 @@
+/* http.h - the HTTP server (libmicrohttpd): Tracking API, admin API,
+ * operations endpoints. */
+#ifndef CX_HTTP_H
+#define CX_HTTP_H
+#include "../base/err.h"
+#include "../ingest/ingest.h"
+#include "../profile/profile.h"
+#include "../store/store.h"
+
+typedef struct http_server http_server;
+
+typedef struct {
+  store *st;
+  profile *pr;
+  ingest *in;
+  const char *listen; /* "HOST:PORT"; port 0 picks a free one */
+} http_cfg;
+
+/* Starts serving; the borrowed modules must outlive the server. */
+cx_err http_start(const http_cfg *cfg, http_server **out);
+/* The port actually bound. */
+int http_port(http_server *h);
+/* Stops accepting connections, waits (up to timeout_ms) for requests in
+ * flight to be answered, then stops the server and frees it. */
+void http_stop(http_server *h, int timeout_ms);
+
+#endif

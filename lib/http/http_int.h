@@ -1,0 +1,73 @@
+/* http_int.h - private to the http module. */
+#ifndef CX_HTTP_INT_H
+#define CX_HTTP_INT_H
+#include "http.h"
+#include "../base/buf.h"
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#define HTTP_MAX_API_BODY (64 * 1024)
+
+/* One request: owned by the connection, freed when MHD completes it. */
+typedef struct {
+  char method[8];
+  const char *url; /* MHD's copy, valid for the request */
+  cx_buf body;
+  int too_large;
+  int64_t started_ns;
+  int route; /* for metrics */
+  int status;
+} http_req;
+
+typedef struct {
+  int64_t id;
+  char hash[65];
+  int admin; /* 0: read-only */
+} http_token;
+
+enum { ROUTE_TRACK, ROUTE_API, ROUTE_OPS, ROUTE_OTHER, ROUTE_COUNT };
+
+#define HTTP_LAT_BUCKETS 12
+#define HTTP_MAX_REASONS 48
+
+struct http_server {
+  struct MHD_Daemon *d;
+  http_cfg cfg;
+  int port;
+  atomic_int in_flight;
+  pthread_mutex_t mu; /* guards tokens and reasons */
+  http_token *tokens;
+  size_t ntokens;
+  /* metrics */
+  atomic_uint_fast64_t requests[ROUTE_COUNT][6]; /* by status class 0..5xx */
+  atomic_uint_fast64_t lat_bucket[HTTP_LAT_BUCKETS + 1];
+  atomic_uint_fast64_t lat_sum_us, lat_count;
+  struct {
+    char code[40];
+    uint64_t n;
+  } reasons[HTTP_MAX_REASONS];
+};
+
+/* reply.c: every response goes through these. They return MHD_YES/NO. */
+enum MHD_Result http_send(struct MHD_Connection *c, http_req *r, int status, const char *ctype,
+                          cx_buf *body);
+enum MHD_Result http_send_json(struct MHD_Connection *c, http_req *r, int status, cx_buf *body);
+enum MHD_Result http_send_error(http_server *h, struct MHD_Connection *c, http_req *r, int status,
+                                const char *code, const char *message, const char *field);
+/* The HTTP status that fits an engine error. */
+int http_status_for(cx_err rc);
+void http_count_reason(http_server *h, const char *code);
+
+/* Route handlers. `rest` is the path after the route's prefix. */
+enum MHD_Result http_track(http_server *h, struct MHD_Connection *c, http_req *r, const char *rest);
+enum MHD_Result http_api(http_server *h, struct MHD_Connection *c, http_req *r, const char *rest);
+enum MHD_Result http_healthz(http_server *h, struct MHD_Connection *c, http_req *r);
+enum MHD_Result http_metrics(http_server *h, struct MHD_Connection *c, http_req *r);
+
+/* auth.c */
+cx_err http_tokens_load(http_server *h);
+/* CX_OK with *admin set, CX_EAUTH when the bearer token is missing/unknown. */
+cx_err http_bearer(http_server *h, struct MHD_Connection *c, int *admin);
+
+#endif

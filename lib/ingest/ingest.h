@@ -1,0 +1,108 @@
+/* ingest.h - tracking-API messages: parse, validate, normalise, dedupe,
+ * and hand them to the store's writer.
+ *
+ * Flow: ingest_parse turns one request body into an ingest_batch of
+ * normalised messages or an ingest_error naming the problem and the field
+ * (nothing is kept of a rejected body). ingest_submit queues the batch for
+ * the writer thread and returns once it is committed (or failed): only then
+ * may the caller answer 200. */
+#ifndef CX_INGEST_H
+#define CX_INGEST_H
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "../base/buf.h"
+#include "../base/err.h"
+#include "../profile/profile.h"
+#include "../store/store.h"
+
+#define INGEST_MAX_MESSAGE (32 * 1024)   /* bytes per message */
+#define INGEST_MAX_BATCH (500 * 1024)    /* bytes per request, after gunzip */
+#define INGEST_MAX_COUNT 2500            /* messages per batch */
+#define INGEST_MAX_MESSAGE_ID 100
+#define INGEST_MAX_NAME 255              /* event and page names */
+
+typedef enum {
+  INGEST_BATCH = 0, /* /v1/batch: each item carries its type */
+  INGEST_IDENTIFY,
+  INGEST_TRACK,
+  INGEST_PAGE,
+  INGEST_SCREEN,
+  INGEST_GROUP,
+  INGEST_ALIAS,
+  INGEST_ANY /* one message that carries its type (import lines) */
+} ingest_type;
+
+const char *ingest_type_name(int type);
+
+/* Why a body was rejected: HTTP status, a snake_case code, one sentence,
+ * and the JSON path of the field at fault (empty when none). */
+typedef struct {
+  int status;
+  char code[40];
+  char message[256];
+  char field[128];
+} ingest_error;
+
+/* One normalised message. It owns `item` (its JSON tree) and `body` (the
+ * text stored); the string pointers point into item. */
+typedef struct {
+  int type;
+  cJSON *item;
+  char *body;
+  size_t body_len;
+  const char *user_id, *anonymous_id, *email, *previous_id, *group_id, *name, *message_id;
+  const cJSON *traits; /* identify/group traits; NULL if none */
+  int64_t ts;
+  uint64_t mid_hash;
+  int duplicate; /* set by the writer when messageId was seen */
+} ingest_msg;
+
+typedef struct {
+  ingest_msg *msgs;
+  size_t n, cap;
+  char write_key[128]; /* from the body; empty when absent */
+  int64_t received_at;
+} ingest_batch;
+
+/* One-time set-up (cJSON allocation hooks). */
+void ingest_global_init(void);
+/* Parses body[0..len) received at received_at for endpoint `type`,
+ * appending its messages to out (which may already hold messages: import
+ * gathers lines). On error nothing is appended and err says why. */
+cx_err ingest_parse(int type, const char *body, size_t len, int64_t received_at, ingest_batch *out,
+                    ingest_error *err);
+void ingest_batch_init(ingest_batch *b, int64_t received_at);
+void ingest_batch_free(ingest_batch *b); /* frees the messages; b can be reused after init */
+
+typedef struct ingest ingest;
+
+/* Loads the messageId window and the sources from the store. Call before
+ * ingest_start. */
+cx_err ingest_open(store *st, profile *pr, ingest **out);
+/* Starts the store's writer thread with ingest's rollback handling. */
+cx_err ingest_start(ingest *in, size_t max_queue);
+void ingest_close(ingest *in);
+
+/* Commits batch as coming from source_id. CX_OK once on disk; CX_EFULL
+ * (queue full), CX_ESTOPPED (shutting down) or CX_EDB otherwise, in which
+ * case nothing of the batch is stored. Duplicates are marked and skipped. */
+cx_err ingest_submit(ingest *in, ingest_batch *batch, int64_t source_id);
+
+/* Sources: a source is a channel with its own write key (kept hashed). */
+/* The source whose key is key[0..n), compared in constant time. */
+cx_err ingest_source_auth(ingest *in, const char *key, size_t n, int64_t *out_source);
+/* Creates a source; writes its new key (shown once) into key_out (64 bytes). */
+cx_err ingest_source_create(ingest *in, const char *name, int64_t *out_id, char key_out[64]);
+/* Id of the source called name, creating it without a key when missing. */
+cx_err ingest_source_ensure(ingest *in, const char *name, int64_t *out_id);
+/* Appends [{"id":…,"name":…,"created_at":…}…] of all sources. */
+cx_err ingest_sources_json(ingest *in, cx_buf *out);
+
+typedef struct {
+  uint64_t events, duplicates, batches;
+  size_t dedupe_ids;
+} ingest_stats;
+void ingest_get_stats(ingest *in, ingest_stats *out);
+
+#endif

@@ -1,0 +1,394 @@
+/* message.c - parsing, validation and normalisation of tracking messages.
+ *
+ * The stored form of a message is the client's object with: type set,
+ * writeKey removed, userId/anonymousId/groupId/previousId as strings,
+ * messageId present (assigned when absent), timestamp corrected and
+ * normalised to UTC milliseconds, originalTimestamp as the client sent it,
+ * receivedAt stamped, and a batch's top-level context/integrations merged
+ * in (keys of the item win). */
+#include "ingest.h"
+#include "../base/mem.h"
+#include "../base/time.h"
+#include "../base/util.h"
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const type_names[] = {"batch", "identify", "track", "page",
+                                         "screen", "group", "alias"};
+
+const char *ingest_type_name(int type) {
+  return type >= 0 && type <= INGEST_ALIAS ? type_names[type] : "unknown";
+}
+
+static void *hook_malloc(size_t n) { return cx_malloc(n); }
+static void hook_free(void *p) { cx_free(p); }
+
+void ingest_global_init(void) {
+  cJSON_Hooks h = {hook_malloc, hook_free};
+  cJSON_InitHooks(&h);
+}
+
+static cx_err fail(ingest_error *e, int status, const char *code, const char *prefix,
+                   const char *field, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+static cx_err fail(ingest_error *e, int status, const char *code, const char *prefix,
+                   const char *field, const char *fmt, ...) {
+  e->status = status;
+  snprintf(e->code, sizeof e->code, "%s", code);
+  if (field) snprintf(e->field, sizeof e->field, "%s%s", prefix, field);
+  else snprintf(e->field, sizeof e->field, "%.*s", prefix[0] ? (int)strlen(prefix) - 1 : 0, prefix);
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(e->message, sizeof e->message, fmt, ap);
+  va_end(ap);
+  return status == 413 ? CX_ETOOBIG : CX_EINVAL;
+}
+
+void ingest_batch_init(ingest_batch *b, int64_t received_at) {
+  memset(b, 0, sizeof *b);
+  b->received_at = received_at;
+}
+
+static void msg_free(ingest_msg *m) {
+  cJSON_Delete(m->item);
+  cJSON_free(m->body);
+}
+
+void ingest_batch_free(ingest_batch *b) {
+  for (size_t i = 0; i < b->n; i++) msg_free(&b->msgs[i]);
+  cx_free(b->msgs);
+  b->msgs = NULL;
+  b->n = b->cap = 0;
+}
+
+static int type_from_name(const char *s) {
+  for (int t = INGEST_IDENTIFY; t <= INGEST_ALIAS; t++)
+    if (!strcmp(s, type_names[t])) return t;
+  return -1;
+}
+
+/* Makes member `key` of obj a string if it is a number; checks type and
+ * length. Sets *out to the string or NULL when absent/empty. */
+static cx_err id_field(cJSON *obj, const char *key, const char *prefix, size_t maxlen,
+                       const char **out, ingest_error *e) {
+  *out = NULL;
+  cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+  if (!v || cJSON_IsNull(v)) return CX_OK;
+  if (cJSON_IsNumber(v)) {
+    double d = v->valuedouble;
+    if (!isfinite(d) || d != floor(d) || fabs(d) > 9007199254740992.0)
+      return fail(e, 400, "invalid_field", prefix, key, "%s must be a string or an integer.", key);
+    char num[32];
+    snprintf(num, sizeof num, "%.0f", d);
+    cJSON *s = cJSON_CreateString(num);
+    if (!s || !cJSON_ReplaceItemViaPointer(obj, v, s)) {
+      cJSON_Delete(s);
+      return CX_ENOMEM;
+    }
+    v = s;
+  }
+  if (!cJSON_IsString(v))
+    return fail(e, 400, "invalid_field", prefix, key, "%s must be a string.", key);
+  size_t n = strlen(v->valuestring);
+  if (n > maxlen)
+    return fail(e, 400, "field_too_long", prefix, key, "%s is longer than %zu bytes.", key, maxlen);
+  if (n) *out = v->valuestring;
+  return CX_OK;
+}
+
+static cx_err object_field(cJSON *obj, const char *key, const char *prefix, cJSON **out,
+                           ingest_error *e) {
+  cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+  if (out) *out = NULL;
+  if (!v || cJSON_IsNull(v)) return CX_OK;
+  if (!cJSON_IsObject(v))
+    return fail(e, 400, "invalid_field", prefix, key, "%s must be an object.", key);
+  if (out) *out = v;
+  return CX_OK;
+}
+
+static cx_err time_field(cJSON *obj, const char *key, const char *prefix, int64_t *out, int *has,
+                         ingest_error *e) {
+  *has = 0;
+  cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+  if (!v || cJSON_IsNull(v)) return CX_OK;
+  if (!cJSON_IsString(v) || cx_time_parse(v->valuestring, strlen(v->valuestring), out))
+    return fail(e, 400, "invalid_timestamp", prefix, key,
+                "%s must be an ISO-8601 date-time such as 2024-05-01T12:00:00.000Z.", key);
+  *has = 1;
+  return CX_OK;
+}
+
+static cx_err set_string(cJSON *obj, const char *key, const char *value) {
+  cJSON *s = cJSON_CreateString(value);
+  if (!s) return CX_ENOMEM;
+  if (cJSON_GetObjectItemCaseSensitive(obj, key)) {
+    if (!cJSON_ReplaceItemInObjectCaseSensitive(obj, key, s)) {
+      cJSON_Delete(s);
+      return CX_ENOMEM;
+    }
+  } else if (!cJSON_AddItemToObject(obj, key, s)) {
+    cJSON_Delete(s);
+    return CX_ENOMEM;
+  }
+  return CX_OK;
+}
+
+static cx_err set_time(cJSON *obj, const char *key, int64_t ms) {
+  char t[CX_TIME_LEN];
+  cx_time_format(ms, t);
+  return set_string(obj, key, t);
+}
+
+/* Adds to item[key] each member of top[key] that item lacks. */
+static cx_err merge_shared(cJSON *item, const cJSON *top, const char *key) {
+  const cJSON *from = cJSON_GetObjectItemCaseSensitive(top, key);
+  if (!cJSON_IsObject(from)) return CX_OK;
+  cJSON *to = cJSON_GetObjectItemCaseSensitive(item, key);
+  if (!to) {
+    cJSON *dup = cJSON_Duplicate(from, 1);
+    if (!dup || !cJSON_AddItemToObject(item, key, dup)) {
+      cJSON_Delete(dup);
+      return CX_ENOMEM;
+    }
+    return CX_OK;
+  }
+  for (const cJSON *c = from->child; c; c = c->next) {
+    if (!c->string || cJSON_GetObjectItemCaseSensitive(to, c->string)) continue;
+    cJSON *dup = cJSON_Duplicate(c, 1);
+    if (!dup || !cJSON_AddItemToObject(to, c->string, dup)) {
+      cJSON_Delete(dup);
+      return CX_ENOMEM;
+    }
+  }
+  return CX_OK;
+}
+
+/* Validates and normalises one message; on success m owns item. */
+static cx_err one_message(int type, cJSON *item, const cJSON *top, const char *prefix,
+                          int64_t received_at, ingest_msg *m, ingest_error *e) {
+  cx_err rc;
+  memset(m, 0, sizeof *m);
+  if (!cJSON_IsObject(item))
+    return fail(e, 400, "not_an_object", prefix, NULL, "A message must be a JSON object.");
+  cJSON *tv = cJSON_GetObjectItemCaseSensitive(item, "type");
+  if (type == INGEST_BATCH || type == INGEST_ANY) {
+    if (!tv) return fail(e, 400, "missing_field", prefix, "type", "type is required in a batch.");
+    if (!cJSON_IsString(tv))
+      return fail(e, 400, "invalid_field", prefix, "type", "type must be a string.");
+    type = type_from_name(tv->valuestring);
+    if (type < 0)
+      return fail(e, 400, "unknown_type", prefix, "type",
+                  "type must be identify, track, page, screen, group or alias.");
+  } else if ((rc = set_string(item, "type", type_names[type]))) {
+    return rc;
+  }
+  m->type = type;
+  cJSON_DeleteItemFromObjectCaseSensitive(item, "writeKey"); /* never stored */
+  if ((rc = id_field(item, "userId", prefix, PROFILE_ID_MAX, &m->user_id, e)) ||
+      (rc = id_field(item, "anonymousId", prefix, PROFILE_ID_MAX, &m->anonymous_id, e)))
+    return rc;
+  if (!m->user_id && !m->anonymous_id)
+    return fail(e, 400, "missing_identity", prefix, "userId",
+                "Every message needs a userId or an anonymousId.");
+  cJSON *mid = cJSON_GetObjectItemCaseSensitive(item, "messageId");
+  if (mid && !cJSON_IsNull(mid)) {
+    if (!cJSON_IsString(mid))
+      return fail(e, 400, "invalid_field", prefix, "messageId", "messageId must be a string.");
+    if (strlen(mid->valuestring) > INGEST_MAX_MESSAGE_ID)
+      return fail(e, 400, "field_too_long", prefix, "messageId",
+                  "messageId is longer than %d characters.", INGEST_MAX_MESSAGE_ID);
+    if (!mid->valuestring[0]) mid = NULL;
+  } else {
+    mid = NULL;
+  }
+  cJSON *ctx, *props, *traits;
+  if ((rc = object_field(item, "context", prefix, &ctx, e)) ||
+      (rc = object_field(item, "properties", prefix, &props, e)) ||
+      (rc = object_field(item, "traits", prefix, &traits, e)) ||
+      (rc = object_field(item, "integrations", prefix, NULL, e)))
+    return rc;
+  if (ctx && (rc = object_field(ctx, "traits", prefix[0] ? prefix : "", NULL, e))) {
+    snprintf(e->field, sizeof e->field, "%scontext.traits", prefix);
+    return rc;
+  }
+  int64_t ts_ms = 0, ots_ms = 0, sent_ms = 0;
+  int has_ts, has_ots, has_sent;
+  if ((rc = time_field(item, "timestamp", prefix, &ts_ms, &has_ts, e)) ||
+      (rc = time_field(item, "originalTimestamp", prefix, &ots_ms, &has_ots, e)) ||
+      (rc = time_field(item, "sentAt", prefix, &sent_ms, &has_sent, e)))
+    return rc;
+  if (!has_sent && top) {
+    /* a batch's top-level sentAt covers its items */
+    if ((rc = time_field((cJSON *)top, "sentAt", "", &sent_ms, &has_sent, e))) return rc;
+  }
+  /* type-specific fields */
+  cJSON *name = NULL;
+  switch (type) {
+  case INGEST_TRACK:
+    name = cJSON_GetObjectItemCaseSensitive(item, "event");
+    if (!name || cJSON_IsNull(name))
+      return fail(e, 400, "missing_field", prefix, "event", "A track call needs an event name.");
+    if (!cJSON_IsString(name) || !name->valuestring[0])
+      return fail(e, 400, "invalid_field", prefix, "event", "event must be a non-empty string.");
+    break;
+  case INGEST_PAGE:
+  case INGEST_SCREEN:
+    name = cJSON_GetObjectItemCaseSensitive(item, "name");
+    if (name && !cJSON_IsNull(name) && !cJSON_IsString(name))
+      return fail(e, 400, "invalid_field", prefix, "name", "name must be a string.");
+    if (!cJSON_IsString(name)) name = NULL;
+    break;
+  case INGEST_GROUP:
+    if ((rc = id_field(item, "groupId", prefix, PROFILE_ID_MAX, &m->group_id, e))) return rc;
+    if (!m->group_id)
+      return fail(e, 400, "missing_field", prefix, "groupId", "A group call needs a groupId.");
+    break;
+  case INGEST_ALIAS:
+    if ((rc = id_field(item, "previousId", prefix, PROFILE_ID_MAX, &m->previous_id, e))) return rc;
+    if (!m->previous_id)
+      return fail(e, 400, "missing_field", prefix, "previousId",
+                  "An alias call needs a previousId.");
+    if (!m->user_id)
+      return fail(e, 400, "missing_field", prefix, "userId", "An alias call needs a userId.");
+    break;
+  }
+  if (name) {
+    if (strlen(name->valuestring) > INGEST_MAX_NAME)
+      return fail(e, 400, "field_too_long", prefix, name->string, "%s is longer than %d bytes.",
+                  name->string, INGEST_MAX_NAME);
+    m->name = name->valuestring;
+  }
+  /* e-mail: identify/group traits, else context.traits */
+  const cJSON *email_src = (type == INGEST_IDENTIFY) ? traits : NULL;
+  if (!email_src && ctx) email_src = cJSON_GetObjectItemCaseSensitive(ctx, "traits");
+  const cJSON *email = email_src ? cJSON_GetObjectItemCaseSensitive(email_src, "email") : NULL;
+  if (cJSON_IsString(email) && email->valuestring[0]) {
+    if (strlen(email->valuestring) > PROFILE_ID_MAX)
+      return fail(e, 400, "field_too_long", prefix,
+                  type == INGEST_IDENTIFY ? "traits.email" : "context.traits.email",
+                  "The e-mail is longer than %d bytes.", PROFILE_ID_MAX);
+    m->email = email->valuestring;
+  }
+  if (type == INGEST_IDENTIFY || type == INGEST_GROUP) m->traits = traits;
+  if (top && ((rc = merge_shared(item, top, "context")) ||
+              (rc = merge_shared(item, top, "integrations"))))
+    return rc;
+  /* time: corrected for the client's clock when sentAt says how far off */
+  int64_t client = has_ots ? ots_ms : ts_ms;
+  int has_client = has_ots || has_ts;
+  m->ts = !has_client ? received_at : has_sent ? received_at - (sent_ms - client) : client;
+  if (has_ts && !has_ots) {
+    cJSON *orig = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(item, "timestamp"), 0);
+    if (!orig || !cJSON_AddItemToObject(item, "originalTimestamp", orig)) {
+      cJSON_Delete(orig);
+      return CX_ENOMEM;
+    }
+  }
+  if ((rc = set_time(item, "timestamp", m->ts)) || (rc = set_time(item, "receivedAt", received_at)))
+    return rc;
+  if (!mid) {
+    char uuid[37];
+    cx_uuid4(uuid);
+    if ((rc = set_string(item, "messageId", uuid))) return rc;
+    mid = cJSON_GetObjectItemCaseSensitive(item, "messageId");
+  }
+  m->message_id = mid->valuestring;
+  m->mid_hash = cx_hash64(0x6d6964, m->message_id, strlen(m->message_id));
+  m->body = cJSON_PrintUnformatted(item);
+  if (!m->body) return CX_ENOMEM;
+  m->body_len = strlen(m->body);
+  if (m->body_len > INGEST_MAX_MESSAGE) {
+    cJSON_free(m->body);
+    m->body = NULL;
+    return fail(e, 413, "message_too_large", prefix, NULL, "A message may hold at most %d bytes.",
+                INGEST_MAX_MESSAGE);
+  }
+  m->item = item;
+  return CX_OK;
+}
+
+static cx_err batch_reserve(ingest_batch *b, size_t extra) {
+  if (b->n + extra <= b->cap) return CX_OK;
+  size_t cap = b->cap ? b->cap * 2 : 16;
+  while (cap < b->n + extra) cap *= 2;
+  ingest_msg *m = cx_realloc(b->msgs, cap * sizeof *m);
+  if (!m) return CX_ENOMEM;
+  b->msgs = m;
+  b->cap = cap;
+  return CX_OK;
+}
+
+cx_err ingest_parse(int type, const char *body, size_t len, int64_t received_at, ingest_batch *out,
+                    ingest_error *e) {
+  memset(e, 0, sizeof *e);
+  size_t limit = type == INGEST_BATCH ? INGEST_MAX_BATCH : INGEST_MAX_MESSAGE;
+  if (len > limit)
+    return fail(e, 413, type == INGEST_BATCH ? "batch_too_large" : "message_too_large", "", NULL,
+                "The body holds %zu bytes; the limit is %zu.", len, limit);
+  if (!cx_utf8_valid(body, len))
+    return fail(e, 400, "invalid_utf8", "", NULL, "The body is not valid UTF-8.");
+  const char *end = NULL;
+  cJSON *root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
+  if (!root) {
+    if (!end) return CX_ENOMEM;
+    return fail(e, 400, "malformed_json", "", NULL, "The body is not valid JSON (at byte %zu).",
+                end >= body ? (size_t)(end - body) : 0);
+  }
+  if (!cJSON_IsObject(root)) {
+    cJSON_Delete(root);
+    return fail(e, 400, "not_an_object", "", NULL, "The body must be a JSON object.");
+  }
+  cx_err rc = CX_OK;
+  const cJSON *wk = cJSON_GetObjectItemCaseSensitive(root, "writeKey");
+  if (wk && !cJSON_IsNull(wk)) {
+    if (!cJSON_IsString(wk) || strlen(wk->valuestring) >= sizeof out->write_key) {
+      cJSON_Delete(root);
+      return fail(e, 400, "invalid_field", "", "writeKey", "writeKey must be a short string.");
+    }
+    snprintf(out->write_key, sizeof out->write_key, "%s", wk->valuestring);
+  }
+  size_t start = out->n;
+  if (type != INGEST_BATCH) {
+    if ((rc = batch_reserve(out, 1))) goto fail;
+    if ((rc = one_message(type, root, NULL, "", received_at, &out->msgs[out->n], e))) goto fail;
+    out->n++;
+    return CX_OK; /* root is now owned by the message */
+  }
+  cJSON *items = cJSON_GetObjectItemCaseSensitive(root, "batch");
+  if (!items) {
+    rc = fail(e, 400, "missing_field", "", "batch", "The body needs a batch array.");
+    goto fail;
+  }
+  if (!cJSON_IsArray(items)) {
+    rc = fail(e, 400, "invalid_field", "", "batch", "batch must be an array.");
+    goto fail;
+  }
+  size_t count = (size_t)cJSON_GetArraySize(items);
+  if (count > INGEST_MAX_COUNT) {
+    rc = fail(e, 400, "batch_too_many", "", "batch",
+              "A batch may hold at most %d messages; this one has %zu.", INGEST_MAX_COUNT, count);
+    goto fail;
+  }
+  if ((rc = batch_reserve(out, count))) goto fail;
+  size_t i = 0;
+  while (items->child) {
+    cJSON *item = cJSON_DetachItemViaPointer(items, items->child);
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "batch[%zu].", i++);
+    rc = one_message(INGEST_BATCH, item, root, prefix, received_at, &out->msgs[out->n], e);
+    if (rc) {
+      cJSON_Delete(item);
+      goto fail;
+    }
+    out->n++;
+  }
+  cJSON_Delete(root);
+  return CX_OK;
+fail:
+  while (out->n > start) msg_free(&out->msgs[--out->n]);
+  cJSON_Delete(root);
+  return rc;
+}

@@ -1,0 +1,359 @@
+/* pipeline.c - the writer side of ingestion: dedupe, identity resolution,
+ * the event append, and the derived indexes, all on the writer thread. */
+#include "ingest.h"
+#include "../base/log.h"
+#include "../base/mem.h"
+#include "../base/time.h"
+#include "../base/util.h"
+#include <pthread.h>
+#include <stdio.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#define DAY_MS (24LL * 3600 * 1000)
+
+/* A set of 64-bit messageId hashes (0 = empty), open addressing. Two
+ * generations: ids go into `cur`; when cur is a day old it becomes `old`
+ * and the previous old is dropped, so an id is remembered 24 to 48 hours. */
+typedef struct {
+  uint64_t *slot;
+  size_t cap, used;
+} idset;
+
+typedef struct {
+  int64_t id;
+  char name[64];
+  char key_hash[65]; /* empty: a source without a key (import) */
+  int64_t created_at;
+} source;
+
+struct ingest {
+  store *st;
+  profile *pr;
+  idset cur, old;
+  int64_t cur_started;
+  sqlite3_stmt *ins_event;
+  sqlite3 *stmt_db;
+  pthread_mutex_t src_mu;
+  source *src;
+  size_t nsrc;
+  atomic_uint_fast64_t events, duplicates, batches;
+};
+
+static int idset_has(const idset *s, uint64_t h) {
+  if (!s->cap) return 0;
+  for (size_t i = h & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
+    if (s->slot[i] == h) return 1;
+    if (!s->slot[i]) return 0;
+  }
+}
+
+static cx_err idset_add(idset *s, uint64_t h) {
+  if ((s->used + 1) * 2 > s->cap) {
+    size_t cap = s->cap ? s->cap * 2 : 1 << 16;
+    uint64_t *n = cx_calloc(cap, sizeof *n);
+    if (!n) return CX_ENOMEM;
+    for (size_t i = 0; i < s->cap; i++) {
+      if (!s->slot[i]) continue;
+      size_t j = s->slot[i] & (cap - 1);
+      while (n[j]) j = (j + 1) & (cap - 1);
+      n[j] = s->slot[i];
+    }
+    cx_free(s->slot);
+    s->slot = n;
+    s->cap = cap;
+  }
+  size_t i = h & (s->cap - 1);
+  while (s->slot[i] && s->slot[i] != h) i = (i + 1) & (s->cap - 1);
+  if (!s->slot[i]) {
+    s->slot[i] = h;
+    s->used++;
+  }
+  return CX_OK;
+}
+
+static void idset_free(idset *s) {
+  cx_free(s->slot);
+  memset(s, 0, sizeof *s);
+}
+
+/* Reads the ids of the last two days back from the log, newest first. The
+ * log is in arrival order, so the scan stops an hour past the window (the
+ * hour absorbs small clock steps). */
+static cx_err dedupe_load(ingest *in, sqlite3 *db) {
+  idset_free(&in->cur);
+  idset_free(&in->old);
+  int64_t now = cx_now_ms(), cutoff = now - 2 * DAY_MS;
+  in->cur_started = now;
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db, "SELECT mid_hash, received_at FROM events ORDER BY seq DESC", -1, &st,
+                         NULL) != SQLITE_OK)
+    return CX_EDB;
+  cx_err rc = CX_OK;
+  while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+    int64_t at = sqlite3_column_int64(st, 1);
+    if (at < cutoff - 3600 * 1000) break;
+    if (at >= cutoff) rc = idset_add(&in->cur, (uint64_t)sqlite3_column_int64(st, 0));
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
+static cx_err sources_load(ingest *in, sqlite3 *db) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db, "SELECT id, name, coalesce(key_hash, ''), created_at FROM sources"
+                             " ORDER BY id",
+                         -1, &st, NULL) != SQLITE_OK)
+    return CX_EDB;
+  source *list = NULL;
+  size_t n = 0;
+  cx_err rc = CX_OK;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    source *l = cx_realloc(list, (n + 1) * sizeof *l);
+    if (!l) {
+      rc = CX_ENOMEM;
+      break;
+    }
+    list = l;
+    memset(&list[n], 0, sizeof list[n]);
+    list[n].id = sqlite3_column_int64(st, 0);
+    snprintf(list[n].name, sizeof list[n].name, "%s", sqlite3_column_text(st, 1));
+    snprintf(list[n].key_hash, sizeof list[n].key_hash, "%s", sqlite3_column_text(st, 2));
+    list[n].created_at = sqlite3_column_int64(st, 3);
+    n++;
+  }
+  sqlite3_finalize(st);
+  if (rc) {
+    cx_free(list);
+    return rc;
+  }
+  pthread_mutex_lock(&in->src_mu);
+  cx_free(in->src);
+  in->src = list;
+  in->nsrc = n;
+  pthread_mutex_unlock(&in->src_mu);
+  return CX_OK;
+}
+
+cx_err ingest_open(store *st, profile *pr, ingest **out) {
+  ingest *in = cx_calloc(1, sizeof *in);
+  if (!in) return CX_ENOMEM;
+  in->st = st;
+  in->pr = pr;
+  pthread_mutex_init(&in->src_mu, NULL);
+  cx_err rc = dedupe_load(in, store_db(st));
+  if (!rc) rc = sources_load(in, store_db(st));
+  if (rc) {
+    ingest_close(in);
+    return rc;
+  }
+  *out = in;
+  return CX_OK;
+}
+
+static void after_rollback(void *ctx, sqlite3 *db) {
+  ingest *in = ctx;
+  /* the in-memory state may hold what was just rolled back: rebuild it */
+  if (dedupe_load(in, db) || profile_rebuild(in->pr, db) || sources_load(in, db))
+    cx_log("error", "rebuild_failed", NULL);
+}
+
+cx_err ingest_start(ingest *in, size_t max_queue) {
+  store_writer_cfg cfg = {.max_queue = max_queue, .max_group = 50000,
+                          .after_rollback = after_rollback, .ctx = in};
+  return store_writer_start(in->st, &cfg);
+}
+
+void ingest_close(ingest *in) {
+  if (!in) return;
+  sqlite3_finalize(in->ins_event);
+  idset_free(&in->cur);
+  idset_free(&in->old);
+  cx_free(in->src);
+  pthread_mutex_destroy(&in->src_mu);
+  cx_free(in);
+}
+
+typedef struct {
+  store_job job;
+  ingest *in;
+  ingest_batch *batch;
+  int64_t source_id;
+} batch_job;
+
+static cx_err apply_message(ingest *in, sqlite3 *db, ingest_msg *m, int64_t source_id,
+                            int64_t received_at) {
+  if (idset_has(&in->cur, m->mid_hash) || idset_has(&in->old, m->mid_hash)) {
+    m->duplicate = 1;
+    return CX_OK;
+  }
+  char email[PROFILE_ID_MAX + 1];
+  profile_ids ids = {.user_id = m->user_id, .anonymous_id = m->anonymous_id,
+                     .previous_id = m->previous_id, .message_id = m->message_id, .ts = m->ts};
+  if (m->email && !profile_normalise_email(m->email, strlen(m->email), email)) ids.email = email;
+  int64_t cust;
+  cx_err rc = profile_resolve(in->pr, db, &ids, received_at, &cust);
+  if (!rc && m->type == INGEST_IDENTIFY && m->traits)
+    rc = profile_set_traits(in->pr, db, cust, m->traits, m->ts);
+  if (!rc && m->type == INGEST_GROUP)
+    rc = profile_group(in->pr, db, cust, m->group_id, m->traits, m->ts, received_at);
+  if (rc) return rc;
+  sqlite3_stmt *st = in->ins_event;
+  sqlite3_bind_int64(st, 1, (sqlite3_int64)m->mid_hash);
+  sqlite3_bind_int(st, 2, m->type);
+  sqlite3_bind_int64(st, 3, cust);
+  sqlite3_bind_int64(st, 4, source_id);
+  sqlite3_bind_int64(st, 5, m->ts);
+  sqlite3_bind_int64(st, 6, received_at);
+  if (m->name) sqlite3_bind_text(st, 7, m->name, -1, SQLITE_STATIC);
+  else sqlite3_bind_null(st, 7);
+  sqlite3_bind_text(st, 8, m->body, (int)m->body_len, SQLITE_STATIC);
+  int r = sqlite3_step(st);
+  sqlite3_reset(st);
+  if (r != SQLITE_DONE) {
+    cx_log("error", "event_insert_failed", "error", sqlite3_errmsg(db), NULL);
+    return CX_EDB;
+  }
+  if ((rc = profile_note_event(in->pr, cust, sqlite3_last_insert_rowid(db), m->ts))) return rc;
+  return idset_add(&in->cur, m->mid_hash);
+}
+
+static cx_err apply_batch(store_job *job, sqlite3 *db) {
+  batch_job *bj = (batch_job *)job;
+  ingest *in = bj->in;
+  if (in->stmt_db != db) {
+    sqlite3_finalize(in->ins_event);
+    in->ins_event = NULL;
+    if (sqlite3_prepare_v3(db,
+                           "INSERT INTO events(mid_hash, type, customer_id, source_id, ts,"
+                           " received_at, name, body) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                           -1, SQLITE_PREPARE_PERSISTENT, &in->ins_event, NULL) != SQLITE_OK)
+      return CX_EDB;
+    in->stmt_db = db;
+  }
+  int64_t now = cx_now_ms();
+  if (now - in->cur_started >= DAY_MS) {
+    idset_free(&in->old);
+    in->old = in->cur;
+    memset(&in->cur, 0, sizeof in->cur);
+    in->cur_started = now;
+  }
+  cx_err rc = CX_OK;
+  profile_write_begin(in->pr);
+  for (size_t i = 0; i < bj->batch->n && !rc; i++)
+    rc = apply_message(in, db, &bj->batch->msgs[i], bj->source_id, bj->batch->received_at);
+  profile_write_end(in->pr);
+  return rc;
+}
+
+cx_err ingest_submit(ingest *in, ingest_batch *batch, int64_t source_id) {
+  if (!batch->n) return CX_OK;
+  batch_job bj = {.job = {.apply = apply_batch, .weight = batch->n}, .in = in, .batch = batch,
+                  .source_id = source_id};
+  cx_err rc = store_run(in->st, &bj.job);
+  if (!rc) {
+    uint64_t dup = 0;
+    for (size_t i = 0; i < batch->n; i++) dup += (uint64_t)batch->msgs[i].duplicate;
+    atomic_fetch_add(&in->events, batch->n - dup);
+    atomic_fetch_add(&in->duplicates, dup);
+    atomic_fetch_add(&in->batches, 1);
+  }
+  return rc;
+}
+
+void ingest_get_stats(ingest *in, ingest_stats *out) {
+  out->events = atomic_load(&in->events);
+  out->duplicates = atomic_load(&in->duplicates);
+  out->batches = atomic_load(&in->batches);
+  out->dedupe_ids = in->cur.used + in->old.used; /* approximate: read racily */
+}
+
+/* ---- sources ---- */
+
+cx_err ingest_source_auth(ingest *in, const char *key, size_t n, int64_t *out_source) {
+  if (!n) return CX_EAUTH;
+  char h[65];
+  cx_secret_hash(key, n, h);
+  int64_t found = 0;
+  pthread_mutex_lock(&in->src_mu);
+  for (size_t i = 0; i < in->nsrc; i++)
+    if (in->src[i].key_hash[0] && cx_ct_equal(in->src[i].key_hash, h, 64)) found = in->src[i].id;
+  pthread_mutex_unlock(&in->src_mu);
+  if (!found) return CX_EAUTH;
+  *out_source = found;
+  return CX_OK;
+}
+
+typedef struct {
+  store_job job;
+  const char *name;
+  const char *key_hash; /* NULL: no key */
+  int64_t id;
+} source_job;
+
+static cx_err apply_source(store_job *job, sqlite3 *db) {
+  source_job *sj = (source_job *)job;
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db, "INSERT INTO sources(name, key_hash, created_at) VALUES(?1, ?2, ?3)",
+                         -1, &st, NULL) != SQLITE_OK)
+    return CX_EDB;
+  sqlite3_bind_text(st, 1, sj->name, -1, SQLITE_STATIC);
+  if (sj->key_hash) sqlite3_bind_text(st, 2, sj->key_hash, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 3, cx_now_ms());
+  int r = sqlite3_step(st);
+  sqlite3_finalize(st);
+  if (r == SQLITE_CONSTRAINT) return CX_EEXIST;
+  if (r != SQLITE_DONE) return CX_EDB;
+  sj->id = sqlite3_last_insert_rowid(db);
+  return CX_OK;
+}
+
+static cx_err source_insert(ingest *in, const char *name, const char *key_hash, int64_t *out_id) {
+  source_job sj = {.job = {.apply = apply_source, .weight = 1}, .name = name,
+                   .key_hash = key_hash};
+  cx_err rc = store_run(in->st, &sj.job);
+  if (rc) return rc;
+  sqlite3 *r = store_reader_get(in->st);
+  rc = sources_load(in, r);
+  store_reader_put(in->st, r);
+  *out_id = sj.id;
+  return rc;
+}
+
+cx_err ingest_source_create(ingest *in, const char *name, int64_t *out_id, char key_out[64]) {
+  char key[64], h[65];
+  cx_secret("wk_", key, sizeof key);
+  cx_secret_hash(key, strlen(key), h);
+  cx_err rc = source_insert(in, name, h, out_id);
+  if (!rc) memcpy(key_out, key, sizeof key);
+  return rc;
+}
+
+cx_err ingest_source_ensure(ingest *in, const char *name, int64_t *out_id) {
+  pthread_mutex_lock(&in->src_mu);
+  int64_t id = 0;
+  for (size_t i = 0; i < in->nsrc; i++)
+    if (!strcmp(in->src[i].name, name)) id = in->src[i].id;
+  pthread_mutex_unlock(&in->src_mu);
+  if (id) {
+    *out_id = id;
+    return CX_OK;
+  }
+  return source_insert(in, name, NULL, out_id);
+}
+
+cx_err ingest_sources_json(ingest *in, cx_buf *out) {
+  cx_err rc = cx_buf_puts(out, "[");
+  pthread_mutex_lock(&in->src_mu);
+  for (size_t i = 0; i < in->nsrc && !rc; i++) {
+    rc = cx_buf_printf(out, "%s{\"id\":\"%lld\",\"name\":", i ? "," : "", (long long)in->src[i].id);
+    if (!rc) rc = cx_buf_json_str(out, in->src[i].name, strlen(in->src[i].name));
+    if (!rc) rc = cx_buf_printf(out, ",\"has_write_key\":%s,\"created_at\":",
+                                in->src[i].key_hash[0] ? "true" : "false");
+    if (!rc) rc = cx_buf_json_time(out, in->src[i].created_at);
+    if (!rc) rc = cx_buf_puts(out, "}");
+  }
+  pthread_mutex_unlock(&in->src_mu);
+  if (!rc) rc = cx_buf_puts(out, "]");
+  return rc;
+}

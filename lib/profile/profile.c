@@ -1,0 +1,573 @@
+/* profile.c - identity resolution and the in-memory indexes. */
+#include "profile_int.h"
+#include "../base/log.h"
+#include "../base/mem.h"
+#include "../base/util.h"
+#include <stdlib.h>
+#include <string.h>
+
+#define KEY_SEED 0x6964656e74697479ULL
+
+/* ---- the key arena: identity keys live until profile_close/rebuild ---- */
+
+static char *key_store(profile *p, int type, const char *v, size_t n) {
+  size_t need = n + 2;
+  if (!p->keys || p->keys->cap - p->keys->used < need) {
+    size_t cap = need > 1 << 20 ? need : 1 << 20;
+    profile_chunk *c = cx_malloc(sizeof *c + cap);
+    if (!c) return NULL;
+    c->next = p->keys;
+    c->used = 0;
+    c->cap = cap;
+    p->keys = c;
+  }
+  char *k = p->keys->data + p->keys->used;
+  k[0] = (char)type;
+  memcpy(k + 1, v, n);
+  k[n + 1] = 0;
+  p->keys->used += need;
+  return k;
+}
+
+static uint64_t key_hash(int type, const char *v, size_t n) {
+  return cx_hash64((uint64_t)type + KEY_SEED, v, n);
+}
+
+static profile_slot *slot_find(profile *p, uint64_t h, int type, const char *v, size_t n) {
+  if (!p->nslots) return NULL;
+  size_t mask = p->nslots - 1;
+  for (size_t i = h & mask;; i = (i + 1) & mask) {
+    profile_slot *s = &p->slots[i];
+    if (!s->hash) return NULL;
+    if (s->hash == h && s->key[0] == (char)type && !memcmp(s->key + 1, v, n) && !s->key[n + 1])
+      return s;
+  }
+}
+
+static cx_err slots_grow(profile *p) {
+  size_t n = p->nslots ? p->nslots * 2 : 1 << 16;
+  profile_slot *ns = cx_calloc(n, sizeof *ns);
+  if (!ns) return CX_ENOMEM;
+  for (size_t i = 0; i < p->nslots; i++) {
+    if (!p->slots[i].hash) continue;
+    size_t j = p->slots[i].hash & (n - 1);
+    while (ns[j].hash) j = (j + 1) & (n - 1);
+    ns[j] = p->slots[i];
+  }
+  cx_free(p->slots);
+  p->slots = ns;
+  p->nslots = n;
+  return CX_OK;
+}
+
+static cx_err slot_insert(profile *p, int type, const char *v, size_t n, int64_t customer) {
+  if ((p->nused + 1) * 10 > p->nslots * 7) {
+    cx_err rc = slots_grow(p);
+    if (rc) return rc;
+  }
+  uint64_t h = key_hash(type, v, n);
+  char *k = key_store(p, type, v, n);
+  if (!k) return CX_ENOMEM;
+  size_t mask = p->nslots - 1, i = h & mask;
+  while (p->slots[i].hash) i = (i + 1) & mask;
+  p->slots[i].hash = h;
+  p->slots[i].customer = customer;
+  p->slots[i].key = k;
+  p->nused++;
+  return CX_OK;
+}
+
+/* ---- customers ---- */
+
+static cx_err cust_reserve(profile *p, int64_t id) {
+  if (id < p->capcust) return CX_OK;
+  int64_t cap = p->capcust ? p->capcust : 1024;
+  while (cap <= id) cap *= 2;
+  profile_customer *c = cx_realloc(p->cust, (size_t)cap * sizeof *c);
+  if (!c) return CX_ENOMEM;
+  memset(c + p->capcust, 0, (size_t)(cap - p->capcust) * sizeof *c);
+  p->cust = c;
+  p->capcust = cap;
+  return CX_OK;
+}
+
+/* Root of id's merge tree, compressing the path (callers hold the write
+ * lock, or the read lock: compression then only writes values that are
+ * already true, never a torn one, since int64 stores are atomic here). */
+static int64_t find_root(profile *p, int64_t id) {
+  if (id <= 0 || id > p->ncust || !p->cust[id].parent) return 0;
+  int64_t r = id;
+  while (p->cust[r].parent != r) r = p->cust[r].parent;
+  return r;
+}
+
+static void cust_init(profile_customer *c, int64_t id) {
+  memset(c, 0, sizeof *c);
+  c->parent = id;
+  c->first_seen = c->last_seen = -1;
+}
+
+static cx_err tl_add(profile_customer *c, int64_t ts, int64_t seq, int keep_sorted) {
+  if (c->n == c->cap) {
+    uint32_t cap = c->cap ? c->cap + c->cap / 2 + 4 : 4;
+    profile_point *t = cx_realloc(c->tl, cap * sizeof *t);
+    if (!t) return CX_ENOMEM;
+    c->tl = t;
+    c->cap = cap;
+  }
+  uint32_t i = c->n;
+  if (keep_sorted)
+    while (i > 0 && (c->tl[i - 1].ts > ts || (c->tl[i - 1].ts == ts && c->tl[i - 1].seq > seq))) {
+      c->tl[i] = c->tl[i - 1];
+      i--;
+    }
+  c->tl[i].ts = ts;
+  c->tl[i].seq = seq;
+  c->n++;
+  if (c->first_seen < 0 || ts < c->first_seen) c->first_seen = ts;
+  if (ts > c->last_seen) c->last_seen = ts;
+  return CX_OK;
+}
+
+static int point_cmp(const void *a, const void *b) {
+  const profile_point *x = a, *y = b;
+  if (x->ts != y->ts) return x->ts < y->ts ? -1 : 1;
+  return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/* ---- statements ---- */
+
+static void stmts_finalize(profile *p) {
+  sqlite3_stmt **all[] = {&p->ins_customer, &p->ins_identity, &p->mv_identities, &p->set_merged,
+                          &p->ins_merge, &p->copy_traits, &p->del_traits, &p->upsert_trait,
+                          &p->ins_account, &p->upsert_account_trait, &p->ins_membership,
+                          &p->mv_memberships, &p->del_memberships};
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+    sqlite3_finalize(*all[i]);
+    *all[i] = NULL;
+  }
+  p->stmt_db = NULL;
+}
+
+static cx_err stmts_prepare(profile *p, sqlite3 *db) {
+  if (p->stmt_db == db) return CX_OK;
+  stmts_finalize(p);
+  struct {
+    sqlite3_stmt **st;
+    const char *sql;
+  } q[] = {
+      {&p->ins_customer, "INSERT INTO customers(id, merged_into, created_at) VALUES(?1, NULL, ?2)"},
+      {&p->ins_identity,
+       "INSERT INTO identities(type, value, customer_id, created_at) VALUES(?1, ?2, ?3, ?4)"},
+      {&p->mv_identities, "UPDATE identities SET customer_id = ?1 WHERE customer_id = ?2"},
+      {&p->set_merged, "UPDATE customers SET merged_into = ?1 WHERE id = ?2"},
+      {&p->ins_merge, "INSERT INTO merges(at, from_id, into_id, reason, message_id)"
+                      " VALUES(?1, ?2, ?3, ?4, ?5)"},
+      {&p->copy_traits,
+       "INSERT INTO traits(customer_id, key, value, ts) SELECT ?1, key, value, ts FROM traits"
+       " WHERE customer_id = ?2 ON CONFLICT(customer_id, key) DO UPDATE SET"
+       " value = excluded.value, ts = excluded.ts WHERE excluded.ts > traits.ts"},
+      {&p->del_traits, "DELETE FROM traits WHERE customer_id = ?1"},
+      {&p->mv_memberships,
+       "UPDATE OR IGNORE memberships SET customer_id = ?1 WHERE customer_id = ?2"},
+      {&p->del_memberships, "DELETE FROM memberships WHERE customer_id = ?1"},
+      {&p->upsert_trait,
+       "INSERT INTO traits(customer_id, key, value, ts) VALUES(?1, ?2, ?3, ?4)"
+       " ON CONFLICT(customer_id, key) DO UPDATE SET value = excluded.value, ts = excluded.ts"
+       " WHERE excluded.ts >= traits.ts"},
+      {&p->ins_account, "INSERT INTO accounts(id, created_at) VALUES(?1, ?2) ON CONFLICT DO NOTHING"},
+      {&p->upsert_account_trait,
+       "INSERT INTO account_traits(account_id, key, value, ts) VALUES(?1, ?2, ?3, ?4)"
+       " ON CONFLICT(account_id, key) DO UPDATE SET value = excluded.value, ts = excluded.ts"
+       " WHERE excluded.ts >= account_traits.ts"},
+      {&p->ins_membership, "INSERT INTO memberships(account_id, customer_id, ts) VALUES(?1, ?2, ?3)"
+                           " ON CONFLICT DO NOTHING"},
+  };
+  for (size_t i = 0; i < sizeof q / sizeof q[0]; i++)
+    if (sqlite3_prepare_v3(db, q[i].sql, -1, SQLITE_PREPARE_PERSISTENT, q[i].st, NULL) !=
+        SQLITE_OK) {
+      cx_log("error", "prepare_failed", "error", sqlite3_errmsg(db), NULL);
+      stmts_finalize(p);
+      return CX_EDB;
+    }
+  p->stmt_db = db;
+  return CX_OK;
+}
+
+static cx_err step_done(sqlite3_stmt *st) {
+  int r = sqlite3_step(st);
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  if (r != SQLITE_DONE) {
+    cx_log("error", "sql_step_failed", "error", sqlite3_errmsg(sqlite3_db_handle(st)), NULL);
+    return CX_EDB;
+  }
+  return CX_OK;
+}
+
+/* ---- load ---- */
+
+static void indexes_free(profile *p) {
+  for (int64_t i = 0; i <= p->ncust && p->cust; i++) cx_free(p->cust[i].tl);
+  cx_free(p->cust);
+  cx_free(p->slots);
+  while (p->keys) {
+    profile_chunk *n = p->keys->next;
+    cx_free(p->keys);
+    p->keys = n;
+  }
+  p->cust = NULL;
+  p->slots = NULL;
+  p->ncust = p->capcust = 0;
+  p->nslots = p->nused = 0;
+  p->merged = p->events = 0;
+}
+
+static cx_err load(profile *p, sqlite3 *db) {
+  sqlite3_stmt *st = NULL;
+  cx_err rc = CX_EDB;
+  /* customers and the merge forest */
+  if (sqlite3_prepare_v2(db, "SELECT id, merged_into FROM customers ORDER BY id", -1, &st, NULL))
+    goto out;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    int64_t id = sqlite3_column_int64(st, 0);
+    if (id <= 0 || (rc = cust_reserve(p, id))) goto out;
+    cust_init(&p->cust[id], id);
+    if (sqlite3_column_type(st, 1) != SQLITE_NULL) {
+      p->cust[id].parent = sqlite3_column_int64(st, 1);
+      p->merged++;
+    }
+    if (id > p->ncust) p->ncust = id;
+  }
+  sqlite3_finalize(st);
+  /* identities */
+  if (sqlite3_prepare_v2(db, "SELECT type, value, customer_id FROM identities", -1, &st, NULL))
+    goto out;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    int type = sqlite3_column_int(st, 0);
+    const char *v = (const char *)sqlite3_column_text(st, 1);
+    size_t n = (size_t)sqlite3_column_bytes(st, 1);
+    int64_t c = sqlite3_column_int64(st, 2);
+    if ((rc = slot_insert(p, type, v, n, c))) goto out;
+    if (type == PROFILE_USER_ID && c > 0 && c <= p->ncust)
+      p->cust[c].uid_hash = key_hash(type, v, n);
+  }
+  sqlite3_finalize(st);
+  /* timelines */
+  if (sqlite3_prepare_v2(db, "SELECT seq, customer_id, ts FROM events", -1, &st, NULL)) goto out;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    int64_t c = find_root(p, sqlite3_column_int64(st, 1));
+    if (!c) continue;
+    if ((rc = tl_add(&p->cust[c], sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 0), 0)))
+      goto out;
+    p->events++;
+  }
+  for (int64_t i = 1; i <= p->ncust; i++)
+    if (p->cust[i].n > 1) qsort(p->cust[i].tl, p->cust[i].n, sizeof(profile_point), point_cmp);
+  rc = CX_OK;
+out:
+  if (rc == CX_EDB) cx_log("error", "profile_load_failed", "error", sqlite3_errmsg(db), NULL);
+  sqlite3_finalize(st);
+  return rc;
+}
+
+cx_err profile_open(sqlite3 *db, profile **out) {
+  profile *p = cx_calloc(1, sizeof *p);
+  if (!p) return CX_ENOMEM;
+  pthread_rwlock_init(&p->lock, NULL);
+  cx_err rc = load(p, db);
+  if (rc) {
+    profile_close(p);
+    return rc;
+  }
+  *out = p;
+  return CX_OK;
+}
+
+cx_err profile_rebuild(profile *p, sqlite3 *db) {
+  pthread_rwlock_wrlock(&p->lock);
+  indexes_free(p);
+  cx_err rc = load(p, db);
+  pthread_rwlock_unlock(&p->lock);
+  return rc;
+}
+
+void profile_close(profile *p) {
+  if (!p) return;
+  stmts_finalize(p);
+  indexes_free(p);
+  pthread_rwlock_destroy(&p->lock);
+  cx_free(p);
+}
+
+/* ---- writer ---- */
+
+void profile_write_begin(profile *p) { pthread_rwlock_wrlock(&p->lock); }
+void profile_write_end(profile *p) { pthread_rwlock_unlock(&p->lock); }
+
+static cx_err new_customer(profile *p, sqlite3 *db, int64_t now, int64_t *out) {
+  int64_t id = p->ncust + 1;
+  cx_err rc = cust_reserve(p, id);
+  if (rc) return rc;
+  sqlite3_bind_int64(p->ins_customer, 1, id);
+  sqlite3_bind_int64(p->ins_customer, 2, now);
+  if ((rc = step_done(p->ins_customer))) return rc;
+  (void)db;
+  cust_init(&p->cust[id], id);
+  p->ncust = id;
+  *out = id;
+  return CX_OK;
+}
+
+static cx_err add_identity(profile *p, int type, const char *v, int64_t customer, int64_t now) {
+  size_t n = strlen(v);
+  sqlite3_bind_int(p->ins_identity, 1, type);
+  sqlite3_bind_text(p->ins_identity, 2, v, (int)n, SQLITE_STATIC);
+  sqlite3_bind_int64(p->ins_identity, 3, customer);
+  sqlite3_bind_int64(p->ins_identity, 4, now);
+  cx_err rc = step_done(p->ins_identity);
+  if (!rc) rc = slot_insert(p, type, v, n, customer);
+  if (!rc && type == PROFILE_USER_ID) p->cust[customer].uid_hash = key_hash(type, v, n);
+  return rc;
+}
+
+/* Merges customers a and b (both roots, different); the older (lower id)
+ * survives. Returns the survivor. */
+static cx_err merge(profile *p, int64_t a, int64_t b, const char *reason, const char *message_id,
+                    int64_t now, int64_t *out) {
+  int64_t into = a < b ? a : b, from = a < b ? b : a;
+  cx_err rc;
+  sqlite3_bind_int64(p->mv_identities, 1, into);
+  sqlite3_bind_int64(p->mv_identities, 2, from);
+  if ((rc = step_done(p->mv_identities))) return rc;
+  sqlite3_bind_int64(p->copy_traits, 1, into);
+  sqlite3_bind_int64(p->copy_traits, 2, from);
+  if ((rc = step_done(p->copy_traits))) return rc;
+  sqlite3_bind_int64(p->del_traits, 1, from);
+  if ((rc = step_done(p->del_traits))) return rc;
+  sqlite3_bind_int64(p->mv_memberships, 1, into);
+  sqlite3_bind_int64(p->mv_memberships, 2, from);
+  if ((rc = step_done(p->mv_memberships))) return rc;
+  sqlite3_bind_int64(p->del_memberships, 1, from);
+  if ((rc = step_done(p->del_memberships))) return rc;
+  sqlite3_bind_int64(p->set_merged, 1, into);
+  sqlite3_bind_int64(p->set_merged, 2, from);
+  if ((rc = step_done(p->set_merged))) return rc;
+  sqlite3_bind_int64(p->ins_merge, 1, now);
+  sqlite3_bind_int64(p->ins_merge, 2, from);
+  sqlite3_bind_int64(p->ins_merge, 3, into);
+  sqlite3_bind_text(p->ins_merge, 4, reason, -1, SQLITE_STATIC);
+  if (message_id) sqlite3_bind_text(p->ins_merge, 5, message_id, -1, SQLITE_STATIC);
+  if ((rc = step_done(p->ins_merge))) return rc;
+
+  /* in memory: timelines merge, the loser points at the survivor */
+  profile_customer *ci = &p->cust[into], *cf = &p->cust[from];
+  if (cf->n) {
+    uint32_t n = ci->n + cf->n;
+    profile_point *t = cx_malloc(n * sizeof *t);
+    if (!t) return CX_ENOMEM;
+    uint32_t i = 0, j = 0, k = 0;
+    while (i < ci->n && j < cf->n)
+      t[k++] = point_cmp(&ci->tl[i], &cf->tl[j]) <= 0 ? ci->tl[i++] : cf->tl[j++];
+    while (i < ci->n) t[k++] = ci->tl[i++];
+    while (j < cf->n) t[k++] = cf->tl[j++];
+    cx_free(ci->tl);
+    cx_free(cf->tl);
+    ci->tl = t;
+    ci->n = ci->cap = n;
+    cf->tl = NULL;
+    cf->n = cf->cap = 0;
+    if (ci->first_seen < 0 || (cf->first_seen >= 0 && cf->first_seen < ci->first_seen))
+      ci->first_seen = cf->first_seen;
+    if (cf->last_seen > ci->last_seen) ci->last_seen = cf->last_seen;
+  }
+  if (!ci->uid_hash) ci->uid_hash = cf->uid_hash;
+  cf->parent = into;
+  p->merged++;
+  *out = into;
+  return CX_OK;
+}
+
+static int compatible(profile *p, int64_t a, int64_t b) {
+  uint64_t x = p->cust[a].uid_hash, y = p->cust[b].uid_hash;
+  return !(x && y && x != y);
+}
+
+cx_err profile_resolve(profile *p, sqlite3 *db, const profile_ids *ids, int64_t now,
+                       int64_t *out_customer) {
+  cx_err rc = stmts_prepare(p, db);
+  if (rc) return rc;
+  struct {
+    int type;
+    const char *v;
+    int64_t cust;
+  } id[4] = {{PROFILE_USER_ID, ids->user_id, 0},
+             {PROFILE_ANONYMOUS_ID, ids->anonymous_id, 0},
+             {PROFILE_EMAIL, ids->email, 0},
+             {PROFILE_USER_ID, ids->previous_id, 0}};
+  for (int i = 0; i < 4; i++) {
+    if (!id[i].v || !*id[i].v) {
+      id[i].v = NULL;
+      continue;
+    }
+    size_t n = strlen(id[i].v);
+    profile_slot *s = slot_find(p, key_hash(id[i].type, id[i].v, n), id[i].type, id[i].v, n);
+    /* an alias's previousId may be an anonymous id as well as a user id */
+    if (!s && i == 3) {
+      s = slot_find(p, key_hash(PROFILE_ANONYMOUS_ID, id[i].v, n), PROFILE_ANONYMOUS_ID, id[i].v, n);
+      if (s) id[i].type = PROFILE_ANONYMOUS_ID;
+    }
+    if (s) id[i].cust = find_root(p, s->customer);
+  }
+  /* the user id's customer leads; otherwise the oldest one known */
+  int64_t target = id[0].cust;
+  for (int i = 1; i < 4 && !id[0].cust; i++)
+    if (id[i].cust && (!target || id[i].cust < target)) target = id[i].cust;
+  if (!target && (rc = new_customer(p, db, now, &target))) return rc;
+  if (id[0].v && !id[0].cust) {
+    /* a new user id never lands on a customer that holds another one */
+    if (p->cust[target].uid_hash && (rc = new_customer(p, db, now, &target))) return rc;
+    if ((rc = add_identity(p, PROFILE_USER_ID, id[0].v, target, now))) return rc;
+    id[0].cust = target;
+  }
+  /* merge what the message proves to be the same person; two customers
+   * holding different user ids stay apart unless an alias says otherwise */
+  int alias = ids->previous_id && *ids->previous_id;
+  for (int i = 1; i < 4; i++) {
+    int64_t c = id[i].cust ? find_root(p, id[i].cust) : 0;
+    if (!c || c == target) continue;
+    if (!alias && !compatible(p, c, target)) continue;
+    if ((rc = merge(p, c, target, alias ? "alias" : "identify", ids->message_id, now, &target)))
+      return rc;
+  }
+  for (int i = 1; i < 4; i++) {
+    if (!id[i].v || id[i].cust) continue;
+    if (i == 3 && id[0].v && !strcmp(id[0].v, id[3].v)) continue;
+    /* an unknown previousId is recorded as the anonymous id it usually is */
+    int type = i == 3 ? PROFILE_ANONYMOUS_ID : id[i].type;
+    size_t n = strlen(id[i].v);
+    if (slot_find(p, key_hash(type, id[i].v, n), type, id[i].v, n)) continue;
+    if ((rc = add_identity(p, type, id[i].v, target, now))) return rc;
+  }
+  *out_customer = target;
+  return CX_OK;
+}
+
+static cx_err upsert_traits(sqlite3_stmt *st, int64_t cid, const char *aid, const cJSON *traits,
+                            int64_t ts) {
+  if (!cJSON_IsObject(traits)) return CX_OK;
+  for (const cJSON *t = traits->child; t; t = t->next) {
+    if (!t->string) continue;
+    char *v = cJSON_PrintUnformatted(t);
+    if (!v) return CX_ENOMEM;
+    if (aid) sqlite3_bind_text(st, 1, aid, -1, SQLITE_STATIC);
+    else sqlite3_bind_int64(st, 1, cid);
+    sqlite3_bind_text(st, 2, t->string, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, v, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 4, ts);
+    cx_err rc = step_done(st);
+    cJSON_free(v);
+    if (rc) return rc;
+  }
+  return CX_OK;
+}
+
+cx_err profile_set_traits(profile *p, sqlite3 *db, int64_t customer, const cJSON *traits,
+                          int64_t ts) {
+  cx_err rc = stmts_prepare(p, db);
+  return rc ? rc : upsert_traits(p->upsert_trait, customer, NULL, traits, ts);
+}
+
+cx_err profile_group(profile *p, sqlite3 *db, int64_t customer, const char *group_id,
+                     const cJSON *traits, int64_t ts, int64_t now) {
+  cx_err rc = stmts_prepare(p, db);
+  if (rc) return rc;
+  sqlite3_bind_text(p->ins_account, 1, group_id, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(p->ins_account, 2, now);
+  if ((rc = step_done(p->ins_account))) return rc;
+  sqlite3_bind_text(p->ins_membership, 1, group_id, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(p->ins_membership, 2, customer);
+  sqlite3_bind_int64(p->ins_membership, 3, ts);
+  if ((rc = step_done(p->ins_membership))) return rc;
+  return upsert_traits(p->upsert_account_trait, 0, group_id, traits, ts);
+}
+
+cx_err profile_note_event(profile *p, int64_t customer, int64_t seq, int64_t ts) {
+  int64_t c = find_root(p, customer);
+  if (!c) return CX_ENOTFOUND;
+  cx_err rc = tl_add(&p->cust[c], ts, seq, 1);
+  if (!rc) p->events++;
+  return rc;
+}
+
+/* ---- readers ---- */
+
+int64_t profile_canonical(profile *p, int64_t id) {
+  pthread_rwlock_rdlock(&p->lock);
+  int64_t r = find_root(p, id);
+  pthread_rwlock_unlock(&p->lock);
+  return r;
+}
+
+int64_t profile_find(profile *p, int type, const char *value, size_t n) {
+  pthread_rwlock_rdlock(&p->lock);
+  profile_slot *s = slot_find(p, key_hash(type, value, n), type, value, n);
+  int64_t r = s ? find_root(p, s->customer) : 0;
+  pthread_rwlock_unlock(&p->lock);
+  return r;
+}
+
+cx_err profile_get_summary(profile *p, int64_t id, profile_summary *out) {
+  pthread_rwlock_rdlock(&p->lock);
+  int64_t r = find_root(p, id);
+  if (r) {
+    out->first_seen = p->cust[r].first_seen;
+    out->last_seen = p->cust[r].last_seen;
+    out->event_count = p->cust[r].n;
+  }
+  pthread_rwlock_unlock(&p->lock);
+  return r ? CX_OK : CX_ENOTFOUND;
+}
+
+size_t profile_timeline(profile *p, int64_t id, int64_t before_ts, int64_t before_seq,
+                        profile_point *out, size_t max) {
+  size_t k = 0;
+  pthread_rwlock_rdlock(&p->lock);
+  int64_t r = find_root(p, id);
+  if (r) {
+    profile_customer *c = &p->cust[r];
+    int64_t i = (int64_t)c->n - 1;
+    if (before_seq > 0) {
+      /* binary search for the last point < (before_ts, before_seq) */
+      profile_point key = {before_ts, before_seq};
+      int64_t lo = 0, hi = c->n;
+      while (lo < hi) {
+        int64_t mid = (lo + hi) / 2;
+        if (point_cmp(&c->tl[mid], &key) < 0) lo = mid + 1;
+        else hi = mid;
+      }
+      i = lo - 1;
+    }
+    for (; i >= 0 && k < max; i--) out[k++] = c->tl[i];
+  }
+  pthread_rwlock_unlock(&p->lock);
+  return k;
+}
+
+void profile_get_stats(profile *p, profile_stats *out) {
+  pthread_rwlock_rdlock(&p->lock);
+  out->customers = (uint64_t)p->ncust - p->merged;
+  out->merged = p->merged;
+  out->identities = p->nused;
+  out->events = p->events;
+  pthread_rwlock_unlock(&p->lock);
+}
+
+cx_err profile_normalise_email(const char *in, size_t n, char *out) {
+  while (n && (*in == ' ' || *in == '\t')) in++, n--;
+  while (n && (in[n - 1] == ' ' || in[n - 1] == '\t')) n--;
+  if (!n || n > PROFILE_ID_MAX) return CX_EINVAL;
+  for (size_t i = 0; i < n; i++) out[i] = (in[i] >= 'A' && in[i] <= 'Z') ? (char)(in[i] + 32) : in[i];
+  out[n] = 0;
+  return CX_OK;
+}

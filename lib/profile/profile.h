@@ -1,0 +1,97 @@
+/* profile.h - customers, identities, traits and timelines.
+ *
+ * The store holds the record (customers, identities, traits, merges,
+ * accounts, memberships). This module keeps derived, in-memory indexes
+ * rebuilt at start: identity -> customer, the merge forest (a merged
+ * customer points at its survivor), and each customer's timeline of
+ * (timestamp, event seq) sorted by time.
+ *
+ * Threads: functions marked [writer] run on the store's writer thread inside
+ * a transaction and must be bracketed by profile_write_begin/end, which
+ * hold the module's write lock. Functions marked [reader] may be called
+ * from any thread; they take the read lock themselves. */
+#ifndef CX_PROFILE_H
+#define CX_PROFILE_H
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "../base/buf.h"
+#include "../base/err.h"
+#include <cjson/cJSON.h>
+
+typedef struct profile profile;
+
+enum { PROFILE_USER_ID = 1, PROFILE_ANONYMOUS_ID = 2, PROFILE_EMAIL = 3 };
+#define PROFILE_ID_MAX 255 /* bytes in one identity value */
+
+/* Builds the indexes from db. */
+cx_err profile_open(sqlite3 *db, profile **out);
+void profile_close(profile *p);
+/* Drops and rebuilds the indexes from db (after a rolled-back group). */
+cx_err profile_rebuild(profile *p, sqlite3 *db);
+
+/* The identities one message carries. Pointers are borrowed; a NULL or
+ * empty value means absent. */
+typedef struct {
+  const char *user_id, *anonymous_id, *email, *previous_id;
+  const char *message_id; /* recorded on merges */
+  int64_t ts;             /* event time */
+} profile_ids;
+
+void profile_write_begin(profile *p);
+void profile_write_end(profile *p);
+/* [writer] Finds or creates the customer of ids, merging customers the
+ * message proves to be one person (the older survives) unless they hold
+ * different user ids. Writes identities, customers and merges rows. */
+cx_err profile_resolve(profile *p, sqlite3 *db, const profile_ids *ids, int64_t now,
+                       int64_t *out_customer);
+/* [writer] Upserts each top-level member of the traits object
+ * as a trait of customer, unless a newer value is stored. */
+cx_err profile_set_traits(profile *p, sqlite3 *db, int64_t customer, const cJSON *traits,
+                          int64_t ts);
+/* [writer] Records group membership and account traits (B2B). */
+cx_err profile_group(profile *p, sqlite3 *db, int64_t customer, const char *group_id,
+                     const cJSON *traits, int64_t ts, int64_t now);
+/* [writer] Adds event seq at ts to the customer's timeline. */
+cx_err profile_note_event(profile *p, int64_t customer, int64_t seq, int64_t ts);
+
+/* [reader] The customer that id has become (itself unless merged); 0 when
+ * there is no such customer. */
+int64_t profile_canonical(profile *p, int64_t id);
+/* [reader] Customer holding the identity; 0 when none. */
+int64_t profile_find(profile *p, int type, const char *value, size_t n);
+
+typedef struct {
+  int64_t first_seen, last_seen; /* -1 when no events */
+  uint64_t event_count;
+} profile_summary;
+cx_err profile_get_summary(profile *p, int64_t id, profile_summary *out);
+
+typedef struct {
+  int64_t ts, seq;
+} profile_point;
+/* [reader] Copies up to max points of the timeline of canonical customer
+ * id, newest first, strictly before (before_ts, before_seq) when
+ * before_seq > 0. Returns how many were written. */
+size_t profile_timeline(profile *p, int64_t id, int64_t before_ts, int64_t before_seq,
+                        profile_point *out, size_t max);
+
+typedef struct {
+  uint64_t customers; /* canonical (unmerged) customers */
+  uint64_t merged;    /* customers merged into another */
+  uint64_t identities, events;
+} profile_stats;
+void profile_get_stats(profile *p, profile_stats *out);
+
+/* [reader] Appends the CUSTOMER JSON object of API.md for canonical id,
+ * reading identities and traits through rdb. */
+cx_err profile_customer_json(profile *p, sqlite3 *rdb, int64_t id, cx_buf *out);
+/* [reader] Canonical customer ids > after_id, ascending, up to max, whose
+ * identity or trait text contains q (all customers when q is NULL). */
+size_t profile_list(profile *p, sqlite3 *rdb, const char *q, int64_t after_id, int64_t *out,
+                    size_t max);
+/* Normalises an email for matching: trimmed, lower-cased ASCII, into out
+ * (PROFILE_ID_MAX + 1 bytes). CX_EINVAL if empty or too long. */
+cx_err profile_normalise_email(const char *in, size_t n, char *out);
+
+#endif

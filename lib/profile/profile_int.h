@@ -1,0 +1,41 @@
+/* profile_int.h - private to the profile module. */
+#ifndef CX_PROFILE_INT_H
+#define CX_PROFILE_INT_H
+#include "profile.h"
+#include <pthread.h>
+
+typedef struct {
+  int64_t parent;    /* == own id unless merged */
+  uint64_t uid_hash; /* hash of the user id it holds; 0 = none */
+  int64_t first_seen, last_seen;
+  uint32_t n, cap;
+  profile_point *tl; /* sorted by (ts, seq) ascending; owned */
+} profile_customer;
+
+typedef struct {
+  uint64_t hash; /* 0 = empty slot */
+  int64_t customer;
+  char *key; /* type byte + value + NUL, in the key arena */
+} profile_slot;
+
+typedef struct profile_chunk {
+  struct profile_chunk *next;
+  size_t used, cap;
+  char data[];
+} profile_chunk;
+
+struct profile {
+  pthread_rwlock_t lock;
+  profile_customer *cust; /* indexed by id; [0] unused */
+  int64_t ncust, capcust;
+  profile_slot *slots;
+  size_t nslots, nused;
+  profile_chunk *keys;
+  uint64_t merged, events;
+  sqlite3 *stmt_db; /* the connection the statements below belong to */
+  sqlite3_stmt *ins_customer, *ins_identity, *mv_identities, *set_merged, *ins_merge,
+      *copy_traits, *del_traits, *upsert_trait, *ins_account, *upsert_account_trait,
+      *ins_membership, *mv_memberships, *del_memberships;
+};
+
+#endif

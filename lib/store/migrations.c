@@ -1,0 +1,36 @@
+/* migrations.c - the versioned schema. Append new steps; never edit one
+ * that has shipped. PRAGMA user_version holds the number applied. */
+#include "store_int.h"
+
+const char *const store_migrations[] = {
+    /* 1: the foundation */
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE sources(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+    "  key_hash TEXT UNIQUE, created_at INTEGER NOT NULL);"
+    "CREATE TABLE tokens(id INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+    "  token_hash TEXT NOT NULL UNIQUE, scope TEXT NOT NULL, created_at INTEGER NOT NULL);"
+    "CREATE TABLE customers(id INTEGER PRIMARY KEY, merged_into INTEGER,"
+    "  created_at INTEGER NOT NULL);"
+    /* type: 1 user_id, 2 anonymous_id, 3 email */
+    "CREATE TABLE identities(type INTEGER NOT NULL, value TEXT NOT NULL,"
+    "  customer_id INTEGER NOT NULL, created_at INTEGER NOT NULL,"
+    "  PRIMARY KEY(type, value)) WITHOUT ROWID;"
+    "CREATE INDEX identities_customer ON identities(customer_id);"
+    "CREATE TABLE traits(customer_id INTEGER NOT NULL, key TEXT NOT NULL,"
+    "  value TEXT NOT NULL, ts INTEGER NOT NULL, PRIMARY KEY(customer_id, key)) WITHOUT ROWID;"
+    /* the append-only event log: no index but the rowid (seq) */
+    "CREATE TABLE events(seq INTEGER PRIMARY KEY, mid_hash INTEGER NOT NULL,"
+    "  type INTEGER NOT NULL, customer_id INTEGER NOT NULL, source_id INTEGER NOT NULL,"
+    "  ts INTEGER NOT NULL, received_at INTEGER NOT NULL, name TEXT, body TEXT NOT NULL);"
+    "CREATE TABLE merges(id INTEGER PRIMARY KEY, at INTEGER NOT NULL,"
+    "  from_id INTEGER NOT NULL, into_id INTEGER NOT NULL, reason TEXT NOT NULL,"
+    "  message_id TEXT);"
+    "CREATE TABLE accounts(id TEXT PRIMARY KEY, created_at INTEGER NOT NULL);"
+    "CREATE TABLE account_traits(account_id TEXT NOT NULL, key TEXT NOT NULL,"
+    "  value TEXT NOT NULL, ts INTEGER NOT NULL, PRIMARY KEY(account_id, key)) WITHOUT ROWID;"
+    "CREATE TABLE memberships(account_id TEXT NOT NULL, customer_id INTEGER NOT NULL,"
+    "  ts INTEGER NOT NULL, PRIMARY KEY(account_id, customer_id)) WITHOUT ROWID;"
+    "CREATE INDEX memberships_customer ON memberships(customer_id);",
+};
+
+const int store_migration_count = (int)(sizeof store_migrations / sizeof store_migrations[0]);

@@ -1,0 +1,143 @@
+#include "store_int.h"
+#include "../base/log.h"
+#include "../base/mem.h"
+#include "../base/time.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+cx_err store_exec(sqlite3 *db, const char *sql) {
+  char *msg = NULL;
+  if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+    cx_log("error", "sql_failed", "error", msg ? msg : sqlite3_errmsg(db), NULL);
+    sqlite3_free(msg);
+    return CX_EDB;
+  }
+  return CX_OK;
+}
+
+static cx_err migrate(store *s) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK) return CX_EDB;
+  int v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+  sqlite3_finalize(st);
+  if (v < 0) return CX_EDB;
+  if (v > store_migration_count) {
+    cx_log("error", "schema_too_new", "hint", "this data directory was written by a newer cxm", NULL);
+    return CX_EDB;
+  }
+  for (; v < store_migration_count; v++) {
+    char pragma[64];
+    snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d;", v + 1);
+    if (store_exec(s->db, "BEGIN IMMEDIATE") || store_exec(s->db, store_migrations[v]) ||
+        store_exec(s->db, pragma) || store_exec(s->db, "COMMIT")) {
+      store_exec(s->db, "ROLLBACK");
+      return CX_EDB;
+    }
+    char vs[16];
+    snprintf(vs, sizeof vs, "%d", v + 1);
+    cx_log("info", "schema_migrated", "version", vs, NULL);
+  }
+  s->version = v;
+  return CX_OK;
+}
+
+cx_err store_open(const char *dir, int create, store **out) {
+  char path[4096];
+  if (strlen(dir) > sizeof path - 32) return CX_EINVAL;
+  if (create && mkdir(dir, 0700) != 0 && errno != EEXIST) return CX_EIO;
+  snprintf(path, sizeof path, "%s/cxm.db", dir);
+  if (!create && access(path, F_OK) != 0) return CX_ENOTFOUND;
+  store *s = cx_calloc(1, sizeof *s);
+  if (!s) return CX_ENOMEM;
+  s->lock_fd = -1;
+  char lockp[4096];
+  snprintf(lockp, sizeof lockp, "%s/cxm.lock", dir);
+  s->lock_fd = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (s->lock_fd < 0) {
+    cx_free(s);
+    return CX_EIO;
+  }
+  if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    close(s->lock_fd);
+    cx_free(s);
+    return CX_EBUSY;
+  }
+  pthread_mutex_init(&s->mu, NULL);
+  pthread_cond_init(&s->work, NULL);
+  pthread_cond_init(&s->finished, NULL);
+  pthread_mutex_init(&s->rmu, NULL);
+  pthread_cond_init(&s->rcv, NULL);
+  cx_err rc = CX_EDB;
+  if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                      NULL) != SQLITE_OK)
+    goto fail;
+  sqlite3_busy_timeout(s->db, 5000);
+  if (store_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                        "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;"
+                        "PRAGMA foreign_keys=OFF; PRAGMA mmap_size=1073741824;"))
+    goto fail;
+  if ((rc = migrate(s))) goto fail;
+  for (int i = 0; i < STORE_READERS; i++) {
+    if (sqlite3_open_v2(path, &s->readers[i], SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+      rc = CX_EDB;
+      goto fail;
+    }
+    sqlite3_busy_timeout(s->readers[i], 5000);
+    store_exec(s->readers[i], "PRAGMA mmap_size=1073741824; PRAGMA cache_size=-16384;");
+    s->reader_free[i] = 1;
+  }
+  *out = s;
+  return CX_OK;
+fail:
+  if (s->db) cx_log("error", "store_open_failed", "error", sqlite3_errmsg(s->db), "path", path, NULL);
+  store_close(s);
+  return rc;
+}
+
+void store_close(store *s) {
+  if (!s) return;
+  store_writer_stop(s);
+  for (int i = 0; i < STORE_READERS; i++) sqlite3_close(s->readers[i]);
+  if (s->db) {
+    /* fold the WAL back into the database so the directory is compact */
+    sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+    sqlite3_close(s->db);
+  }
+  if (s->lock_fd >= 0) close(s->lock_fd);
+  pthread_mutex_destroy(&s->mu);
+  pthread_cond_destroy(&s->work);
+  pthread_cond_destroy(&s->finished);
+  pthread_mutex_destroy(&s->rmu);
+  pthread_cond_destroy(&s->rcv);
+  cx_free(s);
+}
+
+sqlite3 *store_db(store *s) { return s->db; }
+int store_schema_version(store *s) { return s->version; }
+
+sqlite3 *store_reader_get(store *s) {
+  pthread_mutex_lock(&s->rmu);
+  for (;;) {
+    for (int i = 0; i < STORE_READERS; i++)
+      if (s->reader_free[i]) {
+        s->reader_free[i] = 0;
+        pthread_mutex_unlock(&s->rmu);
+        return s->readers[i];
+      }
+    pthread_cond_wait(&s->rcv, &s->rmu);
+  }
+}
+
+void store_reader_put(store *s, sqlite3 *db) {
+  pthread_mutex_lock(&s->rmu);
+  for (int i = 0; i < STORE_READERS; i++)
+    if (s->readers[i] == db) s->reader_free[i] = 1;
+  pthread_cond_signal(&s->rcv);
+  pthread_mutex_unlock(&s->rmu);
+}

@@ -1,0 +1,81 @@
+/* store.h - the system of record: one SQLite database in WAL mode.
+ *
+ * A data directory holds cxm.db (plus its -wal/-shm files) and cxm.lock. One
+ * process at a time owns a directory (an exclusive flock on cxm.lock).
+ *
+ * Threads: the writer connection belongs to the writer thread once
+ * store_writer_start has run (before that, to the thread that opened the
+ * store). Every mutation is a store_job submitted to that thread, which
+ * applies queued jobs in one transaction (group commit) with
+ * synchronous=FULL, so a job that completes with CX_OK is on disk.
+ * Readers borrow connections from a small pool. */
+#ifndef CX_STORE_H
+#define CX_STORE_H
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "../base/err.h"
+
+typedef struct store store;
+
+/* Opens (creating when `create`) DIR/cxm.db, takes the directory lock and
+ * runs pending migrations. CX_EBUSY when another process holds the lock,
+ * CX_ENOTFOUND when the database is missing and !create. */
+cx_err store_open(const char *dir, int create, store **out);
+/* Stops the writer if it runs, then closes everything. NULL is fine. */
+void store_close(store *s);
+/* The writer connection: see the threading note above. */
+sqlite3 *store_db(store *s);
+/* Schema version after migrations. */
+int store_schema_version(store *s);
+
+/* Borrow a read-only connection (blocks while all are lent); give it back
+ * with store_reader_put. */
+sqlite3 *store_reader_get(store *s);
+void store_reader_put(store *s, sqlite3 *db);
+
+/* A unit of work for the writer thread. The submitter owns the job and must
+ * keep it alive until store_wait returns. */
+typedef struct store_job store_job;
+struct store_job {
+  /* Runs on the writer thread inside the group's transaction. Returning an
+   * error rolls back the whole group. */
+  cx_err (*apply)(store_job *job, sqlite3 *db);
+  size_t weight; /* counts against the queue bound (e.g. messages) */
+  /* set by the writer */
+  cx_err rc;
+  int done;
+  store_job *next;
+};
+
+typedef struct {
+  size_t max_queue;  /* total weight that may wait; beyond it submit says CX_EFULL */
+  size_t max_group;  /* weight applied per transaction (soft) */
+  /* Called on the writer thread after a group was rolled back, so that
+   * derived in-memory state can be rebuilt from the store. May be NULL. */
+  void (*after_rollback)(void *ctx, sqlite3 *db);
+  void *ctx;
+} store_writer_cfg;
+
+cx_err store_writer_start(store *s, const store_writer_cfg *cfg);
+/* Queues job. CX_EFULL when the queue bound would be passed, CX_ESTOPPED once
+ * stopping has begun; in both cases the job was not queued. */
+cx_err store_submit(store *s, store_job *job);
+/* Blocks until the writer has finished job; returns job->rc. */
+cx_err store_wait(store *s, store_job *job);
+/* submit + wait. */
+cx_err store_run(store *s, store_job *job);
+/* Lets every queued job finish, then joins the writer thread. */
+void store_writer_stop(store *s);
+
+typedef struct {
+  uint64_t commits, committed_weight, rollbacks;
+  uint64_t commit_ns_total; /* time in COMMIT, summed */
+  size_t queue_weight, queue_max;
+} store_stats;
+void store_get_stats(store *s, store_stats *out);
+
+/* Runs sql (no parameters) on db; CX_EDB on failure (logged). */
+cx_err store_exec(sqlite3 *db, const char *sql);
+
+#endif

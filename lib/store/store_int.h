@@ -1,0 +1,32 @@
+/* store_int.h - private to the store module. */
+#ifndef CX_STORE_INT_H
+#define CX_STORE_INT_H
+#include "store.h"
+#include <pthread.h>
+
+extern const char *const store_migrations[];
+extern const int store_migration_count;
+
+#define STORE_READERS 8
+
+struct store {
+  sqlite3 *db;
+  int lock_fd;
+  int version;
+  /* reader pool */
+  pthread_mutex_t rmu;
+  pthread_cond_t rcv;
+  sqlite3 *readers[STORE_READERS];
+  int reader_free[STORE_READERS];
+  /* writer */
+  pthread_mutex_t mu;
+  pthread_cond_t work; /* signalled when jobs arrive or stop begins */
+  pthread_cond_t finished; /* broadcast when a group completes */
+  pthread_t thread;
+  int running, stopping;
+  store_job *head, *tail;
+  store_writer_cfg cfg;
+  store_stats stats;
+};
+
+#endif

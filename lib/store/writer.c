@@ -1,0 +1,119 @@
+/* writer.c - the one writer thread and its group commit.
+ *
+ * Jobs queue in arrival order. The thread takes every queued job (up to
+ * max_group weight) and applies them in one transaction; a failed apply or
+ * commit rolls the whole group back and every job in it completes with the
+ * error. Completion is announced by broadcasting `finished`. */
+#include "store_int.h"
+#include "../base/log.h"
+#include "../base/time.h"
+
+static void *writer_main(void *arg) {
+  store *s = arg;
+  pthread_mutex_lock(&s->mu);
+  for (;;) {
+    while (!s->head && !s->stopping) pthread_cond_wait(&s->work, &s->mu);
+    if (!s->head) break; /* stopping and drained */
+    store_job *first = s->head, *last = s->head;
+    size_t weight = last->weight;
+    while (last->next && weight + last->next->weight <= s->cfg.max_group) {
+      last = last->next;
+      weight += last->weight;
+    }
+    s->head = last->next;
+    if (!s->head) s->tail = NULL;
+    last->next = NULL;
+    pthread_mutex_unlock(&s->mu);
+
+    cx_err rc = store_exec(s->db, "BEGIN IMMEDIATE");
+    for (store_job *j = first; j && !rc; j = j->next) rc = j->apply(j, s->db);
+    int64_t t0 = cx_mono_ns();
+    if (!rc) rc = store_exec(s->db, "COMMIT");
+    int64_t dt = cx_mono_ns() - t0;
+    if (rc) {
+      store_exec(s->db, "ROLLBACK");
+      cx_log("error", "group_rolled_back", "error", cx_strerror(rc), NULL);
+      if (s->cfg.after_rollback) s->cfg.after_rollback(s->cfg.ctx, s->db);
+    }
+
+    pthread_mutex_lock(&s->mu);
+    if (rc) {
+      s->stats.rollbacks++;
+    } else {
+      s->stats.commits++;
+      s->stats.committed_weight += weight;
+      s->stats.commit_ns_total += (uint64_t)dt;
+    }
+    s->stats.queue_weight -= weight;
+    for (store_job *j = first; j; j = j->next) {
+      j->rc = rc;
+      j->done = 1;
+    }
+    pthread_cond_broadcast(&s->finished);
+  }
+  pthread_mutex_unlock(&s->mu);
+  return NULL;
+}
+
+cx_err store_writer_start(store *s, const store_writer_cfg *cfg) {
+  s->cfg = *cfg;
+  if (!s->cfg.max_group) s->cfg.max_group = 20000;
+  s->stats.queue_max = cfg->max_queue;
+  s->stopping = 0;
+  if (pthread_create(&s->thread, NULL, writer_main, s) != 0) return CX_EIO;
+  s->running = 1;
+  return CX_OK;
+}
+
+cx_err store_submit(store *s, store_job *job) {
+  job->done = 0;
+  job->rc = CX_OK;
+  job->next = NULL;
+  pthread_mutex_lock(&s->mu);
+  cx_err rc = CX_OK;
+  if (!s->running || s->stopping) rc = CX_ESTOPPED;
+  /* an empty queue always admits one job, however heavy, so that a single
+   * large request can never be refused forever */
+  else if (s->stats.queue_weight && s->stats.queue_weight + job->weight > s->cfg.max_queue)
+    rc = CX_EFULL;
+  if (!rc) {
+    s->stats.queue_weight += job->weight;
+    if (s->tail) s->tail->next = job;
+    else s->head = job;
+    s->tail = job;
+    pthread_cond_signal(&s->work);
+  }
+  pthread_mutex_unlock(&s->mu);
+  return rc;
+}
+
+cx_err store_wait(store *s, store_job *job) {
+  pthread_mutex_lock(&s->mu);
+  while (!job->done) pthread_cond_wait(&s->finished, &s->mu);
+  pthread_mutex_unlock(&s->mu);
+  return job->rc;
+}
+
+cx_err store_run(store *s, store_job *job) {
+  cx_err rc = store_submit(s, job);
+  return rc ? rc : store_wait(s, job);
+}
+
+void store_writer_stop(store *s) {
+  pthread_mutex_lock(&s->mu);
+  if (!s->running) {
+    pthread_mutex_unlock(&s->mu);
+    return;
+  }
+  s->stopping = 1;
+  pthread_cond_signal(&s->work);
+  pthread_mutex_unlock(&s->mu);
+  pthread_join(s->thread, NULL);
+  s->running = 0;
+}
+
+void store_get_stats(store *s, store_stats *out) {
+  pthread_mutex_lock(&s->mu);
+  *out = s->stats;
+  pthread_mutex_unlock(&s->mu);
+}

@@ -1,0 +1,76 @@
+/* cxm serve: run the server until SIGTERM/SIGINT, then stop accepting,
+ * answer what is in flight, commit what was accepted, and exit 0. */
+#include "cli.h"
+#include "../lib/base/log.h"
+#include "../lib/base/time.h"
+#include "../lib/http/http.h"
+#include "../lib/ingest/ingest.h"
+#include "../lib/profile/profile.h"
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#define QUEUE_MESSAGES 200000 /* messages waiting for the writer before 503 */
+
+int cmd_serve(const cli_opts *o) {
+  int64_t t0 = cx_mono_ns();
+  /* signals are taken by sigwait below; every thread inherits the mask */
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+  signal(SIGPIPE, SIG_IGN);
+
+  store *st;
+  cx_err rc = store_open(o->data, 1, &st);
+  if (rc) {
+    cli_error("%s: %s.", o->data, cli_store_error(rc));
+    return 1;
+  }
+  char creds[4096];
+  rc = cli_initialise(st, o->data, creds, sizeof creds);
+  if (!rc) {
+    fprintf(stderr, "cxm: initialised %s; keep these secrets, they are shown once:\n%s\n", o->data, creds);
+  } else if (rc != CX_EEXIST) {
+    cli_error("%s could not be initialised.", o->data);
+    store_close(st);
+    return 1;
+  }
+  profile *pr = NULL;
+  ingest *in = NULL;
+  http_server *h = NULL;
+  if ((rc = profile_open(store_db(st), &pr)) || (rc = ingest_open(st, pr, &in)) ||
+      (rc = ingest_start(in, QUEUE_MESSAGES))) {
+    cli_error("the derived indexes could not be built (%s).", cx_strerror(rc));
+    goto out;
+  }
+  http_cfg cfg = {.st = st, .pr = pr, .in = in, .listen = o->listen};
+  if ((rc = http_start(&cfg, &h))) {
+    if (rc == CX_EINVAL) cli_error("--listen must be HOST:PORT with an IPv4 address, not '%s'.", o->listen);
+    else cli_error("cannot listen on %s (is the port in use?).", o->listen);
+    goto out;
+  }
+  profile_stats ps;
+  profile_get_stats(pr, &ps);
+  char port[16], ms[32], ev[32], cu[32];
+  snprintf(port, sizeof port, "%d", http_port(h));
+  snprintf(ms, sizeof ms, "%.1f", (double)(cx_mono_ns() - t0) / 1e6);
+  snprintf(ev, sizeof ev, "%llu", (unsigned long long)ps.events);
+  snprintf(cu, sizeof cu, "%llu", (unsigned long long)ps.customers);
+  cx_log("info", "listening", "port", port, "data", o->data, "startup_ms", ms, "events", ev,
+         "customers", cu, "version", CXM_VERSION, NULL);
+  int sig = 0;
+  sigwait(&sigs, &sig);
+  cx_log("info", "stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
+  http_stop(h, 30000);
+  h = NULL;
+out:
+  if (h) http_stop(h, 0);
+  store_writer_stop(st);
+  ingest_close(in);
+  profile_close(pr);
+  store_close(st);
+  if (!rc) cx_log("info", "stopped", NULL);
+  return rc ? 1 : 0;
+}

@@ -1,0 +1,108 @@
+/* cxm - Customer Experience Management in one small server. */
+#include "cli.h"
+#include "../lib/base/util.h"
+#include "../lib/ingest/ingest.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *usage =
+    "usage: cxm <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  init   [--data DIR]                    create a data directory; print its secrets once\n"
+    "  serve  [--data DIR] [--listen H:P]     run the server (initialises DIR when needed)\n"
+    "  import events FILE|- [--data DIR] [--source NAME]\n"
+    "                                         load JSON Lines of tracking messages\n"
+    "  help   [COMMAND]                       show help\n"
+    "  --version                              print the version\n"
+    "\n"
+    "Defaults: --data ./cxm-data (env CXM_DATA), --listen 127.0.0.1:8080 (env CXM_LISTEN).\n";
+
+static const char *help_for(const char *cmd) {
+  if (!strcmp(cmd, "init"))
+    return "usage: cxm init [--data DIR]\n\nCreates DIR and its store, and prints one JSON object:\n"
+           "{\"data\":DIR,\"admin_token\":T,\"write_key\":K}. The secrets are shown only now.\n"
+           "Exits 1 if DIR is already initialised.\n";
+  if (!strcmp(cmd, "serve"))
+    return "usage: cxm serve [--data DIR] [--listen HOST:PORT]\n\nRuns the server. Initialises DIR first when "
+           "needed and then prints its secrets\nonce on stderr. SIGTERM or SIGINT: stop accepting, answer and "
+           "commit what was\naccepted, exit 0. Port 0 picks a free port (logged as \"port\").\n";
+  if (!strcmp(cmd, "import"))
+    return "usage: cxm import events FILE|- [--data DIR] [--source NAME]\n\nReads JSON Lines of tracking "
+           "messages (each with its \"type\") and commits them\nthrough the same pipeline as HTTP, recorded as "
+           "coming from source NAME\n(default \"import\"). The first invalid line stops the import; the lines\n"
+           "before it stay committed. Needs the server to be stopped (one process owns DIR).\n";
+  if (!strcmp(cmd, "help")) return "usage: cxm help [COMMAND]\n";
+  return NULL;
+}
+
+int main(int argc, char **argv) {
+  if (cx_crypto_init()) {
+    cli_error("libsodium could not be initialised.");
+    return 1;
+  }
+  ingest_global_init();
+  if (argc < 2) {
+    fputs(usage, stderr);
+    return 2;
+  }
+  const char *cmd = argv[1];
+  if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+    printf("cxm %s\n", CXM_VERSION);
+    return 0;
+  }
+  if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+    if (argc > 2) {
+      const char *h = help_for(argv[2]);
+      if (!h) {
+        cli_error("there is no command '%s'; see 'cxm help'.", argv[2]);
+        return 2;
+      }
+      fputs(h, stdout);
+    } else {
+      fputs(usage, stdout);
+    }
+    return 0;
+  }
+  cli_opts o = {.data = getenv("CXM_DATA"), .listen = getenv("CXM_LISTEN"), .source = "import"};
+  if (!o.data || !*o.data) o.data = "./cxm-data";
+  if (!o.listen || !*o.listen) o.listen = "127.0.0.1:8080";
+  int first = 2;
+  if (!strcmp(cmd, "import")) {
+    if (argc < 3 || strcmp(argv[2], "events")) {
+      cli_error("say what to import: 'cxm import events FILE|-'.");
+      return 2;
+    }
+    first = 3;
+  } else if (strcmp(cmd, "init") && strcmp(cmd, "serve")) {
+    cli_error("there is no command '%s'; see 'cxm help'.", cmd);
+    return 2;
+  }
+  for (int i = first; i < argc; i++) {
+    const char *a = argv[i];
+    const char **slot = !strcmp(a, "--data") ? &o.data
+                        : !strcmp(a, "--listen") && !strcmp(cmd, "serve") ? &o.listen
+                        : !strcmp(a, "--source") && !strcmp(cmd, "import") ? &o.source
+                                                                            : NULL;
+    if (slot) {
+      if (i + 1 >= argc || !*argv[i + 1]) {
+        cli_error("%s needs a value.", a);
+        return 2;
+      }
+      *slot = argv[++i];
+    } else if (!strcmp(cmd, "import") && !o.file && (a[0] != '-' || !strcmp(a, "-"))) {
+      o.file = a;
+    } else {
+      cli_error("unknown option '%s' for %s; see 'cxm help %s'.", a, cmd, cmd);
+      return 2;
+    }
+  }
+  if (!strcmp(cmd, "init")) return cmd_init(&o);
+  if (!strcmp(cmd, "serve")) return cmd_serve(&o);
+  if (!o.file) {
+    cli_error("name the file to import, or - for standard input.");
+    return 2;
+  }
+  return cmd_import(&o);
+}

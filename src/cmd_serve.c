@@ -8,9 +8,17 @@
 #include "../lib/profile/profile.h"
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define QUEUE_MESSAGES 200000 /* messages waiting for the writer before 503 */
+
+/* CXM_QUEUE_MESSAGES overrides the queue bound (tests use a small one). */
+static size_t queue_messages(void) {
+  const char *v = getenv("CXM_QUEUE_MESSAGES");
+  long n = v ? strtol(v, NULL, 10) : 0;
+  return n > 0 ? (size_t)n : QUEUE_MESSAGES;
+}
 
 int cmd_serve(const cli_opts *o) {
   int64_t t0 = cx_mono_ns();
@@ -41,7 +49,7 @@ int cmd_serve(const cli_opts *o) {
   ingest *in = NULL;
   http_server *h = NULL;
   if ((rc = profile_open(store_db(st), &pr)) || (rc = ingest_open(st, pr, &in)) ||
-      (rc = ingest_start(in, QUEUE_MESSAGES))) {
+      (rc = ingest_start(in, queue_messages()))) {
     cli_error("the derived indexes could not be built (%s).", cx_strerror(rc));
     goto out;
   }

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #define IMPORT_BATCH 5000
+#define IMPORT_BATCH_BYTES ((size_t)64 << 20)
 
 typedef struct {
   ingest *in;
@@ -94,7 +95,7 @@ int cmd_import(const cli_opts *o) {
       failed = 1;
       break;
     }
-    if (b->n >= IMPORT_BATCH) {
+    if (b->n >= IMPORT_BATCH || ingest_batch_bytes(b) > IMPORT_BATCH_BYTES) {
       /* hand this batch to a submitter and parse the next meanwhile */
       if ((rc = finish(&slots[1 - cur], &imported, &dups))) break;
       slots[cur].in = in;

@@ -43,7 +43,7 @@ cx_err cx_buf_reserve(cx_buf *b, size_t extra) {
   return CX_OK;
 }
 
-cx_err cx_buf_append(cx_buf *b, const void *data, size_t n) {
+cx_err cx_buf_append_slow(cx_buf *b, const void *data, size_t n) {
   cx_err rc = cx_buf_reserve(b, n);
   if (rc) return rc;
   if (n) memcpy(b->p + b->len, data, n);
@@ -71,38 +71,46 @@ cx_err cx_buf_printf(cx_buf *b, const char *fmt, ...) {
   return CX_OK;
 }
 
+/* 1 for bytes that must be escaped inside a JSON string: control
+ * characters, quote, backslash, and the HTML-significant < > & so that JSON
+ * embedded in a page can never close a tag. */
+static const unsigned char needs_escape[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    ['"'] = 1, ['\\'] = 1, ['<'] = 1, ['>'] = 1, ['&'] = 1};
+
 cx_err cx_buf_json_str(cx_buf *b, const char *s, size_t n) {
   static const char hex[] = "0123456789abcdef";
   cx_err rc = cx_buf_reserve(b, n + 2);
   if (rc) return rc;
   b->p[b->len++] = '"';
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
+  size_t i = 0;
+  while (i < n) {
+    size_t run = i;
+    while (run < n && !needs_escape[(unsigned char)s[run]]) run++;
+    if (run > i) {
+      /* room for the run was reserved: n + 2 plus whatever escapes added */
+      memcpy(b->p + b->len, s + i, run - i);
+      b->len += run - i;
+      i = run;
+      if (i == n) break;
+    }
+    unsigned char c = (unsigned char)s[i++];
     char esc[6];
-    size_t k = 0;
-    if (c == '"' || c == '\\') {
-      esc[0] = '\\'; esc[1] = (char)c; k = 2;
-    } else if (c == '\n') {
-      esc[0] = '\\'; esc[1] = 'n'; k = 2;
-    } else if (c == '\r') {
-      esc[0] = '\\'; esc[1] = 'r'; k = 2;
-    } else if (c == '\t') {
-      esc[0] = '\\'; esc[1] = 't'; k = 2;
-    } else if (c < 0x20 || c == '<' || c == '>' || c == '&') {
-      /* control characters, and HTML-significant ones so that JSON embedded
-       * in a page can never close a tag */
-      esc[0] = '\\'; esc[1] = 'u'; esc[2] = '0'; esc[3] = '0';
+    size_t k = 2;
+    esc[0] = '\\';
+    if (c == '"' || c == '\\') esc[1] = (char)c;
+    else if (c == '\n') esc[1] = 'n';
+    else if (c == '\r') esc[1] = 'r';
+    else if (c == '\t') esc[1] = 't';
+    else {
+      esc[1] = 'u'; esc[2] = '0'; esc[3] = '0';
       esc[4] = hex[c >> 4]; esc[5] = hex[c & 15]; k = 6;
     }
-    if (k) {
-      if ((rc = cx_buf_reserve(b, k + (n - i)))) return rc;
-      memcpy(b->p + b->len, esc, k);
-      b->len += k;
-    } else {
-      b->p[b->len++] = (char)c;
-    }
+    /* the escape replaces one reserved byte; keep room for the rest */
+    if ((rc = cx_buf_reserve(b, k + (n - i) + 1))) return rc;
+    memcpy(b->p + b->len, esc, k);
+    b->len += k;
   }
-  if ((rc = cx_buf_reserve(b, 1))) return rc;
   b->p[b->len++] = '"';
   b->p[b->len] = 0;
   return CX_OK;

@@ -21,7 +21,17 @@ void cx_buf_reset(cx_buf *b);
 /* Returns p (caller frees with cx_free) and leaves b empty; NULL if empty. */
 char *cx_buf_take(cx_buf *b);
 cx_err cx_buf_reserve(cx_buf *b, size_t extra);
-cx_err cx_buf_append(cx_buf *b, const void *data, size_t n);
+cx_err cx_buf_append_slow(cx_buf *b, const void *data, size_t n);
+/* Inline while it fits: appends are the JSON writer's inner loop. */
+static inline cx_err cx_buf_append(cx_buf *b, const void *data, size_t n) {
+  if (b->len + n < b->cap && b->len + n <= b->max) {
+    __builtin_memcpy(b->p + b->len, data, n);
+    b->len += n;
+    b->p[b->len] = 0;
+    return CX_OK;
+  }
+  return cx_buf_append_slow(b, data, n);
+}
 cx_err cx_buf_puts(cx_buf *b, const char *s);
 cx_err cx_buf_printf(cx_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends s[0..n) as a JSON string literal, quotes included. */

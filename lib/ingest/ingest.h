@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "../base/arena.h"
 #include "../base/buf.h"
 #include "../base/err.h"
 #include "../profile/profile.h"
@@ -44,8 +45,8 @@ typedef struct {
   char field[128];
 } ingest_error;
 
-/* One normalised message. It owns `item` (its JSON tree) and `body` (the
- * text stored); the string pointers point into item. */
+/* One normalised message. Its JSON tree (item) and stored text (body) live
+ * in the batch's arena; the string pointers point into item. */
 typedef struct {
   int type;
   cJSON *item;
@@ -61,6 +62,8 @@ typedef struct {
 typedef struct {
   ingest_msg *msgs;
   size_t n, cap;
+  cx_arena arena; /* the messages' JSON trees and bodies */
+  cx_buf scratch; /* where a body is written before it is copied to the arena */
   char write_key[128]; /* from the body; empty when absent */
   int64_t received_at;
 } ingest_batch;
@@ -74,6 +77,8 @@ cx_err ingest_parse(int type, const char *body, size_t len, int64_t received_at,
                     ingest_error *err);
 void ingest_batch_init(ingest_batch *b, int64_t received_at);
 void ingest_batch_free(ingest_batch *b); /* frees the messages; b can be reused after init */
+/* Bytes the batch's arena holds (import flushes batches by size too). */
+size_t ingest_batch_bytes(const ingest_batch *b);
 
 typedef struct ingest ingest;
 

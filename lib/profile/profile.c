@@ -1,5 +1,6 @@
 /* profile.c - identity resolution and the in-memory indexes. */
 #include "profile_int.h"
+#include "../base/json.h"
 #include "../base/log.h"
 #include "../base/mem.h"
 #include "../base/util.h"
@@ -458,15 +459,21 @@ static cx_err upsert_traits(sqlite3_stmt *st, int64_t cid, const char *aid, cons
   if (!cJSON_IsObject(traits)) return CX_OK;
   for (const cJSON *t = traits->child; t; t = t->next) {
     if (!t->string) continue;
-    char *v = cJSON_PrintUnformatted(t);
-    if (!v) return CX_ENOMEM;
+    cx_buf vb;
+    cx_buf_init(&vb, 64 * 1024);
+    cx_err wrc = cx_json_write(&vb, t);
+    if (wrc) {
+      cx_buf_free(&vb);
+      return wrc;
+    }
+    const char *v = vb.p;
     if (aid) sqlite3_bind_text(st, 1, aid, -1, SQLITE_STATIC);
     else sqlite3_bind_int64(st, 1, cid);
     sqlite3_bind_text(st, 2, t->string, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, v, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, v, (int)vb.len, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, ts);
     cx_err rc = step_done(st);
-    cJSON_free(v);
+    cx_buf_free(&vb);
     if (rc) return rc;
   }
   return CX_OK;

@@ -82,6 +82,13 @@ cx_err store_open(const char *dir, int create, store **out) {
                         "PRAGMA foreign_keys=OFF; PRAGMA mmap_size=1073741824;"))
     goto fail;
   if ((rc = migrate(s))) goto fail;
+  if (sqlite3_open_v2(path, &s->ckpt_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+      SQLITE_OK) {
+    rc = CX_EDB;
+    goto fail;
+  }
+  sqlite3_busy_timeout(s->ckpt_db, 1000);
+  store_exec(s->ckpt_db, "PRAGMA synchronous=FULL");
   for (int i = 0; i < STORE_READERS; i++) {
     if (sqlite3_open_v2(path, &s->readers[i], SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
         SQLITE_OK) {
@@ -104,6 +111,7 @@ void store_close(store *s) {
   if (!s) return;
   store_writer_stop(s);
   for (int i = 0; i < STORE_READERS; i++) sqlite3_close(s->readers[i]);
+  sqlite3_close(s->ckpt_db);
   if (s->db) {
     /* fold the WAL back into the database so the directory is compact */
     sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);

@@ -26,6 +26,11 @@ struct store {
   int running, stopping;
   store_job *head, *tail;
   store_writer_cfg cfg;
+  /* checkpointer: folds the WAL into the database off the writer's path */
+  sqlite3 *ckpt_db;
+  pthread_t ckpt_thread;
+  pthread_cond_t ckpt_cv;
+  int ckpt_running;
   store_stats stats;
 };
 

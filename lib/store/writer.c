@@ -7,6 +7,7 @@
 #include "store_int.h"
 #include "../base/log.h"
 #include "../base/time.h"
+#include <time.h>
 
 static void *writer_main(void *arg) {
   store *s = arg;
@@ -55,8 +56,39 @@ static void *writer_main(void *arg) {
   return NULL;
 }
 
+/* Runs PASSIVE checkpoints every 100 ms while the writer runs. The writer
+ * connection has auto-checkpoints off, so COMMIT never pays for copying
+ * the WAL into the database file; a passive checkpoint never blocks it. */
+static void *checkpoint_main(void *arg) {
+  store *s = arg;
+  pthread_mutex_lock(&s->mu);
+  while (!s->stopping) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += 100 * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+      ts.tv_sec++;
+      ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&s->ckpt_cv, &s->mu, &ts);
+    if (s->stopping) break;
+    pthread_mutex_unlock(&s->mu);
+    int log_frames = 0, done = 0;
+    sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &done);
+    pthread_mutex_lock(&s->mu);
+  }
+  pthread_mutex_unlock(&s->mu);
+  return NULL;
+}
+
 cx_err store_writer_start(store *s, const store_writer_cfg *cfg) {
   s->cfg = *cfg;
+  if (s->ckpt_db) {
+    store_exec(s->db, "PRAGMA wal_autocheckpoint=0");
+    pthread_cond_init(&s->ckpt_cv, NULL);
+    if (pthread_create(&s->ckpt_thread, NULL, checkpoint_main, s) == 0) s->ckpt_running = 1;
+    else store_exec(s->db, "PRAGMA wal_autocheckpoint=1000");
+  }
   if (!s->cfg.max_group) s->cfg.max_group = 20000;
   s->stats.queue_max = cfg->max_queue;
   s->stopping = 0;
@@ -107,8 +139,15 @@ void store_writer_stop(store *s) {
   }
   s->stopping = 1;
   pthread_cond_signal(&s->work);
+  if (s->ckpt_running) pthread_cond_signal(&s->ckpt_cv);
   pthread_mutex_unlock(&s->mu);
   pthread_join(s->thread, NULL);
+  if (s->ckpt_running) {
+    pthread_join(s->ckpt_thread, NULL);
+    pthread_cond_destroy(&s->ckpt_cv);
+    s->ckpt_running = 0;
+    store_exec(s->db, "PRAGMA wal_autocheckpoint=1000");
+  }
   s->running = 0;
 }
 

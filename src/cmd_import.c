@@ -65,7 +65,7 @@ int cmd_import(const cli_opts *o) {
   int status = 1;
   uint64_t imported = 0, dups = 0, line = 0;
   int64_t t0 = cx_mono_ns();
-  if ((rc = profile_open(store_db(st), &pr)) || (rc = ingest_open(st, pr, &in)) ||
+  if ((rc = ingest_open(st, &pr, &in)) ||
       (rc = ingest_start(in, 4 * IMPORT_BATCH)) || (rc = ingest_source_ensure(in, o->source, &source))) {
     cli_error("the store could not be prepared for import (%s).", cx_strerror(rc));
     goto out;

@@ -48,7 +48,7 @@ int cmd_serve(const cli_opts *o) {
   profile *pr = NULL;
   ingest *in = NULL;
   http_server *h = NULL;
-  if ((rc = profile_open(store_db(st), &pr)) || (rc = ingest_open(st, pr, &in)) ||
+  if ((rc = ingest_open(st, &pr, &in)) ||
       (rc = ingest_start(in, queue_messages()))) {
     cli_error("the derived indexes could not be built (%s).", cx_strerror(rc));
     goto out;

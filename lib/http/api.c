@@ -137,7 +137,7 @@ static enum MHD_Result customer_events(ctx *x, int64_t id) {
   cx_buf b;
   cx_buf_init(&b, 64 << 20);
   cx_err rc = cx_buf_puts(&b, "{\"events\":[");
-  if (sqlite3_prepare_v2(db, "SELECT body FROM events WHERE seq = ?1", -1, &st, NULL) != SQLITE_OK)
+  if (sqlite3_prepare_v2(db, "SELECT body FROM event_bodies WHERE seq = ?1", -1, &st, NULL) != SQLITE_OK)
     rc = CX_EDB;
   for (size_t i = 0; i < shown && !rc; i++) {
     sqlite3_bind_int64(st, 1, pts[i].seq);

@@ -140,7 +140,7 @@ cx_err http_start(const http_cfg *cfg, http_server **out) {
                           MHD_OPTION_CONNECTION_LIMIT, (unsigned)4000,
                           MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
                           MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
-                          MHD_OPTION_THREAD_STACK_SIZE, (size_t)(256 * 1024), MHD_OPTION_END);
+                          MHD_OPTION_THREAD_STACK_SIZE, (size_t)(1024 * 1024), MHD_OPTION_END);
   if (!h->d) {
     cx_free(h->tokens);
     pthread_mutex_destroy(&h->mu);

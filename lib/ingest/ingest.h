@@ -22,6 +22,7 @@
 #define INGEST_MAX_COUNT 2500            /* messages per batch */
 #define INGEST_MAX_MESSAGE_ID 100
 #define INGEST_MAX_NAME 255              /* event and page names */
+#define INGEST_MAX_DEPTH 64              /* nesting of objects and arrays */
 
 typedef enum {
   INGEST_BATCH = 0, /* /v1/batch: each item carries its type */
@@ -82,9 +83,10 @@ size_t ingest_batch_bytes(const ingest_batch *b);
 
 typedef struct ingest ingest;
 
-/* Loads the messageId window and the sources from the store. Call before
- * ingest_start. */
-cx_err ingest_open(store *st, profile *pr, ingest **out);
+/* Builds the profile indexes (profile_open) and loads the messageId window
+ * and the sources, in parallel. The caller owns *pr_out (profile_close after
+ * ingest_close). Call before ingest_start. */
+cx_err ingest_open(store *st, profile **pr_out, ingest **out);
 /* Starts the store's writer thread with ingest's rollback handling. */
 cx_err ingest_start(ingest *in, size_t max_queue);
 void ingest_close(ingest *in);

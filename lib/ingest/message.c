@@ -188,6 +188,16 @@ static cx_err merge_shared(cJSON *item, const cJSON *top, const char *key) {
   return CX_OK;
 }
 
+/* Nesting depth of v (1 for a scalar). */
+static int depth_of(const cJSON *v) {
+  int d = 0;
+  for (const cJSON *c = v->child; c; c = c->next) {
+    int k = depth_of(c);
+    if (k > d) d = k;
+  }
+  return d + 1;
+}
+
 /* Validates and normalises one message; on success m owns item. */
 static cx_err one_message(int type, cJSON *item, const cJSON *top, const char *prefix,
                           int64_t received_at, cx_buf *scratch, ingest_msg *m, ingest_error *e) {
@@ -208,6 +218,9 @@ static cx_err one_message(int type, cJSON *item, const cJSON *top, const char *p
     return rc;
   }
   m->type = type;
+  if (depth_of(item) > INGEST_MAX_DEPTH)
+    return fail(e, 400, "too_deep", prefix, NULL, "A message may nest objects and arrays at most %d deep.",
+                INGEST_MAX_DEPTH);
   cJSON_DeleteItemFromObjectCaseSensitive(item, "writeKey"); /* never stored */
   if ((rc = id_field(item, "userId", prefix, PROFILE_ID_MAX, &m->user_id, e)) ||
       (rc = id_field(item, "anonymousId", prefix, PROFILE_ID_MAX, &m->anonymous_id, e)))

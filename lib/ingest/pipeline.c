@@ -32,7 +32,7 @@ struct ingest {
   profile *pr;
   idset cur, old;
   int64_t cur_started;
-  sqlite3_stmt *ins_event;
+  sqlite3_stmt *ins_event, *ins_body;
   sqlite3 *stmt_db;
   pthread_mutex_t src_mu;
   source *src;
@@ -89,13 +89,36 @@ static cx_err dedupe_load(ingest *in, sqlite3 *db) {
   if (sqlite3_prepare_v2(db, "SELECT mid_hash, received_at FROM events ORDER BY seq DESC", -1, &st,
                          NULL) != SQLITE_OK)
     return CX_EDB;
+  /* gather first, then size the set once: rehashing while it grows was
+   * the largest cost of start-up */
+  uint64_t *ids = NULL;
+  size_t n = 0, cap = 0;
   cx_err rc = CX_OK;
-  while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+  while (sqlite3_step(st) == SQLITE_ROW) {
     int64_t at = sqlite3_column_int64(st, 1);
     if (at < cutoff - 3600 * 1000) break;
-    if (at >= cutoff) rc = idset_add(&in->cur, (uint64_t)sqlite3_column_int64(st, 0));
+    if (at < cutoff) continue;
+    if (n == cap) {
+      cap = cap ? cap * 2 : 65536;
+      uint64_t *g = cx_realloc(ids, cap * sizeof *g);
+      if (!g) {
+        rc = CX_ENOMEM;
+        break;
+      }
+      ids = g;
+    }
+    ids[n++] = (uint64_t)sqlite3_column_int64(st, 0);
   }
   sqlite3_finalize(st);
+  if (!rc && n) {
+    size_t slots = 1 << 16;
+    while (slots < n * 2 + 2) slots *= 2;
+    in->cur.slot = cx_calloc(slots, sizeof *in->cur.slot);
+    if (!in->cur.slot) rc = CX_ENOMEM;
+    else in->cur.cap = slots;
+    for (size_t i = 0; i < n && !rc; i++) rc = idset_add(&in->cur, ids[i]);
+  }
+  cx_free(ids);
   return rc;
 }
 
@@ -135,18 +158,42 @@ static cx_err sources_load(ingest *in, sqlite3 *db) {
   return CX_OK;
 }
 
-cx_err ingest_open(store *st, profile *pr, ingest **out) {
+typedef struct {
+  sqlite3 *db;
+  profile *pr;
+  cx_err rc;
+} profile_loader;
+
+static void *load_profile(void *arg) {
+  profile_loader *l = arg;
+  l->rc = profile_open(l->db, &l->pr);
+  return NULL;
+}
+
+cx_err ingest_open(store *st, profile **pr_out, ingest **out) {
   ingest *in = cx_calloc(1, sizeof *in);
   if (!in) return CX_ENOMEM;
   in->st = st;
-  in->pr = pr;
   pthread_mutex_init(&in->src_mu, NULL);
-  cx_err rc = dedupe_load(in, store_db(st));
-  if (!rc) rc = sources_load(in, store_db(st));
+  /* the profile indexes (writer connection, another thread) and the
+   * messageId window (a reader connection, here) load in parallel */
+  profile_loader l = {.db = store_db(st)};
+  pthread_t t;
+  int threaded = pthread_create(&t, NULL, load_profile, &l) == 0;
+  if (!threaded) load_profile(&l);
+  sqlite3 *r = store_reader_get(st);
+  cx_err rc = dedupe_load(in, r);
+  if (!rc) rc = sources_load(in, r);
+  store_reader_put(st, r);
+  if (threaded) pthread_join(t, NULL);
+  if (!rc) rc = l.rc;
   if (rc) {
+    profile_close(l.pr);
     ingest_close(in);
     return rc;
   }
+  in->pr = l.pr;
+  *pr_out = l.pr;
   *out = in;
   return CX_OK;
 }
@@ -167,6 +214,7 @@ cx_err ingest_start(ingest *in, size_t max_queue) {
 void ingest_close(ingest *in) {
   if (!in) return;
   sqlite3_finalize(in->ins_event);
+  sqlite3_finalize(in->ins_body);
   idset_free(&in->cur);
   idset_free(&in->old);
   cx_free(in->src);
@@ -207,14 +255,20 @@ static cx_err apply_message(ingest *in, sqlite3 *db, ingest_msg *m, int64_t sour
   sqlite3_bind_int64(st, 6, received_at);
   if (m->name) sqlite3_bind_text(st, 7, m->name, -1, SQLITE_STATIC);
   else sqlite3_bind_null(st, 7);
-  sqlite3_bind_text(st, 8, m->body, (int)m->body_len, SQLITE_STATIC);
   int r = sqlite3_step(st);
   sqlite3_reset(st);
+  int64_t seq = sqlite3_last_insert_rowid(db);
+  if (r == SQLITE_DONE) {
+    sqlite3_bind_int64(in->ins_body, 1, seq);
+    sqlite3_bind_text(in->ins_body, 2, m->body, (int)m->body_len, SQLITE_STATIC);
+    r = sqlite3_step(in->ins_body);
+    sqlite3_reset(in->ins_body);
+  }
   if (r != SQLITE_DONE) {
     cx_log("error", "event_insert_failed", "error", sqlite3_errmsg(db), NULL);
     return CX_EDB;
   }
-  if ((rc = profile_note_event(in->pr, cust, sqlite3_last_insert_rowid(db), m->ts))) return rc;
+  if ((rc = profile_note_event(in->pr, cust, seq, m->ts))) return rc;
   return idset_add(&in->cur, m->mid_hash);
 }
 
@@ -223,11 +277,14 @@ static cx_err apply_batch(store_job *job, sqlite3 *db) {
   ingest *in = bj->in;
   if (in->stmt_db != db) {
     sqlite3_finalize(in->ins_event);
-    in->ins_event = NULL;
+    sqlite3_finalize(in->ins_body);
+    in->ins_event = in->ins_body = NULL;
     if (sqlite3_prepare_v3(db,
                            "INSERT INTO events(mid_hash, type, customer_id, source_id, ts,"
-                           " received_at, name, body) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                           -1, SQLITE_PREPARE_PERSISTENT, &in->ins_event, NULL) != SQLITE_OK)
+                           " received_at, name) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                           -1, SQLITE_PREPARE_PERSISTENT, &in->ins_event, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v3(db, "INSERT INTO event_bodies(seq, body) VALUES(?1, ?2)", -1,
+                           SQLITE_PREPARE_PERSISTENT, &in->ins_body, NULL) != SQLITE_OK)
       return CX_EDB;
     in->stmt_db = db;
   }

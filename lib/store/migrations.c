@@ -18,10 +18,13 @@ const char *const store_migrations[] = {
     "CREATE INDEX identities_customer ON identities(customer_id);"
     "CREATE TABLE traits(customer_id INTEGER NOT NULL, key TEXT NOT NULL,"
     "  value TEXT NOT NULL, ts INTEGER NOT NULL, PRIMARY KEY(customer_id, key)) WITHOUT ROWID;"
-    /* the append-only event log: no index but the rowid (seq) */
+    /* the append-only event log: no index but the rowid (seq). Narrow rows
+     * (what start-up and analytics scan); the message text lives apart in
+     * event_bodies under the same seq, read only to show an event */
     "CREATE TABLE events(seq INTEGER PRIMARY KEY, mid_hash INTEGER NOT NULL,"
     "  type INTEGER NOT NULL, customer_id INTEGER NOT NULL, source_id INTEGER NOT NULL,"
-    "  ts INTEGER NOT NULL, received_at INTEGER NOT NULL, name TEXT, body TEXT NOT NULL);"
+    "  ts INTEGER NOT NULL, received_at INTEGER NOT NULL, name TEXT);"
+    "CREATE TABLE event_bodies(seq INTEGER PRIMARY KEY, body TEXT NOT NULL);"
     "CREATE TABLE merges(id INTEGER PRIMARY KEY, at INTEGER NOT NULL,"
     "  from_id INTEGER NOT NULL, into_id INTEGER NOT NULL, reason TEXT NOT NULL,"
     "  message_id TEXT);"

@@ -79,7 +79,7 @@ cx_err store_open(const char *dir, int create, store **out) {
   sqlite3_busy_timeout(s->db, 5000);
   if (store_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                         "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;"
-                        "PRAGMA foreign_keys=OFF; PRAGMA mmap_size=1073741824;"))
+                        "PRAGMA foreign_keys=OFF; PRAGMA mmap_size=0;"))
     goto fail;
   if ((rc = migrate(s))) goto fail;
   if (sqlite3_open_v2(path, &s->ckpt_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
@@ -96,7 +96,7 @@ cx_err store_open(const char *dir, int create, store **out) {
       goto fail;
     }
     sqlite3_busy_timeout(s->readers[i], 5000);
-    store_exec(s->readers[i], "PRAGMA mmap_size=1073741824; PRAGMA cache_size=-16384;");
+    store_exec(s->readers[i], "PRAGMA mmap_size=0; PRAGMA cache_size=-16384;");
     s->reader_free[i] = 1;
   }
   *out = s;

@@ -93,6 +93,7 @@ int cmd_import(const cli_opts *o) {
         cli_error("line %llu: %s%s%s (%s).", (unsigned long long)line, err.message,
                   err.field[0] ? " Field: " : "", err.field, err.code);
       failed = 1;
+      rc = CX_OK; /* the lines before it are still committed below */
       break;
     }
     if (b->n >= IMPORT_BATCH || ingest_batch_bytes(b) > IMPORT_BATCH_BYTES) {
@@ -113,8 +114,9 @@ int cmd_import(const cli_opts *o) {
   }
   free(buf);
   cx_err frc = finish(&slots[1 - cur], &imported, &dups);
-  if (!rc && !failed) rc = frc;
-  if (!rc && !failed) {
+  if (!rc) rc = frc;
+  if (!rc) {
+    /* the lines before a bad one are committed, as the help says */
     rc = ingest_submit(in, b, source);
     if (!rc)
       for (size_t i = 0; i < b->n; i++) {

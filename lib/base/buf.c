@@ -119,7 +119,7 @@ cx_err cx_buf_json_str(cx_buf *b, const char *s, size_t n) {
 cx_err cx_buf_i64(cx_buf *b, int64_t v) { return cx_buf_printf(b, "%lld", (long long)v); }
 
 cx_err cx_buf_json_time(cx_buf *b, int64_t ms) {
-  if (ms < 0) return cx_buf_puts(b, "null");
+  if (ms == CX_NO_TIME) return cx_buf_puts(b, "null");
   char t[40];
   cx_time_format(ms, t);
   return cx_buf_printf(b, "\"%s\"", t);

@@ -5,7 +5,8 @@
 #include <stdint.h>
 #include "err.h"
 
-#define CX_TIME_LEN 32 /* room for "YYYY-MM-DDTHH:MM:SS.mmmZ" and NUL */
+#define CX_TIME_LEN 32
+#define CX_NO_TIME INT64_MIN /* "no time": printed as null */ /* room for "YYYY-MM-DDTHH:MM:SS.mmmZ" and NUL */
 
 int64_t cx_now_ms(void);
 /* Monotonic clock in nanoseconds, for measuring durations. */

@@ -295,7 +295,7 @@ static int valid_source_name(const char *s) {
 }
 
 static enum MHD_Result sources(ctx *x, int admin) {
-  if (!strcmp(x->r->method, "GET")) {
+  if (!strcmp(x->r->method, "GET") || !strcmp(x->r->method, "HEAD")) {
     cx_buf b;
     cx_buf_init(&b, 1 << 20);
     cx_err rc = cx_buf_puts(&b, "{\"sources\":");

@@ -30,6 +30,14 @@ enum MHD_Result http_send(struct MHD_Connection *c, http_req *r, int status, con
   MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
   MHD_add_response_header(resp, "Cache-Control", "no-store");
   if (status == 503) MHD_add_response_header(resp, "Retry-After", "1");
+  if (r->route == ROUTE_TRACK) {
+    /* browsers send events from any site; the write key is the credential */
+    MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
+    MHD_add_response_header(resp, "Access-Control-Allow-Methods", "POST, OPTIONS");
+    MHD_add_response_header(resp, "Access-Control-Allow-Headers",
+                            "Content-Type, Authorization, Content-Encoding");
+    MHD_add_response_header(resp, "Access-Control-Max-Age", "86400");
+  }
   if (status == 401 && r->route == ROUTE_API)
     MHD_add_response_header(resp, "WWW-Authenticate", "Bearer");
   r->status = status;

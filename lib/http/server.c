@@ -67,8 +67,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     r->route = strncmp(url, "/v1/", 4) ? ROUTE_API : ROUTE_TRACK;
     char msg[96];
     snprintf(msg, sizeof msg, "The body is larger than %zu bytes.", r->body.max);
-    return http_send_error(h, c, r, 413, r->route == ROUTE_TRACK ? "batch_too_large" : "body_too_large",
-                           msg, NULL);
+    const char *code = r->route != ROUTE_TRACK ? "body_too_large"
+                       : (!strcmp(url, "/v1/batch") || !strcmp(url, "/v1/b")) ? "batch_too_large"
+                                                                            : "message_too_large";
+    return http_send_error(h, c, r, 413, code, msg, NULL);
   }
   return route(h, c, r);
 }

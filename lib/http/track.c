@@ -10,6 +10,8 @@
 
 static const char *const endpoints[] = {"batch", "identify", "track", "page",
                                         "screen", "group", "alias"};
+/* analytics.js (the browser library) posts to these short paths */
+static const char *const short_paths[] = {"b", "i", "t", "p", "s", "g", "a"};
 
 /* Inflates gzip/zlib data in[0..n) into out, never past out->max.
  * Returns CX_ETOOBIG past the limit, CX_EINVAL for a bad stream. */
@@ -50,13 +52,13 @@ static cx_err gunzip(const char *in, size_t n, cx_buf *out) {
   return rc;
 }
 
-/* Write key from "Authorization: Basic base64(key:)". 1 when a header was
- * present (key may then be empty if it is malformed). */
+/* Write key from "Authorization: Basic base64(key:)". 1 when a Basic
+ * header was present (key may then be empty if it is malformed); other
+ * schemes are ignored so that a body writeKey still counts. */
 static int basic_key(struct MHD_Connection *c, char *key, size_t keylen) {
   const char *a = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
   key[0] = 0;
-  if (!a) return 0;
-  if (strncasecmp(a, "Basic ", 6)) return 1;
+  if (!a || strncasecmp(a, "Basic ", 6)) return 0;
   const char *b64 = a + 6;
   while (*b64 == ' ') b64++;
   unsigned char raw[256];
@@ -76,12 +78,14 @@ static int basic_key(struct MHD_Connection *c, char *key, size_t keylen) {
 enum MHD_Result http_track(http_server *h, struct MHD_Connection *c, http_req *r, const char *rest) {
   int type = -1;
   for (int i = 0; i < 7; i++)
-    if (!strcmp(rest, endpoints[i])) type = i;
+    if (!strcmp(rest, endpoints[i]) || !strcmp(rest, short_paths[i])) type = i;
   if (type < 0)
     return http_send_error(h, c, r, 404, "not_found",
                            "Unknown tracking endpoint: use identify, track, page, screen, group, "
                            "alias or batch.",
                            NULL);
+  if (!strcmp(r->method, "OPTIONS")) /* CORS preflight from browsers */
+    return http_send(c, r, 204, "text/plain", NULL);
   if (strcmp(r->method, "POST"))
     return http_send_error(h, c, r, 405, "method_not_allowed", "Tracking endpoints take POST.",
                            NULL);

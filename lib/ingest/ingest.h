@@ -17,7 +17,8 @@
 #include "../profile/profile.h"
 #include "../store/store.h"
 
-#define INGEST_MAX_MESSAGE (32 * 1024)   /* bytes per message */
+#define INGEST_MAX_MESSAGE (32 * 1024)   /* bytes per message, as sent */
+#define INGEST_MAX_STORED (64 * 1024)    /* bytes per message once normalised */
 #define INGEST_MAX_BATCH (500 * 1024)    /* bytes per request, after gunzip */
 #define INGEST_MAX_COUNT 2500            /* messages per batch */
 #define INGEST_MAX_MESSAGE_ID 100

@@ -71,7 +71,7 @@ void ingest_batch_init(ingest_batch *b, int64_t received_at) {
   memset(b, 0, sizeof *b);
   b->received_at = received_at;
   cx_arena_init(&b->arena, BATCH_ARENA_MAX);
-  cx_buf_init(&b->scratch, INGEST_MAX_MESSAGE);
+  cx_buf_init(&b->scratch, INGEST_MAX_STORED);
 }
 
 void ingest_batch_free(ingest_batch *b) {
@@ -188,6 +188,13 @@ static cx_err merge_shared(cJSON *item, const cJSON *top, const char *key) {
   return CX_OK;
 }
 
+/* Characters (code points) in a valid UTF-8 string. */
+static size_t utf8_chars(const char *s) {
+  size_t n = 0;
+  for (; *s; s++) n += ((unsigned char)*s & 0xC0) != 0x80;
+  return n;
+}
+
 /* Nesting depth of v (1 for a scalar). */
 static int depth_of(const cJSON *v) {
   int d = 0;
@@ -200,11 +207,26 @@ static int depth_of(const cJSON *v) {
 
 /* Validates and normalises one message; on success m owns item. */
 static cx_err one_message(int type, cJSON *item, const cJSON *top, const char *prefix,
-                          int64_t received_at, cx_buf *scratch, ingest_msg *m, ingest_error *e) {
+                          int64_t received_at, int measure, cx_buf *scratch, ingest_msg *m,
+                          ingest_error *e) {
   cx_err rc;
+  int import = type == INGEST_ANY;
   memset(m, 0, sizeof *m);
   if (!cJSON_IsObject(item))
     return fail(e, 400, "not_an_object", prefix, NULL, "A message must be a JSON object.");
+  if (measure) {
+    /* the limit is on the message as the client sent it (a batch item's
+     * own text is not at hand: it is measured by writing it out) */
+    size_t max = scratch->max;
+    scratch->max = INGEST_MAX_MESSAGE;
+    cx_buf_reset(scratch);
+    rc = cx_json_write(scratch, item);
+    scratch->max = max;
+    if (rc == CX_ETOOBIG)
+      return fail(e, 413, "message_too_large", prefix, NULL, "A message may hold at most %d bytes.",
+                  INGEST_MAX_MESSAGE);
+    if (rc) return rc;
+  }
   cJSON *tv = cJSON_GetObjectItemCaseSensitive(item, "type");
   if (type == INGEST_BATCH || type == INGEST_ANY) {
     if (!tv) return fail(e, 400, "missing_field", prefix, "type", "type is required in a batch.");
@@ -232,7 +254,7 @@ static cx_err one_message(int type, cJSON *item, const cJSON *top, const char *p
   if (mid && !cJSON_IsNull(mid)) {
     if (!cJSON_IsString(mid))
       return fail(e, 400, "invalid_field", prefix, "messageId", "messageId must be a string.");
-    if (strlen(mid->valuestring) > INGEST_MAX_MESSAGE_ID)
+    if (utf8_chars(mid->valuestring) > INGEST_MAX_MESSAGE_ID)
       return fail(e, 400, "field_too_long", prefix, "messageId",
                   "messageId is longer than %d characters.", INGEST_MAX_MESSAGE_ID);
     if (!mid->valuestring[0]) mid = NULL;
@@ -258,6 +280,15 @@ static cx_err one_message(int type, cJSON *item, const cJSON *top, const char *p
   if (!has_sent && top) {
     /* a batch's top-level sentAt covers its items */
     if ((rc = time_field((cJSON *)top, "sentAt", "", &sent_ms, &has_sent, e))) return rc;
+  }
+  /* An imported line is history: its own receivedAt (kept) is the base of
+   * the clock-skew correction; without one, its timestamp stands as is. */
+  int64_t base = received_at, rcv_ms = 0;
+  int has_rcv = 0;
+  if (import) {
+    if ((rc = time_field(item, "receivedAt", prefix, &rcv_ms, &has_rcv, e))) return rc;
+    if (has_rcv) base = rcv_ms;
+    else has_sent = 0;
   }
   /* type-specific fields */
   cJSON *name = NULL;
@@ -314,7 +345,7 @@ static cx_err one_message(int type, cJSON *item, const cJSON *top, const char *p
   /* time: corrected for the client's clock when sentAt says how far off */
   int64_t client = has_ots ? ots_ms : ts_ms;
   int has_client = has_ots || has_ts;
-  m->ts = !has_client ? received_at : has_sent ? received_at - (sent_ms - client) : client;
+  m->ts = !has_client ? base : has_sent ? base - (sent_ms - client) : client;
   if (has_ts && !has_ots) {
     cJSON *orig = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(item, "timestamp"), 0);
     if (!orig || !cJSON_AddItemToObject(item, "originalTimestamp", orig)) {
@@ -322,7 +353,8 @@ static cx_err one_message(int type, cJSON *item, const cJSON *top, const char *p
       return CX_ENOMEM;
     }
   }
-  if ((rc = set_time(item, "timestamp", m->ts)) || (rc = set_time(item, "receivedAt", received_at)))
+  if ((rc = set_time(item, "timestamp", m->ts)) ||
+      (rc = set_time(item, "receivedAt", has_rcv ? rcv_ms : received_at)))
     return rc;
   if (!mid) {
     char uuid[37];
@@ -337,8 +369,8 @@ static cx_err one_message(int type, cJSON *item, const cJSON *top, const char *p
   rc = cx_json_write(scratch, item);
   if (rc) {
     if (rc != CX_ETOOBIG) return rc;
-    return fail(e, 413, "message_too_large", prefix, NULL, "A message may hold at most %d bytes.",
-                INGEST_MAX_MESSAGE);
+    return fail(e, 413, "message_too_large", prefix, NULL,
+                "With the batch's shared context the message passes %d bytes.", INGEST_MAX_STORED);
   }
   m->body = cx_arena_alloc(tls_arena, scratch->len + 1);
   if (!m->body) return CX_ENOMEM;
@@ -401,7 +433,7 @@ static cx_err parse(int type, const char *body, size_t len, int64_t received_at,
   size_t start = out->n;
   if (type != INGEST_BATCH) {
     if ((rc = batch_reserve(out, 1))) goto fail;
-    if ((rc = one_message(type, root, NULL, "", received_at, &out->scratch, &out->msgs[out->n], e))) goto fail;
+    if ((rc = one_message(type, root, NULL, "", received_at, 0, &out->scratch, &out->msgs[out->n], e))) goto fail;
     out->n++;
     return CX_OK; /* root is now owned by the message */
   }
@@ -430,7 +462,8 @@ static cx_err parse(int type, const char *body, size_t len, int64_t received_at,
     memcpy(prefix, "batch[", 6); /* by hand: snprintf per item showed in profiles */
     while (nd) prefix[k++] = digits[--nd];
     memcpy(prefix + k, "].", 3);
-    rc = one_message(INGEST_BATCH, item, root, prefix, received_at, &out->scratch, &out->msgs[out->n], e);
+    rc = one_message(INGEST_BATCH, item, root, prefix, received_at, len > INGEST_MAX_MESSAGE,
+                     &out->scratch, &out->msgs[out->n], e);
     if (rc) goto fail;
     out->n++;
   }

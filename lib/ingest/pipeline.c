@@ -237,7 +237,8 @@ static cx_err apply_message(ingest *in, sqlite3 *db, ingest_msg *m, int64_t sour
   }
   char email[PROFILE_ID_MAX + 1];
   profile_ids ids = {.user_id = m->user_id, .anonymous_id = m->anonymous_id,
-                     .previous_id = m->previous_id, .message_id = m->message_id, .ts = m->ts};
+                     .previous_id = m->previous_id, .message_id = m->message_id, .ts = m->ts,
+                     .reason = ingest_type_name(m->type)};
   if (m->email && !profile_normalise_email(m->email, strlen(m->email), email)) ids.email = email;
   int64_t cust;
   cx_err rc = profile_resolve(in->pr, db, &ids, received_at, &cust);
@@ -346,11 +347,21 @@ typedef struct {
   const char *name;
   const char *key_hash; /* NULL: no key */
   int64_t id;
+  int exists; /* the name was taken: nothing inserted */
 } source_job;
 
 static cx_err apply_source(store_job *job, sqlite3 *db) {
   source_job *sj = (source_job *)job;
   sqlite3_stmt *st;
+  /* a taken name is the caller's problem, not the group's: answer it
+   * without failing the transaction other jobs share */
+  if (sqlite3_prepare_v2(db, "SELECT id FROM sources WHERE name = ?1", -1, &st, NULL) != SQLITE_OK)
+    return CX_EDB;
+  sqlite3_bind_text(st, 1, sj->name, -1, SQLITE_STATIC);
+  sj->exists = sqlite3_step(st) == SQLITE_ROW;
+  if (sj->exists) sj->id = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  if (sj->exists) return CX_OK;
   if (sqlite3_prepare_v2(db, "INSERT INTO sources(name, key_hash, created_at) VALUES(?1, ?2, ?3)",
                          -1, &st, NULL) != SQLITE_OK)
     return CX_EDB;
@@ -370,6 +381,10 @@ static cx_err source_insert(ingest *in, const char *name, const char *key_hash, 
                    .key_hash = key_hash};
   cx_err rc = store_run(in->st, &sj.job);
   if (rc) return rc;
+  if (sj.exists) {
+    *out_id = sj.id;
+    return CX_EEXIST;
+  }
   sqlite3 *r = store_reader_get(in->st);
   rc = sources_load(in, r);
   store_reader_put(in->st, r);
@@ -396,7 +411,8 @@ cx_err ingest_source_ensure(ingest *in, const char *name, int64_t *out_id) {
     *out_id = id;
     return CX_OK;
   }
-  return source_insert(in, name, NULL, out_id);
+  cx_err rc = source_insert(in, name, NULL, out_id);
+  return rc == CX_EEXIST ? CX_OK : rc;
 }
 
 cx_err ingest_sources_json(ingest *in, cx_buf *out) {

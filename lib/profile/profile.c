@@ -3,6 +3,7 @@
 #include "../base/json.h"
 #include "../base/log.h"
 #include "../base/mem.h"
+#include "../base/time.h"
 #include "../base/util.h"
 #include <stdlib.h>
 #include <string.h>
@@ -92,9 +93,8 @@ static cx_err cust_reserve(profile *p, int64_t id) {
   return CX_OK;
 }
 
-/* Root of id's merge tree, compressing the path (callers hold the write
- * lock, or the read lock: compression then only writes values that are
- * already true, never a torn one, since int64 stores are atomic here). */
+/* Root of id's merge tree; 0 for an unknown id. Merge chains stay short
+ * (a survivor is always the older customer), so no path compression. */
 static int64_t find_root(profile *p, int64_t id) {
   if (id <= 0 || id > p->ncust || !p->cust[id].parent) return 0;
   int64_t r = id;
@@ -105,7 +105,7 @@ static int64_t find_root(profile *p, int64_t id) {
 static void cust_init(profile_customer *c, int64_t id) {
   memset(c, 0, sizeof *c);
   c->parent = id;
-  c->first_seen = c->last_seen = -1;
+  c->first_seen = c->last_seen = CX_NO_TIME;
 }
 
 static cx_err tl_add(profile_customer *c, int64_t ts, int64_t seq, int keep_sorted) {
@@ -125,8 +125,8 @@ static cx_err tl_add(profile_customer *c, int64_t ts, int64_t seq, int keep_sort
   c->tl[i].ts = ts;
   c->tl[i].seq = seq;
   c->n++;
-  if (c->first_seen < 0 || ts < c->first_seen) c->first_seen = ts;
-  if (ts > c->last_seen) c->last_seen = ts;
+  if (c->first_seen == CX_NO_TIME || ts < c->first_seen) c->first_seen = ts;
+  if (c->last_seen == CX_NO_TIME || ts > c->last_seen) c->last_seen = ts;
   return CX_OK;
 }
 
@@ -378,9 +378,9 @@ static cx_err merge(profile *p, int64_t a, int64_t b, const char *reason, const 
     ci->n = ci->cap = n;
     cf->tl = NULL;
     cf->n = cf->cap = 0;
-    if (ci->first_seen < 0 || (cf->first_seen >= 0 && cf->first_seen < ci->first_seen))
+    if (ci->first_seen == CX_NO_TIME || cf->first_seen < ci->first_seen)
       ci->first_seen = cf->first_seen;
-    if (cf->last_seen > ci->last_seen) ci->last_seen = cf->last_seen;
+    if (ci->last_seen == CX_NO_TIME || cf->last_seen > ci->last_seen) ci->last_seen = cf->last_seen;
   }
   if (!ci->uid_hash) ci->uid_hash = cf->uid_hash;
   cf->parent = into;
@@ -438,7 +438,8 @@ cx_err profile_resolve(profile *p, sqlite3 *db, const profile_ids *ids, int64_t 
     int64_t c = id[i].cust ? find_root(p, id[i].cust) : 0;
     if (!c || c == target) continue;
     if (!alias && !compatible(p, c, target)) continue;
-    if ((rc = merge(p, c, target, alias ? "alias" : "identify", ids->message_id, now, &target)))
+    if ((rc = merge(p, c, target, ids->reason ? ids->reason : alias ? "alias" : "identify",
+                    ids->message_id, now, &target)))
       return rc;
   }
   for (int i = 1; i < 4; i++) {

@@ -35,6 +35,7 @@ cx_err profile_rebuild(profile *p, sqlite3 *db);
 typedef struct {
   const char *user_id, *anonymous_id, *email, *previous_id;
   const char *message_id; /* recorded on merges */
+  const char *reason;     /* recorded on merges: the message type */
   int64_t ts;             /* event time */
 } profile_ids;
 
@@ -62,7 +63,7 @@ int64_t profile_canonical(profile *p, int64_t id);
 int64_t profile_find(profile *p, int type, const char *value, size_t n);
 
 typedef struct {
-  int64_t first_seen, last_seen; /* -1 when no events */
+  int64_t first_seen, last_seen; /* CX_NO_TIME when no events */
   uint64_t event_count;
 } profile_summary;
 cx_err profile_get_summary(profile *p, int64_t id, profile_summary *out);

@@ -105,7 +105,8 @@ static cx_err id_field(cJSON *obj, const char *key, const char *prefix, size_t m
     char num[32];
     snprintf(num, sizeof num, "%.0f", d);
     cJSON *s = cJSON_CreateString(num);
-    if (!s || !cJSON_ReplaceItemViaPointer(obj, v, s)) {
+    /* ReplaceItemInObject gives the new member its key; ViaPointer does not */
+    if (!s || !cJSON_ReplaceItemInObjectCaseSensitive(obj, key, s)) {
       cJSON_Delete(s);
       return CX_ENOMEM;
     }
@@ -416,6 +417,15 @@ static cx_err parse(int type, const char *body, size_t len, int64_t received_at,
     return fail(e, 400, "invalid_utf8", "", NULL, "The body is not valid UTF-8.");
   const char *end = NULL;
   cJSON *root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
+  if (root) {
+    /* one JSON value only: whatever follows it would be silently lost */
+    while (end && end < body + len && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
+      end++;
+    if (end && end < body + len)
+      return fail(e, 400, "malformed_json", "", NULL,
+                  "The body holds more than one JSON value (extra text at byte %zu).",
+                  (size_t)(end - body));
+  }
   if (!root) {
     if (!end) return CX_ENOMEM;
     return fail(e, 400, "malformed_json", "", NULL, "The body is not valid JSON (at byte %zu).",
@@ -437,6 +447,9 @@ static cx_err parse(int type, const char *body, size_t len, int64_t received_at,
     out->n++;
     return CX_OK; /* root is now owned by the message */
   }
+  if ((rc = object_field(root, "context", "", NULL, e)) ||
+      (rc = object_field(root, "integrations", "", NULL, e)))
+    goto fail;
   cJSON *items = cJSON_GetObjectItemCaseSensitive(root, "batch");
   if (!items) {
     rc = fail(e, 400, "missing_field", "", "batch", "The body needs a batch array.");

@@ -72,11 +72,11 @@ cx_err cx_buf_printf(cx_buf *b, const char *fmt, ...) {
 }
 
 /* 1 for bytes that must be escaped inside a JSON string: control
- * characters, quote, backslash, and the HTML-significant < > & so that JSON
- * embedded in a page can never close a tag. */
+ * characters, quote and backslash. (Pages escape for HTML themselves; the
+ * stored text stays as close to what the client sent as JSON allows.) */
 static const unsigned char needs_escape[256] = {
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    ['"'] = 1, ['\\'] = 1, ['<'] = 1, ['>'] = 1, ['&'] = 1};
+    ['"'] = 1, ['\\'] = 1};
 
 cx_err cx_buf_json_str(cx_buf *b, const char *s, size_t n) {
   static const char hex[] = "0123456789abcdef";

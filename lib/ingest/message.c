@@ -30,10 +30,14 @@ const char *ingest_type_name(int type) {
 #define FROM_HEAP 0x68656170u
 #define FROM_ARENA 0x6172656eu
 static _Thread_local cx_arena *tls_arena;
+static _Thread_local int tls_alloc_failed; /* tells a parse error from no memory */
 
 static void *hook_malloc(size_t n) {
   unsigned char *p = tls_arena ? cx_arena_alloc(tls_arena, n + 16) : cx_malloc(n + 16);
-  if (!p) return NULL;
+  if (!p) {
+    tls_alloc_failed = 1;
+    return NULL;
+  }
   *(unsigned *)p = tls_arena ? FROM_ARENA : FROM_HEAP;
   return p + 16;
 }
@@ -167,7 +171,8 @@ static cx_err id_field(msg_fields *fx, int k, const char *prefix, size_t maxlen,
   if (!v || cJSON_IsNull(v)) return CX_OK;
   if (cJSON_IsNumber(v)) {
     double d = v->valuedouble;
-    if (!isfinite(d) || d != floor(d) || fabs(d) > 9007199254740992.0)
+    /* beyond 2^53 a double no longer tells neighbouring integers apart */
+    if (!isfinite(d) || d != floor(d) || fabs(d) >= 9007199254740992.0)
       return fail(e, 400, "invalid_field", prefix, key, "%s must be a string or an integer.", key);
     char num[32];
     snprintf(num, sizeof num, "%.0f", d);
@@ -235,8 +240,9 @@ static size_t utf8_chars(const char *s) {
   return n;
 }
 
-/* Nesting depth of v (1 for a scalar). */
+/* Containers (objects, arrays) nested in v, v included; 0 for a scalar. */
 static int depth_of(const cJSON *v) {
+  if (!cJSON_IsObject(v) && !cJSON_IsArray(v)) return 0;
   int d = 0;
   for (const cJSON *c = v->child; c; c = c->next) {
     int k = depth_of(c);
@@ -287,7 +293,8 @@ static cx_err one_message(int type, cJSON *item, const cJSON *top, const char *p
                 INGEST_MAX_DEPTH);
   if (fx.f[F_WRITE_KEY]) { /* never stored */
     cJSON_Delete(cJSON_DetachItemViaPointer(item, fx.f[F_WRITE_KEY]));
-    cJSON_DeleteItemFromObjectCaseSensitive(item, "writeKey"); /* any duplicates */
+    while (cJSON_GetObjectItemCaseSensitive(item, "writeKey")) /* and any repeats */
+      cJSON_DeleteItemFromObjectCaseSensitive(item, "writeKey");
     fx.f[F_WRITE_KEY] = NULL;
   }
   if ((rc = id_field(&fx, F_USER_ID, prefix, PROFILE_ID_MAX, &m->user_id, e)) ||
@@ -398,6 +405,11 @@ static cx_err one_message(int type, cJSON *item, const cJSON *top, const char *p
   int64_t client = has_ots ? ots_ms : ts_ms;
   int has_client = has_ots || has_ts;
   m->ts = !has_client ? base : has_sent ? base - (sent_ms - client) : client;
+  /* a sentAt far from the client's time can push the correction out of the
+   * years a timestamp can be written in */
+  if (m->ts < CX_TIME_MIN || m->ts > CX_TIME_MAX)
+    return fail(e, 400, "invalid_timestamp", prefix, has_sent ? "sentAt" : "timestamp",
+                "Corrected for sentAt, the time falls outside the years 1000 to 9999.");
   if (has_ts && !has_ots) {
     if ((rc = fields_set(&fx, F_ORIGINAL_TIMESTAMP, cJSON_Duplicate(fx.f[F_TIMESTAMP], 0))))
       return rc;
@@ -464,7 +476,9 @@ static cx_err parse(int type, const char *body, size_t len, int64_t received_at,
   if (!cx_utf8_valid(body, len))
     return fail(e, 400, "invalid_utf8", "", NULL, "The body is not valid UTF-8.");
   const char *end = NULL;
+  tls_alloc_failed = 0;
   cJSON *root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
+  if (!root && tls_alloc_failed) return CX_ENOMEM;
   if (root) {
     /* one JSON value only: whatever follows it would be silently lost */
     while (end && end < body + len && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))

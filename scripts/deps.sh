@@ -4,7 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pkgs=(build-essential pkg-config clang libclang-rt-14-dev libmicrohttpd-dev libcjson-dev
-      libsqlite3-dev zlib1g-dev libsodium-dev libcmocka-dev sqlite3 nodejs npm wrk curl)
+      libsqlite3-dev zlib1g-dev libsodium-dev libcmocka-dev sqlite3 wrk curl)
+# Node.js may come from elsewhere (nodesource ships npm inside nodejs):
+# only ask Debian for it when the commands are missing.
+command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
+command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

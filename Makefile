@@ -62,8 +62,8 @@ fuzz: $(FUZZ_BIN)
 fuzz-smoke:
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
 
-test: deps unit fuzz-smoke api
-	@echo "make test: all suites passed"
+test: deps
+	@./scripts/test.sh
 
 bench: deps build/cxm
 	./bench/run.sh

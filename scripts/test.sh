@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# `make test`: unit tests, fuzz smoke and API tests (all built with ASan and
+# UBSan), then one summary line: "N passed, M failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+passed=0 failed=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+# unit tests (cmocka)
+make --no-print-directory unit 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+p=$(grep -oE '^\[  PASSED  \] [0-9]+' "$log" | awk '{s+=$4} END {print s+0}')
+f=$(grep -oE '^\[  FAILED  \] [0-9]+ test' "$log" | awk '{s+=$4} END {print s+0}')
+[ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+passed=$((passed + p)) failed=$((failed + f))
+
+# fuzz smoke: each target briefly over its corpus
+make --no-print-directory fuzz FUZZ_SECONDS=${FUZZ_SECONDS:-10} 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+n=$(grep -c '^Done ' "$log")
+if [ "$rc" -eq 0 ]; then passed=$((passed + n)); else failed=$((failed + 1)); fi
+
+# API, real-client and crash tests against a live server
+make --no-print-directory api 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+p=$(grep -oE '^# pass [0-9]+' "$log" | awk '{print $3}' | tail -1)
+f=$(grep -oE '^# fail [0-9]+' "$log" | awk '{print $3}' | tail -1)
+p=${p:-0} f=${f:-0}
+[ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+passed=$((passed + p)) failed=$((failed + f))
+
+echo "make test: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -30,5 +30,5 @@ p=${p:-0} f=${f:-0}
 [ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
 passed=$((passed + p)) failed=$((failed + f))
 
-echo "make test: $passed passed, $failed failed"
+echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

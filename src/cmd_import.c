@@ -115,6 +115,7 @@ int cmd_import(const cli_opts *o) {
   free(buf);
   cx_err frc = finish(&slots[1 - cur], &imported, &dups);
   if (!rc) rc = frc;
+  if (frc && failed) cli_error("committing the lines before line %llu failed (%s).", (unsigned long long)line, cx_strerror(frc));
   if (!rc) {
     /* the lines before a bad one are committed, as the help says */
     rc = ingest_submit(in, b, source);

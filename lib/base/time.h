@@ -5,10 +5,10 @@
 #include <stdint.h>
 #include "err.h"
 
-#define CX_TIME_LEN 32
+#define CX_TIME_LEN 32 /* room for "YYYY-MM-DDTHH:MM:SS.mmmZ" and NUL */
 #define CX_NO_TIME INT64_MIN /* "no time": printed as null */
 #define CX_TIME_MIN (-30610224000000LL) /* 1000-01-01T00:00:00.000Z */
-#define CX_TIME_MAX (253402300799999LL) /* 9999-12-31T23:59:59.999Z */ /* room for "YYYY-MM-DDTHH:MM:SS.mmmZ" and NUL */
+#define CX_TIME_MAX (253402300799999LL) /* 9999-12-31T23:59:59.999Z */
 
 int64_t cx_now_ms(void);
 /* Monotonic clock in nanoseconds, for measuring durations. */

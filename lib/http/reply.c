@@ -35,7 +35,8 @@ enum MHD_Result http_send(struct MHD_Connection *c, http_req *r, int status, con
     MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
     MHD_add_response_header(resp, "Access-Control-Allow-Methods", "POST, OPTIONS");
     MHD_add_response_header(resp, "Access-Control-Allow-Headers",
-                            "Content-Type, Authorization, Content-Encoding");
+                            "Content-Type, Authorization, Content-Encoding, X-Retry-Count");
+    MHD_add_response_header(resp, "Access-Control-Expose-Headers", "Retry-After");
     MHD_add_response_header(resp, "Access-Control-Max-Age", "86400");
   }
   if (status == 401 && r->route == ROUTE_API)

@@ -103,7 +103,7 @@ enum MHD_Result http_track(http_server *h, struct MHD_Connection *c, http_req *r
   if (enc && *enc && strcasecmp(enc, "identity")) {
     if (strcasecmp(enc, "gzip") && strcasecmp(enc, "deflate"))
       return http_send_error(h, c, r, 415, "unsupported_encoding",
-                             "Content-Encoding must be gzip or absent.", NULL);
+                             "Content-Encoding must be gzip, deflate or identity.", NULL);
     cx_err zr = gunzip(body, len, &plain);
     if (zr == CX_ETOOBIG) {
       cx_buf_free(&plain);

@@ -136,12 +136,18 @@ static int field_id(const char *k) {
   return -1;
 }
 
+/* Indexes item's known members. A repeated known key keeps its first
+ * member only: the server acts on that one, so a later copy (which a
+ * JSON.parse reader would take instead) must not be stored. */
 static void fields_index(cJSON *item, msg_fields *fx) {
   memset(fx, 0, sizeof *fx);
   fx->item = item;
-  for (cJSON *c = item->child; c; c = c->next) {
+  for (cJSON *c = item->child, *next; c; c = next) {
+    next = c->next;
     int id = c->string ? field_id(c->string) : -1;
-    if (id >= 0 && !fx->f[id]) fx->f[id] = c;
+    if (id < 0) continue;
+    if (!fx->f[id]) fx->f[id] = c;
+    else cJSON_Delete(cJSON_DetachItemViaPointer(item, c));
   }
 }
 
@@ -175,7 +181,7 @@ static cx_err id_field(msg_fields *fx, int k, const char *prefix, size_t maxlen,
     if (!isfinite(d) || d != floor(d) || fabs(d) >= 9007199254740992.0)
       return fail(e, 400, "invalid_field", prefix, key, "%s must be a string or an integer.", key);
     char num[32];
-    snprintf(num, sizeof num, "%.0f", d);
+    snprintf(num, sizeof num, "%lld", (long long)d); /* -0 is 0 */
     cx_err rc = fields_set(fx, k, cJSON_CreateString(num));
     if (rc) return rc;
     v = fx->f[k];
@@ -288,13 +294,8 @@ static cx_err one_message(int type, cJSON *item, const cJSON *top, const char *p
     return rc;
   }
   m->type = type;
-  if (depth_of(item) > INGEST_MAX_DEPTH)
-    return fail(e, 400, "too_deep", prefix, NULL, "A message may nest objects and arrays at most %d deep.",
-                INGEST_MAX_DEPTH);
-  if (fx.f[F_WRITE_KEY]) { /* never stored */
+  if (fx.f[F_WRITE_KEY]) { /* never stored (repeats went in fields_index) */
     cJSON_Delete(cJSON_DetachItemViaPointer(item, fx.f[F_WRITE_KEY]));
-    while (cJSON_GetObjectItemCaseSensitive(item, "writeKey")) /* and any repeats */
-      cJSON_DeleteItemFromObjectCaseSensitive(item, "writeKey");
     fx.f[F_WRITE_KEY] = NULL;
   }
   if ((rc = id_field(&fx, F_USER_ID, prefix, PROFILE_ID_MAX, &m->user_id, e)) ||
@@ -401,6 +402,10 @@ static cx_err one_message(int type, cJSON *item, const cJSON *top, const char *p
   if (top && ((rc = merge_shared(&fx, top, F_CONTEXT)) ||
               (rc = merge_shared(&fx, top, F_INTEGRATIONS))))
     return rc;
+  /* after the merge: a batch's shared context is part of what is stored */
+  if (depth_of(item) > INGEST_MAX_DEPTH)
+    return fail(e, 400, "too_deep", prefix, NULL,
+                "A message may nest objects and arrays at most %d deep.", INGEST_MAX_DEPTH);
   /* time: corrected for the client's clock when sentAt says how far off */
   int64_t client = has_ots ? ots_ms : ts_ms;
   int has_client = has_ots || has_ts;
@@ -408,7 +413,7 @@ static cx_err one_message(int type, cJSON *item, const cJSON *top, const char *p
   /* a sentAt far from the client's time can push the correction out of the
    * years a timestamp can be written in */
   if (m->ts < CX_TIME_MIN || m->ts > CX_TIME_MAX)
-    return fail(e, 400, "invalid_timestamp", prefix, has_sent ? "sentAt" : "timestamp",
+    return fail(e, 400, "invalid_timestamp", prefix, "sentAt",
                 "Corrected for sentAt, the time falls outside the years 1000 to 9999.");
   if (has_ts && !has_ots) {
     if ((rc = fields_set(&fx, F_ORIGINAL_TIMESTAMP, cJSON_Duplicate(fx.f[F_TIMESTAMP], 0))))
@@ -431,7 +436,8 @@ static cx_err one_message(int type, cJSON *item, const cJSON *top, const char *p
   if (rc) {
     if (rc != CX_ETOOBIG) return rc;
     return fail(e, 413, "message_too_large", prefix, NULL,
-                "With the batch's shared context the message passes %d bytes.", INGEST_MAX_STORED);
+                "Once normalised (with any shared batch context) the message passes %d bytes.",
+                INGEST_MAX_STORED);
   }
   m->body = cx_arena_alloc(tls_arena, scratch->len + 1);
   if (!m->body) return CX_ENOMEM;

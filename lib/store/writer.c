@@ -83,6 +83,7 @@ static void *checkpoint_main(void *arg) {
 
 cx_err store_writer_start(store *s, const store_writer_cfg *cfg) {
   s->cfg = *cfg;
+  s->stopping = 0;
   if (s->ckpt_db) {
     store_exec(s->db, "PRAGMA wal_autocheckpoint=0");
     pthread_cond_init(&s->ckpt_cv, NULL);

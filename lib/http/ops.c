@@ -67,15 +67,20 @@ enum MHD_Result http_metrics(http_server *h, struct MHD_Connection *c, http_req 
                 "# TYPE cxm_store_commits_total counter\ncxm_store_commits_total %llu\n"
                 "# HELP cxm_store_rollbacks_total Groups rolled back.\n"
                 "# TYPE cxm_store_rollbacks_total counter\ncxm_store_rollbacks_total %llu\n"
-                "# HELP cxm_store_commit_seconds_total Time spent in COMMIT (fsync).\n"
+                "# HELP cxm_store_commit_seconds_total Time spent in COMMIT (writing the WAL).\n"
                 "# TYPE cxm_store_commit_seconds_total counter\ncxm_store_commit_seconds_total %.6f\n"
+                "# HELP cxm_store_syncs_total WAL fdatasyncs (each makes one or more commits durable).\n"
+                "# TYPE cxm_store_syncs_total counter\ncxm_store_syncs_total %llu\n"
+                "# HELP cxm_store_sync_seconds_total Time spent in fdatasync of the WAL.\n"
+                "# TYPE cxm_store_sync_seconds_total counter\ncxm_store_sync_seconds_total %.6f\n"
                 "# HELP cxm_customers Customers (not merged away).\n"
                 "# TYPE cxm_customers gauge\ncxm_customers %llu\n"
                 "# HELP cxm_resident_memory_bytes Resident set size.\n"
                 "# TYPE cxm_resident_memory_bytes gauge\ncxm_resident_memory_bytes %ld\n",
                 (unsigned long long)is.events, (unsigned long long)is.duplicates, ss.queue_weight,
                 ss.queue_max, (unsigned long long)ss.commits, (unsigned long long)ss.rollbacks,
-                (double)ss.commit_ns_total / 1e9, (unsigned long long)ps.customers, rss_bytes());
+                (double)ss.commit_ns_total / 1e9, (unsigned long long)ss.syncs,
+                (double)ss.sync_ns_total / 1e9, (unsigned long long)ps.customers, rss_bytes());
   cx_buf_puts(&b, "# HELP cxm_ingest_rejected_total Tracking requests rejected, by reason.\n"
                   "# TYPE cxm_ingest_rejected_total counter\n");
   pthread_mutex_lock(&h->mu);

@@ -55,6 +55,7 @@ cx_err store_open(const char *dir, int create, store **out) {
   store *s = cx_calloc(1, sizeof *s);
   if (!s) return CX_ENOMEM;
   s->lock_fd = -1;
+  s->wal_fd = -1;
   char lockp[4096];
   snprintf(lockp, sizeof lockp, "%s/cxm.lock", dir);
   s->lock_fd = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -77,7 +78,11 @@ cx_err store_open(const char *dir, int create, store **out) {
                       NULL) != SQLITE_OK)
     goto fail;
   sqlite3_busy_timeout(s->db, 5000);
-  if (store_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+  /* synchronous=NORMAL: COMMIT writes the WAL without fsync; the syncer
+   * thread (writer.c) fdatasyncs it before any job is acknowledged */
+  snprintf(s->wal_path, sizeof s->wal_path, "%s-wal", path);
+  s->wal_fd = -1;
+  if (store_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
                         "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;"
                         "PRAGMA foreign_keys=OFF; PRAGMA mmap_size=0;"))
     goto fail;
@@ -118,6 +123,7 @@ void store_close(store *s) {
     sqlite3_close(s->db);
   }
   if (s->lock_fd >= 0) close(s->lock_fd);
+  if (s->wal_fd >= 0) close(s->wal_fd);
   pthread_mutex_destroy(&s->mu);
   pthread_cond_destroy(&s->work);
   pthread_cond_destroy(&s->finished);

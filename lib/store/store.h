@@ -6,9 +6,12 @@
  * Threads: the writer connection belongs to the writer thread once
  * store_writer_start has run (before that, to the thread that opened the
  * store). Every mutation is a store_job submitted to that thread, which
- * applies queued jobs in one transaction (group commit) with
- * synchronous=FULL, so a job that completes with CX_OK is on disk.
- * Readers borrow connections from a small pool. */
+ * applies queued jobs in one transaction (group commit); a job that
+ * completes with CX_OK is on disk.
+ * Readers borrow connections from a small pool.
+ *
+ * Durability: COMMIT writes the WAL (synchronous=NORMAL) and a syncer
+ * thread fdatasyncs it; a job completes with CX_OK only after that sync. */
 #ifndef CX_STORE_H
 #define CX_STORE_H
 #include <sqlite3.h>
@@ -70,7 +73,8 @@ void store_writer_stop(store *s);
 
 typedef struct {
   uint64_t commits, committed_weight, rollbacks;
-  uint64_t commit_ns_total; /* time in COMMIT, summed */
+  uint64_t commit_ns_total; /* time in COMMIT (writing the WAL), summed */
+  uint64_t syncs, sync_ns_total; /* WAL fdatasyncs and their time */
   size_t queue_weight, queue_max;
 } store_stats;
 void store_get_stats(store *s, store_stats *out);

@@ -26,6 +26,14 @@ struct store {
   int running, stopping;
   store_job *head, *tail;
   store_writer_cfg cfg;
+  /* syncer: makes committed groups durable (fdatasync of the WAL) while
+   * the writer applies the next group */
+  char wal_path[4200];
+  int wal_fd;
+  pthread_t sync_thread;
+  pthread_cond_t sync_cv;
+  store_job *unsynced_head, *unsynced_tail; /* committed, not yet on disk */
+  int writer_done;
   /* checkpointer: folds the WAL into the database off the writer's path */
   sqlite3 *ckpt_db;
   pthread_t ckpt_thread;

@@ -6,11 +6,12 @@
 const int64_t *http_latency_bounds(void);
 
 enum MHD_Result http_healthz(http_server *h, struct MHD_Connection *c, http_req *r) {
-  (void)h;
+  int failed = store_failed(h->cfg.st) != CX_OK;
   cx_buf b;
-  cx_buf_init(&b, 64);
-  cx_buf_puts(&b, "{\"status\":\"ok\"}");
-  enum MHD_Result ret = http_send_json(c, r, 200, &b);
+  cx_buf_init(&b, 128);
+  cx_buf_puts(&b, failed ? "{\"status\":\"failed\",\"reason\":\"storage failure: restart the server\"}"
+                         : "{\"status\":\"ok\"}");
+  enum MHD_Result ret = http_send_json(c, r, failed ? 503 : 200, &b);
   cx_buf_free(&b);
   return ret;
 }

@@ -147,9 +147,17 @@ enum MHD_Result http_track(http_server *h, struct MHD_Connection *c, http_req *r
   if (rc == CX_EFULL || rc == CX_ESTOPPED)
     return http_send_error(h, c, r, 503, rc == CX_EFULL ? "overloaded" : "shutting_down",
                            "The server is busy; retry after the Retry-After seconds.", NULL);
+  if (rc == CX_ENOMEM)
+    return http_send_error(h, c, r, 503, "overloaded", "The server is short of memory; retry.", NULL);
+  if (rc && store_failed(h->cfg.st))
+    return http_send_error(h, c, r, 503, "store_unavailable",
+                           "The server stopped taking writes after a storage failure and needs a "
+                           "restart; retry later.",
+                           NULL);
   if (rc)
     return http_send_error(h, c, r, 500, "store_failed",
-                           "The events could not be stored; nothing was kept, retry.", NULL);
+                           "The events could not be stored; nothing of this request was kept, retry.",
+                           NULL);
   cx_buf ok;
   cx_buf_init(&ok, 64);
   cx_buf_puts(&ok, "{\"success\":true}");

@@ -198,11 +198,12 @@ cx_err ingest_open(store *st, profile **pr_out, ingest **out) {
   return CX_OK;
 }
 
-static void after_rollback(void *ctx, sqlite3 *db) {
+static cx_err after_rollback(void *ctx, sqlite3 *db) {
   ingest *in = ctx;
-  /* the in-memory state may hold what was just rolled back: rebuild it */
-  if (dedupe_load(in, db) || profile_rebuild(in->pr, db) || sources_load(in, db))
-    cx_log("error", "rebuild_failed", NULL);
+  /* the in-memory state may hold what was just rolled back: rebuild all of
+   * it; if any part fails the store stops taking writes (fail-stop) */
+  cx_err a = dedupe_load(in, db), b = profile_rebuild(in->pr, db), c = sources_load(in, db);
+  return a ? a : b ? b : c;
 }
 
 cx_err ingest_start(ingest *in, size_t max_queue) {

@@ -275,7 +275,12 @@ out:
 cx_err profile_open(sqlite3 *db, profile **out) {
   profile *p = cx_calloc(1, sizeof *p);
   if (!p) return CX_ENOMEM;
-  pthread_rwlock_init(&p->lock, NULL);
+  /* writers first: a steady stream of API reads must not starve ingest */
+  pthread_rwlockattr_t attr;
+  pthread_rwlockattr_init(&attr);
+  pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+  pthread_rwlock_init(&p->lock, &attr);
+  pthread_rwlockattr_destroy(&attr);
   cx_err rc = load(p, db);
   if (rc) {
     profile_close(p);
@@ -286,11 +291,28 @@ cx_err profile_open(sqlite3 *db, profile **out) {
 }
 
 cx_err profile_rebuild(profile *p, sqlite3 *db) {
+  /* build aside, swap in only when complete: a failed rebuild leaves the
+   * old indexes (and the caller decides what that means) */
+  profile fresh;
+  memset(&fresh, 0, sizeof fresh);
+  cx_err rc = load(&fresh, db);
+  if (rc) {
+    indexes_free(&fresh);
+    return rc;
+  }
   pthread_rwlock_wrlock(&p->lock);
   indexes_free(p);
-  cx_err rc = load(p, db);
+  p->cust = fresh.cust;
+  p->ncust = fresh.ncust;
+  p->capcust = fresh.capcust;
+  p->slots = fresh.slots;
+  p->nslots = fresh.nslots;
+  p->nused = fresh.nused;
+  p->keys = fresh.keys;
+  p->merged = fresh.merged;
+  p->events = fresh.events;
   pthread_rwlock_unlock(&p->lock);
-  return rc;
+  return CX_OK;
 }
 
 void profile_close(profile *p) {

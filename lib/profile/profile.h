@@ -27,7 +27,8 @@ enum { PROFILE_USER_ID = 1, PROFILE_ANONYMOUS_ID = 2, PROFILE_EMAIL = 3 };
 /* Builds the indexes from db. */
 cx_err profile_open(sqlite3 *db, profile **out);
 void profile_close(profile *p);
-/* Drops and rebuilds the indexes from db (after a rolled-back group). */
+/* Rebuilds the indexes from db (after a rolled-back group). On failure the
+ * old indexes stay and the error is returned. */
 cx_err profile_rebuild(profile *p, sqlite3 *db);
 
 /* The identities one message carries. Pointers are borrowed; a NULL or

@@ -55,19 +55,27 @@ typedef struct {
   size_t max_queue;  /* total weight that may wait; beyond it submit says CX_EFULL */
   size_t max_group;  /* weight applied per transaction (soft) */
   /* Called on the writer thread after a group was rolled back, so that
-   * derived in-memory state can be rebuilt from the store. May be NULL. */
-  void (*after_rollback)(void *ctx, sqlite3 *db);
+   * derived in-memory state can be rebuilt from the store. An error puts
+   * the store in the failed state (below). May be NULL. */
+  cx_err (*after_rollback)(void *ctx, sqlite3 *db);
   void *ctx;
 } store_writer_cfg;
 
 cx_err store_writer_start(store *s, const store_writer_cfg *cfg);
 /* Queues job. CX_EFULL when the queue bound would be passed, CX_ESTOPPED once
- * stopping has begun; in both cases the job was not queued. */
+ * stopping has begun, the failure once the store has failed; in all these
+ * cases the job was not queued. */
 cx_err store_submit(store *s, store_job *job);
 /* Blocks until the writer has finished job; returns job->rc. */
 cx_err store_wait(store *s, store_job *job);
 /* submit + wait. */
 cx_err store_run(store *s, store_job *job);
+/* CX_OK, or why the store stopped taking writes: a WAL fdatasync failed
+ * (CX_EIO: what was written may not be on disk, and Linux may have dropped
+ * the pages), or derived state could not be rebuilt after a rollback. Like
+ * PostgreSQL after a failed fsync, only a restart (which recovers from the
+ * WAL) clears it. */
+cx_err store_failed(store *s);
 /* Lets every queued job finish, then joins the writer thread. */
 void store_writer_stop(store *s);
 

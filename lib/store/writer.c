@@ -17,12 +17,29 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Called with s->mu held. */
 static void complete(store *s, store_job *first, cx_err rc) {
   for (store_job *j = first; j; j = j->next) {
+    s->stats.queue_weight -= j->weight; /* queued until acknowledged */
     j->rc = rc;
     j->done = 1;
   }
   pthread_cond_broadcast(&s->finished);
+}
+
+static void fail_stop(store *s, cx_err rc, const char *why) {
+  if (!s->failed) {
+    s->failed = rc;
+    cx_log("error", "store_failed", "reason", why, "hint",
+           "the server takes no more writes; restart it (recovery replays the WAL)", NULL);
+  }
+}
+
+cx_err store_failed(store *s) {
+  pthread_mutex_lock(&s->mu);
+  cx_err rc = s->failed;
+  pthread_mutex_unlock(&s->mu);
+  return rc;
 }
 
 static void *writer_main(void *arg) {
@@ -42,19 +59,25 @@ static void *writer_main(void *arg) {
     last->next = NULL;
     pthread_mutex_unlock(&s->mu);
 
-    cx_err rc = store_exec(s->db, "BEGIN IMMEDIATE");
+    pthread_mutex_lock(&s->mu);
+    cx_err rc = s->failed;
+    pthread_mutex_unlock(&s->mu);
+    int began = 0;
+    if (!rc) began = !(rc = store_exec(s->db, "BEGIN IMMEDIATE"));
     for (store_job *j = first; j && !rc; j = j->next) rc = j->apply(j, s->db);
     int64_t t0 = cx_mono_ns();
     if (!rc) rc = store_exec(s->db, "COMMIT");
     int64_t dt = cx_mono_ns() - t0;
-    if (rc) {
-      store_exec(s->db, "ROLLBACK");
+    cx_err rebuild = CX_OK;
+    if (rc && began) {
+      /* a failed COMMIT may have rolled back already */
+      if (!sqlite3_get_autocommit(s->db)) store_exec(s->db, "ROLLBACK");
       cx_log("error", "group_rolled_back", "error", cx_strerror(rc), NULL);
-      if (s->cfg.after_rollback) s->cfg.after_rollback(s->cfg.ctx, s->db);
+      if (s->cfg.after_rollback) rebuild = s->cfg.after_rollback(s->cfg.ctx, s->db);
     }
 
     pthread_mutex_lock(&s->mu);
-    s->stats.queue_weight -= weight;
+    if (rebuild) fail_stop(s, rebuild, "derived state could not be rebuilt after a rollback");
     if (rc) {
       s->stats.rollbacks++;
       complete(s, first, rc);
@@ -100,8 +123,10 @@ static void *sync_main(void *arg) {
     pthread_mutex_lock(&s->mu);
     s->stats.syncs++;
     s->stats.sync_ns_total += (uint64_t)dt;
-    /* On a failed sync the groups are committed but maybe not durable: the
-     * clients get an error and retry; messageId dedupe absorbs repeats. */
+    /* After a failed fsync nothing written since can be trusted to be on
+     * disk (Linux may drop the dirty pages): fail-stop */
+    if (rc) fail_stop(s, rc, "fdatasync of the WAL failed");
+    if (!rc) rc = s->failed;
     complete(s, first, rc);
   }
   pthread_mutex_unlock(&s->mu);
@@ -166,7 +191,8 @@ cx_err store_submit(store *s, store_job *job) {
   job->next = NULL;
   pthread_mutex_lock(&s->mu);
   cx_err rc = CX_OK;
-  if (!s->running || s->stopping) rc = CX_ESTOPPED;
+  if (s->failed) rc = s->failed;
+  else if (!s->running || s->stopping) rc = CX_ESTOPPED;
   /* an empty queue always admits one job, however heavy, so that a single
    * large request can never be refused forever */
   else if (s->stats.queue_weight && s->stats.queue_weight + job->weight > s->cfg.max_queue)

@@ -259,12 +259,14 @@ static test_job make_job(const char *key, size_t weight, cx_err result, int bloc
 typedef struct {
   int calls;
   int64_t rows_seen; /* meta rows visible to after_rollback */
+  cx_err result;     /* what the rebuild reports */
 } rollback_log;
 
-static void on_rollback(void *ctx, sqlite3 *db) {
+static cx_err on_rollback(void *ctx, sqlite3 *db) {
   rollback_log *l = ctx;
   l->calls++;
   l->rows_seen = q_int(db, "SELECT count(*) FROM meta");
+  return l->result;
 }
 
 static int64_t meta_count(fixture *f, const char *key) {
@@ -419,6 +421,26 @@ static void test_writer_rollback(void **state) {
   assert_int_equal(log.calls, 2);
   assert_int_equal(meta_count(f, "e"), 1);
   cx_log_set_level(2);
+}
+
+/* A rebuild that fails after a rollback stops the store taking writes:
+ * what is in memory can no longer be trusted (fail-stop). */
+static void test_writer_fail_stop(void **state) {
+  fixture *f = *state;
+  rollback_log log = {.result = CX_EDB};
+  store_writer_cfg cfg = {.max_queue = 100, .max_group = 100, .after_rollback = on_rollback, .ctx = &log};
+  cx_log_set_level(3);
+  assert_int_equal(store_writer_start(f->st, &cfg), CX_OK);
+  assert_int_equal(store_failed(f->st), CX_OK);
+  test_job bad = make_job("x", 1, CX_EINVAL, 0);
+  assert_int_equal(store_run(f->st, &bad.job), CX_EINVAL);
+  assert_int_equal(log.calls, 1);
+  assert_int_equal(store_failed(f->st), CX_EDB);
+  test_job next = make_job("y", 1, CX_OK, 0);
+  assert_int_equal(store_submit(f->st, &next.job), CX_EDB); /* refused, not queued */
+  assert_int_equal(next.applied, 0);
+  assert_int_equal(meta_count(f, "y"), 0);
+  cx_log_set_level(1);
 }
 
 static void test_writer_stop_drains(void **state) {
@@ -844,6 +866,7 @@ int main(int argc, char **argv) {
       S(test_writer_one_transaction_per_group),
       S(test_writer_queue_bound),
       S(test_writer_rollback),
+      S(test_writer_fail_stop),
       S(test_writer_stop_drains),
       P(test_profile_new_customers),
       P(test_profile_links_anonymous_to_user),

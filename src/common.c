@@ -52,6 +52,9 @@ cx_err cli_initialise(store *st, const char *dir, char *out, size_t outlen) {
     store_exec(db, "ROLLBACK");
     return rc;
   }
+  /* the secrets are shown once: make them durable before showing them
+   * (the connection runs synchronous=NORMAL; a checkpoint syncs) */
+  if ((rc = store_exec(db, "PRAGMA wal_checkpoint(FULL)"))) return rc;
   /* dir is the user's own path; keep it printable JSON */
   char esc[2048];
   size_t k = 0;

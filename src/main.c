@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char *usage =
     "usage: cxm <command> [options]\n"
@@ -38,6 +39,7 @@ static const char *help_for(const char *cmd) {
 }
 
 int main(int argc, char **argv) {
+  umask(077); /* the store holds personal data: owner only */
   if (cx_crypto_init()) {
     cli_error("libsodium could not be initialised.");
     return 1;

@@ -13,6 +13,7 @@ void cx_arena_init(cx_arena *a, size_t max) {
   a->head = NULL;
   a->total = 0;
   a->max = max;
+  a->limited = 0;
 }
 
 void *cx_arena_alloc(cx_arena *a, size_t n) {
@@ -20,7 +21,10 @@ void *cx_arena_alloc(cx_arena *a, size_t n) {
   cx_arena_chunk *c = a->head;
   if (!c || c->cap - c->used < n) {
     size_t cap = n > CHUNK ? n : CHUNK;
-    if (a->total + cap > a->max) return NULL;
+    if (a->total + cap > a->max) {
+      a->limited = 1;
+      return NULL;
+    }
     c = cx_malloc(sizeof *c + cap);
     if (!c) return NULL;
     c->next = a->head;
@@ -41,4 +45,5 @@ void cx_arena_free(cx_arena *a) {
     a->head = n;
   }
   a->total = 0;
+  a->limited = 0;
 }

@@ -11,6 +11,7 @@ typedef struct cx_arena_chunk cx_arena_chunk;
 typedef struct {
   cx_arena_chunk *head;
   size_t total, max;
+  int limited; /* set when an allocation was refused for passing max */
 } cx_arena;
 
 void cx_arena_init(cx_arena *a, size_t max);

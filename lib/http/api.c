@@ -37,8 +37,10 @@ static cx_err get_limit(ctx *x, size_t *out) {
 static enum MHD_Result send_buf(ctx *x, int status, cx_buf *b, cx_err rc) {
   if (rc) {
     cx_buf_free(b);
-    return http_send_error(x->h, x->c, x->r, http_status_for(rc), rc == CX_ETOOBIG ? "response_too_large" : "internal_error",
-                           "The answer could not be built; narrow the request or retry.", NULL);
+    /* the request was fine: an answer past its cap is the server's limit */
+    return http_send_error(x->h, x->c, x->r, rc == CX_ENOMEM ? 503 : 500,
+                           rc == CX_ETOOBIG ? "response_too_large" : "internal_error",
+                           "The answer could not be built; ask for fewer items (limit) or retry.", NULL);
   }
   enum MHD_Result ret = http_send_json(x->c, x->r, status, b);
   cx_buf_free(b);
@@ -139,10 +141,12 @@ static enum MHD_Result customer_events(ctx *x, int64_t id) {
   cx_err rc = cx_buf_puts(&b, "{\"events\":[");
   if (sqlite3_prepare_v2(db, "SELECT body FROM event_bodies WHERE seq = ?1", -1, &st, NULL) != SQLITE_OK)
     rc = CX_EDB;
+  size_t written = 0;
   for (size_t i = 0; i < shown && !rc; i++) {
     sqlite3_bind_int64(st, 1, pts[i].seq);
+    /* a point whose group is not committed yet has no row: skip it */
     if (sqlite3_step(st) == SQLITE_ROW) {
-      if (i) rc = cx_buf_puts(&b, ",");
+      if (written++) rc = cx_buf_puts(&b, ",");
       if (!rc) rc = cx_buf_append(&b, sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0));
     }
     sqlite3_reset(st);

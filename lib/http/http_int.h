@@ -5,9 +5,11 @@
 #include "../base/buf.h"
 #include <microhttpd.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 
 #define HTTP_MAX_API_BODY (64 * 1024)
+#define HTTP_INGEST_SLOTS 64 /* tracking requests parsed or awaiting commit at once */
 
 /* One request: owned by the connection, freed when MHD completes it. */
 typedef struct {
@@ -36,6 +38,7 @@ struct http_server {
   http_cfg cfg;
   int port;
   atomic_int in_flight;
+  sem_t ingest_slots;
   pthread_mutex_t mu; /* guards tokens and reasons */
   http_token *tokens;
   size_t ntokens;

@@ -129,8 +129,10 @@ cx_err http_start(const http_cfg *cfg, http_server **out) {
   if (!h) return CX_ENOMEM;
   h->cfg = *cfg;
   pthread_mutex_init(&h->mu, NULL);
+  sem_init(&h->ingest_slots, 0, HTTP_INGEST_SLOTS);
   cx_err rc = http_tokens_load(h);
   if (rc) {
+    sem_destroy(&h->ingest_slots);
     pthread_mutex_destroy(&h->mu);
     cx_free(h);
     return rc;
@@ -145,6 +147,7 @@ cx_err http_start(const http_cfg *cfg, http_server **out) {
                           MHD_OPTION_THREAD_STACK_SIZE, (size_t)(1024 * 1024), MHD_OPTION_END);
   if (!h->d) {
     cx_free(h->tokens);
+    sem_destroy(&h->ingest_slots);
     pthread_mutex_destroy(&h->mu);
     cx_free(h);
     return CX_EIO;
@@ -164,6 +167,7 @@ void http_stop(http_server *h, int timeout_ms) {
   for (int waited = 0; atomic_load(&h->in_flight) > 0 && waited < timeout_ms; waited += 10)
     usleep(10000);
   MHD_stop_daemon(h->d);
+  sem_destroy(&h->ingest_slots);
   pthread_mutex_destroy(&h->mu);
   cx_free(h->tokens);
   cx_free(h);

@@ -4,12 +4,11 @@
 #include "../base/mem.h"
 #include "../base/time.h"
 #include <sodium.h>
+#include <time.h>
 #include <string.h>
 #include <strings.h>
 #include <zlib.h>
 
-static const char *const endpoints[] = {"batch", "identify", "track", "page",
-                                        "screen", "group", "alias"};
 /* analytics.js (the browser library) posts to these short paths */
 static const char *const short_paths[] = {"b", "i", "t", "p", "s", "g", "a"};
 
@@ -75,20 +74,9 @@ static int basic_key(struct MHD_Connection *c, char *key, size_t keylen) {
   return 1;
 }
 
-enum MHD_Result http_track(http_server *h, struct MHD_Connection *c, http_req *r, const char *rest) {
-  int type = -1;
-  for (int i = 0; i < 7; i++)
-    if (!strcmp(rest, endpoints[i]) || !strcmp(rest, short_paths[i])) type = i;
-  if (type < 0)
-    return http_send_error(h, c, r, 404, "not_found",
-                           "Unknown tracking endpoint: use identify, track, page, screen, group, "
-                           "alias or batch.",
-                           NULL);
-  if (!strcmp(r->method, "OPTIONS")) /* CORS preflight from browsers */
-    return http_send(c, r, 204, "text/plain", NULL);
-  if (strcmp(r->method, "POST"))
-    return http_send_error(h, c, r, 405, "method_not_allowed", "Tracking endpoints take POST.",
-                           NULL);
+/* One POST, holding an ingest slot: authenticate, gunzip, parse, commit. */
+static enum MHD_Result track_request(http_server *h, struct MHD_Connection *c, http_req *r,
+                                     int type) {
   int64_t source = 0;
   char key[160];
   int has_header = basic_key(c, key, sizeof key);
@@ -163,5 +151,33 @@ enum MHD_Result http_track(http_server *h, struct MHD_Connection *c, http_req *r
   cx_buf_puts(&ok, "{\"success\":true}");
   enum MHD_Result ret = http_send_json(c, r, 200, &ok);
   cx_buf_free(&ok);
+  return ret;
+}
+
+enum MHD_Result http_track(http_server *h, struct MHD_Connection *c, http_req *r, const char *rest) {
+  int type = -1;
+  for (int i = 0; i < 7; i++)
+    if (!strcmp(rest, ingest_type_name(i)) || !strcmp(rest, short_paths[i])) type = i;
+  if (type < 0)
+    return http_send_error(h, c, r, 404, "not_found",
+                           "Unknown tracking endpoint: use identify, track, page, screen, group, "
+                           "alias or batch.",
+                           NULL);
+  if (!strcmp(r->method, "OPTIONS")) /* CORS preflight from browsers */
+    return http_send(c, r, 204, "text/plain", NULL);
+  if (strcmp(r->method, "POST"))
+    return http_send_error(h, c, r, 405, "method_not_allowed", "Tracking endpoints take POST.",
+                           NULL);
+  /* Requests being parsed or waiting for their commit hold a slot: that
+   * bounds the memory their bodies and trees take, whatever the number of
+   * connections. */
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += 10;
+  if (sem_timedwait(&h->ingest_slots, &until))
+    return http_send_error(h, c, r, 503, "overloaded",
+                           "The server is busy; retry after the Retry-After seconds.", NULL);
+  enum MHD_Result ret = track_request(h, c, r, type);
+  sem_post(&h->ingest_slots);
   return ret;
 }

@@ -19,6 +19,7 @@
 
 #define INGEST_MAX_MESSAGE (32 * 1024)   /* bytes per message, as sent */
 #define INGEST_MAX_STORED (64 * 1024)    /* bytes per message once normalised */
+#define INGEST_MAX_BATCH_STORED (2 * INGEST_MAX_BATCH) /* per request, normalised */
 #define INGEST_MAX_BATCH (500 * 1024)    /* bytes per request, after gunzip */
 #define INGEST_MAX_COUNT 2500            /* messages per batch */
 #define INGEST_MAX_MESSAGE_ID 100

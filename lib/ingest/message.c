@@ -227,7 +227,7 @@ static cx_err merge_shared(msg_fields *fx, const cJSON *top, int k) {
   const cJSON *from = cJSON_GetObjectItemCaseSensitive(top, field_names[k]);
   if (!cJSON_IsObject(from)) return CX_OK;
   cJSON *to = fx->f[k];
-  if (!to) return fields_set(fx, k, cJSON_Duplicate(from, 1));
+  if (!to || cJSON_IsNull(to)) return fields_set(fx, k, cJSON_Duplicate(from, 1));
   for (const cJSON *c = from->child; c; c = c->next) {
     if (!c->string || cJSON_GetObjectItemCaseSensitive(to, c->string)) continue;
     cJSON *dup = cJSON_Duplicate(c, 1);
@@ -483,7 +483,17 @@ static cx_err parse(int type, const char *body, size_t len, int64_t received_at,
     return fail(e, 400, "invalid_utf8", "", NULL, "The body is not valid UTF-8.");
   const char *end = NULL;
   tls_alloc_failed = 0;
+  /* The tree may take a bounded multiple of the text: a body of tiny values
+   * ("0,0,0,…") would otherwise cost ~40 bytes of nodes per byte. (What
+   * normalising adds afterwards is bounded per message and per batch.) */
+  size_t max = out->arena.max, cap = out->arena.total + 16 * len + (256 << 10);
+  if (cap < max) out->arena.max = cap;
+  out->arena.limited = 0;
   cJSON *root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
+  out->arena.max = max;
+  if (!root && tls_alloc_failed && out->arena.limited)
+    return fail(e, 413, "too_complex", "", NULL,
+                "The body holds too many JSON values for its size; send fewer or larger values.");
   if (!root && tls_alloc_failed) return CX_ENOMEM;
   if (root) {
     /* one JSON value only: whatever follows it would be silently lost */
@@ -535,7 +545,7 @@ static cx_err parse(int type, const char *body, size_t len, int64_t received_at,
     goto fail;
   }
   if ((rc = batch_reserve(out, count))) goto fail;
-  size_t i = 0;
+  size_t i = 0, stored = 0;
   while (items->child) {
     cJSON *item = cJSON_DetachItemViaPointer(items, items->child);
     char prefix[32], digits[24];
@@ -547,7 +557,17 @@ static cx_err parse(int type, const char *body, size_t len, int64_t received_at,
     rc = one_message(INGEST_BATCH, item, root, prefix, received_at, len > INGEST_MAX_MESSAGE,
                      &out->scratch, &out->msgs[out->n], e);
     if (rc) goto fail;
+    /* a shared context is copied into every item: bound what one request
+     * may write, not only what it may send */
+    stored += out->msgs[out->n].body_len;
     out->n++;
+    if (stored > INGEST_MAX_BATCH_STORED) {
+      rc = fail(e, 413, "batch_too_large", "", NULL,
+                "With the batch's shared context merged into each message, the batch passes %d "
+                "bytes.",
+                INGEST_MAX_BATCH_STORED);
+      goto fail;
+    }
   }
   return CX_OK;
 fail:

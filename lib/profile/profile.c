@@ -41,7 +41,8 @@ static profile_slot *slot_find(profile *p, uint64_t h, int type, const char *v, 
   for (size_t i = h & mask;; i = (i + 1) & mask) {
     profile_slot *s = &p->slots[i];
     if (!s->hash) return NULL;
-    if (s->hash == h && s->key[0] == (char)type && !memcmp(s->key + 1, v, n) && !s->key[n + 1])
+    /* strncmp stops at the stored key's NUL: no read past a shorter key */
+    if (s->hash == h && s->key[0] == (char)type && !strncmp(s->key + 1, v, n) && !s->key[n + 1])
       return s;
   }
 }
@@ -481,7 +482,8 @@ static cx_err upsert_traits(sqlite3_stmt *st, int64_t cid, const char *aid, cons
                             int64_t ts) {
   if (!cJSON_IsObject(traits)) return CX_OK;
   for (const cJSON *t = traits->child; t; t = t->next) {
-    if (!t->string) continue;
+    /* a repeated key keeps its first value, as the e-mail identity does */
+    if (!t->string || cJSON_GetObjectItemCaseSensitive(traits, t->string) != t) continue;
     cx_buf vb;
     cx_buf_init(&vb, 64 * 1024);
     cx_err wrc = cx_json_write(&vb, t);

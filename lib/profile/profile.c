@@ -94,8 +94,8 @@ static cx_err cust_reserve(profile *p, int64_t id) {
   return CX_OK;
 }
 
-/* Root of id's merge tree; 0 for an unknown id. Merge chains stay short
- * (a survivor is always the older customer), so no path compression. */
+/* Root of id's merge tree; 0 for an unknown id. Readers use this one;
+ * chains are shortened by the writer (find_root_w). */
 static int64_t find_root(profile *p, int64_t id) {
   if (id <= 0 || id > p->ncust || !p->cust[id].parent) return 0;
   int64_t r = id;
@@ -103,32 +103,22 @@ static int64_t find_root(profile *p, int64_t id) {
   return r;
 }
 
+/* [writer] find_root, pointing every customer on the way at the root. */
+static int64_t find_root_w(profile *p, int64_t id) {
+  int64_t r = find_root(p, id);
+  while (r && id != r) {
+    int64_t next = p->cust[id].parent;
+    p->cust[id].parent = r;
+    id = next;
+  }
+  return r;
+}
+
 static void cust_init(profile_customer *c, int64_t id) {
   memset(c, 0, sizeof *c);
   c->parent = id;
+  c->next_member = id;
   c->first_seen = c->last_seen = CX_NO_TIME;
-}
-
-static cx_err tl_add(profile_customer *c, int64_t ts, int64_t seq, int keep_sorted) {
-  if (c->n == c->cap) {
-    uint32_t cap = c->cap ? c->cap + c->cap / 2 + 4 : 4;
-    profile_point *t = cx_realloc(c->tl, cap * sizeof *t);
-    if (!t) return CX_ENOMEM;
-    c->tl = t;
-    c->cap = cap;
-  }
-  uint32_t i = c->n;
-  if (keep_sorted)
-    while (i > 0 && (c->tl[i - 1].ts > ts || (c->tl[i - 1].ts == ts && c->tl[i - 1].seq > seq))) {
-      c->tl[i] = c->tl[i - 1];
-      i--;
-    }
-  c->tl[i].ts = ts;
-  c->tl[i].seq = seq;
-  c->n++;
-  if (c->first_seen == CX_NO_TIME || ts < c->first_seen) c->first_seen = ts;
-  if (c->last_seen == CX_NO_TIME || ts > c->last_seen) c->last_seen = ts;
-  return CX_OK;
 }
 
 static int point_cmp(const void *a, const void *b) {
@@ -137,13 +127,56 @@ static int point_cmp(const void *a, const void *b) {
   return (x->seq > y->seq) - (x->seq < y->seq);
 }
 
+/* Appends (ts, seq). Points arrive mostly in time order; one that does not
+ * is appended too and leaves the tail unsorted (sorted < n) until
+ * settle(): shifting it into place one by one was quadratic for a client
+ * sending history newest first. */
+static cx_err tl_add(profile_customer *c, int64_t ts, int64_t seq) {
+  if (c->n == c->cap) {
+    uint32_t cap = c->cap ? c->cap + c->cap / 2 + 4 : 4;
+    profile_point *t = cx_realloc(c->tl, cap * sizeof *t);
+    if (!t) return CX_ENOMEM;
+    c->tl = t;
+    c->cap = cap;
+  }
+  profile_point pt = {ts, seq};
+  int in_order = c->sorted == c->n && (c->n == 0 || point_cmp(&c->tl[c->n - 1], &pt) <= 0);
+  c->tl[c->n++] = pt;
+  if (in_order) c->sorted = c->n;
+  if (c->first_seen == CX_NO_TIME || ts < c->first_seen) c->first_seen = ts;
+  if (c->last_seen == CX_NO_TIME || ts > c->last_seen) c->last_seen = ts;
+  return CX_OK;
+}
+
+/* Sorts the unsorted tail and merges it into the sorted head:
+ * O(n + k log k) for k new points. */
+static cx_err settle(profile_customer *c) {
+  if (c->sorted >= c->n) return CX_OK;
+  uint32_t k = c->n - c->sorted;
+  qsort(c->tl + c->sorted, k, sizeof(profile_point), point_cmp);
+  if (c->sorted && point_cmp(&c->tl[c->sorted - 1], &c->tl[c->sorted]) > 0) {
+    profile_point *tail = cx_malloc(k * sizeof *tail);
+    if (!tail) return CX_ENOMEM;
+    memcpy(tail, c->tl + c->sorted, k * sizeof *tail);
+    /* merge from the back so that the head is never overwritten early */
+    int64_t i = (int64_t)c->sorted - 1, j = (int64_t)k - 1, o = (int64_t)c->n - 1;
+    while (j >= 0) {
+      if (i >= 0 && point_cmp(&c->tl[i], &tail[j]) > 0) c->tl[o--] = c->tl[i--];
+      else c->tl[o--] = tail[j--];
+    }
+    cx_free(tail);
+  }
+  c->sorted = c->n;
+  return CX_OK;
+}
+
+
 /* ---- statements ---- */
 
 static void stmts_finalize(profile *p) {
-  sqlite3_stmt **all[] = {&p->ins_customer, &p->ins_identity, &p->mv_identities, &p->set_merged,
-                          &p->ins_merge, &p->copy_traits, &p->del_traits, &p->upsert_trait,
-                          &p->ins_account, &p->upsert_account_trait, &p->ins_membership,
-                          &p->mv_memberships, &p->del_memberships};
+  sqlite3_stmt **all[] = {&p->ins_customer, &p->ins_identity, &p->set_merged,
+                          &p->ins_merge, &p->upsert_trait, &p->ins_account,
+                          &p->upsert_account_trait, &p->ins_membership};
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
     sqlite3_finalize(*all[i]);
     *all[i] = NULL;
@@ -161,18 +194,9 @@ static cx_err stmts_prepare(profile *p, sqlite3 *db) {
       {&p->ins_customer, "INSERT INTO customers(id, merged_into, created_at) VALUES(?1, NULL, ?2)"},
       {&p->ins_identity,
        "INSERT INTO identities(type, value, customer_id, created_at) VALUES(?1, ?2, ?3, ?4)"},
-      {&p->mv_identities, "UPDATE identities SET customer_id = ?1 WHERE customer_id = ?2"},
       {&p->set_merged, "UPDATE customers SET merged_into = ?1 WHERE id = ?2"},
       {&p->ins_merge, "INSERT INTO merges(at, from_id, into_id, reason, message_id)"
                       " VALUES(?1, ?2, ?3, ?4, ?5)"},
-      {&p->copy_traits,
-       "INSERT INTO traits(customer_id, key, value, ts) SELECT ?1, key, value, ts FROM traits"
-       " WHERE customer_id = ?2 ON CONFLICT(customer_id, key) DO UPDATE SET"
-       " value = excluded.value, ts = excluded.ts WHERE excluded.ts > traits.ts"},
-      {&p->del_traits, "DELETE FROM traits WHERE customer_id = ?1"},
-      {&p->mv_memberships,
-       "UPDATE OR IGNORE memberships SET customer_id = ?1 WHERE customer_id = ?2"},
-      {&p->del_memberships, "DELETE FROM memberships WHERE customer_id = ?1"},
       {&p->upsert_trait,
        "INSERT INTO traits(customer_id, key, value, ts) VALUES(?1, ?2, ?3, ?4)"
        " ON CONFLICT(customer_id, key) DO UPDATE SET value = excluded.value, ts = excluded.ts"
@@ -223,6 +247,7 @@ static void indexes_free(profile *p) {
   p->ncust = p->capcust = 0;
   p->nslots = p->nused = 0;
   p->merged = p->events = 0;
+  p->ndirty = 0;
 }
 
 static cx_err load(profile *p, sqlite3 *db) {
@@ -242,6 +267,15 @@ static cx_err load(profile *p, sqlite3 *db) {
     if (id > p->ncust) p->ncust = id;
   }
   sqlite3_finalize(st);
+  st = NULL;
+  /* rings of merged customers, and short chains */
+  for (int64_t id = 1; id <= p->ncust; id++) {
+    if (!p->cust[id].parent || p->cust[id].parent == id) continue;
+    int64_t r = find_root_w(p, id);
+    if (!r) continue;
+    p->cust[id].next_member = p->cust[r].next_member;
+    p->cust[r].next_member = id;
+  }
   /* identities */
   if (sqlite3_prepare_v2(db, "SELECT type, value, customer_id FROM identities", -1, &st, NULL))
     goto out;
@@ -251,8 +285,8 @@ static cx_err load(profile *p, sqlite3 *db) {
     size_t n = (size_t)sqlite3_column_bytes(st, 1);
     int64_t c = sqlite3_column_int64(st, 2);
     if ((rc = slot_insert(p, type, v, n, c))) goto out;
-    if (type == PROFILE_USER_ID && c > 0 && c <= p->ncust)
-      p->cust[c].uid_hash = key_hash(type, v, n);
+    int64_t r = type == PROFILE_USER_ID ? find_root(p, c) : 0;
+    if (r && !p->cust[r].uid_hash) p->cust[r].uid_hash = key_hash(type, v, n);
   }
   sqlite3_finalize(st);
   /* timelines */
@@ -260,12 +294,12 @@ static cx_err load(profile *p, sqlite3 *db) {
   while (sqlite3_step(st) == SQLITE_ROW) {
     int64_t c = find_root(p, sqlite3_column_int64(st, 1));
     if (!c) continue;
-    if ((rc = tl_add(&p->cust[c], sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 0), 0)))
+    if ((rc = tl_add(&p->cust[c], sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 0))))
       goto out;
     p->events++;
   }
   for (int64_t i = 1; i <= p->ncust; i++)
-    if (p->cust[i].n > 1) qsort(p->cust[i].tl, p->cust[i].n, sizeof(profile_point), point_cmp);
+    if ((rc = settle(&p->cust[i]))) goto out;
   rc = CX_OK;
 out:
   if (rc == CX_EDB) cx_log("error", "profile_load_failed", "error", sqlite3_errmsg(db), NULL);
@@ -320,6 +354,7 @@ void profile_close(profile *p) {
   if (!p) return;
   stmts_finalize(p);
   indexes_free(p);
+  cx_free(p->dirty);
   pthread_rwlock_destroy(&p->lock);
   cx_free(p);
 }
@@ -327,7 +362,19 @@ void profile_close(profile *p) {
 /* ---- writer ---- */
 
 void profile_write_begin(profile *p) { pthread_rwlock_wrlock(&p->lock); }
-void profile_write_end(profile *p) { pthread_rwlock_unlock(&p->lock); }
+
+/* Readers only ever see settled timelines: the writer settles what it
+ * touched before letting them in. */
+void profile_write_end(profile *p) {
+  for (size_t i = 0; i < p->ndirty; i++) {
+    profile_customer *c = &p->cust[p->dirty[i]];
+    if (settle(c)) /* no memory for the merge buffer: sort in place */
+      qsort(c->tl, c->n, sizeof(profile_point), point_cmp), c->sorted = c->n;
+    c->dirty = 0;
+  }
+  p->ndirty = 0;
+  pthread_rwlock_unlock(&p->lock);
+}
 
 static cx_err new_customer(profile *p, sqlite3 *db, int64_t now, int64_t *out) {
   int64_t id = p->ncust + 1;
@@ -351,7 +398,7 @@ static cx_err add_identity(profile *p, int type, const char *v, int64_t customer
   sqlite3_bind_int64(p->ins_identity, 4, now);
   cx_err rc = step_done(p->ins_identity);
   if (!rc) rc = slot_insert(p, type, v, n, customer);
-  if (!rc && type == PROFILE_USER_ID) p->cust[customer].uid_hash = key_hash(type, v, n);
+  if (!rc && type == PROFILE_USER_ID) p->cust[find_root_w(p, customer)].uid_hash = key_hash(type, v, n);
   return rc;
 }
 
@@ -361,19 +408,10 @@ static cx_err merge(profile *p, int64_t a, int64_t b, const char *reason, const 
                     int64_t now, int64_t *out) {
   int64_t into = a < b ? a : b, from = a < b ? b : a;
   cx_err rc;
-  sqlite3_bind_int64(p->mv_identities, 1, into);
-  sqlite3_bind_int64(p->mv_identities, 2, from);
-  if ((rc = step_done(p->mv_identities))) return rc;
-  sqlite3_bind_int64(p->copy_traits, 1, into);
-  sqlite3_bind_int64(p->copy_traits, 2, from);
-  if ((rc = step_done(p->copy_traits))) return rc;
-  sqlite3_bind_int64(p->del_traits, 1, from);
-  if ((rc = step_done(p->del_traits))) return rc;
-  sqlite3_bind_int64(p->mv_memberships, 1, into);
-  sqlite3_bind_int64(p->mv_memberships, 2, from);
-  if ((rc = step_done(p->mv_memberships))) return rc;
-  sqlite3_bind_int64(p->del_memberships, 1, from);
-  if ((rc = step_done(p->del_memberships))) return rc;
+  /* Rows stay with the customer that wrote them (identities, traits,
+   * memberships): a merge is one row here and a pointer in memory, so a
+   * cluster that keeps merging never has its rows rewritten. Readers
+   * gather a root's rows over its ring of members. */
   sqlite3_bind_int64(p->set_merged, 1, into);
   sqlite3_bind_int64(p->set_merged, 2, from);
   if ((rc = step_done(p->set_merged))) return rc;
@@ -386,6 +424,7 @@ static cx_err merge(profile *p, int64_t a, int64_t b, const char *reason, const 
 
   /* in memory: timelines merge, the loser points at the survivor */
   profile_customer *ci = &p->cust[into], *cf = &p->cust[from];
+  if ((rc = settle(ci)) || (rc = settle(cf))) return rc;
   if (cf->n) {
     uint32_t n = ci->n + cf->n;
     profile_point *t = cx_malloc(n * sizeof *t);
@@ -398,15 +437,18 @@ static cx_err merge(profile *p, int64_t a, int64_t b, const char *reason, const 
     cx_free(ci->tl);
     cx_free(cf->tl);
     ci->tl = t;
-    ci->n = ci->cap = n;
+    ci->n = ci->cap = ci->sorted = n;
     cf->tl = NULL;
-    cf->n = cf->cap = 0;
+    cf->n = cf->cap = cf->sorted = 0;
     if (ci->first_seen == CX_NO_TIME || cf->first_seen < ci->first_seen)
       ci->first_seen = cf->first_seen;
     if (ci->last_seen == CX_NO_TIME || cf->last_seen > ci->last_seen) ci->last_seen = cf->last_seen;
   }
   if (!ci->uid_hash) ci->uid_hash = cf->uid_hash;
   cf->parent = into;
+  int64_t ring = ci->next_member; /* splice the two rings into one */
+  ci->next_member = cf->next_member;
+  cf->next_member = ring;
   p->merged++;
   *out = into;
   return CX_OK;
@@ -441,7 +483,7 @@ cx_err profile_resolve(profile *p, sqlite3 *db, const profile_ids *ids, int64_t 
       s = slot_find(p, key_hash(PROFILE_ANONYMOUS_ID, id[i].v, n), PROFILE_ANONYMOUS_ID, id[i].v, n);
       if (s) id[i].type = PROFILE_ANONYMOUS_ID;
     }
-    if (s) id[i].cust = find_root(p, s->customer);
+    if (s) id[i].cust = find_root_w(p, s->customer);
   }
   /* the user id's customer leads; otherwise the oldest one known */
   int64_t target = id[0].cust;
@@ -458,7 +500,7 @@ cx_err profile_resolve(profile *p, sqlite3 *db, const profile_ids *ids, int64_t 
    * holding different user ids stay apart unless an alias says otherwise */
   int alias = ids->previous_id && *ids->previous_id;
   for (int i = 1; i < 4; i++) {
-    int64_t c = id[i].cust ? find_root(p, id[i].cust) : 0;
+    int64_t c = id[i].cust ? find_root_w(p, id[i].cust) : 0;
     if (!c || c == target) continue;
     if (!alias && !compatible(p, c, target)) continue;
     if ((rc = merge(p, c, target, ids->reason ? ids->reason : alias ? "alias" : "identify",
@@ -525,9 +567,21 @@ cx_err profile_group(profile *p, sqlite3 *db, int64_t customer, const char *grou
 }
 
 cx_err profile_note_event(profile *p, int64_t customer, int64_t seq, int64_t ts) {
-  int64_t c = find_root(p, customer);
+  int64_t c = find_root_w(p, customer);
   if (!c) return CX_ENOTFOUND;
-  cx_err rc = tl_add(&p->cust[c], ts, seq, 1);
+  profile_customer *pc = &p->cust[c];
+  cx_err rc = tl_add(pc, ts, seq);
+  if (!rc && pc->sorted < pc->n && !pc->dirty) {
+    if (p->ndirty == p->capdirty) {
+      size_t cap = p->capdirty ? p->capdirty * 2 : 64;
+      int64_t *d = cx_realloc(p->dirty, cap * sizeof *d);
+      if (!d) return settle(pc); /* cannot list it: settle it now */
+      p->dirty = d;
+      p->capdirty = cap;
+    }
+    p->dirty[p->ndirty++] = c;
+    pc->dirty = 1;
+  }
   if (!rc) p->events++;
   return rc;
 }
@@ -581,6 +635,22 @@ size_t profile_timeline(profile *p, int64_t id, int64_t before_ts, int64_t befor
       i = lo - 1;
     }
     for (; i >= 0 && k < max; i--) out[k++] = c->tl[i];
+  }
+  pthread_rwlock_unlock(&p->lock);
+  return k;
+}
+
+size_t profile_members(profile *p, int64_t id, int64_t *out, size_t max) {
+  size_t k = 0;
+  pthread_rwlock_rdlock(&p->lock);
+  int64_t r = find_root(p, id);
+  if (r) {
+    int64_t m = r;
+    do {
+      if (k < max) out[k] = m;
+      k++;
+      m = p->cust[m].next_member;
+    } while (m != r && k < (size_t)p->ncust + 1);
   }
   pthread_rwlock_unlock(&p->lock);
   return k;

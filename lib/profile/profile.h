@@ -78,6 +78,10 @@ typedef struct {
 size_t profile_timeline(profile *p, int64_t id, int64_t before_ts, int64_t before_seq,
                         profile_point *out, size_t max);
 
+/* [reader] The customers merged into id's root, the root included (first):
+ * writes up to max ids and returns how many there are. */
+size_t profile_members(profile *p, int64_t id, int64_t *out, size_t max);
+
 typedef struct {
   uint64_t customers; /* canonical (unmerged) customers */
   uint64_t merged;    /* customers merged into another */

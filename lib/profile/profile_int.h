@@ -6,10 +6,13 @@
 
 typedef struct {
   int64_t parent;    /* == own id unless merged */
+  int64_t next_member; /* ring of the customers merged into one root */
   uint64_t uid_hash; /* hash of the user id it holds; 0 = none */
   int64_t first_seen, last_seen;
   uint32_t n, cap;
-  profile_point *tl; /* sorted by (ts, seq) ascending; owned */
+  uint32_t sorted; /* tl[0..sorted) is in order; the rest awaits settle() */
+  uint32_t dirty;  /* 1 while listed in profile.dirty */
+  profile_point *tl; /* sorted by (ts, seq) ascending once settled; owned */
 } profile_customer;
 
 typedef struct {
@@ -32,10 +35,11 @@ struct profile {
   size_t nslots, nused;
   profile_chunk *keys;
   uint64_t merged, events;
+  int64_t *dirty; /* [writer] customers with an unsorted tail */
+  size_t ndirty, capdirty;
   sqlite3 *stmt_db; /* the connection the statements below belong to */
-  sqlite3_stmt *ins_customer, *ins_identity, *mv_identities, *set_merged, *ins_merge,
-      *copy_traits, *del_traits, *upsert_trait, *ins_account, *upsert_account_trait,
-      *ins_membership, *mv_memberships, *del_memberships;
+  sqlite3_stmt *ins_customer, *ins_identity, *set_merged, *ins_merge, *upsert_trait,
+      *ins_account, *upsert_account_trait, *ins_membership;
 };
 
 #endif

@@ -1,25 +1,52 @@
 /* view.c - the single customer view, read through a reader connection. */
 #include "profile_int.h"
 #include "../base/log.h"
+#include "../base/mem.h"
+#include <stdlib.h>
 #include <string.h>
 
 static const char *type_name(int t) {
   return t == PROFILE_USER_ID ? "user_id" : t == PROFILE_ANONYMOUS_ID ? "anonymous_id" : "email";
 }
 
+#define MAX_MEMBERS 100000 /* customers gathered into one view */
+
+/* The JSON array of the customers merged into id's root: the rows of a
+ * merged customer stay under its own id, so views read them all. */
+static cx_err members_json(profile *p, int64_t id, cx_buf *out) {
+  size_t n = profile_members(p, id, NULL, 0);
+  if (n > MAX_MEMBERS) n = MAX_MEMBERS;
+  int64_t *m = cx_malloc((n ? n : 1) * sizeof *m);
+  if (!m) return CX_ENOMEM;
+  size_t got = profile_members(p, id, m, n);
+  if (got < n) n = got;
+  cx_err rc = cx_buf_puts(out, "[");
+  for (size_t i = 0; i < n && !rc; i++) rc = cx_buf_printf(out, "%s%lld", i ? "," : "", (long long)m[i]);
+  if (!rc) rc = cx_buf_puts(out, "]");
+  cx_free(m);
+  return rc;
+}
+
 cx_err profile_customer_json(profile *p, sqlite3 *rdb, int64_t id, cx_buf *out) {
   profile_summary sum;
   cx_err rc = profile_get_summary(p, id, &sum);
   if (rc) return rc;
+  cx_buf members;
+  cx_buf_init(&members, 16 << 20);
+  if ((rc = members_json(p, id, &members))) {
+    cx_buf_free(&members);
+    return rc;
+  }
   sqlite3_stmt *st = NULL;
   int identified = 0;
   rc = cx_buf_printf(out, "{\"id\":\"%lld\",\"identities\":[", (long long)id);
   if (sqlite3_prepare_v2(rdb,
-                         "SELECT type, value FROM identities WHERE customer_id = ?1"
+                         "SELECT type, value FROM identities"
+                         " WHERE customer_id IN (SELECT value FROM json_each(?1))"
                          " ORDER BY type, created_at, value",
                          -1, &st, NULL) != SQLITE_OK)
     goto dberr;
-  sqlite3_bind_int64(st, 1, id);
+  sqlite3_bind_text(st, 1, members.p, (int)members.len, SQLITE_STATIC);
   for (int first = 1; !rc && sqlite3_step(st) == SQLITE_ROW; first = 0) {
     int t = sqlite3_column_int(st, 0);
     if (t != PROFILE_ANONYMOUS_ID) identified = 1;
@@ -31,10 +58,17 @@ cx_err profile_customer_json(profile *p, sqlite3 *rdb, int64_t id, cx_buf *out) 
   sqlite3_finalize(st);
   st = NULL;
   if (!rc) rc = cx_buf_puts(out, "],\"traits\":{");
-  if (sqlite3_prepare_v2(rdb, "SELECT key, value FROM traits WHERE customer_id = ?1 ORDER BY key",
+  /* per key, the newest value over the members (the root's on a tie):
+   * traits merge by event time */
+  if (sqlite3_prepare_v2(rdb,
+                         "SELECT key, value FROM (SELECT key, value, row_number() OVER ("
+                         "  PARTITION BY key ORDER BY ts DESC, customer_id = ?2 DESC) AS rn"
+                         "  FROM traits WHERE customer_id IN (SELECT value FROM json_each(?1)))"
+                         " WHERE rn = 1 ORDER BY key",
                          -1, &st, NULL) != SQLITE_OK)
     goto dberr;
-  sqlite3_bind_int64(st, 1, id);
+  sqlite3_bind_text(st, 1, members.p, (int)members.len, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, id);
   for (int first = 1; !rc && sqlite3_step(st) == SQLITE_ROW; first = 0) {
     if (!first) rc = cx_buf_puts(out, ",");
     if (!rc) rc = cx_buf_json_str(out, (const char *)sqlite3_column_text(st, 0),
@@ -46,11 +80,12 @@ cx_err profile_customer_json(profile *p, sqlite3 *rdb, int64_t id, cx_buf *out) 
   sqlite3_finalize(st);
   st = NULL;
   if (!rc) rc = cx_buf_puts(out, "},\"accounts\":[");
-  if (sqlite3_prepare_v2(rdb, "SELECT account_id FROM memberships WHERE customer_id = ?1"
+  if (sqlite3_prepare_v2(rdb, "SELECT DISTINCT account_id FROM memberships"
+                              " WHERE customer_id IN (SELECT value FROM json_each(?1))"
                               " ORDER BY account_id",
                          -1, &st, NULL) != SQLITE_OK)
     goto dberr;
-  sqlite3_bind_int64(st, 1, id);
+  sqlite3_bind_text(st, 1, members.p, (int)members.len, SQLITE_STATIC);
   for (int first = 1; !rc && sqlite3_step(st) == SQLITE_ROW; first = 0) {
     if (!first) rc = cx_buf_puts(out, ",");
     if (!rc) rc = cx_buf_json_str(out, (const char *)sqlite3_column_text(st, 0),
@@ -66,11 +101,27 @@ cx_err profile_customer_json(profile *p, sqlite3 *rdb, int64_t id, cx_buf *out) 
   if (!rc) rc = cx_buf_puts(out, ",\"last_seen\":");
   if (!rc) rc = cx_buf_json_time(out, sum.last_seen);
   if (!rc) rc = cx_buf_printf(out, ",\"event_count\":%llu}", (unsigned long long)sum.event_count);
+  cx_buf_free(&members);
   return rc;
 dberr:
   cx_log("error", "customer_view_failed", "error", sqlite3_errmsg(rdb), NULL);
   sqlite3_finalize(st);
+  cx_buf_free(&members);
   return CX_EDB;
+}
+
+#define MAX_SEARCH_MATCHES 100000 /* rows a text search looks at */
+
+static int id_cmp(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* Root of id under the read lock (0 when unknown). */
+static int64_t find_root_r(profile *p, int64_t id) {
+  if (id <= 0 || id > p->ncust || !p->cust[id].parent) return 0;
+  while (p->cust[id].parent != id) id = p->cust[id].parent;
+  return id;
 }
 
 size_t profile_list(profile *p, sqlite3 *rdb, const char *q, int64_t after_id, int64_t *out,
@@ -83,20 +134,37 @@ size_t profile_list(profile *p, sqlite3 *rdb, const char *q, int64_t after_id, i
     pthread_rwlock_unlock(&p->lock);
     return k;
   }
+  /* Rows belong to the customer that wrote them: map each match to its
+   * root, then page over the sorted, distinct roots. */
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(rdb,
                          "SELECT customer_id FROM identities WHERE instr(lower(value), lower(?1)) > 0"
-                         " AND customer_id > ?2 UNION SELECT customer_id FROM traits"
-                         " WHERE instr(lower(value), lower(?1)) > 0 AND customer_id > ?2"
-                         " ORDER BY 1 LIMIT ?3",
+                         " UNION SELECT customer_id FROM traits WHERE instr(lower(value), lower(?1)) > 0"
+                         " LIMIT ?2",
                          -1, &st, NULL) != SQLITE_OK) {
     cx_log("error", "customer_search_failed", "error", sqlite3_errmsg(rdb), NULL);
     return 0;
   }
   sqlite3_bind_text(st, 1, q, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 2, after_id);
-  sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
-  while (k < max && sqlite3_step(st) == SQLITE_ROW) out[k++] = sqlite3_column_int64(st, 0);
+  sqlite3_bind_int64(st, 2, MAX_SEARCH_MATCHES);
+  int64_t *all = NULL;
+  size_t n = 0, cap = 0;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    if (n == cap) {
+      cap = cap ? cap * 2 : 256;
+      int64_t *g = cx_realloc(all, cap * sizeof *g);
+      if (!g) break;
+      all = g;
+    }
+    all[n++] = sqlite3_column_int64(st, 0);
+  }
   sqlite3_finalize(st);
+  pthread_rwlock_rdlock(&p->lock);
+  for (size_t i = 0; i < n; i++) all[i] = find_root_r(p, all[i]);
+  pthread_rwlock_unlock(&p->lock);
+  if (n) qsort(all, n, sizeof *all, id_cmp);
+  for (size_t i = 0; i < n && k < max; i++)
+    if (all[i] > after_id && (!k || out[k - 1] != all[i])) out[k++] = all[i];
+  cx_free(all);
   return k;
 }

@@ -51,3 +51,52 @@ test('an item with a null context still gets the batch context', async () => {
   const ev = (await api(srv, `/customers/${c.id}/events`)).json.events[0];
   assert.equal(ev.context.ip, '10.0.0.1');
 });
+
+test('a long chain of merges ends in one customer holding every identity', async () => {
+  const n = 2000;
+  const tag = `chain-${Date.now()}`;
+  // n anonymous visitors, each its own customer
+  for (let i = 0; i < n; i += 500) {
+    const batch = [];
+    for (let k = i; k < i + 500; k++) batch.push({ type: 'track', anonymousId: `${tag}-${k}`, event: 'Visit' });
+    assert.equal((await track(srv, '/v1/batch', { batch })).status, 200);
+  }
+  // then each newest-first shows the same e-mail: every message merges the
+  // cluster so far into an older customer
+  for (let i = n - 1; i >= 0; i -= 500) {
+    const batch = [];
+    for (let k = i; k > i - 500 && k >= 0; k--)
+      batch.push({ type: 'track', anonymousId: `${tag}-${k}`, event: 'Login', context: { traits: { email: `${tag}@example.com` } } });
+    assert.equal((await track(srv, '/v1/batch', { batch })).status, 200);
+  }
+  const found = (await api(srv, `/customers?email=${tag}@example.com`)).json.customers;
+  assert.equal(found.length, 1);
+  const c = found[0];
+  assert.equal(c.identities.filter((i) => i.type === 'anonymous_id').length, n);
+  assert.equal(c.event_count, 2 * n);
+  const first = (await api(srv, `/customers?anonymous_id=${tag}-0`)).json.customers[0];
+  assert.equal(first.id, c.id); // the oldest customer survived
+  const merges = (await api(srv, `/merges?customer_id=${c.id}&limit=1000`)).json.merges;
+  assert.ok(merges.length > 0 && merges.every((m) => m.into === c.id));
+});
+
+test('history sent newest first lands in time order on the timeline', async () => {
+  const user = `rev-${Date.now()}`;
+  const n = 3000, t0 = Date.parse('2025-01-01T00:00:00Z');
+  for (let i = n - 1; i >= 0; i -= 1000) {
+    const batch = [];
+    for (let k = i; k > i - 1000; k--)
+      batch.push({ type: 'track', userId: user, event: `E${k}`, timestamp: new Date(t0 + k * 60000).toISOString() });
+    assert.equal((await track(srv, '/v1/batch', { batch })).status, 200);
+  }
+  const c = (await api(srv, `/customers?user_id=${user}`)).json.customers[0];
+  const seen = [];
+  let cursor = null;
+  do {
+    const page = (await api(srv, `/customers/${c.id}/events?limit=1000${cursor ? `&cursor=${cursor}` : ''}`)).json;
+    seen.push(...page.events.map((e) => e.event));
+    cursor = page.next_cursor;
+  } while (cursor);
+  assert.equal(seen.length, n);
+  assert.deepEqual(seen, Array.from({ length: n }, (_, i) => `E${n - 1 - i}`)); // newest first
+});

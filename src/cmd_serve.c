@@ -72,9 +72,7 @@ int cmd_serve(const cli_opts *o) {
   sigwait(&sigs, &sig);
   cx_log("info", "stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
   http_stop(h, 30000);
-  h = NULL;
 out:
-  if (h) http_stop(h, 0);
   store_writer_stop(st);
   ingest_close(in);
   profile_close(pr);

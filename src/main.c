@@ -106,10 +106,7 @@ int main(int argc, char **argv) {
     cli_error("name the file to import, or - for standard input.");
     return 2;
   }
-  size_t sl = strlen(o.source);
-  for (size_t i = 0; i < sl; i++)
-    if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 -_.", o.source[i])) sl = 0;
-  if (sl < 1 || sl > 63) {
+  if (!ingest_source_name_valid(o.source)) {
     cli_error("--source must be 1 to 63 letters, digits, spaces, '-', '_' or '.'.");
     return 2;
   }

@@ -116,7 +116,6 @@ cx_err cx_buf_json_str(cx_buf *b, const char *s, size_t n) {
   return CX_OK;
 }
 
-cx_err cx_buf_i64(cx_buf *b, int64_t v) { return cx_buf_printf(b, "%lld", (long long)v); }
 
 cx_err cx_buf_json_time(cx_buf *b, int64_t ms) {
   if (ms == CX_NO_TIME) return cx_buf_puts(b, "null");

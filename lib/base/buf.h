@@ -36,7 +36,6 @@ cx_err cx_buf_puts(cx_buf *b, const char *s);
 cx_err cx_buf_printf(cx_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends s[0..n) as a JSON string literal, quotes included. */
 cx_err cx_buf_json_str(cx_buf *b, const char *s, size_t n);
-cx_err cx_buf_i64(cx_buf *b, int64_t v);
 /* Appends an ISO-8601 UTC time with milliseconds, quoted; null for CX_NO_TIME. */
 cx_err cx_buf_json_time(cx_buf *b, int64_t ms);
 

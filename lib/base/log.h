@@ -7,7 +7,7 @@
 #ifndef CX_LOG_H
 #define CX_LOG_H
 
-void cx_log(const char *level, const char *msg, ...);
+void cx_log(const char *level, const char *msg, ...) __attribute__((sentinel));
 /* 0 = everything, 1 = info and above (default), 2 = warnings and errors. */
 void cx_log_set_level(int level);
 

@@ -25,10 +25,3 @@ void *cx_realloc(void *p, size_t n) { return should_fail() ? NULL : realloc(p, n
 
 void cx_free(void *p) { free(p); }
 
-char *cx_strndup(const char *s, size_t n) {
-  char *d = cx_malloc(n + 1);
-  if (!d) return NULL;
-  memcpy(d, s, n);
-  d[n] = 0;
-  return d;
-}

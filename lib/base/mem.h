@@ -12,8 +12,6 @@ void *cx_malloc(size_t n);
 void *cx_calloc(size_t count, size_t size);
 void *cx_realloc(void *p, size_t n);
 void cx_free(void *p);
-/* Copy of s[0..n) with a terminating NUL; NULL on failure. */
-char *cx_strndup(const char *s, size_t n);
 
 /* Testing: the next `n` allocations succeed, every later one fails.
  * n < 0 turns fault injection off (the default). */

@@ -206,9 +206,11 @@ static enum MHD_Result merges_list(ctx *x) {
     rc = cx_buf_printf(&b, "%s{\"id\":\"%lld\",\"at\":", k ? "," : "", (long long)last);
     if (!rc) rc = cx_buf_json_time(&b, sqlite3_column_int64(st, 1));
     if (!rc)
-      rc = cx_buf_printf(&b, ",\"from\":\"%lld\",\"into\":\"%lld\",\"reason\":\"%s\",\"message_id\":",
-                         (long long)sqlite3_column_int64(st, 2), (long long)sqlite3_column_int64(st, 3),
-                         sqlite3_column_text(st, 4));
+      rc = cx_buf_printf(&b, ",\"from\":\"%lld\",\"into\":\"%lld\",\"reason\":",
+                         (long long)sqlite3_column_int64(st, 2), (long long)sqlite3_column_int64(st, 3));
+    if (!rc)
+      rc = cx_buf_json_str(&b, (const char *)sqlite3_column_text(st, 4), (size_t)sqlite3_column_bytes(st, 4));
+    if (!rc) rc = cx_buf_puts(&b, ",\"message_id\":");
     if (!rc) {
       const char *m = (const char *)sqlite3_column_text(st, 5);
       rc = m ? cx_buf_json_str(&b, m, strlen(m)) : cx_buf_puts(&b, "null");
@@ -312,17 +314,6 @@ static enum MHD_Result stats_get(ctx *x) {
   return send_buf(x, 200, &b, rc);
 }
 
-static int valid_source_name(const char *s) {
-  size_t n = strlen(s);
-  if (n < 1 || n > 63) return 0;
-  for (size_t i = 0; i < n; i++) {
-    char ch = s[i];
-    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
-          ch == '_' || ch == '.' || ch == ' '))
-      return 0;
-  }
-  return 1;
-}
 
 static enum MHD_Result sources(ctx *x, int admin) {
   if (!strcmp(x->r->method, "GET") || !strcmp(x->r->method, "HEAD")) {
@@ -343,7 +334,7 @@ static enum MHD_Result sources(ctx *x, int admin) {
     return http_send_error(x->h, x->c, x->r, 400, "malformed_json", "The body must be a JSON object.", NULL);
   }
   const cJSON *name = cJSON_GetObjectItemCaseSensitive(body, "name");
-  if (!cJSON_IsString(name) || !valid_source_name(name->valuestring)) {
+  if (!cJSON_IsString(name) || !ingest_source_name_valid(name->valuestring)) {
     cJSON_Delete(body);
     return http_send_error(x->h, x->c, x->r, 400, "invalid_field",
                            "name must be 1 to 63 letters, digits, spaces, '-', '_' or '.'.", "name");

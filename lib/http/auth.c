@@ -11,7 +11,7 @@ cx_err http_tokens_load(http_server *h) {
   sqlite3 *db = store_reader_get(h->cfg.st);
   sqlite3_stmt *st;
   cx_err rc = CX_OK;
-  if (sqlite3_prepare_v2(db, "SELECT id, token_hash, scope FROM tokens", -1, &st, NULL) !=
+  if (sqlite3_prepare_v2(db, "SELECT token_hash, scope FROM tokens", -1, &st, NULL) !=
       SQLITE_OK) {
     store_reader_put(h->cfg.st, db);
     return CX_EDB;
@@ -25,9 +25,8 @@ cx_err http_tokens_load(http_server *h) {
       break;
     }
     list = l;
-    list[n].id = sqlite3_column_int64(st, 0);
-    snprintf(list[n].hash, sizeof list[n].hash, "%s", sqlite3_column_text(st, 1));
-    list[n].admin = !strcmp((const char *)sqlite3_column_text(st, 2), "admin");
+    snprintf(list[n].hash, sizeof list[n].hash, "%s", sqlite3_column_text(st, 0));
+    list[n].admin = !strcmp((const char *)sqlite3_column_text(st, 1), "admin");
     n++;
   }
   sqlite3_finalize(st);

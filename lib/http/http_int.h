@@ -23,7 +23,6 @@ typedef struct {
 } http_req;
 
 typedef struct {
-  int64_t id;
   char hash[65];
   int admin; /* 0: read-only */
 } http_token;

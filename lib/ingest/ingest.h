@@ -99,6 +99,8 @@ void ingest_close(ingest *in);
 cx_err ingest_submit(ingest *in, ingest_batch *batch, int64_t source_id);
 
 /* Sources: a source is a channel with its own write key (kept hashed). */
+/* 1 when name is 1..63 letters, digits, spaces, '-', '_' or '.'. */
+int ingest_source_name_valid(const char *name);
 /* The source whose key is key[0..n), compared in constant time. */
 cx_err ingest_source_auth(ingest *in, const char *key, size_t n, int64_t *out_source);
 /* Creates a source; writes its new key (shown once) into key_out (64 bytes). */

@@ -329,6 +329,18 @@ void ingest_get_stats(ingest *in, ingest_stats *out) {
 
 /* ---- sources ---- */
 
+int ingest_source_name_valid(const char *s) {
+  size_t n = strlen(s);
+  if (n < 1 || n > 63) return 0;
+  for (size_t i = 0; i < n; i++) {
+    char ch = s[i];
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+          ch == '-' || ch == '_' || ch == '.' || ch == ' '))
+      return 0;
+  }
+  return 1;
+}
+
 cx_err ingest_source_auth(ingest *in, const char *key, size_t n, int64_t *out_source) {
   if (!n) return CX_EAUTH;
   char h[65];

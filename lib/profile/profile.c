@@ -376,14 +376,13 @@ void profile_write_end(profile *p) {
   pthread_rwlock_unlock(&p->lock);
 }
 
-static cx_err new_customer(profile *p, sqlite3 *db, int64_t now, int64_t *out) {
+static cx_err new_customer(profile *p, int64_t now, int64_t *out) {
   int64_t id = p->ncust + 1;
   cx_err rc = cust_reserve(p, id);
   if (rc) return rc;
   sqlite3_bind_int64(p->ins_customer, 1, id);
   sqlite3_bind_int64(p->ins_customer, 2, now);
   if ((rc = step_done(p->ins_customer))) return rc;
-  (void)db;
   cust_init(&p->cust[id], id);
   p->ncust = id;
   *out = id;
@@ -489,10 +488,10 @@ cx_err profile_resolve(profile *p, sqlite3 *db, const profile_ids *ids, int64_t 
   int64_t target = id[0].cust;
   for (int i = 1; i < 4 && !id[0].cust; i++)
     if (id[i].cust && (!target || id[i].cust < target)) target = id[i].cust;
-  if (!target && (rc = new_customer(p, db, now, &target))) return rc;
+  if (!target && (rc = new_customer(p, now, &target))) return rc;
   if (id[0].v && !id[0].cust) {
     /* a new user id never lands on a customer that holds another one */
-    if (p->cust[target].uid_hash && (rc = new_customer(p, db, now, &target))) return rc;
+    if (p->cust[target].uid_hash && (rc = new_customer(p, now, &target))) return rc;
     if ((rc = add_identity(p, PROFILE_USER_ID, id[0].v, target, now))) return rc;
     id[0].cust = target;
   }
@@ -503,8 +502,7 @@ cx_err profile_resolve(profile *p, sqlite3 *db, const profile_ids *ids, int64_t 
     int64_t c = id[i].cust ? find_root_w(p, id[i].cust) : 0;
     if (!c || c == target) continue;
     if (!alias && !compatible(p, c, target)) continue;
-    if ((rc = merge(p, c, target, ids->reason ? ids->reason : alias ? "alias" : "identify",
-                    ids->message_id, now, &target)))
+    if ((rc = merge(p, c, target, ids->reason, ids->message_id, now, &target)))
       return rc;
   }
   for (int i = 1; i < 4; i++) {

@@ -36,7 +36,7 @@ cx_err profile_rebuild(profile *p, sqlite3 *db);
 typedef struct {
   const char *user_id, *anonymous_id, *email, *previous_id;
   const char *message_id; /* recorded on merges */
-  const char *reason;     /* recorded on merges: the message type */
+  const char *reason;     /* recorded on merges: the message type (required) */
   int64_t ts;             /* event time */
 } profile_ids;
 

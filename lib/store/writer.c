@@ -158,27 +158,49 @@ static void *checkpoint_main(void *arg) {
   return NULL;
 }
 
+static void checkpointer_stop(store *s) {
+  if (!s->ckpt_running) return;
+  pthread_mutex_lock(&s->mu);
+  s->stopping = 1;
+  pthread_cond_signal(&s->ckpt_cv);
+  pthread_mutex_unlock(&s->mu);
+  pthread_join(s->ckpt_thread, NULL);
+  pthread_cond_destroy(&s->ckpt_cv);
+  s->ckpt_running = 0;
+  store_exec(s->db, "PRAGMA wal_autocheckpoint=1000"); /* the writer has stopped */
+}
+
 cx_err store_writer_start(store *s, const store_writer_cfg *cfg) {
   s->cfg = *cfg;
-  s->stopping = 0;
-  s->writer_done = 0;
-  if (s->ckpt_db) {
-    store_exec(s->db, "PRAGMA wal_autocheckpoint=0");
-    pthread_cond_init(&s->ckpt_cv, NULL);
-    if (pthread_create(&s->ckpt_thread, NULL, checkpoint_main, s) == 0) s->ckpt_running = 1;
-    else store_exec(s->db, "PRAGMA wal_autocheckpoint=1000");
-  }
   if (!s->cfg.max_group) s->cfg.max_group = 20000;
   s->stats.queue_max = cfg->max_queue;
   s->stopping = 0;
+  s->writer_done = 0;
+  /* the checkpointer first, while this thread still owns the writer
+   * connection and can switch its auto-checkpoint off (or leave it on) */
+  if (s->ckpt_db) {
+    pthread_cond_init(&s->ckpt_cv, NULL);
+    if (pthread_create(&s->ckpt_thread, NULL, checkpoint_main, s) == 0) {
+      s->ckpt_running = 1;
+      store_exec(s->db, "PRAGMA wal_autocheckpoint=0");
+    } else {
+      pthread_cond_destroy(&s->ckpt_cv);
+    }
+  }
   pthread_cond_init(&s->sync_cv, NULL);
-  if (pthread_create(&s->sync_thread, NULL, sync_main, s) != 0) return CX_EIO;
+  if (pthread_create(&s->sync_thread, NULL, sync_main, s) != 0) {
+    pthread_cond_destroy(&s->sync_cv);
+    checkpointer_stop(s);
+    return CX_EIO;
+  }
   if (pthread_create(&s->thread, NULL, writer_main, s) != 0) {
     pthread_mutex_lock(&s->mu);
     s->writer_done = 1;
     pthread_cond_signal(&s->sync_cv);
     pthread_mutex_unlock(&s->mu);
     pthread_join(s->sync_thread, NULL);
+    pthread_cond_destroy(&s->sync_cv);
+    checkpointer_stop(s);
     return CX_EIO;
   }
   s->running = 1;
@@ -233,12 +255,7 @@ void store_writer_stop(store *s) {
   pthread_join(s->thread, NULL);
   pthread_join(s->sync_thread, NULL); /* after the writer: it drains last */
   pthread_cond_destroy(&s->sync_cv);
-  if (s->ckpt_running) {
-    pthread_join(s->ckpt_thread, NULL);
-    pthread_cond_destroy(&s->ckpt_cv);
-    s->ckpt_running = 0;
-    store_exec(s->db, "PRAGMA wal_autocheckpoint=1000");
-  }
+  checkpointer_stop(s);
   s->running = 0;
 }
 

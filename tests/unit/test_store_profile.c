@@ -471,7 +471,7 @@ static void test_writer_stop_drains(void **state) {
 static int64_t resolve_at(fixture *f, const char *uid, const char *anon, const char *email,
                           const char *prev, int64_t ts) {
   profile_ids ids = {.user_id = uid, .anonymous_id = anon, .email = email, .previous_id = prev,
-                     .message_id = "m-test", .ts = ts};
+                     .message_id = "m-test", .ts = ts, .reason = prev ? "alias" : "identify"};
   sqlite3 *db = store_db(f->st);
   int64_t c = 0;
   assert_int_equal(store_exec(db, "BEGIN IMMEDIATE"), CX_OK);

@@ -34,6 +34,7 @@ struct store {
   pthread_cond_t sync_cv;
   store_job *unsynced_head, *unsynced_tail; /* committed, not yet on disk */
   int writer_done;
+  int syncing; /* an fdatasync is under way */
   cx_err failed; /* see store_failed */
   /* checkpointer: folds the WAL into the database off the writer's path */
   sqlite3 *ckpt_db;

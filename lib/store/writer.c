@@ -42,29 +42,50 @@ cx_err store_failed(store *s) {
   return rc;
 }
 
+/* Moves queued jobs, up to max_group weight in all, from the queue to the
+ * group ending at *last (or starting a new one when *first is NULL).
+ * Called with s->mu held. Returns the first job taken, NULL if none. */
+static store_job *take(store *s, store_job **first, store_job **last, size_t *weight) {
+  store_job *taken = NULL;
+  while (s->head && (!*first || *weight + s->head->weight <= s->cfg.max_group)) {
+    store_job *j = s->head;
+    s->head = j->next;
+    if (!s->head) s->tail = NULL;
+    j->next = NULL;
+    if (*last) (*last)->next = j;
+    else *first = j;
+    *last = j;
+    *weight += j->weight;
+    if (!taken) taken = j;
+  }
+  return taken;
+}
+
 static void *writer_main(void *arg) {
   store *s = arg;
   pthread_mutex_lock(&s->mu);
   for (;;) {
     while (!s->head && !s->stopping) pthread_cond_wait(&s->work, &s->mu);
     if (!s->head) break; /* stopping and drained */
-    store_job *first = s->head, *last = s->head;
-    size_t weight = last->weight;
-    while (last->next && weight + last->next->weight <= s->cfg.max_group) {
-      last = last->next;
-      weight += last->weight;
-    }
-    s->head = last->next;
-    if (!s->head) s->tail = NULL;
-    last->next = NULL;
-    pthread_mutex_unlock(&s->mu);
-
-    pthread_mutex_lock(&s->mu);
+    store_job *first = NULL, *last = NULL, *todo;
+    size_t weight = 0;
+    todo = take(s, &first, &last, &weight);
     cx_err rc = s->failed;
     pthread_mutex_unlock(&s->mu);
+
     int began = 0;
     if (!rc) began = !(rc = store_exec(s->db, "BEGIN IMMEDIATE"));
-    for (store_job *j = first; j && !rc; j = j->next) rc = j->apply(j, s->db);
+    for (;;) {
+      for (store_job *j = todo; j && !rc; j = j->next) rc = j->apply(j, s->db);
+      /* While the syncer is busy a commit would only wait for it: keep the
+       * transaction open and take in what arrives, so that each fsync
+       * covers one large commit instead of many small ones. */
+      pthread_mutex_lock(&s->mu);
+      while (!rc && s->syncing && !s->head && !s->stopping) pthread_cond_wait(&s->work, &s->mu);
+      todo = rc || !s->syncing || weight >= s->cfg.max_group ? NULL : take(s, &first, &last, &weight);
+      pthread_mutex_unlock(&s->mu);
+      if (!todo) break;
+    }
     int64_t t0 = cx_mono_ns();
     if (!rc) rc = store_exec(s->db, "COMMIT");
     int64_t dt = cx_mono_ns() - t0;
@@ -116,11 +137,14 @@ static void *sync_main(void *arg) {
     if (!s->unsynced_head) break; /* the writer is done and all is synced */
     store_job *first = s->unsynced_head;
     s->unsynced_head = s->unsynced_tail = NULL;
+    s->syncing = 1;
     pthread_mutex_unlock(&s->mu);
     int64_t t0 = cx_mono_ns();
     cx_err rc = sync_wal(s);
     int64_t dt = cx_mono_ns() - t0;
     pthread_mutex_lock(&s->mu);
+    s->syncing = 0;
+    pthread_cond_signal(&s->work); /* a writer holding its commit may go */
     s->stats.syncs++;
     s->stats.sync_ns_total += (uint64_t)dt;
     /* After a failed fsync nothing written since can be trusted to be on

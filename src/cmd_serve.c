@@ -72,6 +72,10 @@ int cmd_serve(const cli_opts *o) {
   sigwait(&sigs, &sig);
   cx_log("info", "stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
   http_stop(h, 30000);
+  if (store_failed(st)) {
+    cli_error("the store failed while serving (see the store_failed log line); restart to recover.");
+    rc = store_failed(st);
+  }
 out:
   store_writer_stop(st);
   ingest_close(in);

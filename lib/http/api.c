@@ -346,6 +346,9 @@ static enum MHD_Result sources(ctx *x, int admin) {
     cJSON_Delete(body);
     if (rc == CX_EEXIST)
       return http_send_error(x->h, x->c, x->r, 409, "source_exists", "A source with this name exists.", "name");
+    if (store_failed(x->h->cfg.st))
+      return http_send_error(x->h, x->c, x->r, 503, "store_unavailable",
+                             "The server stopped taking writes after a storage failure and needs a restart.", NULL);
     return http_send_error(x->h, x->c, x->r, http_status_for(rc), "store_failed", "The source could not be saved; retry.", NULL);
   }
   cx_buf b;

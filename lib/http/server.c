@@ -141,7 +141,7 @@ cx_err http_start(const http_cfg *cfg, http_server **out) {
                               MHD_USE_ERROR_LOG | MHD_USE_TURBO | MHD_USE_ITC,
                           0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &sa,
                           MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-                          MHD_OPTION_CONNECTION_LIMIT, (unsigned)4000,
+                          MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024,
                           MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
                           MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
                           MHD_OPTION_THREAD_STACK_SIZE, (size_t)(1024 * 1024), MHD_OPTION_END);

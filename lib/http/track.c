@@ -135,13 +135,13 @@ static enum MHD_Result track_request(http_server *h, struct MHD_Connection *c, h
   if (rc == CX_EFULL || rc == CX_ESTOPPED)
     return http_send_error(h, c, r, 503, rc == CX_EFULL ? "overloaded" : "shutting_down",
                            "The server is busy; retry after the Retry-After seconds.", NULL);
-  if (rc == CX_ENOMEM)
-    return http_send_error(h, c, r, 503, "overloaded", "The server is short of memory; retry.", NULL);
   if (rc && store_failed(h->cfg.st))
     return http_send_error(h, c, r, 503, "store_unavailable",
                            "The server stopped taking writes after a storage failure and needs a "
                            "restart; retry later.",
                            NULL);
+  if (rc == CX_ENOMEM)
+    return http_send_error(h, c, r, 503, "overloaded", "The server is short of memory; retry.", NULL);
   if (rc)
     return http_send_error(h, c, r, 500, "store_failed",
                            "The events could not be stored; nothing of this request was kept, retry.",
@@ -169,8 +169,9 @@ enum MHD_Result http_track(http_server *h, struct MHD_Connection *c, http_req *r
     return http_send_error(h, c, r, 405, "method_not_allowed", "Tracking endpoints take POST.",
                            NULL);
   /* Requests being parsed or waiting for their commit hold a slot: that
-   * bounds the memory their bodies and trees take, whatever the number of
-   * connections. */
+   * bounds the memory their trees, decompressed bodies and queued batches
+   * take, whatever the number of connections (raw bodies are bounded by
+   * the connection limit times the body limit). */
   struct timespec until;
   clock_gettime(CLOCK_REALTIME, &until);
   until.tv_sec += 10;

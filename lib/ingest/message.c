@@ -398,7 +398,15 @@ static cx_err one_message(int type, cJSON *item, const cJSON *top, const char *p
                   "The e-mail is longer than %d bytes.", PROFILE_ID_MAX);
     m->email = email->valuestring;
   }
-  if (type == INGEST_IDENTIFY || type == INGEST_GROUP) m->traits = traits;
+  if (type == INGEST_IDENTIFY || type == INGEST_GROUP) {
+    /* a repeated trait keeps its first value, in the profile and here */
+    for (cJSON *t = traits ? traits->child : NULL, *next; t; t = next) {
+      next = t->next;
+      if (t->string && cJSON_GetObjectItemCaseSensitive(traits, t->string) != t)
+        cJSON_Delete(cJSON_DetachItemViaPointer(traits, t));
+    }
+    m->traits = traits;
+  }
   if (top && ((rc = merge_shared(&fx, top, F_CONTEXT)) ||
               (rc = merge_shared(&fx, top, F_INTEGRATIONS))))
     return rc;
@@ -413,8 +421,8 @@ static cx_err one_message(int type, cJSON *item, const cJSON *top, const char *p
   /* a sentAt far from the client's time can push the correction out of the
    * years a timestamp can be written in */
   if (m->ts < CX_TIME_MIN || m->ts > CX_TIME_MAX)
-    return fail(e, 400, "invalid_timestamp", prefix, "sentAt",
-                "Corrected for sentAt, the time falls outside the years 1000 to 9999.");
+    return fail(e, 400, "invalid_timestamp", prefix, has_sent ? "sentAt" : has_ots ? "originalTimestamp" : "timestamp",
+                "The time falls outside the years 1000 to 9999 (after the correction for sentAt, if any).");
   if (has_ts && !has_ots) {
     if ((rc = fields_set(&fx, F_ORIGINAL_TIMESTAMP, cJSON_Duplicate(fx.f[F_TIMESTAMP], 0))))
       return rc;

@@ -253,10 +253,11 @@ static void indexes_free(profile *p) {
 static cx_err load(profile *p, sqlite3 *db) {
   sqlite3_stmt *st = NULL;
   cx_err rc = CX_EDB;
+  int step;
   /* customers and the merge forest */
   if (sqlite3_prepare_v2(db, "SELECT id, merged_into FROM customers ORDER BY id", -1, &st, NULL))
     goto out;
-  while (sqlite3_step(st) == SQLITE_ROW) {
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
     int64_t id = sqlite3_column_int64(st, 0);
     if (id <= 0 || (rc = cust_reserve(p, id))) goto out;
     cust_init(&p->cust[id], id);
@@ -265,6 +266,10 @@ static cx_err load(profile *p, sqlite3 *db) {
       p->merged++;
     }
     if (id > p->ncust) p->ncust = id;
+  }
+  if (step != SQLITE_DONE) { /* a read error is not an empty table */
+    rc = CX_EDB;
+    goto out;
   }
   sqlite3_finalize(st);
   st = NULL;
@@ -277,9 +282,10 @@ static cx_err load(profile *p, sqlite3 *db) {
     p->cust[r].next_member = id;
   }
   /* identities */
+  rc = CX_EDB;
   if (sqlite3_prepare_v2(db, "SELECT type, value, customer_id FROM identities", -1, &st, NULL))
     goto out;
-  while (sqlite3_step(st) == SQLITE_ROW) {
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
     int type = sqlite3_column_int(st, 0);
     const char *v = (const char *)sqlite3_column_text(st, 1);
     size_t n = (size_t)sqlite3_column_bytes(st, 1);
@@ -288,15 +294,24 @@ static cx_err load(profile *p, sqlite3 *db) {
     int64_t r = type == PROFILE_USER_ID ? find_root(p, c) : 0;
     if (r && !p->cust[r].uid_hash) p->cust[r].uid_hash = key_hash(type, v, n);
   }
+  if (step != SQLITE_DONE) {
+    rc = CX_EDB;
+    goto out;
+  }
   sqlite3_finalize(st);
   /* timelines */
+  rc = CX_EDB;
   if (sqlite3_prepare_v2(db, "SELECT seq, customer_id, ts FROM events", -1, &st, NULL)) goto out;
-  while (sqlite3_step(st) == SQLITE_ROW) {
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
     int64_t c = find_root(p, sqlite3_column_int64(st, 1));
     if (!c) continue;
     if ((rc = tl_add(&p->cust[c], sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 0))))
       goto out;
     p->events++;
+  }
+  if (step != SQLITE_DONE) {
+    rc = CX_EDB;
+    goto out;
   }
   for (int64_t i = 1; i <= p->ncust; i++)
     if ((rc = settle(&p->cust[i]))) goto out;

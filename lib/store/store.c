@@ -118,8 +118,11 @@ void store_close(store *s) {
   for (int i = 0; i < STORE_READERS; i++) sqlite3_close(s->readers[i]);
   sqlite3_close(s->ckpt_db);
   if (s->db) {
-    /* fold the WAL back into the database so the directory is compact */
-    sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+    /* fold the WAL back into the database so the directory is compact;
+     * not after a failure: recovery at the next start replays the WAL.
+     * (SQLite would checkpoint on the last close: keep the WAL then.) */
+    if (!s->failed) sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+    else sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
     sqlite3_close(s->db);
   }
   if (s->lock_fd >= 0) close(s->lock_fd);

@@ -173,6 +173,8 @@ static void *checkpoint_main(void *arg) {
     }
     pthread_cond_timedwait(&s->ckpt_cv, &s->mu, &ts);
     if (s->stopping) break;
+    /* after a failure the WAL is the evidence recovery needs: leave it */
+    if (s->failed) continue;
     pthread_mutex_unlock(&s->mu);
     int log_frames = 0, done = 0;
     sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &done);

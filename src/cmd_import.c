@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define IMPORT_BATCH 5000
-#define IMPORT_BATCH_BYTES ((size_t)64 << 20)
+#define IMPORT_BATCH 50000
+#define IMPORT_BATCH_BYTES ((size_t)256 << 20)
 
 typedef struct {
   ingest *in;

@@ -1,0 +1,815 @@
+#!/usr/bin/env python3
+"""driver.py - runs the cxm benchmarks; bench/run.sh builds the tools and
+calls it. Every figure is printed beside its reference, measured in the same
+run and interleaved with it (server run, reference run, server run, ...), so
+that the load other tenants put on this shared machine hits both alike.
+Figures are medians of BENCH_RUNS (>= 3) runs. These are benchmarks, never
+tests: the exit status is 0 whether targets are met or not (1 only when a
+benchmark could not run).
+
+Options come from the environment; see run.sh for the list."""
+
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def env_int(name, default):
+    v = os.environ.get(name, "")
+    return int(v) if v.strip() else default
+
+
+def env_float(name, default):
+    v = os.environ.get(name, "")
+    return float(v) if v.strip() else default
+
+
+QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
+RUNS = max(3, env_int("BENCH_RUNS", 3))
+DURATION = env_int("BENCH_DURATION", 3 if QUICK else 10)
+WARMUP = env_int("BENCH_WARMUP", 1 if QUICK else 2)
+CONNS = env_int("BENCH_CONNS", 32)
+THREADS = env_int("BENCH_THREADS", 2)
+PER_BATCH = env_int("BENCH_BATCH_SIZE", 100)
+USERS = env_int("BENCH_USERS", 10000)
+RATE = env_int("BENCH_RATE", 10000)
+LG_CONNS = env_int("BENCH_LG_CONNS", 64)  # >= rate x p99 budget (Little): 10k/s x 5 ms = 50
+IMPORT_EVENTS = env_int("BENCH_IMPORT_EVENTS", 200000 if QUICK else 1000000)
+IMPORT_USERS = env_int("BENCH_IMPORT_USERS", 50000)
+IMPORT_GROUP = env_int("BENCH_IMPORT_GROUP", 5000)  # src/cmd_import.c IMPORT_BATCH
+REF_MIN_ROWS = env_int("BENCH_REF_MIN_ROWS", 200000 if QUICK else 500000)
+SCALE = os.environ.get("BENCH_SCALE", "") not in ("", "0")
+SCALE_FACTOR = env_float("BENCH_SCALE_FACTOR", 0.01 if QUICK else 1.0)
+ONLY = set(os.environ.get("BENCH_ONLY", "1 2 3 4").replace(",", " ").split())
+PROFILE = os.environ.get("BENCH_PROFILE", "") not in ("", "0")
+KEEP = os.environ.get("BENCH_KEEP", "") not in ("", "0")
+OUT = os.path.abspath(os.environ.get("BENCH_OUT", os.path.join(HERE, "out")))
+TMP = os.path.abspath(os.environ.get("BENCH_TMP", os.path.join(OUT, "work")))
+BIN = os.path.join(OUT, "bin")
+CXM = os.path.abspath(os.environ.get("CXM_BIN", os.path.join(ROOT, "build", "cxm")))
+STAMP = time.strftime("%Y%m%d-%H%M%S")
+
+results = {"started": STAMP, "quick": QUICK, "runs": RUNS, "parts": {}}
+summary = []  # rows of the final table
+
+
+def say(*a):
+    print(*a, flush=True)
+
+
+def fmt(v, unit=""):
+    if v is None:
+        return "—"
+    if isinstance(v, str):
+        return v
+    if abs(v) >= 1000:
+        s = f"{v:,.0f}"
+    elif abs(v) >= 100:
+        s = f"{v:.0f}"
+    elif abs(v) >= 10:
+        s = f"{v:.1f}"
+    else:
+        s = f"{v:.2f}"
+    return s + unit
+
+
+def med(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+# ---------------------------------------------------------------- processes
+
+class Server:
+    """A `cxm serve` on a loopback port; start-up is timed from exec to the
+    "listening" log line."""
+
+    def __init__(self, data, tag, perf_to=None):
+        self.data = data
+        self.perf = None
+        self.log_path = os.path.join(OUT, "logs", f"{STAMP}-{tag}.log")
+        os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
+        self.listening = threading.Event()
+        self.port = None
+        self.startup_ms_logged = None
+        self.t_exec = time.monotonic()
+        self.p = subprocess.Popen([CXM, "serve", "--data", data, "--listen", "127.0.0.1:0"],
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE)
+        if perf_to:  # record the start-up: attach at once, stop at "listening"
+            self.perf = subprocess.Popen(["perf", "record", "-F", "997", "-g", "-o", perf_to, "-p",
+                                          str(self.p.pid)], stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL)
+        self.t_listen = None
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        if not self.listening.wait(600):
+            self.stop()
+            raise RuntimeError(f"cxm serve did not start; see {self.log_path}")
+        if self.port is None:
+            raise RuntimeError(f"cxm serve exited; see {self.log_path}")
+        self.startup_wall_ms = (self.t_listen - self.t_exec) * 1000
+        if self.perf:
+            self.perf.send_signal(signal.SIGINT)
+            self.perf.wait(120)
+
+    def _read(self):
+        with open(self.log_path, "wb") as log:
+            for line in self.p.stderr:
+                log.write(line)
+                if self.port is None:
+                    try:
+                        o = json.loads(line)
+                    except ValueError:
+                        continue
+                    if o.get("msg") == "listening":
+                        self.t_listen = time.monotonic()
+                        self.port = int(o["port"])
+                        self.startup_ms_logged = float(o.get("startup_ms", "nan"))
+                        self.logged = o
+                        self.listening.set()
+            self.listening.set()
+
+    @property
+    def pid(self):
+        return self.p.pid
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(120)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        self.reader.join(5)
+
+
+def cxm_init(data):
+    shutil.rmtree(data, ignore_errors=True)
+    os.makedirs(os.path.dirname(data), exist_ok=True)
+    out = subprocess.run([CXM, "init", "--data", data], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout)
+
+
+def basic_auth(key):
+    import base64
+    return "Basic " + base64.b64encode((key + ":").encode()).decode()
+
+
+def http_get(port, path, token=None, timeout=600):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    h = {"Authorization": "Bearer " + token} if token else {}
+    c.request("GET", path, headers=h)
+    r = c.getresponse()
+    body = r.read()
+    c.close()
+    return r.status, body
+
+
+def metrics(port):
+    st, body = http_get(port, "/metrics")
+    m = {}
+    for line in body.decode().splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        k, _, v = line.rpartition(" ")
+        try:
+            m[k] = float(v)
+        except ValueError:
+            pass
+    return m
+
+
+def sync_note(m0, m1, seconds):
+    """", N fdatasyncs/s, X% of the time" when the server reports its syncer."""
+    if "cxm_store_syncs_total" not in m1:
+        return "", None
+    n = m1["cxm_store_syncs_total"] - m0.get("cxm_store_syncs_total", 0)
+    t = m1.get("cxm_store_sync_seconds_total", 0) - m0.get("cxm_store_sync_seconds_total", 0)
+    return (f", {n / seconds:,.0f} fdatasyncs/s busy {100 * t / seconds:.0f}% of the time",
+            {"syncs": n, "sync_share": t / seconds})
+
+
+def proc_status(pid, key):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def proc_write_bytes(pid):
+    try:
+        with open(f"/proc/{pid}/io") as f:
+            for line in f:
+                if line.startswith("write_bytes:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def run_measured(cmd, **kw):
+    """subprocess.run plus the child's CPU seconds and bytes written to storage."""
+    import resource
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.monotonic()
+    out = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    wall = time.monotonic() - t
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    return out, wall, cpu, (r1.ru_oublock - r0.ru_oublock) * 512
+
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def thread_cpu(pid):
+    """{tid: cpu seconds} of the process's threads, and the process total."""
+    out = {}
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            try:
+                with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                out[int(tid)] = (int(fields[11]) + int(fields[12])) / TICK
+            except (OSError, IndexError):
+                pass
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total = (int(fields[11]) + int(fields[12])) / TICK
+    except OSError:
+        total = None
+    return out, total
+
+
+def cpu_split(before, after, seconds):
+    """Cores used over the window: the whole process and its busiest thread
+    (under load that is the single writer thread: every insert runs there;
+    HTTP connection threads each carry one connection)."""
+    tb, totb = before
+    ta, tota = after
+    if totb is None or tota is None:
+        return None
+    per = sorted(((ta[t] - tb.get(t, 0)) for t in ta), reverse=True)
+    return {"total_cores": (tota - totb) / seconds,
+            "busiest_thread_cores": (per[0] if per else 0) / seconds,
+            "threads": len(ta)}
+
+
+def run_json(cmd, **kw):
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
+    for line in reversed(out.stdout.splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    raise RuntimeError(f"no JSON from {cmd}: {out.stdout} {out.stderr}")
+
+
+def db_bytes(data):
+    n = 0
+    for f in ("cxm.db", "cxm.db-wal"):
+        try:
+            n += os.path.getsize(os.path.join(data, f))
+        except OSError:
+            pass
+    return n
+
+
+def db_query(path, sql):
+    c = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return c.execute(sql).fetchone()
+    finally:
+        c.close()
+
+
+def avg_body(path):
+    """Mean stored message size, wherever the schema keeps the text."""
+    for sql in ("SELECT avg(length(body)) FROM events",
+                "SELECT avg(length(body)) FROM event_bodies"):
+        try:
+            return db_query(path, sql)[0]
+        except sqlite3.OperationalError:
+            continue
+    return None
+
+
+def perf_available():
+    return shutil.which("perf") is not None
+
+
+def perf_report(data_file, out_txt):
+    """Per-thread summary (perf_summary.py) on screen; the full flat profile
+    in out_txt."""
+    rep = subprocess.run(["perf", "report", "-i", data_file, "--no-children", "--stdio", "-g",
+                          "none", "--sort", "dso,symbol", "--percent-limit", "0.3"],
+                         capture_output=True, text=True)
+    summ = subprocess.run([sys.executable, os.path.join(HERE, "perf_summary.py"), data_file,
+                           "--top", "10"], capture_output=True, text=True).stdout
+    with open(out_txt, "w") as f:
+        f.write(summ + "\n" + rep.stdout)
+    return summ.rstrip("\n").splitlines()
+
+
+def machine_state():
+    """Load average and CPU pressure: how much the other tenants of this
+    shared machine took while a part ran."""
+    load = open("/proc/loadavg").read().split()[:3]
+    psi = ""
+    try:
+        with open("/proc/pressure/cpu") as f:
+            some = f.readline().split()
+        psi = ", CPU pressure " + some[1].split("=")[1] + "% (avg10)"
+    except (OSError, IndexError):
+        pass
+    return f"load {' '.join(load)}{psi}"
+
+
+def add_summary(metric, cxm, ref, ratio, target, ok, unit=""):
+    summary.append((metric, fmt(cxm, unit), fmt(ref, unit) if not isinstance(ref, str) else ref,
+                    "—" if ratio is None else f"{ratio:.2f}×", target,
+                    "—" if ok is None else ("pass" if ok else "FAIL")))
+
+
+# ---------------------------------------------------------------- 1. batch
+
+def wrk_run(port, auth, seconds, conns):
+    cmd = ["wrk", f"-t{THREADS}", f"-c{conns}", f"-d{seconds}s", "--timeout", "30s",
+           "-s", os.path.join(HERE, "batch.lua"), f"http://127.0.0.1:{port}", "--",
+           auth, str(PER_BATCH), str(USERS), "64"]
+    import resource
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    for line in out.stdout.splitlines():
+        if line.startswith("BENCH_JSON "):
+            o = json.loads(line[len("BENCH_JSON "):])
+            o["wrk_cores"] = ((r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)) / seconds
+            return o
+    raise RuntimeError("wrk printed no result:\n" + out.stdout + out.stderr)
+
+
+def part_batch():
+    say(f"\n== 1. /v1/batch throughput: {PER_BATCH} track messages per request, wrk -t{THREADS} "
+        f"-c{CONNS}, {DURATION} s per run, {RUNS} runs; reference: ref_sqlite_append synth")
+    runs = []
+    for i in range(RUNS + (1 if PROFILE and perf_available() else 0)):
+        data = os.path.join(TMP, "batch")
+        creds = cxm_init(data)
+        auth = basic_auth(creds["write_key"])
+        srv = Server(data, f"batch{i + 1}")
+        prof = None
+        try:
+            wrk_run(srv.port, auth, WARMUP, CONNS)  # warm-up: connections, caches, allocator
+            m0 = metrics(srv.port)
+            c0 = thread_cpu(srv.pid)
+            wb0 = proc_write_bytes(srv.pid)
+            if i == RUNS:  # an extra run under perf, left out of the medians
+                prof = os.path.join(OUT, f"perf-batch-{STAMP}.data")
+                pp = subprocess.Popen(["perf", "record", "-F", "997", "-g", "-o", prof, "-p",
+                                       str(srv.pid), "--", "sleep", str(DURATION)],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            w = wrk_run(srv.port, auth, DURATION, CONNS)
+            c1 = thread_cpu(srv.pid)
+            wb1 = proc_write_bytes(srv.pid)
+            m1 = metrics(srv.port)
+            if prof:
+                pp.wait()
+            rss = proc_status(srv.pid, "VmRSS")
+        finally:
+            srv.stop()
+        ev = m1.get("cxm_events_ingested_total", 0) - m0.get("cxm_events_ingested_total", 0)
+        commits = m1.get("cxm_store_commits_total", 0) - m0.get("cxm_store_commits_total", 0)
+        commit_s = (m1.get("cxm_store_commit_seconds_total", 0)
+                    - m0.get("cxm_store_commit_seconds_total", 0))
+        group = ev / commits if commits else PER_BATCH
+        body = avg_body(os.path.join(data, "cxm.db"))
+        eps = w["ok"] * PER_BATCH / w["duration_s"]
+        sync_s, sync = sync_note(m0, m1, w["duration_s"])
+        cpu = cpu_split(c0, c1, w["duration_s"])
+        ref_rows = max(REF_MIN_ROWS, int(ev))
+        ref = run_json([os.path.join(BIN, "ref_sqlite_append"), "synth", "--db",
+                        os.path.join(TMP, "ref-batch.db"), "--rows", str(ref_rows), "--group",
+                        str(max(1, round(group))), "--body-bytes", str(round(body or 380)),
+                        "--users", str(USERS)])
+        wpe = (wb1 - wb0) / ev if ev and wb0 is not None and wb1 is not None else None
+        ref_wpe = ref["write_bytes"] / ref["rows"] if ref.get("write_bytes", -1) > 0 else None
+        r = {"events_per_s": eps, "wrk": w, "server_events": ev, "commits": commits,
+             "written_per_event": wpe, "ref_written_per_row": ref_wpe, "sync": sync,
+             "group": group, "commit_share": commit_s / w["duration_s"], "avg_body": body,
+             "cpu": cpu, "rss": rss, "ref": ref, "ratio": eps / ref["rows_per_s"]}
+        if i < RUNS:
+            runs.append(r)
+        cpu_s = (f"; server {cpu['total_cores']:.2f} cores, busiest thread "
+                 f"{cpu['busiest_thread_cores']:.2f}, wrk {w['wrk_cores']:.2f}" if cpu else "")
+        label = f"run {i + 1}" if i < RUNS else "perf run (not in the medians)"
+        say(f"  {label}: cxm {fmt(eps)} ev/s ({w['ok']} × 2xx, {w['non2xx']} non-2xx, "
+            f"{w['socket_errors']} socket errors; group {group:.0f} ev/commit, COMMIT "
+            f"{100 * r['commit_share']:.0f}% of the time{sync_s}{cpu_s}; wrk p50 {w['lat_p50_ms']:.1f} ms, "
+            f"p99 {w['lat_p99_ms']:.1f} ms)")
+        say(f"         ref {fmt(ref['rows_per_s'])} rows/s ({ref['rows']} rows, group "
+            f"{ref['group']}, body {ref['avg_body']:.0f} B)  ratio {r['ratio']:.2f}")
+        if wpe and ref_wpe:
+            say(f"         written to storage: cxm {wpe:,.0f} B/event, ref {ref_wpe:,.0f} B/row")
+        if prof:
+            rows = perf_report(prof, os.path.join(OUT, f"perf-batch-{STAMP}.txt"))
+            say(f"  perf, cxm serve during that run (full profile: {prof[:-5]}.txt):")
+            for l in rows:
+                say("  " + l)
+    shutil.rmtree(os.path.join(TMP, "batch"), ignore_errors=True)
+    for f in ("ref-batch.db", "ref-batch.db-wal", "ref-batch.db-shm"):
+        try:
+            os.unlink(os.path.join(TMP, f))
+        except OSError:
+            pass
+    eps = med([r["events_per_s"] for r in runs])
+    ref = med([r["ref"]["rows_per_s"] for r in runs])
+    ratio = med([r["ratio"] for r in runs])
+    non2xx = sum(r["wrk"]["non2xx"] + r["wrk"]["socket_errors"] for r in runs)
+    say(f"  median: cxm {fmt(eps)} ev/s | ref {fmt(ref)} rows/s | ratio {ratio:.2f} (median of "
+        f"per-run ratios) | errors/non-2xx over all runs: {non2xx} | messages "
+        f"{runs[0]['wrk']['bytes_per_message']:.0f} B as sent, {runs[0]['avg_body']:.0f} B stored")
+    results["parts"]["batch"] = {"runs": runs, "median_events_per_s": eps,
+                                 "median_ref_rows_per_s": ref, "median_ratio": ratio}
+    add_summary("/v1/batch events/s (100/req)", eps, ref, ratio, "≥ 250,000", eps >= 250000)
+    add_summary("/v1/batch ratio to reference", ratio, 1.0, None, "≥ 0.5×", ratio >= 0.5, "×")
+
+
+# ---------------------------------------------------------------- 2. latency
+
+def loadgen(port, path, auth, tag):
+    cmd = [os.path.join(BIN, "loadgen"), "--port", str(port), "--path", path, "--rate", str(RATE),
+           "--duration", str(DURATION), "--warmup", str(WARMUP), "--connections", str(LG_CONNS),
+           "--users", str(USERS)]
+    if auth:
+        cmd += ["--auth", auth]
+    return run_json(cmd)
+
+
+def part_latency():
+    say(f"\n== 2. /v1/track latency at a fixed {RATE:,} requests/s (open loop, {LG_CONNS} "
+        f"connections, {DURATION} s measured after {WARMUP} s warm-up, {RUNS} runs); reference: "
+        "the same load against bench/static_server.c")
+    runs = []
+    for i in range(RUNS):
+        sp = subprocess.Popen([os.path.join(BIN, "static_server")], stdout=subprocess.PIPE,
+                              text=True)
+        try:
+            port = json.loads(sp.stdout.readline())["port"]
+            ref = loadgen(port, "/v1/track", None, "static")
+        finally:
+            sp.send_signal(signal.SIGTERM)
+            sp.wait(10)
+        data = os.path.join(TMP, "latency")
+        creds = cxm_init(data)
+        srv = Server(data, f"latency{i + 1}")
+        try:
+            m0 = metrics(srv.port)
+            c0 = thread_cpu(srv.pid)
+            wb0 = proc_write_bytes(srv.pid)
+            lg = loadgen(srv.port, "/v1/track", basic_auth(creds["write_key"]), "cxm")
+            c1 = thread_cpu(srv.pid)
+            wb1 = proc_write_bytes(srv.pid)
+            m1 = metrics(srv.port)
+        finally:
+            srv.stop()
+        ev = m1.get("cxm_events_ingested_total", 0) - m0.get("cxm_events_ingested_total", 0)
+        commits = m1.get("cxm_store_commits_total", 0) - m0.get("cxm_store_commits_total", 0)
+        commit_s = (m1.get("cxm_store_commit_seconds_total", 0)
+                    - m0.get("cxm_store_commit_seconds_total", 0))
+        group = ev / commits if commits else None
+        span = DURATION + WARMUP
+        sync_s, sync = sync_note(m0, m1, span)
+        cpu = cpu_split(c0, c1, span)
+        wpe = (wb1 - wb0) / ev if ev and wb0 is not None and wb1 is not None else None
+        runs.append({"cxm": lg, "ref": ref, "group": group, "cpu": cpu, "commits": commits,
+                     "written_per_event": wpe,
+                     "commit_share": commit_s / span})
+        for name, o in (("ref", ref), ("cxm", lg)):
+            extra = ""
+            if name == "cxm" and group:
+                extra = (f" ({commits / span:,.0f} commits/s of {group:.1f} requests, COMMIT "
+                         f"{100 * commit_s / span:.0f}% of the time{sync_s}"
+                         + (f", server {cpu['total_cores']:.2f} cores = "
+                            f"{1e6 * cpu['total_cores'] / max(ev / span, 1):.0f} µs CPU/request, "
+                            f"busiest thread {cpu['busiest_thread_cores']:.2f}" if cpu else "")
+                         + (f", wrote {wpe:,.0f} B/request" if wpe else "") + ")")
+            say(f"  run {i + 1} {name}: {o['achieved_rate']:,.0f} req/s, p50 {o['p50_ms']:.2f} ms, "
+                f"p90 {o['p90_ms']:.2f}, p99 {o['p99_ms']:.2f}, p99.9 {o['p999_ms']:.2f}, max "
+                f"{o['max_ms']:.1f}, errors {o['errors']}" + extra)
+    shutil.rmtree(os.path.join(TMP, "latency"), ignore_errors=True)
+    agg = {}
+    for name in ("cxm", "ref"):
+        agg[name] = {k: med([r[name][k] for r in runs])
+                     for k in ("achieved_rate", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms")}
+        agg[name]["errors"] = sum(r[name]["errors"] for r in runs)
+    c, r = agg["cxm"], agg["ref"]
+    say("  median:        rate      p50      p90      p99    p99.9   errors")
+    for name in ("cxm", "ref"):
+        a = agg[name]
+        say(f"    {name:8s} {a['achieved_rate']:9,.0f} {a['p50_ms']:7.2f}  {a['p90_ms']:7.2f}  "
+            f"{a['p99_ms']:7.2f}  {a['p999_ms']:7.2f}   {a['errors']}")
+    results["parts"]["latency"] = {"runs": runs, "median": agg}
+    rate_ok = c["achieved_rate"] >= 0.98 * RATE and c["errors"] == 0
+    add_summary(f"/v1/track p50 ms @ {RATE:,}/s", c["p50_ms"], r["p50_ms"],
+                c["p50_ms"] / r["p50_ms"] if r["p50_ms"] else None, "(report)", None)
+    add_summary(f"/v1/track p99 ms @ {RATE:,}/s", c["p99_ms"], r["p99_ms"],
+                c["p99_ms"] / r["p99_ms"] if r["p99_ms"] else None, "< 5 ms, rate held",
+                c["p99_ms"] < 5 and rate_ok)
+    add_summary(f"/v1/track p99.9 ms @ {RATE:,}/s", c["p999_ms"], r["p999_ms"],
+                c["p999_ms"] / r["p999_ms"] if r["p999_ms"] else None, "(report)", None)
+
+
+# ---------------------------------------------------------------- 3. import
+
+def gen_events(path, events, users):
+    t = time.monotonic()
+    with open(path, "wb") as f:
+        subprocess.run([os.path.join(BIN, "gen_events"), "--events", str(events), "--users",
+                        str(users)], check=True, stdout=f)
+    return time.monotonic() - t
+
+
+IMPORT_RE = re.compile(r"imported (\d+) events \((\d+) duplicates skipped\) in ([\d.]+) s")
+
+
+def cxm_import(path, data, profile_to=None):
+    cmd = [CXM, "import", "events", path, "--data", data]
+    if profile_to:
+        cmd = ["perf", "record", "-F", "997", "-g", "-o", profile_to, "--"] + cmd
+    out, wall, cpu, written = run_measured(cmd)
+    if out.returncode:
+        raise RuntimeError(f"cxm import failed: {out.stderr[-2000:]}")
+    m = IMPORT_RE.search(out.stderr)
+    n = int(m.group(1)) if m else None
+    return {"wall_s": wall, "events": n, "cpu_s": cpu, "written": written, "duplicates": int(m.group(2)) if m else None,
+            "self_s": float(m.group(3)) if m else None,
+            "events_per_s": n / wall if n else None,
+            "self_events_per_s": n / float(m.group(3)) if m and float(m.group(3)) > 0 else None}
+
+
+def ref_import(path, db):
+    out, wall, cpu, written = run_measured(
+        [os.path.join(BIN, "ref_sqlite_append"), "file", "--db", db, "--input", path, "--group",
+         str(IMPORT_GROUP)], check=True)
+    r = json.loads([l for l in out.stdout.splitlines() if l.startswith("{")][-1])
+    r.update({"wall_s": wall, "cpu_s": cpu, "written": written,
+              "rows_per_s_wall": r["rows"] / wall})
+    return r
+
+
+def part_import():
+    path = os.path.join(TMP, f"events-{IMPORT_EVENTS}.jsonl")
+    os.makedirs(TMP, exist_ok=True)
+    gt = gen_events(path, IMPORT_EVENTS, IMPORT_USERS)
+    size = os.path.getsize(path)
+    say(f"\n== 3. cxm import events: {IMPORT_EVENTS:,} messages, {IMPORT_USERS:,} users "
+        f"({size / IMPORT_EVENTS:.0f} B/line, generated in {gt:.1f} s), {RUNS} runs, fresh data "
+        f"dir each; reference: ref_sqlite_append file (same lines, group {IMPORT_GROUP})")
+    runs = []
+    for i in range(RUNS + (1 if PROFILE and perf_available() else 0)):
+        data = os.path.join(TMP, "import")
+        cxm_init(data)
+        prof = None
+        if i == RUNS:  # an extra run under perf, left out of the medians
+            prof = os.path.join(OUT, f"perf-import-{STAMP}.data")
+        c = cxm_import(path, data, prof)
+        c["db_bytes"] = db_bytes(data)
+        ref = ref_import(path, os.path.join(TMP, "ref-import.db"))
+        ratio = c["events_per_s"] / ref["rows_per_s_wall"] if c["events_per_s"] else None
+        if i < RUNS:
+            runs.append({"cxm": c, "ref": ref, "ratio": ratio})
+        label = f"run {i + 1}" if i < RUNS else "perf run (not in the medians)"
+        say(f"  {label}: cxm {fmt(c['events_per_s'])} ev/s wall ({c['events']:,} events in "
+            f"{c['wall_s']:.2f} s, CPU {c['cpu_s']:.2f} s, wrote {c['written'] / c['events']:,.0f}"
+            f" B/event; own report {fmt(c['self_events_per_s'])} ev/s)")
+        say(f"         ref {fmt(ref['rows_per_s_wall'])} rows/s ({ref['wall_s']:.2f} s, CPU "
+            f"{ref['cpu_s']:.2f} s, wrote {ref['written'] / ref['rows']:,.0f} B/row)  "
+            f"ratio {ratio:.2f}")
+        if prof:
+            rows = perf_report(prof, os.path.join(OUT, f"perf-import-{STAMP}.txt"))
+            say(f"  perf, cxm import (full profile: {prof[:-5]}.txt):")
+            for l in rows:
+                say("  " + l)
+    shutil.rmtree(os.path.join(TMP, "import"), ignore_errors=True)
+    for f in (path, os.path.join(TMP, "ref-import.db")):
+        try:
+            os.unlink(f)
+        except OSError:
+            pass
+    eps = med([r["cxm"]["events_per_s"] for r in runs])
+    ref = med([r["ref"]["rows_per_s_wall"] for r in runs])
+    ratio = med([r["ratio"] for r in runs])
+    say(f"  median: cxm {fmt(eps)} ev/s | ref {fmt(ref)} rows/s | ratio {ratio:.2f}")
+    results["parts"]["import"] = {"runs": runs, "median_events_per_s": eps,
+                                  "median_ref_rows_per_s": ref, "median_ratio": ratio}
+    add_summary(f"import events/s ({IMPORT_EVENTS / 1e6:g}M msgs)", eps, ref, ratio,
+                "≥ 500,000", eps >= 500000)
+
+
+# ---------------------------------------------------------------- 4. scale
+
+def part_scale():
+    events = int(10_000_000 * SCALE_FACTOR)
+    users = max(1, int(1_000_000 * SCALE_FACTOR))
+    path = os.path.join(TMP, f"scale-{events}.jsonl")
+    data = os.path.join(TMP, "scale")
+    os.makedirs(TMP, exist_ok=True)
+    say(f"\n== 4. scale: {events:,} events of {users:,} users (factor {SCALE_FACTOR:g}); "
+        f"import, then restart cxm serve {RUNS} times")
+    gt = gen_events(path, events, users)
+    say(f"  generated {os.path.getsize(path) / 1e9:.2f} GB in {gt:.0f} s")
+    creds = cxm_init(data)
+    imp = cxm_import(path, data)
+    say(f"  cxm import: {imp['events']:,} events in {imp['wall_s']:.1f} s "
+        f"({fmt(imp['events_per_s'])} ev/s)")
+    disk_closed = db_bytes(data)
+    ref_db = os.path.join(TMP, "ref-scale.db")
+    ref = ref_import(path, ref_db)
+    say(f"  ref import: {ref['rows']:,} rows in {ref['wall_s']:.1f} s "
+        f"({fmt(ref['rows_per_s_wall'])} rows/s), {ref['db_bytes'] / ref['rows']:.0f} B/row on disk")
+    starts = []
+    for i in range(RUNS):
+        srv = Server(data, f"scale{i + 1}")
+        try:
+            rss0 = proc_status(srv.pid, "VmRSS")
+            q = {}
+            if i == 0:
+                q = scale_queries(srv.port, creds["admin_token"], users)
+            rss1 = proc_status(srv.pid, "VmRSS")
+            hwm = proc_status(srv.pid, "VmHWM")
+            anon = proc_status(srv.pid, "RssAnon")
+            filemap = proc_status(srv.pid, "RssFile")
+            disk_open = db_bytes(data)
+        finally:
+            srv.stop()
+        s = {"startup_wall_ms": srv.startup_wall_ms, "startup_ms_logged": srv.startup_ms_logged,
+             "events": int(srv.logged.get("events", 0)),
+             "customers": int(srv.logged.get("customers", 0)), "rss_start": rss0,
+             "rss_after_queries": rss1, "vm_hwm": hwm, "rss_anon": anon, "rss_file": filemap,
+             "disk_open": disk_open, "queries": q}
+        starts.append(s)
+        say(f"  start {i + 1}: listening after {srv.startup_wall_ms:.0f} ms (log says "
+            f"startup_ms {srv.startup_ms_logged:.0f}); {s['events']:,} events, "
+            f"{s['customers']:,} customers; RSS {rss0 / 2**20:.0f} MiB at start, "
+            f"{rss1 / 2**20:.0f} MiB after queries (peak {hwm / 2**20:.0f} MiB; of it heap "
+            f"{anon / 2**20:.0f} MiB, mapped database file {filemap / 2**20:.0f} MiB)")
+        if q:
+            say("    queries: " + ", ".join(f"{k} {v}" for k, v in q.items()))
+    if PROFILE and perf_available():
+        prof = os.path.join(OUT, f"perf-startup-{STAMP}.data")
+        srv = Server(data, "scale-perf", perf_to=prof)
+        srv.stop()
+        say(f"  start under perf (not in the medians): listening after {srv.startup_wall_ms:.0f} ms;"
+            f" full profile: {prof[:-5]}.txt")
+        for l in perf_report(prof, prof[:-5] + ".txt"):
+            say("  " + l)
+    # reference for start-up: the bare scan of (seq, customer_id, ts) over the same file
+    scans = [run_json([os.path.join(BIN, "ref_sqlite_append"), "scan", "--db",
+                       os.path.join(data, "cxm.db")]) for _ in range(RUNS)]
+    scan_ms = med([x["seconds"] * 1000 for x in scans])
+    n_events = starts[0]["events"] or imp["events"] or events
+    startup = med([s["startup_wall_ms"] for s in starts])
+    rss_start = med([s["rss_start"] for s in starts])
+    rss_q = starts[0]["rss_after_queries"]
+    bpe = disk_closed / n_events
+    ref_bpe = ref["db_bytes"] / ref["rows"]
+    say(f"  median start-up {startup:.0f} ms | ref: bare scan of (seq, customer_id, ts) "
+        f"{scan_ms:.0f} ms | disk {bpe:.0f} B/event (ref {ref_bpe:.0f} B/row) | "
+        f"RSS {rss_start / 2**20:.0f} MiB at start, {rss_q / 2**20:.0f} MiB after queries")
+    results["parts"]["scale"] = {"events": events, "users": users, "import": imp, "ref": ref,
+                                 "starts": starts, "scan": scans, "disk_bytes": disk_closed,
+                                 "bytes_per_event": bpe}
+    tag = f"{events / 1e6:g}M ev/{users / 1e6:g}M cust"
+    full = SCALE_FACTOR >= 1.0
+    add_summary(f"start-up ms ({tag})", startup, scan_ms, startup / scan_ms if scan_ms else None,
+                "< 5,000 ms" + ("" if full else " (at 1×)"), startup < 5000 if full else None)
+    add_summary(f"RSS MiB after queries ({tag})", rss_q / 2**20, "—", None,
+                "< 1,536 MiB" + ("" if full else " (at 1×)"),
+                rss_q < 1.5 * 2**30 if full else None)
+    add_summary(f"disk bytes/event ({tag})", bpe, ref_bpe, bpe / ref_bpe, "(report)", None)
+    add_summary(f"import events/s ({tag})", imp["events_per_s"], ref["rows_per_s_wall"],
+                imp["events_per_s"] / ref["rows_per_s_wall"], "(report)", None)
+    if not KEEP:
+        shutil.rmtree(data, ignore_errors=True)
+        for f in (path, ref_db):
+            try:
+                os.unlink(f)
+            except OSError:
+                pass
+
+
+def scale_queries(port, token, users):
+    """Stats, 200 identity look-ups with profile and timeline page, one text
+    search; returns median latencies in ms."""
+    import random
+    rnd = random.Random(7)
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    h = {"Authorization": "Bearer " + token}
+
+    def get(path):
+        t = time.monotonic()
+        c.request("GET", path, headers=h)
+        r = c.getresponse()
+        body = r.read()
+        return r.status, body, (time.monotonic() - t) * 1000
+
+    out = {}
+    st, body, ms = get("/api/v1/stats")
+    out["stats"] = f"{ms:.1f} ms"
+    look, prof, tl = [], [], []
+    found = 0
+    for _ in range(200):
+        uid = f"user-{rnd.randrange(users):07d}"
+        st, body, ms = get(f"/api/v1/customers?user_id={uid}")
+        look.append(ms)
+        if st != 200:
+            continue
+        cs = json.loads(body).get("customers", [])
+        if not cs:
+            continue
+        found += 1
+        cid = cs[0]["id"]
+        st, body, ms = get(f"/api/v1/customers/{cid}")
+        prof.append(ms)
+        st, body, ms = get(f"/api/v1/customers/{cid}/events?limit=50")
+        tl.append(ms)
+    out["lookup p50"] = f"{med(look):.2f} ms" if look else "—"
+    out["profile p50"] = f"{med(prof):.2f} ms" if prof else "—"
+    out["timeline p50"] = f"{med(tl):.2f} ms" if tl else "—"
+    out["found"] = f"{found}/200"
+    st, body, ms = get("/api/v1/customers?q=Lovelace&limit=20")
+    out["text search"] = f"{ms:.0f} ms (status {st})"
+    c.close()
+    return out
+
+
+def main():
+    if not os.access(CXM, os.X_OK):
+        say(f"bench: {CXM} is missing; run `make build/cxm` (make bench does)")
+        return 1
+    os.makedirs(TMP, exist_ok=True)
+    ver = subprocess.run([CXM, "--version"], capture_output=True, text=True).stdout.strip()
+    try:
+        rev = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"],
+                             capture_output=True, text=True).stdout.strip()
+    except OSError:
+        rev = "?"
+    load = open("/proc/loadavg").read().split()[:3]
+    say(f"cxm benchmarks {STAMP}: {ver} ({rev}), {os.cpu_count()} cores, {machine_state()}"
+        f"{', QUICK' if QUICK else ''}; runs {RUNS}, {DURATION} s each")
+    origin = os.environ.get("BENCH_CXM_ORIGIN", CXM)
+    say(f"binary: {origin}; repository at {rev}")
+    results.update({"version": ver, "git": rev, "binary": origin, "loadavg_start": load})
+    parts = [("1", part_batch), ("2", part_latency), ("3", part_import)]
+    if SCALE:
+        parts.append(("4", part_scale))
+    failed = []
+    for key, fn in parts:
+        if key not in ONLY:
+            continue
+        try:
+            fn()
+            say(f"  machine after part {key}: {machine_state()}")
+            results.setdefault("machine", {})[key] = machine_state()
+        except Exception as e:  # a broken part must not hide the others
+            failed.append(key)
+            say(f"  part {key} could not run: {type(e).__name__}: {e}")
+    results["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
+    say("\n== summary (medians; reference measured in the same run; ratio = cxm / reference)")
+    head = ("metric", "cxm", "reference", "ratio", "target", "result")
+    rows = [head] + summary
+    w = [max(len(str(r[i])) for r in rows) for i in range(len(head))]
+    for k, r in enumerate(rows):
+        say("  " + "  ".join(str(c).ljust(w[i]) if i == 0 else str(c).rjust(w[i])
+                             for i, c in enumerate(r)))
+        if k == 0:
+            say("  " + "  ".join("-" * x for x in w))
+    say(f"  machine at the end: {machine_state()} ({os.cpu_count()} cores, shared: other tenants' "
+        "load lowers both cxm and its references)")
+    results["summary"] = summary
+    path = os.path.join(OUT, f"results-{STAMP}.json")
+    with open(path, "w") as f:
+        json.dump(results, f, indent=1, default=str)
+    say(f"  details: {path}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# bench/run.sh - the cxm benchmarks (`make bench`). Each figure is printed
+# beside its reference, measured in the same run; figures are medians of
+# >= 3 runs. Benchmarks, not tests: targets are reported, never enforced.
+#
+#   1. /v1/batch throughput (wrk + bench/batch.lua, 100 track messages per
+#      request, durable commit) vs bench/ref_sqlite_append.c appending the
+#      same rows to SQLite (WAL, synchronous=FULL) in the server's group size.
+#   2. /v1/track latency at a fixed rate (bench/loadgen.c, open loop) vs the
+#      same load against bench/static_server.c.
+#   3. `cxm import events` of 1M generated messages (bench/gen_events.c) vs
+#      ref_sqlite_append appending the same lines.
+#   4. (BENCH_SCALE=1) 10M events of 1M customers: start-up time, resident
+#      memory, bytes on disk per event.
+#
+# Options (environment):
+#   BENCH_QUICK=1          short runs: 3 s per run, 200k-message import,
+#                          scale factor 0.01
+#   BENCH_ONLY="1 3"       parts to run (default: 1 2 3, and 4 with BENCH_SCALE)
+#   BENCH_RUNS=3           runs per figure (at least 3)
+#   BENCH_DURATION=10      seconds per measured wrk/loadgen run
+#   BENCH_WARMUP=2         seconds of warm-up before each
+#   BENCH_CONNS=32         wrk connections (part 1); BENCH_THREADS=2 wrk threads
+#   BENCH_RATE=10000       requests/s (part 2); BENCH_LG_CONNS=64 connections
+#                          (at least rate × the 5 ms p99 budget, by Little's law)
+#   BENCH_IMPORT_EVENTS=1000000   messages imported (part 3)
+#   BENCH_SCALE=1          run part 4; BENCH_SCALE_FACTOR=0.1 for 1M events of
+#                          100k customers (default 1: 10M events, 1M customers)
+#   BENCH_PROFILE=1        one extra run of parts 1 and 3, and one extra start
+#                          in part 4, under perf record (not in the medians);
+#                          per-thread summaries on screen (perf_summary.py),
+#                          full profiles in bench/out/perf-*.txt
+#   BENCH_KEEP=1           keep the scale data set (bench/out/work)
+#   BENCH_TMP=DIR          where data directories go (default bench/out/work;
+#                          keep it on the disk you want to measure)
+#   CXM_BIN=build/cxm      the server binary (make bench builds it with -O2);
+#                          the run uses a private copy of it
+#
+# Output: the report on stdout, a copy in bench/out/report-<time>.txt and
+# every number in bench/out/results-<time>.json.
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(dirname "$here")"
+out="${BENCH_OUT:-$here/out}"
+bin="$out/bin"
+mkdir -p "$bin" "$out/logs"
+
+for tool in wrk python3; do
+  if ! command -v "$tool" >/dev/null; then
+    echo "bench: $tool is missing (apt-get install $tool)" >&2
+    exit 1
+  fi
+done
+
+# the tools: plain -O2 builds, rebuilt when their source changes
+cc="${CC:-cc}"
+cflags="-std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Wno-unused-parameter"
+build() { # name "sources" "other inputs" libs...
+  local name="$1" srcs="$2" deps="$3"; shift 3
+  local target="$bin/$name" stale=0
+  [ -x "$target" ] || stale=1
+  for s in $srcs $deps; do [ "$s" -nt "$target" ] && stale=1; done
+  if [ "$stale" = 1 ]; then
+    # shellcheck disable=SC2086
+    $cc $cflags -o "$target" $srcs "$@"
+  fi
+}
+sqlite_libs=$(pkg-config --libs sqlite3 2>/dev/null || echo -lsqlite3)
+# shellcheck disable=SC2086
+build ref_sqlite_append "$here/ref_sqlite_append.c $root/lib/store/migrations.c" \
+  "$root/lib/store/store_int.h $root/lib/store/store.h $root/lib/base/err.h" $sqlite_libs -pthread
+build loadgen "$here/loadgen.c" ""
+build static_server "$here/static_server.c" ""
+build gen_events "$here/gen_events.c" "" -lm
+
+origin="${CXM_BIN:-$root/build/cxm}"
+if [ ! -x "$origin" ]; then
+  echo "bench: $origin is missing; run make bench (it builds build/cxm)" >&2
+  exit 1
+fi
+# run a private copy, so that a rebuild of build/cxm during the run (make
+# test, make run) cannot mix two binaries into one report
+cxm="$bin/cxm-under-test"
+cp "$origin" "$cxm.tmp" && mv "$cxm.tmp" "$cxm"
+export BENCH_CXM_ORIGIN="$origin ($(date -r "$origin" '+built %Y-%m-%d %H:%M:%S'), sha256 $(sha256sum "$cxm" | cut -c1-12))"
+
+stamp="$(date +%Y%m%d-%H%M%S)"
+report="$out/report-$stamp.txt"
+set +e
+CXM_BIN="$cxm" BENCH_OUT="$out" python3 -u "$here/driver.py" 2>&1 | tee "$report"
+status=${PIPESTATUS[0]}
+set -e
+echo "report: $report"
+exit "$status"

@@ -70,7 +70,6 @@ cx_err store_open(const char *dir, int create, store **out) {
   }
   pthread_mutex_init(&s->mu, NULL);
   pthread_cond_init(&s->work, NULL);
-  pthread_cond_init(&s->finished, NULL);
   pthread_mutex_init(&s->rmu, NULL);
   pthread_cond_init(&s->rcv, NULL);
   cx_err rc = CX_EDB;
@@ -129,7 +128,6 @@ void store_close(store *s) {
   if (s->wal_fd >= 0) close(s->wal_fd);
   pthread_mutex_destroy(&s->mu);
   pthread_cond_destroy(&s->work);
-  pthread_cond_destroy(&s->finished);
   pthread_mutex_destroy(&s->rmu);
   pthread_cond_destroy(&s->rcv);
   cx_free(s);

@@ -14,6 +14,7 @@
  * thread fdatasyncs it; a job completes with CX_OK only after that sync. */
 #ifndef CX_STORE_H
 #define CX_STORE_H
+#include <semaphore.h>
 #include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -49,6 +50,7 @@ struct store_job {
   cx_err rc;
   int done;
   store_job *next;
+  sem_t sem; /* posted when done; store_submit sets it up, store_wait ends it */
 };
 
 typedef struct {
@@ -66,7 +68,8 @@ cx_err store_writer_start(store *s, const store_writer_cfg *cfg);
  * stopping has begun, the failure once the store has failed; in all these
  * cases the job was not queued. */
 cx_err store_submit(store *s, store_job *job);
-/* Blocks until the writer has finished job; returns job->rc. */
+/* Blocks until the writer has finished job; returns job->rc. Call it
+ * exactly once for every job that store_submit accepted. */
 cx_err store_wait(store *s, store_job *job);
 /* submit + wait. */
 cx_err store_run(store *s, store_job *job);

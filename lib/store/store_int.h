@@ -21,7 +21,6 @@ struct store {
   /* writer */
   pthread_mutex_t mu;
   pthread_cond_t work; /* signalled when jobs arrive or stop begins */
-  pthread_cond_t finished; /* broadcast when a group completes */
   pthread_t thread;
   int running, stopping;
   store_job *head, *tail;

@@ -7,7 +7,8 @@
  * group's jobs. While the syncer waits on the disk, the writer applies the
  * next group: one fsync can cover several groups. A failed apply or commit
  * rolls the whole group back and its jobs complete at once with the error.
- * Completion is announced by broadcasting `finished`. */
+ * Completion is posted to each job's own semaphore: waking every waiting
+ * handler on every group (a broadcast) cost more CPU than the requests. */
 #include "store_int.h"
 #include "../base/log.h"
 #include "../base/time.h"
@@ -17,14 +18,16 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Called with s->mu held. */
+/* Called with s->mu held. A job may be freed by its waiter as soon as its
+ * semaphore is posted: read what is needed first. */
 static void complete(store *s, store_job *first, cx_err rc) {
-  for (store_job *j = first; j; j = j->next) {
+  for (store_job *j = first, *next; j; j = next) {
+    next = j->next;
     s->stats.queue_weight -= j->weight; /* queued until acknowledged */
     j->rc = rc;
     j->done = 1;
+    sem_post(&j->sem);
   }
-  pthread_cond_broadcast(&s->finished);
 }
 
 static void fail_stop(store *s, cx_err rc, const char *why) {
@@ -246,6 +249,7 @@ cx_err store_submit(store *s, store_job *job) {
   else if (s->stats.queue_weight && s->stats.queue_weight + job->weight > s->cfg.max_queue)
     rc = CX_EFULL;
   if (!rc) {
+    sem_init(&job->sem, 0, 0); /* destroyed by store_wait */
     s->stats.queue_weight += job->weight;
     if (s->tail) s->tail->next = job;
     else s->head = job;
@@ -257,9 +261,10 @@ cx_err store_submit(store *s, store_job *job) {
 }
 
 cx_err store_wait(store *s, store_job *job) {
-  pthread_mutex_lock(&s->mu);
-  while (!job->done) pthread_cond_wait(&s->finished, &s->mu);
-  pthread_mutex_unlock(&s->mu);
+  (void)s;
+  while (sem_wait(&job->sem) != 0) /* EINTR: wait on */
+    ;
+  sem_destroy(&job->sem);
   return job->rc;
 }
 

@@ -3,6 +3,7 @@
 #include "../base/mem.h"
 #include "../base/time.h"
 #include "../base/util.h"
+#include "../base/vec.h"
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,11 +47,6 @@ static enum MHD_Result send_buf(ctx *x, int status, cx_buf *b, cx_err rc) {
   enum MHD_Result ret = http_send_json(x->c, x->r, status, b);
   cx_buf_free(b);
   return ret;
-}
-
-static int id_cmp(const void *a, const void *b) {
-  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-  return (x > y) - (x < y);
 }
 
 static int64_t parse_customer_id(const char *s, size_t n) {
@@ -267,27 +263,16 @@ static enum MHD_Result account_get(ctx *x, const char *id) {
     if (!rc) sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     /* memberships stay under the customer that joined: list each member's
      * current (merged) customer once */
-    int64_t *ids = NULL;
-    size_t n = 0, cap = 0;
-    while (!rc && sqlite3_step(st) == SQLITE_ROW) {
-      if (n == cap) {
-        cap = cap ? cap * 2 : 64;
-        int64_t *g = cx_realloc(ids, cap * sizeof *g);
-        if (!g) {
-          rc = CX_ENOMEM;
-          break;
-        }
-        ids = g;
-      }
-      ids[n++] = profile_canonical(x->h->cfg.pr, sqlite3_column_int64(st, 0));
-    }
+    cx_vec ids = {0};
+    while (!rc && sqlite3_step(st) == SQLITE_ROW)
+      rc = cx_vec_push(&ids, profile_canonical(x->h->cfg.pr, sqlite3_column_int64(st, 0)));
     sqlite3_finalize(st);
-    if (n) qsort(ids, n, sizeof *ids, id_cmp);
-    for (size_t i = 0, shown = 0; i < n && !rc; i++) {
-      if (!ids[i] || (i && ids[i] == ids[i - 1])) continue;
-      rc = cx_buf_printf(&b, "%s\"%lld\"", shown++ ? "," : "", (long long)ids[i]);
+    if (ids.n) qsort(ids.v, ids.n, sizeof *ids.v, cx_i64_cmp);
+    for (size_t i = 0, shown = 0; i < ids.n && !rc; i++) {
+      if (!ids.v[i] || (i && ids.v[i] == ids.v[i - 1])) continue;
+      rc = cx_buf_printf(&b, "%s\"%lld\"", shown++ ? "," : "", (long long)ids.v[i]);
     }
-    cx_free(ids);
+    cx_vec_free(&ids);
     if (!rc) rc = cx_buf_puts(&b, "]}");
   }
   store_reader_put(x->h->cfg.st, db);

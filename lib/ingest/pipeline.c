@@ -5,6 +5,7 @@
 #include "../base/mem.h"
 #include "../base/time.h"
 #include "../base/util.h"
+#include "../base/vec.h"
 #include <pthread.h>
 #include <stdio.h>
 #include <stdatomic.h>
@@ -91,34 +92,23 @@ static cx_err dedupe_load(ingest *in, sqlite3 *db) {
     return CX_EDB;
   /* gather first, then size the set once: rehashing while it grows was
    * the largest cost of start-up */
-  uint64_t *ids = NULL;
-  size_t n = 0, cap = 0;
+  cx_vec ids = {0};
   cx_err rc = CX_OK;
-  while (sqlite3_step(st) == SQLITE_ROW) {
+  while (!rc && sqlite3_step(st) == SQLITE_ROW) {
     int64_t at = sqlite3_column_int64(st, 1);
     if (at < cutoff - 3600 * 1000) break;
-    if (at < cutoff) continue;
-    if (n == cap) {
-      cap = cap ? cap * 2 : 65536;
-      uint64_t *g = cx_realloc(ids, cap * sizeof *g);
-      if (!g) {
-        rc = CX_ENOMEM;
-        break;
-      }
-      ids = g;
-    }
-    ids[n++] = (uint64_t)sqlite3_column_int64(st, 0);
+    if (at >= cutoff) rc = cx_vec_push(&ids, sqlite3_column_int64(st, 0));
   }
   sqlite3_finalize(st);
-  if (!rc && n) {
+  if (!rc && ids.n) {
     size_t slots = 1 << 16;
-    while (slots < n * 2 + 2) slots *= 2;
+    while (slots < ids.n * 2 + 2) slots *= 2;
     in->cur.slot = cx_calloc(slots, sizeof *in->cur.slot);
     if (!in->cur.slot) rc = CX_ENOMEM;
     else in->cur.cap = slots;
-    for (size_t i = 0; i < n && !rc; i++) rc = idset_add(&in->cur, ids[i]);
+    for (size_t i = 0; i < ids.n && !rc; i++) rc = idset_add(&in->cur, (uint64_t)ids.v[i]);
   }
-  cx_free(ids);
+  cx_vec_free(&ids);
   return rc;
 }
 

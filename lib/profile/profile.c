@@ -10,7 +10,9 @@
 
 #define KEY_SEED 0x6964656e74697479ULL
 
-/* ---- the key arena: identity keys live until profile_close/rebuild ---- */
+/* ---- the key arena: identity keys live until profile_close/rebuild.
+ * Not a cx_arena: keys are packed byte by byte (cx_arena aligns every block
+ * up to 16 bytes, which millions of short keys would pay for). ---- */
 
 static char *key_store(profile *p, int type, const char *v, size_t n) {
   size_t need = n + 2;
@@ -94,18 +96,10 @@ static cx_err cust_reserve(profile *p, int64_t id) {
   return CX_OK;
 }
 
-/* Root of id's merge tree; 0 for an unknown id. Readers use this one;
- * chains are shortened by the writer (find_root_w). */
-static int64_t find_root(profile *p, int64_t id) {
-  if (id <= 0 || id > p->ncust || !p->cust[id].parent) return 0;
-  int64_t r = id;
-  while (p->cust[r].parent != r) r = p->cust[r].parent;
-  return r;
-}
 
 /* [writer] find_root, pointing every customer on the way at the root. */
 static int64_t find_root_w(profile *p, int64_t id) {
-  int64_t r = find_root(p, id);
+  int64_t r = profile_root(p, id);
   while (r && id != r) {
     int64_t next = p->cust[id].parent;
     p->cust[id].parent = r;
@@ -291,7 +285,7 @@ static cx_err load(profile *p, sqlite3 *db) {
     size_t n = (size_t)sqlite3_column_bytes(st, 1);
     int64_t c = sqlite3_column_int64(st, 2);
     if ((rc = slot_insert(p, type, v, n, c))) goto out;
-    int64_t r = type == PROFILE_USER_ID ? find_root(p, c) : 0;
+    int64_t r = type == PROFILE_USER_ID ? profile_root(p, c) : 0;
     if (r && !p->cust[r].uid_hash) p->cust[r].uid_hash = key_hash(type, v, n);
   }
   if (step != SQLITE_DONE) {
@@ -303,7 +297,7 @@ static cx_err load(profile *p, sqlite3 *db) {
   rc = CX_EDB;
   if (sqlite3_prepare_v2(db, "SELECT seq, customer_id, ts FROM events", -1, &st, NULL)) goto out;
   while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-    int64_t c = find_root(p, sqlite3_column_int64(st, 1));
+    int64_t c = profile_root(p, sqlite3_column_int64(st, 1));
     if (!c) continue;
     if ((rc = tl_add(&p->cust[c], sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 0))))
       goto out;
@@ -603,7 +597,7 @@ cx_err profile_note_event(profile *p, int64_t customer, int64_t seq, int64_t ts)
 
 int64_t profile_canonical(profile *p, int64_t id) {
   pthread_rwlock_rdlock(&p->lock);
-  int64_t r = find_root(p, id);
+  int64_t r = profile_root(p, id);
   pthread_rwlock_unlock(&p->lock);
   return r;
 }
@@ -611,14 +605,14 @@ int64_t profile_canonical(profile *p, int64_t id) {
 int64_t profile_find(profile *p, int type, const char *value, size_t n) {
   pthread_rwlock_rdlock(&p->lock);
   profile_slot *s = slot_find(p, key_hash(type, value, n), type, value, n);
-  int64_t r = s ? find_root(p, s->customer) : 0;
+  int64_t r = s ? profile_root(p, s->customer) : 0;
   pthread_rwlock_unlock(&p->lock);
   return r;
 }
 
 cx_err profile_get_summary(profile *p, int64_t id, profile_summary *out) {
   pthread_rwlock_rdlock(&p->lock);
-  int64_t r = find_root(p, id);
+  int64_t r = profile_root(p, id);
   if (r) {
     out->first_seen = p->cust[r].first_seen;
     out->last_seen = p->cust[r].last_seen;
@@ -632,7 +626,7 @@ size_t profile_timeline(profile *p, int64_t id, int64_t before_ts, int64_t befor
                         profile_point *out, size_t max) {
   size_t k = 0;
   pthread_rwlock_rdlock(&p->lock);
-  int64_t r = find_root(p, id);
+  int64_t r = profile_root(p, id);
   if (r) {
     profile_customer *c = &p->cust[r];
     int64_t i = (int64_t)c->n - 1;
@@ -656,7 +650,7 @@ size_t profile_timeline(profile *p, int64_t id, int64_t before_ts, int64_t befor
 size_t profile_members(profile *p, int64_t id, int64_t *out, size_t max) {
   size_t k = 0;
   pthread_rwlock_rdlock(&p->lock);
-  int64_t r = find_root(p, id);
+  int64_t r = profile_root(p, id);
   if (r) {
     int64_t m = r;
     do {

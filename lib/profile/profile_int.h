@@ -42,4 +42,12 @@ struct profile {
       *ins_account, *upsert_account_trait, *ins_membership;
 };
 
+/* Root of id's merge tree; 0 for an unknown id. Callers hold the lock
+ * (read or write); the writer also shortens chains (find_root_w). */
+static inline int64_t profile_root(const profile *p, int64_t id) {
+  if (id <= 0 || id > p->ncust || !p->cust[id].parent) return 0;
+  while (p->cust[id].parent != id) id = p->cust[id].parent;
+  return id;
+}
+
 #endif

@@ -2,6 +2,7 @@
 #include "profile_int.h"
 #include "../base/log.h"
 #include "../base/mem.h"
+#include "../base/vec.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -112,18 +113,6 @@ dberr:
 
 #define MAX_SEARCH_MATCHES 100000 /* rows a text search looks at */
 
-static int id_cmp(const void *a, const void *b) {
-  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-  return (x > y) - (x < y);
-}
-
-/* Root of id under the read lock (0 when unknown). */
-static int64_t find_root_r(profile *p, int64_t id) {
-  if (id <= 0 || id > p->ncust || !p->cust[id].parent) return 0;
-  while (p->cust[id].parent != id) id = p->cust[id].parent;
-  return id;
-}
-
 size_t profile_list(profile *p, sqlite3 *rdb, const char *q, int64_t after_id, int64_t *out,
                     size_t max) {
   size_t k = 0;
@@ -147,24 +136,18 @@ size_t profile_list(profile *p, sqlite3 *rdb, const char *q, int64_t after_id, i
   }
   sqlite3_bind_text(st, 1, q, -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 2, MAX_SEARCH_MATCHES);
-  int64_t *all = NULL;
-  size_t n = 0, cap = 0;
-  while (sqlite3_step(st) == SQLITE_ROW) {
-    if (n == cap) {
-      cap = cap ? cap * 2 : 256;
-      int64_t *g = cx_realloc(all, cap * sizeof *g);
-      if (!g) break;
-      all = g;
-    }
-    all[n++] = sqlite3_column_int64(st, 0);
-  }
+  cx_vec all = {0};
+  int step;
+  while ((step = sqlite3_step(st)) == SQLITE_ROW && !cx_vec_push(&all, sqlite3_column_int64(st, 0)))
+    ;
+  if (step == SQLITE_ROW) cx_log("warn", "customer_search_truncated", "reason", "out of memory", NULL);
   sqlite3_finalize(st);
   pthread_rwlock_rdlock(&p->lock);
-  for (size_t i = 0; i < n; i++) all[i] = find_root_r(p, all[i]);
+  for (size_t i = 0; i < all.n; i++) all.v[i] = profile_root(p, all.v[i]);
   pthread_rwlock_unlock(&p->lock);
-  if (n) qsort(all, n, sizeof *all, id_cmp);
-  for (size_t i = 0; i < n && k < max; i++)
-    if (all[i] > after_id && (!k || out[k - 1] != all[i])) out[k++] = all[i];
-  cx_free(all);
+  if (all.n) qsort(all.v, all.n, sizeof *all.v, cx_i64_cmp);
+  for (size_t i = 0; i < all.n && k < max; i++)
+    if (all.v[i] > after_id && (!k || out[k - 1] != all.v[i])) out[k++] = all.v[i];
+  cx_vec_free(&all);
   return k;
 }

@@ -12,25 +12,54 @@ LIB_SRC := $(wildcard lib/*/*.c)
 SRC     := $(wildcard src/*.c)
 HDRS    := $(wildcard lib/*/*.h src/*.h)
 DATA    ?= ./cxm-data
+LISTEN  ?= 127.0.0.1:8080
 
-.PHONY: all deps run test unit api fuzz fuzz-smoke bench clean
+.PHONY: all deps run test unit api browser fuzz fuzz-smoke bench clean web
 all: build/cxm
 
-build/cxm: $(LIB_SRC) $(SRC) $(HDRS)
-	@mkdir -p build
-	$(CC) $(CFLAGS_BASE) $(OPT) -o $@ $(LIB_SRC) $(SRC) $(LIBS)
+# The dashboard (web/: TypeScript, Vite, ECharts) is built into web/dist and
+# embedded into the binary as build/web_assets.c (tools/embed.c).
+WEB_SRC := $(shell find web/src web/public -type f 2>/dev/null) web/index.html web/package.json \
+           web/package-lock.json web/vite.config.ts web/tsconfig.json
+web/dist/index.html: $(WEB_SRC)
+	@[ -d web/node_modules ] || ./scripts/deps.sh
+	cd web && npm run build --silent
+	@touch $@
+web: web/dist/index.html
 
-build/asan/cxm: $(LIB_SRC) $(SRC) $(HDRS)
+build/embed: tools/embed.c
+	@mkdir -p build
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -o $@ $< -lz
+
+build/web_assets.c: build/embed web/dist/index.html
+	./build/embed web/dist $@
+
+build/cxm: $(LIB_SRC) $(SRC) $(HDRS) build/web_assets.c
+	@mkdir -p build
+	$(CC) $(CFLAGS_BASE) $(OPT) -o $@ $(LIB_SRC) $(SRC) build/web_assets.c $(LIBS)
+
+build/asan/cxm: $(LIB_SRC) $(SRC) $(HDRS) build/web_assets.c
 	@mkdir -p build/asan
-	$(CC) $(CFLAGS_BASE) $(SAN) -o $@ $(LIB_SRC) $(SRC) $(LIBS)
+	$(CC) $(CFLAGS_BASE) $(SAN) -o $@ $(LIB_SRC) $(SRC) build/web_assets.c $(LIBS)
 
 # Installs what is missing: Debian packages (as root or through sudo), and
-# the npm packages the tests use into tests/node_modules (git-ignored).
+# the npm packages of web/ and tests/ into their node_modules (git-ignored).
 deps:
 	@./scripts/deps.sh
 
+# A fresh DATA directory gets the demo company first (cxm demo, ~20 s).
 run: deps build/cxm
-	./build/cxm serve --data $(DATA)
+	@if [ ! -e $(DATA)/cxm.db ]; then \
+	  echo "make run: creating the demo company in $(DATA) (cxm demo)..."; \
+	  creds=$$(./build/cxm demo --data $(DATA)) || exit 1; \
+	  tok=$$(printf '%s\n' "$$creds" | sed -n 's/.*"admin_token":"\([^"]*\)".*/\1/p'); \
+	  echo; echo "  Dashboard: http://$(LISTEN)/"; \
+	  echo "  Sign in with the admin token (shown only now; keep it):"; \
+	  echo; echo "    $$tok"; echo; \
+	else \
+	  echo; echo "  Dashboard: http://$(LISTEN)/ (sign in with the admin token printed when $(DATA) was created)"; echo; \
+	fi
+	./build/cxm serve --data $(DATA) --listen $(LISTEN)
 
 # unit tests (cmocka) with the sanitizers
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -44,6 +73,11 @@ unit: $(UNIT_BIN)
 
 api: build/asan/cxm
 	cd tests && CXM_BIN=$(CURDIR)/build/asan/cxm node --test --test-concurrency=1 api/
+
+# the dashboard in Debian's chromium (playwright-core); screenshots go to
+# tests/artifacts/
+browser: build/asan/cxm
+	cd tests && CXM_BIN=$(CURDIR)/build/asan/cxm node --test --test-concurrency=1 browser/
 
 # libFuzzer targets (clang); `make fuzz` runs each for FUZZ_SECONDS
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)

@@ -52,7 +52,9 @@ IMPORT_GROUP = env_int("BENCH_IMPORT_GROUP", 5000)  # src/cmd_import.c IMPORT_BA
 REF_MIN_ROWS = env_int("BENCH_REF_MIN_ROWS", 200000 if QUICK else 500000)
 SCALE = os.environ.get("BENCH_SCALE", "") not in ("", "0")
 SCALE_FACTOR = env_float("BENCH_SCALE_FACTOR", 0.01 if QUICK else 1.0)
-ONLY = set(os.environ.get("BENCH_ONLY", "1 2 3 4").replace(",", " ").split())
+ONLY = set(os.environ.get("BENCH_ONLY", "1 2 3 4 5").replace(",", " ").split())
+DEMO_CUSTOMERS = env_int("BENCH_DEMO_CUSTOMERS", 5000 if QUICK else 50000)
+API_REPS = env_int("BENCH_API_REPS", 21)
 PROFILE = os.environ.get("BENCH_PROFILE", "") not in ("", "0")
 KEEP = os.environ.get("BENCH_KEEP", "") not in ("", "0")
 OUT = os.path.abspath(os.environ.get("BENCH_OUT", os.path.join(HERE, "out")))
@@ -760,6 +762,145 @@ def scale_queries(port, token, users):
     return out
 
 
+# ---------------------------------------------------------------- 5. dashboard
+
+def part_dashboard():
+    """cxm demo (target <= 30 s for 50k customers) beside the SQLite append of
+    as many rows; then every API call behind a dashboard page on the demo
+    data (target < 100 ms each) beside the nearest plain-SQL query over the
+    same file, where there is one."""
+    say(f"\n== 5. dashboard: cxm demo --customers {DEMO_CUSTOMERS:,} ({RUNS} runs, fresh data dir "
+        f"each; reference: ref_sqlite_append synth of as many rows), then the API calls of each page, "
+        f"{API_REPS} times each; reference: the nearest plain SQL over the same file (python sqlite3)")
+    data = os.path.join(TMP, "demo")
+    runs = []
+    creds = None
+    for i in range(RUNS):
+        shutil.rmtree(data, ignore_errors=True)
+        t = time.monotonic()
+        out = subprocess.run([CXM, "demo", "--data", data, "--customers", str(DEMO_CUSTOMERS),
+                              "--seed", "1"], capture_output=True, text=True, check=True)
+        wall = time.monotonic() - t
+        creds = json.loads(out.stdout.strip().splitlines()[-1])
+        con = sqlite3.connect(f"file:{data}/cxm.db?mode=ro", uri=True)
+        events = con.execute("SELECT count(*) FROM events").fetchone()[0]
+        con.close()
+        ref = run_json([os.path.join(BIN, "ref_sqlite_append"), "synth", "--db",
+                        os.path.join(TMP, "ref-demo.db"), "--rows", str(events), "--group", "50000",
+                        "--body-bytes", str(round(avg_body(os.path.join(data, "cxm.db")) or 300)),
+                        "--users", str(DEMO_CUSTOMERS)])
+        runs.append({"wall_s": wall, "events": events, "ref_s": ref["seconds"]})
+        say(f"  run {i + 1}: cxm demo {wall:.1f} s for {events:,} events ({events / wall:,.0f} ev/s) | "
+            f"ref append of {events:,} rows {ref['seconds']:.1f} s | ratio {ref['seconds'] / wall:.2f}")
+    demo_s = med([r["wall_s"] for r in runs])
+    ref_s = med([r["ref_s"] for r in runs])
+    say(f"  median: cxm demo {demo_s:.1f} s | ref append {ref_s:.1f} s")
+    add_summary(f"cxm demo, {DEMO_CUSTOMERS:,} customers (s)", round(demo_s, 1), round(ref_s, 1),
+                ref_s / demo_s, "≤ 30 s", demo_s <= 30)
+    results["parts"]["dashboard"] = {"demo_runs": runs, "demo_median_s": demo_s}
+
+    srv = Server(data, "dashboard")
+    token = creds["admin_token"]
+    c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=600)
+
+    def get(path, auth=True, headers=None):
+        h = dict(headers or {})
+        if auth:
+            h["Authorization"] = "Bearer " + token
+        t = time.monotonic()
+        c.request("GET", path, headers=h)
+        r = c.getresponse()
+        body = r.read()
+        return r.status, body, (time.monotonic() - t) * 1000
+
+    def timed(path, **kw):
+        ms = []
+        for _ in range(API_REPS):
+            st, body, t = get(path, **kw)
+            if st != 200:
+                raise RuntimeError(f"GET {path}: {st} {body[:200]!r}")
+            ms.append(t)
+        return med(ms), sorted(ms)[int(len(ms) * 0.95) - 1], body
+
+    con = sqlite3.connect(f"file:{data}/cxm.db?mode=ro", uri=True)
+
+    def sql_ms(q, args=()):
+        ms = []
+        for _ in range(max(3, API_REPS // 4)):
+            t = time.monotonic()
+            con.execute(q, args).fetchall()
+            ms.append((time.monotonic() - t) * 1000)
+        return med(ms)
+
+    now = int(time.time() * 1000)
+    day = 86400000
+    from_30 = (now - 29 * day) // day * day
+    # pick a customer with orders, and their e-mail
+    st, body, _ = get("/api/v1/events?type=track&name=Order%20Completed&limit=1")
+    cid = json.loads(body)["events"][0]["customer_id"]
+    st, body, _ = get(f"/api/v1/customers/{cid}")
+    email = json.loads(body)["traits"].get("email", "x@example.com")
+    st, body, _ = get("/api/v1/events?limit=1")
+    last = json.loads(body)["last_seq"]
+    by_day_source = ("SELECT source_id, ts / 86400000, count(*) FROM events WHERE ts >= ? AND ts < ?"
+                     " GROUP BY 1, 2")
+    calls = [
+        ("sign-in: stats", "/api/v1/stats", None),
+        ("overview 30 days", "/api/v1/overview",
+         ("events by day and source, 30 days", by_day_source, (from_30, now))),
+        ("overview 90 days by week", "/api/v1/overview?interval=week&from="
+         + time.strftime("%Y-%m-%dT00:00:00Z", time.gmtime((now - 90 * day) / 1000)),
+         ("events by day and source, 90 days", by_day_source, (now - 90 * day, now))),
+        ("overview 12 months by month", "/api/v1/overview?interval=month&from="
+         + time.strftime("%Y-%m-01T00:00:00Z", time.gmtime((now - 335 * day) / 1000)),
+         ("events by day and source, 12 months", by_day_source, (now - 366 * day, now))),
+        ("customers: search 'garcia'", "/api/v1/customers?q=garcia&limit=25",
+         ("LIKE over identities and traits", "SELECT customer_id FROM identities WHERE value LIKE ?"
+          " UNION SELECT customer_id FROM traits WHERE value LIKE ? LIMIT 100000",
+          ("%garcia%", "%garcia%"))),
+        ("customers: by e-mail", "/api/v1/customers?email=" + email, None),
+        ("customer view", f"/api/v1/customers/{cid}", None),
+        ("timeline, 50 newest", f"/api/v1/customers/{cid}/events?limit=50",
+         ("events of the customer by time, 50",
+          "SELECT e.seq, b.body FROM events e JOIN event_bodies b USING(seq) WHERE e.customer_id = ?"
+          " ORDER BY e.ts DESC LIMIT 50", (cid,))),
+        ("timeline filtered", f"/api/v1/customers/{cid}/events?type=track&name=Order%20Completed", None),
+        ("live: 50 newest", "/api/v1/events?limit=50", None),
+        ("live: poll after last", f"/api/v1/events?after={last}", None),
+        ("live: store only", "/api/v1/events?source=store&limit=50", None),
+    ]
+    rows = []
+    for label, path, ref in calls:
+        m, p95, _ = timed(path)
+        rm = None
+        if ref:
+            rm = sql_ms(ref[1], ref[2])
+        rows.append({"call": label, "path": path, "median_ms": m, "p95_ms": p95,
+                     "ref": ref[0] if ref else None, "ref_ms": rm})
+        say(f"  {label:32s} median {m:7.2f} ms  p95 {p95:7.2f} ms"
+            + (f"   | ref ({ref[0]}): {rm:7.2f} ms" if ref else ""))
+    # the page itself
+    m, p95, body = timed("/", auth=False, headers={"Accept-Encoding": "gzip"})
+    say(f"  {'GET / (index.html)':32s} median {m:7.2f} ms  p95 {p95:7.2f} ms")
+    st, plain, _ = get("/", auth=False)
+    js = re.findall(rb'/assets/[^"]+\.js', plain)
+    for a in js:
+        m2, p952, b2 = timed(a.decode(), auth=False, headers={"Accept-Encoding": "gzip"})
+        say(f"  {'GET ' + a.decode()[:28]:32s} median {m2:7.2f} ms  p95 {p952:7.2f} ms ({len(b2):,} B gzip)")
+    con.close()
+    c.close()
+    srv.stop()
+    worst = max(r["median_ms"] for r in rows)
+    results["parts"]["dashboard"]["api"] = rows
+    add_summary("slowest dashboard API call (ms)", round(worst, 1), "—", None, "< 100 ms", worst < 100)
+    if not KEEP:
+        shutil.rmtree(data, ignore_errors=True)
+    try:
+        os.unlink(os.path.join(TMP, "ref-demo.db"))
+    except OSError:
+        pass
+
+
 def main():
     if not os.access(CXM, os.X_OK):
         say(f"bench: {CXM} is missing; run `make build/cxm` (make bench does)")
@@ -777,7 +918,7 @@ def main():
     origin = os.environ.get("BENCH_CXM_ORIGIN", CXM)
     say(f"binary: {origin}; repository at {rev}")
     results.update({"version": ver, "git": rev, "binary": origin, "loadavg_start": load})
-    parts = [("1", part_batch), ("2", part_latency), ("3", part_import)]
+    parts = [("1", part_batch), ("2", part_latency), ("3", part_import), ("5", part_dashboard)]
     if SCALE:
         parts.append(("4", part_scale))
     failed = []

@@ -12,11 +12,15 @@
 #      ref_sqlite_append appending the same lines.
 #   4. (BENCH_SCALE=1) 10M events of 1M customers: start-up time, resident
 #      memory, bytes on disk per event.
+#   5. `cxm demo` (50k customers) vs ref_sqlite_append of as many rows; then
+#      every API call behind a dashboard page on the demo data, each beside
+#      the nearest plain SQL over the same file where there is one.
 #
 # Options (environment):
 #   BENCH_QUICK=1          short runs: 3 s per run, 200k-message import,
 #                          scale factor 0.01
-#   BENCH_ONLY="1 3"       parts to run (default: 1 2 3, and 4 with BENCH_SCALE)
+#   BENCH_ONLY="1 3"       parts to run (default: 1 2 3 5, and 4 with BENCH_SCALE)
+#   BENCH_DEMO_CUSTOMERS=50000  customers of the demo (part 5); BENCH_API_REPS=21
 #   BENCH_RUNS=3           runs per figure (at least 3)
 #   BENCH_DURATION=10      seconds per measured wrk/loadgen run
 #   BENCH_WARMUP=2         seconds of warm-up before each

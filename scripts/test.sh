@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make test`: unit tests, fuzz smoke and API tests (all built with ASan and
-# UBSan), then one summary line: "N passed, M failed".
+# `make test`: unit tests, fuzz smoke, API tests and the dashboard's browser
+# tests (all against binaries built with ASan and UBSan), then one summary
+# line: "N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 passed=0 failed=0
@@ -23,6 +24,15 @@ if [ "$rc" -eq 0 ]; then passed=$((passed + n)); else failed=$((failed + 1)); fi
 
 # API, real-client and crash tests against a live server
 make --no-print-directory api 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+p=$(grep -oE '^# pass [0-9]+' "$log" | awk '{print $3}' | tail -1)
+f=$(grep -oE '^# fail [0-9]+' "$log" | awk '{print $3}' | tail -1)
+p=${p:-0} f=${f:-0}
+[ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+passed=$((passed + p)) failed=$((failed + f))
+
+# the dashboard in Debian's chromium
+make --no-print-directory browser 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 p=$(grep -oE '^# pass [0-9]+' "$log" | awk '{print $3}' | tail -1)
 f=$(grep -oE '^# fail [0-9]+' "$log" | awk '{print $3}' | tail -1)

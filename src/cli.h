@@ -3,6 +3,7 @@
 #define CXM_CLI_H
 #include "../lib/base/err.h"
 #include "../lib/store/store.h"
+#include "../lib/ingest/ingest.h"
 
 #define CXM_VERSION "0.1.0"
 
@@ -11,6 +12,9 @@ typedef struct {
   const char *listen; /* --listen, env CXM_LISTEN, default 127.0.0.1:8080 */
   const char *source; /* --source (import) */
   const char *file;   /* positional (import) */
+  const char *end;    /* --end (demo): when the demo's history ends */
+  int64_t customers;  /* --customers (demo) */
+  uint64_t seed;      /* --seed (demo) */
 } cli_opts;
 
 /* Prints "cxm: <sentence>" on stderr. */
@@ -22,8 +26,21 @@ cx_err cli_initialise(store *st, const char *dir, char *out, size_t outlen);
 /* One sentence explaining rc for a data directory. */
 const char *cli_store_error(cx_err rc);
 
+/* Commits messages in batches of batch_msgs (or 256 MB), one batch being
+ * committed while the next is parsed (import, demo). */
+typedef struct cli_feed cli_feed;
+cx_err cli_feed_open(ingest *in, int64_t source, size_t batch_msgs, cli_feed **out);
+/* Parses one message (s[0..n)) into the current batch, as coming from
+ * source (0: the feed's); commits the batch when it is full. An invalid
+ * message is CX_EINVAL with err filled; it leaves the feed usable. */
+cx_err cli_feed_line(cli_feed *f, const char *s, size_t n, int64_t source, ingest_error *err);
+/* Waits for the batch in flight, commits the rest when commit is set, and
+ * frees f. Counts what was committed. Returns the first commit error. */
+cx_err cli_feed_close(cli_feed *f, int commit, uint64_t *imported, uint64_t *dups);
+
 int cmd_init(const cli_opts *o);
 int cmd_serve(const cli_opts *o);
 int cmd_import(const cli_opts *o);
+int cmd_demo(const cli_opts *o);
 
 #endif

@@ -13,6 +13,8 @@ static const char *usage =
     "commands:\n"
     "  init   [--data DIR]                    create a data directory; print its secrets once\n"
     "  serve  [--data DIR] [--listen H:P]     run the server (initialises DIR when needed)\n"
+    "  demo   [--data DIR] [--customers N] [--seed S]\n"
+    "                                         fill a new DIR with a demo company\n"
     "  import events FILE|- [--data DIR] [--source NAME]\n"
     "                                         load JSON Lines of tracking messages\n"
     "  help   [COMMAND]                       show help\n"
@@ -34,6 +36,13 @@ static const char *help_for(const char *cmd) {
            "messages (each with its \"type\") and commits them\nthrough the same pipeline as HTTP, recorded as "
            "coming from source NAME\n(default \"import\"). The first invalid line stops the import; the lines\n"
            "before it stay committed. Needs the server to be stopped (one process owns DIR).\n";
+  if (!strcmp(cmd, "demo"))
+    return "usage: cxm demo [--data DIR] [--customers N] [--seed S] [--end TIME]\n\nCreates DIR and fills it with "
+           "a synthetic online retailer with a subscription:\nN customers (default 50000, at most 10000000) and "
+           "twelve months of their\nevents over web, app, email, store, call_centre and chat, ending at TIME\n"
+           "(ISO-8601; default now). The same seed (default 1) gives the same company.\nThe messages go through "
+           "the ingest pipeline like an import. Prints the\ncredentials like 'cxm init'. Exits 1 if DIR already "
+           "holds a store.\n";
   if (!strcmp(cmd, "help")) return "usage: cxm help [COMMAND]\n";
   return NULL;
 }
@@ -67,7 +76,9 @@ int main(int argc, char **argv) {
     }
     return 0;
   }
-  cli_opts o = {.data = getenv("CXM_DATA"), .listen = getenv("CXM_LISTEN"), .source = "import"};
+  cli_opts o = {.data = getenv("CXM_DATA"), .listen = getenv("CXM_LISTEN"), .source = "import",
+                .customers = 50000, .seed = 1};
+  const char *customers = NULL, *seed = NULL;
   if (!o.data || !*o.data) o.data = "./cxm-data";
   if (!o.listen || !*o.listen) o.listen = "127.0.0.1:8080";
   int first = 2;
@@ -77,7 +88,7 @@ int main(int argc, char **argv) {
       return 2;
     }
     first = 3;
-  } else if (strcmp(cmd, "init") && strcmp(cmd, "serve")) {
+  } else if (strcmp(cmd, "init") && strcmp(cmd, "serve") && strcmp(cmd, "demo")) {
     cli_error("there is no command '%s'; see 'cxm help'.", cmd);
     return 2;
   }
@@ -86,6 +97,9 @@ int main(int argc, char **argv) {
     const char **slot = !strcmp(a, "--data") ? &o.data
                         : !strcmp(a, "--listen") && !strcmp(cmd, "serve") ? &o.listen
                         : !strcmp(a, "--source") && !strcmp(cmd, "import") ? &o.source
+                        : !strcmp(a, "--customers") && !strcmp(cmd, "demo") ? &customers
+                        : !strcmp(a, "--seed") && !strcmp(cmd, "demo") ? &seed
+                        : !strcmp(a, "--end") && !strcmp(cmd, "demo") ? &o.end
                                                                             : NULL;
     if (slot) {
       if (i + 1 >= argc || !*argv[i + 1]) {
@@ -101,6 +115,20 @@ int main(int argc, char **argv) {
     }
   }
   if (!strcmp(cmd, "init")) return cmd_init(&o);
+  if (!strcmp(cmd, "demo")) {
+    int64_t v;
+    if (customers && (cx_parse_i64(customers, strlen(customers), &v) || v < 1 || v > 10000000)) {
+      cli_error("--customers must be a whole number from 1 to 10000000.");
+      return 2;
+    }
+    if (customers) o.customers = v;
+    if (seed && (cx_parse_i64(seed, strlen(seed), &v) || v < 0)) {
+      cli_error("--seed must be a whole number from 0 to 9223372036854775807.");
+      return 2;
+    }
+    if (seed) o.seed = (uint64_t)v;
+    return cmd_demo(&o);
+  }
   if (!strcmp(cmd, "serve")) return cmd_serve(&o);
   if (!o.file) {
     cli_error("name the file to import, or - for standard input.");

@@ -132,3 +132,40 @@ void cx_time_format(int64_t ms, char out[CX_TIME_LEN]) {
   o[20] = (char)('0' + milli / 100); o[21] = (char)('0' + milli / 10 % 10);
   o[22] = (char)('0' + milli % 10); o[23] = 'Z'; o[24] = 0;
 }
+
+#define DAY_MS 86400000LL
+
+static int64_t floor_div(int64_t a, int64_t b) { return a / b - (a % b != 0 && (a < 0) != (b < 0)); }
+
+cx_err cx_interval_parse(const char *s, cx_interval *out) {
+  if (!strcmp(s, "day")) *out = CX_DAY;
+  else if (!strcmp(s, "week")) *out = CX_WEEK;
+  else if (!strcmp(s, "month")) *out = CX_MONTH;
+  else return CX_EINVAL;
+  return CX_OK;
+}
+
+const char *cx_interval_name(cx_interval u) {
+  return u == CX_WEEK ? "week" : u == CX_MONTH ? "month" : "day";
+}
+
+int64_t cx_interval_floor(int64_t ms, cx_interval u) {
+  int64_t days = floor_div(ms, DAY_MS);
+  if (u == CX_WEEK) days -= ((days + 3) % 7 + 7) % 7; /* days since Monday; 1970-01-01 was a Thursday */
+  if (u == CX_MONTH) {
+    int y;
+    unsigned m, d;
+    civil_from_days(days, &y, &m, &d);
+    days = days_from_civil(y, m, 1);
+  }
+  return days * DAY_MS;
+}
+
+int64_t cx_interval_next(int64_t start, cx_interval u) {
+  if (u == CX_DAY) return start + DAY_MS;
+  if (u == CX_WEEK) return start + 7 * DAY_MS;
+  int y;
+  unsigned m, d;
+  civil_from_days(floor_div(start, DAY_MS), &y, &m, &d);
+  return days_from_civil(m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1, 1) * DAY_MS;
+}

@@ -20,4 +20,15 @@ cx_err cx_time_parse(const char *s, size_t n, int64_t *out_ms);
 /* Writes "YYYY-MM-DDTHH:MM:SS.mmmZ" into out (CX_TIME_LEN bytes). */
 void cx_time_format(int64_t ms, char out[CX_TIME_LEN]);
 
+/* Calendar intervals in UTC: days from midnight, weeks from Monday,
+ * calendar months (what analytics buckets by). */
+typedef enum { CX_DAY = 1, CX_WEEK, CX_MONTH } cx_interval;
+/* "day" | "week" | "month"; CX_EINVAL otherwise. */
+cx_err cx_interval_parse(const char *s, cx_interval *out);
+const char *cx_interval_name(cx_interval u);
+/* Start of the interval holding ms. */
+int64_t cx_interval_floor(int64_t ms, cx_interval u);
+/* Start of the interval after the one that starts at start. */
+int64_t cx_interval_next(int64_t start, cx_interval u);
+
 #endif

@@ -49,6 +49,28 @@ static enum MHD_Result send_buf(ctx *x, int status, cx_buf *b, cx_err rc) {
   return ret;
 }
 
+/* type=identify|track|… → ingest's number; 0 when absent, -1 when bad */
+static int type_arg(ctx *x) {
+  const char *v = arg(x, "type");
+  if (!v) return 0;
+  for (int t = INGEST_IDENTIFY; t <= INGEST_ALIAS; t++)
+    if (!strcmp(v, ingest_type_name(t))) return t;
+  return -1;
+}
+
+/* source=NAME → its id; 0 when absent, -1 when there is no such source */
+static int64_t source_arg(ctx *x, const char **names, size_t n) {
+  const char *v = arg(x, "source");
+  if (!v) return 0;
+  for (size_t i = 1; i < n; i++)
+    if (names[i] && !strcmp(names[i], v)) return (int64_t)i;
+  return -1;
+}
+
+static enum MHD_Result no_memory(ctx *x) {
+  return http_send_error(x->h, x->c, x->r, 503, "overloaded", "Out of memory; retry.", NULL);
+}
+
 static int64_t parse_customer_id(const char *s, size_t n) {
   int64_t id;
   if (cx_parse_i64(s, n, &id) || id <= 0) return 0;
@@ -132,9 +154,24 @@ static enum MHD_Result customer_events(ctx *x, int64_t id) {
         bseq <= 0)
       return bad_param(x, "cursor", "cursor must be a next_cursor value from an earlier page.");
   }
+  const char **names;
+  size_t nnames;
+  if (ingest_source_names(x->h->cfg.in, &names, &nnames)) return no_memory(x);
+  profile_filter f = {type_arg(x), arg(x, "name"), source_arg(x, names, nnames)};
+  if (f.type < 0) {
+    cx_free(names);
+    return bad_param(x, "type", "type must be identify, track, page, screen, group or alias.");
+  }
+  if (f.source < 0) {
+    cx_free(names);
+    return bad_param(x, "source", "There is no source with this name (GET /api/v1/sources lists them).");
+  }
   profile_point *pts = cx_malloc((limit + 1) * sizeof *pts);
-  if (!pts) return http_send_error(x->h, x->c, x->r, 503, "overloaded", "Out of memory; retry.", NULL);
-  size_t n = profile_timeline(x->h->cfg.pr, canon, bts, bseq, pts, limit + 1);
+  if (!pts) {
+    cx_free(names);
+    return no_memory(x);
+  }
+  size_t n = profile_timeline(x->h->cfg.pr, canon, bts, bseq, &f, pts, limit + 1);
   size_t shown = n > limit ? limit : n;
   sqlite3 *db = store_reader_get(x->h->cfg.st);
   sqlite3_stmt *st = NULL;
@@ -149,7 +186,19 @@ static enum MHD_Result customer_events(ctx *x, int64_t id) {
     /* a point whose group is not committed yet has no row: skip it */
     if (sqlite3_step(st) == SQLITE_ROW) {
       if (written++) rc = cx_buf_puts(&b, ",");
-      if (!rc) rc = cx_buf_append(&b, sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+      /* the stored message, plus the name of the source it came through */
+      size_t len = (size_t)sqlite3_column_bytes(st, 0);
+      const char *body = (const char *)sqlite3_column_text(st, 0);
+      uint32_t sid = pts[i].source;
+      const char *src = sid < nnames && names[sid] ? names[sid] : NULL;
+      if (!rc && src && len >= 2 && body[len - 1] == '}') {
+        rc = cx_buf_append(&b, body, len - 1);
+        if (!rc) rc = cx_buf_puts(&b, len > 2 ? ",\"_source\":" : "\"_source\":");
+        if (!rc) rc = cx_buf_json_str(&b, src, strlen(src));
+        if (!rc) rc = cx_buf_puts(&b, "}");
+      } else if (!rc) {
+        rc = cx_buf_append(&b, body, len);
+      }
     }
     sqlite3_reset(st);
   }
@@ -161,6 +210,7 @@ static enum MHD_Result customer_events(ctx *x, int64_t id) {
                                    (long long)pts[limit - 1].seq)
                    : cx_buf_puts(&b, "null}");
   cx_free(pts);
+  cx_free(names);
   return send_buf(x, 200, &b, rc);
 }
 
@@ -299,6 +349,134 @@ static enum MHD_Result stats_get(ctx *x) {
   return send_buf(x, 200, &b, rc);
 }
 
+/* GET /events?after=&cursor=&limit=&source=&type=&name= : the newest
+ * events of all customers, newest first (the live tail). after=SEQ keeps
+ * only events newer than SEQ; cursor pages to older ones. */
+static enum MHD_Result events_list(ctx *x) {
+  size_t limit;
+  if (get_limit(x, &limit)) return bad_param(x, "limit", "limit must be a whole number from 1 to 1000.");
+  int64_t after = 0, before = INT64_MAX;
+  const char *v = arg(x, "after");
+  if (v && (cx_parse_i64(v, strlen(v), &after) || after < 0))
+    return bad_param(x, "after", "after must be a seq from an earlier answer (last_seq).");
+  if ((v = arg(x, "cursor")) && (cx_parse_i64(v, strlen(v), &before) || before <= 0))
+    return bad_param(x, "cursor", "cursor must be a next_cursor value from an earlier page.");
+  int type = type_arg(x);
+  if (type < 0) return bad_param(x, "type", "type must be identify, track, page, screen, group or alias.");
+  const char **names;
+  size_t nnames;
+  if (ingest_source_names(x->h->cfg.in, &names, &nnames)) return no_memory(x);
+  int64_t source = source_arg(x, names, nnames);
+  if (source < 0) {
+    cx_free(names);
+    return bad_param(x, "source", "There is no source with this name (GET /api/v1/sources lists them).");
+  }
+  const char *name = arg(x, "name");
+  sqlite3 *db = store_reader_get(x->h->cfg.st);
+  sqlite3_stmt *st = NULL, *mx = NULL;
+  cx_buf b;
+  cx_buf_init(&b, 16 << 20);
+  cx_err rc = CX_OK;
+  int64_t last_seq = 0;
+  if (sqlite3_prepare_v2(db, "SELECT max(seq) FROM events", -1, &mx, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2(db,
+                         "SELECT seq, customer_id, type, name, source_id, ts, received_at FROM events"
+                         " WHERE seq > ?1 AND seq < ?2 AND (?3 = 0 OR source_id = ?3)"
+                         " AND (?4 = 0 OR type = ?4) AND (?5 IS NULL OR name = ?5)"
+                         " ORDER BY seq DESC LIMIT ?6",
+                         -1, &st, NULL) != SQLITE_OK)
+    rc = CX_EDB;
+  if (!rc && sqlite3_step(mx) == SQLITE_ROW) last_seq = sqlite3_column_int64(mx, 0);
+  if (!rc) {
+    sqlite3_bind_int64(st, 1, after);
+    sqlite3_bind_int64(st, 2, before);
+    sqlite3_bind_int64(st, 3, source);
+    sqlite3_bind_int(st, 4, type);
+    if (name) sqlite3_bind_text(st, 5, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, (int64_t)limit + 1);
+    rc = cx_buf_puts(&b, "{\"events\":[");
+  }
+  size_t k = 0;
+  int64_t last_shown = 0;
+  int more = 0, step;
+  while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+    if (k == limit) {
+      more = 1;
+      break;
+    }
+    int64_t seq = sqlite3_column_int64(st, 0);
+    int64_t cust = profile_canonical(x->h->cfg.pr, sqlite3_column_int64(st, 1));
+    int64_t sid = sqlite3_column_int64(st, 4);
+    const char *src = sid > 0 && sid < (int64_t)nnames && names[sid] ? names[sid] : "unknown";
+    const char *nm = (const char *)sqlite3_column_text(st, 3);
+    rc = cx_buf_printf(&b, "%s{\"seq\":\"%lld\",\"customer_id\":\"%lld\",\"type\":\"%s\",\"name\":",
+                       k ? "," : "", (long long)seq, (long long)(cust ? cust : sqlite3_column_int64(st, 1)),
+                       ingest_type_name(sqlite3_column_int(st, 2)));
+    if (!rc) rc = nm ? cx_buf_json_str(&b, nm, strlen(nm)) : cx_buf_puts(&b, "null");
+    if (!rc) rc = cx_buf_puts(&b, ",\"source\":");
+    if (!rc) rc = cx_buf_json_str(&b, src, strlen(src));
+    if (!rc) rc = cx_buf_puts(&b, ",\"timestamp\":");
+    if (!rc) rc = cx_buf_json_time(&b, sqlite3_column_int64(st, 5));
+    if (!rc) rc = cx_buf_puts(&b, ",\"received_at\":");
+    if (!rc) rc = cx_buf_json_time(&b, sqlite3_column_int64(st, 6));
+    if (!rc) rc = cx_buf_puts(&b, "}");
+    last_shown = seq;
+    k++;
+  }
+  if (!rc && !more && step != SQLITE_DONE) rc = CX_EDB;
+  sqlite3_finalize(st);
+  sqlite3_finalize(mx);
+  store_reader_put(x->h->cfg.st, db);
+  cx_free(names);
+  if (!rc) rc = cx_buf_puts(&b, "],\"next_cursor\":");
+  if (!rc) rc = more ? cx_buf_printf(&b, "\"%lld\"", (long long)last_shown) : cx_buf_puts(&b, "null");
+  if (!rc) rc = cx_buf_printf(&b, ",\"last_seq\":\"%lld\"}", (long long)last_seq);
+  return send_buf(x, 200, &b, rc);
+}
+
+#define OVERVIEW_MAX_BUCKETS 400
+#define DAY_MS 86400000LL
+
+/* GET /overview?from=&to=&interval= : the dashboard's KPIs */
+static enum MHD_Result overview(ctx *x) {
+  int64_t now = cx_now_ms(), from, to;
+  cx_interval u = CX_DAY;
+  const char *v;
+  if ((v = arg(x, "interval")) && cx_interval_parse(v, &u))
+    return bad_param(x, "interval", "interval must be day, week or month.");
+  if ((v = arg(x, "to"))) {
+    if (cx_time_parse(v, strlen(v), &to))
+      return bad_param(x, "to", "to must be an ISO-8601 time such as 2026-11-01T00:00:00Z.");
+  } else {
+    to = now;
+  }
+  if ((v = arg(x, "from"))) {
+    if (cx_time_parse(v, strlen(v), &from))
+      return bad_param(x, "from", "from must be an ISO-8601 time such as 2026-10-01T00:00:00Z.");
+  } else {
+    from = to - 29 * DAY_MS; /* 30 days with today's */
+  }
+  from = cx_interval_floor(from, u);
+  if (to <= from) return bad_param(x, "to", "to must be after from.");
+  const char **names;
+  size_t nnames;
+  if (ingest_source_names(x->h->cfg.in, &names, &nnames)) return no_memory(x);
+  profile_overview_req q = {.from = from, .to = to, .interval = u,
+                            .purchase = "Order Completed", .purchase_type = INGEST_TRACK,
+                            .active_types = 1u << INGEST_TRACK | 1u << INGEST_PAGE | 1u << INGEST_SCREEN,
+                            .type_name = ingest_type_name,
+                            .source_names = names, .nsource_names = nnames,
+                            .max_buckets = OVERVIEW_MAX_BUCKETS};
+  cx_buf b;
+  cx_buf_init(&b, 4 << 20);
+  cx_err rc = profile_overview(x->h->cfg.pr, &q, &b);
+  cx_free(names);
+  if (rc == CX_ETOOBIG) {
+    cx_buf_free(&b);
+    return bad_param(x, "interval", "from..to spans more than 400 intervals; choose a longer interval or a shorter range.");
+  }
+  return send_buf(x, 200, &b, rc);
+}
 
 static enum MHD_Result sources(ctx *x, int admin) {
   if (!strcmp(x->r->method, "GET") || !strcmp(x->r->method, "HEAD")) {
@@ -353,11 +531,14 @@ enum MHD_Result http_api(http_server *h, struct MHD_Connection *c, http_req *r, 
   if (!strcmp(rest, "sources")) return sources(&x, admin);
   int get = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");
   if (!strcmp(rest, "customers") || !strncmp(rest, "customers/", 10) || !strcmp(rest, "stats") ||
-      !strcmp(rest, "merges") || !strncmp(rest, "accounts/", 9)) {
+      !strcmp(rest, "merges") || !strncmp(rest, "accounts/", 9) || !strcmp(rest, "events") ||
+      !strcmp(rest, "overview")) {
     if (!get) return http_send_error(h, c, r, 405, "method_not_allowed", "Use GET.", NULL);
   }
   if (!strcmp(rest, "customers")) return customers_list(&x);
   if (!strcmp(rest, "stats")) return stats_get(&x);
+  if (!strcmp(rest, "events")) return events_list(&x);
+  if (!strcmp(rest, "overview")) return overview(&x);
   if (!strcmp(rest, "merges")) return merges_list(&x);
   if (!strncmp(rest, "accounts/", 9) && rest[9] && !strchr(rest + 9, '/')) return account_get(&x, rest + 9);
   if (!strncmp(rest, "customers/", 10)) {

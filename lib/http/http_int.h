@@ -66,6 +66,8 @@ enum MHD_Result http_track(http_server *h, struct MHD_Connection *c, http_req *r
 enum MHD_Result http_api(http_server *h, struct MHD_Connection *c, http_req *r, const char *rest);
 enum MHD_Result http_healthz(http_server *h, struct MHD_Connection *c, http_req *r);
 enum MHD_Result http_metrics(http_server *h, struct MHD_Connection *c, http_req *r);
+/* static.c: the embedded dashboard files */
+enum MHD_Result http_static(http_server *h, struct MHD_Connection *c, http_req *r);
 
 /* auth.c */
 cx_err http_tokens_load(http_server *h);

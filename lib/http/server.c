@@ -35,7 +35,7 @@ static enum MHD_Result route(http_server *h, struct MHD_Connection *c, http_req 
     return u[1] == 'h' ? http_healthz(h, c, r) : http_metrics(h, c, r);
   }
   r->route = ROUTE_OTHER;
-  return http_send_error(h, c, r, 404, "not_found", "There is nothing at this path.", NULL);
+  return http_static(h, c, r);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,

@@ -60,6 +60,7 @@ typedef struct {
   int64_t ts;
   uint64_t mid_hash;
   int duplicate; /* set by the writer when messageId was seen */
+  int64_t source; /* the source it came through; 0: the batch's */
 } ingest_msg;
 
 typedef struct {
@@ -107,6 +108,11 @@ cx_err ingest_source_auth(ingest *in, const char *key, size_t n, int64_t *out_so
 cx_err ingest_source_create(ingest *in, const char *name, int64_t *out_id, char key_out[64]);
 /* Id of the source called name, creating it without a key when missing. */
 cx_err ingest_source_ensure(ingest *in, const char *name, int64_t *out_id);
+/* Names of the sources by id: *out holds *n pointers (index = id, NULL
+ * where there is no source) into one block the caller frees (cx_free).
+ * Ids from INGEST_MAX_SOURCE_ID on are left out. */
+#define INGEST_MAX_SOURCE_ID 65536
+cx_err ingest_source_names(ingest *in, const char ***out, size_t *n);
 /* Appends [{"id":…,"name":…,"created_at":…}…] of all sources. */
 cx_err ingest_sources_json(ingest *in, cx_buf *out);
 

@@ -260,7 +260,7 @@ static cx_err apply_message(ingest *in, sqlite3 *db, ingest_msg *m, int64_t sour
     cx_log("error", "event_insert_failed", "error", sqlite3_errmsg(db), NULL);
     return CX_EDB;
   }
-  if ((rc = profile_note_event(in->pr, cust, seq, m->ts))) return rc;
+  if ((rc = profile_note_event(in->pr, cust, seq, m->ts, m->type, m->name, source_id))) return rc;
   return idset_add(&in->cur, m->mid_hash);
 }
 
@@ -289,8 +289,10 @@ static cx_err apply_batch(store_job *job, sqlite3 *db) {
   }
   cx_err rc = CX_OK;
   profile_write_begin(in->pr);
-  for (size_t i = 0; i < bj->batch->n && !rc; i++)
-    rc = apply_message(in, db, &bj->batch->msgs[i], bj->source_id, bj->batch->received_at);
+  for (size_t i = 0; i < bj->batch->n && !rc; i++) {
+    ingest_msg *m = &bj->batch->msgs[i];
+    rc = apply_message(in, db, m, m->source ? m->source : bj->source_id, bj->batch->received_at);
+  }
   profile_write_end(in->pr);
   return rc;
 }
@@ -432,4 +434,28 @@ cx_err ingest_sources_json(ingest *in, cx_buf *out) {
   pthread_mutex_unlock(&in->src_mu);
   if (!rc) rc = cx_buf_puts(out, "]");
   return rc;
+}
+
+cx_err ingest_source_names(ingest *in, const char ***out, size_t *n) {
+  pthread_mutex_lock(&in->src_mu);
+  size_t ids = 1;
+  for (size_t i = 0; i < in->nsrc; i++)
+    if (in->src[i].id >= (int64_t)ids && in->src[i].id < INGEST_MAX_SOURCE_ID) ids = (size_t)in->src[i].id + 1;
+  /* one block: the pointers, then the names they point at */
+  const char **names = cx_calloc(1, ids * sizeof *names + in->nsrc * sizeof in->src[0].name);
+  if (!names) {
+    pthread_mutex_unlock(&in->src_mu);
+    return CX_ENOMEM;
+  }
+  char *text = (char *)(names + ids);
+  for (size_t i = 0; i < in->nsrc; i++) {
+    if (in->src[i].id < 0 || in->src[i].id >= (int64_t)ids) continue;
+    memcpy(text, in->src[i].name, sizeof in->src[i].name);
+    names[in->src[i].id] = text;
+    text += sizeof in->src[i].name;
+  }
+  pthread_mutex_unlock(&in->src_mu);
+  *out = names;
+  *n = ids;
+  return CX_OK;
 }

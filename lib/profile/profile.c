@@ -14,23 +14,31 @@
  * Not a cx_arena: keys are packed byte by byte (cx_arena aligns every block
  * up to 16 bytes, which millions of short keys would pay for). ---- */
 
-static char *key_store(profile *p, int type, const char *v, size_t n) {
+static char *key_store(profile_chunk **chain, int type, const char *v, size_t n) {
   size_t need = n + 2;
-  if (!p->keys || p->keys->cap - p->keys->used < need) {
+  if (!*chain || (*chain)->cap - (*chain)->used < need) {
     size_t cap = need > 1 << 20 ? need : 1 << 20;
     profile_chunk *c = cx_malloc(sizeof *c + cap);
     if (!c) return NULL;
-    c->next = p->keys;
+    c->next = *chain;
     c->used = 0;
     c->cap = cap;
-    p->keys = c;
+    *chain = c;
   }
-  char *k = p->keys->data + p->keys->used;
+  char *k = (*chain)->data + (*chain)->used;
   k[0] = (char)type;
   memcpy(k + 1, v, n);
   k[n + 1] = 0;
-  p->keys->used += need;
+  (*chain)->used += need;
   return k;
+}
+
+static void chunks_free(profile_chunk **chain) {
+  while (*chain) {
+    profile_chunk *n = (*chain)->next;
+    cx_free(*chain);
+    *chain = n;
+  }
 }
 
 static uint64_t key_hash(int type, const char *v, size_t n) {
@@ -71,7 +79,7 @@ static cx_err slot_insert(profile *p, int type, const char *v, size_t n, int64_t
     if (rc) return rc;
   }
   uint64_t h = key_hash(type, v, n);
-  char *k = key_store(p, type, v, n);
+  char *k = key_store(&p->keys, type, v, n);
   if (!k) return CX_ENOMEM;
   size_t mask = p->nslots - 1, i = h & mask;
   while (p->slots[i].hash) i = (i + 1) & mask;
@@ -79,6 +87,61 @@ static cx_err slot_insert(profile *p, int type, const char *v, size_t n, int64_t
   p->slots[i].customer = customer;
   p->slots[i].key = k;
   p->nused++;
+  return CX_OK;
+}
+
+/* ---- event kinds: (type, name) interned to small numbers ---- */
+
+static cx_err kind_slots_grow(profile *p) {
+  uint32_t n = p->nkind_slots ? p->nkind_slots * 2 : 256;
+  uint32_t *ns = cx_calloc(n, sizeof *ns);
+  if (!ns) return CX_ENOMEM;
+  for (uint32_t k = 1; k <= p->nkinds; k++) {
+    uint32_t j = (uint32_t)p->kinds[k].hash & (n - 1);
+    while (ns[j]) j = (j + 1) & (n - 1);
+    ns[j] = k;
+  }
+  cx_free(p->kind_slots);
+  p->kind_slots = ns;
+  p->nkind_slots = n;
+  return CX_OK;
+}
+
+/* [writer] The kind of (type, name), added when new. */
+static cx_err kind_intern(profile *p, int type, const char *name, uint32_t *out) {
+  if (!name) name = "";
+  size_t n = strlen(name);
+  uint64_t h = key_hash(type, name, n);
+  if (p->nkind_slots) {
+    uint32_t mask = p->nkind_slots - 1;
+    for (uint32_t i = (uint32_t)h & mask; p->kind_slots[i]; i = (i + 1) & mask) {
+      profile_kind *k = &p->kinds[p->kind_slots[i]];
+      if (k->hash == h && k->type == type && !strcmp(k->name, name)) {
+        *out = p->kind_slots[i];
+        return CX_OK;
+      }
+    }
+  }
+  if (p->nkinds == UINT32_MAX - 1) return CX_ETOOBIG;
+  if ((p->nkinds + 1) * 2 >= p->nkind_slots) {
+    cx_err rc = kind_slots_grow(p);
+    if (rc) return rc;
+  }
+  if (p->nkinds + 1 >= p->capkinds) {
+    uint32_t cap = p->capkinds ? p->capkinds * 2 : 64;
+    profile_kind *k = cx_realloc(p->kinds, cap * sizeof *k);
+    if (!k) return CX_ENOMEM;
+    p->kinds = k;
+    p->capkinds = cap;
+  }
+  char *stored = key_store(&p->kind_names, type, name, n);
+  if (!stored) return CX_ENOMEM;
+  uint32_t id = ++p->nkinds;
+  p->kinds[id] = (profile_kind){h, type, stored + 1};
+  uint32_t mask = p->nkind_slots - 1, i = (uint32_t)h & mask;
+  while (p->kind_slots[i]) i = (i + 1) & mask;
+  p->kind_slots[i] = id;
+  *out = id;
   return CX_OK;
 }
 
@@ -125,7 +188,7 @@ static int point_cmp(const void *a, const void *b) {
  * is appended too and leaves the tail unsorted (sorted < n) until
  * settle(): shifting it into place one by one was quadratic for a client
  * sending history newest first. */
-static cx_err tl_add(profile_customer *c, int64_t ts, int64_t seq) {
+static cx_err tl_add(profile_customer *c, int64_t ts, int64_t seq, uint32_t kind, uint32_t source) {
   if (c->n == c->cap) {
     uint32_t cap = c->cap ? c->cap + c->cap / 2 + 4 : 4;
     profile_point *t = cx_realloc(c->tl, cap * sizeof *t);
@@ -133,7 +196,7 @@ static cx_err tl_add(profile_customer *c, int64_t ts, int64_t seq) {
     c->tl = t;
     c->cap = cap;
   }
-  profile_point pt = {ts, seq};
+  profile_point pt = {ts, seq, kind, source};
   int in_order = c->sorted == c->n && (c->n == 0 || point_cmp(&c->tl[c->n - 1], &pt) <= 0);
   c->tl[c->n++] = pt;
   if (in_order) c->sorted = c->n;
@@ -231,11 +294,13 @@ static void indexes_free(profile *p) {
   for (int64_t i = 0; i <= p->ncust && p->cust; i++) cx_free(p->cust[i].tl);
   cx_free(p->cust);
   cx_free(p->slots);
-  while (p->keys) {
-    profile_chunk *n = p->keys->next;
-    cx_free(p->keys);
-    p->keys = n;
-  }
+  cx_free(p->kinds);
+  cx_free(p->kind_slots);
+  p->kinds = NULL;
+  p->kind_slots = NULL;
+  p->nkinds = p->capkinds = p->nkind_slots = 0;
+  chunks_free(&p->keys);
+  chunks_free(&p->kind_names);
   p->cust = NULL;
   p->slots = NULL;
   p->ncust = p->capcust = 0;
@@ -244,8 +309,44 @@ static void indexes_free(profile *p) {
   p->ndirty = 0;
 }
 
+/* Loads the identity table into the hash table (and each root's uid_hash):
+ * run on its own thread and connection while load() scans the events. */
+typedef struct {
+  profile *p;
+  sqlite3 *db;
+  cx_err rc;
+  pthread_t thread;
+} id_loader;
+
+static void *load_identities(void *arg) {
+  id_loader *il = arg;
+  profile *p = il->p;
+  sqlite3_stmt *st = NULL;
+  int step;
+  il->rc = CX_EDB;
+  if (sqlite3_prepare_v2(il->db, "SELECT type, value, customer_id FROM identities", -1, &st, NULL))
+    goto out;
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    int type = sqlite3_column_int(st, 0);
+    const char *v = (const char *)sqlite3_column_text(st, 1);
+    size_t n = (size_t)sqlite3_column_bytes(st, 1);
+    int64_t c = sqlite3_column_int64(st, 2);
+    if ((il->rc = slot_insert(p, type, v, n, c))) goto out;
+    int64_t r = type == PROFILE_USER_ID ? profile_root(p, c) : 0;
+    if (r && !p->cust[r].uid_hash) p->cust[r].uid_hash = key_hash(type, v, n);
+    il->rc = CX_EDB;
+  }
+  if (step == SQLITE_DONE) il->rc = CX_OK;
+out:
+  if (il->rc == CX_EDB) cx_log("error", "profile_load_failed", "error", sqlite3_errmsg(il->db), NULL);
+  sqlite3_finalize(st);
+  return NULL;
+}
+
 static cx_err load(profile *p, sqlite3 *db) {
   sqlite3_stmt *st = NULL;
+  id_loader il = {0};
+  int threaded = 0;
   cx_err rc = CX_EDB;
   int step;
   /* customers and the merge forest */
@@ -275,31 +376,42 @@ static cx_err load(profile *p, sqlite3 *db) {
     p->cust[id].next_member = p->cust[r].next_member;
     p->cust[r].next_member = id;
   }
-  /* identities */
-  rc = CX_EDB;
-  if (sqlite3_prepare_v2(db, "SELECT type, value, customer_id FROM identities", -1, &st, NULL))
-    goto out;
-  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-    int type = sqlite3_column_int(st, 0);
-    const char *v = (const char *)sqlite3_column_text(st, 1);
-    size_t n = (size_t)sqlite3_column_bytes(st, 1);
-    int64_t c = sqlite3_column_int64(st, 2);
-    if ((rc = slot_insert(p, type, v, n, c))) goto out;
-    int64_t r = type == PROFILE_USER_ID ? profile_root(p, c) : 0;
-    if (r && !p->cust[r].uid_hash) p->cust[r].uid_hash = key_hash(type, v, n);
+  /* identities on a thread of their own, with their own connection, while
+   * this one scans the events: the two touch different fields */
+  il.p = p;
+  const char *file = sqlite3_db_filename(db, "main");
+  if (file && *file &&
+      sqlite3_open_v2(file, &il.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) == SQLITE_OK) {
+    sqlite3_busy_timeout(il.db, 10000);
+    threaded = !pthread_create(&il.thread, NULL, load_identities, &il);
   }
-  if (step != SQLITE_DONE) {
-    rc = CX_EDB;
-    goto out;
+  if (!threaded) { /* no second connection: one after the other */
+    if (il.db) sqlite3_close(il.db);
+    il.db = db;
+    load_identities(&il);
+    il.db = NULL;
+    if ((rc = il.rc)) goto out;
   }
-  sqlite3_finalize(st);
   /* timelines */
   rc = CX_EDB;
-  if (sqlite3_prepare_v2(db, "SELECT seq, customer_id, ts FROM events", -1, &st, NULL)) goto out;
+  if (sqlite3_prepare_v2(db, "SELECT seq, customer_id, ts, type, source_id, name FROM events", -1,
+                         &st, NULL))
+    goto out;
+  /* names repeat: remember the last few rather than hashing every row */
+  uint32_t last_kind[8] = {0};
   while ((step = sqlite3_step(st)) == SQLITE_ROW) {
     int64_t c = profile_root(p, sqlite3_column_int64(st, 1));
     if (!c) continue;
-    if ((rc = tl_add(&p->cust[c], sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 0))))
+    int type = sqlite3_column_int(st, 3);
+    const char *name = (const char *)sqlite3_column_text(st, 5);
+    uint32_t kind = 0, *slot = &last_kind[(unsigned)type & 7];
+    if (*slot && p->kinds[*slot].type == type && !strcmp(p->kinds[*slot].name, name ? name : ""))
+      kind = *slot;
+    else if ((rc = kind_intern(p, type, name, &kind)))
+      goto out;
+    *slot = kind;
+    if ((rc = tl_add(&p->cust[c], sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 0), kind,
+                     (uint32_t)sqlite3_column_int64(st, 4))))
       goto out;
     p->events++;
   }
@@ -307,10 +419,17 @@ static cx_err load(profile *p, sqlite3 *db) {
     rc = CX_EDB;
     goto out;
   }
+  if (threaded) {
+    pthread_join(il.thread, NULL);
+    threaded = 0;
+    if ((rc = il.rc)) goto out;
+  }
   for (int64_t i = 1; i <= p->ncust; i++)
     if ((rc = settle(&p->cust[i]))) goto out;
   rc = CX_OK;
 out:
+  if (threaded) pthread_join(il.thread, NULL);
+  if (il.db) sqlite3_close(il.db);
   if (rc == CX_EDB) cx_log("error", "profile_load_failed", "error", sqlite3_errmsg(db), NULL);
   sqlite3_finalize(st);
   return rc;
@@ -353,8 +472,14 @@ cx_err profile_rebuild(profile *p, sqlite3 *db) {
   p->nslots = fresh.nslots;
   p->nused = fresh.nused;
   p->keys = fresh.keys;
+  p->kind_names = fresh.kind_names;
   p->merged = fresh.merged;
   p->events = fresh.events;
+  p->kinds = fresh.kinds;
+  p->nkinds = fresh.nkinds;
+  p->capkinds = fresh.capkinds;
+  p->kind_slots = fresh.kind_slots;
+  p->nkind_slots = fresh.nkind_slots;
   pthread_rwlock_unlock(&p->lock);
   return CX_OK;
 }
@@ -573,11 +698,15 @@ cx_err profile_group(profile *p, sqlite3 *db, int64_t customer, const char *grou
   return upsert_traits(p->upsert_account_trait, 0, group_id, traits, ts);
 }
 
-cx_err profile_note_event(profile *p, int64_t customer, int64_t seq, int64_t ts) {
+cx_err profile_note_event(profile *p, int64_t customer, int64_t seq, int64_t ts, int type,
+                          const char *name, int64_t source) {
   int64_t c = find_root_w(p, customer);
   if (!c) return CX_ENOTFOUND;
   profile_customer *pc = &p->cust[c];
-  cx_err rc = tl_add(pc, ts, seq);
+  uint32_t kind;
+  cx_err rc = kind_intern(p, type, name, &kind);
+  if (rc) return rc;
+  rc = tl_add(pc, ts, seq, kind, source < 0 || source > UINT32_MAX ? 0 : (uint32_t)source);
   if (!rc && pc->sorted < pc->n && !pc->dirty) {
     if (p->ndirty == p->capdirty) {
       size_t cap = p->capdirty ? p->capdirty * 2 : 64;
@@ -622,8 +751,16 @@ cx_err profile_get_summary(profile *p, int64_t id, profile_summary *out) {
   return r ? CX_OK : CX_ENOTFOUND;
 }
 
+static int point_matches(const profile *p, const profile_point *pt, const profile_filter *f) {
+  if (!f) return 1;
+  if (f->source && pt->source != f->source) return 0;
+  const profile_kind *k = &p->kinds[pt->kind];
+  if (f->type && k->type != f->type) return 0;
+  return !f->name || !strcmp(k->name, f->name);
+}
+
 size_t profile_timeline(profile *p, int64_t id, int64_t before_ts, int64_t before_seq,
-                        profile_point *out, size_t max) {
+                        const profile_filter *f, profile_point *out, size_t max) {
   size_t k = 0;
   pthread_rwlock_rdlock(&p->lock);
   int64_t r = profile_root(p, id);
@@ -632,7 +769,7 @@ size_t profile_timeline(profile *p, int64_t id, int64_t before_ts, int64_t befor
     int64_t i = (int64_t)c->n - 1;
     if (before_seq > 0) {
       /* binary search for the last point < (before_ts, before_seq) */
-      profile_point key = {before_ts, before_seq};
+      profile_point key = {before_ts, before_seq, 0, 0};
       int64_t lo = 0, hi = c->n;
       while (lo < hi) {
         int64_t mid = (lo + hi) / 2;
@@ -641,7 +778,8 @@ size_t profile_timeline(profile *p, int64_t id, int64_t before_ts, int64_t befor
       }
       i = lo - 1;
     }
-    for (; i >= 0 && k < max; i--) out[k++] = c->tl[i];
+    for (; i >= 0 && k < max; i--)
+      if (point_matches(p, &c->tl[i], f)) out[k++] = c->tl[i];
   }
   pthread_rwlock_unlock(&p->lock);
   return k;

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include "../base/buf.h"
 #include "../base/err.h"
+#include "../base/time.h"
 #include <cjson/cJSON.h>
 
 typedef struct profile profile;
@@ -54,8 +55,11 @@ cx_err profile_set_traits(profile *p, sqlite3 *db, int64_t customer, const cJSON
 /* [writer] Records group membership and account traits (B2B). */
 cx_err profile_group(profile *p, sqlite3 *db, int64_t customer, const char *group_id,
                      const cJSON *traits, int64_t ts, int64_t now);
-/* [writer] Adds event seq at ts to the customer's timeline. */
-cx_err profile_note_event(profile *p, int64_t customer, int64_t seq, int64_t ts);
+/* [writer] Adds event seq at ts to the customer's timeline: its message
+ * type (ingest's numbering, 1..255), its name (the track event or the
+ * page/screen name; NULL when none; copied) and the source it came from. */
+cx_err profile_note_event(profile *p, int64_t customer, int64_t seq, int64_t ts, int type,
+                          const char *name, int64_t source);
 
 /* [reader] The customer that id has become (itself unless merged); 0 when
  * there is no such customer. */
@@ -69,14 +73,28 @@ typedef struct {
 } profile_summary;
 cx_err profile_get_summary(profile *p, int64_t id, profile_summary *out);
 
+/* One event on a timeline. kind is the interned (type, name) pair of the
+ * event (profile_kind); kinds are numbered from 1 and live as long as the
+ * profile. */
 typedef struct {
   int64_t ts, seq;
+  uint32_t kind;
+  uint32_t source;
 } profile_point;
+
+/* What a timeline is filtered by; 0 / NULL match everything. */
+typedef struct {
+  int type;
+  const char *name;
+  int64_t source;
+} profile_filter;
+
 /* [reader] Copies up to max points of the timeline of canonical customer
- * id, newest first, strictly before (before_ts, before_seq) when
- * before_seq > 0. Returns how many were written. */
+ * id that match f (NULL: all), newest first, strictly before
+ * (before_ts, before_seq) when before_seq > 0. Returns how many were
+ * written. */
 size_t profile_timeline(profile *p, int64_t id, int64_t before_ts, int64_t before_seq,
-                        profile_point *out, size_t max);
+                        const profile_filter *f, profile_point *out, size_t max);
 
 /* [reader] The customers merged into id's root, the root included (first):
  * writes up to max ids and returns how many there are. */
@@ -88,6 +106,23 @@ typedef struct {
   uint64_t identities, events;
 } profile_stats;
 void profile_get_stats(profile *p, profile_stats *out);
+
+/* The overview of the dashboard: KPIs per UTC interval over [from, to)
+ * and the same figures for the period of equal length before it. */
+typedef struct {
+  int64_t from, to; /* from is an interval start; to > from */
+  cx_interval interval;
+  const char *purchase; /* the track event that is a purchase */
+  int purchase_type;    /* its message type (track) */
+  unsigned active_types; /* bit t set: a message of type t makes a customer active */
+  const char *(*type_name)(int type);
+  /* source names by id (NULL or "" for ids without a name); borrowed */
+  const char *const *source_names;
+  size_t nsource_names;
+  size_t max_buckets; /* CX_ETOOBIG when [from, to) needs more */
+} profile_overview_req;
+/* [reader] Appends the overview JSON object (see docs/openapi.yaml). */
+cx_err profile_overview(profile *p, const profile_overview_req *q, cx_buf *out);
 
 /* [reader] Appends the CUSTOMER JSON object of API.md for canonical id,
  * reading identities and traits through rdb. */

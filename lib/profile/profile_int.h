@@ -21,6 +21,13 @@ typedef struct {
   char *key; /* type byte + value + NUL, in the key arena */
 } profile_slot;
 
+/* An interned event kind: (message type, name). */
+typedef struct {
+  uint64_t hash;
+  int type;
+  const char *name; /* in the key arena; "" for none */
+} profile_kind;
+
 typedef struct profile_chunk {
   struct profile_chunk *next;
   size_t used, cap;
@@ -33,8 +40,13 @@ struct profile {
   int64_t ncust, capcust;
   profile_slot *slots;
   size_t nslots, nused;
-  profile_chunk *keys;
+  profile_chunk *keys;       /* identity keys */
+  profile_chunk *kind_names; /* event kind names (kept apart: loaded on another thread) */
   uint64_t merged, events;
+  profile_kind *kinds; /* [1..nkinds]; [0] unused */
+  uint32_t nkinds, capkinds;
+  uint32_t *kind_slots; /* open addressing: index into kinds, 0 = empty */
+  uint32_t nkind_slots;
   int64_t *dirty; /* [writer] customers with an unsorted tail */
   size_t ndirty, capdirty;
   sqlite3 *stmt_db; /* the connection the statements below belong to */

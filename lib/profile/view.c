@@ -125,16 +125,30 @@ size_t profile_list(profile *p, sqlite3 *rdb, const char *q, int64_t after_id, i
   }
   /* Rows belong to the customer that wrote them: map each match to its
    * root, then page over the sorted, distinct roots. */
+  /* LIKE is case-insensitive for ASCII, as lower() is, and several times
+   * faster than instr(lower(…)): escape its wildcards in q */
+  size_t qn = strlen(q);
+  char *pat = cx_malloc(2 * qn + 3);
+  if (!pat) return 0;
+  size_t j = 0;
+  pat[j++] = '%';
+  for (size_t i = 0; i < qn; i++) {
+    if (q[i] == '%' || q[i] == '_' || q[i] == '\\') pat[j++] = '\\';
+    pat[j++] = q[i];
+  }
+  pat[j++] = '%';
+  pat[j] = 0;
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(rdb,
-                         "SELECT customer_id FROM identities WHERE instr(lower(value), lower(?1)) > 0"
-                         " UNION SELECT customer_id FROM traits WHERE instr(lower(value), lower(?1)) > 0"
+                         "SELECT customer_id FROM identities WHERE value LIKE ?1 ESCAPE '\\'"
+                         " UNION SELECT customer_id FROM traits WHERE value LIKE ?1 ESCAPE '\\'"
                          " LIMIT ?2",
                          -1, &st, NULL) != SQLITE_OK) {
+    cx_free(pat);
     cx_log("error", "customer_search_failed", "error", sqlite3_errmsg(rdb), NULL);
     return 0;
   }
-  sqlite3_bind_text(st, 1, q, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 1, pat, (int)j, cx_free);
   sqlite3_bind_int64(st, 2, MAX_SEARCH_MATCHES);
   cx_vec all = {0};
   int step;

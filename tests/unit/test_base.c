@@ -51,6 +51,35 @@ static void time_bad(const char *s) {
   assert_true(ms == 777); /* output untouched on failure */
 }
 
+static int64_t T(const char *iso) {
+  int64_t ms;
+  assert_int_equal(cx_time_parse(iso, strlen(iso), &ms), CX_OK);
+  return ms;
+}
+
+/* days from midnight, weeks from Monday, calendar months; before 1970 too */
+static void test_time_intervals(void **state) {
+  (void)state;
+  assert_int_equal(cx_interval_floor(T("2026-11-23T19:10:00Z"), CX_DAY), T("2026-11-23"));
+  assert_int_equal(cx_interval_floor(T("2026-11-23T00:00:00Z"), CX_WEEK), T("2026-11-23")); /* a Monday */
+  assert_int_equal(cx_interval_floor(T("2026-11-29T23:59:59.999Z"), CX_WEEK), T("2026-11-23"));
+  assert_int_equal(cx_interval_floor(T("2026-11-30T00:00:00Z"), CX_WEEK), T("2026-11-30"));
+  assert_int_equal(cx_interval_floor(T("1969-12-31T23:00:00Z"), CX_DAY), T("1969-12-31"));
+  assert_int_equal(cx_interval_floor(T("1969-12-31T23:00:00Z"), CX_WEEK), T("1969-12-29"));
+  assert_int_equal(cx_interval_floor(T("1970-01-01T00:00:00Z"), CX_WEEK), T("1969-12-29"));
+  assert_int_equal(cx_interval_floor(T("2024-02-29T12:00:00Z"), CX_MONTH), T("2024-02-01"));
+  assert_int_equal(cx_interval_next(T("2024-02-01"), CX_MONTH), T("2024-03-01"));
+  assert_int_equal(cx_interval_next(T("2026-12-01"), CX_MONTH), T("2027-01-01"));
+  assert_int_equal(cx_interval_next(T("2026-11-23"), CX_WEEK), T("2026-11-30"));
+  assert_int_equal(cx_interval_next(T("2026-11-23"), CX_DAY), T("2026-11-24"));
+  cx_interval u;
+  assert_int_equal(cx_interval_parse("week", &u), CX_OK);
+  assert_int_equal(u, CX_WEEK);
+  assert_string_equal(cx_interval_name(u), "week");
+  assert_int_equal(cx_interval_parse("year", &u), CX_EINVAL);
+  assert_int_equal(cx_interval_parse("", &u), CX_EINVAL);
+}
+
 static void test_time_parse_utc(void **state) {
   (void)state;
   assert_true(time_ok("1970-01-01T00:00:00Z") == 0);
@@ -563,6 +592,7 @@ int main(int argc, char **argv) {
   if (argc > 1) cmocka_set_test_filter(argv[1]);
   if (cx_crypto_init()) return 1;
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_time_intervals),
       cmocka_unit_test(test_time_parse_utc),
       cmocka_unit_test(test_time_parse_offsets),
       cmocka_unit_test(test_time_parse_fractions),

@@ -542,7 +542,7 @@ static int64_t add_event(fixture *f, int64_t c, int64_t ts) {
   assert_int_equal(store_exec(db, sql), CX_OK);
   int64_t seq = sqlite3_last_insert_rowid(db);
   profile_write_begin(f->pr);
-  cx_err rc = profile_note_event(f->pr, c, seq, ts);
+  cx_err rc = profile_note_event(f->pr, c, seq, ts, 2, "Viewed", 1);
   profile_write_end(f->pr);
   assert_int_equal(rc, CX_OK);
   return seq;
@@ -660,9 +660,9 @@ static void test_profile_merge(void **state) {
   assert_string_equal(trait(f, older, "only_new", text, sizeof text), "true");
   /* the timelines are one, in time order */
   profile_point pts[8];
-  assert_int_equal(profile_timeline(f->pr, older, 0, 0, pts, 8), 3);
+  assert_int_equal(profile_timeline(f->pr, older, 0, 0, NULL, pts, 8), 3);
   assert_true(pts[0].seq == e3 && pts[1].seq == e1 && pts[2].seq == e2);
-  assert_int_equal(profile_timeline(f->pr, newer, 0, 0, pts, 8), 3); /* through the merge */
+  assert_int_equal(profile_timeline(f->pr, newer, 0, 0, NULL, pts, 8), 3); /* through the merge */
   profile_summary sum;
   assert_int_equal(profile_get_summary(f->pr, newer, &sum), CX_OK);
   assert_true(sum.first_seen == 50 && sum.last_seen == 300);
@@ -674,7 +674,7 @@ static void test_profile_merge(void **state) {
   assert_int_equal(s.events, 3);
   /* an event noted against the merged id lands on the survivor */
   add_event(f, newer, 400);
-  assert_int_equal(profile_timeline(f->pr, older, 0, 0, pts, 8), 4);
+  assert_int_equal(profile_timeline(f->pr, older, 0, 0, NULL, pts, 8), 4);
   assert_true(pts[0].ts == 400);
 }
 
@@ -774,7 +774,7 @@ static void test_profile_timeline_paging(void **state) {
   int64_t s1 = add_event(f, c, 300), s2 = add_event(f, c, 100), s3 = add_event(f, c, 200),
           s4 = add_event(f, c, 200), s5 = add_event(f, c, 100);
   profile_point all[8];
-  assert_int_equal(profile_timeline(f->pr, c, 0, 0, all, 8), 5);
+  assert_int_equal(profile_timeline(f->pr, c, 0, 0, NULL, all, 8), 5);
   /* newest first; equal times by seq, newest first */
   int64_t want_seq[] = {s1, s4, s3, s5, s2}, want_ts[] = {300, 200, 200, 100, 100};
   for (int i = 0; i < 5; i++) {
@@ -783,24 +783,24 @@ static void test_profile_timeline_paging(void **state) {
   }
   /* pages of two, each strictly before the last point of the previous */
   profile_point page[2];
-  assert_int_equal(profile_timeline(f->pr, c, 0, 0, page, 2), 2);
+  assert_int_equal(profile_timeline(f->pr, c, 0, 0, NULL, page, 2), 2);
   assert_true(page[0].seq == s1 && page[1].seq == s4);
-  assert_int_equal(profile_timeline(f->pr, c, page[1].ts, page[1].seq, page, 2), 2);
+  assert_int_equal(profile_timeline(f->pr, c, page[1].ts, page[1].seq, NULL, page, 2), 2);
   assert_true(page[0].seq == s3 && page[1].seq == s5);
-  assert_int_equal(profile_timeline(f->pr, c, page[1].ts, page[1].seq, page, 2), 1);
+  assert_int_equal(profile_timeline(f->pr, c, page[1].ts, page[1].seq, NULL, page, 2), 1);
   assert_true(page[0].seq == s2);
-  assert_int_equal(profile_timeline(f->pr, c, page[0].ts, page[0].seq, page, 2), 0);
+  assert_int_equal(profile_timeline(f->pr, c, page[0].ts, page[0].seq, NULL, page, 2), 0);
   /* a cursor between points */
-  assert_int_equal(profile_timeline(f->pr, c, 250, 1, page, 2), 2);
+  assert_int_equal(profile_timeline(f->pr, c, 250, 1, NULL, page, 2), 2);
   assert_true(page[0].seq == s4 && page[1].seq == s3);
-  assert_int_equal(profile_timeline(f->pr, c, 0, 0, page, 0), 0);
-  assert_int_equal(profile_timeline(f->pr, 999, 0, 0, page, 2), 0);
+  assert_int_equal(profile_timeline(f->pr, c, 0, 0, NULL, page, 0), 0);
+  assert_int_equal(profile_timeline(f->pr, 999, 0, 0, NULL, page, 2), 0);
   profile_summary sum;
   assert_int_equal(profile_get_summary(f->pr, c, &sum), CX_OK);
   assert_true(sum.first_seen == 100 && sum.last_seen == 300);
   assert_int_equal(sum.event_count, 5);
   profile_write_begin(f->pr);
-  assert_int_equal(profile_note_event(f->pr, 999, 1, 1), CX_ENOTFOUND);
+  assert_int_equal(profile_note_event(f->pr, 999, 1, 1, 2, "x", 1), CX_ENOTFOUND);
   profile_write_end(f->pr);
 }
 
@@ -819,7 +819,7 @@ static void take_snapshot(fixture *f, profile *p, snapshot *s) {
   for (int64_t id = 1; id < 32; id++) {
     s->canonical[id] = profile_canonical(p, id);
     if (profile_get_summary(p, id, &s->sum[id])) s->sum[id].event_count = 99999;
-    s->ntl[id] = profile_timeline(p, id, 0, 0, s->tl[id], 16);
+    s->ntl[id] = profile_timeline(p, id, 0, 0, NULL, s->tl[id], 16);
   }
   sqlite3_stmt *st;
   assert_int_equal(sqlite3_prepare_v2(store_db(f->st), "SELECT type, value FROM identities ORDER BY 1, 2",

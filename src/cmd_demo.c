@@ -1,0 +1,500 @@
+/* cxm demo [--data DIR] [--customers N] [--seed S] [--end ISO]: fills a new
+ * data directory with a synthetic online retailer with a subscription
+ * ("Northwind Supply"): twelve months of customers acquired, browsing,
+ * buying, asking for help, subscribing, coming back or churning, over web,
+ * app, e-mail, store, call centre and chat. Every message goes through the
+ * ingest pipeline, as an import would.
+ *
+ * Deterministic: customer i is generated from its own random stream
+ * (seed, i), so a seed always gives the same customers, events and values;
+ * times are offsets back from --end (default: now, to the minute). */
+#include "cli.h"
+#include "../lib/base/time.h"
+#include "../lib/ingest/ingest.h"
+#include "../lib/profile/profile.h"
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DAY 86400000LL
+#define HOUR 3600000LL
+#define MINUTE 60000LL
+#define DEMO_BATCH 50000
+
+/* ---- the random stream (splitmix64) ---- */
+
+typedef struct {
+  uint64_t s;
+} rng;
+
+static uint64_t rnext(rng *r) {
+  uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+static double runif(rng *r) { return (double)(rnext(r) >> 11) * (1.0 / 9007199254740992.0); }
+static int rchance(rng *r, double p) { return runif(r) < p; }
+static int64_t rint_(rng *r, int64_t lo, int64_t hi) { /* [lo, hi] */
+  return lo + (int64_t)(rnext(r) % (uint64_t)(hi - lo + 1));
+}
+static double rexp(rng *r, double mean) { return -mean * log(1.0 - runif(r)); }
+#define PICK(r, arr) (arr)[rnext(r) % (sizeof(arr) / sizeof((arr)[0]))]
+
+/* ---- the company ---- */
+
+typedef struct {
+  const char *id, *name, *category;
+  double price;
+} product;
+
+static const product catalog[] = {
+    {"NW-101", "Trail Running Shoes", "Footwear", 119.00},
+    {"NW-102", "Everyday Sneakers", "Footwear", 79.00},
+    {"NW-103", "Merino Hiking Socks", "Footwear", 18.50},
+    {"NW-201", "Rain Shell Jacket", "Outerwear", 149.00},
+    {"NW-202", "Down Vest", "Outerwear", 99.00},
+    {"NW-203", "Fleece Pullover", "Outerwear", 64.00},
+    {"NW-301", "Organic Cotton Tee", "Apparel", 24.00},
+    {"NW-302", "Stretch Chinos", "Apparel", 69.00},
+    {"NW-303", "Wool Beanie", "Apparel", 22.00},
+    {"NW-401", "Insulated Bottle", "Gear", 29.00},
+    {"NW-402", "Daypack 20L", "Gear", 89.00},
+    {"NW-403", "Headlamp", "Gear", 39.00},
+    {"NW-404", "Camp Mug", "Gear", 14.00},
+    {"NW-501", "Coffee Beans, Monthly", "Pantry", 16.00},
+    {"NW-502", "Trail Mix Box", "Pantry", 12.50},
+    {"NW-503", "Electrolyte Tabs", "Pantry", 9.00},
+};
+
+static const char *const first_names[] = {
+    "Ava", "Noah", "Mia", "Liam", "Zoe", "Ethan", "Ines", "Omar", "Sofia", "Lucas", "Hana", "Mateo",
+    "Aisha", "Leo", "Chloe", "Yusuf", "Emma", "Arjun", "Lena", "Kai", "Nora", "Diego", "Maya", "Felix",
+    "Amara", "Theo", "Priya", "Jonas", "Elif", "Sam", "Grace", "Ravi", "Julia", "Tomas", "Aiko", "Ben"};
+static const char *const last_names[] = {
+    "Garcia", "Smith", "Nguyen", "Müller", "Rossi", "Kowalski", "Silva", "Khan", "Dubois", "Jensen",
+    "Okafor", "Tanaka", "Novak", "Larsen", "Moreau", "Hughes", "Costa", "Schmidt", "Ali", "Brown",
+    "Ivanova", "Lopez", "Fischer", "Murphy", "Sato", "Patel", "Berg", "Martin", "Kim", "Walsh"};
+static const struct {
+  const char *city, *country;
+} places[] = {{"London", "GB"},   {"Manchester", "GB"}, {"Dublin", "IE"},  {"Berlin", "DE"},
+              {"Munich", "DE"},   {"Paris", "FR"},      {"Lyon", "FR"},    {"Madrid", "ES"},
+              {"Amsterdam", "NL"}, {"Copenhagen", "DK"}, {"Stockholm", "SE"}, {"Milan", "IT"},
+              {"New York", "US"}, {"Austin", "US"},     {"Seattle", "US"}, {"Toronto", "CA"}};
+static const char *const industries[] = {"Retail", "Software", "Hospitality", "Education",
+                                         "Health", "Logistics", "Media", "Construction"};
+static const char *const ticket_topics[] = {"delivery", "delivery", "returns", "refund",
+                                            "product question", "billing", "account", "damaged item"};
+static const char *const cancel_reasons[] = {"too expensive", "not using it", "delivery problems",
+                                             "poor support", "switched to a competitor"};
+static const char *const campaigns[] = {"weekly-picks", "new-arrivals", "back-in-stock",
+                                        "member-offer", "trail-guide"};
+static const struct {
+  const char *name, *path;
+} pages[] = {{"Home", "/"}, {"Category", "/c/outdoor"}, {"Search Results", "/search"},
+             {"Deals", "/deals"}, {"Journal", "/journal"}};
+
+/* personas: what kind of customer i is */
+enum { BROWSER, ONE_TIMER, REGULAR, LOYAL, FRUSTRATED };
+static const struct {
+  double share;       /* of all customers */
+  double session_gap; /* mean days between sessions */
+  double lifetime;    /* mean days until they drift away */
+  double buy;         /* chance a session ends in an order */
+  double ticket;      /* chance an order needs support */
+  double subscribe;   /* chance of taking the subscription */
+  double app;         /* chance of using the app */
+  double store;       /* chance of also buying in a store */
+} persona[] = {
+    [BROWSER] = {0.30, 12, 20, 0, 0, 0, 0.2, 0},
+    [ONE_TIMER] = {0.22, 20, 40, 0.35, 0.10, 0.02, 0.2, 0.1},
+    [REGULAR] = {0.28, 16, 200, 0.22, 0.08, 0.15, 0.4, 0.3},
+    [LOYAL] = {0.12, 9, 400, 0.30, 0.05, 0.70, 0.7, 0.4},
+    [FRUSTRATED] = {0.08, 14, 120, 0.25, 0.45, 0.40, 0.3, 0.1},
+};
+
+/* ---- the generator ---- */
+
+typedef struct {
+  cli_feed *feed;
+  int64_t src_web, src_app, src_email, src_store, src_call, src_chat;
+  int64_t start, end; /* the twelve months */
+  uint64_t seed;
+  uint64_t lines;
+  ingest_error err;
+  cx_err rc;
+  /* the customer being written */
+  int64_t idx;
+  uint64_t msg;
+  char uid[48], anon_web[48], anon_app[48], email[96];
+  int identified;
+  char buf[8192];
+} gen;
+
+/* Busier in November and December, quieter in summer and January. */
+static double season(int64_t t) {
+  static const double month[] = {0.8, 0.8, 0.9, 0.95, 1.0, 0.9, 0.85, 0.85, 1.0, 1.05, 1.35, 1.5};
+  char iso[CX_TIME_LEN];
+  cx_time_format(t, iso);
+  int m = (iso[5] - '0') * 10 + (iso[6] - '0');
+  int64_t days = t / DAY;
+  int weekday = (int)((days + 3) % 7); /* 0 = Monday */
+  return month[m - 1] * (weekday >= 5 ? 1.15 : 1.0);
+}
+
+/* A time of day people shop at: evenings, lunchtime. */
+static int64_t daytime(rng *r, int64_t day_start) {
+  static const int hours[] = {7, 8, 9, 11, 12, 12, 13, 14, 17, 18, 19, 19, 20, 20, 21, 21, 22};
+  return day_start + PICK(r, hours) * HOUR + rint_(r, 0, 59) * MINUTE + rint_(r, 0, 59) * 1000;
+}
+
+/* Appends printf output to g->buf at *k; stays within the buffer. */
+static void put(gen *g, size_t *k, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void put(gen *g, size_t *k, const char *fmt, ...) {
+  if (*k >= sizeof g->buf) return;
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(g->buf + *k, sizeof g->buf - *k, fmt, ap);
+  va_end(ap);
+  *k += n > 0 ? (size_t)n : 0;
+}
+
+/* Starts a message: type, ids, messageId and timestamp. */
+static void head(gen *g, size_t *k, const char *type, int64_t t, int app, int anonymous) {
+  char iso[CX_TIME_LEN];
+  cx_time_format(t, iso);
+  *k = 0;
+  put(g, k, "{\"type\":\"%s\",\"messageId\":\"demo-%llu-%lld-%llu\",\"timestamp\":\"%s\"", type,
+      (unsigned long long)g->seed, (long long)g->idx, (unsigned long long)g->msg++, iso);
+  if (!anonymous && g->identified) put(g, k, ",\"userId\":\"%s\"", g->uid);
+  const char *anon = app ? g->anon_app : g->anon_web;
+  if (anon[0]) put(g, k, ",\"anonymousId\":\"%s\"", anon);
+  put(g, k, ",\"context\":{\"library\":{\"name\":\"cxm-demo\",\"version\":\"1\"}%s}",
+      app ? ",\"app\":{\"name\":\"Northwind\",\"version\":\"4.2.0\"},\"os\":{\"name\":\"iOS\"}" : "");
+}
+
+/* Ends the message and feeds it. */
+static void emit(gen *g, size_t k, int64_t source) {
+  put(g, &k, "}");
+  if (g->rc || k >= sizeof g->buf) {
+    if (!g->rc) g->rc = CX_ETOOBIG;
+    return;
+  }
+  g->rc = cli_feed_line(g->feed, g->buf, k, source, &g->err);
+  g->lines++;
+}
+
+static void track(gen *g, int64_t t, int64_t source, int app, const char *event, const char *props) {
+  size_t k;
+  if (g->rc || t >= g->end) return;
+  head(g, &k, "track", t, app, 0);
+  put(g, &k, ",\"event\":\"%s\",\"properties\":{%s}", event, props ? props : "");
+  emit(g, k, source);
+}
+
+static void page(gen *g, int64_t t, int app, int which) {
+  size_t k;
+  if (g->rc || t >= g->end) return;
+  head(g, &k, app ? "screen" : "page", t, app, 0);
+  put(g, &k, ",\"name\":\"%s\",\"properties\":{\"path\":\"%s\"}", pages[which].name, pages[which].path);
+  emit(g, k, app ? g->src_app : g->src_web);
+}
+
+static void identify(gen *g, rng *r, int64_t t, int64_t source, int app, const char *name,
+                     const char *city, const char *country, const char *plan) {
+  size_t k;
+  if (g->rc || t >= g->end) return;
+  g->identified = 1;
+  head(g, &k, "identify", t, app, 0);
+  char iso[CX_TIME_LEN];
+  cx_time_format(t, iso);
+  put(g, &k,
+      ",\"traits\":{\"name\":\"%s\",\"email\":\"%s\",\"city\":\"%s\",\"country\":\"%s\","
+      "\"plan\":\"%s\",\"signup_channel\":\"%s\",\"created_at\":\"%s\",\"marketing_opt_in\":%s}",
+      name, g->email, city, country, plan, app ? "app" : source == g->src_store ? "store" : "web", iso,
+      rchance(r, 0.7) ? "true" : "false");
+  emit(g, k, source);
+}
+
+/* One visit: browse, maybe buy. Returns the order value (0: none). */
+static double session(gen *g, rng *r, int64_t t, int app, double buy, int64_t *order_no) {
+  page(g, t, app, rnext(r) % 2 ? 0 : (int)(rnext(r) % 5));
+  t += rint_(r, 10, 90) * 1000;
+  int views = (int)rint_(r, 1, 4);
+  const product *p = NULL;
+  char props[1024];
+  for (int v = 0; v < views; v++) {
+    p = &PICK(r, catalog);
+    snprintf(props, sizeof props,
+             "\"product_id\":\"%s\",\"name\":\"%s\",\"category\":\"%s\",\"price\":%.2f", p->id,
+             p->name, p->category, p->price);
+    track(g, t, app ? g->src_app : g->src_web, app, "Product Viewed", props);
+    t += rint_(r, 20, 240) * 1000;
+  }
+  if (!rchance(r, buy * 1.6)) return 0;
+  int qty = rchance(r, 0.8) ? 1 : 2;
+  snprintf(props, sizeof props, "\"product_id\":\"%s\",\"name\":\"%s\",\"price\":%.2f,\"quantity\":%d",
+           p->id, p->name, p->price, qty);
+  track(g, t, app ? g->src_app : g->src_web, app, "Product Added", props);
+  t += rint_(r, 30, 600) * 1000;
+  double value = p->price * qty;
+  if (rchance(r, 0.35)) { /* a second item */
+    const product *q = &PICK(r, catalog);
+    value += q->price;
+  }
+  snprintf(props, sizeof props, "\"value\":%.2f,\"currency\":\"USD\"", value);
+  track(g, t, app ? g->src_app : g->src_web, app, "Checkout Started", props);
+  t += rint_(r, 60, 400) * 1000;
+  if (!rchance(r, 0.62)) return 0; /* abandoned at checkout */
+  (*order_no)++;
+  snprintf(props, sizeof props,
+           "\"order_id\":\"NW-%llu-%lld-%lld\",\"revenue\":%.2f,\"currency\":\"USD\","
+           "\"products\":[{\"product_id\":\"%s\",\"name\":\"%s\",\"category\":\"%s\",\"price\":%.2f,"
+           "\"quantity\":%d}]",
+           (unsigned long long)g->seed, (long long)g->idx, (long long)*order_no, value, p->id, p->name,
+           p->category, p->price, qty);
+  track(g, t, app ? g->src_app : g->src_web, app, "Order Completed", props);
+  return value;
+}
+
+/* A support contact after an order: opened and, usually, closed. */
+static void ticket(gen *g, rng *r, int64_t t, int64_t ticket_no, int frustrated) {
+  int chat = rchance(r, 0.6);
+  int64_t src = chat ? g->src_chat : g->src_call;
+  const char *topic = PICK(r, ticket_topics);
+  char props[256];
+  snprintf(props, sizeof props, "\"ticket_id\":\"T-%llu-%lld-%lld\",\"topic\":\"%s\",\"channel\":\"%s\"",
+           (unsigned long long)g->seed, (long long)g->idx, (long long)ticket_no, topic,
+           chat ? "chat" : "phone");
+  track(g, t, src, 0, "Ticket Opened", props);
+  if (rchance(r, 0.93)) {
+    int64_t wait = (int64_t)rexp(r, frustrated ? 52 : 14) * HOUR + rint_(r, 5, 59) * MINUTE;
+    int contacts = frustrated ? (int)rint_(r, 1, 4) : (int)rint_(r, 1, 2);
+    snprintf(props, sizeof props,
+             "\"ticket_id\":\"T-%llu-%lld-%lld\",\"topic\":\"%s\",\"resolution\":\"%s\",\"contacts\":%d,"
+             "\"hours_open\":%.1f",
+             (unsigned long long)g->seed, (long long)g->idx, (long long)ticket_no, topic,
+             rchance(r, frustrated ? 0.6 : 0.9) ? "resolved" : "unresolved", contacts,
+             (double)wait / HOUR);
+    track(g, t + wait, src, 0, "Ticket Closed", props);
+  }
+}
+
+/* Customer idx, from its own stream. */
+static void customer(gen *g, int64_t idx) {
+  rng r = {g->seed * 0x2545f4914f6cdd1dULL ^ ((uint64_t)idx + 1) * 0x9e3779b97f4a7c15ULL};
+  rnext(&r);
+  g->idx = idx;
+  g->msg = 0;
+  g->identified = 0;
+  g->anon_app[0] = 0;
+  double u = runif(&r), acc = 0;
+  int kind = BROWSER;
+  for (int k = 0; k < 5; k++)
+    if (u < (acc += persona[k].share)) {
+      kind = k;
+      break;
+    }
+  /* acquired over the year, more of them lately and in the busy months */
+  int64_t span = g->end - g->start, t0;
+  span -= DAY; /* the first visit falls before the end */
+  do t0 = g->start + (int64_t)(runif(&r) * (double)span);
+  while (runif(&r) * 2.1 > (0.6 + 0.8 * (double)(t0 - g->start) / (double)span) * season(t0));
+  t0 = daytime(&r, t0 - t0 % DAY);
+  int64_t until = t0 + (int64_t)(rexp(&r, persona[kind].lifetime) * DAY);
+  if (until > g->end) until = g->end;
+  const char *first = PICK(&r, first_names), *last = PICK(&r, last_names);
+  int place = (int)(rnext(&r) % (sizeof places / sizeof places[0]));
+  char name[96];
+  snprintf(name, sizeof name, "%s %s", first, last);
+  snprintf(g->uid, sizeof g->uid, "nw-%llu-%lld", (unsigned long long)g->seed % 1000, (long long)idx);
+  snprintf(g->anon_web, sizeof g->anon_web, "a-%016llx", (unsigned long long)rnext(&r));
+  char lower[48];
+  size_t li = 0;
+  for (const char *s = first; *s && li < 20; s++) lower[li++] = (char)(*s | 0x20);
+  lower[li++] = '.';
+  for (const unsigned char *s = (const unsigned char *)last; *s && li < 40; s++)
+    if (*s < 0x80) lower[li++] = (char)(*s | 0x20); /* ü and friends are dropped */
+  lower[li] = 0;
+  snprintf(g->email, sizeof g->email, "%s%lld@example.%s", lower, (long long)idx,
+           idx % 3 == 0 ? "org" : idx % 3 == 1 ? "com" : "net");
+  int uses_app = rchance(&r, persona[kind].app);
+  int store_shopper = rchance(&r, persona[kind].store);
+
+  /* anonymous visits first; then they sign up (all but browsers) */
+  int64_t t = t0;
+  int64_t orders = 0, tickets = 0;
+  int pre = (int)rint_(&r, 1, kind == BROWSER ? 4 : 2);
+  for (int v = 0; v < pre && t < until && !g->rc; v++) {
+    session(g, &r, t, 0, 0, &orders);
+    if (v + 1 < pre) t = daytime(&r, t - t % DAY + (int64_t)(rexp(&r, 4) + 1) * DAY);
+  }
+  if (kind == BROWSER) return;
+  const char *plan = "free";
+  t += rint_(&r, 2, 15) * MINUTE;
+  identify(g, &r, t, g->src_web, 0, name, places[place].city, places[place].country, plan);
+  track(g, t + 2000, g->src_web, 0, "Signed Up", "\"method\":\"email\"");
+  if (rchance(&r, 0.08)) { /* B2B: a member of a business account */
+    size_t k;
+    int acct = (int)(rnext(&r) % 400);
+    head(g, &k, "group", t + 5000, 0, 0);
+    put(g, &k,
+        ",\"groupId\":\"acct-%d\",\"traits\":{\"name\":\"%s %s Co\",\"industry\":\"%s\",\"employees\":%d}",
+        acct, last_names[acct % 30], industries[acct % 8], industries[(acct / 8) % 8],
+        (int)(10 + (acct * 37) % 990));
+    emit(g, k, g->src_web);
+  }
+  int subscribed = 0;
+  int64_t sub_at = 0;
+  if (rchance(&r, persona[kind].subscribe)) {
+    sub_at = t + (int64_t)(rexp(&r, 20) * DAY);
+    if (sub_at < until) {
+      subscribed = 1;
+      plan = rchance(&r, 0.3) ? "premium" : "plus";
+    }
+  }
+  /* sessions until they drift away */
+  int64_t next_mail = g->start + (t - g->start) / (7 * DAY) * 7 * DAY + 7 * DAY + 9 * HOUR;
+  int app_known = 0;
+  for (;;) {
+    if (g->rc) return;
+    double gap = rexp(&r, persona[kind].session_gap / season(t));
+    t = daytime(&r, t - t % DAY + (int64_t)(gap + 1) * DAY);
+    /* newsletters since the last visit: opened now and then */
+    for (; next_mail < t && next_mail < until; next_mail += 7 * DAY)
+      if (rchance(&r, kind == LOYAL ? 0.35 : 0.18)) {
+        char props[128];
+        const char *c = PICK(&r, campaigns);
+        snprintf(props, sizeof props, "\"campaign\":\"%s\",\"subject\":\"Northwind %s\"", c, c);
+        int64_t open = next_mail + (int64_t)(rexp(&r, 20) * HOUR) + rint_(&r, 1, 59) * MINUTE;
+        track(g, open, g->src_email, 0, "Email Opened", props);
+        if (rchance(&r, 0.15)) track(g, open + rint_(&r, 1, 30) * 1000, g->src_email, 0, "Email Clicked", props);
+      }
+    if (subscribed && sub_at < t && sub_at) {
+      char props[96];
+      snprintf(props, sizeof props, "\"plan\":\"%s\",\"mrr\":%s", plan, strcmp(plan, "premium") ? "9.00" : "19.00");
+      track(g, sub_at, g->src_web, 0, "Subscription Started", props);
+      identify(g, &r, sub_at + 1000, g->src_web, 0, name, places[place].city, places[place].country, plan);
+      sub_at = 0;
+    }
+    if (t >= until || (kind == ONE_TIMER && orders > 0 && rchance(&r, 0.7))) break;
+    int app = uses_app && rchance(&r, 0.6);
+    if (app && !app_known) { /* first app start: anonymous, then log in */
+      snprintf(g->anon_app, sizeof g->anon_app, "i-%016llx", (unsigned long long)rnext(&r));
+      size_t k;
+      head(g, &k, "screen", t, 1, 1);
+      put(g, &k, ",\"name\":\"Welcome\"");
+      emit(g, k, g->src_app);
+      identify(g, &r, t + 40000, g->src_app, 1, name, places[place].city, places[place].country, plan);
+      t += 60000;
+      app_known = 1;
+    }
+    double value;
+    if (store_shopper && rchance(&r, 0.25)) { /* in a store: the till knows the e-mail */
+      char props[512];
+      const product *p = &PICK(&r, catalog);
+      orders++;
+      value = p->price;
+      snprintf(props, sizeof props,
+               "\"order_id\":\"NW-%llu-%lld-%lld\",\"revenue\":%.2f,\"currency\":\"USD\",\"store\":\"%s\","
+               "\"products\":[{\"product_id\":\"%s\",\"name\":\"%s\",\"price\":%.2f,\"quantity\":1}]",
+               (unsigned long long)g->seed, (long long)idx, (long long)orders, value,
+               places[place].city, p->id, p->name, p->price);
+      track(g, t, g->src_store, 0, "Order Completed", props);
+    } else {
+      value = session(g, &r, t, app, persona[kind].buy, &orders);
+    }
+    if (value > 0 && rchance(&r, persona[kind].ticket))
+      ticket(g, &r, t + (int64_t)(rexp(&r, 3) * DAY) + HOUR, ++tickets, kind == FRUSTRATED);
+    if (value > 0 && kind == LOYAL && rchance(&r, 0.2)) {
+      char props[64];
+      snprintf(props, sizeof props, "\"rating\":%d", rchance(&r, 0.8) ? 5 : 4);
+      track(g, t + 3 * DAY, g->src_email, 0, "Review Submitted", props);
+      if (rchance(&r, 0.3)) track(g, t + 3 * DAY + HOUR, g->src_app, 1, "Referral Sent", "\"reward\":\"$10\"");
+    }
+  }
+  if (subscribed && !sub_at && until < g->end && kind != LOYAL) {
+    char props[96];
+    snprintf(props, sizeof props, "\"plan\":\"%s\",\"reason\":\"%s\"", plan, PICK(&r, cancel_reasons));
+    track(g, until, g->src_web, 0, "Subscription Cancelled", props);
+  }
+}
+
+int cmd_demo(const cli_opts *o) {
+  int64_t end = cx_now_ms();
+  if (o->end && cx_time_parse(o->end, strlen(o->end), &end)) {
+    cli_error("--end must be an ISO-8601 time such as 2026-11-01T00:00:00Z.");
+    return 2;
+  }
+  end -= end % MINUTE;
+  int64_t t0 = cx_mono_ns();
+  store *st;
+  cx_err rc = store_open(o->data, 1, &st);
+  if (rc) {
+    cli_error("%s: %s.", o->data, cli_store_error(rc));
+    return 1;
+  }
+  char creds[4096];
+  if ((rc = cli_initialise(st, o->data, creds, sizeof creds))) {
+    store_close(st);
+    if (rc == CX_EEXIST)
+      cli_error("%s already holds a store; cxm demo fills a new data directory (choose another --data).",
+                o->data);
+    else
+      cli_error("%s could not be initialised (see the log line above).", o->data);
+    return 1;
+  }
+  profile *pr = NULL;
+  ingest *in = NULL;
+  gen *g = calloc(1, sizeof *g);
+  int status = 1;
+  if (!g) {
+    cli_error("out of memory.");
+    goto out;
+  }
+  g->seed = o->seed;
+  g->end = end;
+  g->start = end - 365 * DAY;
+  if ((rc = ingest_open(st, &pr, &in)) || (rc = ingest_start(in, 4 * DEMO_BATCH)) ||
+      (rc = ingest_source_ensure(in, "web", &g->src_web)) ||
+      (rc = ingest_source_ensure(in, "app", &g->src_app)) ||
+      (rc = ingest_source_ensure(in, "email", &g->src_email)) ||
+      (rc = ingest_source_ensure(in, "store", &g->src_store)) ||
+      (rc = ingest_source_ensure(in, "call_centre", &g->src_call)) ||
+      (rc = ingest_source_ensure(in, "chat", &g->src_chat)) ||
+      (rc = cli_feed_open(in, g->src_web, DEMO_BATCH, &g->feed))) {
+    cli_error("the store could not be prepared for the demo (%s).", cx_strerror(rc));
+    goto out;
+  }
+  for (int64_t i = 0; i < o->customers && !g->rc; i++) customer(g, i);
+  uint64_t imported = 0, dups = 0;
+  cx_err frc = cli_feed_close(g->feed, !g->rc, &imported, &dups);
+  if (g->rc == CX_EINVAL)
+    cli_error("demo message %llu was refused: %s (%s) - a bug in cxm demo.", (unsigned long long)g->lines,
+              g->err.message, g->err.code);
+  else if (g->rc || frc)
+    cli_error("the demo data could not be committed (%s).", cx_strerror(g->rc ? g->rc : frc));
+  else
+    status = 0;
+  if (!status) {
+    printf("%s\n", creds);
+    fflush(stdout);
+    profile_stats ps;
+    profile_get_stats(pr, &ps);
+    double secs = (double)(cx_mono_ns() - t0) / 1e9;
+    fprintf(stderr,
+            "cxm: demo company ready in %s: %llu customers (%llu profiles merged into them), %llu events"
+            " over 12 months, in %.1f s\n",
+            o->data, (unsigned long long)ps.customers, (unsigned long long)ps.merged,
+            (unsigned long long)imported, secs);
+  }
+out:
+  store_writer_stop(st);
+  ingest_close(in);
+  profile_close(pr);
+  store_close(st);
+  free(g);
+  return status;
+}

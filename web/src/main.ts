@@ -1,0 +1,166 @@
+// The dashboard's entry: the shell (navigation, main landmark), the hash
+// router, and the sign-in guard.
+import './style.css';
+import { h, replace } from './dom';
+import { clearToken, getToken, setUnauthorizedHandler } from './api';
+import { signInPage } from './pages/signin';
+import { overviewPage } from './pages/overview';
+import { customersPage } from './pages/customers';
+import { customerPage } from './pages/customer';
+import { livePage } from './pages/live';
+import { pageHeader, emptyState } from './ui';
+import { parseHash, type PageContext } from './router';
+
+type Page = (main: HTMLElement, ctx: PageContext) => void;
+
+const routes: { pattern: RegExp; keys: string[]; page: Page; nav: string }[] = [
+  { pattern: /^\/(?:overview)?$/, keys: [], page: overviewPage, nav: 'overview' },
+  { pattern: /^\/customers$/, keys: [], page: customersPage, nav: 'customers' },
+  { pattern: /^\/customers\/([^/]+)$/, keys: ['id'], page: customerPage, nav: 'customers' },
+  { pattern: /^\/live$/, keys: [], page: livePage, nav: 'live' },
+];
+
+const NAV = [
+  { id: 'overview', href: '#/overview', label: 'Overview', icon: 'M3 13h4v8H3zM10 8h4v13h-4zM17 3h4v18h-4z' },
+  { id: 'customers', href: '#/customers', label: 'Customers', icon: 'M12 12a4 4 0 1 0 0-8 4 4 0 0 0 0 8zm-8 9a8 8 0 0 1 16 0z' },
+  { id: 'live', href: '#/live', label: 'Live events', icon: 'M2 12h4l3-8 6 16 3-8h4' },
+];
+
+const app = document.getElementById('app') as HTMLElement;
+let signInMessage = '';
+let current: AbortController | null = null;
+const RETURN_KEY = 'cxm.return';
+
+function icon(d: string): SVGElement {
+  const s = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+  s.setAttribute('viewBox', '0 0 24 24');
+  s.setAttribute('aria-hidden', 'true');
+  s.setAttribute('class', 'icon');
+  const p = document.createElementNS('http://www.w3.org/2000/svg', 'path');
+  p.setAttribute('d', d);
+  s.appendChild(p);
+  return s;
+}
+
+// ---- The shell, built once after sign-in ----
+let shell: { root: HTMLElement; main: HTMLElement; links: Map<string, HTMLAnchorElement>; setMenu(open: boolean): void } | null = null;
+
+function buildShell(): NonNullable<typeof shell> {
+  const main = h('main', { id: 'main', tabindex: '-1' });
+  const links = new Map<string, HTMLAnchorElement>();
+  const list = h('ul', { class: 'nav-links' });
+  for (const n of NAV) {
+    const a = h('a', { href: n.href }, icon(n.icon), h('span', null, n.label));
+    links.set(n.id, a);
+    list.appendChild(h('li', null, a));
+  }
+  const menuBtn = h('button', {
+    type: 'button', class: 'menu-btn', 'aria-expanded': 'false', 'aria-controls': 'nav',
+  }, icon('M3 6h18M3 12h18M3 18h18'), h('span', null, 'Menu'));
+  const root = h('div', { class: 'shell' });
+  const setMenu = (open: boolean): void => {
+    root.classList.toggle('menu-open', open);
+    menuBtn.setAttribute('aria-expanded', String(open));
+  };
+  menuBtn.addEventListener('click', () => setMenu(!root.classList.contains('menu-open')));
+  const signOut = h('button', { type: 'button', class: 'btn btn-quiet sign-out' }, 'Sign out');
+  signOut.addEventListener('click', () => {
+    clearToken();
+    signInMessage = 'You are signed out.';
+    sessionStorage.removeItem(RETURN_KEY);
+    location.hash = '#/signin';
+  });
+  const skip = h('a', { class: 'skip', href: '#main' }, 'Skip to content');
+  // The skip link must not change the hash (that is the router's), so it
+  // moves focus itself.
+  skip.addEventListener('click', (e) => {
+    e.preventDefault();
+    main.focus();
+  });
+  const brand = h('a', { class: 'brand', href: '#/overview' }, h('span', { class: 'logo', 'aria-hidden': 'true' }, 'cx'), 'cxm');
+  replace(root,
+    skip,
+    h('header', { class: 'topbar' }, brand, menuBtn),
+    h('nav', { id: 'nav', 'aria-label': 'Main' }, brand.cloneNode(true), list, h('div', { class: 'nav-foot' }, signOut)),
+    main);
+  root.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape' && root.classList.contains('menu-open')) {
+      setMenu(false);
+      menuBtn.focus();
+    }
+  });
+  return { root, main, links, setMenu };
+}
+
+function render(): void {
+  current?.abort();
+  current = new AbortController();
+  const { path, query } = parseHash();
+
+  if (!getToken()) {
+    // Remember where the viewer was going, and go there after sign-in.
+    if (path !== '/signin') sessionStorage.setItem(RETURN_KEY, location.hash);
+    shell = null;
+    signInPage(app, {
+      message: signInMessage,
+      signal: current.signal,
+      onSignedIn() {
+        const back = sessionStorage.getItem(RETURN_KEY) || '#/overview';
+        sessionStorage.removeItem(RETURN_KEY);
+        if (location.hash === back) render();
+        else location.hash = back;
+      },
+    });
+    signInMessage = '';
+    return;
+  }
+  if (path === '/signin') {
+    location.hash = '#/overview';
+    return;
+  }
+
+  if (!shell || !shell.root.isConnected) {
+    shell = buildShell();
+    replace(app, shell.root);
+  }
+  shell.setMenu(false);
+  const route = routes.find((r) => r.pattern.test(path));
+  for (const [id, a] of shell.links) {
+    if (route?.nav === id) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+  const main = shell.main;
+  main.replaceChildren();
+  window.scrollTo(0, 0);
+  if (!route) {
+    main.append(pageHeader('Page not found'), emptyState('There is no page at this address.', 'Use the navigation to go to Overview, Customers or Live events.'));
+  } else {
+    const m = route.pattern.exec(path) as RegExpExecArray;
+    const params: Record<string, string> = {};
+    route.keys.forEach((k, i) => {
+      const raw = m[i + 1] ?? '';
+      try {
+        params[k] = decodeURIComponent(raw);
+      } catch {
+        params[k] = raw; // a malformed escape: the API will say it is unknown
+      }
+    });
+    route.page(main, { params, query, signal: current.signal });
+  }
+  // Move focus to the new page's heading (or main, while it loads), as a
+  // screen reader user expects after a navigation; not on the first load.
+  if (navigated) (main.querySelector<HTMLElement>('h1') ?? main).focus({ preventScroll: true });
+  navigated = true;
+}
+let navigated = false;
+
+// Any 401 ends the session and returns to the sign-in page with the reason.
+setUnauthorizedHandler(() => {
+  if (!getToken()) return;
+  clearToken();
+  signInMessage = 'Your session has ended: the server no longer accepts this token. Sign in again.';
+  render();
+});
+
+window.addEventListener('hashchange', render);
+render();

@@ -889,6 +889,31 @@ def part_dashboard():
         say(f"  {'GET ' + a.decode()[:28]:32s} median {m2:7.2f} ms  p95 {p952:7.2f} ms ({len(b2):,} B gzip)")
     con.close()
     c.close()
+    # the page in Chromium: first paint and the Overview on screen, beside
+    # the same files from a plain static server (python3 -m http.server)
+    paint = None
+    if shutil.which("node") and os.path.exists("/usr/bin/chromium"):
+        ref_srv = subprocess.Popen([sys.executable, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1",
+                                    "--directory", os.path.join(ROOT, "web", "dist")],
+                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        try:
+            line = ref_srv.stdout.readline()  # "Serving HTTP on 127.0.0.1 port N ..."
+            ref_port = int(re.search(r"port (\d+)", line).group(1))
+            paint = run_json(["node", os.path.join(HERE, "paint.mjs"), f"http://127.0.0.1:{srv.port}",
+                              token, str(max(RUNS, 5)), f"http://127.0.0.1:{ref_port}"])
+        finally:
+            ref_srv.terminate()
+            ref_srv.wait()
+        say(f"  {'first paint (sign-in page)':32s} median {paint['signin_fcp_ms']:7.1f} ms"
+            f"   | ref (same files, python http.server): {paint['ref_fcp_ms']:7.1f} ms")
+        say(f"  {'Overview on screen (cold cache)':32s} median {paint['overview_ms']:7.1f} ms")
+        results["parts"]["dashboard"]["paint"] = paint
+        add_summary("dashboard first paint (ms)", paint["signin_fcp_ms"], paint["ref_fcp_ms"],
+                    paint["signin_fcp_ms"] / paint["ref_fcp_ms"], "< 1,000 ms",
+                    paint["signin_fcp_ms"] < 1000)
+        add_summary("Overview on screen, cold (ms)", paint["overview_ms"], "—", None, "(report)", None)
+    else:
+        say("  paint: skipped (node or /usr/bin/chromium missing)")
     srv.stop()
     worst = max(r["median_ms"] for r in rows)
     results["parts"]["dashboard"]["api"] = rows

@@ -9,10 +9,12 @@
 #include <stdatomic.h>
 
 #define HTTP_MAX_API_BODY (64 * 1024)
+#define HTTP_THREADS 4 /* MHD's epoll threads */
 #define HTTP_INGEST_SLOTS 64 /* tracking requests parsed or awaiting commit at once */
 
 /* One request: owned by the connection, freed when MHD completes it. */
-typedef struct {
+typedef struct http_req http_req;
+struct http_req {
   char method[8];
   const char *url; /* MHD's copy, valid for the request */
   cx_buf body;
@@ -20,7 +22,14 @@ typedef struct {
   int64_t started_ns;
   int route; /* for metrics */
   int status;
-} http_req;
+  /* a tracking request waiting for its commit (track.c): the connection
+   * is suspended until the store calls back */
+  int waiting;      /* 1 from submit until the request is answered */
+  atomic_int ready; /* set by the store's callback */
+  struct MHD_Connection *conn;
+  ingest_batch batch;
+  ingest_async pending;
+};
 
 typedef struct {
   char hash[65];

@@ -1,8 +1,11 @@
 /* server.c - libmicrohttpd glue: request bodies, routing, shutdown.
  *
- * MHD runs one thread per connection; a tracking request's thread blocks
- * until the writer has committed its batch (store_wait), which is what
- * lets one transaction carry many requests. */
+ * MHD runs HTTP_THREADS epoll threads for all connections. A tracking
+ * request, once parsed, is handed to the writer and its connection is
+ * suspended until the commit calls back (track.c); many requests waiting
+ * for commits is what lets one transaction carry many of them, and they
+ * hold no thread while they wait. Other handlers run on the epoll
+ * threads, so they must stay short (SQL on a reader connection is). */
 #include "http_int.h"
 #include "../base/log.h"
 #include "../base/mem.h"
@@ -96,6 +99,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     atomic_fetch_add(&h->lat_sum_us, (uint64_t)us);
     atomic_fetch_add(&h->lat_count, 1);
   }
+  if (r->waiting) { /* ended after its commit without an answer (client gone) */
+    ingest_batch_free(&r->batch);
+    sem_post(&h->ingest_slots);
+  }
   cx_buf_free(&r->body);
   cx_free(r);
   *con_cls = NULL;
@@ -137,14 +144,16 @@ cx_err http_start(const http_cfg *cfg, http_server **out) {
     cx_free(h);
     return rc;
   }
-  h->d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                              MHD_USE_ERROR_LOG | MHD_USE_TURBO | MHD_USE_ITC,
+  /* a few epoll threads serve every connection; a tracking request waiting
+   * for its commit is suspended (track.c), not a blocked thread */
+  h->d = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+                              MHD_USE_ERROR_LOG | MHD_USE_TURBO,
                           0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &sa,
                           MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+                          MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_THREADS,
                           MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024,
                           MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-                          MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
-                          MHD_OPTION_THREAD_STACK_SIZE, (size_t)(1024 * 1024), MHD_OPTION_END);
+                          MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
   if (!h->d) {
     cx_free(h->tokens);
     sem_destroy(&h->ingest_slots);

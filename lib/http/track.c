@@ -4,7 +4,6 @@
 #include "../base/mem.h"
 #include "../base/time.h"
 #include <sodium.h>
-#include <time.h>
 #include <string.h>
 #include <strings.h>
 #include <zlib.h>
@@ -74,7 +73,40 @@ static int basic_key(struct MHD_Connection *c, char *key, size_t keylen) {
   return 1;
 }
 
-/* One POST, holding an ingest slot: authenticate, gunzip, parse, commit. */
+/* The answer once a batch is committed (rc CX_OK) or refused. */
+static enum MHD_Result reply_committed(http_server *h, struct MHD_Connection *c, http_req *r,
+                                       cx_err rc) {
+  if (rc == CX_EFULL || rc == CX_ESTOPPED)
+    return http_send_error(h, c, r, 503, rc == CX_EFULL ? "overloaded" : "shutting_down",
+                           "The server is busy; retry after the Retry-After seconds.", NULL);
+  if (rc && store_failed(h->cfg.st))
+    return http_send_error(h, c, r, 503, "store_unavailable",
+                           "The server stopped taking writes after a storage failure and needs a "
+                           "restart; retry later.",
+                           NULL);
+  if (rc == CX_ENOMEM)
+    return http_send_error(h, c, r, 503, "overloaded", "The server is short of memory; retry.", NULL);
+  if (rc)
+    return http_send_error(h, c, r, 500, "store_failed",
+                           "The events could not be stored; nothing of this request was kept, retry.",
+                           NULL);
+  cx_buf ok;
+  cx_buf_init(&ok, 64);
+  cx_buf_puts(&ok, "{\"success\":true}");
+  enum MHD_Result ret = http_send_json(c, r, 200, &ok);
+  cx_buf_free(&ok);
+  return ret;
+}
+
+/* [store's thread, its lock held] The batch is committed (or failed):
+ * wake the connection; MHD calls the handler again, which answers. */
+static void commit_done(ingest_async *p) {
+  http_req *r = p->arg;
+  atomic_store(&r->ready, 1);
+  MHD_resume_connection(r->conn);
+}
+
+/* One POST, holding an ingest slot: authenticate, gunzip, parse, submit. */
 static enum MHD_Result track_request(http_server *h, struct MHD_Connection *c, http_req *r,
                                      int type) {
   int64_t source = 0;
@@ -130,31 +162,34 @@ static enum MHD_Result track_request(http_server *h, struct MHD_Connection *c, h
                              "writeKey");
     }
   }
-  rc = ingest_submit(h->cfg.in, &batch, source);
-  ingest_batch_free(&batch);
-  if (rc == CX_EFULL || rc == CX_ESTOPPED)
-    return http_send_error(h, c, r, 503, rc == CX_EFULL ? "overloaded" : "shutting_down",
-                           "The server is busy; retry after the Retry-After seconds.", NULL);
-  if (rc && store_failed(h->cfg.st))
-    return http_send_error(h, c, r, 503, "store_unavailable",
-                           "The server stopped taking writes after a storage failure and needs a "
-                           "restart; retry later.",
-                           NULL);
-  if (rc == CX_ENOMEM)
-    return http_send_error(h, c, r, 503, "overloaded", "The server is short of memory; retry.", NULL);
-  if (rc)
-    return http_send_error(h, c, r, 500, "store_failed",
-                           "The events could not be stored; nothing of this request was kept, retry.",
-                           NULL);
-  cx_buf ok;
-  cx_buf_init(&ok, 64);
-  cx_buf_puts(&ok, "{\"success\":true}");
-  enum MHD_Result ret = http_send_json(c, r, 200, &ok);
-  cx_buf_free(&ok);
-  return ret;
+  if (!batch.n) { /* an empty batch: nothing to commit */
+    ingest_batch_free(&batch);
+    return reply_committed(h, c, r, CX_OK);
+  }
+  /* commit without holding this thread: the connection sleeps until the
+   * store calls back (commit_done), and MHD then calls us again */
+  r->batch = batch;
+  r->conn = c;
+  atomic_store(&r->ready, 0);
+  r->waiting = 1;
+  MHD_suspend_connection(c);
+  rc = ingest_submit_async(h->cfg.in, &r->batch, source, &r->pending, commit_done, r);
+  if (rc) { /* not queued: answer it like a failed commit, once resumed */
+    r->pending.job.rc = rc;
+    commit_done(&r->pending);
+  }
+  return MHD_YES;
 }
 
 enum MHD_Result http_track(http_server *h, struct MHD_Connection *c, http_req *r, const char *rest) {
+  if (r->waiting) { /* called again after commit_done resumed us */
+    if (!atomic_load(&r->ready)) return MHD_YES; /* not for us yet */
+    r->waiting = 0;
+    cx_err rc = ingest_async_result(&r->pending);
+    ingest_batch_free(&r->batch);
+    sem_post(&h->ingest_slots);
+    return reply_committed(h, c, r, rc);
+  }
   int type = -1;
   for (int i = 0; i < 7; i++)
     if (!strcmp(rest, ingest_type_name(i)) || !strcmp(rest, short_paths[i])) type = i;
@@ -172,13 +207,10 @@ enum MHD_Result http_track(http_server *h, struct MHD_Connection *c, http_req *r
    * bounds the memory their trees, decompressed bodies and queued batches
    * take, whatever the number of connections (raw bodies are bounded by
    * the connection limit times the body limit). */
-  struct timespec until;
-  clock_gettime(CLOCK_REALTIME, &until);
-  until.tv_sec += 10;
-  if (sem_timedwait(&h->ingest_slots, &until))
+  if (sem_trywait(&h->ingest_slots))
     return http_send_error(h, c, r, 503, "overloaded",
                            "The server is busy; retry after the Retry-After seconds.", NULL);
   enum MHD_Result ret = track_request(h, c, r, type);
-  sem_post(&h->ingest_slots);
+  if (!r->waiting) sem_post(&h->ingest_slots); /* else held until the commit is answered */
   return ret;
 }

@@ -99,6 +99,25 @@ void ingest_close(ingest *in);
  * case nothing of the batch is stored. Duplicates are marked and skipped. */
 cx_err ingest_submit(ingest *in, ingest_batch *batch, int64_t source_id);
 
+/* The asynchronous form, for an event loop: the caller owns p (and batch)
+ * until done(p) has been called, on the store's writer or syncer thread,
+ * with the store's lock held: done must only wake the caller. The caller
+ * then calls ingest_async_result. A non-zero return means nothing was
+ * queued and done will not be called. */
+typedef struct ingest_async ingest_async;
+struct ingest_async {
+  store_job job; /* first */
+  ingest *in;
+  ingest_batch *batch;
+  int64_t source_id;
+  void (*done)(ingest_async *p);
+  void *arg; /* the caller's */
+};
+cx_err ingest_submit_async(ingest *in, ingest_batch *batch, int64_t source_id, ingest_async *p,
+                           void (*done)(ingest_async *p), void *arg);
+/* What ingest_submit would have returned; counts the batch in the stats. */
+cx_err ingest_async_result(ingest_async *p);
+
 /* Sources: a source is a channel with its own write key (kept hashed). */
 /* 1 when name is 1..63 letters, digits, spaces, '-', '_' or '.'. */
 int ingest_source_name_valid(const char *name);

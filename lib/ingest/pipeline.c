@@ -213,12 +213,7 @@ void ingest_close(ingest *in) {
   cx_free(in);
 }
 
-typedef struct {
-  store_job job;
-  ingest *in;
-  ingest_batch *batch;
-  int64_t source_id;
-} batch_job;
+typedef ingest_async batch_job; /* a job: the store job, then the batch */
 
 static cx_err apply_message(ingest *in, sqlite3 *db, ingest_msg *m, int64_t source_id,
                             int64_t received_at) {
@@ -297,19 +292,45 @@ static cx_err apply_batch(store_job *job, sqlite3 *db) {
   return rc;
 }
 
+static void count(ingest *in, const ingest_batch *batch) {
+  uint64_t dup = 0;
+  for (size_t i = 0; i < batch->n; i++) dup += (uint64_t)batch->msgs[i].duplicate;
+  atomic_fetch_add(&in->events, batch->n - dup);
+  atomic_fetch_add(&in->duplicates, dup);
+  atomic_fetch_add(&in->batches, 1);
+}
+
 cx_err ingest_submit(ingest *in, ingest_batch *batch, int64_t source_id) {
   if (!batch->n) return CX_OK;
   batch_job bj = {.job = {.apply = apply_batch, .weight = batch->n}, .in = in, .batch = batch,
                   .source_id = source_id};
   cx_err rc = store_run(in->st, &bj.job);
-  if (!rc) {
-    uint64_t dup = 0;
-    for (size_t i = 0; i < batch->n; i++) dup += (uint64_t)batch->msgs[i].duplicate;
-    atomic_fetch_add(&in->events, batch->n - dup);
-    atomic_fetch_add(&in->duplicates, dup);
-    atomic_fetch_add(&in->batches, 1);
-  }
+  if (!rc) count(in, batch);
   return rc;
+}
+
+static void async_done(store_job *job) {
+  ingest_async *p = (ingest_async *)job;
+  p->done(p);
+}
+
+cx_err ingest_submit_async(ingest *in, ingest_batch *batch, int64_t source_id, ingest_async *p,
+                           void (*done)(ingest_async *p), void *arg) {
+  memset(p, 0, sizeof *p);
+  p->job.apply = apply_batch;
+  p->job.weight = batch->n ? batch->n : 1;
+  p->job.on_done = async_done;
+  p->in = in;
+  p->batch = batch;
+  p->source_id = source_id;
+  p->done = done;
+  p->arg = arg;
+  return store_submit(in->st, &p->job);
+}
+
+cx_err ingest_async_result(ingest_async *p) {
+  if (!p->job.rc) count(p->in, p->batch);
+  return p->job.rc;
 }
 
 void ingest_get_stats(ingest *in, ingest_stats *out) {

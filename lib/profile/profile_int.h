@@ -11,8 +11,9 @@ typedef struct {
   int64_t first_seen, last_seen;
   uint32_t n, cap;
   uint32_t sorted; /* tl[0..sorted) is in order; the rest awaits settle() */
-  uint32_t dirty;  /* 1 while listed in profile.dirty */
-  profile_point *tl; /* sorted by (ts, seq) ascending once settled; owned */
+  uint32_t dirty : 1;   /* while listed in profile.dirty */
+  uint32_t in_slab : 1; /* tl lies in profile.slab (not owned): copy it out to grow */
+  profile_point *tl; /* sorted by (ts, seq) ascending once settled; owned unless in_slab */
 } profile_customer;
 
 typedef struct {
@@ -42,6 +43,7 @@ struct profile {
   size_t nslots, nused;
   profile_chunk *keys;       /* identity keys */
   profile_chunk *kind_names; /* event kind names (kept apart: loaded on another thread) */
+  profile_point *slab; /* the timelines built at load, exactly sized, one block */
   uint64_t merged, events;
   profile_kind *kinds; /* [1..nkinds]; [0] unused */
   uint32_t nkinds, capkinds;

@@ -46,6 +46,12 @@ struct store_job {
    * error rolls back the whole group. */
   cx_err (*apply)(store_job *job, sqlite3 *db);
   size_t weight; /* counts against the queue bound (e.g. messages) */
+  /* When set, the job is asynchronous: instead of posting sem, the store
+   * calls on_done(job) once the job is complete (rc and done set), on the
+   * writer or syncer thread and with the store's lock held, so on_done must
+   * not call into the store; it must be quick (a wake-up). The job may be
+   * freed as soon as on_done has been called; store_wait is not used. */
+  void (*on_done)(store_job *job);
   /* set by the writer */
   cx_err rc;
   int done;

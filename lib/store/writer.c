@@ -26,7 +26,8 @@ static void complete(store *s, store_job *first, cx_err rc) {
     s->stats.queue_weight -= j->weight; /* queued until acknowledged */
     j->rc = rc;
     j->done = 1;
-    sem_post(&j->sem);
+    if (j->on_done) j->on_done(j);
+    else sem_post(&j->sem);
   }
 }
 
@@ -249,7 +250,7 @@ cx_err store_submit(store *s, store_job *job) {
   else if (s->stats.queue_weight && s->stats.queue_weight + job->weight > s->cfg.max_queue)
     rc = CX_EFULL;
   if (!rc) {
-    sem_init(&job->sem, 0, 0); /* destroyed by store_wait */
+    if (!job->on_done) sem_init(&job->sem, 0, 0); /* destroyed by store_wait */
     s->stats.queue_weight += job->weight;
     if (s->tail) s->tail->next = job;
     else s->head = job;

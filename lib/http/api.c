@@ -373,12 +373,16 @@ static enum MHD_Result events_list(ctx *x) {
   }
   const char *name = arg(x, "name");
   sqlite3 *db = store_reader_get(x->h->cfg.st);
-  sqlite3_stmt *st = NULL, *mx = NULL;
+  sqlite3_stmt *st = NULL, *mx = NULL, *lb = NULL;
   cx_buf b;
   cx_buf_init(&b, 16 << 20);
   cx_err rc = CX_OK;
   int64_t last_seq = 0;
-  if (sqlite3_prepare_v2(db, "SELECT max(seq) FROM events", -1, &mx, NULL) != SQLITE_OK ||
+  /* a label to show for the customer: the e-mail, else the user id, that
+   * the customer (the root of its merges) holds itself */
+  if (sqlite3_prepare_v2(db, "SELECT value FROM identities WHERE customer_id = ?1 AND type IN (1, 3)"
+                             " ORDER BY type DESC LIMIT 1", -1, &lb, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2(db, "SELECT max(seq) FROM events", -1, &mx, NULL) != SQLITE_OK ||
       sqlite3_prepare_v2(db,
                          "SELECT seq, customer_id, type, name, source_id, ts, received_at FROM events"
                          " WHERE seq > ?1 AND seq < ?2 AND (?3 = 0 OR source_id = ?3)"
@@ -415,6 +419,13 @@ static enum MHD_Result events_list(ctx *x) {
     if (!rc) rc = nm ? cx_buf_json_str(&b, nm, strlen(nm)) : cx_buf_puts(&b, "null");
     if (!rc) rc = cx_buf_puts(&b, ",\"source\":");
     if (!rc) rc = cx_buf_json_str(&b, src, strlen(src));
+    if (!rc) rc = cx_buf_puts(&b, ",\"customer_label\":");
+    sqlite3_bind_int64(lb, 1, cust ? cust : sqlite3_column_int64(st, 1));
+    if (!rc)
+      rc = sqlite3_step(lb) == SQLITE_ROW
+               ? cx_buf_json_str(&b, (const char *)sqlite3_column_text(lb, 0), (size_t)sqlite3_column_bytes(lb, 0))
+               : cx_buf_puts(&b, "null");
+    sqlite3_reset(lb);
     if (!rc) rc = cx_buf_puts(&b, ",\"timestamp\":");
     if (!rc) rc = cx_buf_json_time(&b, sqlite3_column_int64(st, 5));
     if (!rc) rc = cx_buf_puts(&b, ",\"received_at\":");
@@ -426,6 +437,7 @@ static enum MHD_Result events_list(ctx *x) {
   if (!rc && !more && step != SQLITE_DONE) rc = CX_EDB;
   sqlite3_finalize(st);
   sqlite3_finalize(mx);
+  sqlite3_finalize(lb);
   store_reader_put(x->h->cfg.st, db);
   cx_free(names);
   if (!rc) rc = cx_buf_puts(&b, "],\"next_cursor\":");

@@ -208,12 +208,17 @@ test('live feed: new events appear after last_seq; filters narrow it', async () 
   assert.equal(e.name, 'Live Check');
   assert.equal(e.type, 'track');
   assert.equal(e.source, 'default');
+  assert.equal(e.customer_label, user); // no e-mail: the user id
   assert.match(e.received_at, ISO_MS);
   assert.ok(Number(r.json.last_seq) > Number(head.last_seq));
   assert.equal((await api(srv, `/events?after=${r.json.last_seq}`)).json.events.length, 0);
   // filters
   const store = (await api(srv, '/events?source=store&limit=50')).json.events;
   assert.ok(store.length > 0 && store.every((x) => x.source === 'store'));
+  // the demo's identified customers are labelled by e-mail, anonymous ones not at all
+  const some = (await api(srv, '/events?limit=300')).json.events;
+  assert.ok(some.some((x) => /@example\.(com|org|net)$/.test(x.customer_label ?? '')));
+  assert.ok(some.every((x) => x.customer_label === null || typeof x.customer_label === 'string'));
   const orders = (await api(srv, '/events?type=track&name=Order%20Completed&limit=50')).json.events;
   assert.ok(orders.length > 0 && orders.every((x) => x.name === 'Order Completed'));
   for (const [q, field] of [['source=nowhere', 'source'], ['type=click', 'type'], ['after=-1', 'after'],

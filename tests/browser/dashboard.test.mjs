@@ -268,6 +268,7 @@ test('live events: an event sent now appears, counted by source; its customer op
   await page.getByRole('button', { name: 'Resume' }).click();
   await page.getByText(/Live · checked/).waitFor();
 
+  assert.equal(await row.getByRole('link').innerText(), userId); // labelled by its user id
   await row.getByRole('link').click();
   await page.getByRole('heading', { name: userId, level: 1 }).waitFor();
   await page.locator('.timeline .event', { hasText: event }).waitFor();

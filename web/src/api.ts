@@ -129,6 +129,8 @@ export interface MessageList {
 export interface LiveEvent {
   seq: string;
   customer_id: string | null;
+  /** the customer's e-mail, else user id; null for an anonymous visitor */
+  customer_label?: string | null;
   type: string;
   name: string | null;
   source: string | null;

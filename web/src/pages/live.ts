@@ -153,6 +153,7 @@ function row(e: LiveEvent & { fresh?: boolean }): HTMLElement {
     h('td', null, typeBadge(e.type)),
     h('td', { class: 'cell-grow' }, e.name || h('span', { class: 'muted' }, '—')),
     h('td', null, e.customer_id
-      ? h('a', { href: `#/customers/${encodeURIComponent(e.customer_id)}` }, `Customer ${e.customer_id}`)
+      ? h('a', { href: `#/customers/${encodeURIComponent(e.customer_id)}`, title: `Customer ${e.customer_id}` },
+        e.customer_label || `Anonymous visitor ${e.customer_id}`)
       : h('span', { class: 'muted' }, '—')));
 }

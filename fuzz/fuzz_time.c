@@ -6,7 +6,11 @@
  *    dates that timegm would silently normalise, such as 2023-02-29): the
  *    two must accept the same inputs and agree on the milliseconds;
  *  - the round trip: for a result in years 1000..9999, cx_time_format gives
- *    24 characters that cx_time_parse reads back to the same milliseconds. */
+ *    24 characters that cx_time_parse reads back to the same milliseconds;
+ *  - the interval helpers on that time: floor(t) <= t < next(floor(t)),
+ *    floor is idempotent, days start at midnight, weeks on a Monday (by
+ *    gmtime_r), months on the 1st, and the next interval is 1, 7 or 28..31
+ *    days later. */
 #include "../lib/base/time.h"
 #include <stdint.h>
 #include <stdio.h>
@@ -121,5 +125,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char out2[CX_TIME_LEN];
   cx_time_format(again, out2);
   check(!strcmp(out, out2), "format is stable", data, size);
+
+  static const cx_interval units[] = {CX_DAY, CX_WEEK, CX_MONTH};
+  for (size_t u = 0; u < 3; u++) {
+    int64_t f = cx_interval_floor(ms, units[u]), nx = cx_interval_next(f, units[u]);
+    check(f <= ms && ms < nx, "floor <= t < next", data, size);
+    check(cx_interval_floor(f, units[u]) == f, "floor is idempotent", data, size);
+    check(cx_interval_floor(nx, units[u]) == nx, "next starts an interval", data, size);
+    int64_t days = (nx - f) / 86400000;
+    check((nx - f) % 86400000 == 0 && (units[u] == CX_DAY ? days == 1 : units[u] == CX_WEEK ? days == 7
+                                                                           : days >= 28 && days <= 31),
+          "interval length", data, size);
+    time_t secs = (time_t)(f / 1000);
+    struct tm tm;
+    check(f % 1000 == 0 && gmtime_r(&secs, &tm) && !tm.tm_hour && !tm.tm_min && !tm.tm_sec,
+          "intervals start at midnight", data, size);
+    if (units[u] == CX_WEEK) check(tm.tm_wday == 1, "weeks start on Monday", data, size);
+    if (units[u] == CX_MONTH) check(tm.tm_mday == 1, "months start on the 1st", data, size);
+  }
   return 0;
 }

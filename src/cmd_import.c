@@ -80,6 +80,8 @@ int cmd_import(const cli_opts *o) {
   if (!failed && !rc) status = 0;
 out:
   store_writer_stop(st);
+  /* the next start reads the timelines instead of the whole log */
+  if (pr && !store_failed(st)) profile_save(pr, store_db(st));
   ingest_close(in);
   profile_close(pr);
   store_close(st);

@@ -78,6 +78,8 @@ int cmd_serve(const cli_opts *o) {
   }
 out:
   store_writer_stop(st);
+  /* the next start reads the timelines instead of the whole log */
+  if (pr && !store_failed(st)) profile_save(pr, store_db(st));
   ingest_close(in);
   profile_close(pr);
   store_close(st);

@@ -109,7 +109,7 @@ static cx_err kind_slots_grow(profile *p) {
 }
 
 /* [writer] The kind of (type, name), added when new. */
-static cx_err kind_intern(profile *p, int type, const char *name, uint32_t *out) {
+cx_err profile_kind_intern(profile *p, int type, const char *name, uint32_t *out) {
   if (!name) name = "";
   size_t n = strlen(name);
   uint64_t h = key_hash(type, name, n);
@@ -359,7 +359,7 @@ out:
  * customer places each customer's points in one slab, exactly sized, and
  * each timeline points into it (in_slab). Appending to a million growing
  * arrays in log order instead cost a cache miss and a realloc per event. */
-static cx_err load_timelines(profile *p, sqlite3 *db) {
+static cx_err load_timelines(profile *p, sqlite3 *db, int use_snapshot) {
   sqlite3_stmt *st = NULL;
   cx_err rc = CX_EDB;
   uint32_t *rowc = NULL, *root = NULL;
@@ -379,10 +379,15 @@ static cx_err load_timelines(profile *p, sqlite3 *db) {
                                !(rowp = cx_malloc(max * sizeof *rowp)))))
     goto out;
   for (int64_t id = 0; id <= p->ncust; id++) root[id] = (uint32_t)profile_root(p, id);
+  /* the timelines saved at the last clean stop, then the log after them */
+  int64_t from_seq = 0;
+  if (use_snapshot && !profile_snapshot_load(p, db, root, rowc, rowp, max, &n, &from_seq)) n = 0;
+  for (size_t i = 0; i < n; i++) pos[rowc[i] + 1]++;
   rc = CX_EDB;
-  if (sqlite3_prepare_v2(db, "SELECT seq, customer_id, ts, type, source_id, name FROM events", -1,
-                         &st, NULL))
+  if (sqlite3_prepare_v2(db, "SELECT seq, customer_id, ts, type, source_id, name FROM events"
+                             " WHERE seq > ?1", -1, &st, NULL))
     goto out;
+  sqlite3_bind_int64(st, 1, from_seq);
   /* names repeat: remember the last kind per type rather than hash each row */
   uint32_t last_kind[8] = {0};
   int step;
@@ -395,7 +400,7 @@ static cx_err load_timelines(profile *p, sqlite3 *db) {
     uint32_t kind = 0, *slot = &last_kind[(unsigned)type & 7];
     if (*slot && p->kinds[*slot].type == type && !strcmp(p->kinds[*slot].name, name ? name : ""))
       kind = *slot;
-    else if ((rc = kind_intern(p, type, name, &kind)))
+    else if ((rc = profile_kind_intern(p, type, name, &kind)))
       goto out;
     *slot = kind;
     rowc[n] = r;
@@ -453,7 +458,7 @@ out:
   return rc;
 }
 
-static cx_err load(profile *p, sqlite3 *db) {
+static cx_err load(profile *p, sqlite3 *db, int use_snapshot) {
   int64_t t0 = cx_mono_ns(), t_cust = 0, t_events = 0, t_ids = 0;
   sqlite3_stmt *st = NULL;
   id_loader il = {0};
@@ -504,7 +509,7 @@ static cx_err load(profile *p, sqlite3 *db) {
     il.db = NULL;
     if ((rc = il.rc)) goto out;
   }
-  if ((rc = load_timelines(p, db))) goto out;
+  if ((rc = load_timelines(p, db, use_snapshot))) goto out;
   t_events = cx_mono_ns();
   if (threaded) {
     pthread_join(il.thread, NULL);
@@ -542,7 +547,7 @@ cx_err profile_open(sqlite3 *db, profile **out) {
   pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
   pthread_rwlock_init(&p->lock, &attr);
   pthread_rwlockattr_destroy(&attr);
-  cx_err rc = load(p, db);
+  cx_err rc = load(p, db, 1);
   if (rc) {
     profile_close(p);
     return rc;
@@ -556,7 +561,7 @@ cx_err profile_rebuild(profile *p, sqlite3 *db) {
    * old indexes (and the caller decides what that means) */
   profile fresh;
   memset(&fresh, 0, sizeof fresh);
-  cx_err rc = load(&fresh, db);
+  cx_err rc = load(&fresh, db, 0); /* the snapshot may predate what was rolled back: the log */
   if (rc) {
     indexes_free(&fresh);
     return rc;
@@ -804,7 +809,7 @@ cx_err profile_note_event(profile *p, int64_t customer, int64_t seq, int64_t ts,
   if (!c) return CX_ENOTFOUND;
   profile_customer *pc = &p->cust[c];
   uint32_t kind;
-  cx_err rc = kind_intern(p, type, name, &kind);
+  cx_err rc = profile_kind_intern(p, type, name, &kind);
   if (rc) return rc;
   rc = tl_add(pc, ts, seq, kind, source < 0 || source > UINT32_MAX ? 0 : (uint32_t)source);
   if (!rc && pc->sorted < pc->n && !pc->dirty) {

@@ -28,6 +28,11 @@ enum { PROFILE_USER_ID = 1, PROFILE_ANONYMOUS_ID = 2, PROFILE_EMAIL = 3 };
 /* Builds the indexes from db. */
 cx_err profile_open(sqlite3 *db, profile **out);
 void profile_close(profile *p);
+/* Saves the timelines next to db's file ("<file>-timelines") so that the
+ * next profile_open reads them and scans only the log after them. Call at
+ * a clean stop, when every applied event is committed and no writer runs.
+ * CX_EIO if it could not be written (the next start scans the log). */
+cx_err profile_save(profile *p, sqlite3 *db);
 /* Rebuilds the indexes from db (after a rolled-back group). On failure the
  * old indexes stay and the error is returned. */
 cx_err profile_rebuild(profile *p, sqlite3 *db);

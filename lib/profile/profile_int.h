@@ -56,6 +56,17 @@ struct profile {
       *ins_account, *upsert_account_trait, *ins_membership;
 };
 
+/* [writer, or a load] The kind of (type, name), added when new. */
+cx_err profile_kind_intern(profile *p, int type, const char *name, uint32_t *out);
+
+/* snapshot.c: during a load, files the points of the timelines snapshot
+ * (when there is a valid one) as rows (rowc: root customer, rowp: point;
+ * at most max, counted in *n) and interns its kinds; *snap_seq = the
+ * newest event it covers. Returns 1 when used; 0 (logged unless there is
+ * no snapshot) when the log must be scanned from the start. */
+int profile_snapshot_load(profile *p, sqlite3 *db, const uint32_t *root, uint32_t *rowc,
+                          profile_point *rowp, size_t max, size_t *n, int64_t *snap_seq);
+
 /* Root of id's merge tree; 0 for an unknown id. Callers hold the lock
  * (read or write); the writer also shortens chains (find_root_w). */
 static inline int64_t profile_root(const profile *p, int64_t id) {

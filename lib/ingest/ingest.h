@@ -93,6 +93,10 @@ cx_err ingest_open(store *st, profile **pr_out, ingest **out);
 /* Starts the store's writer thread with ingest's rollback handling. */
 cx_err ingest_start(ingest *in, size_t max_queue);
 void ingest_close(ingest *in);
+/* Saves the messageId window next to the database ("<file>-dedupe") so
+ * that the next ingest_open reads it and scans only the log after it.
+ * Call at a clean stop, with the writer stopped. */
+cx_err ingest_save(ingest *in);
 
 /* Commits batch as coming from source_id. CX_OK once on disk; CX_EFULL
  * (queue full), CX_ESTOPPED (shutting down) or CX_EDB otherwise, in which

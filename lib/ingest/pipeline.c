@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <unistd.h>
 
 #define DAY_MS (24LL * 3600 * 1000)
 
@@ -78,18 +79,132 @@ static void idset_free(idset *s) {
   memset(s, 0, sizeof *s);
 }
 
-/* Reads the ids of the last two days back from the log, newest first. The
- * log is in arrival order, so the scan stops an hour past the window (the
- * hour absorbs small clock steps). */
-static cx_err dedupe_load(ingest *in, sqlite3 *db) {
+/* ---- the dedupe window saved at a clean stop ("<database>-dedupe"): the
+ * ids of the window as they were, so that the next start reads them in one
+ * block and scans only the log after them. Header: magic, the newest
+ * event's seq and mid_hash (the log must still hold them: see
+ * lib/profile/snapshot.c), the count and a hash of the ids. Saved ids may
+ * then be kept up to a day longer than a scan would keep them: the window
+ * is "at least 24 hours". ---- */
+
+typedef struct {
+  char magic[8];
+  int64_t seq, mid;
+  uint64_t count, hash;
+} dd_header;
+static const char DD_MAGIC[8] = {'C', 'X', 'M', 'D', 'D', 0, 0, 1};
+
+static void dd_path(sqlite3 *db, char *out, size_t cap) {
+  const char *f = sqlite3_db_filename(db, "main");
+  snprintf(out, cap, "%s-dedupe", f ? f : "");
+}
+
+static int64_t dd_newest(sqlite3 *db, int64_t *mid) {
+  sqlite3_stmt *st;
+  int64_t seq = -1;
+  *mid = 0;
+  if (sqlite3_prepare_v2(db, "SELECT seq, mid_hash FROM events ORDER BY seq DESC LIMIT 1", -1, &st,
+                         NULL) != SQLITE_OK)
+    return -1;
+  seq = 0;
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    seq = sqlite3_column_int64(st, 0);
+    *mid = sqlite3_column_int64(st, 1);
+  }
+  sqlite3_finalize(st);
+  return seq;
+}
+
+cx_err ingest_save(ingest *in) {
+  sqlite3 *db = store_db(in->st);
+  char path[4200], tmp[4210];
+  dd_path(db, path, sizeof path);
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  dd_header h;
+  memset(&h, 0, sizeof h);
+  memcpy(h.magic, DD_MAGIC, sizeof DD_MAGIC);
+  if (!path[0] || (h.seq = dd_newest(db, &h.mid)) < 0) return CX_EDB;
+  cx_vec ids = {0};
+  cx_err rc = CX_OK;
+  const idset *sets[2] = {&in->cur, &in->old};
+  for (int k = 0; k < 2 && !rc; k++)
+    for (size_t i = 0; i < sets[k]->cap && !rc; i++)
+      if (sets[k]->slot[i]) rc = cx_vec_push(&ids, (int64_t)sets[k]->slot[i]);
+  if (rc) return rc;
+  h.count = ids.n;
+  h.hash = cx_hash64(0, (const char *)ids.v, ids.n * sizeof *ids.v);
+  FILE *f = fopen(tmp, "wb");
+  int bad = !f || fwrite(&h, sizeof h, 1, f) != 1 ||
+            (ids.n && fwrite(ids.v, sizeof *ids.v, ids.n, f) != ids.n) || fflush(f) ||
+            fdatasync(fileno(f));
+  if (f && fclose(f)) bad = 1;
+  cx_vec_free(&ids);
+  if (bad || rename(tmp, path)) {
+    unlink(tmp);
+    cx_log("warn", "dedupe_not_saved", "path", path, NULL);
+    return CX_EIO;
+  }
+  return CX_OK;
+}
+
+/* The saved ids into in->cur; *seq = the newest event they cover. 0 when
+ * there is no usable file (logged when there is one). */
+static int dedupe_read_saved(ingest *in, sqlite3 *db, int64_t *seq) {
+  char path[4200];
+  dd_path(db, path, sizeof path);
+  FILE *f = path[0] ? fopen(path, "rb") : NULL;
+  if (!f) return 0;
+  dd_header h;
+  int64_t mid = 0;
+  uint64_t *ids = NULL;
+  const char *why = NULL;
+  sqlite3_stmt *st = NULL;
+  if (fread(&h, sizeof h, 1, f) != 1 || memcmp(h.magic, DD_MAGIC, sizeof DD_MAGIC) ||
+      h.count > ((uint64_t)1 << 32))
+    why = "not a dedupe window of this version";
+  if (!why && (sqlite3_prepare_v2(db, "SELECT mid_hash FROM events WHERE seq = ?1", -1, &st, NULL) ||
+               (sqlite3_bind_int64(st, 1, h.seq), sqlite3_step(st) != SQLITE_ROW) ||
+               (mid = sqlite3_column_int64(st, 0)) != h.mid))
+    why = "it does not match the log (restored from a backup?)";
+  sqlite3_finalize(st);
+  if (!why && h.count && !(ids = cx_malloc(h.count * sizeof *ids))) why = "out of memory";
+  if (!why && h.count && fread(ids, sizeof *ids, h.count, f) != h.count) why = "it is truncated";
+  if (!why && (fgetc(f) != EOF || cx_hash64(0, (const char *)ids, h.count * sizeof *ids) != h.hash))
+    why = "it is damaged";
+  fclose(f);
+  if (!why) {
+    size_t slots = 1 << 16;
+    while (slots < h.count * 2 + 2) slots *= 2;
+    if (!(in->cur.slot = cx_calloc(slots, sizeof *in->cur.slot))) why = "out of memory";
+    else in->cur.cap = slots;
+    for (uint64_t i = 0; i < h.count && !why; i++)
+      if (idset_add(&in->cur, ids[i])) why = "out of memory";
+  }
+  cx_free(ids);
+  if (why) {
+    idset_free(&in->cur);
+    cx_log("warn", "dedupe_saved_ignored", "path", path, "reason", why, NULL);
+    return 0;
+  }
+  *seq = h.seq;
+  return 1;
+}
+
+/* Reads the ids of the last two days back from the log, newest first (after
+ * the saved window, when use_saved and there is one). The log is in
+ * arrival order, so the scan stops an hour past the window (the hour
+ * absorbs small clock steps). */
+static cx_err dedupe_load(ingest *in, sqlite3 *db, int use_saved) {
   idset_free(&in->cur);
   idset_free(&in->old);
-  int64_t now = cx_now_ms(), cutoff = now - 2 * DAY_MS;
+  int64_t now = cx_now_ms(), cutoff = now - 2 * DAY_MS, after = 0;
   in->cur_started = now;
+  if (use_saved) dedupe_read_saved(in, db, &after);
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(db, "SELECT mid_hash, received_at FROM events ORDER BY seq DESC", -1, &st,
-                         NULL) != SQLITE_OK)
+  if (sqlite3_prepare_v2(db, "SELECT mid_hash, received_at FROM events WHERE seq > ?1 ORDER BY seq DESC",
+                         -1, &st, NULL) != SQLITE_OK)
     return CX_EDB;
+  sqlite3_bind_int64(st, 1, after);
   /* gather first, then size the set once: rehashing while it grows was
    * the largest cost of start-up */
   cx_vec ids = {0};
@@ -100,14 +215,14 @@ static cx_err dedupe_load(ingest *in, sqlite3 *db) {
     if (at >= cutoff) rc = cx_vec_push(&ids, sqlite3_column_int64(st, 0));
   }
   sqlite3_finalize(st);
-  if (!rc && ids.n) {
+  if (!rc && ids.n && !in->cur.cap) {
     size_t slots = 1 << 16;
     while (slots < ids.n * 2 + 2) slots *= 2;
     in->cur.slot = cx_calloc(slots, sizeof *in->cur.slot);
     if (!in->cur.slot) rc = CX_ENOMEM;
     else in->cur.cap = slots;
-    for (size_t i = 0; i < ids.n && !rc; i++) rc = idset_add(&in->cur, (uint64_t)ids.v[i]);
   }
+  for (size_t i = 0; i < ids.n && !rc; i++) rc = idset_add(&in->cur, (uint64_t)ids.v[i]);
   cx_vec_free(&ids);
   return rc;
 }
@@ -172,7 +287,7 @@ cx_err ingest_open(store *st, profile **pr_out, ingest **out) {
   int threaded = pthread_create(&t, NULL, load_profile, &l) == 0;
   if (!threaded) load_profile(&l);
   sqlite3 *r = store_reader_get(st);
-  cx_err rc = dedupe_load(in, r);
+  cx_err rc = dedupe_load(in, r, 1);
   if (!rc) rc = sources_load(in, r);
   store_reader_put(st, r);
   if (threaded) pthread_join(t, NULL);
@@ -192,7 +307,7 @@ static cx_err after_rollback(void *ctx, sqlite3 *db) {
   ingest *in = ctx;
   /* the in-memory state may hold what was just rolled back: rebuild all of
    * it; if any part fails the store stops taking writes (fail-stop) */
-  cx_err a = dedupe_load(in, db), b = profile_rebuild(in->pr, db), c = sources_load(in, db);
+  cx_err a = dedupe_load(in, db, 0), b = profile_rebuild(in->pr, db), c = sources_load(in, db);
   return a ? a : b ? b : c;
 }
 

@@ -57,7 +57,13 @@ test('a start from the snapshot plus the log equals a full scan, after merges, a
 
     srv = await startServer({ data: dir, creds });
     assert.match(srv.logs, /"msg":"snapshot_loaded"/);
+    assert.ok(existsSync(join(dir, 'cxm.db-dedupe')), 'and the messageId window');
     const saved = await state(srv);
+    // the saved window still drops what was sent before the stop
+    const dup0 = (await api(srv, '/stats')).json.duplicates_dropped;
+    await send(srv, events(a, 6, 1));
+    assert.equal((await api(srv, '/stats')).json.duplicates_dropped, dup0 + 6);
+    assert.deepEqual(await state(srv), saved);
     // after it: more events, and merges of customers it holds
     await send(srv, [...events(a, 3, 3),
       { type: 'identify', userId: a, anonymousId: anon, messageId: `${a}-merge-anon`, timestamp: '2026-03-01T00:00:00Z' },
@@ -80,13 +86,20 @@ test('a start from the snapshot plus the log equals a full scan, after merges, a
     assert.deepEqual(await state(srv), before, 'full scan');
     assert.equal((await srv.stop()).code, 0);
 
-    // a damaged snapshot is ignored, and the log scanned
+    // a damaged snapshot and window are ignored, and the log scanned
     const bytes = readFileSync(snap);
     bytes[bytes.length - 5] ^= 0xff;
     writeFileSync(snap, bytes);
+    const dd = join(dir, 'cxm.db-dedupe'), ddBytes = readFileSync(dd);
+    ddBytes[ddBytes.length - 3] ^= 0xff;
+    writeFileSync(dd, ddBytes);
     srv = await startServer({ data: dir, creds });
     assert.match(srv.logs, /"msg":"snapshot_ignored".*damaged/);
+    assert.match(srv.logs, /"msg":"dedupe_saved_ignored".*damaged/);
     assert.deepEqual(await state(srv), before, 'damaged snapshot');
+    const dup1 = (await api(srv, '/stats')).json.duplicates_dropped;
+    await send(srv, events(b, 5, 2));
+    assert.equal((await api(srv, '/stats')).json.duplicates_dropped, dup1 + 5, 'still deduplicated');
     assert.equal((await srv.stop()).code, 0);
 
     // a truncated one too

@@ -4,6 +4,7 @@
 #include "../lib/base/err.h"
 #include "../lib/store/store.h"
 #include "../lib/ingest/ingest.h"
+#include "../lib/profile/profile.h"
 
 #define CXM_VERSION "0.1.0"
 
@@ -37,6 +38,12 @@ cx_err cli_feed_line(cli_feed *f, const char *s, size_t n, int64_t source, inges
 /* Waits for the batch in flight, commits the rest when commit is set, and
  * frees f. Counts what was committed. Returns the first commit error. */
 cx_err cli_feed_close(cli_feed *f, int commit, uint64_t *imported, uint64_t *dups);
+
+/* At a clean stop (writer stopped): saves the timelines and the messageId
+ * window beside the database, so that the next start reads them instead
+ * of the whole log. Nothing when the store has failed. Failures are logged
+ * and only make the next start slower. */
+void cli_save_state(store *st, profile *pr, ingest *in);
 
 int cmd_init(const cli_opts *o);
 int cmd_serve(const cli_opts *o);

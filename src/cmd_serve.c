@@ -78,12 +78,7 @@ int cmd_serve(const cli_opts *o) {
   }
 out:
   store_writer_stop(st);
-  /* the next start reads the timelines and the dedupe window instead of
-   * the whole log */
-  if (pr && in && !store_failed(st)) {
-    profile_save(pr, store_db(st));
-    ingest_save(in);
-  }
+  cli_save_state(st, pr, in);
   ingest_close(in);
   profile_close(pr);
   store_close(st);

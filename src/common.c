@@ -1,4 +1,5 @@
 #include "cli.h"
+#include "../lib/profile/profile.h"
 #include "../lib/base/time.h"
 #include "../lib/base/util.h"
 #include <stdarg.h>
@@ -66,4 +67,10 @@ cx_err cli_initialise(store *st, const char *dir, char *out, size_t outlen) {
   esc[k] = 0;
   snprintf(out, outlen, "{\"data\":\"%s\",\"admin_token\":\"%s\",\"write_key\":\"%s\"}", esc, token, key);
   return CX_OK;
+}
+
+void cli_save_state(store *st, profile *pr, ingest *in) {
+  if (!pr || !in || store_failed(st)) return; /* a failed store's memory is not the log's */
+  profile_save(pr, store_db(st));
+  ingest_save(in);
 }

@@ -99,7 +99,13 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     atomic_fetch_add(&h->lat_sum_us, (uint64_t)us);
     atomic_fetch_add(&h->lat_count, 1);
   }
-  if (r->waiting) { /* ended after its commit without an answer (client gone) */
+  if (r->waiting) {
+    /* ended without an answer: the client went away after the commit, or
+     * the daemon is stopping with the request still suspended (http_stop
+     * gave up waiting). The writer may still be applying the batch; it
+     * runs until after http_stop, so wait for the commit to call back
+     * before freeing what it reads. */
+    while (!atomic_load(&r->ready)) usleep(1000);
     ingest_batch_free(&r->batch);
     sem_post(&h->ingest_slots);
   }

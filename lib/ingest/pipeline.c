@@ -99,22 +99,6 @@ static void dd_path(sqlite3 *db, char *out, size_t cap) {
   snprintf(out, cap, "%s-dedupe", f ? f : "");
 }
 
-static int64_t dd_newest(sqlite3 *db, int64_t *mid) {
-  sqlite3_stmt *st;
-  int64_t seq = -1;
-  *mid = 0;
-  if (sqlite3_prepare_v2(db, "SELECT seq, mid_hash FROM events ORDER BY seq DESC LIMIT 1", -1, &st,
-                         NULL) != SQLITE_OK)
-    return -1;
-  seq = 0;
-  if (sqlite3_step(st) == SQLITE_ROW) {
-    seq = sqlite3_column_int64(st, 0);
-    *mid = sqlite3_column_int64(st, 1);
-  }
-  sqlite3_finalize(st);
-  return seq;
-}
-
 cx_err ingest_save(ingest *in) {
   sqlite3 *db = store_db(in->st);
   char path[4200], tmp[4210];
@@ -123,7 +107,7 @@ cx_err ingest_save(ingest *in) {
   dd_header h;
   memset(&h, 0, sizeof h);
   memcpy(h.magic, DD_MAGIC, sizeof DD_MAGIC);
-  if (!path[0] || (h.seq = dd_newest(db, &h.mid)) < 0) return CX_EDB;
+  if (!path[0] || store_log_head(db, &h.seq, &h.mid)) return CX_EDB;
   cx_vec ids = {0};
   cx_err rc = CX_OK;
   const idset *sets[2] = {&in->cur, &in->old};
@@ -155,18 +139,12 @@ static int dedupe_read_saved(ingest *in, sqlite3 *db, int64_t *seq) {
   FILE *f = path[0] ? fopen(path, "rb") : NULL;
   if (!f) return 0;
   dd_header h;
-  int64_t mid = 0;
   uint64_t *ids = NULL;
   const char *why = NULL;
-  sqlite3_stmt *st = NULL;
   if (fread(&h, sizeof h, 1, f) != 1 || memcmp(h.magic, DD_MAGIC, sizeof DD_MAGIC) ||
       h.count > ((uint64_t)1 << 32))
     why = "not a dedupe window of this version";
-  if (!why && (sqlite3_prepare_v2(db, "SELECT mid_hash FROM events WHERE seq = ?1", -1, &st, NULL) ||
-               (sqlite3_bind_int64(st, 1, h.seq), sqlite3_step(st) != SQLITE_ROW) ||
-               (mid = sqlite3_column_int64(st, 0)) != h.mid))
-    why = "it does not match the log (restored from a backup?)";
-  sqlite3_finalize(st);
+  if (!why && !store_log_holds(db, h.seq, h.mid)) why = "it does not match the log (restored from a backup?)";
   if (!why && h.count && !(ids = cx_malloc(h.count * sizeof *ids))) why = "out of memory";
   if (!why && h.count && fread(ids, sizeof *ids, h.count, f) != h.count) why = "it is truncated";
   if (!why && (fgetc(f) != EOF || cx_hash64(0, (const char *)ids, h.count * sizeof *ids) != h.hash))

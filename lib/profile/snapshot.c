@@ -20,6 +20,7 @@
 #include "../base/log.h"
 #include "../base/mem.h"
 #include "../base/util.h"
+#include "../store/store.h"
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -40,22 +41,6 @@ typedef struct {
 static void snap_path(sqlite3 *db, char *out, size_t cap) {
   const char *f = sqlite3_db_filename(db, "main");
   snprintf(out, cap, "%s-timelines", f ? f : "");
-}
-
-/* the newest event and its mid_hash; 0 when the log is empty */
-static int64_t newest(sqlite3 *db, int64_t *mid) {
-  sqlite3_stmt *st;
-  int64_t seq = 0;
-  *mid = 0;
-  if (sqlite3_prepare_v2(db, "SELECT seq, mid_hash FROM events ORDER BY seq DESC LIMIT 1", -1, &st,
-                         NULL) != SQLITE_OK)
-    return -1;
-  if (sqlite3_step(st) == SQLITE_ROW) {
-    seq = sqlite3_column_int64(st, 0);
-    *mid = sqlite3_column_int64(st, 1);
-  }
-  sqlite3_finalize(st);
-  return seq;
 }
 
 /* ---- writing ---- */
@@ -92,8 +77,8 @@ cx_err profile_save(profile *p, sqlite3 *db) {
   char path[4200], tmp[4210];
   snap_path(db, path, sizeof path);
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  int64_t mid, seq = newest(db, &mid);
-  if (seq < 0 || !path[0]) return CX_EDB;
+  int64_t mid, seq;
+  if (!path[0] || store_log_head(db, &seq, &mid)) return CX_EDB;
   writer w = {0};
   if (!(w.buf = cx_malloc(BLOCK))) return CX_ENOMEM;
   if (!(w.f = fopen(tmp, "wb"))) {
@@ -178,11 +163,11 @@ static int r_get(reader *r, void *p, size_t n) {
   return 1;
 }
 
-/* One pass over the payload: with store NULL it checks (shape, bounds and
- * hash); otherwise it files the points, which the check has proved fit. */
+/* One pass over the payload: without fill it checks (shape, bounds and
+ * hash); with fill it files the points, which the check has proved fit. */
 static int pass(profile *p, FILE *f, const snap_header *h, const uint32_t *root, int64_t ncust,
                 uint32_t *kind_map, uint32_t *rowc, profile_point *rowp, size_t max, size_t *n,
-                int store) {
+                int fill) {
   reader r = {.f = f, .left = h->payload};
   if (!(r.buf = cx_malloc(BLOCK)) || fseek(f, sizeof *h, SEEK_SET)) {
     cx_free(r.buf);
@@ -196,7 +181,7 @@ static int pass(profile *p, FILE *f, const snap_header *h, const uint32_t *root,
     ok = r_get(&r, &type, 1) && r_get(&r, &len, 4) && len < sizeof name && r_get(&r, name, len);
     if (!ok) break;
     name[len] = 0;
-    if (store && profile_kind_intern(p, type, name, &kind_map[k])) ok = 0;
+    if (fill && profile_kind_intern(p, type, name, &kind_map[k])) ok = 0;
   }
   size_t got = 0;
   for (uint64_t c = 0; ok && c < h->ncust; c++) {
@@ -208,7 +193,7 @@ static int pass(profile *p, FILE *f, const snap_header *h, const uint32_t *root,
     for (uint32_t i = 0; ok && i < cnt; i++) {
       profile_point pt;
       ok = r_get(&r, &pt, sizeof pt) && pt.kind >= 1 && pt.kind <= h->nkinds;
-      if (ok && store && to) {
+      if (ok && fill && to) {
         pt.kind = kind_map[pt.kind];
         rowc[*n] = to;
         rowp[(*n)++] = pt;
@@ -216,7 +201,7 @@ static int pass(profile *p, FILE *f, const snap_header *h, const uint32_t *root,
     }
     got += cnt;
   }
-  ok = ok && got == h->npoints && r.at == r.len && r.left == 0 && (store || r.hash == h->hash);
+  ok = ok && got == h->npoints && r.at == r.len && r.left == 0 && (fill || r.hash == h->hash);
   cx_free(r.buf);
   return ok;
 }
@@ -228,19 +213,13 @@ int profile_snapshot_load(profile *p, sqlite3 *db, const uint32_t *root, uint32_
   FILE *f = path[0] ? fopen(path, "rb") : NULL;
   if (!f) return 0;
   snap_header h;
-  int64_t mid = 0;
   const char *why = NULL;
   uint32_t *kind_map = NULL;
-  sqlite3_stmt *st = NULL;
   if (fread(&h, sizeof h, 1, f) != 1 || memcmp(h.magic, MAGIC, sizeof MAGIC) || h.bom != 0x01020304u ||
       h.point_size != sizeof(profile_point) || h.nkinds >= UINT32_MAX)
     why = "not a timelines snapshot of this version";
-  if (!why && (h.npoints > max ||
-               sqlite3_prepare_v2(db, "SELECT mid_hash FROM events WHERE seq = ?1", -1, &st, NULL) ||
-               (sqlite3_bind_int64(st, 1, h.snap_seq), sqlite3_step(st) != SQLITE_ROW) ||
-               (mid = sqlite3_column_int64(st, 0)) != h.snap_mid))
+  if (!why && (h.npoints > max || !store_log_holds(db, h.snap_seq, h.snap_mid)))
     why = "it does not match the log (restored from a backup?)";
-  sqlite3_finalize(st);
   if (!why && !(kind_map = cx_calloc(h.nkinds + 1, sizeof *kind_map))) why = "out of memory";
   if (!why && !pass(p, f, &h, root, p->ncust, kind_map, rowc, rowp, max, n, 0))
     why = "it is damaged (hash or shape)";

@@ -20,6 +20,32 @@ cx_err store_exec(sqlite3 *db, const char *sql) {
   return CX_OK;
 }
 
+cx_err store_log_head(sqlite3 *db, int64_t *seq, int64_t *mid) {
+  sqlite3_stmt *st;
+  *seq = *mid = 0;
+  if (sqlite3_prepare_v2(db, "SELECT seq, mid_hash FROM events ORDER BY seq DESC LIMIT 1", -1, &st,
+                         NULL) != SQLITE_OK)
+    return CX_EDB;
+  int r = sqlite3_step(st);
+  if (r == SQLITE_ROW) {
+    *seq = sqlite3_column_int64(st, 0);
+    *mid = sqlite3_column_int64(st, 1);
+  }
+  sqlite3_finalize(st);
+  return r == SQLITE_ROW || r == SQLITE_DONE ? CX_OK : CX_EDB;
+}
+
+int store_log_holds(sqlite3 *db, int64_t seq, int64_t mid) {
+  if (seq == 0) return 1; /* saved from an empty log: every event is after it */
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db, "SELECT mid_hash FROM events WHERE seq = ?1", -1, &st, NULL) != SQLITE_OK)
+    return 0;
+  sqlite3_bind_int64(st, 1, seq);
+  int ok = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) == mid;
+  sqlite3_finalize(st);
+  return ok;
+}
+
 static cx_err migrate(store *s) {
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK) return CX_EDB;

@@ -99,4 +99,13 @@ void store_get_stats(store *s, store_stats *out);
 /* Runs sql (no parameters) on db; CX_EDB on failure (logged). */
 cx_err store_exec(sqlite3 *db, const char *sql);
 
+/* State derived from the log and saved beside it (the timelines snapshot,
+ * the messageId window) records the log's head when it was made: the
+ * newest event's seq and mid_hash (0 and 0 for an empty log). The log is
+ * append-only, so the saved state stays true of the events up to that
+ * seq for as long as the log still holds that event. */
+cx_err store_log_head(sqlite3 *db, int64_t *seq, int64_t *mid);
+/* 1 when db's log still holds mid at seq (always for seq 0). */
+int store_log_holds(sqlite3 *db, int64_t seq, int64_t mid);
+
 #endif

@@ -53,9 +53,12 @@ run: deps build/cxm
 	  echo "make run: creating the demo company in $(DATA) (cxm demo)..."; \
 	  creds=$$(./build/cxm demo --data $(DATA)) || exit 1; \
 	  tok=$$(printf '%s\n' "$$creds" | sed -n 's/.*"admin_token":"\([^"]*\)".*/\1/p'); \
+	  key=$$(printf '%s\n' "$$creds" | sed -n 's/.*"write_key":"\([^"]*\)".*/\1/p'); \
 	  echo; echo "  Dashboard: http://$(LISTEN)/"; \
 	  echo "  Sign in with the admin token (shown only now; keep it):"; \
 	  echo; echo "    $$tok"; echo; \
+	  echo "  Write key of the source 'default', for SDKs and /v1/ (also shown only now):"; \
+	  echo; echo "    $$key"; echo; \
 	else \
 	  echo; echo "  Dashboard: http://$(LISTEN)/ (sign in with the admin token printed when $(DATA) was created)"; echo; \
 	fi

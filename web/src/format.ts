@@ -27,7 +27,10 @@ function short(d: Date, seconds: boolean): string {
 export const fmtInt = (n: number): string => integer.format(n);
 export const fmtCompact = (n: number): string => (Math.abs(n) < 10000 ? integer.format(n) : compact.format(n));
 export const fmtPercent = (x: number): string => percent.format(x);
-export const fmtChange = (x: number): string => signedPercent.format(x);
+/** A relative change: "+12.5%"; from ten-fold on, a multiple ("×61"),
+ *  which reads better and stays narrow. */
+export const fmtChange = (x: number): string =>
+  x >= 9 ? `×${integer.format(Math.round(x + 1))}` : signedPercent.format(x);
 
 /** A <time> showing `iso` in local time, with the ISO value as its title.
  *  Styles: full date and time, the same with seconds, or short (lists;

@@ -136,7 +136,7 @@ function render(body: HTMLElement, d: Overview, chartMod: Promise<typeof import(
         h('td', { class: 'num' }, delta(c.events, c.previous, false))))))
     : emptyState('No channel sent events in this period.');
   const channelCard = h('section', { class: 'card', 'aria-labelledby': 'h-channels' },
-    h('h2', { id: 'h-channels' }, 'Channels'), channelTable);
+    h('h2', { id: 'h-channels' }, 'Channels'), h('div', { class: 'table-wrap' }, channelTable));
 
   const max = Math.max(1, ...d.top_events.map((e) => e.events));
   const topCard = h('section', { class: 'card span-all', 'aria-labelledby': 'h-top' },

@@ -67,6 +67,11 @@ cx_err profile_kind_intern(profile *p, int type, const char *name, uint32_t *out
 int profile_snapshot_load(profile *p, sqlite3 *db, const uint32_t *root, uint32_t *rowc,
                           profile_point *rowp, size_t max, size_t *n, int64_t *snap_seq);
 
+/* stage.c: the lifecycle stage of canonical customer id at now: the first
+ * default stage rule that matches. identified: it holds a user id or an
+ * e-mail. Takes the read lock. */
+const char *profile_stage(profile *p, int64_t id, int identified, int64_t now);
+
 /* Root of id's merge tree; 0 for an unknown id. Callers hold the lock
  * (read or write); the writer also shortens chains (find_root_w). */
 static inline int64_t profile_root(const profile *p, int64_t id) {

@@ -2,6 +2,7 @@
 #include "profile_int.h"
 #include "../base/log.h"
 #include "../base/mem.h"
+#include "../base/time.h"
 #include "../base/vec.h"
 #include <stdlib.h>
 #include <string.h>
@@ -93,11 +94,9 @@ cx_err profile_customer_json(profile *p, sqlite3 *rdb, int64_t id, cx_buf *out) 
                                   (size_t)sqlite3_column_bytes(st, 0));
   }
   sqlite3_finalize(st);
-  /* Until configurable lifecycle rules arrive (journey issue), the stage
-   * says only whether the person is known: anonymous visitors are in
-   * awareness, anyone with a user id or e-mail is in engagement. */
+  /* the first default stage rule that matches (stage.c) */
   if (!rc) rc = cx_buf_printf(out, "],\"stage\":\"%s\",\"first_seen\":",
-                              identified ? "engagement" : "awareness");
+                              profile_stage(p, id, identified, cx_now_ms()));
   if (!rc) rc = cx_buf_json_time(out, sum.first_seen);
   if (!rc) rc = cx_buf_puts(out, ",\"last_seen\":");
   if (!rc) rc = cx_buf_json_time(out, sum.last_seen);

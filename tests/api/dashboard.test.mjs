@@ -276,3 +276,44 @@ test('the dashboard is served at / with a strict policy, gzip and caching', asyn
   assert.equal(r.status, 404);
   assert.equal((await r.json()).error.code, 'not_found');
 });
+
+// The default stage rules (lib/profile/stage.c), written again here from
+// the guide's table to check the server's answers.
+function expectedStage(c, events, now) {
+  const DAY = 86400000;
+  const count = (name, days) => events.filter((e) => (e.event || e.name) === name &&
+    (days === undefined || Date.parse(e.timestamp) > now - days * DAY) && Date.parse(e.timestamp) <= now).length;
+  const last = (name) => Math.max(...events.filter((e) => (e.event || e.name) === name).map((e) => Date.parse(e.timestamp)));
+  const identified = c.identities.some((i) => i.type !== 'anonymous_id');
+  const lastSeen = Date.parse(c.last_seen);
+  if (identified && now - lastSeen > 120 * DAY) return 'churned';
+  if (count('Order Completed') >= 1 && (now - last('Order Completed')) / DAY > 60) return 'at_risk';
+  if (count('Ticket Opened', 14) > count('Ticket Closed', 14)) return 'support_experience';
+  if (count('Order Completed') >= 2 && count('Review Submitted') + count('Referral Sent') >= 1) return 'advocacy';
+  if (count('Order Completed') >= 2) return 'bonding';
+  if (count('Order Completed') >= 1) return 'purchase';
+  if (count('Product Added') + count('Checkout Started') >= 1) return 'evaluation';
+  return identified ? 'engagement' : 'awareness';
+}
+
+test('each customer\'s stage is the first default stage rule that matches', async () => {
+  const d = tempDir('cxm-demo-');
+  const r = cxm(['demo', '--data', d, '--customers', '250', '--seed', '11']); // ending now
+  assert.equal(r.code, 0, r.stderr);
+  const creds = JSON.parse(r.stdout.trim().split('\n').pop());
+  const s = await startServer({ data: d, creds });
+  try {
+    const customers = (await api(s, '/customers?limit=1000')).json.customers;
+    const seen = new Map();
+    for (const c of customers) {
+      const events = (await api(s, `/customers/${c.id}/events?limit=1000`)).json.events;
+      assert.ok(events.length < 1000, 'the whole timeline');
+      assert.equal(c.stage, expectedStage(c, events, Date.now()), `customer ${c.id}`);
+      seen.set(c.stage, (seen.get(c.stage) || 0) + 1);
+    }
+    assert.ok(seen.size >= 5, `stages seen: ${JSON.stringify([...seen])}`);
+  } finally {
+    await s.stop();
+    rmSync(d, { recursive: true, force: true });
+  }
+});

@@ -64,7 +64,7 @@ test('anonymous events, then identify(userId, anonymousId): one customer holds e
   assert.equal(c.id, anonCust[0].id, 'the identify lands on the anonymous customer');
   assert.equal(c.event_count, 5);
   assert.deepEqual(c.identities, [{ type: 'user_id', value: u }, { type: 'anonymous_id', value: a }]);
-  assert.equal(c.stage, 'engagement');
+  assert.equal(c.stage, 'purchase', 'identified, and one order (the default stage rules)');
   assert.deepEqual(c.traits, { name: 'Ada' });
   assert.match(c.first_seen, ISO_MS);
   assert.match(c.last_seen, ISO_MS);

@@ -146,7 +146,7 @@ test('@segment/analytics-node: identify, track, page, group and alias are stored
   assert.deepEqual(ada.traits, { email: 'Ada.Lovelace@Example.com', name: 'Ada Lovelace', plan: 'pro', logins: 3, beta: true });
   assert.deepEqual(ada.accounts, ['seg-acct-1']);
   assert.equal(ada.event_count, 4);
-  assert.equal(ada.stage, 'engagement');
+  assert.equal(ada.stage, 'purchase'); // one Order Completed
   assert.equal((await customerBy(srv, 'anonymous_id', 'seg-anon-1')).id, ada.id);
   assert.equal((await customerBy(srv, 'email', 'ADA.LOVELACE@example.com')).id, ada.id);
   assert.deepEqual(identitySet(old), ['user_id:seg-old-1']);

@@ -1,0 +1,111 @@
+/* stage.c - the lifecycle stage of a customer: the first of the default
+ * stage rules (rules language, lib/rules) that matches, evaluated over the
+ * customer's in-memory timeline when the customer is shown.
+ *
+ * The rules read event counts and times only (count, days_since,
+ * first_seen, last_seen) and customer.identified; sum() and traits read
+ * as 0 and null here until the journey issue brings stored, configurable
+ * stage rules with their transitions. */
+#include "profile_int.h"
+#include "../base/time.h"
+#include "../rules/rules.h"
+#include <string.h>
+
+static const struct {
+  const char *name, *rule;
+} defaults[] = {
+    {"churned", "customer.identified && now - last_seen > 120d"},
+    {"at_risk", "count(\"Order Completed\") >= 1 && days_since(\"Order Completed\") > 60"},
+    {"support_experience", "count(\"Ticket Opened\", 14d) > count(\"Ticket Closed\", 14d)"},
+    {"advocacy", "count(\"Order Completed\") >= 2 && count(\"Review Submitted\") + count(\"Referral Sent\") >= 1"},
+    {"bonding", "count(\"Order Completed\") >= 2"},
+    {"purchase", "count(\"Order Completed\") >= 1"},
+    {"evaluation", "count(\"Product Added\") + count(\"Checkout Started\") >= 1"},
+    {"engagement", "customer.identified"},
+    {"awareness", "true"},
+};
+#define NSTAGES (sizeof defaults / sizeof defaults[0])
+
+static rules_expr *compiled[NSTAGES];
+static pthread_once_t compile_once = PTHREAD_ONCE_INIT;
+
+static void compile_all(void) {
+  for (size_t i = 0; i < NSTAGES; i++) {
+    rules_error err;
+    /* the rules are fixed: a failure is a bug, and the stage is skipped */
+    if (rules_compile(defaults[i].rule, strlen(defaults[i].rule), &compiled[i], &err)) compiled[i] = NULL;
+  }
+}
+
+typedef struct {
+  const profile *p;
+  const profile_customer *c;
+  int identified;
+  int64_t now;
+} stage_ctx;
+
+static int named(const stage_ctx *x, const profile_point *pt, const char *name) {
+  return !strcmp(x->p->kinds[pt->kind].name, name);
+}
+
+static cx_err st_count(void *ctx, const char *name, int64_t window_ms, double *out) {
+  const stage_ctx *x = ctx;
+  double n = 0;
+  for (uint32_t i = 0; i < x->c->n; i++) {
+    const profile_point *pt = &x->c->tl[i];
+    if ((window_ms < 0 || pt->ts > x->now - window_ms) && pt->ts <= x->now && named(x, pt, name)) n++;
+  }
+  *out = n;
+  return CX_OK;
+}
+
+static cx_err st_last_time(void *ctx, const char *name, int64_t *out_ms) {
+  const stage_ctx *x = ctx;
+  *out_ms = CX_NO_TIME;
+  for (uint32_t i = x->c->n; i-- > 0;) /* sorted by time: the last match is the latest */
+    if (named(x, &x->c->tl[i], name)) {
+      *out_ms = x->c->tl[i].ts;
+      break;
+    }
+  return CX_OK;
+}
+
+static cx_err st_first_seen(void *ctx, int64_t *out_ms) {
+  *out_ms = ((const stage_ctx *)ctx)->c->first_seen;
+  return CX_OK;
+}
+
+static cx_err st_last_seen(void *ctx, int64_t *out_ms) {
+  *out_ms = ((const stage_ctx *)ctx)->c->last_seen;
+  return CX_OK;
+}
+
+static cx_err st_lookup(void *ctx, const char *root, const char *const *parts, size_t nparts,
+                        rules_value *out) {
+  const stage_ctx *x = ctx;
+  if (!strcmp(root, "customer") && nparts == 1 && !strcmp(parts[0], "identified")) {
+    out->type = RULES_BOOL;
+    out->u.boolean = x->identified;
+  }
+  return CX_OK;
+}
+
+const char *profile_stage(profile *p, int64_t id, int identified, int64_t now) {
+  pthread_once(&compile_once, compile_all);
+  const char *stage = "awareness";
+  pthread_rwlock_rdlock(&p->lock);
+  int64_t r = profile_root(p, id);
+  if (r) {
+    stage_ctx x = {p, &p->cust[r], identified, now};
+    rules_env env = {.ctx = &x, .now_ms = now, .lookup = st_lookup, .count = st_count,
+                     .last_time = st_last_time, .first_seen = st_first_seen,
+                     .last_seen = st_last_seen};
+    for (size_t i = 0; i < NSTAGES; i++)
+      if (compiled[i] && rules_match(compiled[i], &env)) {
+        stage = defaults[i].name;
+        break;
+      }
+  }
+  pthread_rwlock_unlock(&p->lock);
+  return stage;
+}

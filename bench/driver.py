@@ -195,6 +195,13 @@ def metrics(port):
     return m
 
 
+def store_deltas(m0, m1):
+    """Events ingested, commits and seconds in COMMIT between two /metrics."""
+    d = lambda k: m1.get(k, 0) - m0.get(k, 0)
+    return (d("cxm_events_ingested_total"), d("cxm_store_commits_total"),
+            d("cxm_store_commit_seconds_total"))
+
+
 def sync_note(m0, m1, seconds):
     """", N fdatasyncs/s, X% of the time" when the server reports its syncer."""
     if "cxm_store_syncs_total" not in m1:
@@ -396,10 +403,7 @@ def part_batch():
             rss = proc_status(srv.pid, "VmRSS")
         finally:
             srv.stop()
-        ev = m1.get("cxm_events_ingested_total", 0) - m0.get("cxm_events_ingested_total", 0)
-        commits = m1.get("cxm_store_commits_total", 0) - m0.get("cxm_store_commits_total", 0)
-        commit_s = (m1.get("cxm_store_commit_seconds_total", 0)
-                    - m0.get("cxm_store_commit_seconds_total", 0))
+        ev, commits, commit_s = store_deltas(m0, m1)
         group = ev / commits if commits else PER_BATCH
         body = avg_body(os.path.join(data, "cxm.db"))
         eps = w["ok"] * PER_BATCH / w["duration_s"]
@@ -491,10 +495,7 @@ def part_latency():
             m1 = metrics(srv.port)
         finally:
             srv.stop()
-        ev = m1.get("cxm_events_ingested_total", 0) - m0.get("cxm_events_ingested_total", 0)
-        commits = m1.get("cxm_store_commits_total", 0) - m0.get("cxm_store_commits_total", 0)
-        commit_s = (m1.get("cxm_store_commit_seconds_total", 0)
-                    - m0.get("cxm_store_commit_seconds_total", 0))
+        ev, commits, commit_s = store_deltas(m0, m1)
         group = ev / commits if commits else None
         span = DURATION + WARMUP
         sync_s, sync = sync_note(m0, m1, span)

@@ -22,23 +22,18 @@ rc=${PIPESTATUS[0]}
 n=$(grep -c '^Done ' "$log")
 if [ "$rc" -eq 0 ]; then passed=$((passed + n)); else failed=$((failed + 1)); fi
 
-# API, real-client and crash tests against a live server
-make --no-print-directory api 2>&1 | tee "$log"
-rc=${PIPESTATUS[0]}
-p=$(grep -oE '^# pass [0-9]+' "$log" | awk '{print $3}' | tail -1)
-f=$(grep -oE '^# fail [0-9]+' "$log" | awk '{print $3}' | tail -1)
-p=${p:-0} f=${f:-0}
-[ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
-passed=$((passed + p)) failed=$((failed + f))
-
-# the dashboard in Debian's chromium
-make --no-print-directory browser 2>&1 | tee "$log"
-rc=${PIPESTATUS[0]}
-p=$(grep -oE '^# pass [0-9]+' "$log" | awk '{print $3}' | tail -1)
-f=$(grep -oE '^# fail [0-9]+' "$log" | awk '{print $3}' | tail -1)
-p=${p:-0} f=${f:-0}
-[ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
-passed=$((passed + p)) failed=$((failed + f))
+# node:test suites: counts from its "# pass N" / "# fail N" summary
+node_suite() { # make target
+  make --no-print-directory "$1" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]} p f
+  p=$(grep -oE '^# pass [0-9]+' "$log" | awk '{print $3}' | tail -1)
+  f=$(grep -oE '^# fail [0-9]+' "$log" | awk '{print $3}' | tail -1)
+  p=${p:-0} f=${f:-0}
+  [ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+  passed=$((passed + p)) failed=$((failed + f))
+}
+node_suite api     # API, real-client and crash tests against a live server
+node_suite browser # the dashboard in Debian's chromium
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -39,11 +39,12 @@ cx_err cli_feed_line(cli_feed *f, const char *s, size_t n, int64_t source, inges
  * frees f. Counts what was committed. Returns the first commit error. */
 cx_err cli_feed_close(cli_feed *f, int commit, uint64_t *imported, uint64_t *dups);
 
-/* At a clean stop (writer stopped): saves the timelines and the messageId
- * window beside the database, so that the next start reads them instead
- * of the whole log. Nothing when the store has failed. Failures are logged
- * and only make the next start slower. */
-void cli_save_state(store *st, profile *pr, ingest *in);
+/* Ends a command that opened the store and ingest: stops the writer (what
+ * was accepted is committed), saves the timelines and the messageId window
+ * beside the database unless the store has failed (the next start reads
+ * them instead of the whole log; a failure to save is logged and only
+ * makes that start slower), and closes everything. pr and in may be NULL. */
+void cli_close(store *st, profile *pr, ingest *in);
 
 int cmd_init(const cli_opts *o);
 int cmd_serve(const cli_opts *o);

@@ -491,11 +491,7 @@ int cmd_demo(const cli_opts *o) {
             (unsigned long long)imported, secs);
   }
 out:
-  store_writer_stop(st);
-  cli_save_state(st, pr, in);
-  ingest_close(in);
-  profile_close(pr);
-  store_close(st);
+  cli_close(st, pr, in);
   free(g);
   return status;
 }

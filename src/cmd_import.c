@@ -79,11 +79,7 @@ int cmd_import(const cli_opts *o) {
           secs > 0 ? (double)imported / secs : 0.0, failed || rc ? "; stopped early" : "");
   if (!failed && !rc) status = 0;
 out:
-  store_writer_stop(st);
-  cli_save_state(st, pr, in);
-  ingest_close(in);
-  profile_close(pr);
-  store_close(st);
+  cli_close(st, pr, in);
   if (f != stdin) fclose(f);
   return status;
 }

@@ -77,11 +77,7 @@ int cmd_serve(const cli_opts *o) {
     rc = store_failed(st);
   }
 out:
-  store_writer_stop(st);
-  cli_save_state(st, pr, in);
-  ingest_close(in);
-  profile_close(pr);
-  store_close(st);
+  cli_close(st, pr, in);
   if (!rc) cx_log("info", "stopped", NULL);
   return rc ? 1 : 0;
 }

@@ -69,8 +69,14 @@ cx_err cli_initialise(store *st, const char *dir, char *out, size_t outlen) {
   return CX_OK;
 }
 
-void cli_save_state(store *st, profile *pr, ingest *in) {
-  if (!pr || !in || store_failed(st)) return; /* a failed store's memory is not the log's */
-  profile_save(pr, store_db(st));
-  ingest_save(in);
+void cli_close(store *st, profile *pr, ingest *in) {
+  store_writer_stop(st);
+  /* a failed store's memory is not the log's: save nothing then */
+  if (pr && in && !store_failed(st)) {
+    profile_save(pr, store_db(st));
+    ingest_save(in);
+  }
+  ingest_close(in);
+  profile_close(pr);
+  store_close(st);
 }

@@ -49,26 +49,38 @@ static enum MHD_Result send_buf(ctx *x, int status, cx_buf *b, cx_err rc) {
   return ret;
 }
 
-/* type=identify|track|… → ingest's number; 0 when absent, -1 when bad */
-static int type_arg(ctx *x) {
-  const char *v = arg(x, "type");
-  if (!v) return 0;
-  for (int t = INGEST_IDENTIFY; t <= INGEST_ALIAS; t++)
-    if (!strcmp(v, ingest_type_name(t))) return t;
-  return -1;
-}
-
-/* source=NAME → its id; 0 when absent, -1 when there is no such source */
-static int64_t source_arg(ctx *x, const char **names, size_t n) {
-  const char *v = arg(x, "source");
-  if (!v) return 0;
-  for (size_t i = 1; i < n; i++)
-    if (names[i] && !strcmp(names[i], v)) return (int64_t)i;
-  return -1;
-}
-
 static enum MHD_Result no_memory(ctx *x) {
   return http_send_error(x->h, x->c, x->r, 503, "overloaded", "Out of memory; retry.", NULL);
+}
+
+/* The filters of an events list: type=, name=, source= (each optional),
+ * and the source names by id (*names, freed by the caller with cx_free).
+ * 1 when it has answered instead (400 or 503; *ret is MHD's result). */
+static int event_filter(ctx *x, profile_filter *f, const char ***names, size_t *nnames,
+                        enum MHD_Result *ret) {
+  memset(f, 0, sizeof *f);
+  const char *v = arg(x, "type");
+  for (int t = INGEST_IDENTIFY; v && !f->type && t <= INGEST_ALIAS; t++)
+    if (!strcmp(v, ingest_type_name(t))) f->type = t;
+  if (v && !f->type) {
+    *ret = bad_param(x, "type", "type must be identify, track, page, screen, group or alias.");
+    return 1;
+  }
+  if (ingest_source_names(x->h->cfg.in, names, nnames)) {
+    *ret = no_memory(x);
+    return 1;
+  }
+  if ((v = arg(x, "source"))) {
+    for (size_t i = 1; i < *nnames && !f->source; i++)
+      if ((*names)[i] && !strcmp((*names)[i], v)) f->source = (int64_t)i;
+    if (!f->source) {
+      cx_free(*names);
+      *ret = bad_param(x, "source", "There is no source with this name (GET /api/v1/sources lists them).");
+      return 1;
+    }
+  }
+  f->name = arg(x, "name");
+  return 0;
 }
 
 static int64_t parse_customer_id(const char *s, size_t n) {
@@ -156,16 +168,9 @@ static enum MHD_Result customer_events(ctx *x, int64_t id) {
   }
   const char **names;
   size_t nnames;
-  if (ingest_source_names(x->h->cfg.in, &names, &nnames)) return no_memory(x);
-  profile_filter f = {type_arg(x), arg(x, "name"), source_arg(x, names, nnames)};
-  if (f.type < 0) {
-    cx_free(names);
-    return bad_param(x, "type", "type must be identify, track, page, screen, group or alias.");
-  }
-  if (f.source < 0) {
-    cx_free(names);
-    return bad_param(x, "source", "There is no source with this name (GET /api/v1/sources lists them).");
-  }
+  profile_filter f;
+  enum MHD_Result answered;
+  if (event_filter(x, &f, &names, &nnames, &answered)) return answered;
   profile_point *pts = cx_malloc((limit + 1) * sizeof *pts);
   if (!pts) {
     cx_free(names);
@@ -361,17 +366,11 @@ static enum MHD_Result events_list(ctx *x) {
     return bad_param(x, "after", "after must be a seq from an earlier answer (last_seq).");
   if ((v = arg(x, "cursor")) && (cx_parse_i64(v, strlen(v), &before) || before <= 0))
     return bad_param(x, "cursor", "cursor must be a next_cursor value from an earlier page.");
-  int type = type_arg(x);
-  if (type < 0) return bad_param(x, "type", "type must be identify, track, page, screen, group or alias.");
   const char **names;
   size_t nnames;
-  if (ingest_source_names(x->h->cfg.in, &names, &nnames)) return no_memory(x);
-  int64_t source = source_arg(x, names, nnames);
-  if (source < 0) {
-    cx_free(names);
-    return bad_param(x, "source", "There is no source with this name (GET /api/v1/sources lists them).");
-  }
-  const char *name = arg(x, "name");
+  profile_filter f;
+  enum MHD_Result answered;
+  if (event_filter(x, &f, &names, &nnames, &answered)) return answered;
   sqlite3 *db = store_reader_get(x->h->cfg.st);
   sqlite3_stmt *st = NULL, *mx = NULL, *lb = NULL;
   cx_buf b;
@@ -394,9 +393,9 @@ static enum MHD_Result events_list(ctx *x) {
   if (!rc) {
     sqlite3_bind_int64(st, 1, after);
     sqlite3_bind_int64(st, 2, before);
-    sqlite3_bind_int64(st, 3, source);
-    sqlite3_bind_int(st, 4, type);
-    if (name) sqlite3_bind_text(st, 5, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, f.source);
+    sqlite3_bind_int(st, 4, f.type);
+    if (f.name) sqlite3_bind_text(st, 5, f.name, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 6, (int64_t)limit + 1);
     rc = cx_buf_puts(&b, "{\"events\":[");
   }

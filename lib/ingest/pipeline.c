@@ -94,15 +94,10 @@ typedef struct {
 } dd_header;
 static const char DD_MAGIC[8] = {'C', 'X', 'M', 'D', 'D', 0, 0, 1};
 
-static void dd_path(sqlite3 *db, char *out, size_t cap) {
-  const char *f = sqlite3_db_filename(db, "main");
-  snprintf(out, cap, "%s-dedupe", f ? f : "");
-}
-
 cx_err ingest_save(ingest *in) {
   sqlite3 *db = store_db(in->st);
   char path[4200], tmp[4210];
-  dd_path(db, path, sizeof path);
+  store_side_path(db, "dedupe", path, sizeof path);
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
   dd_header h;
   memset(&h, 0, sizeof h);
@@ -135,7 +130,7 @@ cx_err ingest_save(ingest *in) {
  * there is no usable file (logged when there is one). */
 static int dedupe_read_saved(ingest *in, sqlite3 *db, int64_t *seq) {
   char path[4200];
-  dd_path(db, path, sizeof path);
+  store_side_path(db, "dedupe", path, sizeof path);
   FILE *f = path[0] ? fopen(path, "rb") : NULL;
   if (!f) return 0;
   dd_header h;

@@ -38,12 +38,6 @@ static int src_rank_cmp(const void *a, const void *b) {
   return (x->id > y->id) - (x->id < y->id);
 }
 
-static cx_err put_time(cx_buf *b, int64_t ms) {
-  char t[CX_TIME_LEN];
-  cx_time_format(ms, t);
-  return cx_buf_printf(b, "\"%s\"", t);
-}
-
 static cx_err put_rate(cx_buf *b, uint64_t num, uint64_t den) {
   if (!den) return cx_buf_puts(b, "null");
   return cx_buf_printf(b, "%.4f", (double)num / (double)den);
@@ -194,17 +188,17 @@ cx_err profile_overview(profile *p, const profile_overview_req *q, cx_buf *out) 
 
   /* the answer */
   if (!rc) rc = cx_buf_puts(out, "{\"from\":");
-  if (!rc) rc = put_time(out, q->from);
+  if (!rc) rc = cx_buf_json_time(out, q->from);
   if (!rc) rc = cx_buf_puts(out, ",\"to\":");
-  if (!rc) rc = put_time(out, q->to);
+  if (!rc) rc = cx_buf_json_time(out, q->to);
   if (!rc) rc = cx_buf_printf(out, ",\"interval\":\"%s\",\"previous\":{\"from\":", cx_interval_name(q->interval));
-  if (!rc) rc = put_time(out, pfrom);
+  if (!rc) rc = cx_buf_json_time(out, pfrom);
   if (!rc) rc = cx_buf_puts(out, ",\"to\":");
-  if (!rc) rc = put_time(out, q->from);
+  if (!rc) rc = cx_buf_json_time(out, q->from);
   if (!rc) rc = cx_buf_puts(out, "},\"buckets\":[");
   for (size_t k = 0; k < nb && !rc; k++) {
     if (k) rc = cx_buf_puts(out, ",");
-    if (!rc) rc = put_time(out, k ? end[k - 1] : q->from);
+    if (!rc) rc = cx_buf_json_time(out, k ? end[k - 1] : q->from);
   }
   if (!rc) rc = cx_buf_puts(out, "],\"kpis\":{");
   uint64_t before_from = customers_before_to - per[1].fresh;

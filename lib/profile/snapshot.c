@@ -38,11 +38,6 @@ typedef struct {
   uint64_t nkinds, ncust, npoints, payload, hash;
 } snap_header;
 
-static void snap_path(sqlite3 *db, char *out, size_t cap) {
-  const char *f = sqlite3_db_filename(db, "main");
-  snprintf(out, cap, "%s-timelines", f ? f : "");
-}
-
 /* ---- writing ---- */
 
 typedef struct {
@@ -75,7 +70,7 @@ static void w_put(writer *w, const void *p, size_t n) {
 
 cx_err profile_save(profile *p, sqlite3 *db) {
   char path[4200], tmp[4210];
-  snap_path(db, path, sizeof path);
+  store_side_path(db, "timelines", path, sizeof path);
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
   int64_t mid, seq;
   if (!path[0] || store_log_head(db, &seq, &mid)) return CX_EDB;
@@ -209,7 +204,7 @@ static int pass(profile *p, FILE *f, const snap_header *h, const uint32_t *root,
 int profile_snapshot_load(profile *p, sqlite3 *db, const uint32_t *root, uint32_t *rowc,
                           profile_point *rowp, size_t max, size_t *n, int64_t *snap_seq) {
   char path[4200];
-  snap_path(db, path, sizeof path);
+  store_side_path(db, "timelines", path, sizeof path);
   FILE *f = path[0] ? fopen(path, "rb") : NULL;
   if (!f) return 0;
   snap_header h;

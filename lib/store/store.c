@@ -35,6 +35,12 @@ cx_err store_log_head(sqlite3 *db, int64_t *seq, int64_t *mid) {
   return r == SQLITE_ROW || r == SQLITE_DONE ? CX_OK : CX_EDB;
 }
 
+void store_side_path(sqlite3 *db, const char *suffix, char *out, size_t cap) {
+  const char *f = sqlite3_db_filename(db, "main");
+  if (f && *f) snprintf(out, cap, "%s-%s", f, suffix);
+  else if (cap) out[0] = 0;
+}
+
 int store_log_holds(sqlite3 *db, int64_t seq, int64_t mid) {
   if (seq == 0) return 1; /* saved from an empty log: every event is after it */
   sqlite3_stmt *st;

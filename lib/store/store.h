@@ -107,5 +107,8 @@ cx_err store_exec(sqlite3 *db, const char *sql);
 cx_err store_log_head(sqlite3 *db, int64_t *seq, int64_t *mid);
 /* 1 when db's log still holds mid at seq (always for seq 0). */
 int store_log_holds(sqlite3 *db, int64_t seq, int64_t mid);
+/* Where such state lives: "<db's file>-<suffix>" into out ("" when db has
+ * no file). */
+void store_side_path(sqlite3 *db, const char *suffix, char *out, size_t cap);
 
 #endif

@@ -1,25 +1,10 @@
 // The command line: --version, help, exit statuses, init, import events.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, startServer, tempDir, track, api } from './server.mjs';
+import { startServer, tempDir, track, api, cxm } from './server.mjs';
 import { stats, customerByUser, eventsOfUser, ISO_MS, withServer, request } from './helpers.mjs';
-
-const SANITIZER = /ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:/;
-
-function cxm(args, { input } = {}) {
-  const r = spawnSync(BIN, args, {
-    input,
-    encoding: 'utf8',
-    env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=1:abort_on_error=0', CXM_DATA: '', CXM_LISTEN: '' },
-    timeout: 60_000,
-  });
-  assert.equal(r.error, undefined, String(r.error));
-  assert.doesNotMatch(r.stderr, SANITIZER, `sanitizer report from cxm ${args.join(' ')}:\n${r.stderr}`);
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 // The non-log lines of stderr: what a person reads.
 function sentences(stderr) {

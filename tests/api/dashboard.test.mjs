@@ -2,33 +2,18 @@
 // events feed, timeline filters, and the embedded files at "/".
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { BIN, startServer, tempDir, track, api } from './server.mjs';
+import { startServer, tempDir, track, api, cxm, demo as runDemo } from './server.mjs';
 import { ISO_MS, uid } from './helpers.mjs';
 
-const SANITIZER = /ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:/;
 const END = '2026-06-30T12:00:00Z';
 const DAY = 86400000;
-
-function cxm(args) {
-  const r = spawnSync(BIN, args, {
-    encoding: 'utf8',
-    env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=1:abort_on_error=0', CXM_DATA: '' },
-    timeout: 120_000,
-  });
-  assert.equal(r.error, undefined, String(r.error));
-  assert.doesNotMatch(r.stderr, SANITIZER, r.stderr);
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 // the admin token of each directory demo() filled
 const tokens = new Map();
 
 function demo(dir, customers, seed) {
-  const r = cxm(['demo', '--data', dir, '--customers', String(customers), '--seed', String(seed), '--end', END]);
-  assert.equal(r.code, 0, r.stderr);
-  const creds = JSON.parse(r.stdout.trim().split('\n').pop());
+  const creds = runDemo(dir, { customers, seed, end: END });
   tokens.set(dir, creds.admin_token);
   return creds;
 }
@@ -41,7 +26,7 @@ async function events(s, token) {
 }
 
 // Every event of the store through the live feed (newest first, paged).
-async function allEvents(srv) {
+async function feedEvents(srv) {
   const out = [];
   let cursor = null;
   for (;;) {
@@ -133,7 +118,7 @@ test('overview: KPIs agree with the events the feed lists', async () => {
   assert.equal(o.buckets.length, 30);
   for (const b of o.buckets) assert.match(b, ISO_MS);
   assert.equal(o.previous.to, o.from);
-  const evs = await allEvents(srv);
+  const evs = await feedEvents(srv);
   const t0 = Date.parse(from), t1 = Date.parse(to), p0 = t0 - (t1 - t0);
   const inCur = evs.filter((e) => Date.parse(e.timestamp) >= t0 && Date.parse(e.timestamp) < t1);
   const inPrev = evs.filter((e) => Date.parse(e.timestamp) >= p0 && Date.parse(e.timestamp) < t0);
@@ -298,9 +283,7 @@ function expectedStage(c, events, now) {
 
 test('each customer\'s stage is the first default stage rule that matches', async () => {
   const d = tempDir('cxm-demo-');
-  const r = cxm(['demo', '--data', d, '--customers', '250', '--seed', '11']); // ending now
-  assert.equal(r.code, 0, r.stderr);
-  const creds = JSON.parse(r.stdout.trim().split('\n').pop());
+  const creds = runDemo(d, { customers: 250, seed: 11 }); // ending now
   const s = await startServer({ data: d, creds });
   try {
     const customers = (await api(s, '/customers?limit=1000')).json.customers;

@@ -8,13 +8,12 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { gzipSync } from 'node:zlib';
-import { BIN, startServer, tempDir } from './server.mjs';
+import { startServer, tempDir, cxm } from './server.mjs';
 import { stats, customerByUser, allEvents } from './helpers.mjs';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const CONVERTER = join(ROOT, 'scripts/online-retail.mjs');
 const FIXTURE = join(ROOT, 'tests/data/online-retail/slice.csv');
-const SANITIZER = /ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:/;
 const MAX_LINE = 32768;
 
 // ---- the expected figures, straight from the CSV ----------------------
@@ -85,17 +84,6 @@ function convert(args, input) {
 
 function messages(jsonl) {
   return jsonl.split('\n').filter(Boolean).map((l) => JSON.parse(l));
-}
-
-function cxm(args) {
-  const r = spawnSync(BIN, args, {
-    encoding: 'utf8',
-    env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=1:abort_on_error=0', CXM_DATA: '', CXM_LISTEN: '' },
-    timeout: 120_000,
-  });
-  assert.equal(r.error, undefined, String(r.error));
-  assert.doesNotMatch(r.stderr, SANITIZER, `sanitizer report from cxm ${args.join(' ')}:\n${r.stderr}`);
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 const HEADER = 'InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country';

@@ -1,12 +1,39 @@
 // Test harness: a real `cxm serve` on a loopback port with a fresh data
 // directory. Used by every file in tests/api.
-import { spawn } from 'node:child_process';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 
 export const BIN = process.env.CXM_BIN || new URL('../../build/asan/cxm', import.meta.url).pathname;
+
+// What a sanitizer report looks like in cxm's stderr.
+export const SANITIZER = /ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:/;
+
+// Runs `cxm args…` to the end (stdin `input`); fails the test on a sanitizer
+// report. Resolves nothing: returns { code, stdout, stderr }.
+export function cxm(args, { input, timeout = 120_000 } = {}) {
+  const r = spawnSync(BIN, args, {
+    input,
+    encoding: 'utf8',
+    env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=1:abort_on_error=0', CXM_DATA: '', CXM_LISTEN: '' },
+    timeout,
+  });
+  assert.equal(r.error, undefined, String(r.error));
+  assert.doesNotMatch(r.stderr, SANITIZER, `sanitizer report from cxm ${args.join(' ')}:\n${r.stderr}`);
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+// `cxm demo` into a new directory dir; returns the credentials it prints
+// ({data, admin_token, write_key}), for startServer({data: dir, creds}).
+export function demo(dir, { customers = 1500, seed = 1, end } = {}) {
+  const r = cxm(['demo', '--data', dir, '--customers', String(customers), '--seed', String(seed),
+    ...(end ? ['--end', end] : [])]);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout.trim().split('\n').pop());
+}
 
 export function tempDir(prefix = 'cxm-test-') {
   return mkdtempSync(join(tmpdir(), prefix));
@@ -60,7 +87,7 @@ export async function startServer({ data, creds, env = {} } = {}) {
     async stop() {
       proc.kill('SIGTERM');
       const r = await exited;
-      if (/ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:/.test(logs))
+      if (SANITIZER.test(logs))
         throw new Error('sanitizer report:\n' + logs);
       return r;
     },

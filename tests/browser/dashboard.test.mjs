@@ -8,11 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { chromium } from 'playwright-core';
-import { startServer, tempDir, track, api } from '../api/server.mjs';
-import { demoCommand, demoViaTracking } from './demo-data.mjs';
-
-// true: `cxm demo` fills the directory; false: the Tracking API stand-in.
-const DEMO_VIA_COMMAND = true;
+import { startServer, tempDir, track, api, demo } from '../api/server.mjs';
 
 const ARTIFACTS = new URL('../artifacts/', import.meta.url).pathname;
 const WIDE = { width: 1366, height: 800 };
@@ -24,14 +20,8 @@ let base; // where the dashboard is served: cxm's own `/`
 
 before(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
-  if (DEMO_VIA_COMMAND) {
-    const data = tempDir('cxm-web-');
-    const creds = await demoCommand(data, { customers: 1500, seed: 3 });
-    srv = await startServer({ data, creds });
-  } else {
-    srv = await startServer();
-    await demoViaTracking(srv, { customers: 300, seed: 3 });
-  }
+  const data = tempDir('cxm-web-');
+  srv = await startServer({ data, creds: demo(data, { customers: 1500, seed: 3 }) });
   base = srv.url;
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox'] });
 });

@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "../lib/base/log.h"
 #include "../lib/base/time.h"
+#include "../lib/analytics/analytics.h"
 #include "../lib/http/http.h"
 #include "../lib/ingest/ingest.h"
 #include "../lib/profile/profile.h"
@@ -48,12 +49,14 @@ int cmd_serve(const cli_opts *o) {
   profile *pr = NULL;
   ingest *in = NULL;
   http_server *h = NULL;
+  analytics_segments *seg = NULL;
   if ((rc = ingest_open(st, &pr, &in)) ||
-      (rc = ingest_start(in, queue_messages()))) {
+      (rc = ingest_start(in, queue_messages())) ||
+      (rc = analytics_segments_open(st, pr, &seg))) {
     cli_error("the derived indexes could not be built (%s).", cx_strerror(rc));
     goto out;
   }
-  http_cfg cfg = {.st = st, .pr = pr, .in = in, .listen = o->listen};
+  http_cfg cfg = {.st = st, .pr = pr, .in = in, .seg = seg, .listen = o->listen};
   if ((rc = http_start(&cfg, &h))) {
     if (rc == CX_EINVAL) cli_error("--listen must be HOST:PORT with an IPv4 address, not '%s'.", o->listen);
     else cli_error("cannot listen on %s (is the port in use?).", o->listen);
@@ -77,6 +80,7 @@ int cmd_serve(const cli_opts *o) {
     rc = store_failed(st);
   }
 out:
+  analytics_segments_close(seg); /* before the writer stops: it records sizes through it */
   cli_close(st, pr, in);
   if (!rc) cx_log("info", "stopped", NULL);
   return rc ? 1 : 0;

@@ -15,6 +15,7 @@
 #include "../base/buf.h"
 #include "../base/err.h"
 #include "../profile/profile.h"
+#include "../store/store.h"
 
 #define ANALYTICS_THREADS 2     /* the scan's threads, the caller's included */
 #define ANALYTICS_MAX_STEPS 20  /* funnel steps */
@@ -50,5 +51,31 @@ cx_err analytics_paths(const analytics_ctx *c, const cJSON *req, cx_buf *out,
                        analytics_error *err);
 /* The customers per lifecycle stage at c->now_ms. */
 cx_err analytics_lifecycle(const analytics_ctx *c, cx_buf *out);
+
+/* Segments (segments.c, docs/segments.md): named rules about customers
+ * with their members kept current. Open after the profile is loaded
+ * (it computes every segment's members and starts a refresh thread);
+ * close before the store and profile. Every call is thread-safe. */
+typedef struct analytics_segments analytics_segments;
+cx_err analytics_segments_open(store *st, profile *pr, analytics_segments **out);
+void analytics_segments_close(analytics_segments *s);
+/* req: {"name","rule","description"?,"persona"?}. CX_EINVAL (err),
+ * CX_EEXIST (the name is taken), or the store's error; on success the
+ * segment's JSON object is appended. */
+cx_err analytics_segment_create(analytics_segments *s, const cJSON *req, cx_buf *out,
+                                analytics_error *err);
+/* Changes what req holds; CX_ENOTFOUND for an unknown id. */
+cx_err analytics_segment_update(analytics_segments *s, int64_t id, const cJSON *req, cx_buf *out,
+                                analytics_error *err);
+cx_err analytics_segment_delete(analytics_segments *s, int64_t id);
+cx_err analytics_segments_list(analytics_segments *s, cx_buf *out);
+/* The segment with its size per day over the last 90 days. */
+cx_err analytics_segment_get(analytics_segments *s, int64_t id, cx_buf *out);
+/* Member ids > after, ascending, up to max; *rc CX_ENOTFOUND for an
+ * unknown segment. */
+size_t analytics_segment_members(analytics_segments *s, int64_t id, int64_t after, int64_t *ids,
+                                 size_t max, cx_err *rc);
+/* 1 when customer (a root id) is a member of segment_id now. */
+int analytics_segment_has(analytics_segments *s, int64_t segment_id, int64_t customer);
 
 #endif

@@ -79,7 +79,9 @@ typedef struct {
   int64_t doc_seq;
   int64_t cust;
   const profile_point *tl;
-  size_t n, i;
+  size_t n, i;  /* i: the event (SIZE_MAX: none, a rule about the customer) */
+  size_t upto;  /* the history the functions read: tl[0..upto) */
+  int64_t now;
   char scratch[1024];
 } an_env;
 void an_env_init(an_env *e, const analytics_ctx *c, const an_traits *t);
@@ -87,10 +89,18 @@ void an_env_free(an_env *e);
 /* 1 when rule (NULL: always) holds for tl[i] of customer cust. */
 int an_env_match(an_env *e, const rules_expr *rule, int64_t cust, const profile_point *tl,
                  size_t n, size_t i);
+/* 1 when rule holds for root customer cust at now (no event: event.*
+ * reads null; the history is the events at or before now). */
+int an_env_match_customer(an_env *e, const rules_expr *rule, int64_t cust, int64_t now);
+/* Reloads root customer cust's values of the loaded traits (after its
+ * traits or identities changed); grows the columns for new customers.
+ * Call outside a read section (it reads the merge forest). */
+cx_err an_traits_refresh(const analytics_ctx *c, an_traits *t, int64_t cust);
 
 /* Runs fn(arg, part, lo, hi) over customer id ranges [lo, hi) that cover
  * 1..maxid, one per thread (threads: 1..ANALYTICS_THREADS), and joins
- * them. One thread when the rules read the store: the reader connection
+ * them. Ranges start at multiples of 64 (but the first), so that threads
+ * setting bits of a bitmap by id never share a word. One thread when the rules read the store: the reader connection
  * is not shared between threads. */
 void an_parallel(int threads, int64_t maxid,
                  void (*fn)(void *arg, int part, int64_t lo, int64_t hi), void *arg);

@@ -249,6 +249,54 @@ void an_traits_free(an_traits *t) {
   memset(t, 0, sizeof *t);
 }
 
+cx_err an_traits_refresh(const analytics_ctx *c, an_traits *t, int64_t cust) {
+  if (!t->n) return CX_OK;
+  int64_t members[64];
+  size_t nm = profile_members(c->pr, cust, members, 64);
+  if (nm > 64) nm = 64; /* a cluster that large: its first 64 customers' traits */
+  int64_t maxid = profile_max_id(c->pr);
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(c->rdb, "SELECT value, ts FROM traits WHERE customer_id = ?1 AND key = ?2",
+                         -1, &st, NULL))
+    return CX_EDB;
+  cx_err rc = CX_OK;
+  for (size_t i = 0; !rc && i < t->n; i++) {
+    an_trait *g = &t->t[i];
+    if (maxid > g->maxid) { /* new customers since the load */
+      uint32_t *of = cx_realloc(g->of, ((size_t)maxid + 1) * sizeof *of);
+      if (!of) {
+        rc = CX_ENOMEM;
+        break;
+      }
+      memset(of + g->maxid + 1, 0, (size_t)(maxid - g->maxid) * sizeof *of);
+      g->of = of;
+      g->maxid = maxid;
+    }
+    if (cust <= 0 || cust > g->maxid) continue;
+    g->of[cust] = 0;
+    int64_t best = INT64_MIN;
+    for (size_t m = 0; !rc && m < nm; m++) {
+      sqlite3_reset(st);
+      sqlite3_bind_int64(st, 1, members[m]);
+      sqlite3_bind_text(st, 2, g->key, -1, SQLITE_STATIC);
+      int step = sqlite3_step(st);
+      if (step == SQLITE_ROW) {
+        int64_t ts = sqlite3_column_int64(st, 1);
+        if (ts < best) continue;
+        best = ts;
+        uint32_t idx; /* the old value stays in the column until the next load */
+        rc = trait_value(g, (const char *)sqlite3_column_text(st, 0),
+                         (size_t)sqlite3_column_bytes(st, 0), &idx);
+        if (!rc) g->of[cust] = idx;
+      } else if (step != SQLITE_DONE) {
+        rc = CX_EDB;
+      }
+    }
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
 static const an_value *trait_get(const an_traits *t, const char *key, int64_t cust) {
   for (size_t i = 0; i < t->n; i++) {
     const an_trait *g = &t->t[i];
@@ -437,7 +485,7 @@ static void set_str(rules_value *out, const char *s) {
 static cx_err env_lookup(void *ctx, const char *root, const char *const *parts, size_t nparts,
                          rules_value *out) {
   an_env *e = ctx;
-  const profile_point *pt = &e->tl[e->i];
+  const profile_point *pt = e->i < e->n ? &e->tl[e->i] : NULL;
   if (!strcmp(root, "traits")) {
     if (nparts != 1) return CX_OK;
     const an_value *v = trait_get(e->traits, parts[0], e->cust);
@@ -456,11 +504,12 @@ static cx_err env_lookup(void *ctx, const char *root, const char *const *parts, 
     } else if (!strcmp(parts[0], "stage")) {
       const char *const *names;
       profile_stage_names(&names);
-      set_str(out, names[profile_stage_of(e->c->pr, e->cust, pt->ts)]);
+      set_str(out, names[profile_stage_of(e->c->pr, e->cust, e->now)]);
     }
     return CX_OK;
   }
   /* event */
+  if (!pt) return CX_OK; /* a rule about the customer: no event */
   if (nparts == 1 && !strcmp(parts[0], "name")) {
     set_str(out, profile_kind_name(e->c->pr, pt->kind, NULL));
     return CX_OK;
@@ -490,9 +539,8 @@ static cx_err env_lookup(void *ctx, const char *root, const char *const *parts, 
   return CX_OK;
 }
 
-/* the history the functions read: the event and those before it in
- * timeline order (later events at the same millisecond are after it) */
-static size_t env_upto(const an_env *e) { return e->i + 1; }
+/* the history the functions read: tl[0..upto) */
+static size_t env_upto(const an_env *e) { return e->upto; }
 
 static int env_named(const an_env *e, const profile_point *pt, const char *name) {
   return !strcmp(profile_kind_name(e->c->pr, pt->kind, NULL), name);
@@ -500,7 +548,7 @@ static int env_named(const an_env *e, const profile_point *pt, const char *name)
 
 static cx_err env_count(void *ctx, const char *name, int64_t window_ms, double *out) {
   an_env *e = ctx;
-  int64_t now = e->tl[e->i].ts;
+  int64_t now = e->now;
   double n = 0;
   for (size_t i = env_upto(e); i-- > 0;) {
     if (window_ms >= 0 && e->tl[i].ts <= now - window_ms) break;
@@ -513,7 +561,7 @@ static cx_err env_count(void *ctx, const char *name, int64_t window_ms, double *
 static cx_err env_sum(void *ctx, const char *name, const char *property, int64_t window_ms,
                       double *out) {
   an_env *e = ctx;
-  int64_t now = e->tl[e->i].ts;
+  int64_t now = e->now;
   size_t at = e->i;
   double s = 0;
   cx_err rc = CX_OK;
@@ -544,13 +592,13 @@ static cx_err env_last_time(void *ctx, const char *name, int64_t *out_ms) {
 
 static cx_err env_first_seen(void *ctx, int64_t *out_ms) {
   an_env *e = ctx;
-  *out_ms = e->tl[0].ts;
+  *out_ms = e->upto ? e->tl[0].ts : CX_NO_TIME;
   return CX_OK;
 }
 
 static cx_err env_last_seen(void *ctx, int64_t *out_ms) {
   an_env *e = ctx;
-  *out_ms = e->tl[env_upto(e) - 1].ts;
+  *out_ms = e->upto ? e->tl[e->upto - 1].ts : CX_NO_TIME;
   return CX_OK;
 }
 
@@ -574,7 +622,25 @@ int an_env_match(an_env *e, const rules_expr *rule, int64_t cust, const profile_
   e->tl = tl;
   e->n = n;
   e->i = i;
+  e->upto = i + 1; /* the event and those before it in timeline order */
+  e->now = tl[i].ts;
   rules_env env = {.ctx = e, .now_ms = tl[i].ts, .lookup = env_lookup, .count = env_count,
+                   .sum = env_sum, .last_time = env_last_time, .first_seen = env_first_seen,
+                   .last_seen = env_last_seen, .scratch = e->scratch,
+                   .scratch_size = sizeof e->scratch};
+  return rules_match(rule, &env);
+}
+
+int an_env_match_customer(an_env *e, const rules_expr *rule, int64_t cust, int64_t now) {
+  size_t n;
+  const profile_point *tl = profile_points(e->c->pr, cust, &n);
+  e->cust = cust;
+  e->tl = tl;
+  e->n = n;
+  e->i = SIZE_MAX;
+  e->upto = an_first_at(tl, n, now == INT64_MAX ? now : now + 1); /* ts <= now */
+  e->now = now;
+  rules_env env = {.ctx = e, .now_ms = now, .lookup = env_lookup, .count = env_count,
                    .sum = env_sum, .last_time = env_last_time, .first_seen = env_first_seen,
                    .last_seen = env_last_seen, .scratch = e->scratch,
                    .scratch_size = sizeof e->scratch};
@@ -602,9 +668,9 @@ void an_parallel(int threads, int64_t maxid,
   an_job jobs[ANALYTICS_THREADS];
   int started[ANALYTICS_THREADS] = {0};
   if (threads < 1 || threads > ANALYTICS_THREADS) threads = ANALYTICS_THREADS;
-  int64_t per = maxid / threads + 1;
+  int64_t per = (maxid / threads + 64) & ~(int64_t)63;
   for (int t = 0; t < threads; t++) {
-    int64_t lo = 1 + per * t, hi = lo + per;
+    int64_t lo = t ? per * t : 1, hi = per * (t + 1);
     if (hi > maxid + 1) hi = maxid + 1;
     if (lo > hi) lo = hi;
     jobs[t] = (an_job){fn, arg, t, lo, hi, 0};

@@ -550,6 +550,8 @@ enum MHD_Result http_api(http_server *h, struct MHD_Connection *c, http_req *r, 
       !strcmp(rest, "analytics/paths"))
     return http_analytics(h, c, r, rest + 10);
   if (!strcmp(rest, "lifecycle")) return http_analytics(h, c, r, rest);
+  if (!strcmp(rest, "segments")) return http_segments(h, c, r, "", admin);
+  if (!strncmp(rest, "segments/", 9)) return http_segments(h, c, r, rest + 9, admin);
   if (!strcmp(rest, "customers")) return customers_list(&x);
   if (!strcmp(rest, "stats")) return stats_get(&x);
   if (!strcmp(rest, "events")) return events_list(&x);

@@ -3,6 +3,7 @@
 #ifndef CX_HTTP_H
 #define CX_HTTP_H
 #include "../base/err.h"
+#include "../analytics/analytics.h"
 #include "../ingest/ingest.h"
 #include "../profile/profile.h"
 #include "../store/store.h"
@@ -13,6 +14,7 @@ typedef struct {
   store *st;
   profile *pr;
   ingest *in;
+  analytics_segments *seg;
   const char *listen; /* "HOST:PORT"; port 0 picks a free one */
 } http_cfg;
 

@@ -80,6 +80,10 @@ enum MHD_Result http_metrics(http_server *h, struct MHD_Connection *c, http_req 
  * the caller. */
 enum MHD_Result http_analytics(http_server *h, struct MHD_Connection *c, http_req *r,
                                const char *what);
+/* segments.c: rest is what follows /api/v1/segments ("" or "/…"
+ * stripped of its slash); admin: the token may change things. */
+enum MHD_Result http_segments(http_server *h, struct MHD_Connection *c, http_req *r, const char *rest,
+                              int admin);
 /* static.c: the embedded dashboard files */
 enum MHD_Result http_static(http_server *h, struct MHD_Connection *c, http_req *r);
 

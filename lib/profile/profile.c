@@ -585,6 +585,7 @@ cx_err profile_rebuild(profile *p, sqlite3 *db) {
   p->capkinds = fresh.capkinds;
   p->kind_slots = fresh.kind_slots;
   p->nkind_slots = fresh.nkind_slots;
+  p->changes_head += PROFILE_CHANGES + 1; /* whoever follows the changes starts over */
   pthread_rwlock_unlock(&p->lock);
   return CX_OK;
 }
@@ -594,6 +595,7 @@ void profile_close(profile *p) {
   stmts_finalize(p);
   indexes_free(p);
   cx_free(p->dirty);
+  cx_free(p->changes);
   pthread_rwlock_destroy(&p->lock);
   cx_free(p);
 }
@@ -691,6 +693,8 @@ static cx_err merge(profile *p, int64_t a, int64_t b, const char *reason, const 
   ci->next_member = cf->next_member;
   cf->next_member = ring;
   p->merged++;
+  profile_changed(p, from);
+  profile_changed(p, into);
   *out = into;
   return CX_OK;
 }
@@ -756,6 +760,7 @@ cx_err profile_resolve(profile *p, sqlite3 *db, const profile_ids *ids, int64_t 
     if (slot_find(p, key_hash(type, id[i].v, n), type, id[i].v, n)) continue;
     if ((rc = add_identity(p, type, id[i].v, target, now))) return rc;
   }
+  profile_changed(p, target); /* a new customer or identity: customer.identified */
   *out_customer = target;
   return CX_OK;
 }
@@ -789,7 +794,9 @@ static cx_err upsert_traits(sqlite3_stmt *st, int64_t cid, const char *aid, cons
 cx_err profile_set_traits(profile *p, sqlite3 *db, int64_t customer, const cJSON *traits,
                           int64_t ts) {
   cx_err rc = stmts_prepare(p, db);
-  return rc ? rc : upsert_traits(p->upsert_trait, customer, NULL, traits, ts);
+  if (!rc) rc = upsert_traits(p->upsert_trait, customer, NULL, traits, ts);
+  if (!rc) profile_changed(p, find_root_w(p, customer));
+  return rc;
 }
 
 cx_err profile_group(profile *p, sqlite3 *db, int64_t customer, const char *group_id,
@@ -827,6 +834,7 @@ cx_err profile_note_event(profile *p, int64_t customer, int64_t seq, int64_t ts,
     pc->dirty = 1;
   }
   if (!rc) p->events++;
+  if (!rc) profile_changed(p, c);
   return rc;
 }
 
@@ -953,4 +961,34 @@ const char *profile_kind_name(const profile *p, uint32_t kind, int *type) {
   }
   if (type) *type = p->kinds[kind].type;
   return p->kinds[kind].name;
+}
+
+void profile_changed(profile *p, int64_t id) {
+  if (!p->changes && !(p->changes = cx_malloc(PROFILE_CHANGES * sizeof *p->changes))) {
+    p->changes_head += PROFILE_CHANGES + 1; /* cannot record it: report the loss */
+    return;
+  }
+  p->changes[p->changes_head++ & (PROFILE_CHANGES - 1)] = id;
+}
+
+uint64_t profile_changes_now(profile *p) {
+  pthread_rwlock_rdlock(&p->lock);
+  uint64_t h = p->changes_head;
+  pthread_rwlock_unlock(&p->lock);
+  return h;
+}
+
+size_t profile_changes(profile *p, uint64_t *cursor, int64_t *out, size_t max) {
+  size_t k = 0;
+  pthread_rwlock_rdlock(&p->lock);
+  uint64_t head = p->changes_head;
+  if (head - *cursor > PROFILE_CHANGES || *cursor > head) {
+    *cursor = head;
+    k = PROFILE_CHANGES_LOST;
+  } else {
+    for (; *cursor < head && k < max; k++, ++*cursor)
+      out[k] = p->changes[*cursor & (PROFILE_CHANGES - 1)];
+  }
+  pthread_rwlock_unlock(&p->lock);
+  return k;
 }

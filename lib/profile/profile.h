@@ -123,11 +123,26 @@ int profile_identified(const profile *p, int64_t id);
 uint32_t profile_kind_count(const profile *p);
 const char *profile_kind_name(const profile *p, uint32_t kind, int *type);
 
+/* [reader] The lifecycle stage of customer id at now: the first default
+ * stage rule that matches (stage.c). identified: it holds a user id or an
+ * e-mail. */
+const char *profile_stage(profile *p, int64_t id, int identified, int64_t now);
 /* The lifecycle stages, in the order their rules are tried. */
 size_t profile_stage_names(const char *const **names);
 /* [section] The stage of root customer id at now: an index into
  * profile_stage_names. */
 size_t profile_stage_of(const profile *p, int64_t id, int64_t now);
+
+/* [reader] Customers the writer changed since *cursor (an event, traits,
+ * an identity, a merge; a merged customer is listed with its survivor),
+ * in order, repeats possible: copies up to max ids into out, advances
+ * *cursor past them and returns how many. Returns PROFILE_CHANGES_LOST
+ * (and moves *cursor to now) when more changed than the log holds or the
+ * indexes were rebuilt: the caller must look at every customer. Start
+ * with *cursor = profile_changes_now(p). */
+#define PROFILE_CHANGES_LOST SIZE_MAX
+uint64_t profile_changes_now(profile *p);
+size_t profile_changes(profile *p, uint64_t *cursor, int64_t *out, size_t max);
 
 /* [reader] The customers merged into id's root, the root included (first):
  * writes up to max ids and returns how many there are. */

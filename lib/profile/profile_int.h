@@ -53,12 +53,21 @@ struct profile {
   uint32_t nkinds, capkinds;
   uint32_t *kind_slots; /* open addressing: index into kinds, 0 = empty */
   uint32_t nkind_slots;
+  /* [writer appends, readers copy] a ring of the customers the writer
+   * changed (events, traits, identities, merges: both sides), for
+   * consumers that keep derived state current (segments) */
+  int64_t *changes; /* PROFILE_CHANGES entries, allocated on first use */
+  uint64_t changes_head; /* entries ever appended; the ring holds the last PROFILE_CHANGES */
   int64_t *dirty; /* [writer] customers with an unsorted tail */
   size_t ndirty, capdirty;
   sqlite3 *stmt_db; /* the connection the statements below belong to */
   sqlite3_stmt *ins_customer, *ins_identity, *set_merged, *ins_merge, *upsert_trait,
       *ins_account, *upsert_account_trait, *ins_membership;
 };
+
+#define PROFILE_CHANGES (1u << 16)
+/* [writer] Notes that customer id changed. */
+void profile_changed(profile *p, int64_t id);
 
 /* [writer, or a load] The kind of (type, name), added when new. */
 cx_err profile_kind_intern(profile *p, int type, const char *name, uint32_t *out);
@@ -71,10 +80,6 @@ cx_err profile_kind_intern(profile *p, int type, const char *name, uint32_t *out
 int profile_snapshot_load(profile *p, sqlite3 *db, const uint32_t *root, uint32_t *rowc,
                           profile_point *rowp, size_t max, size_t *n, int64_t *snap_seq);
 
-/* stage.c: the lifecycle stage of canonical customer id at now: the first
- * default stage rule that matches. identified: it holds a user id or an
- * e-mail. Takes the read lock. */
-const char *profile_stage(profile *p, int64_t id, int identified, int64_t now);
 
 /* Root of id's merge tree; 0 for an unknown id. Callers hold the lock
  * (read or write); the writer also shortens chains (find_root_w). */

@@ -206,3 +206,7 @@ int rules_calls(const rules_expr *e, const char *name) {
     if (e->nodes[i].kind == N_CALL && !strcmp(rules_fn_name[e->nodes[i].op], name)) return 1;
   return 0;
 }
+
+int rules_may_be(const rules_expr *e, rules_type t) {
+  return (e->nodes[e->root].types >> t) & 1;
+}

@@ -113,6 +113,8 @@ cx_err rules_each_path(const rules_expr *e,
                        cx_err (*fn)(void *ctx, const char *root, const char *const *parts,
                                     size_t nparts),
                        void *ctx);
+/* 1 when e's value may be of type t (the compiler's static types). */
+int rules_may_be(const rules_expr *e, rules_type t);
 /* 1 when e calls the function named name ("count", "sum", ...). */
 int rules_calls(const rules_expr *e, const char *name);
 

@@ -34,6 +34,13 @@ const char *const store_migrations[] = {
     "CREATE TABLE memberships(account_id TEXT NOT NULL, customer_id INTEGER NOT NULL,"
     "  ts INTEGER NOT NULL, PRIMARY KEY(account_id, customer_id)) WITHOUT ROWID;"
     "CREATE INDEX memberships_customer ON memberships(customer_id);",
+    /* 2: segments and personas (persona: a JSON object or NULL), and each
+     * segment's size per UTC day */
+    "CREATE TABLE segments(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+    "  rule TEXT NOT NULL, description TEXT NOT NULL DEFAULT '', persona TEXT,"
+    "  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
+    "CREATE TABLE segment_sizes(segment_id INTEGER NOT NULL, day INTEGER NOT NULL,"
+    "  size INTEGER NOT NULL, PRIMARY KEY(segment_id, day)) WITHOUT ROWID;",
 };
 
 const int store_migration_count = (int)(sizeof store_migrations / sizeof store_migrations[0]);

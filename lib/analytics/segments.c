@@ -1,0 +1,708 @@
+/* segments.c - segments and personas: a named rule about customers
+ * (docs/segments.md), its members kept current in memory.
+ *
+ * Definitions live in the store (table segments, written through the
+ * writer thread); members are a bitmap per segment over customer ids,
+ * derived: computed in full when the server starts, when a rule changes,
+ * when the profile's change log overflowed, and every hour (rules about
+ * time, such as days_since() > 30, change without events); in between,
+ * the customers in the profile's change log are evaluated again, once a
+ * second by the refresh thread and before every answer. Each segment's
+ * size is recorded per UTC day (segment_sizes) for its history.
+ *
+ * Locking: s->mu guards everything below it; it is taken before the
+ * profile's read lock, never after. */
+#include "analytics_int.h"
+#include "../base/log.h"
+#include "../base/mem.h"
+#include "../base/time.h"
+#include "../base/util.h"
+#include "../store/store.h"
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_SEGMENTS 500
+#define MAX_NAME 100
+#define MAX_DESCRIPTION 2000
+#define MAX_PERSONA_ITEMS 20
+#define MAX_PERSONA_ITEM 300
+#define FULL_EVERY_MS (3600 * 1000LL)
+#define SIZES_EVERY_MS (60 * 1000LL)
+#define CHANGES_BATCH 4096
+#define HISTORY_DAYS 90
+#define DAY_MS 86400000LL
+
+typedef struct {
+  int64_t id;
+  char *name, *rule_src, *description, *persona; /* owned; persona: JSON text or NULL */
+  rules_expr *rule;                              /* owned */
+  uint64_t *bits;                                /* members by customer id; owned */
+  size_t nwords;
+  uint64_t size;
+  int64_t created_at, updated_at, computed_at;
+  uint64_t recorded_size; /* the size last written to segment_sizes today */
+  int64_t recorded_day;
+} segment;
+
+struct analytics_segments {
+  store *st;
+  profile *pr;
+  pthread_mutex_t mu;
+  segment *seg;
+  size_t nseg;
+  an_traits traits;     /* the traits the rules read, per root customer */
+  uint64_t cursor;      /* the profile's change log, read up to here */
+  int64_t full_at;      /* when members were last computed in full */
+  int64_t sizes_at;     /* when sizes were last recorded */
+  int stale;            /* the next refresh computes in full */
+  /* the refresh thread */
+  pthread_t thread;
+  int running, stopping;
+  pthread_cond_t cv;
+};
+
+static void segment_free(segment *g) {
+  cx_free(g->name);
+  cx_free(g->rule_src);
+  cx_free(g->description);
+  cx_free(g->persona);
+  rules_free(g->rule);
+  cx_free(g->bits);
+  memset(g, 0, sizeof *g);
+}
+
+static char *dup(const char *s) {
+  if (!s) return NULL;
+  size_t n = strlen(s);
+  char *d = cx_malloc(n + 1);
+  if (d) memcpy(d, s, n + 1);
+  return d;
+}
+
+static int has(const segment *g, int64_t id) {
+  size_t w = (size_t)id >> 6;
+  return w < g->nwords && (g->bits[w] >> (id & 63) & 1);
+}
+
+/* Sets or clears id's bit, growing the bitmap; keeps size. */
+static cx_err set_member(segment *g, int64_t id, int in) {
+  size_t w = (size_t)id >> 6;
+  if (w >= g->nwords) {
+    if (!in) return CX_OK;
+    size_t n = g->nwords ? g->nwords : 1024;
+    while (n <= w) n *= 2;
+    uint64_t *b = cx_realloc(g->bits, n * sizeof *b);
+    if (!b) return CX_ENOMEM;
+    memset(b + g->nwords, 0, (n - g->nwords) * sizeof *b);
+    g->bits = b;
+    g->nwords = n;
+  }
+  uint64_t m = 1ULL << (id & 63);
+  int was = (g->bits[w] & m) != 0;
+  if (in && !was) g->bits[w] |= m, g->size++;
+  if (!in && was) g->bits[w] &= ~m, g->size--;
+  return CX_OK;
+}
+
+static analytics_ctx ctx_of(analytics_segments *s, sqlite3 *rdb) {
+  return (analytics_ctx){.pr = s->pr, .rdb = rdb, .now_ms = cx_now_ms()};
+}
+
+/* ---- computing members ---- */
+
+typedef struct {
+  analytics_segments *s;
+  analytics_ctx c;
+  segment *only; /* NULL: every segment */
+  an_env env[ANALYTICS_THREADS];
+} full_job;
+
+static void full_scan(void *arg, int part, int64_t lo, int64_t hi) {
+  full_job *j = arg;
+  analytics_segments *s = j->s;
+  for (size_t k = 0; k < s->nseg; k++) {
+    segment *g = &s->seg[k];
+    if (j->only && g != j->only) continue;
+    for (int64_t id = lo; id < hi; id++)
+      if (profile_root_of(s->pr, id) == id && an_env_match_customer(&j->env[part], g->rule, id, j->c.now_ms))
+        g->bits[(size_t)id >> 6] |= 1ULL << (id & 63);
+  }
+}
+
+static cx_err load_traits(analytics_segments *s, sqlite3 *rdb) {
+  rules_expr *rules[MAX_SEGMENTS];
+  for (size_t k = 0; k < s->nseg; k++) rules[k] = s->seg[k].rule;
+  an_traits_free(&s->traits);
+  analytics_ctx c = ctx_of(s, rdb);
+  return an_traits_load(&c, rules, s->nseg, NULL, &s->traits);
+}
+
+/* Computes the members of only (or of all segments) from scratch. [mu] */
+static cx_err compute_full(analytics_segments *s, segment *only) {
+  sqlite3 *rdb = store_reader_get(s->st);
+  uint64_t cursor = profile_changes_now(s->pr); /* changes from here on are drained after */
+  cx_err rc = load_traits(s, rdb);
+  full_job *j = cx_calloc(1, sizeof *j);
+  if (!rc && !j) rc = CX_ENOMEM;
+  if (rc) {
+    store_reader_put(s->st, rdb);
+    cx_free(j);
+    return rc;
+  }
+  j->s = s;
+  j->c = ctx_of(s, rdb);
+  j->only = only;
+  for (int t = 0; t < ANALYTICS_THREADS; t++) an_env_init(&j->env[t], &j->c, &s->traits);
+  profile_read_begin(s->pr);
+  int64_t maxid = profile_max_id(s->pr);
+  size_t nwords = (size_t)(maxid >> 6) + 1;
+  for (size_t k = 0; !rc && k < s->nseg; k++) {
+    segment *g = &s->seg[k];
+    if (only && g != only) continue;
+    uint64_t *b = cx_calloc(nwords < 1024 ? 1024 : nwords, sizeof *b);
+    if (!b) {
+      rc = CX_ENOMEM;
+      break;
+    }
+    cx_free(g->bits);
+    g->bits = b;
+    g->nwords = nwords < 1024 ? 1024 : nwords;
+  }
+  /* the rules of the segments read no event: one thread would serialise
+   * nothing on the store, but sum() does read it */
+  int threads = ANALYTICS_THREADS;
+  for (size_t k = 0; k < s->nseg; k++)
+    if ((!only || &s->seg[k] == only) && an_reads_store(s->seg[k].rule)) threads = 1;
+  if (!rc) an_parallel(threads, maxid, full_scan, j);
+  profile_read_end(s->pr);
+  for (int t = 0; t < ANALYTICS_THREADS; t++) an_env_free(&j->env[t]);
+  int64_t now = cx_now_ms();
+  for (size_t k = 0; !rc && k < s->nseg; k++) {
+    segment *g = &s->seg[k];
+    if (only && g != only) continue;
+    g->size = 0;
+    for (size_t w = 0; w < g->nwords; w++) g->size += (uint64_t)__builtin_popcountll(g->bits[w]);
+    g->computed_at = now;
+  }
+  store_reader_put(s->st, rdb);
+  cx_free(j);
+  if (!rc && !only) {
+    s->full_at = now;
+    s->stale = 0;
+  }
+  if (!rc) s->cursor = cursor;
+  return rc;
+}
+
+/* Evaluates the customers changed since the last refresh again. [mu] */
+static cx_err refresh(analytics_segments *s) {
+  int64_t now = cx_now_ms();
+  if (s->stale || now - s->full_at >= FULL_EVERY_MS) return compute_full(s, NULL);
+  if (!s->nseg) {
+    s->cursor = profile_changes_now(s->pr);
+    return CX_OK;
+  }
+  int64_t ids[CHANGES_BATCH];
+  sqlite3 *rdb = store_reader_get(s->st);
+  analytics_ctx c = ctx_of(s, rdb);
+  an_env env;
+  an_env_init(&env, &c, &s->traits);
+  cx_err rc = CX_OK;
+  for (;;) {
+    size_t n = profile_changes(s->pr, &s->cursor, ids, CHANGES_BATCH);
+    if (n == PROFILE_CHANGES_LOST) {
+      s->stale = 1;
+      break;
+    }
+    if (!n) break;
+    for (size_t i = 0; !rc && i < n; i++) { /* traits first: outside the read section */
+      int64_t r = profile_canonical(s->pr, ids[i]);
+      if (r == ids[i]) rc = an_traits_refresh(&c, &s->traits, r);
+    }
+    profile_read_begin(s->pr);
+    for (size_t i = 0; !rc && i < n; i++) {
+      int64_t id = ids[i];
+      int root = profile_root_of(s->pr, id) == id; /* merged away: a member no more */
+      for (size_t k = 0; !rc && k < s->nseg; k++)
+        rc = set_member(&s->seg[k], id, root && an_env_match_customer(&env, s->seg[k].rule, id, now));
+    }
+    profile_read_end(s->pr);
+    if (rc) break;
+  }
+  an_env_free(&env);
+  store_reader_put(s->st, rdb);
+  if (rc) return rc;
+  return s->stale ? compute_full(s, NULL) : CX_OK;
+}
+
+/* ---- the store ---- */
+
+typedef struct {
+  store_job job;
+  int op; /* 'i' insert, 'u' update, 'd' delete, 's' sizes */
+  const segment *g;
+  int64_t id;         /* out for insert */
+  int exists;         /* insert/update: the name is taken */
+  const int64_t *sizes; /* 's': (id, day, size) triples */
+  size_t nsizes;
+} seg_job;
+
+static cx_err apply_seg(store_job *job, sqlite3 *db) {
+  seg_job *j = (seg_job *)job;
+  sqlite3_stmt *st = NULL;
+  const char *sql = j->op == 'i' ? "INSERT INTO segments(name, rule, description, persona, created_at, updated_at)"
+                                   " VALUES(?1, ?2, ?3, ?4, ?5, ?6)"
+                    : j->op == 'u' ? "UPDATE segments SET name = ?1, rule = ?2, description = ?3, persona = ?4,"
+                                     " updated_at = ?6 WHERE id = ?7"
+                    : j->op == 'd' ? "DELETE FROM segments WHERE id = ?7"
+                                   : "INSERT INTO segment_sizes(segment_id, day, size) VALUES(?1, ?2, ?3)"
+                                     " ON CONFLICT(segment_id, day) DO UPDATE SET size = excluded.size";
+  if (j->op == 'i' || j->op == 'u') {
+    /* a taken name is an answer (409), not a failure of the group */
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM segments WHERE name = ?1 AND id != ?2", -1, &st, NULL)) return CX_EDB;
+    sqlite3_bind_text(st, 1, j->g->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, j->op == 'u' ? j->g->id : 0);
+    j->exists = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    if (j->exists) return CX_OK;
+  }
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL)) return CX_EDB;
+  cx_err rc = CX_OK;
+  if (j->op == 's') {
+    for (size_t i = 0; !rc && i < j->nsizes; i++) {
+      sqlite3_reset(st);
+      for (int k = 0; k < 3; k++) sqlite3_bind_int64(st, k + 1, j->sizes[i * 3 + (size_t)k]);
+      if (sqlite3_step(st) != SQLITE_DONE) rc = CX_EDB;
+    }
+  } else {
+    if (j->op != 'd') {
+      sqlite3_bind_text(st, 1, j->g->name, -1, SQLITE_STATIC);
+      sqlite3_bind_text(st, 2, j->g->rule_src, -1, SQLITE_STATIC);
+      sqlite3_bind_text(st, 3, j->g->description ? j->g->description : "", -1, SQLITE_STATIC);
+      if (j->g->persona) sqlite3_bind_text(st, 4, j->g->persona, -1, SQLITE_STATIC);
+      sqlite3_bind_int64(st, 5, j->g->created_at);
+      sqlite3_bind_int64(st, 6, j->g->updated_at);
+    }
+    if (j->op != 'i') sqlite3_bind_int64(st, 7, j->g->id);
+    if (sqlite3_step(st) != SQLITE_DONE) rc = CX_EDB;
+    if (!rc && j->op == 'i') j->id = sqlite3_last_insert_rowid(db);
+    if (!rc && j->op == 'd') {
+      sqlite3_finalize(st);
+      st = NULL;
+      if (sqlite3_prepare_v2(db, "DELETE FROM segment_sizes WHERE segment_id = ?1", -1, &st, NULL)) return CX_EDB;
+      sqlite3_bind_int64(st, 1, j->g->id);
+      if (sqlite3_step(st) != SQLITE_DONE) rc = CX_EDB;
+    }
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
+static cx_err run_job(analytics_segments *s, seg_job *j) {
+  j->job.apply = apply_seg;
+  j->job.weight = 1;
+  return store_run(s->st, &j->job);
+}
+
+/* Writes today's size of the segments whose size changed. [mu] */
+static void record_sizes(analytics_segments *s, int force) {
+  int64_t now = cx_now_ms();
+  if (!force && now - s->sizes_at < SIZES_EVERY_MS) return;
+  s->sizes_at = now;
+  int64_t day = now - now % DAY_MS;
+  int64_t *rows = cx_malloc((s->nseg ? s->nseg : 1) * 3 * sizeof *rows);
+  if (!rows) return;
+  size_t n = 0;
+  for (size_t k = 0; k < s->nseg; k++) {
+    segment *g = &s->seg[k];
+    if (g->recorded_day == day && g->recorded_size == g->size) continue;
+    rows[n * 3] = g->id, rows[n * 3 + 1] = day, rows[n * 3 + 2] = (int64_t)g->size;
+    n++;
+  }
+  seg_job j = {.op = 's', .sizes = rows, .nsizes = n};
+  if (n && !run_job(s, &j))
+    for (size_t k = 0; k < s->nseg; k++) s->seg[k].recorded_day = day, s->seg[k].recorded_size = s->seg[k].size;
+  cx_free(rows);
+}
+
+/* ---- the refresh thread ---- */
+
+static void *refresher(void *arg) {
+  analytics_segments *s = arg;
+  pthread_mutex_lock(&s->mu);
+  while (!s->stopping) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 1;
+    pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+    if (s->stopping) break;
+    cx_err rc = refresh(s);
+    if (rc) cx_log("error", "segments_refresh_failed", "error", cx_strerror(rc), NULL);
+    else if (!store_failed(s->st)) record_sizes(s, 0);
+  }
+  pthread_mutex_unlock(&s->mu);
+  return NULL;
+}
+
+/* ---- definitions: checking a request ---- */
+
+static cx_err compile_rule(const char *src, rules_expr **out, analytics_error *err) {
+  rules_error re;
+  cx_err rc = rules_compile(src, strlen(src), out, &re);
+  if (rc == CX_ENOMEM) return rc;
+  if (rc) return an_fail(err, "invalid_rule", "rule", "rule: %s", re.message);
+  if (!rules_may_be(*out, RULES_BOOL)) {
+    rules_free(*out);
+    *out = NULL;
+    return an_fail(err, "invalid_rule", "rule", "rule must be a condition (true or false), such as count(\"Order Completed\", 90d) >= 2.");
+  }
+  return CX_OK;
+}
+
+static cx_err event_path(void *ctx, const char *root, const char *const *parts, size_t nparts) {
+  (void)parts, (void)nparts;
+  if (!strcmp(root, "event")) *(int *)ctx = 1;
+  return CX_OK;
+}
+
+/* A persona: {"goals":[…],"pain_points":[…]} of short strings, as JSON text. */
+static cx_err persona_text(const cJSON *p, char **out, analytics_error *err) {
+  *out = NULL;
+  if (!p || cJSON_IsNull(p)) return CX_OK;
+  if (!cJSON_IsObject(p))
+    return an_fail(err, "invalid_field", "persona", "persona must be an object: {\"goals\":[…],\"pain_points\":[…]}.");
+  for (const cJSON *m = p->child; m; m = m->next) {
+    if (strcmp(m->string, "goals") && strcmp(m->string, "pain_points"))
+      return an_fail(err, "invalid_field", "persona", "persona has goals and pain_points; not %.40s.", m->string);
+    if (!cJSON_IsArray(m) || cJSON_GetArraySize(m) > MAX_PERSONA_ITEMS)
+      return an_fail(err, "invalid_field", "persona", "persona.%s must be a list of at most %d strings.", m->string, MAX_PERSONA_ITEMS);
+    for (const cJSON *v = m->child; v; v = v->next)
+      if (!cJSON_IsString(v) || !*v->valuestring || strlen(v->valuestring) > MAX_PERSONA_ITEM)
+        return an_fail(err, "invalid_field", "persona", "persona.%s holds strings of 1 to %d bytes.", m->string, MAX_PERSONA_ITEM);
+  }
+  char *t = cJSON_PrintUnformatted(p);
+  if (!t) return CX_ENOMEM;
+  *out = dup(t);
+  cJSON_free(t);
+  return *out ? CX_OK : CX_ENOMEM;
+}
+
+/* Fills g from req; partial (an update) keeps what req leaves out. */
+static cx_err check(const cJSON *req, segment *g, int partial, analytics_error *err) {
+  const cJSON *name = cJSON_GetObjectItemCaseSensitive(req, "name");
+  const cJSON *rule = cJSON_GetObjectItemCaseSensitive(req, "rule");
+  const cJSON *desc = cJSON_GetObjectItemCaseSensitive(req, "description");
+  const cJSON *pers = cJSON_GetObjectItemCaseSensitive(req, "persona");
+  for (const cJSON *m = req->child; m; m = m->next)
+    if (strcmp(m->string, "name") && strcmp(m->string, "rule") && strcmp(m->string, "description") &&
+        strcmp(m->string, "persona"))
+      return an_fail(err, "invalid_field", m->string, "A segment has name, rule, description and persona; not %.40s.", m->string);
+  if (name || !partial) {
+    if (!cJSON_IsString(name) || !*name->valuestring || strlen(name->valuestring) > MAX_NAME)
+      return an_fail(err, "invalid_field", "name", "name must be a string of 1 to %d bytes.", MAX_NAME);
+    cx_free(g->name);
+    if (!(g->name = dup(name->valuestring))) return CX_ENOMEM;
+  }
+  if (rule || !partial) {
+    if (!cJSON_IsString(rule) || !*rule->valuestring)
+      return an_fail(err, "invalid_field", "rule", "rule must be a rule (docs/rules.md), such as traits.plan == \"pro\".");
+    rules_expr *e;
+    cx_err rc = compile_rule(rule->valuestring, &e, err);
+    if (rc) return rc;
+    int reads_event = 0;
+    rules_each_path(e, event_path, &reads_event);
+    if (reads_event) {
+      rules_free(e);
+      return an_fail(err, "invalid_rule", "rule",
+                     "A segment is about customers, not one event: use traits.*, customer.* and the history functions (count, sum, days_since…), not event.*.");
+    }
+    rules_free(g->rule);
+    g->rule = e;
+    cx_free(g->rule_src);
+    if (!(g->rule_src = dup(rule->valuestring))) return CX_ENOMEM;
+  }
+  if (desc && !cJSON_IsNull(desc)) {
+    if (!cJSON_IsString(desc) || strlen(desc->valuestring) > MAX_DESCRIPTION)
+      return an_fail(err, "invalid_field", "description", "description must be a string of at most %d bytes.", MAX_DESCRIPTION);
+    cx_free(g->description);
+    if (!(g->description = dup(desc->valuestring))) return CX_ENOMEM;
+  }
+  if (pers) {
+    char *t;
+    cx_err rc = persona_text(pers, &t, err);
+    if (rc) return rc;
+    cx_free(g->persona);
+    g->persona = t;
+  }
+  return CX_OK;
+}
+
+/* ---- answers ---- */
+
+static cx_err put_segment(cx_buf *out, const segment *g) {
+  cx_err rc = cx_buf_printf(out, "{\"id\":\"%lld\",\"name\":", (long long)g->id);
+  if (!rc) rc = cx_buf_json_str(out, g->name, strlen(g->name));
+  if (!rc) rc = cx_buf_puts(out, ",\"rule\":");
+  if (!rc) rc = cx_buf_json_str(out, g->rule_src, strlen(g->rule_src));
+  if (!rc) rc = cx_buf_puts(out, ",\"description\":");
+  const char *d = g->description ? g->description : "";
+  if (!rc) rc = cx_buf_json_str(out, d, strlen(d));
+  if (!rc) rc = cx_buf_puts(out, ",\"persona\":");
+  if (!rc) rc = cx_buf_puts(out, g->persona ? g->persona : "null");
+  if (!rc) rc = cx_buf_printf(out, ",\"size\":%llu,\"created_at\":", (unsigned long long)g->size);
+  if (!rc) rc = cx_buf_json_time(out, g->created_at);
+  if (!rc) rc = cx_buf_puts(out, ",\"updated_at\":");
+  if (!rc) rc = cx_buf_json_time(out, g->updated_at);
+  if (!rc) rc = cx_buf_puts(out, ",\"computed_at\":");
+  if (!rc) rc = cx_buf_json_time(out, g->computed_at);
+  if (!rc) rc = cx_buf_puts(out, "}");
+  return rc;
+}
+
+static segment *find(analytics_segments *s, int64_t id) {
+  for (size_t k = 0; k < s->nseg; k++)
+    if (s->seg[k].id == id) return &s->seg[k];
+  return NULL;
+}
+
+/* ---- the interface ---- */
+
+static cx_err load(analytics_segments *s) {
+  sqlite3 *rdb = store_reader_get(s->st);
+  sqlite3_stmt *st = NULL;
+  cx_err rc = CX_OK;
+  if (sqlite3_prepare_v2(rdb, "SELECT id, name, rule, description, persona, created_at, updated_at"
+                              " FROM segments ORDER BY id", -1, &st, NULL)) {
+    store_reader_put(s->st, rdb);
+    return CX_EDB;
+  }
+  int step;
+  while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW && s->nseg < MAX_SEGMENTS) {
+    segment *g = &s->seg[s->nseg];
+    memset(g, 0, sizeof *g);
+    g->id = sqlite3_column_int64(st, 0);
+    g->name = dup((const char *)sqlite3_column_text(st, 1));
+    g->rule_src = dup((const char *)sqlite3_column_text(st, 2));
+    g->description = dup((const char *)sqlite3_column_text(st, 3));
+    g->persona = sqlite3_column_type(st, 4) == SQLITE_NULL ? NULL : dup((const char *)sqlite3_column_text(st, 4));
+    g->created_at = sqlite3_column_int64(st, 5);
+    g->updated_at = sqlite3_column_int64(st, 6);
+    if (!g->name || !g->rule_src || !g->description) rc = CX_ENOMEM;
+    rules_error re;
+    /* a rule that compiled when saved compiles now; if not (a newer
+     * version's syntax), the segment matches no one and says so */
+    if (!rc && rules_compile(g->rule_src, strlen(g->rule_src), &g->rule, &re)) {
+      g->rule = NULL;
+      cx_log("error", "segment_rule_invalid", "segment", g->name, "error", re.message, NULL);
+      if (rules_compile("false", 5, &g->rule, NULL)) rc = CX_ENOMEM;
+    }
+    s->nseg++;
+  }
+  sqlite3_finalize(st);
+  store_reader_put(s->st, rdb);
+  return rc;
+}
+
+cx_err analytics_segments_open(store *st, profile *pr, analytics_segments **out) {
+  analytics_segments *s = cx_calloc(1, sizeof *s);
+  if (!s) return CX_ENOMEM;
+  s->st = st;
+  s->pr = pr;
+  s->seg = cx_calloc(MAX_SEGMENTS, sizeof *s->seg);
+  pthread_mutex_init(&s->mu, NULL);
+  pthread_cond_init(&s->cv, NULL);
+  cx_err rc = s->seg ? load(s) : CX_ENOMEM;
+  if (!rc) rc = compute_full(s, NULL);
+  if (!rc) {
+    s->sizes_at = 0;
+    s->running = !pthread_create(&s->thread, NULL, refresher, s);
+    if (!s->running) rc = CX_ENOMEM;
+  }
+  if (rc) {
+    analytics_segments_close(s);
+    return rc;
+  }
+  *out = s;
+  return CX_OK;
+}
+
+void analytics_segments_close(analytics_segments *s) {
+  if (!s) return;
+  if (s->running) {
+    pthread_mutex_lock(&s->mu);
+    s->stopping = 1;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->thread, NULL);
+  }
+  for (size_t k = 0; k < s->nseg; k++) segment_free(&s->seg[k]);
+  cx_free(s->seg);
+  an_traits_free(&s->traits);
+  pthread_mutex_destroy(&s->mu);
+  pthread_cond_destroy(&s->cv);
+  cx_free(s);
+}
+
+cx_err analytics_segment_create(analytics_segments *s, const cJSON *req, cx_buf *out,
+                                analytics_error *err) {
+  segment g = {0};
+  cx_err rc = check(req, &g, 0, err);
+  if (rc) {
+    segment_free(&g);
+    return rc;
+  }
+  pthread_mutex_lock(&s->mu);
+  if (s->nseg == MAX_SEGMENTS) {
+    pthread_mutex_unlock(&s->mu);
+    segment_free(&g);
+    return an_fail(err, "too_many_segments", NULL, "There are %d segments, the most there may be; delete one first.", MAX_SEGMENTS);
+  }
+  g.created_at = g.updated_at = cx_now_ms();
+  seg_job j = {.op = 'i', .g = &g};
+  rc = run_job(s, &j);
+  if (!rc && j.exists) rc = CX_EEXIST;
+  if (!rc) {
+    g.id = j.id;
+    s->seg[s->nseg++] = g;
+    rc = refresh(s); /* the others up to now, so that all are current together */
+    if (!rc) rc = compute_full(s, &s->seg[s->nseg - 1]);
+    if (!rc) rc = put_segment(out, &s->seg[s->nseg - 1]);
+    record_sizes(s, 1);
+  } else {
+    segment_free(&g);
+  }
+  pthread_mutex_unlock(&s->mu);
+  return rc;
+}
+
+cx_err analytics_segment_update(analytics_segments *s, int64_t id, const cJSON *req, cx_buf *out,
+                                analytics_error *err) {
+  pthread_mutex_lock(&s->mu);
+  segment *cur = find(s, id);
+  if (!cur) {
+    pthread_mutex_unlock(&s->mu);
+    return CX_ENOTFOUND;
+  }
+  /* a copy: the segment changes only once the store has it */
+  segment g = {.id = cur->id, .created_at = cur->created_at, .name = dup(cur->name),
+               .rule_src = dup(cur->rule_src), .description = dup(cur->description),
+               .persona = dup(cur->persona)};
+  cx_err rc = g.name && g.rule_src && (g.description || !cur->description) && (g.persona || !cur->persona)
+                  ? CX_OK : CX_ENOMEM;
+  if (!rc) rc = check(req, &g, 1, err);
+  if (!rc && !g.rule) rc = compile_rule(g.rule_src, &g.rule, err);
+  g.updated_at = cx_now_ms();
+  seg_job j = {.op = 'u', .g = &g};
+  if (!rc) rc = run_job(s, &j);
+  if (!rc && j.exists) rc = CX_EEXIST;
+  if (rc) {
+    segment_free(&g);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+  }
+  int rule_changed = strcmp(g.rule_src, cur->rule_src) != 0;
+  g.bits = cur->bits, g.nwords = cur->nwords, g.size = cur->size, g.computed_at = cur->computed_at;
+  cur->bits = NULL;
+  segment_free(cur);
+  *cur = g;
+  rc = refresh(s);
+  if (!rc && rule_changed) rc = compute_full(s, cur);
+  if (!rc) rc = put_segment(out, cur);
+  if (rule_changed) record_sizes(s, 1);
+  pthread_mutex_unlock(&s->mu);
+  return rc;
+}
+
+cx_err analytics_segment_delete(analytics_segments *s, int64_t id) {
+  pthread_mutex_lock(&s->mu);
+  segment *g = find(s, id);
+  cx_err rc = g ? CX_OK : CX_ENOTFOUND;
+  seg_job j = {.op = 'd', .g = g};
+  if (!rc) rc = run_job(s, &j);
+  if (!rc) {
+    segment_free(g);
+    size_t k = (size_t)(g - s->seg);
+    memmove(g, g + 1, (s->nseg - k - 1) * sizeof *g);
+    s->nseg--;
+  }
+  pthread_mutex_unlock(&s->mu);
+  return rc;
+}
+
+cx_err analytics_segments_list(analytics_segments *s, cx_buf *out) {
+  pthread_mutex_lock(&s->mu);
+  cx_err rc = refresh(s);
+  if (!rc) rc = cx_buf_puts(out, "{\"segments\":[");
+  for (size_t k = 0; !rc && k < s->nseg; k++) {
+    if (k) rc = cx_buf_puts(out, ",");
+    if (!rc) rc = put_segment(out, &s->seg[k]);
+  }
+  if (!rc) rc = cx_buf_puts(out, "]}");
+  pthread_mutex_unlock(&s->mu);
+  return rc;
+}
+
+cx_err analytics_segment_get(analytics_segments *s, int64_t id, cx_buf *out) {
+  pthread_mutex_lock(&s->mu);
+  cx_err rc = refresh(s);
+  segment *g = rc ? NULL : find(s, id);
+  if (!rc && !g) rc = CX_ENOTFOUND;
+  if (!rc) {
+    rc = put_segment(out, g);
+    out->len--; /* reopen the object for its history */
+    if (!rc) rc = cx_buf_puts(out, ",\"sizes\":[");
+    sqlite3 *rdb = store_reader_get(s->st);
+    sqlite3_stmt *st = NULL;
+    if (!rc && sqlite3_prepare_v2(rdb, "SELECT day, size FROM segment_sizes WHERE segment_id = ?1"
+                                       " AND day >= ?2 ORDER BY day", -1, &st, NULL))
+      rc = CX_EDB;
+    if (!rc) {
+      int64_t now = cx_now_ms();
+      sqlite3_bind_int64(st, 1, id);
+      sqlite3_bind_int64(st, 2, now - now % DAY_MS - HISTORY_DAYS * DAY_MS);
+      for (int first = 1; !rc && sqlite3_step(st) == SQLITE_ROW; first = 0) {
+        rc = cx_buf_puts(out, first ? "{\"day\":" : ",{\"day\":");
+        if (!rc) rc = cx_buf_json_time(out, sqlite3_column_int64(st, 0));
+        if (!rc) rc = cx_buf_printf(out, ",\"size\":%lld}", (long long)sqlite3_column_int64(st, 1));
+      }
+    }
+    sqlite3_finalize(st);
+    store_reader_put(s->st, rdb);
+    if (!rc) rc = cx_buf_puts(out, "]}");
+  }
+  pthread_mutex_unlock(&s->mu);
+  return rc;
+}
+
+size_t analytics_segment_members(analytics_segments *s, int64_t id, int64_t after, int64_t *ids,
+                                 size_t max, cx_err *rc) {
+  size_t n = 0;
+  pthread_mutex_lock(&s->mu);
+  *rc = refresh(s);
+  segment *g = *rc ? NULL : find(s, id);
+  if (!*rc && !g) *rc = CX_ENOTFOUND;
+  if (g) {
+    int64_t from = after < 0 ? 0 : after + 1;
+    for (size_t w = (size_t)from >> 6; w < g->nwords && n < max; w++) {
+      uint64_t bits = g->bits[w];
+      if (w == (size_t)from >> 6) bits &= ~0ULL << (from & 63);
+      while (bits && n < max) {
+        int b = __builtin_ctzll(bits);
+        bits &= bits - 1;
+        ids[n++] = (int64_t)(w << 6) + b;
+      }
+    }
+  }
+  pthread_mutex_unlock(&s->mu);
+  return n;
+}
+
+int analytics_segment_has(analytics_segments *s, int64_t segment_id, int64_t customer) {
+  pthread_mutex_lock(&s->mu);
+  const segment *g = find(s, segment_id);
+  int in = g && has(g, customer);
+  pthread_mutex_unlock(&s->mu);
+  return in;
+}

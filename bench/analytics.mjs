@@ -2,7 +2,7 @@
 // retention) of cxm beside DuckDB running the equivalent SQL over the same
 // events, in the same run, interleaved, with the answers checked equal.
 //
-//   node bench/analytics.mjs --csv FILE [--port P --token T] [--reps N]
+//   node bench/analytics.mjs --csv FILE [--port P --token T] [--reps N] [--verify 1]
 //
 // FILE: the events of the cxm store as CSV rows (root customer id, ts in UTC
 // ms, seq, name), one per named event (driver.py exports them from cxm.db,
@@ -231,6 +231,78 @@ function cxmCall(q) {
   });
 }
 
+// ------------------------------------------------------------------ --verify
+
+// A direct implementation of the contract over the CSV (each customer's
+// events in (ts, seq) order, walked step by step): with --verify, DuckDB's
+// answers are checked against it before anything is timed, so that a
+// difference from cxm is not a mistake in the SQL. Counts only.
+async function directAnswers(csv) {
+  const { createReadStream } = await import("node:fs");
+  const { createInterface } = await import("node:readline");
+  const cid = [], ts = [], seq = [], nm = [];
+  const names = new Map();
+  const rl = createInterface({ input: createReadStream(csv), crlfDelay: Infinity });
+  for await (const line of rl) {
+    const a = line.indexOf(","), b = line.indexOf(",", a + 1), c = line.indexOf(",", b + 1);
+    let name = line.slice(c + 1);
+    if (name.startsWith('"')) name = name.slice(1, -1).replaceAll('""', '"');
+    if (!names.has(name)) names.set(name, names.size);
+    cid.push(Number(line.slice(0, a)));
+    ts.push(Number(line.slice(a + 1, b)));
+    seq.push(Number(line.slice(b + 1, c)));
+    nm.push(names.get(name));
+  }
+  const idx = Uint32Array.from(cid.keys());
+  idx.sort((x, y) => cid[x] - cid[y] || ts[x] - ts[y] || seq[x] - seq[y]);
+  const id = (n) => (names.has(n) ? names.get(n) : -1);
+  const answers = {};
+  for (const q of QUERIES) {
+    if (q.kind === "funnel") answers[q.key] = { steps: q.steps.map(() => 0) };
+    else {
+      const n = Math.ceil((q.to - q.from) / (7 * DAY));
+      answers[q.key] = { cohorts: Array.from({ length: n }, () => ({ size: 0, retained: new Array(q.periods).fill(0) })) };
+    }
+  }
+  for (let lo = 0; lo < idx.length;) {
+    let hi = lo;
+    while (hi < idx.length && cid[idx[hi]] === cid[idx[lo]]) hi++;
+    for (const q of QUERIES) {
+      const ans = answers[q.key];
+      const first = q.kind === "funnel" ? id(q.steps[0]) : id(q.start_event);
+      let i = lo;
+      while (i < hi && !(nm[idx[i]] === first && ts[idx[i]] >= q.from && ts[idx[i]] < q.to)) i++;
+      if (i === hi) continue;
+      const t0 = ts[idx[i]];
+      if (q.kind === "funnel") {
+        ans.steps[0]++;
+        let j = i;
+        for (let k = 1; k < q.steps.length; k++) {
+          const want = id(q.steps[k]);
+          let x = j + 1;
+          while (x < hi && nm[idx[x]] !== want) x++;
+          if (x === hi || ts[idx[x]] - t0 > q.window_ms) break;
+          ans.steps[k]++;
+          j = x;
+        }
+      } else {
+        const W = 7 * DAY, h = Math.floor((t0 - q.from) / W), ret = id(q.return_event);
+        const c = ans.cohorts[h];
+        c.size++;
+        const seen = new Set();
+        for (let x = i + 1; x < hi; x++) {
+          if (nm[idx[x]] !== ret) continue;
+          const k = Math.floor((ts[idx[x]] - q.from) / W) - h;
+          if (k < q.periods) seen.add(k);
+        }
+        for (const k of seen) c.retained[k]++;
+      }
+    }
+    lo = hi;
+  }
+  return answers;
+}
+
 // ------------------------------------------------------------------ main
 
 const inst = await DuckDBInstance.create(":memory:");
@@ -254,6 +326,12 @@ log(`  DuckDB ${version} (${threads} threads, in memory): read ${rows.toLocaleSt
   ` sorted with ordinal and ENUM names in ${(prepMs / 1000).toFixed(1)} s (not timed below)`);
 
 const withCxm = Boolean(args.port);
+let direct = null;
+if (args.verify !== undefined) {
+  t = performance.now();
+  direct = await directAnswers(args.csv);
+  log(`  --verify: the contract computed directly over the CSV in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+}
 const out = {
   duckdb: { version, threads, rows, customers, load_ms: loadMs, prepare_ms: prepMs },
   reps, cxm: withCxm, queries: [],
@@ -268,6 +346,15 @@ for (const q of QUERIES) {
   // one unmeasured warm-up each; then cxm and DuckDB interleaved, the one
   // that goes first alternating
   const refAnswer = (await duck()).answer;
+  if (direct) {
+    const d = direct[q.key];
+    const mine = q.kind === "funnel" ? { steps: refAnswer.steps.map((x) => x.customers) }
+      : { cohorts: refAnswer.cohorts.map((c) => ({ size: c.size, retained: c.retained })) };
+    const want = q.kind === "funnel" ? { steps: d.steps } : d;
+    if (JSON.stringify(mine) !== JSON.stringify(want))
+      throw new Error(`--verify: DuckDB's SQL for ${q.key} gives ${JSON.stringify(mine)}, the direct computation ${JSON.stringify(want)}`);
+    log(`  --verify: DuckDB's answer to ${q.key} equals the direct computation`);
+  }
   const res = { key: q.key, label: q.label, short: q.short, target_ms: q.target_ms, request: cxmBody(q), sql,
     duckdb_ms: [], cxm_ms: [], cxm_took_ms: [], expected: refAnswer };
   let cxmAnswer = null;

@@ -57,6 +57,7 @@ DEMO_CUSTOMERS = env_int("BENCH_DEMO_CUSTOMERS", 5000 if QUICK else 50000)
 API_REPS = env_int("BENCH_API_REPS", 21)
 PROFILE = os.environ.get("BENCH_PROFILE", "") not in ("", "0")
 KEEP = os.environ.get("BENCH_KEEP", "") not in ("", "0")
+VERIFY = os.environ.get("BENCH_VERIFY", "") not in ("", "0")  # part 6: check DuckDB's SQL too
 OUT = os.path.abspath(os.environ.get("BENCH_OUT", os.path.join(HERE, "out")))
 TMP = os.path.abspath(os.environ.get("BENCH_TMP", os.path.join(OUT, "work")))
 BIN = os.path.join(OUT, "bin")
@@ -873,7 +874,8 @@ def part_analytics():
     try:
         p = subprocess.Popen(["node", os.path.join(HERE, "analytics.mjs"), "--csv", csv_path,
                               "--port", str(srv.port), "--token", st["creds"]["admin_token"],
-                              "--reps", str(reps)], stdout=subprocess.PIPE,
+                              "--reps", str(reps)]
+                             + (["--verify", "1"] if VERIFY else []), stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
         out_lines = []
         t = threading.Thread(target=lambda: out_lines.extend(p.stdout), daemon=True)

@@ -40,6 +40,8 @@
 #                          in part 4, under perf record (not in the medians);
 #                          per-thread summaries on screen (perf_summary.py),
 #                          full profiles in bench/out/perf-*.txt
+#   BENCH_VERIFY=1         part 6 also checks DuckDB's answers against a direct
+#                          computation of the contract in JavaScript (slow)
 #   BENCH_KEEP=1           keep the scale data set (bench/out/work); a later
 #                          run reuses it in part 6 (part 4 always re-imports)
 #   BENCH_TMP=DIR          where data directories go (default bench/out/work;

@@ -105,11 +105,11 @@ function funnelSql(q) {
   ];
   for (let k = 2; k <= q.steps.length; k++) {
     parts.push(
-      `s${k} AS (SELECT s.cid, s.t1, min(e.o) AS o, arg_min(e.ts, e.o) AS t,` +
+      `s${k} AS (SELECT s.cid, any_value(s.t1) AS t1, min(e.o) AS o, arg_min(e.ts, e.o) AS t,` +
       ` arg_min(e.ts, e.o) - any_value(s.t) AS d FROM s${k - 1} s JOIN ev e` +
       ` ON e.cid = s.cid AND e.o > s.o AND e.ts <= s.t1 + ${W}` +
       ` WHERE e.name = ${sqlStr(q.steps[k - 1])} AND e.ts >= ${F} AND e.ts < ${T + W}` +
-      ` GROUP BY s.cid, s.t1)`);
+      ` GROUP BY s.cid)`);
   }
   let sql = `WITH ${parts.join(",\n")}\nSELECT 1 AS k, count(*) AS n, NULL::DOUBLE AS med FROM s1`;
   for (let k = 2; k <= q.steps.length; k++)

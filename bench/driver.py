@@ -52,11 +52,12 @@ IMPORT_GROUP = env_int("BENCH_IMPORT_GROUP", 5000)  # src/cmd_import.c IMPORT_BA
 REF_MIN_ROWS = env_int("BENCH_REF_MIN_ROWS", 200000 if QUICK else 500000)
 SCALE = os.environ.get("BENCH_SCALE", "") not in ("", "0")
 SCALE_FACTOR = env_float("BENCH_SCALE_FACTOR", 0.01 if QUICK else 1.0)
-ONLY = set(os.environ.get("BENCH_ONLY", "1 2 3 4 5").replace(",", " ").split())
+ONLY = set(os.environ.get("BENCH_ONLY", "1 2 3 4 5 6").replace(",", " ").split())
 DEMO_CUSTOMERS = env_int("BENCH_DEMO_CUSTOMERS", 5000 if QUICK else 50000)
 API_REPS = env_int("BENCH_API_REPS", 21)
 PROFILE = os.environ.get("BENCH_PROFILE", "") not in ("", "0")
 KEEP = os.environ.get("BENCH_KEEP", "") not in ("", "0")
+VERIFY = os.environ.get("BENCH_VERIFY", "") not in ("", "0")  # part 6: check DuckDB's SQL too
 OUT = os.path.abspath(os.environ.get("BENCH_OUT", os.path.join(HERE, "out")))
 TMP = os.path.abspath(os.environ.get("BENCH_TMP", os.path.join(OUT, "work")))
 BIN = os.path.join(OUT, "bin")
@@ -628,20 +629,65 @@ def part_import():
 
 # ---------------------------------------------------------------- 4. scale
 
-def part_scale():
-    events = int(10_000_000 * SCALE_FACTOR)
-    users = max(1, int(1_000_000 * SCALE_FACTOR))
-    path = os.path.join(TMP, f"scale-{events}.jsonl")
+SCALE_EVENTS = int(10_000_000 * SCALE_FACTOR)
+SCALE_USERS = max(1, int(1_000_000 * SCALE_FACTOR))
+_scale = {}  # the scale store of this run, once built
+
+
+def scale_store(fresh=False):
+    """The scale data set of parts 4 and 6: gen_events' SCALE_EVENTS lines of
+    SCALE_USERS users imported with `cxm import events` into TMP/scale.
+    Built once per run and shared; part 4 asks for a fresh one (it measures
+    the import). Otherwise a store kept by an earlier run (BENCH_KEEP=1) is
+    reused when its marker names the same events and users. Returns
+    {data, path, events, users, creds, imp (None when reused)}."""
+    events, users = SCALE_EVENTS, SCALE_USERS
     data = os.path.join(TMP, "scale")
+    marker = os.path.join(data, "bench-scale.json")
+    if _scale and not fresh:
+        return _scale
+    if not fresh and KEEP and os.path.exists(marker):
+        with open(marker) as f:
+            m = json.load(f)
+        if m.get("events") == events and m.get("users") == users:
+            say(f"  reusing the scale store kept in {data} ({events:,} events, {users:,} users)")
+            _scale.update(m, data=data, path=None, imp=None)
+            return _scale
+    path = os.path.join(TMP, f"scale-{events}.jsonl")
     os.makedirs(TMP, exist_ok=True)
-    say(f"\n== 4. scale: {events:,} events of {users:,} users (factor {SCALE_FACTOR:g}); "
-        f"import, then restart cxm serve {RUNS} times")
     gt = gen_events(path, events, users)
-    say(f"  generated {os.path.getsize(path) / 1e9:.2f} GB in {gt:.0f} s")
+    say(f"  generated {events:,} events of {users:,} users, {os.path.getsize(path) / 1e9:.2f} GB "
+        f"in {gt:.0f} s")
     creds = cxm_init(data)
     imp = cxm_import(path, data)
     say(f"  cxm import: {imp['events']:,} events in {imp['wall_s']:.1f} s "
         f"({fmt(imp['events_per_s'])} ev/s)")
+    with open(marker, "w") as f:
+        json.dump({"events": events, "users": users, "creds": creds}, f)
+    _scale.clear()
+    _scale.update(data=data, path=path, events=events, users=users, creds=creds, imp=imp)
+    return _scale
+
+
+def scale_cleanup():
+    """Without BENCH_KEEP, the scale store and its generated lines go at the
+    end of the run (parts 4 and 6 share them)."""
+    if KEEP or not _scale:
+        return
+    shutil.rmtree(_scale["data"], ignore_errors=True)
+    if _scale.get("path"):
+        try:
+            os.unlink(_scale["path"])
+        except OSError:
+            pass
+
+
+def part_scale():
+    events, users = SCALE_EVENTS, SCALE_USERS
+    say(f"\n== 4. scale: {events:,} events of {users:,} users (factor {SCALE_FACTOR:g}); "
+        f"import, then restart cxm serve {RUNS} times")
+    st = scale_store(fresh=True)
+    data, path, creds, imp = st["data"], st["path"], st["creds"], st["imp"]
     disk_closed = db_bytes(data)
     ref_db = os.path.join(TMP, "ref-scale.db")
     ref = ref_import(path, ref_db)
@@ -725,9 +771,8 @@ def part_scale():
     add_summary(f"disk bytes/event ({tag})", bpe, ref_bpe, bpe / ref_bpe, "(report)", None)
     add_summary(f"import events/s ({tag})", imp["events_per_s"], ref["rows_per_s_wall"],
                 imp["events_per_s"] / ref["rows_per_s_wall"], "(report)", None)
-    if not KEEP:
-        shutil.rmtree(data, ignore_errors=True)
-        for f in (path, ref_db):
+    if not KEEP:  # the store and the lines stay for part 6 (scale_cleanup)
+        for f in (ref_db, ref_db + "-wal", ref_db + "-shm"):
             try:
                 os.unlink(f)
             except OSError:
@@ -777,6 +822,98 @@ def scale_queries(port, token, users):
     out["text search"] = f"{ms:.0f} ms (status {st})"
     c.close()
     return out
+
+
+# ---------------------------------------------------------------- 6. analytics
+
+ROOTS_SQL = (
+    "WITH RECURSIVE root(id, r) AS (SELECT id, id FROM customers WHERE merged_into IS NULL"
+    " UNION ALL SELECT c.id, root.r FROM customers c JOIN root ON c.merged_into = root.id)"
+    " SELECT root.r, e.ts, e.seq, e.name FROM events e JOIN root ON e.customer_id = root.id"
+    " WHERE e.name IS NOT NULL")
+
+
+def export_events_csv(db, csv_path):
+    """(root customer id, ts, seq, name) of every named event, as CSV: the
+    sqlite3 shell when there is one, else python's sqlite3 module."""
+    t = time.monotonic()
+    tmp = csv_path + ".tmp"
+    if shutil.which("sqlite3"):
+        with open(tmp, "wb") as f:
+            subprocess.run(["sqlite3", "-readonly", "-csv", db, ROOTS_SQL], stdout=f, check=True)
+    else:
+        import csv
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        with open(tmp, "w", newline="") as f:
+            csv.writer(f).writerows(con.execute(ROOTS_SQL))
+        con.close()
+    os.replace(tmp, csv_path)
+    return time.monotonic() - t
+
+
+def part_analytics():
+    """Funnels and retention over the scale store, each beside DuckDB
+    running the equivalent SQL over the same events (bench/analytics.mjs)."""
+    reps = env_int("BENCH_API_REPS", 11)
+    say(f"\n== 6. journey analytics: {SCALE_EVENTS:,} events of {SCALE_USERS:,} users (factor "
+        f"{SCALE_FACTOR:g}); funnels and retention, {reps} times each, interleaved; reference: "
+        "DuckDB (bench/analytics.mjs, in memory) running the equivalent SQL over the same events, "
+        "answers checked equal")
+    if not shutil.which("node"):
+        raise RuntimeError("node is missing")
+    if not os.path.isdir(os.path.join(HERE, "node_modules", "@duckdb", "node-api")):
+        raise RuntimeError("bench/node_modules lacks @duckdb/node-api (cd bench && npm ci)")
+    st = scale_store()
+    data = st["data"]
+    csv_path = os.path.join(TMP, "analytics-events.csv")
+    et = export_events_csv(os.path.join(data, "cxm.db"), csv_path)
+    say(f"  exported the named events with their root customer to CSV in {et:.1f} s "
+        f"({os.path.getsize(csv_path) / 1e6:,.0f} MB; not timed below)")
+    srv = Server(data, "analytics")
+    say(f"  cxm serve listening after {srv.startup_wall_ms:.0f} ms")
+    try:
+        p = subprocess.Popen(["node", os.path.join(HERE, "analytics.mjs"), "--csv", csv_path,
+                              "--port", str(srv.port), "--token", st["creds"]["admin_token"],
+                              "--reps", str(reps)]
+                             + (["--verify", "1"] if VERIFY else []), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        out_lines = []
+        t = threading.Thread(target=lambda: out_lines.extend(p.stdout), daemon=True)
+        t.start()
+        for line in p.stderr:
+            say(line.rstrip("\n"))
+        p.wait()
+        t.join(10)
+        rss = proc_status(srv.pid, "VmRSS")
+    finally:
+        srv.stop()
+    if not KEEP:
+        try:
+            os.unlink(csv_path)
+        except OSError:
+            pass
+    js = [l for l in out_lines if l.startswith("{")]
+    if p.returncode or not js:
+        raise RuntimeError(f"analytics.mjs exited with {p.returncode}")
+    r = json.loads(js[-1])
+    r.update({"events": SCALE_EVENTS, "users": SCALE_USERS, "export_s": et,
+              "server_rss_after": rss, "server_startup_ms": srv.startup_wall_ms})
+    results["parts"]["analytics"] = r
+    tag = f"{SCALE_EVENTS / 1e6:g}M ev"
+    full_scale = SCALE_FACTOR >= 1.0
+    at = "" if full_scale else " (at 1×)"
+    checked = [q for q in r["queries"] if q.get("match") is not None]
+    for q in r["queries"]:
+        c, d = q["cxm_median_ms"], q["duckdb_median_ms"]
+        ok = (c < q["target_ms"]) if (c is not None and full_scale) else None
+        add_summary(f"{q['short']} ms ({tag})", c, d, c / d if c else None,
+                    f"< {q['target_ms']} ms{at}", ok)
+        sp = d / c if c else None
+        add_summary("  DuckDB ÷ cxm", sp, "—", None, f"≥ 3×{at}",
+                    (sp >= 3) if (sp is not None and full_scale) else None, "×")
+    n_eq = sum(1 for q in checked if q["match"])
+    add_summary("analytics answers equal to DuckDB's", f"{n_eq}/{len(checked)}" if checked else "—",
+                "—", None, "all", (n_eq == len(checked)) if checked else None)
 
 
 # ---------------------------------------------------------------- 5. dashboard
@@ -963,6 +1100,8 @@ def main():
     parts = [("1", part_batch), ("2", part_latency), ("3", part_import), ("5", part_dashboard)]
     if SCALE:
         parts.append(("4", part_scale))
+    if SCALE or "6" in os.environ.get("BENCH_ONLY", ""):
+        parts.append(("6", part_analytics))
     failed = []
     for key, fn in parts:
         if key not in ONLY:
@@ -974,6 +1113,7 @@ def main():
         except Exception as e:  # a broken part must not hide the others
             failed.append(key)
             say(f"  part {key} could not run: {type(e).__name__}: {e}")
+    scale_cleanup()
     results["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
     say("\n== summary (medians; reference measured in the same run; ratio = cxm / reference)")
     head = ("metric", "cxm", "reference", "ratio", "target", "result")

@@ -15,12 +15,18 @@
 #   5. `cxm demo` (50k customers) vs ref_sqlite_append of as many rows; then
 #      every API call behind a dashboard page on the demo data, each beside
 #      the nearest plain SQL over the same file where there is one.
+#   6. (BENCH_SCALE=1, or BENCH_ONLY=6) journey analytics on the scale store
+#      of part 4: funnels of 5 and 12 steps and 12 weekly retention cohorts
+#      (bench/analytics.mjs) vs DuckDB (npm @duckdb/node-api, in memory)
+#      running the equivalent SQL over the same events; answers checked equal.
 #
 # Options (environment):
 #   BENCH_QUICK=1          short runs: 3 s per run, 200k-message import,
 #                          scale factor 0.01
-#   BENCH_ONLY="1 3"       parts to run (default: 1 2 3 5, and 4 with BENCH_SCALE)
-#   BENCH_DEMO_CUSTOMERS=50000  customers of the demo (part 5); BENCH_API_REPS=21
+#   BENCH_ONLY="1 3"       parts to run (default: 1 2 3 5, and 4 and 6 with
+#                          BENCH_SCALE; BENCH_ONLY=6 runs part 6 alone)
+#   BENCH_DEMO_CUSTOMERS=50000  customers of the demo (part 5); BENCH_API_REPS
+#                          calls of each (21 in part 5, 11 in part 6)
 #   BENCH_RUNS=3           runs per figure (at least 3)
 #   BENCH_DURATION=10      seconds per measured wrk/loadgen run
 #   BENCH_WARMUP=2         seconds of warm-up before each
@@ -34,7 +40,10 @@
 #                          in part 4, under perf record (not in the medians);
 #                          per-thread summaries on screen (perf_summary.py),
 #                          full profiles in bench/out/perf-*.txt
-#   BENCH_KEEP=1           keep the scale data set (bench/out/work)
+#   BENCH_VERIFY=1         part 6 also checks DuckDB's answers against a direct
+#                          computation of the contract in JavaScript (slow)
+#   BENCH_KEEP=1           keep the scale data set (bench/out/work); a later
+#                          run reuses it in part 6 (part 4 always re-imports)
 #   BENCH_TMP=DIR          where data directories go (default bench/out/work;
 #                          keep it on the disk you want to measure)
 #   CXM_BIN=build/cxm      the server binary (make bench builds it with -O2);
@@ -56,6 +65,13 @@ for tool in wrk python3; do
     exit 1
   fi
 done
+
+# part 6's npm dependencies (DuckDB), installed once from bench/package-lock.json;
+# without them part 6 reports that it could not run
+if command -v npm >/dev/null && [ ! -d "$here/node_modules/@duckdb/node-api" ]; then
+  (cd "$here" && npm ci --no-audit --no-fund --loglevel=error) ||
+    echo "bench: npm ci in bench/ failed; part 6 (DuckDB) will not run" >&2
+fi
 
 # the tools: plain -O2 builds, rebuilt when their source changes
 cc="${CC:-cc}"

@@ -99,8 +99,10 @@ export function funnelsPage(main: HTMLElement, ctx: PageContext): void {
     h('div', { class: 'form-actions' }, submit),
     formErr, names, byList);
 
-  const results = h('div', { class: 'results', 'aria-live': 'polite', 'aria-busy': 'false' });
-  main.append(pageHeader('Funnels', sub), h('section', { class: 'card' }, form), results);
+  const results = h('div', { class: 'results', 'aria-busy': 'false' });
+  // What an answer says, for screen readers (the results are not announced).
+  const said = h('p', { class: 'sr-only', role: 'status' });
+  main.append(pageHeader('Funnels', sub), h('section', { class: 'card' }, form), said, results);
 
   // ---- Asking ----
   let ac: AbortController | null = null;
@@ -153,6 +155,7 @@ export function funnelsPage(main: HTMLElement, ctx: PageContext): void {
     try {
       const f = await post<Funnel>('analytics/funnel', body, { signal });
       sub.textContent = `${rangeText(f.from ?? body.from, f.to ?? body.to)} · within ${windowLabel(f.window ?? body.window)} of the first step`;
+      said.textContent = `${fmtInt(f.steps[0]?.customers ?? 0)} customers entered the funnel; ${fmtInt(f.steps[f.steps.length - 1]?.customers ?? 0)} reached the last step.`;
       chartAc?.abort();
       chartAc = new AbortController();
       render(results, f, by, chartMod, AbortSignal.any([ctx.signal, chartAc.signal]));

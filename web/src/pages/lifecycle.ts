@@ -23,7 +23,7 @@ const HINTS: Record<string, string> = {
 export function lifecyclePage(main: HTMLElement, ctx: PageContext): void {
   const sub = h('span', null, 'Customers in each lifecycle stage now.');
   const refresh = h('button', { type: 'button', class: 'btn' }, 'Refresh');
-  const body = h('div', { class: 'results', 'aria-live': 'polite', 'aria-busy': 'false' });
+  const body = h('div', { class: 'results', 'aria-busy': 'false' });
   main.append(pageHeader('Lifecycle', sub, refresh), body);
   const chartMod = import('../chart');
   chartMod.catch(() => { /* said where the chart goes */ });

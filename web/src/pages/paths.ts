@@ -38,8 +38,10 @@ export function pathsPage(main: HTMLElement, ctx: PageContext): void {
     h('div', { class: 'form-row' }, depthF.el, limitF.el, fromF.el, toF.el),
     h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'btn btn-primary' }, 'Show paths')),
     formErr, names);
-  const results = h('div', { class: 'results', 'aria-live': 'polite', 'aria-busy': 'false' });
-  main.append(pageHeader('Paths', sub), h('section', { class: 'card' }, form), results);
+  const results = h('div', { class: 'results', 'aria-busy': 'false' });
+  // What an answer says, for screen readers (the results are not announced).
+  const said = h('p', { class: 'sr-only', role: 'status' });
+  main.append(pageHeader('Paths', sub), h('section', { class: 'card' }, form), said, results);
 
   const fields: Record<string, Field<HTMLElement>> = { event: eventF, depth: depthF, limit: limitF, from: fromF, to: toF };
   const chartMod = import('../sankey');
@@ -68,6 +70,7 @@ export function pathsPage(main: HTMLElement, ctx: PageContext): void {
     try {
       const p = await post<Paths>('analytics/paths', body, { signal });
       sub.textContent = `${rangeText(body.from, body.to)} · ${fmtInt(p.customers)} customers, from their first “${body.event}”, ${dir === 'next' ? 'the events after it' : 'the events before it'}`;
+      said.textContent = `Paths of ${fmtInt(p.customers)} customers shown.`;
       chartAc?.abort();
       chartAc = new AbortController();
       render(results, p, chartMod, AbortSignal.any([ctx.signal, chartAc.signal]));

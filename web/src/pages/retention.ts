@@ -37,8 +37,10 @@ export function retentionPage(main: HTMLElement, ctx: PageContext): void {
     h('div', { class: 'form-row' }, intervalF.el, periodsF.el, fromF.el, toF.el),
     h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'btn btn-primary' }, 'Show retention')),
     formErr, names);
-  const results = h('div', { class: 'results', 'aria-live': 'polite', 'aria-busy': 'false' });
-  main.append(pageHeader('Retention', sub), h('section', { class: 'card' }, form), results);
+  const results = h('div', { class: 'results', 'aria-busy': 'false' });
+  // What an answer says, for screen readers (the results are not announced).
+  const said = h('p', { class: 'sr-only', role: 'status' });
+  main.append(pageHeader('Retention', sub), h('section', { class: 'card' }, form), said, results);
 
   const fields: Record<string, Field<HTMLElement>> = {
     start_event: startF, return_event: returnF, interval: intervalF, periods: periodsF, from: fromF, to: toF,
@@ -67,6 +69,7 @@ export function retentionPage(main: HTMLElement, ctx: PageContext): void {
     try {
       const r = await post<Retention>('analytics/retention', body, { signal });
       sub.textContent = `${rangeText(body.from, body.to)} · cohorts by ${r.interval} of the first “${body.start_event}”, returns as “${body.return_event}”`;
+      said.textContent = `${r.cohorts.length} cohorts shown.`;
       replace(results, heatmap(r, body));
     } catch (e) {
       if (aborted(e)) return;

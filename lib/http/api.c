@@ -546,6 +546,10 @@ enum MHD_Result http_api(http_server *h, struct MHD_Connection *c, http_req *r, 
       !strcmp(rest, "overview")) {
     if (!get) return http_send_error(h, c, r, 405, "method_not_allowed", "Use GET.", NULL);
   }
+  if (!strcmp(rest, "analytics/funnel") || !strcmp(rest, "analytics/retention") ||
+      !strcmp(rest, "analytics/paths"))
+    return http_analytics(h, c, r, rest + 10);
+  if (!strcmp(rest, "lifecycle")) return http_analytics(h, c, r, rest);
   if (!strcmp(rest, "customers")) return customers_list(&x);
   if (!strcmp(rest, "stats")) return stats_get(&x);
   if (!strcmp(rest, "events")) return events_list(&x);

@@ -75,6 +75,11 @@ enum MHD_Result http_track(http_server *h, struct MHD_Connection *c, http_req *r
 enum MHD_Result http_api(http_server *h, struct MHD_Connection *c, http_req *r, const char *rest);
 enum MHD_Result http_healthz(http_server *h, struct MHD_Connection *c, http_req *r);
 enum MHD_Result http_metrics(http_server *h, struct MHD_Connection *c, http_req *r);
+/* analytics.c: what is "funnel", "retention", "paths" (under
+ * /api/v1/analytics/) or "lifecycle" (/api/v1/lifecycle); authorised by
+ * the caller. */
+enum MHD_Result http_analytics(http_server *h, struct MHD_Connection *c, http_req *r,
+                               const char *what);
 /* static.c: the embedded dashboard files */
 enum MHD_Result http_static(http_server *h, struct MHD_Connection *c, http_req *r);
 

@@ -342,8 +342,9 @@ static void *load_identities(void *arg) {
     size_t n = (size_t)sqlite3_column_bytes(st, 1);
     int64_t c = sqlite3_column_int64(st, 2);
     if ((il->rc = slot_insert(p, type, v, n, c))) goto out;
-    int64_t r = type == PROFILE_USER_ID ? profile_root(p, c) : 0;
-    if (r && !p->cust[r].uid_hash) p->cust[r].uid_hash = key_hash(type, v, n);
+    int64_t r = type == PROFILE_ANONYMOUS_ID ? 0 : profile_root(p, c);
+    if (r && type == PROFILE_USER_ID && !p->cust[r].uid_hash) p->cust[r].uid_hash = key_hash(type, v, n);
+    if (r && type == PROFILE_EMAIL) p->cust[r].has_email = 1;
     il->rc = CX_EDB;
   }
   if (step == SQLITE_DONE) il->rc = CX_OK;
@@ -636,6 +637,7 @@ static cx_err add_identity(profile *p, int type, const char *v, int64_t customer
   cx_err rc = step_done(p->ins_identity);
   if (!rc) rc = slot_insert(p, type, v, n, customer);
   if (!rc && type == PROFILE_USER_ID) p->cust[find_root_w(p, customer)].uid_hash = key_hash(type, v, n);
+  if (!rc && type == PROFILE_EMAIL) p->cust[find_root_w(p, customer)].has_email = 1;
   return rc;
 }
 
@@ -683,6 +685,7 @@ static cx_err merge(profile *p, int64_t a, int64_t b, const char *reason, const 
     if (ci->last_seen == CX_NO_TIME || cf->last_seen > ci->last_seen) ci->last_seen = cf->last_seen;
   }
   if (!ci->uid_hash) ci->uid_hash = cf->uid_hash;
+  ci->has_email |= cf->has_email;
   cf->parent = into;
   int64_t ring = ci->next_member; /* splice the two rings into one */
   ci->next_member = cf->next_member;
@@ -922,4 +925,32 @@ cx_err profile_normalise_email(const char *in, size_t n, char *out) {
   for (size_t i = 0; i < n; i++) out[i] = (in[i] >= 'A' && in[i] <= 'Z') ? (char)(in[i] + 32) : in[i];
   out[n] = 0;
   return CX_OK;
+}
+
+void profile_read_begin(profile *p) { pthread_rwlock_rdlock(&p->lock); }
+void profile_read_end(profile *p) { pthread_rwlock_unlock(&p->lock); }
+int64_t profile_max_id(const profile *p) { return p->ncust; }
+int64_t profile_root_of(const profile *p, int64_t id) { return profile_root(p, id); }
+
+const profile_point *profile_points(const profile *p, int64_t id, size_t *n) {
+  *n = 0;
+  if (id <= 0 || id > p->ncust || p->cust[id].parent != id) return NULL;
+  *n = p->cust[id].n;
+  return p->cust[id].tl;
+}
+
+int profile_identified(const profile *p, int64_t id) {
+  if (id <= 0 || id > p->ncust) return 0;
+  return p->cust[id].uid_hash != 0 || p->cust[id].has_email;
+}
+
+uint32_t profile_kind_count(const profile *p) { return p->nkinds; }
+
+const char *profile_kind_name(const profile *p, uint32_t kind, int *type) {
+  if (kind == 0 || kind > p->nkinds) {
+    if (type) *type = 0;
+    return "";
+  }
+  if (type) *type = p->kinds[kind].type;
+  return p->kinds[kind].name;
 }

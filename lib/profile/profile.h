@@ -101,6 +101,34 @@ typedef struct {
 size_t profile_timeline(profile *p, int64_t id, int64_t before_ts, int64_t before_seq,
                         const profile_filter *f, profile_point *out, size_t max);
 
+/* A read section: between profile_read_begin and profile_read_end the
+ * writer is held off, and the functions below marked [section] may be
+ * called without locking, from the caller's thread or from threads it
+ * runs and joins inside the section (analytics scans in parallel). A
+ * section must not call the locking [reader] functions. */
+void profile_read_begin(profile *p);
+void profile_read_end(profile *p);
+/* [section] The highest customer id (ids are dense from 1). */
+int64_t profile_max_id(const profile *p);
+/* [section] The root of id's merge tree; 0 for an unknown id. */
+int64_t profile_root_of(const profile *p, int64_t id);
+/* [section] The settled timeline of id, sorted by (ts, seq), when id is a
+ * root customer; NULL (and *n = 0) for a merged or unknown id. Borrowed:
+ * valid until the section ends. */
+const profile_point *profile_points(const profile *p, int64_t id, size_t *n);
+/* [section] 1 when root customer id holds a user id or an e-mail. */
+int profile_identified(const profile *p, int64_t id);
+/* [section] Kinds are numbered 1..profile_kind_count(p). The name is ""
+ * for a kind without one; borrowed, valid as long as the profile. */
+uint32_t profile_kind_count(const profile *p);
+const char *profile_kind_name(const profile *p, uint32_t kind, int *type);
+
+/* The lifecycle stages, in the order their rules are tried. */
+size_t profile_stage_names(const char *const **names);
+/* [section] The stage of root customer id at now: an index into
+ * profile_stage_names. */
+size_t profile_stage_of(const profile *p, int64_t id, int64_t now);
+
 /* [reader] The customers merged into id's root, the root included (first):
  * writes up to max ids and returns how many there are. */
 size_t profile_members(profile *p, int64_t id, int64_t *out, size_t max);

@@ -27,10 +27,12 @@ static const struct {
 #define NSTAGES (sizeof defaults / sizeof defaults[0])
 
 static rules_expr *compiled[NSTAGES];
+static const char *stage_names[NSTAGES]; /* defaults[i].name, as one array */
 static pthread_once_t compile_once = PTHREAD_ONCE_INIT;
 
 static void compile_all(void) {
   for (size_t i = 0; i < NSTAGES; i++) {
+    stage_names[i] = defaults[i].name;
     rules_error err;
     /* the rules are fixed: a failure is a bug, and the stage is skipped */
     if (rules_compile(defaults[i].rule, strlen(defaults[i].rule), &compiled[i], &err)) compiled[i] = NULL;
@@ -48,12 +50,20 @@ static int named(const stage_ctx *x, const profile_point *pt, const char *name) 
   return !strcmp(x->p->kinds[pt->kind].name, name);
 }
 
+/* the points at or before now: tl[0..upto) (the timeline is sorted) */
+static uint32_t upto(const stage_ctx *x) {
+  uint32_t n = x->c->n;
+  while (n > 0 && x->c->tl[n - 1].ts > x->now) n--;
+  return n;
+}
+
 static cx_err st_count(void *ctx, const char *name, int64_t window_ms, double *out) {
   const stage_ctx *x = ctx;
   double n = 0;
-  for (uint32_t i = 0; i < x->c->n; i++) {
+  for (uint32_t i = upto(x); i-- > 0;) {
     const profile_point *pt = &x->c->tl[i];
-    if ((window_ms < 0 || pt->ts > x->now - window_ms) && pt->ts <= x->now && named(x, pt, name)) n++;
+    if (window_ms >= 0 && pt->ts <= x->now - window_ms) break; /* older ones are older still */
+    if (named(x, pt, name)) n++;
   }
   *out = n;
   return CX_OK;
@@ -62,7 +72,7 @@ static cx_err st_count(void *ctx, const char *name, int64_t window_ms, double *o
 static cx_err st_last_time(void *ctx, const char *name, int64_t *out_ms) {
   const stage_ctx *x = ctx;
   *out_ms = CX_NO_TIME;
-  for (uint32_t i = x->c->n; i-- > 0;) /* sorted by time: the last match is the latest */
+  for (uint32_t i = upto(x); i-- > 0;) /* sorted by time: the last match is the latest */
     if (named(x, &x->c->tl[i], name)) {
       *out_ms = x->c->tl[i].ts;
       break;
@@ -71,12 +81,15 @@ static cx_err st_last_time(void *ctx, const char *name, int64_t *out_ms) {
 }
 
 static cx_err st_first_seen(void *ctx, int64_t *out_ms) {
-  *out_ms = ((const stage_ctx *)ctx)->c->first_seen;
+  const stage_ctx *x = ctx;
+  *out_ms = x->c->n && x->c->tl[0].ts <= x->now ? x->c->tl[0].ts : CX_NO_TIME;
   return CX_OK;
 }
 
 static cx_err st_last_seen(void *ctx, int64_t *out_ms) {
-  *out_ms = ((const stage_ctx *)ctx)->c->last_seen;
+  const stage_ctx *x = ctx;
+  uint32_t n = upto(x);
+  *out_ms = n ? x->c->tl[n - 1].ts : CX_NO_TIME;
   return CX_OK;
 }
 
@@ -90,22 +103,34 @@ static cx_err st_lookup(void *ctx, const char *root, const char *const *parts, s
   return CX_OK;
 }
 
-const char *profile_stage(profile *p, int64_t id, int identified, int64_t now) {
+size_t profile_stage_names(const char *const **names) {
   pthread_once(&compile_once, compile_all);
-  const char *stage = "awareness";
+  *names = stage_names;
+  return NSTAGES;
+}
+
+/* The first stage whose rule matches root customer r at now (the lock held). */
+static size_t stage_at(const profile *p, int64_t r, int identified, int64_t now) {
+  pthread_once(&compile_once, compile_all);
+  stage_ctx x = {p, &p->cust[r], identified, now};
+  rules_env env = {.ctx = &x, .now_ms = now, .lookup = st_lookup, .count = st_count,
+                   .last_time = st_last_time, .first_seen = st_first_seen,
+                   .last_seen = st_last_seen};
+  for (size_t i = 0; i < NSTAGES; i++)
+    if (compiled[i] && rules_match(compiled[i], &env)) return i;
+  return NSTAGES - 1;
+}
+
+size_t profile_stage_of(const profile *p, int64_t id, int64_t now) {
+  if (id <= 0 || id > p->ncust || p->cust[id].parent != id) return NSTAGES - 1;
+  return stage_at(p, id, profile_identified(p, id), now);
+}
+
+const char *profile_stage(profile *p, int64_t id, int identified, int64_t now) {
+  size_t stage = NSTAGES - 1;
   pthread_rwlock_rdlock(&p->lock);
   int64_t r = profile_root(p, id);
-  if (r) {
-    stage_ctx x = {p, &p->cust[r], identified, now};
-    rules_env env = {.ctx = &x, .now_ms = now, .lookup = st_lookup, .count = st_count,
-                     .last_time = st_last_time, .first_seen = st_first_seen,
-                     .last_seen = st_last_seen};
-    for (size_t i = 0; i < NSTAGES; i++)
-      if (compiled[i] && rules_match(compiled[i], &env)) {
-        stage = defaults[i].name;
-        break;
-      }
-  }
+  if (r) stage = stage_at(p, r, identified, now);
   pthread_rwlock_unlock(&p->lock);
-  return stage;
+  return defaults[stage].name;
 }

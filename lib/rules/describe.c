@@ -187,3 +187,22 @@ static cx_err put_node(const rules_expr *e, cx_buf *b, int32_t i, int need) {
 }
 
 cx_err rules_describe(const rules_expr *e, cx_buf *out) { return put_node(e, out, e->root, L_OR); }
+
+cx_err rules_each_path(const rules_expr *e,
+                       cx_err (*fn)(void *ctx, const char *root, const char *const *parts,
+                                    size_t nparts),
+                       void *ctx) {
+  for (uint32_t i = 0; i < e->nnodes; i++) { /* nodes are in source order */
+    const rules_node *n = &e->nodes[i];
+    if (n->kind != N_PATH) continue;
+    cx_err rc = fn(ctx, rules_root_name[n->op], n->parts, n->nparts);
+    if (rc) return rc;
+  }
+  return CX_OK;
+}
+
+int rules_calls(const rules_expr *e, const char *name) {
+  for (uint32_t i = 0; i < e->nnodes; i++)
+    if (e->nodes[i].kind == N_CALL && !strcmp(rules_fn_name[e->nodes[i].op], name)) return 1;
+  return 0;
+}

@@ -105,6 +105,17 @@ cx_err rules_eval(const rules_expr *e, const rules_env *env, rules_value *out);
 /* 1 when e evaluates to boolean true, 0 otherwise (errors included). */
 int rules_match(const rules_expr *e, const rules_env *env);
 
+/* What e reads, for a caller that prepares data before evaluating: fn is
+ * called once per path in e (root "traits", "event" or "customer", and the
+ * names after it), in source order; a nonzero return stops the walk and is
+ * returned. */
+cx_err rules_each_path(const rules_expr *e,
+                       cx_err (*fn)(void *ctx, const char *root, const char *const *parts,
+                                    size_t nparts),
+                       void *ctx);
+/* 1 when e calls the function named name ("count", "sum", ...). */
+int rules_calls(const rules_expr *e, const char *name);
+
 /* Appends e's canonical form: one space around binary operators,
  * parentheses only where precedence needs them, numbers and durations in
  * their shortest form. Compiling it gives a rule that describes the same. */

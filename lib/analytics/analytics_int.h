@@ -1,0 +1,108 @@
+/* analytics_int.h - private to the analytics module: request checking,
+ * the parallel scan, trait columns, the rule environment over one event,
+ * and the breakdown groups shared by funnel.c, retention.c and paths.c. */
+#ifndef CX_ANALYTICS_INT_H
+#define CX_ANALYTICS_INT_H
+#include "analytics.h"
+#include "../rules/rules.h"
+
+/* Fills err and returns CX_EINVAL. */
+cx_err an_fail(analytics_error *err, const char *code, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Request members. Each returns CX_EINVAL (err filled) when the member is
+ * present but wrong, or absent and required. */
+cx_err an_get_string(const cJSON *req, const char *name, int required, const char **out,
+                     analytics_error *err);
+cx_err an_get_time(const cJSON *req, const char *name, int64_t *out, analytics_error *err);
+/* An integer in [lo, hi]; *out keeps its value when absent. */
+cx_err an_get_int(const cJSON *req, const char *name, int64_t lo, int64_t hi, int64_t *out,
+                  analytics_error *err);
+/* A duration such as "7d" (the rules language's), above 0, at most max_ms. */
+cx_err an_get_duration(const cJSON *req, const char *name, int64_t max_ms, int64_t *out,
+                       analytics_error *err);
+/* Compiles a rule member (field names it in errors); *out NULL when absent. */
+cx_err an_compile(const cJSON *item, const char *field, rules_expr **out, analytics_error *err);
+
+/* The kinds named name (any message type): match[kind] |= bit. Returns
+ * how many kinds carry the name. [section] */
+size_t an_mark_kinds(const profile *p, const char *name, uint32_t *match, uint32_t bit);
+
+/* One trait's value per root customer, loaded before the section. */
+typedef struct an_trait an_trait;
+typedef struct {
+  an_trait *t;
+  size_t n;
+} an_traits;
+/* Loads the traits the rules read (traits.<key>) and the key of by, when
+ * by is "traits.<key>" (by may be NULL). */
+cx_err an_traits_load(const analytics_ctx *c, rules_expr *const *rules, size_t nrules,
+                      const char *by, an_traits *out);
+void an_traits_free(an_traits *t);
+
+/* A breakdown: each root customer's group, decided before the scan.
+ * Groups are numbered 1..n (0: "(none)"); a trait's distinct values get
+ * their own group up to max_keys (at most AN_MAX_KEYS), after which the
+ * rest share group n + 1, "(other)". */
+#define AN_MAX_KEYS 10000
+typedef struct {
+  int by_source; /* the group is the source of the entry event */
+  const an_trait *trait;
+  char **names; /* [1..n], owned */
+  size_t n;
+  uint32_t *of; /* trait: group per root customer [0..maxid], owned */
+  int64_t maxid;
+} an_groups;
+/* by: NULL (no groups), "source", or "traits.<key>". CX_EINVAL (err) for
+ * anything else. Call inside the section, after an_traits_load. The
+ * caller's per-group state scales with max_keys: bound it. */
+cx_err an_groups_init(const analytics_ctx *c, const an_traits *t, const char *by,
+                      size_t max_keys, an_groups *g, analytics_error *err);
+/* The group of root customer id whose entry event is pt. */
+uint32_t an_group_of(const an_groups *g, int64_t id, const profile_point *pt);
+static inline size_t an_group_count(const an_groups *g) { return g->n + 2; } /* + (none), (other) */
+/* The display key of group k (0..n+1). */
+const char *an_group_name(const an_groups *g, size_t k);
+void an_groups_free(an_groups *g);
+/* Picks up to ANALYTICS_MAX_GROUPS groups by size (desc, then name):
+ * keep[k] = output slot (1..), or 0 for "(other)"; "(none)" is kept as
+ * its own slot when not empty. Returns the number of slots. */
+size_t an_groups_pick(const an_groups *g, const uint64_t *size, uint32_t *keep);
+
+/* The rule environment of one event on one root customer's timeline: the
+ * history functions read the timeline up to the event's time. */
+typedef struct {
+  const analytics_ctx *c;
+  const an_traits *traits;
+  sqlite3_stmt *body; /* event_bodies by seq; prepared on first use */
+  cJSON *doc;         /* the current event's body, fetched on first use */
+  int64_t doc_seq;
+  int64_t cust;
+  const profile_point *tl;
+  size_t n, i;
+  char scratch[1024];
+} an_env;
+void an_env_init(an_env *e, const analytics_ctx *c, const an_traits *t);
+void an_env_free(an_env *e);
+/* 1 when rule (NULL: always) holds for tl[i] of customer cust. */
+int an_env_match(an_env *e, const rules_expr *rule, int64_t cust, const profile_point *tl,
+                 size_t n, size_t i);
+
+/* Runs fn(arg, part, lo, hi) over customer id ranges [lo, hi) that cover
+ * 1..maxid, one per thread (threads: 1..ANALYTICS_THREADS), and joins
+ * them. One thread when the rules read the store: the reader connection
+ * is not shared between threads. */
+void an_parallel(int threads, int64_t maxid,
+                 void (*fn)(void *arg, int part, int64_t lo, int64_t hi), void *arg);
+/* 1 when rule reads the store while it runs (event.properties and the
+ * like, or sum()). */
+int an_reads_store(const rules_expr *rule);
+
+/* Median of v[0..n) (reorders v); n > 0. */
+double an_median(uint64_t *v, size_t n);
+/* The index of the first point with ts >= t. */
+size_t an_first_at(const profile_point *tl, size_t n, int64_t t);
+/* Appends `"took_ms":N` measured from started_ns (cx_mono_ns). */
+cx_err an_took(cx_buf *out, int64_t started_ns);
+
+#endif

@@ -1,0 +1,682 @@
+/* common.c - what the analytics queries share: request checking, trait
+ * columns, breakdown groups, the rule environment over one event, the
+ * parallel scan and small statistics. */
+#include "analytics_int.h"
+#include "../base/mem.h"
+#include "../base/time.h"
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+cx_err an_fail(analytics_error *err, const char *code, const char *field, const char *fmt, ...) {
+  snprintf(err->code, sizeof err->code, "%s", code);
+  snprintf(err->field, sizeof err->field, "%s", field ? field : "");
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err->message, sizeof err->message, fmt, ap);
+  va_end(ap);
+  return CX_EINVAL;
+}
+
+cx_err an_get_string(const cJSON *req, const char *name, int required, const char **out,
+                     analytics_error *err) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, name);
+  if (!v || cJSON_IsNull(v)) {
+    if (required) return an_fail(err, "invalid_field", name, "%s is required.", name);
+    *out = NULL;
+    return CX_OK;
+  }
+  if (!cJSON_IsString(v) || !*v->valuestring)
+    return an_fail(err, "invalid_field", name, "%s must be a non-empty string.", name);
+  *out = v->valuestring;
+  return CX_OK;
+}
+
+cx_err an_get_time(const cJSON *req, const char *name, int64_t *out, analytics_error *err) {
+  const char *s;
+  cx_err rc = an_get_string(req, name, 1, &s, err);
+  if (rc) return rc;
+  if (cx_time_parse(s, strlen(s), out))
+    return an_fail(err, "invalid_field", name,
+                   "%s must be an ISO-8601 time such as 2026-10-01T00:00:00Z.", name);
+  return CX_OK;
+}
+
+cx_err an_get_int(const cJSON *req, const char *name, int64_t lo, int64_t hi, int64_t *out,
+                  analytics_error *err) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, name);
+  if (!v || cJSON_IsNull(v)) return CX_OK;
+  if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int64_t)v->valuedouble ||
+      v->valuedouble < (double)lo || v->valuedouble > (double)hi)
+    return an_fail(err, "invalid_field", name, "%s must be a whole number from %lld to %lld.", name,
+                   (long long)lo, (long long)hi);
+  *out = (int64_t)v->valuedouble;
+  return CX_OK;
+}
+
+cx_err an_get_duration(const cJSON *req, const char *name, int64_t max_ms, int64_t *out,
+                       analytics_error *err) {
+  const char *s;
+  cx_err rc = an_get_string(req, name, 1, &s, err);
+  if (rc) return rc;
+  /* the rules language's durations: compile the text as a rule and
+   * accept it only when it is one duration literal */
+  rules_expr *e = NULL;
+  rules_value v = {0};
+  int ok = !rules_compile(s, strlen(s), &e, NULL);
+  if (ok) {
+    rules_env env = {0};
+    ok = !rules_eval(e, &env, &v) && v.type == RULES_DURATION;
+  }
+  rules_free(e);
+  if (!ok || v.u.ms <= 0 || v.u.ms > max_ms)
+    return an_fail(err, "invalid_field", name,
+                   "%s must be a duration above 0 and at most %lldd, such as 30m, 12h or 7d.", name,
+                   (long long)(max_ms / 86400000));
+  *out = v.u.ms;
+  return CX_OK;
+}
+
+cx_err an_compile(const cJSON *item, const char *field, rules_expr **out, analytics_error *err) {
+  *out = NULL;
+  if (!item || cJSON_IsNull(item)) return CX_OK;
+  if (!cJSON_IsString(item)) return an_fail(err, "invalid_field", field, "%s must be a rule (a string).", field);
+  rules_error re;
+  cx_err rc = rules_compile(item->valuestring, strlen(item->valuestring), out, &re);
+  if (rc == CX_ENOMEM) return rc;
+  if (rc) return an_fail(err, "invalid_rule", field, "%s: %s", field, re.message);
+  return CX_OK;
+}
+
+size_t an_mark_kinds(const profile *p, const char *name, uint32_t *match, uint32_t bit) {
+  size_t found = 0;
+  uint32_t nk = profile_kind_count(p);
+  for (uint32_t k = 1; k <= nk; k++) {
+    const char *kn = profile_kind_name(p, k, NULL);
+    if (*kn && !strcmp(kn, name)) {
+      match[k] |= bit;
+      found++;
+    }
+  }
+  return found;
+}
+
+/* ---- trait columns ---- */
+
+/* A value as the rules see it, decoded once at load. */
+typedef struct {
+  rules_type type; /* NULL, BOOL, NUMBER or STRING */
+  int boolean;
+  double number;
+  const char *str; /* STRING: the text; others: the JSON text (for group keys) */
+  size_t len;
+} an_value;
+
+struct an_trait {
+  char *key;          /* owned */
+  uint32_t *of;       /* value index per customer id [0..maxid]; 0 = none */
+  int64_t *ts;        /* the value's time per root, while loading */
+  an_value *values;   /* [1..nvalues], strings in chunks */
+  size_t nvalues, capvalues;
+  char **chunks;      /* owned string storage */
+  size_t nchunks;
+  int64_t maxid;
+};
+
+static cx_err trait_add(an_traits *t, const char *key, size_t keylen) {
+  for (size_t i = 0; i < t->n; i++)
+    if (strlen(t->t[i].key) == keylen && !memcmp(t->t[i].key, key, keylen)) return CX_OK;
+  an_trait *g = cx_realloc(t->t, (t->n + 1) * sizeof *g);
+  if (!g) return CX_ENOMEM;
+  t->t = g;
+  memset(&g[t->n], 0, sizeof g[t->n]);
+  if (!(g[t->n].key = cx_malloc(keylen + 1))) return CX_ENOMEM;
+  memcpy(g[t->n].key, key, keylen);
+  g[t->n].key[keylen] = 0;
+  t->n++;
+  return CX_OK;
+}
+
+static cx_err trait_path(void *ctx, const char *root, const char *const *parts, size_t nparts) {
+  if (strcmp(root, "traits") || nparts < 1) return CX_OK;
+  return trait_add(ctx, parts[0], strlen(parts[0]));
+}
+
+static char *keep_str(an_trait *t, const char *s, size_t n) {
+  char **c = cx_realloc(t->chunks, (t->nchunks + 1) * sizeof *c);
+  if (!c) return NULL;
+  t->chunks = c;
+  char *k = cx_malloc(n + 1);
+  if (!k) return NULL;
+  memcpy(k, s, n);
+  k[n] = 0;
+  t->chunks[t->nchunks++] = k;
+  return k;
+}
+
+/* Decodes the stored JSON text of a value into t->values[*idx]. */
+static cx_err trait_value(an_trait *t, const char *json, size_t n, uint32_t *idx) {
+  if (t->nvalues + 1 >= t->capvalues) {
+    size_t cap = t->capvalues ? t->capvalues * 2 : 1024;
+    an_value *v = cx_realloc(t->values, cap * sizeof *v);
+    if (!v) return CX_ENOMEM;
+    t->values = v;
+    t->capvalues = cap;
+  }
+  an_value *v = &t->values[++t->nvalues];
+  memset(v, 0, sizeof *v);
+  cJSON *j = cJSON_ParseWithLength(json, n);
+  const char *text = json;
+  size_t tn = n;
+  if (cJSON_IsString(j)) {
+    v->type = RULES_STRING;
+    text = j->valuestring;
+    tn = strlen(text);
+  } else if (cJSON_IsNumber(j)) {
+    v->type = RULES_NUMBER;
+    v->number = j->valuedouble;
+  } else if (cJSON_IsBool(j)) {
+    v->type = RULES_BOOL;
+    v->boolean = cJSON_IsTrue(j);
+  } else {
+    v->type = RULES_NULL; /* null, objects and arrays read as null */
+  }
+  v->str = keep_str(t, text, tn);
+  v->len = tn;
+  cJSON_Delete(j);
+  if (!v->str) return CX_ENOMEM;
+  *idx = (uint32_t)t->nvalues;
+  return CX_OK;
+}
+
+static cx_err trait_load(const analytics_ctx *c, an_trait *t) {
+  t->maxid = profile_max_id(c->pr);
+  t->of = cx_calloc((size_t)t->maxid + 1, sizeof *t->of);
+  t->ts = cx_calloc((size_t)t->maxid + 1, sizeof *t->ts);
+  if (!t->of || !t->ts) return CX_ENOMEM;
+  sqlite3_stmt *st = NULL;
+  cx_err rc = CX_EDB;
+  if (sqlite3_prepare_v2(c->rdb, "SELECT customer_id, value, ts FROM traits WHERE key = ?1", -1, &st,
+                         NULL))
+    return CX_EDB;
+  sqlite3_bind_text(st, 1, t->key, -1, SQLITE_STATIC);
+  int step;
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    /* traits merge by event time over the members of a root */
+    int64_t r = profile_canonical(c->pr, sqlite3_column_int64(st, 0));
+    int64_t ts = sqlite3_column_int64(st, 2);
+    if (r <= 0 || r > t->maxid || (t->of[r] && t->ts[r] > ts)) continue;
+    uint32_t idx;
+    if ((rc = trait_value(t, (const char *)sqlite3_column_text(st, 1),
+                          (size_t)sqlite3_column_bytes(st, 1), &idx)))
+      goto out;
+    t->of[r] = idx;
+    t->ts[r] = ts;
+  }
+  rc = step == SQLITE_DONE ? CX_OK : CX_EDB;
+out:
+  sqlite3_finalize(st);
+  cx_free(t->ts);
+  t->ts = NULL;
+  return rc;
+}
+
+cx_err an_traits_load(const analytics_ctx *c, rules_expr *const *rules, size_t nrules,
+                      const char *by, an_traits *out) {
+  memset(out, 0, sizeof *out);
+  cx_err rc = CX_OK;
+  for (size_t i = 0; !rc && i < nrules; i++)
+    if (rules[i]) rc = rules_each_path(rules[i], trait_path, out);
+  if (!rc && by && !strncmp(by, "traits.", 7) && by[7]) rc = trait_add(out, by + 7, strlen(by + 7));
+  for (size_t i = 0; !rc && i < out->n; i++) rc = trait_load(c, &out->t[i]);
+  if (rc) an_traits_free(out);
+  return rc;
+}
+
+void an_traits_free(an_traits *t) {
+  for (size_t i = 0; i < t->n; i++) {
+    an_trait *g = &t->t[i];
+    for (size_t k = 0; k < g->nchunks; k++) cx_free(g->chunks[k]);
+    cx_free(g->chunks);
+    cx_free(g->values);
+    cx_free(g->of);
+    cx_free(g->ts);
+    cx_free(g->key);
+  }
+  cx_free(t->t);
+  memset(t, 0, sizeof *t);
+}
+
+static const an_value *trait_get(const an_traits *t, const char *key, int64_t cust) {
+  for (size_t i = 0; i < t->n; i++) {
+    const an_trait *g = &t->t[i];
+    if (strcmp(g->key, key)) continue;
+    if (cust <= 0 || cust > g->maxid || !g->of[cust]) return NULL;
+    return &g->values[g->of[cust]];
+  }
+  return NULL;
+}
+
+/* ---- breakdown groups ---- */
+
+typedef struct {
+  uint64_t hash;
+  uint32_t group;
+} key_slot;
+
+static uint64_t fnv(const char *s, size_t n) {
+  uint64_t h = 1469598103934665603ULL;
+  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+  return h | 1;
+}
+
+cx_err an_groups_init(const analytics_ctx *c, const an_traits *t, const char *by,
+                      size_t max_keys, an_groups *g, analytics_error *err) {
+  memset(g, 0, sizeof *g);
+  if (max_keys > AN_MAX_KEYS) max_keys = AN_MAX_KEYS;
+  if (max_keys < ANALYTICS_MAX_GROUPS) max_keys = ANALYTICS_MAX_GROUPS;
+  if (!by) return CX_OK;
+  if (!strcmp(by, "source")) {
+    g->by_source = 1;
+    g->n = c->nsource_names ? c->nsource_names - 1 : 0; /* group k: source id k */
+    if (!(g->names = cx_calloc(g->n + 1, sizeof *g->names))) return CX_ENOMEM;
+    for (size_t i = 1; i <= g->n; i++) { /* copies: the caller's names are borrowed */
+      const char *s = c->source_names[i] && *c->source_names[i] ? c->source_names[i] : "(unnamed)";
+      size_t n = strlen(s);
+      if (!(g->names[i] = cx_malloc(n + 1))) return CX_ENOMEM;
+      memcpy(g->names[i], s, n + 1);
+    }
+    return CX_OK;
+  }
+  if (strncmp(by, "traits.", 7) || !by[7] || strchr(by + 7, '.'))
+    return an_fail(err, "invalid_field", "by", "by must be \"source\" or a trait such as \"traits.plan\".");
+  for (size_t i = 0; i < t->n; i++)
+    if (!strcmp(t->t[i].key, by + 7)) g->trait = &t->t[i];
+  if (!g->trait) return CX_ENOMEM; /* an_traits_load adds it */
+  g->maxid = g->trait->maxid;
+  if (!(g->of = cx_calloc((size_t)g->maxid + 1, sizeof *g->of))) return CX_ENOMEM;
+  /* intern the distinct values: value index -> group */
+  size_t nv = g->trait->nvalues, nslots = 64;
+  while (nslots < 2 * (nv < max_keys ? nv : max_keys) + 2) nslots *= 2;
+  key_slot *slots = cx_calloc(nslots, sizeof *slots);
+  uint32_t *vgroup = cx_calloc(nv + 1, sizeof *vgroup);
+  g->names = cx_calloc(max_keys + 1, sizeof *g->names);
+  cx_err rc = slots && vgroup && g->names ? CX_OK : CX_ENOMEM;
+  for (size_t v = 1; !rc && v <= nv; v++) {
+    const an_value *val = &g->trait->values[v];
+    if (val->type == RULES_NULL && !strcmp(val->str, "null")) continue; /* "(none)" */
+    uint64_t h = fnv(val->str, val->len);
+    size_t s = h & (nslots - 1);
+    for (;;) {
+      if (!slots[s].hash) break;
+      if (slots[s].hash == h && !strcmp(g->names[slots[s].group], val->str)) break;
+      s = (s + 1) & (nslots - 1);
+    }
+    if (slots[s].hash) {
+      vgroup[v] = slots[s].group;
+    } else if (g->n < max_keys) {
+      if (!(g->names[++g->n] = cx_malloc(val->len + 1))) {
+        g->n--;
+        rc = CX_ENOMEM;
+        break;
+      }
+      memcpy(g->names[g->n], val->str, val->len + 1);
+      slots[s].hash = h;
+      slots[s].group = (uint32_t)g->n;
+      vgroup[v] = (uint32_t)g->n;
+    } else {
+      vgroup[v] = UINT32_MAX; /* past the cap: "(other)" */
+    }
+  }
+  for (int64_t id = 1; !rc && id <= g->maxid; id++) {
+    uint32_t v = g->trait->of[id];
+    g->of[id] = v ? (vgroup[v] == UINT32_MAX ? (uint32_t)g->n + 1 : vgroup[v]) : 0;
+  }
+  cx_free(slots);
+  cx_free(vgroup);
+  return rc;
+}
+
+uint32_t an_group_of(const an_groups *g, int64_t id, const profile_point *pt) {
+  if (g->by_source) return pt->source >= 1 && pt->source <= g->n ? pt->source : 0;
+  if (!g->of || id <= 0 || id > g->maxid) return 0;
+  return g->of[id];
+}
+
+const char *an_group_name(const an_groups *g, size_t k) {
+  if (k == 0) return "(none)";
+  if (k > g->n) return "(other)";
+  return g->names[k];
+}
+
+void an_groups_free(an_groups *g) {
+  if (g->names)
+    for (size_t i = 1; i <= g->n; i++) cx_free(g->names[i]);
+  cx_free(g->names);
+  cx_free(g->of);
+  memset(g, 0, sizeof *g);
+}
+
+static const uint64_t *pick_size;
+static const an_groups *pick_groups;
+static int pick_cmp(const void *a, const void *b) { /* qsort has no context: guarded by pick_mu */
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  if (pick_size[x] != pick_size[y]) return pick_size[x] > pick_size[y] ? -1 : 1;
+  return strcmp(an_group_name(pick_groups, x), an_group_name(pick_groups, y));
+}
+static pthread_mutex_t pick_mu = PTHREAD_MUTEX_INITIALIZER;
+
+size_t an_groups_pick(const an_groups *g, const uint64_t *size, uint32_t *keep) {
+  size_t n = an_group_count(g), named = 0;
+  uint32_t *order = cx_malloc(n * sizeof *order);
+  memset(keep, 0, n * sizeof *keep);
+  if (!order) return 0;
+  for (uint32_t k = 1; k <= g->n; k++)
+    if (size[k]) order[named++] = k;
+  pthread_mutex_lock(&pick_mu);
+  pick_size = size;
+  pick_groups = g;
+  qsort(order, named, sizeof *order, pick_cmp);
+  pthread_mutex_unlock(&pick_mu);
+  size_t slots = 0;
+  for (size_t i = 0; i < named && i < ANALYTICS_MAX_GROUPS; i++) keep[order[i]] = (uint32_t)++slots;
+  cx_free(order);
+  if (size[0]) keep[0] = (uint32_t)++slots; /* "(none)" */
+  return slots;
+}
+
+/* ---- the rule environment over one event ---- */
+
+static cx_err body_doc(an_env *e, cJSON **out) {
+  int64_t seq = e->tl[e->i].seq;
+  if (e->doc && e->doc_seq == seq) {
+    *out = e->doc;
+    return CX_OK;
+  }
+  cJSON_Delete(e->doc);
+  e->doc = NULL;
+  if (!e->body && sqlite3_prepare_v2(e->c->rdb, "SELECT body FROM event_bodies WHERE seq = ?1", -1,
+                                     &e->body, NULL))
+    return CX_EDB;
+  sqlite3_reset(e->body);
+  sqlite3_bind_int64(e->body, 1, seq);
+  int step = sqlite3_step(e->body);
+  if (step == SQLITE_ROW)
+    e->doc = cJSON_ParseWithLength((const char *)sqlite3_column_text(e->body, 0),
+                                   (size_t)sqlite3_column_bytes(e->body, 0));
+  else if (step != SQLITE_DONE)
+    return CX_EDB;
+  sqlite3_reset(e->body);
+  e->doc_seq = seq;
+  *out = e->doc; /* NULL: no body (reads as null) */
+  return CX_OK;
+}
+
+static void json_value(const cJSON *j, rules_value *out) {
+  if (cJSON_IsString(j)) {
+    out->type = RULES_STRING;
+    out->u.str.p = j->valuestring;
+    out->u.str.n = strlen(j->valuestring);
+  } else if (cJSON_IsNumber(j)) {
+    out->type = RULES_NUMBER;
+    out->u.number = j->valuedouble;
+  } else if (cJSON_IsBool(j)) {
+    out->type = RULES_BOOL;
+    out->u.boolean = cJSON_IsTrue(j);
+  }
+}
+
+static void set_str(rules_value *out, const char *s) {
+  out->type = RULES_STRING;
+  out->u.str.p = s;
+  out->u.str.n = strlen(s);
+}
+
+static cx_err env_lookup(void *ctx, const char *root, const char *const *parts, size_t nparts,
+                         rules_value *out) {
+  an_env *e = ctx;
+  const profile_point *pt = &e->tl[e->i];
+  if (!strcmp(root, "traits")) {
+    if (nparts != 1) return CX_OK;
+    const an_value *v = trait_get(e->traits, parts[0], e->cust);
+    if (!v) return CX_OK;
+    out->type = v->type;
+    if (v->type == RULES_STRING) out->u.str.p = v->str, out->u.str.n = v->len;
+    else if (v->type == RULES_NUMBER) out->u.number = v->number;
+    else if (v->type == RULES_BOOL) out->u.boolean = v->boolean;
+    return CX_OK;
+  }
+  if (!strcmp(root, "customer")) {
+    if (nparts != 1) return CX_OK;
+    if (!strcmp(parts[0], "identified")) {
+      out->type = RULES_BOOL;
+      out->u.boolean = profile_identified(e->c->pr, e->cust);
+    } else if (!strcmp(parts[0], "stage")) {
+      const char *const *names;
+      profile_stage_names(&names);
+      set_str(out, names[profile_stage_of(e->c->pr, e->cust, pt->ts)]);
+    }
+    return CX_OK;
+  }
+  /* event */
+  if (nparts == 1 && !strcmp(parts[0], "name")) {
+    set_str(out, profile_kind_name(e->c->pr, pt->kind, NULL));
+    return CX_OK;
+  }
+  if (nparts == 1 && !strcmp(parts[0], "type")) {
+    int type;
+    profile_kind_name(e->c->pr, pt->kind, &type);
+    if (e->c->type_name) set_str(out, e->c->type_name(type));
+    return CX_OK;
+  }
+  if (nparts == 1 && !strcmp(parts[0], "source")) {
+    if (pt->source < e->c->nsource_names && e->c->source_names[pt->source])
+      set_str(out, e->c->source_names[pt->source]);
+    return CX_OK;
+  }
+  if (nparts == 1 && !strcmp(parts[0], "timestamp")) {
+    out->type = RULES_TIME;
+    out->u.ms = pt->ts;
+    return CX_OK;
+  }
+  cJSON *doc;
+  cx_err rc = body_doc(e, &doc);
+  if (rc) return rc;
+  const cJSON *j = doc;
+  for (size_t k = 0; j && k < nparts; k++) j = cJSON_GetObjectItemCaseSensitive(j, parts[k]);
+  if (j) json_value(j, out);
+  return CX_OK;
+}
+
+/* the history the functions read: the event and those before it in
+ * timeline order (later events at the same millisecond are after it) */
+static size_t env_upto(const an_env *e) { return e->i + 1; }
+
+static int env_named(const an_env *e, const profile_point *pt, const char *name) {
+  return !strcmp(profile_kind_name(e->c->pr, pt->kind, NULL), name);
+}
+
+static cx_err env_count(void *ctx, const char *name, int64_t window_ms, double *out) {
+  an_env *e = ctx;
+  int64_t now = e->tl[e->i].ts;
+  double n = 0;
+  for (size_t i = env_upto(e); i-- > 0;) {
+    if (window_ms >= 0 && e->tl[i].ts <= now - window_ms) break;
+    if (env_named(e, &e->tl[i], name)) n++;
+  }
+  *out = n;
+  return CX_OK;
+}
+
+static cx_err env_sum(void *ctx, const char *name, const char *property, int64_t window_ms,
+                      double *out) {
+  an_env *e = ctx;
+  int64_t now = e->tl[e->i].ts;
+  size_t at = e->i;
+  double s = 0;
+  cx_err rc = CX_OK;
+  for (size_t i = env_upto(e); !rc && i-- > 0;) {
+    if (window_ms >= 0 && e->tl[i].ts <= now - window_ms) break;
+    if (!env_named(e, &e->tl[i], name)) continue;
+    e->i = i; /* body_doc reads the event at e->i */
+    cJSON *doc;
+    if ((rc = body_doc(e, &doc))) break;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "properties"), property);
+    if (cJSON_IsNumber(v)) s += v->valuedouble;
+  }
+  e->i = at;
+  *out = s;
+  return rc;
+}
+
+static cx_err env_last_time(void *ctx, const char *name, int64_t *out_ms) {
+  an_env *e = ctx;
+  *out_ms = CX_NO_TIME;
+  for (size_t i = env_upto(e); i-- > 0;)
+    if (env_named(e, &e->tl[i], name)) {
+      *out_ms = e->tl[i].ts;
+      break;
+    }
+  return CX_OK;
+}
+
+static cx_err env_first_seen(void *ctx, int64_t *out_ms) {
+  an_env *e = ctx;
+  *out_ms = e->tl[0].ts;
+  return CX_OK;
+}
+
+static cx_err env_last_seen(void *ctx, int64_t *out_ms) {
+  an_env *e = ctx;
+  *out_ms = e->tl[env_upto(e) - 1].ts;
+  return CX_OK;
+}
+
+void an_env_init(an_env *e, const analytics_ctx *c, const an_traits *t) {
+  memset(e, 0, sizeof *e);
+  e->c = c;
+  e->traits = t;
+}
+
+void an_env_free(an_env *e) {
+  cJSON_Delete(e->doc);
+  sqlite3_finalize(e->body);
+  e->doc = NULL;
+  e->body = NULL;
+}
+
+int an_env_match(an_env *e, const rules_expr *rule, int64_t cust, const profile_point *tl,
+                 size_t n, size_t i) {
+  if (!rule) return 1;
+  e->cust = cust;
+  e->tl = tl;
+  e->n = n;
+  e->i = i;
+  rules_env env = {.ctx = e, .now_ms = tl[i].ts, .lookup = env_lookup, .count = env_count,
+                   .sum = env_sum, .last_time = env_last_time, .first_seen = env_first_seen,
+                   .last_seen = env_last_seen, .scratch = e->scratch,
+                   .scratch_size = sizeof e->scratch};
+  return rules_match(rule, &env);
+}
+
+/* ---- the parallel scan ---- */
+
+typedef struct {
+  void (*fn)(void *arg, int part, int64_t lo, int64_t hi);
+  void *arg;
+  int part;
+  int64_t lo, hi;
+  pthread_t th;
+} an_job;
+
+static void *run_job(void *a) {
+  an_job *j = a;
+  j->fn(j->arg, j->part, j->lo, j->hi);
+  return NULL;
+}
+
+void an_parallel(int threads, int64_t maxid,
+                 void (*fn)(void *arg, int part, int64_t lo, int64_t hi), void *arg) {
+  an_job jobs[ANALYTICS_THREADS];
+  int started[ANALYTICS_THREADS] = {0};
+  if (threads < 1 || threads > ANALYTICS_THREADS) threads = ANALYTICS_THREADS;
+  int64_t per = maxid / threads + 1;
+  for (int t = 0; t < threads; t++) {
+    int64_t lo = 1 + per * t, hi = lo + per;
+    if (hi > maxid + 1) hi = maxid + 1;
+    if (lo > hi) lo = hi;
+    jobs[t] = (an_job){fn, arg, t, lo, hi, 0};
+  }
+  for (int t = 1; t < threads; t++) started[t] = !pthread_create(&jobs[t].th, NULL, run_job, &jobs[t]);
+  run_job(&jobs[0]);
+  for (int t = 1; t < threads; t++) {
+    if (started[t]) pthread_join(jobs[t].th, NULL);
+    else run_job(&jobs[t]); /* no thread: do it here */
+  }
+}
+
+static cx_err store_path(void *ctx, const char *root, const char *const *parts, size_t nparts) {
+  static const char *const in_memory[] = {"name", "type", "source", "timestamp"};
+  if (strcmp(root, "event")) return CX_OK;
+  for (size_t i = 0; nparts == 1 && i < sizeof in_memory / sizeof in_memory[0]; i++)
+    if (!strcmp(parts[0], in_memory[i])) return CX_OK;
+  *(int *)ctx = 1;
+  return CX_OK;
+}
+
+int an_reads_store(const rules_expr *rule) {
+  int reads = 0;
+  if (!rule) return 0;
+  rules_each_path(rule, store_path, &reads);
+  return reads || rules_calls(rule, "sum");
+}
+
+/* ---- statistics and output ---- */
+
+double an_median(uint64_t *v, size_t n) {
+  /* quickselect for the lower middle, then the upper middle's minimum */
+  size_t k = (n - 1) / 2, lo = 0, hi = n - 1;
+  while (lo < hi) {
+    uint64_t pivot = v[lo + (hi - lo) / 2];
+    size_t i = lo, j = hi;
+    while (i <= j) {
+      while (v[i] < pivot) i++;
+      while (v[j] > pivot) j--;
+      if (i <= j) {
+        uint64_t t = v[i];
+        v[i] = v[j];
+        v[j] = t;
+        i++;
+        if (j == 0) break;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else break;
+  }
+  double m = (double)v[k];
+  if (n % 2 == 0) {
+    uint64_t up = UINT64_MAX;
+    for (size_t i = k + 1; i < n; i++)
+      if (v[i] < up) up = v[i];
+    m = (m + (double)up) / 2;
+  }
+  return m;
+}
+
+size_t an_first_at(const profile_point *tl, size_t n, int64_t t) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (tl[mid].ts < t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+cx_err an_took(cx_buf *out, int64_t started_ns) {
+  return cx_buf_printf(out, "\"took_ms\":%.1f", (double)(cx_mono_ns() - started_ns) / 1e6);
+}

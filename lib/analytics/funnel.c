@@ -1,0 +1,318 @@
+/* funnel.c - ordered steps with a conversion window (docs/analytics.md).
+ *
+ * Per customer, one pass: the entry is the first step-1 event in
+ * [from, to); each next step is the earliest later event that matches it
+ * within the window of the entry. Taking the earliest match leaves the
+ * most room for the steps after it, so the greedy walk finds a way through
+ * whenever there is one. Each step's kinds are a bit in a per-kind mask,
+ * so matching an event is one load; rules run only on candidates. */
+#include "analytics_int.h"
+#include "../base/mem.h"
+#include "../base/time.h"
+#include <stdio.h>
+#include <string.h>
+
+#define MAX_DROPPED 100 /* customer ids listed for the drop-off step */
+#define DUR_BITS 45     /* a duration in ms: up to ~1,100 years */
+#define STEP_SHIFT DUR_BITS
+#define GROUP_SHIFT (DUR_BITS + 5)
+
+typedef struct {
+  uint64_t *reached; /* [group][step] */
+  uint64_t *dur;     /* (group, step, ms) packed, one per step reached after the first */
+  size_t ndur, capdur;
+  int64_t dropped[MAX_DROPPED];
+  size_t ndropped;
+  an_env env;
+  cx_err rc;
+} part;
+
+typedef struct {
+  const analytics_ctx *c;
+  size_t nsteps, ngroups;
+  const char *event[ANALYTICS_MAX_STEPS];
+  rules_expr *where[ANALYTICS_MAX_STEPS];
+  uint32_t *match; /* [kind]: bit k when the kind is step k's event */
+  int64_t from, to, window;
+  int64_t dropped_at; /* list customers who reached the step before this one (1-based) but not it; 0: none */
+  an_traits traits;
+  an_groups groups;
+  part parts[ANALYTICS_THREADS];
+} funnel;
+
+static cx_err push_dur(part *pt, uint64_t v) {
+  if (pt->ndur == pt->capdur) {
+    size_t cap = pt->capdur ? pt->capdur * 2 : 4096;
+    uint64_t *d = cx_realloc(pt->dur, cap * sizeof *d);
+    if (!d) return CX_ENOMEM;
+    pt->dur = d;
+    pt->capdur = cap;
+  }
+  pt->dur[pt->ndur++] = v;
+  return CX_OK;
+}
+
+static void scan(void *arg, int which, int64_t lo, int64_t hi) {
+  funnel *f = arg;
+  part *pt = &f->parts[which];
+  const profile *pr = f->c->pr;
+  const uint32_t *match = f->match;
+  size_t S = f->nsteps;
+  for (int64_t id = lo; id < hi && !pt->rc; id++) {
+    size_t n;
+    const profile_point *tl = profile_points(pr, id, &n);
+    if (!n) continue;
+    size_t i = an_first_at(tl, n, f->from);
+    for (; i < n && tl[i].ts < f->to; i++)
+      if ((match[tl[i].kind] & 1) && an_env_match(&pt->env, f->where[0], id, tl, n, i)) break;
+    if (i == n || tl[i].ts >= f->to) continue;
+    uint64_t g = an_group_of(&f->groups, id, &tl[i]);
+    uint64_t *reached = &pt->reached[g * S];
+    int64_t t0 = tl[i].ts, prev_ts = t0, limit = t0 + f->window;
+    size_t k = 1, prev = i;
+    reached[0]++;
+    for (; k < S; k++) {
+      uint32_t bit = 1u << k;
+      size_t j = prev + 1;
+      for (; j < n && tl[j].ts <= limit; j++)
+        if ((match[tl[j].kind] & bit) && an_env_match(&pt->env, f->where[k], id, tl, n, j)) break;
+      if (j == n || tl[j].ts > limit) break;
+      reached[k]++;
+      uint64_t ms = (uint64_t)(tl[j].ts - prev_ts);
+      if ((pt->rc = push_dur(pt, g << GROUP_SHIFT | (uint64_t)k << STEP_SHIFT | ms))) return;
+      prev = j;
+      prev_ts = tl[j].ts;
+    }
+    if (f->dropped_at && (int64_t)k == f->dropped_at - 1 && pt->ndropped < MAX_DROPPED)
+      pt->dropped[pt->ndropped++] = id;
+  }
+}
+
+/* Appends a steps array: counts[k] customers and the median of the
+ * durations in dur[off[k]..off[k+1]). */
+static cx_err put_steps(cx_buf *out, const funnel *f, const uint64_t *counts, uint64_t *dur,
+                        const size_t *off) {
+  cx_err rc = cx_buf_puts(out, "[");
+  for (size_t k = 0; !rc && k < f->nsteps; k++) {
+    rc = cx_buf_puts(out, k ? ",{\"event\":" : "{\"event\":");
+    if (!rc) rc = cx_buf_json_str(out, f->event[k], strlen(f->event[k]));
+    double conv = counts[0] ? (double)counts[k] / (double)counts[0] : 0;
+    if (!rc) rc = cx_buf_printf(out, ",\"customers\":%llu,\"conversion\":%.6g,\"median_seconds\":",
+                                (unsigned long long)counts[k], conv);
+    size_t nd = off[k + 1] - off[k];
+    if (!rc) rc = k && nd ? cx_buf_printf(out, "%.3f}", an_median(dur + off[k], nd) / 1000.0)
+                          : cx_buf_puts(out, "null}");
+  }
+  if (!rc) rc = cx_buf_puts(out, "]");
+  return rc;
+}
+
+/* The answer, from the parts' counts and durations. */
+static cx_err answer(funnel *f, const cJSON *req, cx_buf *out, int64_t started) {
+  size_t S = f->nsteps, G = f->ngroups, total = 0;
+  uint64_t *counts = cx_calloc(G * S, sizeof *counts); /* [group][step] over the parts */
+  uint64_t *all = cx_calloc(S, sizeof *all);
+  uint32_t *keep = cx_calloc(G, sizeof *keep);
+  uint64_t *size = cx_calloc(G, sizeof *size);
+  for (size_t t = 0; t < ANALYTICS_THREADS; t++) total += f->parts[t].ndur;
+  uint64_t *dur = cx_malloc((total ? total : 1) * sizeof *dur);
+  cx_err rc = counts && all && keep && size && dur ? CX_OK : CX_ENOMEM;
+  size_t nslots = 0;
+  uint64_t *slot_counts = NULL, *sdur = NULL;
+  size_t *off = NULL, *soff = NULL, *cur = NULL;
+  if (rc) goto out;
+  for (size_t t = 0; t < ANALYTICS_THREADS; t++)
+    for (size_t i = 0; i < G * S; i++) counts[i] += f->parts[t].reached[i];
+  for (size_t g = 0; g < G; g++) {
+    size[g] = counts[g * S];
+    for (size_t k = 0; k < S; k++) all[k] += counts[g * S + k];
+  }
+  /* overall: the durations by step (a counting sort on the step) */
+  off = cx_calloc(S + 1, sizeof *off);
+  cur = cx_calloc((G + 2) * (S + 1), sizeof *cur);
+  if (!off || !cur) {
+    rc = CX_ENOMEM;
+    goto out;
+  }
+  for (size_t k = 1; k < S; k++) off[k + 1] = off[k] + all[k];
+  off[1] = off[0] = 0;
+  for (size_t k = 1; k <= S; k++) cur[k] = off[k];
+  for (size_t t = 0; t < ANALYTICS_THREADS; t++)
+    for (size_t i = 0; i < f->parts[t].ndur; i++) {
+      uint64_t v = f->parts[t].dur[i];
+      size_t k = (size_t)(v >> STEP_SHIFT & 31);
+      dur[cur[k]++] = v & ((1ULL << DUR_BITS) - 1);
+    }
+  rc = cx_buf_puts(out, "{\"steps\":");
+  if (!rc) rc = put_steps(out, f, all, dur, off);
+  if (!rc && f->groups.n + (f->groups.by_source || f->groups.trait)) {
+    /* groups: kept ones by size, "(none)", then "(other)" */
+    nslots = an_groups_pick(&f->groups, size, keep);
+    size_t other = nslots + 1;
+    slot_counts = cx_calloc((other + 1) * S, sizeof *slot_counts);
+    soff = cx_calloc((other + 1) * (S + 1), sizeof *soff);
+    sdur = cx_malloc((total ? total : 1) * sizeof *sdur);
+    if (!slot_counts || !soff || !sdur) {
+      rc = CX_ENOMEM;
+      goto out;
+    }
+    int any_other = 0;
+    for (size_t g = 0; g < G; g++) {
+      size_t s = keep[g] ? keep[g] : other;
+      if (!keep[g] && size[g]) any_other = 1;
+      for (size_t k = 0; k < S; k++) slot_counts[s * S + k] += counts[g * S + k];
+    }
+    /* durations by (slot, step): soff[s][k] is where (s, k) starts */
+    size_t pos = 0;
+    for (size_t s = 1; s <= other; s++)
+      for (size_t k = 0; k < S; k++) {
+        soff[s * (S + 1) + k] = pos;
+        if (k) pos += slot_counts[s * S + k];
+      }
+    for (size_t s = 1; s <= other; s++) soff[s * (S + 1) + S] = pos; /* unused end marker */
+    size_t *scur = cx_malloc((other + 1) * (S + 1) * sizeof *scur);
+    if (!scur) {
+      rc = CX_ENOMEM;
+      goto out;
+    }
+    memcpy(scur, soff, (other + 1) * (S + 1) * sizeof *scur);
+    for (size_t t = 0; t < ANALYTICS_THREADS; t++)
+      for (size_t i = 0; i < f->parts[t].ndur; i++) {
+        uint64_t v = f->parts[t].dur[i];
+        size_t g = (size_t)(v >> GROUP_SHIFT), k = (size_t)(v >> STEP_SHIFT & 31);
+        size_t s = keep[g] ? keep[g] : other;
+        sdur[scur[s * (S + 1) + k]++] = v & ((1ULL << DUR_BITS) - 1);
+      }
+    cx_free(scur);
+    rc = cx_buf_puts(out, ",\"groups\":[");
+    int first = 1;
+    for (size_t s = 1; !rc && s <= other; s++) {
+      if (s == other && !any_other) break;
+      const char *name = "(other)";
+      for (size_t g = 0; g < G && s != other; g++)
+        if (keep[g] == s) name = an_group_name(&f->groups, g);
+      size_t o[ANALYTICS_MAX_STEPS + 1];
+      for (size_t k = 0; k < S; k++) o[k] = soff[s * (S + 1) + k];
+      o[S] = o[S - 1] + (S > 1 ? slot_counts[s * S + S - 1] : 0);
+      if (S > 1) o[0] = o[1] = soff[s * (S + 1) + 1];
+      rc = cx_buf_puts(out, first ? "{\"key\":" : ",{\"key\":");
+      first = 0;
+      if (!rc) rc = cx_buf_json_str(out, name, strlen(name));
+      if (!rc) rc = cx_buf_puts(out, ",\"steps\":");
+      if (!rc) rc = put_steps(out, f, &slot_counts[s * S], sdur, o);
+      if (!rc) rc = cx_buf_puts(out, "}");
+    }
+    if (!rc) rc = cx_buf_puts(out, "]");
+  }
+  if (!rc && f->dropped_at) {
+    rc = cx_buf_printf(out, ",\"dropped\":{\"step\":%lld,\"customers\":[", (long long)f->dropped_at);
+    size_t listed = 0;
+    for (size_t t = 0; !rc && t < ANALYTICS_THREADS; t++)
+      for (size_t i = 0; !rc && i < f->parts[t].ndropped && listed < MAX_DROPPED; i++, listed++)
+        rc = cx_buf_printf(out, "%s\"%lld\"", listed ? "," : "", (long long)f->parts[t].dropped[i]);
+    if (!rc) rc = cx_buf_puts(out, "]}");
+  }
+  const cJSON *w = cJSON_GetObjectItemCaseSensitive(req, "window");
+  if (!rc) rc = cx_buf_puts(out, ",\"window\":");
+  if (!rc) rc = cx_buf_json_str(out, w->valuestring, strlen(w->valuestring));
+  if (!rc) rc = cx_buf_puts(out, ",\"from\":");
+  if (!rc) rc = cx_buf_json_time(out, f->from);
+  if (!rc) rc = cx_buf_puts(out, ",\"to\":");
+  if (!rc) rc = cx_buf_json_time(out, f->to);
+  if (!rc) rc = cx_buf_puts(out, ",");
+  if (!rc) rc = an_took(out, started);
+  if (!rc) rc = cx_buf_puts(out, "}");
+out:
+  cx_free(counts);
+  cx_free(all);
+  cx_free(keep);
+  cx_free(size);
+  cx_free(dur);
+  cx_free(off);
+  cx_free(cur);
+  cx_free(slot_counts);
+  cx_free(soff);
+  cx_free(sdur);
+  return rc;
+}
+
+/* Checks the request into f (before the read section). */
+static cx_err parse(funnel *f, const cJSON *req, analytics_error *err) {
+  const cJSON *steps = cJSON_GetObjectItemCaseSensitive(req, "steps");
+  if (!cJSON_IsArray(steps))
+    return an_fail(err, "invalid_field", "steps", "steps must be an array of 1 to %d steps.", ANALYTICS_MAX_STEPS);
+  int n = cJSON_GetArraySize(steps);
+  if (n < 1 || n > ANALYTICS_MAX_STEPS)
+    return an_fail(err, "invalid_field", "steps", "A funnel has 1 to %d steps; this one has %d.",
+                   ANALYTICS_MAX_STEPS, n);
+  cx_err rc;
+  char field[64];
+  int k = 0;
+  for (const cJSON *s = steps->child; s; s = s->next, k++) {
+    snprintf(field, sizeof field, "steps[%d].event", k);
+    const cJSON *ev = cJSON_IsObject(s) ? cJSON_GetObjectItemCaseSensitive(s, "event") : NULL;
+    if (!cJSON_IsString(ev) || !*ev->valuestring)
+      return an_fail(err, "invalid_field", field, "Step %d needs an event: {\"event\":\"Order Completed\"}.", k + 1);
+    f->event[k] = ev->valuestring;
+    snprintf(field, sizeof field, "steps[%d].where", k);
+    if ((rc = an_compile(cJSON_GetObjectItemCaseSensitive(s, "where"), field, &f->where[k], err))) return rc;
+  }
+  f->nsteps = (size_t)n;
+  if ((rc = an_get_duration(req, "window", 365 * 86400000LL, &f->window, err)) ||
+      (rc = an_get_time(req, "from", &f->from, err)) || (rc = an_get_time(req, "to", &f->to, err)) ||
+      (rc = an_get_int(req, "dropped_at", 2, n < 2 ? 2 : n, &f->dropped_at, err)))
+    return rc;
+  if (f->to <= f->from) return an_fail(err, "invalid_field", "to", "to must be after from.");
+  return CX_OK;
+}
+
+cx_err analytics_funnel(const analytics_ctx *c, const cJSON *req, cx_buf *out,
+                        analytics_error *err) {
+  int64_t started = cx_mono_ns();
+  funnel *f = cx_calloc(1, sizeof *f);
+  if (!f) return CX_ENOMEM;
+  f->c = c;
+  const char *by = NULL;
+  cx_err rc = parse(f, req, err);
+  if (!rc) rc = an_get_string(req, "by", 0, &by, err);
+  if (!rc) rc = an_traits_load(c, f->where, f->nsteps, by, &f->traits);
+  if (rc) goto done;
+  profile_read_begin(c->pr);
+  if ((rc = an_groups_init(c, &f->traits, by, AN_MAX_KEYS, &f->groups, err))) goto end;
+  f->ngroups = an_group_count(&f->groups);
+  if (!(f->match = cx_calloc((size_t)profile_kind_count(c->pr) + 1, sizeof *f->match))) {
+    rc = CX_ENOMEM;
+    goto end;
+  }
+  for (size_t k = 0; k < f->nsteps; k++)
+    if (!an_mark_kinds(c->pr, f->event[k], f->match, 1u << k)) {
+      char field[32];
+      snprintf(field, sizeof field, "steps[%zu].event", k);
+      rc = an_fail(err, "unknown_event", field, "No customer has sent the event \"%.120s\".", f->event[k]);
+      goto end;
+    }
+  for (size_t t = 0; t < ANALYTICS_THREADS; t++) {
+    an_env_init(&f->parts[t].env, c, &f->traits);
+    if (!(f->parts[t].reached = cx_calloc(f->ngroups * f->nsteps, sizeof(uint64_t)))) rc = CX_ENOMEM;
+  }
+  int threads = ANALYTICS_THREADS;
+  for (size_t k = 0; k < f->nsteps; k++)
+    if (an_reads_store(f->where[k])) threads = 1;
+  if (!rc) an_parallel(threads, profile_max_id(c->pr), scan, f);
+  for (size_t t = 0; !rc && t < ANALYTICS_THREADS; t++) rc = f->parts[t].rc;
+  if (!rc) rc = answer(f, req, out, started);
+end:
+  profile_read_end(c->pr);
+done:
+  for (size_t t = 0; t < ANALYTICS_THREADS; t++) {
+    an_env_free(&f->parts[t].env);
+    cx_free(f->parts[t].reached);
+    cx_free(f->parts[t].dur);
+  }
+  for (size_t k = 0; k < ANALYTICS_MAX_STEPS; k++) rules_free(f->where[k]);
+  cx_free(f->match);
+  an_groups_free(&f->groups);
+  an_traits_free(&f->traits);
+  cx_free(f);
+  return rc;
+}

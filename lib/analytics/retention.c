@@ -1,0 +1,245 @@
+/* retention.c - cohorts by the interval of the first start event in
+ * [from, to), and who came back in each later interval
+ * (docs/analytics.md). One pass per customer: find the entry, then walk
+ * the later events once, marking the periods with a return. */
+#include "analytics_int.h"
+#include "../base/mem.h"
+#include "../base/time.h"
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+  uint64_t *size;     /* [group][cohort] */
+  uint64_t *retained; /* [group][cohort][period] */
+  cx_err rc;
+} part;
+
+typedef struct {
+  const analytics_ctx *c;
+  const char *start_event, *return_event;
+  cx_interval interval;
+  int64_t periods, from, to;
+  int64_t *bounds; /* interval starts: [0..ncohorts + periods] */
+  size_t ncohorts, nbounds;
+  uint8_t *match; /* [kind]: 1 start, 2 return */
+  an_traits traits;
+  an_groups groups;
+  size_t ngroups;
+  part parts[ANALYTICS_THREADS];
+} retention;
+
+/* the interval holding t: bounds[k] <= t < bounds[k + 1]; t >= bounds[0] */
+static size_t interval_of(const retention *r, int64_t t) {
+  size_t lo = 0, hi = r->nbounds;
+  while (lo + 1 < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (r->bounds[mid] <= t) lo = mid;
+    else hi = mid;
+  }
+  return lo;
+}
+
+static void scan(void *arg, int which, int64_t lo, int64_t hi) {
+  retention *r = arg;
+  part *pt = &r->parts[which];
+  const profile *pr = r->c->pr;
+  size_t P = (size_t)r->periods, C = r->ncohorts;
+  uint8_t seen[ANALYTICS_MAX_PERIODS];
+  for (int64_t id = lo; id < hi; id++) {
+    size_t n;
+    const profile_point *tl = profile_points(pr, id, &n);
+    if (!n) continue;
+    size_t i = an_first_at(tl, n, r->from);
+    while (i < n && tl[i].ts < r->to && !(r->match[tl[i].kind] & 1)) i++;
+    if (i == n || tl[i].ts >= r->to) continue;
+    size_t cohort = interval_of(r, tl[i].ts);
+    size_t g = an_group_of(&r->groups, id, &tl[i]);
+    pt->size[g * C + cohort]++;
+    uint64_t *ret = &pt->retained[(g * C + cohort) * P];
+    int64_t end = r->bounds[cohort + P];
+    memset(seen, 0, P);
+    size_t k = 0; /* the period of the walk so far: events are in time order */
+    for (size_t j = i + 1; j < n && tl[j].ts < end; j++) {
+      if (!(r->match[tl[j].kind] & 2)) continue;
+      while (tl[j].ts >= r->bounds[cohort + k + 1]) k++;
+      if (!seen[k]) {
+        seen[k] = 1;
+        ret[k]++;
+      }
+    }
+  }
+}
+
+static cx_err put_cohorts(cx_buf *out, const retention *r, const uint64_t *size,
+                          const uint64_t *retained) {
+  size_t P = (size_t)r->periods;
+  cx_err rc = cx_buf_puts(out, "[");
+  for (size_t c = 0; !rc && c < r->ncohorts; c++) {
+    rc = cx_buf_puts(out, c ? ",{\"start\":" : "{\"start\":");
+    if (!rc) rc = cx_buf_json_time(out, r->bounds[c]);
+    if (!rc) rc = cx_buf_printf(out, ",\"size\":%llu,\"retained\":[", (unsigned long long)size[c]);
+    /* only the periods that have begun */
+    for (size_t k = 0; !rc && k < P && r->bounds[c + k] <= r->c->now_ms; k++)
+      rc = cx_buf_printf(out, k ? ",%llu" : "%llu", (unsigned long long)retained[c * P + k]);
+    if (!rc) rc = cx_buf_puts(out, "]}");
+  }
+  if (!rc) rc = cx_buf_puts(out, "]");
+  return rc;
+}
+
+static cx_err answer(retention *r, cx_buf *out, int64_t started) {
+  size_t P = (size_t)r->periods, C = r->ncohorts, G = r->ngroups;
+  uint64_t *size = cx_calloc(G * C, sizeof *size);
+  uint64_t *ret = cx_calloc(G * C * P, sizeof *ret);
+  uint64_t *all_size = cx_calloc(C, sizeof *all_size), *all_ret = cx_calloc(C * P, sizeof *all_ret);
+  uint64_t *gsize = cx_calloc(G, sizeof *gsize);
+  uint32_t *keep = cx_calloc(G, sizeof *keep);
+  uint64_t *ssize = NULL, *sret = NULL;
+  cx_err rc = size && ret && all_size && all_ret && gsize && keep ? CX_OK : CX_ENOMEM;
+  if (rc) goto out;
+  for (size_t t = 0; t < ANALYTICS_THREADS; t++) {
+    for (size_t i = 0; i < G * C; i++) size[i] += r->parts[t].size[i];
+    for (size_t i = 0; i < G * C * P; i++) ret[i] += r->parts[t].retained[i];
+  }
+  for (size_t g = 0; g < G; g++)
+    for (size_t c = 0; c < C; c++) {
+      all_size[c] += size[g * C + c];
+      gsize[g] += size[g * C + c];
+      for (size_t k = 0; k < P; k++) all_ret[c * P + k] += ret[(g * C + c) * P + k];
+    }
+  rc = cx_buf_puts(out, "{\"cohorts\":");
+  if (!rc) rc = put_cohorts(out, r, all_size, all_ret);
+  if (!rc && (r->groups.by_source || r->groups.trait)) {
+    size_t nslots = an_groups_pick(&r->groups, gsize, keep), other = nslots + 1;
+    ssize = cx_calloc((other + 1) * C, sizeof *ssize);
+    sret = cx_calloc((other + 1) * C * P, sizeof *sret);
+    if (!ssize || !sret) {
+      rc = CX_ENOMEM;
+      goto out;
+    }
+    int any_other = 0;
+    for (size_t g = 0; g < G; g++) {
+      size_t s = keep[g] ? keep[g] : other;
+      if (!keep[g] && gsize[g]) any_other = 1;
+      for (size_t c = 0; c < C; c++) {
+        ssize[s * C + c] += size[g * C + c];
+        for (size_t k = 0; k < P; k++) sret[(s * C + c) * P + k] += ret[(g * C + c) * P + k];
+      }
+    }
+    rc = cx_buf_puts(out, ",\"groups\":[");
+    for (size_t s = 1; !rc && s <= other; s++) {
+      if (s == other && !any_other) break;
+      const char *name = "(other)";
+      for (size_t g = 0; g < G && s != other; g++)
+        if (keep[g] == s) name = an_group_name(&r->groups, g);
+      rc = cx_buf_puts(out, s > 1 ? ",{\"key\":" : "{\"key\":");
+      if (!rc) rc = cx_buf_json_str(out, name, strlen(name));
+      if (!rc) rc = cx_buf_puts(out, ",\"cohorts\":");
+      if (!rc) rc = put_cohorts(out, r, &ssize[s * C], &sret[s * C * P]);
+      if (!rc) rc = cx_buf_puts(out, "}");
+    }
+    if (!rc) rc = cx_buf_puts(out, "]");
+  }
+  if (!rc) rc = cx_buf_printf(out, ",\"interval\":\"%s\",\"periods\":%lld,", cx_interval_name(r->interval),
+                              (long long)r->periods);
+  if (!rc) rc = an_took(out, started);
+  if (!rc) rc = cx_buf_puts(out, "}");
+out:
+  cx_free(size);
+  cx_free(ret);
+  cx_free(all_size);
+  cx_free(all_ret);
+  cx_free(gsize);
+  cx_free(keep);
+  cx_free(ssize);
+  cx_free(sret);
+  return rc;
+}
+
+static cx_err parse(retention *r, const cJSON *req, analytics_error *err) {
+  const char *iv;
+  r->periods = 8;
+  cx_err rc;
+  if ((rc = an_get_string(req, "start_event", 1, &r->start_event, err)) ||
+      (rc = an_get_string(req, "return_event", 1, &r->return_event, err)) ||
+      (rc = an_get_string(req, "interval", 1, &iv, err)))
+    return rc;
+  if (cx_interval_parse(iv, &r->interval))
+    return an_fail(err, "invalid_field", "interval", "interval must be day, week or month.");
+  if ((rc = an_get_int(req, "periods", 1, ANALYTICS_MAX_PERIODS, &r->periods, err)) ||
+      (rc = an_get_time(req, "from", &r->from, err)) || (rc = an_get_time(req, "to", &r->to, err)))
+    return rc;
+  if (r->to <= r->from) return an_fail(err, "invalid_field", "to", "to must be after from.");
+  /* the cohorts: every interval start in [floor(from), to) */
+  int64_t start = cx_interval_floor(r->from, r->interval);
+  size_t c = 0;
+  for (int64_t t = start; t < r->to; t = cx_interval_next(t, r->interval))
+    if (++c > ANALYTICS_MAX_COHORTS)
+      return an_fail(err, "invalid_field", "to",
+                     "from..to spans more than %d %ss; choose a longer interval or a shorter range.",
+                     ANALYTICS_MAX_COHORTS, cx_interval_name(r->interval));
+  r->ncohorts = c;
+  r->nbounds = c + (size_t)r->periods + 1;
+  if (!(r->bounds = cx_malloc(r->nbounds * sizeof *r->bounds))) return CX_ENOMEM;
+  r->bounds[0] = start;
+  for (size_t i = 1; i < r->nbounds; i++) r->bounds[i] = cx_interval_next(r->bounds[i - 1], r->interval);
+  r->from = start; /* the first cohort starts at its interval's start */
+  return CX_OK;
+}
+
+cx_err analytics_retention(const analytics_ctx *c, const cJSON *req, cx_buf *out,
+                           analytics_error *err) {
+  int64_t started = cx_mono_ns();
+  retention *r = cx_calloc(1, sizeof *r);
+  if (!r) return CX_ENOMEM;
+  r->c = c;
+  const char *by = NULL;
+  cx_err rc = parse(r, req, err);
+  if (!rc) rc = an_get_string(req, "by", 0, &by, err);
+  if (!rc) rc = an_traits_load(c, NULL, 0, by, &r->traits);
+  if (rc) goto done;
+  profile_read_begin(c->pr);
+  if ((rc = an_groups_init(c, &r->traits, by, (8u << 20) / (r->ncohorts * (size_t)r->periods),
+                           &r->groups, err))) goto end;
+  r->ngroups = an_group_count(&r->groups);
+  if (!(r->match = cx_calloc((size_t)profile_kind_count(c->pr) + 1, 1))) {
+    rc = CX_ENOMEM;
+    goto end;
+  }
+  uint32_t *m32 = cx_calloc((size_t)profile_kind_count(c->pr) + 1, sizeof *m32);
+  if (!m32) {
+    rc = CX_ENOMEM;
+    goto end;
+  }
+  size_t ns = an_mark_kinds(c->pr, r->start_event, m32, 1);
+  size_t nr = an_mark_kinds(c->pr, r->return_event, m32, 2);
+  for (uint32_t k = 0; k <= profile_kind_count(c->pr); k++) r->match[k] = (uint8_t)m32[k];
+  cx_free(m32);
+  if (!ns || !nr) {
+    const char *which = ns ? "return_event" : "start_event";
+    rc = an_fail(err, "unknown_event", which, "No customer has sent the event \"%.120s\".",
+                 ns ? r->return_event : r->start_event);
+    goto end;
+  }
+  size_t C = r->ncohorts, P = (size_t)r->periods;
+  for (size_t t = 0; !rc && t < ANALYTICS_THREADS; t++) {
+    r->parts[t].size = cx_calloc(r->ngroups * C, sizeof(uint64_t));
+    r->parts[t].retained = cx_calloc(r->ngroups * C * P, sizeof(uint64_t));
+    if (!r->parts[t].size || !r->parts[t].retained) rc = CX_ENOMEM;
+  }
+  if (!rc) an_parallel(ANALYTICS_THREADS, profile_max_id(c->pr), scan, r);
+  if (!rc) rc = answer(r, out, started);
+end:
+  profile_read_end(c->pr);
+done:
+  for (size_t t = 0; t < ANALYTICS_THREADS; t++) {
+    cx_free(r->parts[t].size);
+    cx_free(r->parts[t].retained);
+  }
+  cx_free(r->bounds);
+  cx_free(r->match);
+  an_groups_free(&r->groups);
+  an_traits_free(&r->traits);
+  cx_free(r);
+  return rc;
+}

@@ -1,0 +1,290 @@
+/* test_analytics.c - unit tests of lib/analytics: the median, and funnels
+ * and retention on random timelines against brute-force oracles that
+ * follow docs/analytics.md word by word (every way through a funnel is
+ * tried, not only the greedy one the engine takes).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "../../lib/analytics/analytics_int.h"
+#include "../../lib/base/mem.h"
+#include "../../lib/base/time.h"
+#include "../../lib/profile/profile.h"
+#include "../../lib/store/store.h"
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static uint64_t rng = 12345;
+static uint64_t next(void) {
+  uint64_t z = (rng += 0x9E3779B97F4A7C15ULL);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+static uint64_t below(uint64_t n) { return next() % n; }
+
+static int u64_cmp(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return (x > y) - (x < y);
+}
+
+static void test_median(void **state) {
+  (void)state;
+  uint64_t v[257], s[257];
+  for (int round = 0; round < 2000; round++) {
+    size_t n = 1 + below(257);
+    uint64_t range = round % 3 == 0 ? 3 : round % 3 == 1 ? 50 : 1000000;
+    for (size_t i = 0; i < n; i++) v[i] = s[i] = below(range);
+    qsort(s, n, sizeof *s, u64_cmp);
+    double want = n % 2 ? (double)s[n / 2] : ((double)s[n / 2 - 1] + (double)s[n / 2]) / 2;
+    assert_true(an_median(v, n) == want);
+  }
+}
+
+static void test_first_at(void **state) {
+  (void)state;
+  profile_point tl[5] = {{10, 1, 0, 0}, {20, 2, 0, 0}, {20, 3, 0, 0}, {30, 4, 0, 0}, {40, 5, 0, 0}};
+  assert_int_equal(an_first_at(tl, 5, 5), 0);
+  assert_int_equal(an_first_at(tl, 5, 20), 1);
+  assert_int_equal(an_first_at(tl, 5, 21), 3);
+  assert_int_equal(an_first_at(tl, 5, 41), 5);
+  assert_int_equal(an_first_at(tl, 0, 1), 0);
+}
+
+/* ---- random timelines in a real store and profile ---- */
+
+#define NCUST 400
+#define MAXEV 12
+#define T0 1772409600000LL /* 2026-03-02T00:00:00Z, a Monday */
+#define HOUR 3600000LL
+static const char *const names[] = {"A", "B", "C", "D"};
+
+typedef struct {
+  int64_t id;
+  size_t n;
+  int64_t ts[MAXEV]; /* in timeline order: (ts, seq) */
+  int ev[MAXEV];
+} cust;
+
+typedef struct {
+  char dir[64];
+  store *st;
+  profile *pr;
+  cust c[NCUST];
+} fixture;
+
+static int pt_cmp(const void *a, const void *b) {
+  const int64_t *x = a, *y = b; /* (ts, seq, ev) triples */
+  if (x[0] != y[0]) return x[0] < y[0] ? -1 : 1;
+  return (x[1] > y[1]) - (x[1] < y[1]);
+}
+
+static int setup(void **state) {
+  fixture *f = calloc(1, sizeof *f);
+  if (!f) return -1;
+  snprintf(f->dir, sizeof f->dir, "/tmp/cxm-unit-XXXXXX");
+  if (!mkdtemp(f->dir) || store_open(f->dir, 1, &f->st) || profile_open(store_db(f->st), &f->pr))
+    return -1;
+  sqlite3 *db = store_db(f->st);
+  int64_t seq = 0;
+  if (store_exec(db, "BEGIN IMMEDIATE")) return -1;
+  profile_write_begin(f->pr);
+  for (int i = 0; i < NCUST; i++) {
+    char uid[32];
+    snprintf(uid, sizeof uid, "u%d", i);
+    profile_ids ids = {.user_id = uid, .message_id = "m", .reason = "identify", .ts = T0};
+    if (profile_resolve(f->pr, db, &ids, T0, &f->c[i].id)) return -1;
+    size_t n = below(MAXEV + 1);
+    int64_t pts[MAXEV][3];
+    for (size_t k = 0; k < n; k++) {
+      /* events over ~3 weeks, many in the same hour or millisecond */
+      int64_t ts = T0 + (int64_t)below(21 * 24) * HOUR + (below(4) ? 0 : (int64_t)below(3));
+      pts[k][0] = ts;
+      pts[k][1] = ++seq;
+      pts[k][2] = (int64_t)below(4);
+      if (profile_note_event(f->pr, f->c[i].id, seq, ts, 1, names[pts[k][2]], 1)) return -1;
+    }
+    qsort(pts, n, sizeof pts[0], pt_cmp);
+    f->c[i].n = n;
+    for (size_t k = 0; k < n; k++) f->c[i].ts[k] = pts[k][0], f->c[i].ev[k] = (int)pts[k][2];
+  }
+  profile_write_end(f->pr);
+  if (store_exec(db, "COMMIT")) return -1;
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  fixture *f = *state;
+  profile_close(f->pr);
+  store_close(f->st);
+  DIR *d = opendir(f->dir);
+  struct dirent *e;
+  char path[512];
+  while (d && (e = readdir(d)))
+    if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+      snprintf(path, sizeof path, "%s/%s", f->dir, e->d_name), unlink(path);
+  if (d) closedir(d);
+  rmdir(f->dir);
+  free(f);
+  return 0;
+}
+
+/* The deepest step reachable from entry index e: every later event is
+ * tried for every step (exhaustive), within window of the entry. */
+static size_t deepest(const cust *c, const int *steps, size_t nsteps, size_t at, size_t k,
+                      int64_t t0, int64_t window) {
+  if (k == nsteps) return k;
+  size_t best = k;
+  for (size_t j = at + 1; j < c->n; j++)
+    if (c->ev[j] == steps[k] && c->ts[j] - t0 <= window) {
+      size_t d = deepest(c, steps, nsteps, j, k + 1, t0, window);
+      if (d > best) best = d;
+    }
+  return best;
+}
+
+static cJSON *run(fixture *f, cx_err (*q)(const analytics_ctx *, const cJSON *, cx_buf *, analytics_error *),
+                  const char *body) {
+  analytics_ctx c = {.pr = f->pr, .rdb = store_reader_get(f->st), .now_ms = T0 + 400 * 24 * HOUR};
+  cJSON *req = cJSON_Parse(body);
+  assert_non_null(req);
+  cx_buf out;
+  cx_buf_init(&out, 1 << 20);
+  analytics_error err;
+  cx_err rc = q(&c, req, &out, &err);
+  store_reader_put(f->st, c.rdb);
+  if (rc) fail_msg("%s: %s %s", body, err.field, err.message);
+  cJSON *ans = cJSON_ParseWithLength(out.p, out.len);
+  assert_non_null(ans);
+  cx_buf_free(&out);
+  cJSON_Delete(req);
+  return ans;
+}
+
+static void test_funnel_oracle(void **state) {
+  fixture *f = *state;
+  for (int round = 0; round < 60; round++) {
+    size_t nsteps = 1 + below(5);
+    int steps[5];
+    for (size_t k = 0; k < nsteps; k++) steps[k] = (int)below(4); /* repeats too: A, A, B */
+    int64_t from = T0 + (int64_t)below(10 * 24) * HOUR, to = from + (1 + (int64_t)below(15 * 24)) * HOUR;
+    int64_t window = (1 + (int64_t)below(7 * 24)) * HOUR;
+    char body[1024], tf[CX_TIME_LEN], tt[CX_TIME_LEN];
+    cx_time_format(from, tf);
+    cx_time_format(to, tt);
+    int len = snprintf(body, sizeof body, "{\"window\":\"%lldh\",\"from\":\"%s\",\"to\":\"%s\",\"steps\":[",
+                       (long long)(window / HOUR), tf, tt);
+    for (size_t k = 0; k < nsteps; k++)
+      len += snprintf(body + len, sizeof body - (size_t)len, "%s{\"event\":\"%s\"}", k ? "," : "", names[steps[k]]);
+    snprintf(body + len, sizeof body - (size_t)len, "]}");
+    uint64_t want[5] = {0};
+    for (int i = 0; i < NCUST; i++) {
+      const cust *c = &f->c[i];
+      size_t e = 0;
+      while (e < c->n && !(c->ts[e] >= from && c->ts[e] < to && c->ev[e] == steps[0])) e++;
+      if (e == c->n) continue;
+      size_t d = deepest(c, steps, nsteps, e, 1, c->ts[e], window);
+      for (size_t k = 0; k < d; k++) want[k]++;
+    }
+    cJSON *ans = run(f, analytics_funnel, body);
+    const cJSON *st = cJSON_GetObjectItem(ans, "steps");
+    assert_int_equal(cJSON_GetArraySize(st), nsteps);
+    for (size_t k = 0; k < nsteps; k++) {
+      double got = cJSON_GetObjectItem(cJSON_GetArrayItem(st, (int)k), "customers")->valuedouble;
+      if (got != (double)want[k]) fail_msg("%s: step %zu: %g, want %llu", body, k + 1, got, (unsigned long long)want[k]);
+    }
+    cJSON_Delete(ans);
+  }
+}
+
+static void test_retention_oracle(void **state) {
+  fixture *f = *state;
+  const int64_t DAY = 24 * HOUR;
+  for (int round = 0; round < 40; round++) {
+    int se = (int)below(4), re = (int)below(4);
+    size_t periods = 1 + below(6);
+    int64_t from = T0 + (int64_t)below(10) * DAY + (int64_t)below(24) * HOUR;
+    int64_t to = from + (1 + (int64_t)below(8)) * DAY;
+    int64_t start = from - (from - T0) % DAY; /* day intervals: from rounded down */
+    char body[512], tf[CX_TIME_LEN], tt[CX_TIME_LEN];
+    cx_time_format(from, tf);
+    cx_time_format(to, tt);
+    snprintf(body, sizeof body,
+             "{\"start_event\":\"%s\",\"return_event\":\"%s\",\"interval\":\"day\",\"periods\":%zu,"
+             "\"from\":\"%s\",\"to\":\"%s\"}", names[se], names[re], periods, tf, tt);
+    size_t ncohorts = (size_t)((to - start + DAY - 1) / DAY);
+    uint64_t size[16] = {0}, ret[16][6] = {{0}};
+    for (int i = 0; i < NCUST; i++) {
+      const cust *c = &f->c[i];
+      size_t e = 0;
+      while (e < c->n && !(c->ts[e] >= start && c->ts[e] < to && c->ev[e] == se)) e++;
+      if (e == c->n) continue;
+      size_t co = (size_t)((c->ts[e] - start) / DAY);
+      size[co]++;
+      for (size_t k = 0; k < periods; k++) {
+        int64_t lo = start + (int64_t)(co + k) * DAY, hi = lo + DAY;
+        for (size_t j = e + 1; j < c->n; j++)
+          if (c->ev[j] == re && c->ts[j] >= lo && c->ts[j] < hi) {
+            ret[co][k]++;
+            break;
+          }
+      }
+    }
+    cJSON *ans = run(f, analytics_retention, body);
+    const cJSON *cs = cJSON_GetObjectItem(ans, "cohorts");
+    assert_int_equal(cJSON_GetArraySize(cs), ncohorts);
+    for (size_t co = 0; co < ncohorts; co++) {
+      const cJSON *c = cJSON_GetArrayItem(cs, (int)co);
+      if (cJSON_GetObjectItem(c, "size")->valuedouble != (double)size[co])
+        fail_msg("%s: cohort %zu size %g, want %llu", body, co, cJSON_GetObjectItem(c, "size")->valuedouble,
+                 (unsigned long long)size[co]);
+      const cJSON *r = cJSON_GetObjectItem(c, "retained");
+      assert_int_equal(cJSON_GetArraySize(r), periods);
+      for (size_t k = 0; k < periods; k++)
+        if (cJSON_GetArrayItem(r, (int)k)->valuedouble != (double)ret[co][k])
+          fail_msg("%s: cohort %zu period %zu: %g, want %llu", body, co, k,
+                   cJSON_GetArrayItem(r, (int)k)->valuedouble, (unsigned long long)ret[co][k]);
+    }
+    cJSON_Delete(ans);
+  }
+}
+
+static void test_bad_requests_leave_nothing(void **state) {
+  fixture *f = *state;
+  static const char *const bodies[] = {
+      "{\"steps\":[{\"event\":\"A\",\"where\":\"count(\"}],\"window\":\"1d\",\"from\":\"2026-03-01T00:00:00Z\",\"to\":\"2026-04-01T00:00:00Z\"}",
+      "{\"steps\":[{\"event\":\"A\"},{\"event\":\"Z\"}],\"window\":\"1d\",\"from\":\"2026-03-01T00:00:00Z\",\"to\":\"2026-04-01T00:00:00Z\"}",
+      "{\"steps\":[{\"event\":\"A\"}],\"window\":\"1d\",\"from\":\"2026-03-01T00:00:00Z\",\"to\":\"2026-04-01T00:00:00Z\",\"by\":\"traits.x.y\"}",
+  };
+  for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+    analytics_ctx c = {.pr = f->pr, .rdb = store_reader_get(f->st), .now_ms = T0};
+    cJSON *req = cJSON_Parse(bodies[i]);
+    cx_buf out;
+    cx_buf_init(&out, 1 << 20);
+    analytics_error err;
+    assert_int_equal(analytics_funnel(&c, req, &out, &err), CX_EINVAL);
+    assert_int_equal(out.len, 0);
+    assert_true(strlen(err.message) > 10);
+    store_reader_put(f->st, c.rdb);
+    cx_buf_free(&out);
+    cJSON_Delete(req);
+  }
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_median),
+      cmocka_unit_test(test_first_at),
+      cmocka_unit_test_setup_teardown(test_funnel_oracle, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_retention_oracle, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_bad_requests_leave_nothing, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

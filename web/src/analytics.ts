@@ -133,7 +133,9 @@ export function showError(
   if (e instanceof ApiError && e.status === 400 && e.field) {
     const f = fields[normalField(e.field)];
     if (f) {
-      f.error(e.message);
+      // "steps[1].where: at 16: …" reads, under step 2's rule, as "at 16: …"
+      // (the API counts steps from 0; the page from 1).
+      f.error(e.message.startsWith(`${e.field}: `) ? e.message.slice(e.field.length + 2) : e.message);
       f.input.focus();
       return true;
     }

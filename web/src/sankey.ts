@@ -23,6 +23,7 @@ export function sankey(el: HTMLElement, nodes: SankeyNode[], links: SankeyLink[]
   const fontFamily = getComputedStyle(document.body).fontFamily;
   const byId = new Map(nodes.map((n) => [n.id, n]));
   const narrow = (): boolean => el.clientWidth < 560;
+  const last = Math.max(0, ...nodes.map((n) => n.depth));
   const option = (): Option => ({
     animationDuration: 300,
     textStyle: { fontFamily },
@@ -43,7 +44,7 @@ export function sankey(el: HTMLElement, nodes: SankeyNode[], links: SankeyLink[]
     },
     series: [{
       type: 'sankey',
-      left: 4, right: narrow() ? 4 : 120, top: 8, bottom: 8,
+      left: 4, right: 4, top: 8, bottom: 8,
       nodeWidth: 12,
       nodeGap: 10,
       nodeAlign: 'left',
@@ -54,14 +55,20 @@ export function sankey(el: HTMLElement, nodes: SankeyNode[], links: SankeyLink[]
         color: cssVar('--text'), fontFamily, fontSize: narrow() ? 10 : 12,
         formatter: (p) => byId.get((p.data as { id: string }).id)?.label ?? '',
       },
+      // The last column's labels go on the left of their nodes, inside the box.
+      levels: [{ depth: last, label: { position: 'left' } }],
       lineStyle: { color: 'gradient', opacity: 0.35, curveness: 0.5 },
       data: nodes.map((n) => ({ id: n.id, name: n.id, depth: n.depth, value: n.value, itemStyle: { color: n.color, borderWidth: 0 } })),
       links: links.map((l) => ({ source: l.source, target: l.target, value: l.value })),
     }],
   });
+  let wasNarrow = narrow();
   chart.setOption(option());
   const ro = new ResizeObserver(() => {
-    chart.setOption(option());
+    if (narrow() !== wasNarrow) {
+      wasNarrow = narrow();
+      chart.setOption(option());
+    }
     chart.resize();
   });
   ro.observe(el);

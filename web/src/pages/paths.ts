@@ -11,6 +11,9 @@ import {
   showError, type Field,
 } from '../analytics';
 
+// The overview's palette without its grey, which is "(other)"'s here.
+const COLOURS = PALETTE.filter((c) => c !== '#868e96');
+
 export function pathsPage(main: HTMLElement, ctx: PageContext): void {
   const q = ctx.query;
   const names = namesList();
@@ -117,7 +120,7 @@ function render(box: HTMLElement, p: Paths, chartMod: Promise<typeof import('../
   const colour = new Map<string, string>();
   const colourOf = (e: string): string => {
     if (e === '(other)') return '#868e96';
-    if (!colour.has(e)) colour.set(e, PALETTE[colour.size % PALETTE.length] as string);
+    if (!colour.has(e)) colour.set(e, COLOURS[colour.size % COLOURS.length] as string);
     return colour.get(e) as string;
   };
   const nodes = p.nodes.map((n) => ({

@@ -116,13 +116,11 @@ function heatmap(r: Retention, qy: RetentionQuery): HTMLElement {
     if (n === undefined) return h('td', { class: 'num heat future', title: 'Not happened yet' }, h('span', { class: 'sr-only' }, 'not yet'));
     if (!size) return h('td', { class: 'num heat muted', title }, '—');
     const share = n / size;
-    // The shade is the share (0 to 100%) of the accent; strong shades get
-    // light text. The text says the value, so colour is only a help.
-    const pct = Math.round(Math.min(1, share) * 100);
-    return h('td', {
-      class: `num heat${pct >= 45 ? ' strong' : ''}`, title,
-      style: `--heat:${Math.max(pct, share > 0 ? 4 : 0)}%`,
-    }, fmtPercent(share));
+    // The shade grows with the share, up to 60% of the accent so that the
+    // text stays readable on it (light and dark). The text says the value;
+    // colour is only a help.
+    const pct = Math.round(Math.min(1, share) * 60);
+    return h('td', { class: 'num heat', title, style: `--heat:${Math.max(pct, share > 0 ? 3 : 0)}%` }, fmtPercent(share));
   };
   // All cohorts together: for each period, the cohorts that reached it.
   const avg = Array.from({ length: periods }, (_, k) => {

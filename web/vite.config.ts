@@ -18,7 +18,7 @@ export default defineConfig({
     assetsInlineLimit: 0,
     reportCompressedSize: true,
     // ECharts' core alone is ~500 kB minified (~170 kB gzip) even with modular
-    // imports; it is a separate chunk loaded only by the Overview page.
+    // imports; it is a separate chunk loaded only by the pages with charts.
     chunkSizeWarningLimit: 600,
   },
   server: {

@@ -40,23 +40,33 @@ type Query = Record<string, string | number | null | undefined>;
 export async function get<T>(path: string, query: Query = {}, opts: { signal?: AbortSignal; token?: string } = {}): Promise<T> {
   const qs = new URLSearchParams();
   for (const [k, v] of Object.entries(query)) if (v !== null && v !== undefined && v !== '') qs.set(k, String(v));
-  const url = `/api/v1/${path}${qs.size ? `?${qs}` : ''}`;
+  return request<T>('GET', `/api/v1/${path}${qs.size ? `?${qs}` : ''}`, undefined, opts);
+}
+
+/** POST /api/v1/<path> with a JSON body; errors as get(). */
+export async function post<T>(path: string, body: unknown, opts: { signal?: AbortSignal } = {}): Promise<T> {
+  return request<T>('POST', `/api/v1/${path}`, JSON.stringify(body), opts);
+}
+
+async function request<T>(method: string, url: string, body: string | undefined, opts: { signal?: AbortSignal; token?: string }): Promise<T> {
   const token = opts.token ?? getToken() ?? '';
+  const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: 'application/json' };
+  if (body !== undefined) headers['content-type'] = 'application/json';
   let res: Response;
   try {
-    res = await fetch(url, { headers: { authorization: `Bearer ${token}`, accept: 'application/json' }, signal: opts.signal ?? null });
+    res = await fetch(url, { method, headers, body: body ?? null, signal: opts.signal ?? null });
   } catch (e) {
     if (e instanceof DOMException && e.name === 'AbortError') throw e;
     throw new ApiError(0, 'network', 'The server cannot be reached. Check that cxm is running, then try again.');
   }
-  let body: unknown = null;
+  let data: unknown = null;
   try {
-    body = await res.json();
+    data = await res.json();
   } catch {
     /* not JSON: handled below */
   }
-  if (res.ok && body !== null) return body as T;
-  const err = (body as { error?: { code?: string; message?: string; field?: string } } | null)?.error;
+  if (res.ok && data !== null) return data as T;
+  const err = (data as { error?: { code?: string; message?: string; field?: string } } | null)?.error;
   const e = new ApiError(
     res.status,
     err?.code ?? 'http_' + res.status,
@@ -189,4 +199,89 @@ export function customerEmail(c: Customer): string {
 /** The name of a message: track's event, page/screen's name, else its type. */
 export function messageName(m: Message): string {
   return m.event ?? m.name ?? '';
+}
+
+// ---- Journey analytics (docs/analytics.md) ----
+
+export interface FunnelStepQuery {
+  event: string;
+  where?: string;
+}
+
+export interface FunnelQuery {
+  steps: FunnelStepQuery[];
+  window: string;
+  from: string;
+  to: string;
+  by?: string;
+}
+
+export interface FunnelStep {
+  event: string;
+  customers: number;
+  conversion: number;
+  median_seconds: number | null;
+}
+
+export interface Funnel {
+  steps: FunnelStep[];
+  groups?: { key: string; steps: FunnelStep[] }[];
+  window: string;
+  from: string;
+  to: string;
+  took_ms?: number;
+}
+
+export interface RetentionQuery {
+  start_event: string;
+  return_event: string;
+  interval: 'day' | 'week' | 'month';
+  periods: number;
+  from: string;
+  to: string;
+}
+
+export interface Cohort {
+  start: string;
+  size: number;
+  retained: number[];
+}
+
+export interface Retention {
+  cohorts: Cohort[];
+  interval: 'day' | 'week' | 'month';
+  periods: number;
+  took_ms?: number;
+}
+
+export interface PathsQuery {
+  event: string;
+  direction: 'next' | 'previous';
+  depth: number;
+  limit: number;
+  from: string;
+  to: string;
+}
+
+export interface PathNode {
+  id: string;
+  step: number;
+  event: string;
+  customers: number;
+}
+
+export interface Paths {
+  event: string;
+  direction: 'next' | 'previous';
+  customers: number;
+  nodes: PathNode[];
+  links: { source: string; target: string; customers: number }[];
+  took_ms?: number;
+}
+
+export interface Lifecycle {
+  stages: { name: string; customers: number }[];
+  customers: number;
+  as_of: string;
+  took_ms?: number;
 }

@@ -73,3 +73,66 @@ export function stackedBars(
     chart.dispose();
   });
 }
+
+/** Horizontal bars, one per label, top to bottom in the given order (a
+ *  funnel's steps, the lifecycle stages), each labelled at its end with
+ *  `label(i)`; the tooltip says `tip(i)`. Resizes with its box; disposed
+ *  when `signal` aborts. */
+export function hBars(
+  el: HTMLElement,
+  labels: string[],
+  values: number[],
+  opts: { label: (i: number) => string; tip: (i: number) => string; color?: string; colors?: string[] },
+  signal: AbortSignal,
+): void {
+  const chart = echarts.init(el, null, { renderer: 'svg' });
+  const grid = cssVar('--border');
+  const fontFamily = getComputedStyle(document.body).fontFamily;
+  const accent = opts.color ?? cssVar('--accent');
+  // Room at the right of the longest bar for its label.
+  const room = (): number => (el.clientWidth < 520 ? 1.9 : 1.3);
+  const narrowY = (): number => (el.clientWidth < 520 ? 110 : 170);
+  const option: Option = {
+    animationDuration: 300,
+    textStyle: { fontFamily },
+    grid: { left: 8, right: 8, top: 4, bottom: 4, containLabel: true },
+    tooltip: {
+      trigger: 'item',
+      formatter: (p) => esc(opts.tip((p as { dataIndex: number }).dataIndex)),
+      backgroundColor: cssVar('--surface'),
+      borderColor: grid,
+      textStyle: { color: cssVar('--text'), fontFamily },
+    },
+    yAxis: {
+      type: 'category', data: labels, inverse: true,
+      axisLine: { lineStyle: { color: grid } }, axisTick: { show: false },
+      axisLabel: { color: cssVar('--text'), fontFamily, width: narrowY(), overflow: 'truncate' },
+    },
+    // The bars carry their values; the axis only leaves room for them.
+    xAxis: {
+      type: 'value', splitLine: { show: false }, axisLabel: { show: false },
+      max: (v: { max: number }) => Math.max(1, v.max) * room(),
+    },
+    series: [{
+      type: 'bar',
+      data: values.map((v, i) => ({ value: v, itemStyle: { color: opts.colors?.[i] ?? accent } })),
+      barMaxWidth: 34,
+      label: { show: true, position: 'right', color: cssVar('--text'), fontFamily, formatter: (p) => opts.label(p.dataIndex) },
+    }],
+  };
+  chart.setOption(option);
+  const ro = new ResizeObserver(() => {
+    chart.setOption({ yAxis: { axisLabel: { width: narrowY() } } });
+    chart.resize();
+  });
+  ro.observe(el);
+  signal.addEventListener('abort', () => {
+    ro.disconnect();
+    chart.dispose();
+  });
+}
+
+/** A custom tooltip is HTML: names from the API go in escaped. */
+function esc(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}

@@ -8,6 +8,10 @@ import { overviewPage } from './pages/overview';
 import { customersPage } from './pages/customers';
 import { customerPage } from './pages/customer';
 import { livePage } from './pages/live';
+import { funnelsPage } from './pages/funnels';
+import { retentionPage } from './pages/retention';
+import { pathsPage } from './pages/paths';
+import { lifecyclePage } from './pages/lifecycle';
 import { pageHeader, emptyState } from './ui';
 import { parseHash, type PageContext } from './router';
 
@@ -18,12 +22,20 @@ const routes: { pattern: RegExp; keys: string[]; page: Page; nav: string }[] = [
   { pattern: /^\/customers$/, keys: [], page: customersPage, nav: 'customers' },
   { pattern: /^\/customers\/([^/]+)$/, keys: ['id'], page: customerPage, nav: 'customers' },
   { pattern: /^\/live$/, keys: [], page: livePage, nav: 'live' },
+  { pattern: /^\/funnels$/, keys: [], page: funnelsPage, nav: 'funnels' },
+  { pattern: /^\/retention$/, keys: [], page: retentionPage, nav: 'retention' },
+  { pattern: /^\/paths$/, keys: [], page: pathsPage, nav: 'paths' },
+  { pattern: /^\/lifecycle$/, keys: [], page: lifecyclePage, nav: 'lifecycle' },
 ];
 
 const NAV = [
   { id: 'overview', href: '#/overview', label: 'Overview', icon: 'M3 13h4v8H3zM10 8h4v13h-4zM17 3h4v18h-4z' },
   { id: 'customers', href: '#/customers', label: 'Customers', icon: 'M12 12a4 4 0 1 0 0-8 4 4 0 0 0 0 8zm-8 9a8 8 0 0 1 16 0z' },
   { id: 'live', href: '#/live', label: 'Live events', icon: 'M2 12h4l3-8 6 16 3-8h4' },
+  { id: 'funnels', href: '#/funnels', label: 'Funnels', icon: 'M3 4h18l-7 8v6l-4 2v-8z' },
+  { id: 'retention', href: '#/retention', label: 'Retention', icon: 'M4 4h16v16H4zM4 10h16M4 15h16M10 4v16M15 4v16' },
+  { id: 'paths', href: '#/paths', label: 'Paths', icon: 'M4 6h4c6 0 6 12 12 12M4 6c6 0 6-2 12-2h4M4 6h16' },
+  { id: 'lifecycle', href: '#/lifecycle', label: 'Lifecycle', icon: 'M4 20V10M10 20V4M16 20v-7M22 20H2' },
 ];
 
 const app = document.getElementById('app') as HTMLElement;
@@ -133,7 +145,7 @@ function render(): void {
   main.replaceChildren();
   window.scrollTo(0, 0);
   if (!route) {
-    main.append(pageHeader('Page not found'), emptyState('There is no page at this address.', 'Use the navigation to go to Overview, Customers or Live events.'));
+    main.append(pageHeader('Page not found'), emptyState('There is no page at this address.', 'Use the navigation to go to another page.'));
   } else {
     const m = route.pattern.exec(path) as RegExpExecArray;
     const params: Record<string, string> = {};

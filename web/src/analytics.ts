@@ -1,0 +1,170 @@
+// Shared pieces of the journey analytics pages (funnels, retention, paths):
+// where the data lies in time and which event names it has, date fields,
+// event-name inputs, and the API's 400 shown next to the field it names.
+import { h, uid } from './dom';
+import { ApiError, get, type LiveEventList, type Overview } from './api';
+
+const DAY = 86400000;
+
+export interface DataSpan {
+  /** event names seen (most frequent over the span, and the newest events) */
+  names: string[];
+  /** the end of the data: now, or the end of the last month with events
+   *  (a demo made with --end in the past ends there, not at the wall clock) */
+  end: Date;
+}
+
+let cached: { at: number; span: DataSpan } | null = null;
+
+/** Where the data ends, and the event names it has: one overview by month
+ *  over the last three years, and the newest events. The answer is kept
+ *  for a minute, so moving between the analytics pages asks once. */
+export async function dataSpan(signal: AbortSignal): Promise<DataSpan> {
+  if (cached && Date.now() - cached.at < 60000) return cached.span;
+  const now = new Date();
+  const from = new Date(Date.UTC(now.getUTCFullYear() - 3, now.getUTCMonth(), 1));
+  const [o, ev] = await Promise.all([
+    get<Overview>('overview', { from: from.toISOString(), to: now.toISOString(), interval: 'month' }, { signal }),
+    get<LiveEventList>('events', { limit: 200 }, { signal }).catch((e) => {
+      if (signal.aborted) throw e;
+      return { events: [] as LiveEventList['events'] };
+    }),
+  ]);
+  const names = new Set<string>();
+  for (const e of o.top_events) if (e.name) names.add(e.name);
+  for (const e of ev.events) if (e.name) names.add(e.name);
+  let last = -1;
+  o.kpis.events.series.forEach((v, i) => { if (v) last = i; });
+  let end = now;
+  if (last >= 0 && last < o.buckets.length - 1) end = new Date(o.buckets[last + 1] as string);
+  const span = { names: [...names].sort((x, y) => x.localeCompare(y)), end };
+  cached = { at: Date.now(), span };
+  return span;
+}
+
+/** "2026-11-03" of a time, in UTC. */
+export function isoDay(d: Date): string {
+  return d.toISOString().slice(0, 10);
+}
+
+/** The day `days` before the last day of the data (its end is exclusive). */
+export function dayBefore(end: Date, days: number): string {
+  return isoDay(new Date(end.getTime() - 1 - days * DAY));
+}
+
+/** The first day of the month `months` before the month of `end`'s last day. */
+export function monthStartBefore(end: Date, months: number): string {
+  const last = new Date(end.getTime() - 1);
+  return isoDay(new Date(Date.UTC(last.getUTCFullYear(), last.getUTCMonth() - months, 1)));
+}
+
+/** The range asked for the date fields: from the start of the first day to
+ *  the end of the last (UTC), but not past now. */
+export function rangeOf(fromDay: string, toDay: string): { from: string; to: string } {
+  const from = `${fromDay}T00:00:00Z`;
+  const toMs = Date.parse(`${toDay}T00:00:00Z`) + DAY;
+  const to = Number.isNaN(toMs) ? `${toDay}T00:00:00Z` : new Date(Math.min(toMs, Date.now())).toISOString();
+  return { from, to };
+}
+
+/** A labelled form field whose input can show the server's error under it. */
+export interface Field<E extends HTMLElement = HTMLInputElement> {
+  el: HTMLElement;
+  input: E;
+  /** shows a message under the field (empty: clears it) */
+  error(message: string): void;
+}
+
+export function field<E extends HTMLInputElement | HTMLSelectElement>(
+  label: string | Node, input: E, opts: { cls?: string; help?: string } = {},
+): Field<E> {
+  if (!input.id) input.id = uid('f');
+  const err = h('p', { class: 'field-error', id: `${input.id}-err`, hidden: true });
+  const help = opts.help ? h('p', { class: 'help', id: `${input.id}-help` }, opts.help) : null;
+  if (help) input.setAttribute('aria-describedby', help.id);
+  const el = h('div', { class: `field ${opts.cls ?? ''}`.trim() }, h('label', { for: input.id }, label), input, help, err);
+  return {
+    el,
+    input,
+    error(message: string) {
+      err.textContent = message;
+      err.hidden = !message;
+      if (message) {
+        input.setAttribute('aria-invalid', 'true');
+        input.setAttribute('aria-describedby', [err.id, help?.id].filter(Boolean).join(' '));
+      } else {
+        input.removeAttribute('aria-invalid');
+        if (help) input.setAttribute('aria-describedby', help.id);
+        else input.removeAttribute('aria-describedby');
+      }
+    },
+  };
+}
+
+/** A text input for an event name, suggesting the names in `list`. */
+export function eventInput(value: string, list: HTMLDataListElement, name: string): HTMLInputElement {
+  return h('input', {
+    type: 'text', name, value, list: list.id, autocomplete: 'off', spellcheck: 'false', required: true,
+    placeholder: 'e.g. Order Completed',
+  });
+}
+
+/** The <datalist> of event names; filled when the names arrive. */
+export function namesList(): HTMLDataListElement {
+  return h('datalist', { id: uid('events') });
+}
+
+export function fillNames(list: HTMLDataListElement, names: string[]): void {
+  list.replaceChildren(...names.map((n) => h('option', { value: n })));
+}
+
+export function dateInput(value: string, name: string): HTMLInputElement {
+  return h('input', { type: 'date', name, value, required: true });
+}
+
+/** Shows an API error: next to the field it names when the form has that
+ *  field, else in `box`. Returns true when a field took it. */
+export function showError(
+  e: unknown, fields: Record<string, Field<HTMLElement> | undefined>, box: HTMLElement,
+  fallback: (e: unknown) => HTMLElement,
+): boolean {
+  for (const f of Object.values(fields)) f?.error('');
+  box.replaceChildren();
+  if (e instanceof ApiError && e.status === 400 && e.field) {
+    const f = fields[normalField(e.field)];
+    if (f) {
+      // "steps[1].where: at 16: …" reads, under step 2's rule, as "at 16: …"
+      // (the API counts steps from 0; the page from 1).
+      f.error(e.message.startsWith(`${e.field}: `) ? e.message.slice(e.field.length + 2) : e.message);
+      f.input.focus();
+      return true;
+    }
+  }
+  box.append(fallback(e));
+  return false;
+}
+
+/** "steps[1].where", "steps.1.where" and "steps/1/where" all read as
+ *  "steps.1.where". */
+export function normalField(f: string): string {
+  return f.replace(/\[(\d+)\]/g, '.$1').replace(/\//g, '.').replace(/^\.+/, '');
+}
+
+/** A duration for people: "45 s", "12 min", "3.5 h", "2.1 days". */
+export function fmtDuration(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined) return '—';
+  const one = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 });
+  if (seconds < 90) return `${Math.round(seconds)} s`;
+  if (seconds < 3600) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 2 * 86400) return `${one.format(seconds / 3600)} h`;
+  return `${one.format(seconds / 86400)} days`;
+}
+
+/** The text of a range for the page's subtitle: "Oct 4 – Nov 2, 2026 (UTC)". */
+export function rangeText(from: string, to: string): string {
+  const day = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeZone: 'UTC' });
+  const a = new Date(from);
+  const b = new Date(Date.parse(to) - 1);
+  if (Number.isNaN(a.getTime()) || Number.isNaN(b.getTime()) || b < a) return '';
+  return `${day.formatRange(a, b)} (UTC)`;
+}

@@ -75,6 +75,14 @@ cx_err analytics_segment_get(analytics_segments *s, int64_t id, cx_buf *out);
  * unknown segment. */
 size_t analytics_segment_members(analytics_segments *s, int64_t id, int64_t after, int64_t *ids,
                                  size_t max, cx_err *rc);
+typedef struct {
+  uint64_t segments;
+  uint64_t evaluations;  /* customers evaluated again after a change, summed over segments */
+  uint64_t eval_ns;      /* time spent on them (traits reloaded included) */
+  uint64_t full_runs;    /* computations of every member from scratch */
+  uint64_t last_full_ns; /* the last one's time */
+} analytics_segments_stats;
+void analytics_segments_get_stats(analytics_segments *s, analytics_segments_stats *out);
 /* 1 when customer (a root id) is a member of segment_id now. */
 int analytics_segment_has(analytics_segments *s, int64_t segment_id, int64_t customer);
 

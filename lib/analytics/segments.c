@@ -42,6 +42,7 @@ typedef struct {
   size_t nwords;
   uint64_t size;
   int64_t created_at, updated_at, computed_at;
+  double compute_ms; /* how long its last computation in full took */
   uint64_t recorded_size; /* the size last written to segment_sizes today */
   int64_t recorded_day;
 } segment;
@@ -57,6 +58,7 @@ struct analytics_segments {
   int64_t full_at;      /* when members were last computed in full */
   int64_t sizes_at;     /* when sizes were last recorded */
   int stale;            /* the next refresh computes in full */
+  analytics_segments_stats stats;
   /* the refresh thread */
   pthread_t thread;
   int running, stopping;
@@ -141,6 +143,7 @@ static cx_err load_traits(analytics_segments *s, sqlite3 *rdb) {
 
 /* Computes the members of only (or of all segments) from scratch. [mu] */
 static cx_err compute_full(analytics_segments *s, segment *only) {
+  int64_t started = cx_mono_ns();
   sqlite3 *rdb = store_reader_get(s->st);
   uint64_t cursor = profile_changes_now(s->pr); /* changes from here on are drained after */
   cx_err rc = load_traits(s, rdb);
@@ -185,9 +188,12 @@ static cx_err compute_full(analytics_segments *s, segment *only) {
     g->size = 0;
     for (size_t w = 0; w < g->nwords; w++) g->size += (uint64_t)__builtin_popcountll(g->bits[w]);
     g->computed_at = now;
+    g->compute_ms = (double)(cx_mono_ns() - started) / 1e6;
   }
   store_reader_put(s->st, rdb);
   cx_free(j);
+  s->stats.full_runs++;
+  s->stats.last_full_ns = (uint64_t)(cx_mono_ns() - started);
   if (!rc && !only) {
     s->full_at = now;
     s->stale = 0;
@@ -217,6 +223,7 @@ static cx_err refresh(analytics_segments *s) {
       break;
     }
     if (!n) break;
+    int64_t t0 = cx_mono_ns();
     for (size_t i = 0; !rc && i < n; i++) { /* traits first: outside the read section */
       int64_t r = profile_canonical(s->pr, ids[i]);
       if (r == ids[i]) rc = an_traits_refresh(&c, &s->traits, r);
@@ -229,6 +236,8 @@ static cx_err refresh(analytics_segments *s) {
         rc = set_member(&s->seg[k], id, root && an_env_match_customer(&env, s->seg[k].rule, id, now));
     }
     profile_read_end(s->pr);
+    s->stats.evaluations += n * s->nseg;
+    s->stats.eval_ns += (uint64_t)(cx_mono_ns() - t0);
     if (rc) break;
   }
   an_env_free(&env);
@@ -457,7 +466,7 @@ static cx_err put_segment(cx_buf *out, const segment *g) {
   if (!rc) rc = cx_buf_json_time(out, g->updated_at);
   if (!rc) rc = cx_buf_puts(out, ",\"computed_at\":");
   if (!rc) rc = cx_buf_json_time(out, g->computed_at);
-  if (!rc) rc = cx_buf_puts(out, "}");
+  if (!rc) rc = cx_buf_printf(out, ",\"compute_ms\":%.1f}", g->compute_ms);
   return rc;
 }
 
@@ -604,6 +613,7 @@ cx_err analytics_segment_update(analytics_segments *s, int64_t id, const cJSON *
   }
   int rule_changed = strcmp(g.rule_src, cur->rule_src) != 0;
   g.bits = cur->bits, g.nwords = cur->nwords, g.size = cur->size, g.computed_at = cur->computed_at;
+  g.compute_ms = cur->compute_ms;
   cur->bits = NULL;
   segment_free(cur);
   *cur = g;
@@ -705,4 +715,11 @@ int analytics_segment_has(analytics_segments *s, int64_t segment_id, int64_t cus
   int in = g && has(g, customer);
   pthread_mutex_unlock(&s->mu);
   return in;
+}
+
+void analytics_segments_get_stats(analytics_segments *s, analytics_segments_stats *out) {
+  pthread_mutex_lock(&s->mu);
+  *out = s->stats;
+  out->segments = s->nseg;
+  pthread_mutex_unlock(&s->mu);
 }

@@ -82,6 +82,23 @@ enum MHD_Result http_metrics(http_server *h, struct MHD_Connection *c, http_req 
                 ss.queue_max, (unsigned long long)ss.commits, (unsigned long long)ss.rollbacks,
                 (double)ss.commit_ns_total / 1e9, (unsigned long long)ss.syncs,
                 (double)ss.sync_ns_total / 1e9, (unsigned long long)ps.customers, rss_bytes());
+  if (h->cfg.seg) {
+    analytics_segments_stats gs;
+    analytics_segments_get_stats(h->cfg.seg, &gs);
+    cx_buf_printf(&b,
+                  "# HELP cxm_segments Segments defined.\n"
+                  "# TYPE cxm_segments gauge\ncxm_segments %llu\n"
+                  "# HELP cxm_segment_evaluations_total Customers evaluated again after a change, times segments.\n"
+                  "# TYPE cxm_segment_evaluations_total counter\ncxm_segment_evaluations_total %llu\n"
+                  "# HELP cxm_segment_evaluation_seconds_total Time spent on those evaluations.\n"
+                  "# TYPE cxm_segment_evaluation_seconds_total counter\ncxm_segment_evaluation_seconds_total %.6f\n"
+                  "# HELP cxm_segment_full_runs_total Computations of every segment's members from scratch.\n"
+                  "# TYPE cxm_segment_full_runs_total counter\ncxm_segment_full_runs_total %llu\n"
+                  "# HELP cxm_segment_full_seconds The last one's time.\n"
+                  "# TYPE cxm_segment_full_seconds gauge\ncxm_segment_full_seconds %.6f\n",
+                  (unsigned long long)gs.segments, (unsigned long long)gs.evaluations,
+                  (double)gs.eval_ns / 1e9, (unsigned long long)gs.full_runs, (double)gs.last_full_ns / 1e9);
+  }
   cx_buf_puts(&b, "# HELP cxm_ingest_rejected_total Tracking requests rejected, by reason.\n"
                   "# TYPE cxm_ingest_rejected_total counter\n");
   pthread_mutex_lock(&h->mu);

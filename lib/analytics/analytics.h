@@ -68,6 +68,10 @@ cx_err analytics_segment_create(analytics_segments *s, const cJSON *req, cx_buf 
 cx_err analytics_segment_update(analytics_segments *s, int64_t id, const cJSON *req, cx_buf *out,
                                 analytics_error *err);
 cx_err analytics_segment_delete(analytics_segments *s, int64_t id);
+/* req: {"rule"}: the size a segment with this rule would have now and up
+ * to 10 member ids, without saving anything. */
+cx_err analytics_segment_preview(analytics_segments *s, const cJSON *req, cx_buf *out,
+                                 analytics_error *err);
 cx_err analytics_segments_list(analytics_segments *s, cx_buf *out);
 /* The segment with its size per day over the last 90 days. */
 cx_err analytics_segment_get(analytics_segments *s, int64_t id, cx_buf *out);

@@ -198,7 +198,9 @@ static cx_err compute_full(analytics_segments *s, segment *only) {
     s->full_at = now;
     s->stale = 0;
   }
-  if (!rc) s->cursor = cursor;
+  /* one segment computed now: the others keep their place in the change
+   * log, and the changes after it reach the new one at the next refresh */
+  if (!rc && !only) s->cursor = cursor;
   return rc;
 }
 
@@ -638,6 +640,43 @@ cx_err analytics_segment_delete(analytics_segments *s, int64_t id) {
     s->nseg--;
   }
   pthread_mutex_unlock(&s->mu);
+  return rc;
+}
+
+cx_err analytics_segment_preview(analytics_segments *s, const cJSON *req, cx_buf *out,
+                                 analytics_error *err) {
+  int64_t started = cx_mono_ns();
+  const cJSON *rule = cJSON_GetObjectItemCaseSensitive(req, "rule");
+  if (!cJSON_IsString(rule) || !*rule->valuestring)
+    return an_fail(err, "invalid_field", "rule", "rule must be a rule (docs/rules.md), such as traits.plan == \"pro\".");
+  /* the segment a create would make, computed aside and dropped */
+  cJSON *probe = cJSON_CreateObject();
+  if (!probe || !cJSON_AddStringToObject(probe, "name", "preview") ||
+      !cJSON_AddStringToObject(probe, "rule", rule->valuestring)) {
+    cJSON_Delete(probe);
+    return CX_ENOMEM;
+  }
+  segment g = {0};
+  cx_err rc = check(probe, &g, 0, err);
+  cJSON_Delete(probe);
+  pthread_mutex_lock(&s->mu);
+  if (!rc && s->nseg == MAX_SEGMENTS) rc = an_fail(err, "too_many_segments", NULL, "There are %d segments, the most there may be.", MAX_SEGMENTS);
+  if (!rc) {
+    s->seg[s->nseg++] = g; /* computed with the others' traits loaded too */
+    rc = compute_full(s, &s->seg[s->nseg - 1]);
+    g = s->seg[--s->nseg];
+    memset(&s->seg[s->nseg], 0, sizeof s->seg[s->nseg]);
+  }
+  pthread_mutex_unlock(&s->mu);
+  if (!rc) rc = cx_buf_printf(out, "{\"size\":%llu,\"sample\":[", (unsigned long long)g.size);
+  size_t shown = 0;
+  for (size_t w = 0; !rc && w < g.nwords && shown < 10; w++)
+    for (uint64_t bits = g.bits[w]; !rc && bits && shown < 10; bits &= bits - 1)
+      rc = cx_buf_printf(out, "%s\"%lld\"", shown++ ? "," : "", (long long)(w << 6) + __builtin_ctzll(bits));
+  if (!rc) rc = cx_buf_puts(out, "],");
+  if (!rc) rc = an_took(out, started);
+  if (!rc) rc = cx_buf_puts(out, "}");
+  segment_free(&g);
   return rc;
 }
 

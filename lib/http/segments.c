@@ -138,6 +138,20 @@ enum MHD_Result http_segments(http_server *h, struct MHD_Connection *c, http_req
   int get = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");
   int64_t id = 0;
   const char *sub = NULL;
+  if (!strcmp(rest, "preview")) {
+    if (strcmp(r->method, "POST")) return http_send_error(h, c, r, 405, "method_not_allowed", "Use POST.", NULL);
+    cJSON *body = cJSON_ParseWithLength(r->body.p ? r->body.p : "", r->body.len);
+    if (!cJSON_IsObject(body)) {
+      cJSON_Delete(body);
+      return http_send_error(h, c, r, 400, "malformed_json", "The body must be a JSON object.", NULL);
+    }
+    cx_buf b;
+    cx_buf_init(&b, 1 << 16);
+    analytics_error err = {{0}, {0}, {0}};
+    cx_err rc = analytics_segment_preview(h->cfg.seg, body, &b, &err);
+    cJSON_Delete(body);
+    return send_answer(h, c, r, 200, &b, rc, &err);
+  }
   if (*rest) { /* "{id}" or "{id}/members" */
     const char *slash = strchr(rest, '/');
     size_t n = slash ? (size_t)(slash - rest) : strlen(rest);

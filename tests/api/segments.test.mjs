@@ -78,6 +78,19 @@ test('create: the answer has the size; list and get agree', async () => {
   assert.deepEqual(await memberIds(pro.id), [await idOf(u.ann), await idOf(u.cy)].sort());
 });
 
+test('preview: the size a rule would have, saving nothing', async () => {
+  const count = (await api(srv, '/segments')).json.segments.length;
+  const r = await api(srv, '/segments/preview', { method: 'POST', body: { rule: 'traits.plan == "pro"' } });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.size, 2);
+  assert.deepEqual([...r.json.sample].sort(), [await idOf(u.ann), await idOf(u.cy)].sort());
+  const bad = await api(srv, '/segments/preview', { method: 'POST', body: { rule: 'traits.plan ==' } });
+  assert.equal(bad.status, 400);
+  assert.equal(bad.json.error.field, 'rule');
+  assert.equal((await api(srv, '/segments/preview')).status, 405);
+  assert.equal((await api(srv, '/segments')).json.segments.length, count);
+});
+
 test('members follow events, trait changes and merges as they come', async () => {
   // bob orders again: a repeat buyer now; he moves to pro
   await send([order('bob', 1), { type: 'identify', userId: u.bob, traits: { plan: 'pro' } }]);

@@ -49,8 +49,17 @@ cx_err analytics_retention(const analytics_ctx *c, const cJSON *req, cx_buf *out
                            analytics_error *err);
 cx_err analytics_paths(const analytics_ctx *c, const cJSON *req, cx_buf *out,
                        analytics_error *err);
-/* The customers per lifecycle stage at c->now_ms. */
-cx_err analytics_lifecycle(const analytics_ctx *c, cx_buf *out);
+/* The customers per lifecycle stage at c->now_ms; with req's "from" (and
+ * "to", "interval"): the stages per interval, the flows from the stage
+ * at from to the stage at to, the transitions and the time in stage. req
+ * may be NULL. */
+cx_err analytics_lifecycle(const analytics_ctx *c, const cJSON *req, cx_buf *out,
+                           analytics_error *err);
+
+/* The KPIs per interval (kpis.c, docs/analytics.md): req holds "from"
+ * and optionally "to", "interval", "purchase_event", "activation_event",
+ * "activation_window" (strings, from a query). */
+cx_err analytics_kpis(const analytics_ctx *c, const cJSON *req, cx_buf *out, analytics_error *err);
 
 /* Segments (segments.c, docs/segments.md): named rules about customers
  * with their members kept current. Open after the profile is loaded

@@ -21,8 +21,10 @@ cx_err an_get_int(const cJSON *req, const char *name, int64_t lo, int64_t hi, in
 /* A duration such as "7d" (the rules language's), above 0, at most max_ms. */
 cx_err an_get_duration(const cJSON *req, const char *name, int64_t max_ms, int64_t *out,
                        analytics_error *err);
-/* Compiles a rule member (field names it in errors); *out NULL when absent. */
-cx_err an_compile(const cJSON *item, const char *field, rules_expr **out, analytics_error *err);
+/* Compiles a rule member; *out NULL when absent. An error names field and
+ * starts its message with label (words for people: "Step 2's rule"). */
+cx_err an_compile(const cJSON *item, const char *field, const char *label, rules_expr **out,
+                  analytics_error *err);
 
 /* The kinds named name (any message type): match[kind] |= bit. Returns
  * how many kinds carry the name. [section] */
@@ -82,6 +84,7 @@ typedef struct {
   size_t n, i;  /* i: the event (SIZE_MAX: none, a rule about the customer) */
   size_t upto;  /* the history the functions read: tl[0..upto) */
   int64_t now;
+  profile_stage_cache stage; /* customer.stage's event names */
   char scratch[1024];
 } an_env;
 void an_env_init(an_env *e, const analytics_ctx *c, const an_traits *t);

@@ -79,14 +79,15 @@ cx_err an_get_duration(const cJSON *req, const char *name, int64_t max_ms, int64
   return CX_OK;
 }
 
-cx_err an_compile(const cJSON *item, const char *field, rules_expr **out, analytics_error *err) {
+cx_err an_compile(const cJSON *item, const char *field, const char *label, rules_expr **out,
+                  analytics_error *err) {
   *out = NULL;
   if (!item || cJSON_IsNull(item)) return CX_OK;
   if (!cJSON_IsString(item)) return an_fail(err, "invalid_field", field, "%s must be a rule (a string).", field);
   rules_error re;
   cx_err rc = rules_compile(item->valuestring, strlen(item->valuestring), out, &re);
   if (rc == CX_ENOMEM) return rc;
-  if (rc) return an_fail(err, "invalid_rule", field, "%s: %s", field, re.message);
+  if (rc) return an_fail(err, "invalid_rule", field, "%s: %s", label, re.message);
   return CX_OK;
 }
 
@@ -504,7 +505,7 @@ static cx_err env_lookup(void *ctx, const char *root, const char *const *parts, 
     } else if (!strcmp(parts[0], "stage")) {
       const char *const *names;
       profile_stage_names(&names);
-      set_str(out, names[profile_stage_of(e->c->pr, e->cust, e->now)]);
+      set_str(out, names[profile_stage_of(e->c->pr, e->cust, e->now, &e->stage)]);
     }
     return CX_OK;
   }

@@ -254,8 +254,11 @@ static cx_err parse(funnel *f, const cJSON *req, analytics_error *err) {
     if (!cJSON_IsString(ev) || !*ev->valuestring)
       return an_fail(err, "invalid_field", field, "Step %d needs an event: {\"event\":\"Order Completed\"}.", k + 1);
     f->event[k] = ev->valuestring;
+    char label[32];
     snprintf(field, sizeof field, "steps[%d].where", k);
-    if ((rc = an_compile(cJSON_GetObjectItemCaseSensitive(s, "where"), field, &f->where[k], err))) return rc;
+    snprintf(label, sizeof label, "Step %d's rule", k + 1);
+    if ((rc = an_compile(cJSON_GetObjectItemCaseSensitive(s, "where"), field, label, &f->where[k], err)))
+      return rc;
   }
   f->nsteps = (size_t)n;
   if ((rc = an_get_duration(req, "window", 365 * 86400000LL, &f->window, err)) ||

@@ -347,10 +347,14 @@ static enum MHD_Result stats_get(ctx *x) {
   cx_buf_init(&b, 1024);
   cx_err rc = cx_buf_printf(&b,
                             "{\"events\":%llu,\"customers\":%llu,\"merged_customers\":%llu,"
-                            "\"identities\":%llu,\"duplicates_dropped\":%llu}",
+                            "\"identities\":%llu,\"duplicates_dropped\":%llu,\"first_event_at\":",
                             (unsigned long long)ps.events, (unsigned long long)ps.customers,
                             (unsigned long long)ps.merged, (unsigned long long)ps.identities,
                             (unsigned long long)is.duplicates);
+  if (!rc) rc = cx_buf_json_time(&b, ps.first_event_at);
+  if (!rc) rc = cx_buf_puts(&b, ",\"last_event_at\":");
+  if (!rc) rc = cx_buf_json_time(&b, ps.last_event_at);
+  if (!rc) rc = cx_buf_puts(&b, "}");
   return send_buf(x, 200, &b, rc);
 }
 
@@ -442,6 +446,45 @@ static enum MHD_Result events_list(ctx *x) {
   if (!rc) rc = cx_buf_puts(&b, "],\"next_cursor\":");
   if (!rc) rc = more ? cx_buf_printf(&b, "\"%lld\"", (long long)last_shown) : cx_buf_puts(&b, "null");
   if (!rc) rc = cx_buf_printf(&b, ",\"last_seq\":\"%lld\"}", (long long)last_seq);
+  return send_buf(x, 200, &b, rc);
+}
+
+typedef struct {
+  const char *name; /* the profile's: kinds live as long as it does */
+  int type;
+} named_kind;
+
+static int named_kind_cmp(const void *a, const void *b) {
+  const named_kind *x = a, *y = b;
+  int c = strcmp(x->name, y->name);
+  return c ? c : x->type - y->type;
+}
+
+/* GET /events/names : every event name sent, with its message type */
+static enum MHD_Result event_names(ctx *x) {
+  profile *pr = x->h->cfg.pr;
+  profile_read_begin(pr);
+  uint32_t nk = profile_kind_count(pr);
+  named_kind *k = cx_malloc(((size_t)nk + 1) * sizeof *k);
+  size_t n = 0;
+  for (uint32_t i = 1; k && i <= nk; i++) {
+    int type;
+    const char *name = profile_kind_name(pr, i, &type);
+    if (*name) k[n++] = (named_kind){name, type};
+  }
+  profile_read_end(pr);
+  if (!k) return no_memory(x);
+  qsort(k, n, sizeof *k, named_kind_cmp);
+  cx_buf b;
+  cx_buf_init(&b, 16 << 20);
+  cx_err rc = cx_buf_puts(&b, "{\"events\":[");
+  for (size_t i = 0; !rc && i < n; i++) {
+    rc = cx_buf_puts(&b, i ? ",{\"name\":" : "{\"name\":");
+    if (!rc) rc = cx_buf_json_str(&b, k[i].name, strlen(k[i].name));
+    if (!rc) rc = cx_buf_printf(&b, ",\"type\":\"%s\"}", ingest_type_name(k[i].type));
+  }
+  if (!rc) rc = cx_buf_puts(&b, "]}");
+  cx_free(k);
   return send_buf(x, 200, &b, rc);
 }
 
@@ -543,11 +586,12 @@ enum MHD_Result http_api(http_server *h, struct MHD_Connection *c, http_req *r, 
   int get = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");
   if (!strcmp(rest, "customers") || !strncmp(rest, "customers/", 10) || !strcmp(rest, "stats") ||
       !strcmp(rest, "merges") || !strncmp(rest, "accounts/", 9) || !strcmp(rest, "events") ||
+      !strcmp(rest, "events/names") ||
       !strcmp(rest, "overview")) {
     if (!get) return http_send_error(h, c, r, 405, "method_not_allowed", "Use GET.", NULL);
   }
   if (!strcmp(rest, "analytics/funnel") || !strcmp(rest, "analytics/retention") ||
-      !strcmp(rest, "analytics/paths"))
+      !strcmp(rest, "analytics/paths") || !strcmp(rest, "analytics/kpis"))
     return http_analytics(h, c, r, rest + 10);
   if (!strcmp(rest, "lifecycle")) return http_analytics(h, c, r, rest);
   if (!strcmp(rest, "segments")) return http_segments(h, c, r, "", admin);
@@ -555,6 +599,7 @@ enum MHD_Result http_api(http_server *h, struct MHD_Connection *c, http_req *r, 
   if (!strcmp(rest, "customers")) return customers_list(&x);
   if (!strcmp(rest, "stats")) return stats_get(&x);
   if (!strcmp(rest, "events")) return events_list(&x);
+  if (!strcmp(rest, "events/names")) return event_names(&x);
   if (!strcmp(rest, "overview")) return overview(&x);
   if (!strcmp(rest, "merges")) return merges_list(&x);
   if (!strncmp(rest, "accounts/", 9) && rest[9] && !strchr(rest + 9, '/')) return account_get(&x, rest + 9);

@@ -539,6 +539,18 @@ out:
   return rc;
 }
 
+/* first_ts and last_ts over the loaded timelines */
+static void time_bounds(profile *p) {
+  p->first_ts = p->last_ts = CX_NO_TIME;
+  for (int64_t i = 1; i <= p->ncust; i++) {
+    const profile_customer *c = &p->cust[i];
+    if (c->first_seen != CX_NO_TIME && (p->first_ts == CX_NO_TIME || c->first_seen < p->first_ts))
+      p->first_ts = c->first_seen;
+    if (c->last_seen != CX_NO_TIME && (p->last_ts == CX_NO_TIME || c->last_seen > p->last_ts))
+      p->last_ts = c->last_seen;
+  }
+}
+
 cx_err profile_open(sqlite3 *db, profile **out) {
   profile *p = cx_calloc(1, sizeof *p);
   if (!p) return CX_ENOMEM;
@@ -553,6 +565,7 @@ cx_err profile_open(sqlite3 *db, profile **out) {
     profile_close(p);
     return rc;
   }
+  time_bounds(p);
   *out = p;
   return CX_OK;
 }
@@ -580,6 +593,7 @@ cx_err profile_rebuild(profile *p, sqlite3 *db) {
   p->slab = fresh.slab;
   p->merged = fresh.merged;
   p->events = fresh.events;
+  time_bounds(p);
   p->kinds = fresh.kinds;
   p->nkinds = fresh.nkinds;
   p->capkinds = fresh.capkinds;
@@ -833,8 +847,12 @@ cx_err profile_note_event(profile *p, int64_t customer, int64_t seq, int64_t ts,
     p->dirty[p->ndirty++] = c;
     pc->dirty = 1;
   }
-  if (!rc) p->events++;
-  if (!rc) profile_changed(p, c);
+  if (!rc) {
+    p->events++;
+    if (p->first_ts == CX_NO_TIME || ts < p->first_ts) p->first_ts = ts;
+    if (p->last_ts == CX_NO_TIME || ts > p->last_ts) p->last_ts = ts;
+    profile_changed(p, c);
+  }
   return rc;
 }
 
@@ -923,6 +941,8 @@ void profile_get_stats(profile *p, profile_stats *out) {
   out->merged = p->merged;
   out->identities = p->nused;
   out->events = p->events;
+  out->first_event_at = p->first_ts;
+  out->last_event_at = p->last_ts;
   pthread_rwlock_unlock(&p->lock);
 }
 

@@ -129,9 +129,22 @@ const char *profile_kind_name(const profile *p, uint32_t kind, int *type);
 const char *profile_stage(profile *p, int64_t id, int identified, int64_t now);
 /* The lifecycle stages, in the order their rules are tried. */
 size_t profile_stage_names(const char *const **names);
-/* [section] The stage of root customer id at now: an index into
- * profile_stage_names. */
-size_t profile_stage_of(const profile *p, int64_t id, int64_t now);
+/* What the stage rules' event names resolve to, kept between calls by
+ * one thread within one read section; zero it before first use. */
+#define PROFILE_STAGE_NAMES 16
+#define PROFILE_STAGE_KINDS 4
+typedef struct {
+  const char *name; /* the rule's string (compared by pointer) */
+  uint32_t kind[PROFILE_STAGE_KINDS];
+  uint32_t nk; /* kinds with the name; above PROFILE_STAGE_KINDS: compare names */
+} profile_stage_name;
+typedef struct {
+  profile_stage_name names[PROFILE_STAGE_NAMES];
+  uint32_t n, nkinds;
+} profile_stage_cache;
+/* [section] The stage of root customer id at now (its events at or before
+ * now): an index into profile_stage_names. */
+size_t profile_stage_of(const profile *p, int64_t id, int64_t now, profile_stage_cache *cache);
 
 /* [reader] Customers the writer changed since *cursor (an event, traits,
  * an identity, a merge; a merged customer is listed with its survivor),
@@ -152,6 +165,7 @@ typedef struct {
   uint64_t customers; /* canonical (unmerged) customers */
   uint64_t merged;    /* customers merged into another */
   uint64_t identities, events;
+  int64_t first_event_at, last_event_at; /* event times (timestamp); CX_NO_TIME when none */
 } profile_stats;
 void profile_get_stats(profile *p, profile_stats *out);
 

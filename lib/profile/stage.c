@@ -44,26 +44,53 @@ typedef struct {
   const profile_customer *c;
   int identified;
   int64_t now;
+  uint32_t upto; /* the points at or before now: tl[0..upto) */
+  profile_stage_cache *cache;
 } stage_ctx;
 
-static int named(const stage_ctx *x, const profile_point *pt, const char *name) {
-  return !strcmp(x->p->kinds[pt->kind].name, name);
+/* The kinds named name, through the cache: the rules' names are strings
+ * of the compiled rules, so a name is found by its pointer. NULL when
+ * there are too many to cache (the caller compares names). */
+static const profile_stage_name *kinds_named(const stage_ctx *x, const char *name) {
+  profile_stage_cache *c = x->cache;
+  if (c->nkinds != x->p->nkinds) { /* new kinds since: start over */
+    c->n = 0;
+    c->nkinds = x->p->nkinds;
+  }
+  for (uint32_t i = 0; i < c->n; i++)
+    if (c->names[i].name == name) return c->names[i].nk <= PROFILE_STAGE_KINDS ? &c->names[i] : NULL;
+  if (c->n == PROFILE_STAGE_NAMES) return NULL;
+  profile_stage_name *e = &c->names[c->n++];
+  e->name = name;
+  e->nk = 0;
+  for (uint32_t k = 1; k <= x->p->nkinds; k++)
+    if (!strcmp(x->p->kinds[k].name, name)) {
+      if (e->nk < PROFILE_STAGE_KINDS) e->kind[e->nk] = k;
+      e->nk++;
+    }
+  return e->nk <= PROFILE_STAGE_KINDS ? e : NULL;
 }
 
-/* the points at or before now: tl[0..upto) (the timeline is sorted) */
-static uint32_t upto(const stage_ctx *x) {
-  uint32_t n = x->c->n;
-  while (n > 0 && x->c->tl[n - 1].ts > x->now) n--;
-  return n;
+static int named(const stage_ctx *x, const profile_stage_name *e, const profile_point *pt,
+                 const char *name) {
+  if (!e) return !strcmp(x->p->kinds[pt->kind].name, name);
+  for (uint32_t i = 0; i < e->nk; i++)
+    if (e->kind[i] == pt->kind) return 1;
+  return 0;
 }
 
 static cx_err st_count(void *ctx, const char *name, int64_t window_ms, double *out) {
   const stage_ctx *x = ctx;
+  const profile_stage_name *e = kinds_named(x, name);
   double n = 0;
-  for (uint32_t i = upto(x); i-- > 0;) {
+  if (e && !e->nk) { /* nobody sent it */
+    *out = 0;
+    return CX_OK;
+  }
+  for (uint32_t i = x->upto; i-- > 0;) {
     const profile_point *pt = &x->c->tl[i];
     if (window_ms >= 0 && pt->ts <= x->now - window_ms) break; /* older ones are older still */
-    if (named(x, pt, name)) n++;
+    if (named(x, e, pt, name)) n++;
   }
   *out = n;
   return CX_OK;
@@ -71,9 +98,10 @@ static cx_err st_count(void *ctx, const char *name, int64_t window_ms, double *o
 
 static cx_err st_last_time(void *ctx, const char *name, int64_t *out_ms) {
   const stage_ctx *x = ctx;
+  const profile_stage_name *e = kinds_named(x, name);
   *out_ms = CX_NO_TIME;
-  for (uint32_t i = upto(x); i-- > 0;) /* sorted by time: the last match is the latest */
-    if (named(x, &x->c->tl[i], name)) {
+  for (uint32_t i = x->upto; i-- > 0;) /* sorted by time: the last match is the latest */
+    if (named(x, e, &x->c->tl[i], name)) {
       *out_ms = x->c->tl[i].ts;
       break;
     }
@@ -88,8 +116,7 @@ static cx_err st_first_seen(void *ctx, int64_t *out_ms) {
 
 static cx_err st_last_seen(void *ctx, int64_t *out_ms) {
   const stage_ctx *x = ctx;
-  uint32_t n = upto(x);
-  *out_ms = n ? x->c->tl[n - 1].ts : CX_NO_TIME;
+  *out_ms = x->upto ? x->c->tl[x->upto - 1].ts : CX_NO_TIME;
   return CX_OK;
 }
 
@@ -110,9 +137,17 @@ size_t profile_stage_names(const char *const **names) {
 }
 
 /* The first stage whose rule matches root customer r at now (the lock held). */
-static size_t stage_at(const profile *p, int64_t r, int identified, int64_t now) {
+static size_t stage_at(const profile *p, int64_t r, int identified, int64_t now,
+                       profile_stage_cache *cache) {
   pthread_once(&compile_once, compile_all);
-  stage_ctx x = {p, &p->cust[r], identified, now};
+  const profile_customer *c = &p->cust[r];
+  uint32_t lo = 0, hi = c->n; /* the points at or before now */
+  while (lo < hi) {
+    uint32_t mid = lo + (hi - lo) / 2;
+    if (c->tl[mid].ts <= now) lo = mid + 1;
+    else hi = mid;
+  }
+  stage_ctx x = {p, c, identified, now, lo, cache};
   rules_env env = {.ctx = &x, .now_ms = now, .lookup = st_lookup, .count = st_count,
                    .last_time = st_last_time, .first_seen = st_first_seen,
                    .last_seen = st_last_seen};
@@ -121,16 +156,17 @@ static size_t stage_at(const profile *p, int64_t r, int identified, int64_t now)
   return NSTAGES - 1;
 }
 
-size_t profile_stage_of(const profile *p, int64_t id, int64_t now) {
+size_t profile_stage_of(const profile *p, int64_t id, int64_t now, profile_stage_cache *cache) {
   if (id <= 0 || id > p->ncust || p->cust[id].parent != id) return NSTAGES - 1;
-  return stage_at(p, id, profile_identified(p, id), now);
+  return stage_at(p, id, profile_identified(p, id), now, cache);
 }
 
 const char *profile_stage(profile *p, int64_t id, int identified, int64_t now) {
   size_t stage = NSTAGES - 1;
+  profile_stage_cache cache = {0};
   pthread_rwlock_rdlock(&p->lock);
   int64_t r = profile_root(p, id);
-  if (r) stage = stage_at(p, r, identified, now);
+  if (r) stage = stage_at(p, r, identified, now, &cache);
   pthread_rwlock_unlock(&p->lock);
   return defaults[stage].name;
 }

@@ -313,3 +313,88 @@ test('lifecycle: every customer in one stage, in the stage order', async () => {
   const a = (await api(srv, `/customers/${ids.a}`)).json;
   assert.ok(r.json.stages.find((s) => s.name === a.stage).customers >= 1);
 });
+
+test('lifecycle over a period: series, flows, transitions and time in stage', async () => {
+  const T = Date.parse('2025-06-02T10:00:00Z'); // a Monday, before every other event here
+  const who = uid('life');
+  const batch = [
+    { type: 'identify', userId: who, traits: { plan: 'pro' }, timestamp: iso(T) },
+    { type: 'track', userId: who, event: 'Product Added', timestamp: iso(T + D) },
+    { type: 'track', userId: who, event: 'Order Completed', timestamp: iso(T + 2 * D) },
+    { type: 'track', userId: who, event: 'Order Completed', timestamp: iso(T + 3 * D) },
+  ];
+  assert.equal((await track(srv, '/v1/batch', { batch })).status, 200);
+  const q = `from=${iso(T - D)}&to=${iso(T + 5 * D)}&interval=day`;
+  const r = await api(srv, `/lifecycle?${q}`);
+  assert.equal(r.status, 200, r.text);
+  const l = r.json;
+  const names = l.stages.map((s) => s.name);
+  assert.equal(l.interval, 'day');
+  assert.equal(l.from, '2025-06-01T00:00:00.000Z'); // rounded down to its day
+  assert.equal(l.series.length, 7); // 1 to 7 June
+  const at = (k) => Object.fromEntries(l.series[k].stages.map((n, i) => [names[i], n]).filter(([, n]) => n));
+  assert.deepEqual(at(0), {}); // 1 June: not a customer yet
+  assert.deepEqual(at(1), { engagement: 1 });
+  assert.deepEqual(at(2), { evaluation: 1 });
+  assert.deepEqual(at(3), { purchase: 1 });
+  assert.deepEqual(at(4), { bonding: 1 });
+  assert.deepEqual(l.flows, [{ from: '(new)', to: 'bonding', customers: 1 }]);
+  // in the order of the stage rules (from), "(new)" last
+  assert.deepEqual(l.transitions.map((t) => [t.from, t.to, t.customers, t.median_days_in_from]), [
+    ['purchase', 'bonding', 1, 1], ['evaluation', 'purchase', 1, 1], ['engagement', 'evaluation', 1, 1],
+    ['(new)', 'engagement', 1, null]]);
+  assert.deepEqual(Object.fromEntries(l.time_in_stage.map((s) => [s.name, [s.stays, s.median_days]])),
+    { purchase: [1, 1], evaluation: [1, 1], engagement: [1, 1] });
+  for (const [query, field] of [['from=soon', 'from'], [`from=${iso(T)}&to=${iso(T - D)}`, 'to'],
+    [`from=${iso(T)}&interval=year`, 'interval'], [`from=2000-01-01T00:00:00Z&interval=day`, 'to']]) {
+    const e = await api(srv, `/lifecycle?${query}`);
+    assert.equal(e.status, 400, `${query}: ${e.text}`);
+    assert.equal(e.json.error.field, field);
+  }
+});
+
+test('kpis: activation, repeat-customer, loyalty and churn rates per interval', async () => {
+  // months of 2024, before every other event here: k1 new in Jan, buys in
+  // Jan and Feb (activated, repeat, loyal); k2 new in Jan, buys in Feb
+  // (40 days after: not activated within 30d), active in Jan only before;
+  // k3 active in Jan only (churns in Feb)
+  const m = (month, day) => Date.parse(`2024-${month}-${day}T12:00:00Z`);
+  const k = { k1: uid('k1'), k2: uid('k2'), k3: uid('k3') };
+  const t = (who, event, at) => ({ type: 'track', userId: k[who], event, timestamp: iso(at) });
+  const batch = [
+    t('k1', 'Home', m('01', '05')), t('k1', 'Order Completed', m('01', '06')), t('k1', 'Order Completed', m('02', '03')),
+    t('k2', 'Home', m('01', '10')), t('k2', 'Order Completed', m('02', '19')),
+    t('k3', 'Home', m('01', '20')),
+  ];
+  assert.equal((await track(srv, '/v1/batch', { batch })).status, 200);
+  const r = await api(srv, '/analytics/kpis?from=2024-01-01T00:00:00Z&to=2024-03-01T00:00:00Z&interval=month');
+  assert.equal(r.status, 200, r.text);
+  const [jan, feb] = r.json.series;
+  assert.equal(r.json.series.length, 2);
+  assert.equal(jan.start, '2024-01-01T00:00:00.000Z');
+  assert.equal(jan.new_customers, 3);
+  assert.equal(jan.activated, 1); // k1; k2 bought 40 days after its first event
+  assert.ok(Math.abs(jan.activation_rate - 1 / 3) < 1e-6, jan.activation_rate); // 6 significant digits
+  assert.equal(jan.buyers, 1);
+  assert.equal(jan.repeat_customer_rate, 0); // k1 had one order by the end of January
+  assert.equal(jan.churn_rate, null); // nobody was active in December
+  assert.equal(feb.new_customers, 0);
+  assert.equal(feb.activation_rate, null);
+  assert.equal(feb.buyers, 2);
+  assert.equal(feb.repeat_customer_rate, 0.5); // k1: 2 orders ever by February's end
+  assert.equal(feb.loyalty_rate, 1); // January's one buyer bought again
+  assert.equal(feb.active_before, 3);
+  assert.equal(feb.churned, 1); // k3
+  assert.ok(Math.abs(feb.churn_rate - 1 / 3) < 1e-6, feb.churn_rate);
+  const w = await api(srv, '/analytics/kpis?from=2024-01-01T00:00:00Z&to=2024-03-01T00:00:00Z&activation_window=45d');
+  assert.equal(w.json.series[0].activated, 2);
+  for (const [query, field] of [['to=2024-03-01T00:00:00Z', 'from'], ['from=2024-01-01T00:00:00Z&interval=year', 'interval'],
+    ['from=2024-01-01T00:00:00Z&purchase_event=Never', 'purchase_event'],
+    ['from=2024-01-01T00:00:00Z&activation_window=0d', 'activation_window'],
+    ['from=2024-03-01T00:00:00Z&to=2024-01-01T00:00:00Z', 'to']]) {
+    const e = await api(srv, `/analytics/kpis?${query}`);
+    assert.equal(e.status, 400, `${query}: ${e.text}`);
+    assert.equal(e.json.error.field, field);
+  }
+  assert.equal((await api(srv, '/analytics/kpis', { method: 'POST', body: {} })).status, 405);
+});

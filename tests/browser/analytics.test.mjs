@@ -153,9 +153,10 @@ test('funnels: the default purchase funnel shows the API\'s numbers; a breakdown
   await page.getByRole('button', { name: 'Show funnel' }).click();
   assert.equal((await answered).status(), 400);
   const where = page.getByLabel('Step 2 where');
-  // the message without its "steps[1].where: " (steps counted from 0)
+  // the message names the step as people count: "Step 2's rule: at …"
   assert.equal(err.field, 'steps[1].where');
-  const shown = err.message.replace(/^steps\[1\]\.where: /, '');
+  const shown = err.message;
+  assert.match(shown, /^Step 2's rule: at \d+: /);
   assert.match(shown, /\S/);
   await page.getByText(shown, { exact: true }).waitFor();
   assert.equal(await where.getAttribute('aria-invalid'), 'true');

@@ -133,9 +133,7 @@ export function showError(
   if (e instanceof ApiError && e.status === 400 && e.field) {
     const f = fields[normalField(e.field)];
     if (f) {
-      // "steps[1].where: at 16: …" reads, under step 2's rule, as "at 16: …"
-      // (the API counts steps from 0; the page from 1).
-      f.error(e.message.startsWith(`${e.field}: `) ? e.message.slice(e.field.length + 2) : e.message);
+      f.error(e.message); // written for people: "Step 2's rule: at 16: expected …"
       f.input.focus();
       return true;
     }

@@ -15,6 +15,7 @@
 #include "../base/buf.h"
 #include "../base/err.h"
 #include "../profile/profile.h"
+#include "../rules/rules.h"
 #include "../store/store.h"
 
 #define ANALYTICS_THREADS 2     /* the scan's threads, the caller's included */
@@ -60,6 +61,30 @@ cx_err analytics_lifecycle(const analytics_ctx *c, const cJSON *req, cx_buf *out
  * and optionally "to", "interval", "purchase_event", "activation_event",
  * "activation_window" (strings, from a query). */
 cx_err analytics_kpis(const analytics_ctx *c, const cJSON *req, cx_buf *out, analytics_error *err);
+
+/* A duration of the rules language ("30m", "12h", "7d") above 0 and at
+ * most max_ms, into *out; CX_EINVAL otherwise. */
+cx_err analytics_parse_duration(const char *s, int64_t max_ms, int64_t *out);
+
+/* Journey-map touchpoints (touchpoints.c): for each touchpoint bound to
+ * an event (NULL: unbound) and a rule (NULL: any), in map order, with
+ * the index of its stage: the events and unique customers in [from, to),
+ * and of those the customers who reached the next bound touchpoint after
+ * their first hit within window, with the median time between. */
+#define ANALYTICS_MAX_TOUCHPOINTS 100
+typedef struct {
+  const char *event;
+  const rules_expr *where;
+  size_t stage;
+} analytics_touchpoint;
+typedef struct {
+  uint64_t events, customers, next_customers;
+  int has_next;
+  double median_ms_to_next; /* -1: none */
+} analytics_touchpoint_live;
+cx_err analytics_touchpoints(const analytics_ctx *c, const analytics_touchpoint *tp, size_t n,
+                             size_t nstages, int64_t from, int64_t to, int64_t window,
+                             analytics_touchpoint_live *out, uint64_t *stage_customers);
 
 /* Segments (segments.c, docs/segments.md): named rules about customers
  * with their members kept current. Open after the profile is loaded

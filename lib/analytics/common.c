@@ -56,11 +56,7 @@ cx_err an_get_int(const cJSON *req, const char *name, int64_t lo, int64_t hi, in
   return CX_OK;
 }
 
-cx_err an_get_duration(const cJSON *req, const char *name, int64_t max_ms, int64_t *out,
-                       analytics_error *err) {
-  const char *s;
-  cx_err rc = an_get_string(req, name, 1, &s, err);
-  if (rc) return rc;
+cx_err analytics_parse_duration(const char *s, int64_t max_ms, int64_t *out) {
   /* the rules language's durations: compile the text as a rule and
    * accept it only when it is one duration literal */
   rules_expr *e = NULL;
@@ -71,11 +67,20 @@ cx_err an_get_duration(const cJSON *req, const char *name, int64_t max_ms, int64
     ok = !rules_eval(e, &env, &v) && v.type == RULES_DURATION;
   }
   rules_free(e);
-  if (!ok || v.u.ms <= 0 || v.u.ms > max_ms)
+  if (!ok || v.u.ms <= 0 || v.u.ms > max_ms) return CX_EINVAL;
+  *out = v.u.ms;
+  return CX_OK;
+}
+
+cx_err an_get_duration(const cJSON *req, const char *name, int64_t max_ms, int64_t *out,
+                       analytics_error *err) {
+  const char *s = NULL;
+  cx_err rc = an_get_string(req, name, 1, &s, err);
+  if (rc) return rc;
+  if (analytics_parse_duration(s, max_ms, out))
     return an_fail(err, "invalid_field", name,
                    "%s must be a duration above 0 and at most %lldd, such as 30m, 12h or 7d.", name,
                    (long long)(max_ms / 86400000));
-  *out = v.u.ms;
   return CX_OK;
 }
 

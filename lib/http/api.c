@@ -595,6 +595,8 @@ enum MHD_Result http_api(http_server *h, struct MHD_Connection *c, http_req *r, 
     return http_analytics(h, c, r, rest + 10);
   if (!strcmp(rest, "lifecycle")) return http_analytics(h, c, r, rest);
   if (!strcmp(rest, "segments")) return http_segments(h, c, r, "", admin);
+  if (!strcmp(rest, "journey-maps")) return http_journey(h, c, r, "", admin);
+  if (!strncmp(rest, "journey-maps/", 13)) return http_journey(h, c, r, rest + 13, admin);
   if (!strncmp(rest, "segments/", 9)) return http_segments(h, c, r, rest + 9, admin);
   if (!strcmp(rest, "customers")) return customers_list(&x);
   if (!strcmp(rest, "stats")) return stats_get(&x);

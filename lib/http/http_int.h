@@ -84,6 +84,9 @@ enum MHD_Result http_analytics(http_server *h, struct MHD_Connection *c, http_re
  * stripped of its slash); admin: the token may change things. */
 enum MHD_Result http_segments(http_server *h, struct MHD_Connection *c, http_req *r, const char *rest,
                               int admin);
+/* journey.c: rest is what follows /api/v1/journey-maps ("" or the id). */
+enum MHD_Result http_journey(http_server *h, struct MHD_Connection *c, http_req *r, const char *rest,
+                             int admin);
 /* static.c: the embedded dashboard files */
 enum MHD_Result http_static(http_server *h, struct MHD_Connection *c, http_req *r);
 

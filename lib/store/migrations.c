@@ -41,6 +41,12 @@ const char *const store_migrations[] = {
     "  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
     "CREATE TABLE segment_sizes(segment_id INTEGER NOT NULL, day INTEGER NOT NULL,"
     "  size INTEGER NOT NULL, PRIMARY KEY(segment_id, day)) WITHOUT ROWID;",
+    /* 3: journey maps; every saved version of a map's document is kept */
+    "CREATE TABLE journey_maps(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+    "  state TEXT NOT NULL, version INTEGER NOT NULL, created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL);"
+    "CREATE TABLE journey_map_versions(map_id INTEGER NOT NULL, version INTEGER NOT NULL,"
+    "  doc TEXT NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY(map_id, version)) WITHOUT ROWID;",
 };
 
 const int store_migration_count = (int)(sizeof store_migrations / sizeof store_migrations[0]);

@@ -75,7 +75,7 @@ export interface Field<E extends HTMLElement = HTMLInputElement> {
   error(message: string): void;
 }
 
-export function field<E extends HTMLInputElement | HTMLSelectElement>(
+export function field<E extends HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement>(
   label: string | Node, input: E, opts: { cls?: string; help?: string } = {},
 ): Field<E> {
   if (!input.id) input.id = uid('f');

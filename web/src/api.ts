@@ -48,6 +48,52 @@ export async function post<T>(path: string, body: unknown, opts: { signal?: Abor
   return request<T>('POST', `/api/v1/${path}`, JSON.stringify(body), opts);
 }
 
+/** PATCH /api/v1/<path> with a JSON body; errors as get(). */
+export async function patch<T>(path: string, body: unknown, opts: { signal?: AbortSignal } = {}): Promise<T> {
+  return request<T>('PATCH', `/api/v1/${path}`, JSON.stringify(body), opts);
+}
+
+/** DELETE /api/v1/<path>: resolves on a 204; errors as get(). */
+export async function del(path: string, opts: { signal?: AbortSignal } = {}): Promise<void> {
+  await request<null>('DELETE', `/api/v1/${path}`, undefined, opts);
+}
+
+/** GET /api/v1/<path>?<query> as text (a CSV export), with the token;
+ *  errors (JSON bodies) as get(). */
+export async function getText(path: string, query: Query = {}, opts: { signal?: AbortSignal } = {}): Promise<string> {
+  const qs = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) if (v !== null && v !== undefined && v !== '') qs.set(k, String(v));
+  const url = `/api/v1/${path}${qs.size ? `?${qs}` : ''}`;
+  let res: Response;
+  try {
+    res = await fetch(url, { headers: { authorization: `Bearer ${getToken() ?? ''}` }, signal: opts.signal ?? null });
+  } catch (e) {
+    if (e instanceof DOMException && e.name === 'AbortError') throw e;
+    throw new ApiError(0, 'network', 'The server cannot be reached. Check that cxm is running, then try again.');
+  }
+  if (res.ok) return res.text();
+  throw await errorOf(res, false);
+}
+
+/** The ApiError of a refused answer; a 401 calls the handler. */
+async function errorOf(res: Response, ownToken: boolean): Promise<ApiError> {
+  let data: unknown = null;
+  try {
+    data = await res.json();
+  } catch {
+    /* not JSON */
+  }
+  const err = (data as { error?: { code?: string; message?: string; field?: string } } | null)?.error;
+  const e = new ApiError(
+    res.status,
+    err?.code ?? 'http_' + res.status,
+    err?.message ?? `The server answered ${res.status} ${res.statusText}.`.replace(' .', '.'),
+    err?.field,
+  );
+  if (res.status === 401 && !ownToken) onUnauthorized(e.message);
+  return e;
+}
+
 async function request<T>(method: string, url: string, body: string | undefined, opts: { signal?: AbortSignal; token?: string }): Promise<T> {
   const token = opts.token ?? getToken() ?? '';
   const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: 'application/json' };
@@ -59,6 +105,7 @@ async function request<T>(method: string, url: string, body: string | undefined,
     if (e instanceof DOMException && e.name === 'AbortError') throw e;
     throw new ApiError(0, 'network', 'The server cannot be reached. Check that cxm is running, then try again.');
   }
+  if (res.status === 204) return null as T; // DELETE: no body
   let data: unknown = null;
   try {
     data = await res.json();
@@ -284,4 +331,40 @@ export interface Lifecycle {
   customers: number;
   as_of: string;
   took_ms?: number;
+}
+
+// ---- Segments and personas (docs/segments.md) ----
+
+export interface Persona {
+  goals?: string[];
+  pain_points?: string[];
+}
+
+export interface Segment {
+  id: string;
+  name: string;
+  rule: string;
+  description: string;
+  persona: Persona | null;
+  size: number;
+  created_at: string;
+  updated_at: string;
+  computed_at: string | null;
+  compute_ms?: number;
+}
+
+export interface SegmentDetail extends Segment {
+  /** the size per UTC day over the last 90 days */
+  sizes: { day: string; size: number }[];
+}
+
+export interface SegmentPreview {
+  size: number;
+  sample: string[];
+  took_ms?: number;
+}
+
+export interface SegmentMembers {
+  members: Customer[];
+  next_cursor: string | null;
 }

@@ -12,6 +12,7 @@ import { funnelsPage } from './pages/funnels';
 import { retentionPage } from './pages/retention';
 import { pathsPage } from './pages/paths';
 import { lifecyclePage } from './pages/lifecycle';
+import { segmentsPage, segmentPage, segmentEditPage } from './pages/segments';
 import { pageHeader, emptyState } from './ui';
 import { parseHash, type PageContext } from './router';
 
@@ -21,6 +22,10 @@ const routes: { pattern: RegExp; keys: string[]; page: Page; nav: string }[] = [
   { pattern: /^\/(?:overview)?$/, keys: [], page: overviewPage, nav: 'overview' },
   { pattern: /^\/customers$/, keys: [], page: customersPage, nav: 'customers' },
   { pattern: /^\/customers\/([^/]+)$/, keys: ['id'], page: customerPage, nav: 'customers' },
+  { pattern: /^\/segments$/, keys: [], page: segmentsPage, nav: 'segments' },
+  { pattern: /^\/segments\/new$/, keys: [], page: segmentEditPage, nav: 'segments' },
+  { pattern: /^\/segments\/([^/]+)\/edit$/, keys: ['id'], page: segmentEditPage, nav: 'segments' },
+  { pattern: /^\/segments\/([^/]+)$/, keys: ['id'], page: segmentPage, nav: 'segments' },
   { pattern: /^\/live$/, keys: [], page: livePage, nav: 'live' },
   { pattern: /^\/funnels$/, keys: [], page: funnelsPage, nav: 'funnels' },
   { pattern: /^\/retention$/, keys: [], page: retentionPage, nav: 'retention' },
@@ -31,6 +36,7 @@ const routes: { pattern: RegExp; keys: string[]; page: Page; nav: string }[] = [
 const NAV = [
   { id: 'overview', href: '#/overview', label: 'Overview', icon: 'M3 13h4v8H3zM10 8h4v13h-4zM17 3h4v18h-4z' },
   { id: 'customers', href: '#/customers', label: 'Customers', icon: 'M12 12a4 4 0 1 0 0-8 4 4 0 0 0 0 8zm-8 9a8 8 0 0 1 16 0z' },
+  { id: 'segments', href: '#/segments', label: 'Segments', icon: 'M12 3a9 9 0 1 0 9 9h-9zM15 2v7h7a7 7 0 0 0-7-7z' },
   { id: 'live', href: '#/live', label: 'Live events', icon: 'M2 12h4l3-8 6 16 3-8h4' },
   { id: 'funnels', href: '#/funnels', label: 'Funnels', icon: 'M3 4h18l-7 8v6l-4 2v-8z' },
   { id: 'retention', href: '#/retention', label: 'Retention', icon: 'M4 4h16v16H4zM4 10h16M4 15h16M10 4v16M15 4v16' },

@@ -35,6 +35,8 @@ typedef struct an_trait an_trait;
 typedef struct {
   an_trait *t;
   size_t n;
+  sqlite3_stmt *refresh; /* an_traits_refresh's statement, on refresh_db */
+  sqlite3 *refresh_db;
 } an_traits;
 /* Loads the traits the rules read (traits.<key>) and the key of by, when
  * by is "traits.<key>" (by may be NULL). */
@@ -84,7 +86,8 @@ typedef struct {
   size_t n, i;  /* i: the event (SIZE_MAX: none, a rule about the customer) */
   size_t upto;  /* the history the functions read: tl[0..upto) */
   int64_t now;
-  profile_stage_cache stage; /* customer.stage's event names */
+  profile_name_cache stage; /* customer.stage's event names */
+  profile_name_cache names; /* the history functions' event names */
   char scratch[1024];
 } an_env;
 void an_env_init(an_env *e, const analytics_ctx *c, const an_traits *t);

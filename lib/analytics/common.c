@@ -120,14 +120,17 @@ typedef struct {
   size_t len;
 } an_value;
 
+#define TEXT_BLOCK (64 * 1024)
+
 struct an_trait {
   char *key;          /* owned */
   uint32_t *of;       /* value index per customer id [0..maxid]; 0 = none */
   int64_t *ts;        /* the value's time per root, while loading */
-  an_value *values;   /* [1..nvalues], strings in chunks */
+  an_value *values;   /* [1..nvalues], strings in blocks */
   size_t nvalues, capvalues;
-  char **chunks;      /* owned string storage */
-  size_t nchunks;
+  char **chunks;      /* owned blocks of string storage; the last is being filled */
+  size_t nchunks, capchunks, used; /* used: bytes of the last block */
+  size_t lastcap;
   int64_t maxid;
 };
 
@@ -151,14 +154,24 @@ static cx_err trait_path(void *ctx, const char *root, const char *const *parts, 
 }
 
 static char *keep_str(an_trait *t, const char *s, size_t n) {
-  char **c = cx_realloc(t->chunks, (t->nchunks + 1) * sizeof *c);
-  if (!c) return NULL;
-  t->chunks = c;
-  char *k = cx_malloc(n + 1);
-  if (!k) return NULL;
+  if (!t->nchunks || t->used + n + 1 > t->lastcap) { /* a new block */
+    if (t->nchunks == t->capchunks) {
+      size_t cap = t->capchunks ? t->capchunks * 2 : 16;
+      char **c = cx_realloc(t->chunks, cap * sizeof *c);
+      if (!c) return NULL;
+      t->chunks = c;
+      t->capchunks = cap;
+    }
+    size_t size = n + 1 > TEXT_BLOCK ? n + 1 : TEXT_BLOCK;
+    if (!(t->chunks[t->nchunks] = cx_malloc(size))) return NULL;
+    t->nchunks++;
+    t->used = 0;
+    t->lastcap = size;
+  }
+  char *k = t->chunks[t->nchunks - 1] + t->used;
   memcpy(k, s, n);
   k[n] = 0;
-  t->chunks[t->nchunks++] = k;
+  t->used += n + 1;
   return k;
 }
 
@@ -242,6 +255,7 @@ cx_err an_traits_load(const analytics_ctx *c, rules_expr *const *rules, size_t n
 }
 
 void an_traits_free(an_traits *t) {
+  sqlite3_finalize(t->refresh);
   for (size_t i = 0; i < t->n; i++) {
     an_trait *g = &t->t[i];
     for (size_t k = 0; k < g->nchunks; k++) cx_free(g->chunks[k]);
@@ -261,10 +275,16 @@ cx_err an_traits_refresh(const analytics_ctx *c, an_traits *t, int64_t cust) {
   size_t nm = profile_members(c->pr, cust, members, 64);
   if (nm > 64) nm = 64; /* a cluster that large: its first 64 customers' traits */
   int64_t maxid = profile_max_id(c->pr);
-  sqlite3_stmt *st = NULL;
-  if (sqlite3_prepare_v2(c->rdb, "SELECT value, ts FROM traits WHERE customer_id = ?1 AND key = ?2",
-                         -1, &st, NULL))
-    return CX_EDB;
+  if (t->refresh_db != c->rdb) { /* prepared once per connection */
+    sqlite3_finalize(t->refresh);
+    t->refresh = NULL;
+    t->refresh_db = NULL;
+    if (sqlite3_prepare_v2(c->rdb, "SELECT value, ts FROM traits WHERE customer_id = ?1 AND key = ?2",
+                           -1, &t->refresh, NULL))
+      return CX_EDB;
+    t->refresh_db = c->rdb;
+  }
+  sqlite3_stmt *st = t->refresh;
   cx_err rc = CX_OK;
   for (size_t i = 0; !rc && i < t->n; i++) {
     an_trait *g = &t->t[i];
@@ -299,7 +319,7 @@ cx_err an_traits_refresh(const analytics_ctx *c, an_traits *t, int64_t cust) {
       }
     }
   }
-  sqlite3_finalize(st);
+  sqlite3_reset(st);
   return rc;
 }
 
@@ -548,8 +568,8 @@ static cx_err env_lookup(void *ctx, const char *root, const char *const *parts, 
 /* the history the functions read: tl[0..upto) */
 static size_t env_upto(const an_env *e) { return e->upto; }
 
-static int env_named(const an_env *e, const profile_point *pt, const char *name) {
-  return !strcmp(profile_kind_name(e->c->pr, pt->kind, NULL), name);
+static int env_named(an_env *e, const profile_point *pt, const char *name) {
+  return profile_point_named(e->c->pr, &e->names, pt, name);
 }
 
 static cx_err env_count(void *ctx, const char *name, int64_t window_ms, double *out) {

@@ -24,7 +24,7 @@ typedef struct {
   uint64_t *dur;                              /* (kind << 56 | a << 52 | b << 48 | ms) */
   size_t ndur, capdur;
   cx_err rc;
-  profile_stage_cache cache;
+  profile_name_cache cache;
 } part;
 
 typedef struct {

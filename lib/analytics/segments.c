@@ -108,6 +108,11 @@ static cx_err set_member(segment *g, int64_t id, int in) {
   return CX_OK;
 }
 
+static int id_cmp(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a & ~PROFILE_CHANGED_TRAITS, y = *(const int64_t *)b & ~PROFILE_CHANGED_TRAITS;
+  return (x > y) - (x < y);
+}
+
 static analytics_ctx ctx_of(analytics_segments *s, sqlite3 *rdb) {
   return (analytics_ctx){.pr = s->pr, .rdb = rdb, .now_ms = cx_now_ms()};
 }
@@ -226,19 +231,29 @@ static cx_err refresh(analytics_segments *s) {
     }
     if (!n) break;
     int64_t t0 = cx_mono_ns();
+    /* each customer once, with its reasons together */
+    qsort(ids, n, sizeof *ids, id_cmp);
+    size_t u = 0;
+    for (size_t i = 0; i < n; i++) {
+      if (u && (ids[u - 1] & ~PROFILE_CHANGED_TRAITS) == (ids[i] & ~PROFILE_CHANGED_TRAITS)) ids[u - 1] |= ids[i];
+      else ids[u++] = ids[i];
+    }
+    n = u;
     for (size_t i = 0; !rc && i < n; i++) { /* traits first: outside the read section */
+      if (!(ids[i] & PROFILE_CHANGED_TRAITS) || !s->traits.n) continue;
+      ids[i] &= ~PROFILE_CHANGED_TRAITS;
       int64_t r = profile_canonical(s->pr, ids[i]);
       if (r == ids[i]) rc = an_traits_refresh(&c, &s->traits, r);
     }
     profile_read_begin(s->pr);
     for (size_t i = 0; !rc && i < n; i++) {
-      int64_t id = ids[i];
+      int64_t id = ids[i] & ~PROFILE_CHANGED_TRAITS;
       int root = profile_root_of(s->pr, id) == id; /* merged away: a member no more */
       for (size_t k = 0; !rc && k < s->nseg; k++)
         rc = set_member(&s->seg[k], id, root && an_env_match_customer(&env, s->seg[k].rule, id, now));
     }
     profile_read_end(s->pr);
-    s->stats.evaluations += n * s->nseg;
+    s->stats.evaluations += n * s->nseg; /* distinct customers of the batch */
     s->stats.eval_ns += (uint64_t)(cx_mono_ns() - t0);
     if (rc) break;
   }
@@ -643,13 +658,34 @@ cx_err analytics_segment_delete(analytics_segments *s, int64_t id) {
   return rc;
 }
 
+/* A preview: the rule over every customer, counted, on its own traits
+ * and without the segments' lock, so that a builder typing does not hold
+ * up the segments' readers. */
+typedef struct {
+  const analytics_ctx *c;
+  const rules_expr *rule;
+  an_env env[ANALYTICS_THREADS];
+  uint64_t size[ANALYTICS_THREADS];
+  int64_t sample[ANALYTICS_THREADS][10];
+  size_t nsample[ANALYTICS_THREADS];
+} preview_job;
+
+static void preview_scan(void *arg, int part, int64_t lo, int64_t hi) {
+  preview_job *j = arg;
+  for (int64_t id = lo; id < hi; id++)
+    if (profile_root_of(j->c->pr, id) == id && an_env_match_customer(&j->env[part], j->rule, id, j->c->now_ms)) {
+      if (j->nsample[part] < 10) j->sample[part][j->nsample[part]++] = id;
+      j->size[part]++;
+    }
+}
+
 cx_err analytics_segment_preview(analytics_segments *s, const cJSON *req, cx_buf *out,
                                  analytics_error *err) {
   int64_t started = cx_mono_ns();
   const cJSON *rule = cJSON_GetObjectItemCaseSensitive(req, "rule");
   if (!cJSON_IsString(rule) || !*rule->valuestring)
     return an_fail(err, "invalid_field", "rule", "rule must be a rule (docs/rules.md), such as traits.plan == \"pro\".");
-  /* the segment a create would make, computed aside and dropped */
+  /* checked as a create would check it */
   cJSON *probe = cJSON_CreateObject();
   if (!probe || !cJSON_AddStringToObject(probe, "name", "preview") ||
       !cJSON_AddStringToObject(probe, "rule", rule->valuestring)) {
@@ -659,23 +695,34 @@ cx_err analytics_segment_preview(analytics_segments *s, const cJSON *req, cx_buf
   segment g = {0};
   cx_err rc = check(probe, &g, 0, err);
   cJSON_Delete(probe);
-  pthread_mutex_lock(&s->mu);
-  if (!rc && s->nseg == MAX_SEGMENTS) rc = an_fail(err, "too_many_segments", NULL, "There are %d segments, the most there may be.", MAX_SEGMENTS);
+  preview_job *j = rc ? NULL : cx_calloc(1, sizeof *j);
+  if (!rc && !j) rc = CX_ENOMEM;
+  sqlite3 *rdb = rc ? NULL : store_reader_get(s->st);
+  analytics_ctx c = ctx_of(s, rdb);
+  an_traits traits = {0};
+  if (!rc) rc = an_traits_load(&c, &g.rule, 1, NULL, &traits);
   if (!rc) {
-    s->seg[s->nseg++] = g; /* computed with the others' traits loaded too */
-    rc = compute_full(s, &s->seg[s->nseg - 1]);
-    g = s->seg[--s->nseg];
-    memset(&s->seg[s->nseg], 0, sizeof s->seg[s->nseg]);
+    j->c = &c;
+    j->rule = g.rule;
+    for (int t = 0; t < ANALYTICS_THREADS; t++) an_env_init(&j->env[t], &c, &traits);
+    profile_read_begin(s->pr);
+    an_parallel(an_reads_store(g.rule) ? 1 : ANALYTICS_THREADS, profile_max_id(s->pr), preview_scan, j);
+    profile_read_end(s->pr);
+    for (int t = 0; t < ANALYTICS_THREADS; t++) an_env_free(&j->env[t]);
+    uint64_t size = 0;
+    for (int t = 0; t < ANALYTICS_THREADS; t++) size += j->size[t];
+    rc = cx_buf_printf(out, "{\"size\":%llu,\"sample\":[", (unsigned long long)size);
+    size_t shown = 0; /* the lowest ids: thread 0's range comes first */
+    for (int t = 0; !rc && t < ANALYTICS_THREADS; t++)
+      for (size_t i = 0; !rc && i < j->nsample[t] && shown < 10; i++)
+        rc = cx_buf_printf(out, "%s\"%lld\"", shown++ ? "," : "", (long long)j->sample[t][i]);
+    if (!rc) rc = cx_buf_puts(out, "],");
+    if (!rc) rc = an_took(out, started);
+    if (!rc) rc = cx_buf_puts(out, "}");
   }
-  pthread_mutex_unlock(&s->mu);
-  if (!rc) rc = cx_buf_printf(out, "{\"size\":%llu,\"sample\":[", (unsigned long long)g.size);
-  size_t shown = 0;
-  for (size_t w = 0; !rc && w < g.nwords && shown < 10; w++)
-    for (uint64_t bits = g.bits[w]; !rc && bits && shown < 10; bits &= bits - 1)
-      rc = cx_buf_printf(out, "%s\"%lld\"", shown++ ? "," : "", (long long)(w << 6) + __builtin_ctzll(bits));
-  if (!rc) rc = cx_buf_puts(out, "],");
-  if (!rc) rc = an_took(out, started);
-  if (!rc) rc = cx_buf_puts(out, "}");
+  if (rdb) store_reader_put(s->st, rdb);
+  an_traits_free(&traits);
+  cx_free(j);
   segment_free(&g);
   return rc;
 }

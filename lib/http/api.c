@@ -583,6 +583,11 @@ enum MHD_Result http_api(http_server *h, struct MHD_Connection *c, http_req *r, 
   if (http_bearer(h, c, &admin))
     return http_send_error(h, c, r, 401, "unauthorized", "Send Authorization: Bearer <token>.", NULL);
   if (!strcmp(rest, "sources")) return sources(&x, admin);
+  if (!strcmp(rest, "me")) { /* what this token may do, for a dashboard to show */
+    cx_buf b;
+    cx_buf_init(&b, 64);
+    return send_buf(&x, 200, &b, cx_buf_printf(&b, "{\"scope\":\"%s\"}", admin ? "admin" : "read"));
+  }
   int get = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");
   if (!strcmp(rest, "customers") || !strncmp(rest, "customers/", 10) || !strcmp(rest, "stats") ||
       !strcmp(rest, "merges") || !strncmp(rest, "accounts/", 9) || !strcmp(rest, "events") ||

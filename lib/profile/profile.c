@@ -654,6 +654,7 @@ static cx_err add_identity(profile *p, int type, const char *v, int64_t customer
   if (!rc) rc = slot_insert(p, type, v, n, customer);
   if (!rc && type == PROFILE_USER_ID) p->cust[find_root_w(p, customer)].uid_hash = key_hash(type, v, n);
   if (!rc && type == PROFILE_EMAIL) p->cust[find_root_w(p, customer)].has_email = 1;
+  if (!rc) profile_changed(p, find_root_w(p, customer), 0); /* customer.identified */
   return rc;
 }
 
@@ -707,8 +708,8 @@ static cx_err merge(profile *p, int64_t a, int64_t b, const char *reason, const 
   ci->next_member = cf->next_member;
   cf->next_member = ring;
   p->merged++;
-  profile_changed(p, from);
-  profile_changed(p, into);
+  profile_changed(p, from, PROFILE_CHANGED_TRAITS);
+  profile_changed(p, into, PROFILE_CHANGED_TRAITS);
   *out = into;
   return CX_OK;
 }
@@ -774,7 +775,6 @@ cx_err profile_resolve(profile *p, sqlite3 *db, const profile_ids *ids, int64_t 
     if (slot_find(p, key_hash(type, id[i].v, n), type, id[i].v, n)) continue;
     if ((rc = add_identity(p, type, id[i].v, target, now))) return rc;
   }
-  profile_changed(p, target); /* a new customer or identity: customer.identified */
   *out_customer = target;
   return CX_OK;
 }
@@ -809,7 +809,7 @@ cx_err profile_set_traits(profile *p, sqlite3 *db, int64_t customer, const cJSON
                           int64_t ts) {
   cx_err rc = stmts_prepare(p, db);
   if (!rc) rc = upsert_traits(p->upsert_trait, customer, NULL, traits, ts);
-  if (!rc) profile_changed(p, find_root_w(p, customer));
+  if (!rc) profile_changed(p, find_root_w(p, customer), PROFILE_CHANGED_TRAITS);
   return rc;
 }
 
@@ -851,7 +851,7 @@ cx_err profile_note_event(profile *p, int64_t customer, int64_t seq, int64_t ts,
     p->events++;
     if (p->first_ts == CX_NO_TIME || ts < p->first_ts) p->first_ts = ts;
     if (p->last_ts == CX_NO_TIME || ts > p->last_ts) p->last_ts = ts;
-    profile_changed(p, c);
+    profile_changed(p, c, 0);
   }
   return rc;
 }
@@ -983,12 +983,12 @@ const char *profile_kind_name(const profile *p, uint32_t kind, int *type) {
   return p->kinds[kind].name;
 }
 
-void profile_changed(profile *p, int64_t id) {
+void profile_changed(profile *p, int64_t id, int64_t what) {
   if (!p->changes && !(p->changes = cx_malloc(PROFILE_CHANGES * sizeof *p->changes))) {
     p->changes_head += PROFILE_CHANGES + 1; /* cannot record it: report the loss */
     return;
   }
-  p->changes[p->changes_head++ & (PROFILE_CHANGES - 1)] = id;
+  p->changes[p->changes_head++ & (PROFILE_CHANGES - 1)] = id | what;
 }
 
 uint64_t profile_changes_now(profile *p) {

@@ -129,31 +129,39 @@ const char *profile_kind_name(const profile *p, uint32_t kind, int *type);
 const char *profile_stage(profile *p, int64_t id, int identified, int64_t now);
 /* The lifecycle stages, in the order their rules are tried. */
 size_t profile_stage_names(const char *const **names);
-/* What the stage rules' event names resolve to, kept between calls by
- * one thread within one read section; zero it before first use. */
-#define PROFILE_STAGE_NAMES 16
-#define PROFILE_STAGE_KINDS 4
+/* Which kinds carry an event name, looked up once and kept between calls
+ * by one thread within one read section (names are compared by pointer:
+ * a rule's strings are stable); zero it before first use. */
+#define PROFILE_CACHE_NAMES 16
+#define PROFILE_CACHE_KINDS 4
 typedef struct {
   const char *name; /* the rule's string (compared by pointer) */
-  uint32_t kind[PROFILE_STAGE_KINDS];
-  uint32_t nk; /* kinds with the name; above PROFILE_STAGE_KINDS: compare names */
-} profile_stage_name;
+  uint32_t kind[PROFILE_CACHE_KINDS];
+  uint32_t nk; /* kinds with the name; above PROFILE_CACHE_KINDS: compare names */
+} profile_cached_name;
 typedef struct {
-  profile_stage_name names[PROFILE_STAGE_NAMES];
+  profile_cached_name names[PROFILE_CACHE_NAMES];
   uint32_t n, nkinds;
-} profile_stage_cache;
+} profile_name_cache;
+/* [section] 1 when pt's kind is named name (through cache). */
+int profile_point_named(const profile *p, profile_name_cache *cache, const profile_point *pt,
+                        const char *name);
 /* [section] The stage of root customer id at now (its events at or before
  * now): an index into profile_stage_names. */
-size_t profile_stage_of(const profile *p, int64_t id, int64_t now, profile_stage_cache *cache);
+size_t profile_stage_of(const profile *p, int64_t id, int64_t now, profile_name_cache *cache);
 
 /* [reader] Customers the writer changed since *cursor (an event, traits,
  * an identity, a merge; a merged customer is listed with its survivor),
- * in order, repeats possible: copies up to max ids into out, advances
+ * in order, repeats possible, each id flagged with
+ * PROFILE_CHANGED_TRAITS when its traits may have changed: copies up to max ids into out, advances
  * *cursor past them and returns how many. Returns PROFILE_CHANGES_LOST
  * (and moves *cursor to now) when more changed than the log holds or the
  * indexes were rebuilt: the caller must look at every customer. Start
  * with *cursor = profile_changes_now(p). */
 #define PROFILE_CHANGES_LOST SIZE_MAX
+/* set in a listed id when the customer's traits may have changed (mask
+ * it off: id & ~PROFILE_CHANGED_TRAITS) */
+#define PROFILE_CHANGED_TRAITS ((int64_t)1 << 62)
 uint64_t profile_changes_now(profile *p);
 size_t profile_changes(profile *p, uint64_t *cursor, int64_t *out, size_t max);
 

@@ -67,8 +67,10 @@ struct profile {
 };
 
 #define PROFILE_CHANGES (1u << 16)
-/* [writer] Notes that customer id changed. */
-void profile_changed(profile *p, int64_t id);
+/* [writer] Notes that customer id changed: what is 0 (an event, an
+ * identity) or PROFILE_CHANGED_TRAITS (its traits may differ: set, or
+ * merged with another's). */
+void profile_changed(profile *p, int64_t id, int64_t what);
 
 /* [writer, or a load] The kind of (type, name), added when new. */
 cx_err profile_kind_intern(profile *p, int type, const char *name, uint32_t *out);

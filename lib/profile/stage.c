@@ -45,43 +45,52 @@ typedef struct {
   int identified;
   int64_t now;
   uint32_t upto; /* the points at or before now: tl[0..upto) */
-  profile_stage_cache *cache;
+  profile_name_cache *cache;
 } stage_ctx;
 
 /* The kinds named name, through the cache: the rules' names are strings
  * of the compiled rules, so a name is found by its pointer. NULL when
  * there are too many to cache (the caller compares names). */
-static const profile_stage_name *kinds_named(const stage_ctx *x, const char *name) {
-  profile_stage_cache *c = x->cache;
-  if (c->nkinds != x->p->nkinds) { /* new kinds since: start over */
+static const profile_cached_name *kinds_named(const profile *p, profile_name_cache *c, const char *name) {
+  if (c->nkinds != p->nkinds) { /* new kinds since: start over */
     c->n = 0;
-    c->nkinds = x->p->nkinds;
+    c->nkinds = p->nkinds;
   }
   for (uint32_t i = 0; i < c->n; i++)
-    if (c->names[i].name == name) return c->names[i].nk <= PROFILE_STAGE_KINDS ? &c->names[i] : NULL;
-  if (c->n == PROFILE_STAGE_NAMES) return NULL;
-  profile_stage_name *e = &c->names[c->n++];
+    if (c->names[i].name == name) return c->names[i].nk <= PROFILE_CACHE_KINDS ? &c->names[i] : NULL;
+  if (c->n == PROFILE_CACHE_NAMES) return NULL;
+  profile_cached_name *e = &c->names[c->n++];
   e->name = name;
   e->nk = 0;
-  for (uint32_t k = 1; k <= x->p->nkinds; k++)
-    if (!strcmp(x->p->kinds[k].name, name)) {
-      if (e->nk < PROFILE_STAGE_KINDS) e->kind[e->nk] = k;
+  for (uint32_t k = 1; k <= p->nkinds; k++)
+    if (!strcmp(p->kinds[k].name, name)) {
+      if (e->nk < PROFILE_CACHE_KINDS) e->kind[e->nk] = k;
       e->nk++;
     }
-  return e->nk <= PROFILE_STAGE_KINDS ? e : NULL;
+  return e->nk <= PROFILE_CACHE_KINDS ? e : NULL;
 }
 
-static int named(const stage_ctx *x, const profile_stage_name *e, const profile_point *pt,
-                 const char *name) {
-  if (!e) return !strcmp(x->p->kinds[pt->kind].name, name);
+static int named_in(const profile *p, const profile_cached_name *e, const profile_point *pt,
+                    const char *name) {
+  if (!e) return !strcmp(p->kinds[pt->kind].name, name);
   for (uint32_t i = 0; i < e->nk; i++)
     if (e->kind[i] == pt->kind) return 1;
   return 0;
 }
 
+int profile_point_named(const profile *p, profile_name_cache *cache, const profile_point *pt,
+                        const char *name) {
+  return named_in(p, kinds_named(p, cache, name), pt, name);
+}
+
+static int named(const stage_ctx *x, const profile_cached_name *e, const profile_point *pt,
+                 const char *name) {
+  return named_in(x->p, e, pt, name);
+}
+
 static cx_err st_count(void *ctx, const char *name, int64_t window_ms, double *out) {
   const stage_ctx *x = ctx;
-  const profile_stage_name *e = kinds_named(x, name);
+  const profile_cached_name *e = kinds_named(x->p, x->cache, name);
   double n = 0;
   if (e && !e->nk) { /* nobody sent it */
     *out = 0;
@@ -98,7 +107,7 @@ static cx_err st_count(void *ctx, const char *name, int64_t window_ms, double *o
 
 static cx_err st_last_time(void *ctx, const char *name, int64_t *out_ms) {
   const stage_ctx *x = ctx;
-  const profile_stage_name *e = kinds_named(x, name);
+  const profile_cached_name *e = kinds_named(x->p, x->cache, name);
   *out_ms = CX_NO_TIME;
   for (uint32_t i = x->upto; i-- > 0;) /* sorted by time: the last match is the latest */
     if (named(x, e, &x->c->tl[i], name)) {
@@ -138,7 +147,7 @@ size_t profile_stage_names(const char *const **names) {
 
 /* The first stage whose rule matches root customer r at now (the lock held). */
 static size_t stage_at(const profile *p, int64_t r, int identified, int64_t now,
-                       profile_stage_cache *cache) {
+                       profile_name_cache *cache) {
   pthread_once(&compile_once, compile_all);
   const profile_customer *c = &p->cust[r];
   uint32_t lo = 0, hi = c->n; /* the points at or before now */
@@ -156,14 +165,14 @@ static size_t stage_at(const profile *p, int64_t r, int identified, int64_t now,
   return NSTAGES - 1;
 }
 
-size_t profile_stage_of(const profile *p, int64_t id, int64_t now, profile_stage_cache *cache) {
+size_t profile_stage_of(const profile *p, int64_t id, int64_t now, profile_name_cache *cache) {
   if (id <= 0 || id > p->ncust || p->cust[id].parent != id) return NSTAGES - 1;
   return stage_at(p, id, profile_identified(p, id), now, cache);
 }
 
 const char *profile_stage(profile *p, int64_t id, int identified, int64_t now) {
   size_t stage = NSTAGES - 1;
-  profile_stage_cache cache = {0};
+  profile_name_cache cache = {0};
   pthread_rwlock_rdlock(&p->lock);
   int64_t r = profile_root(p, id);
   if (r) stage = stage_at(p, r, identified, now, &cache);

@@ -2,13 +2,15 @@
 // retention) of cxm beside DuckDB running the equivalent SQL over the same
 // events, in the same run, interleaved, with the answers checked equal.
 //
-//   node bench/analytics.mjs --csv FILE [--port P --token T] [--reps N] [--verify 1]
+//   node bench/analytics.mjs --csv FILE [--traits FILE] [--port P --token T] [--reps N]
+//                            [--verify 1]
 //
 // FILE: the events of the cxm store as CSV rows (root customer id, ts in UTC
 // ms, seq, name), one per named event (driver.py exports them from cxm.db,
 // merged customers already followed to their root). Without --port only the
 // DuckDB side runs. Progress on stderr; the last line on stdout is the JSON
-// of the results.
+// of the results. --traits FILE: the trait plan as CSV rows (root customer
+// id, value as stored: JSON text, ts), for the segment rule on a trait.
 //
 // DuckDB gets the same head start cxm has (its timelines are in memory, in
 // order): before any query is timed the events are loaded into an in-memory
@@ -28,6 +30,14 @@
 //    start_event in [from, to); retained[k] = cohort members with a
 //    return_event after the start event (in timeline order) in week
 //    cohort + k, k < periods.
+//  segment (POST /api/v1/segments/preview, docs/segments.md): the number
+//    of customers (roots) the rule holds for, from scratch; count(name)
+//    without a window counts all of the customer's events of that name (the
+//    data is in 2024, before now); traits.plan is the newest value (by ts)
+//    over the customers merged into the root. DuckDB counts the same with a
+//    GROUP BY over the events (and over the traits).
+// Lifecycle (GET /api/v1/lifecycle) is timed on cxm only: its stage rules
+// (docs/guide.md) are relative to now, and there is no DuckDB equivalent here.
 import http from "node:http";
 import { DuckDBInstance } from "@duckdb/node-api";
 
@@ -94,6 +104,36 @@ const QUERIES = [
     to: Date.parse("2024-03-25T00:00:00Z"), // 12 weeks later
   },
 ];
+
+// segment rules (docs/segments.md) whose answer does not depend on now,
+// with DuckDB's count of the customers they hold for
+const SEGMENTS = [
+  {
+    key: "seg_orders2",
+    short: "segment count(Order Completed) >= 2",
+    rule: 'count("Order Completed") >= 2',
+    sql: "SELECT count(*) FROM (SELECT cid FROM ev WHERE name = 'Order Completed' GROUP BY cid" +
+      " HAVING count(*) >= 2)",
+  },
+  {
+    key: "seg_viewers",
+    short: "segment viewed >= 5 && no order",
+    rule: 'count("Product Viewed") >= 5 && count("Order Completed") == 0',
+    sql: "SELECT count(*) FROM (SELECT cid FROM ev WHERE name IN ('Product Viewed', 'Order Completed')" +
+      " GROUP BY cid HAVING count(*) FILTER (WHERE name = 'Product Viewed') >= 5" +
+      " AND count(*) FILTER (WHERE name = 'Order Completed') = 0)",
+  },
+  {
+    key: "seg_pro",
+    short: "segment traits.plan == pro",
+    rule: 'traits.plan == "pro"',
+    needs_traits: true,
+    // the value is stored as JSON text: '"pro"'
+    sql: "SELECT count(*) FROM (SELECT cid, arg_max(value, ts) AS v FROM tr GROUP BY cid)" +
+      " WHERE v = '\"pro\"'",
+  },
+];
+const SEGMENT_TARGET_MS = 500;
 
 function funnelSql(q) {
   const { from: F, to: T, window_ms: W } = q;
@@ -203,16 +243,22 @@ function compare(q, ref, got) {
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 function cxmCall(q) {
-  const path = `/api/v1/analytics/${q.kind}`;
-  const body = JSON.stringify(cxmBody(q));
+  return cxmRequest(`/api/v1/analytics/${q.kind}`, cxmBody(q));
+}
+
+// POST path with the JSON of body, or GET when body is null
+function cxmRequest(path, bodyObj) {
+  const body = bodyObj === null ? "" : JSON.stringify(bodyObj);
+  const method = bodyObj === null ? "GET" : "POST";
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
+    const headers = { Authorization: `Bearer ${args.token}` };
+    if (method === "POST") {
+      headers["Content-Type"] = "application/json";
+      headers["Content-Length"] = Buffer.byteLength(body);
+    }
     const req = http.request({
-      host: "127.0.0.1", port: Number(args.port), method: "POST", path, agent,
-      headers: {
-        Authorization: `Bearer ${args.token}`, "Content-Type": "application/json",
-        "Content-Length": Buffer.byteLength(body),
-      },
+      host: "127.0.0.1", port: Number(args.port), method, path, agent, headers,
     }, (res) => {
       const chunks = [];
       res.on("data", (c) => chunks.push(c));
@@ -220,14 +266,14 @@ function cxmCall(q) {
         const ms = performance.now() - t0;
         const text = Buffer.concat(chunks).toString();
         if (res.statusCode !== 200) {
-          reject(new Error(`POST ${path} ${body}: ${res.statusCode} ${text.slice(0, 300)}`));
+          reject(new Error(`${method} ${path} ${body}: ${res.statusCode} ${text.slice(0, 300)}`));
           return;
         }
         resolve({ ms, answer: JSON.parse(text) });
       });
     });
     req.on("error", reject);
-    req.end(body);
+    req.end(method === "POST" ? body : undefined);
   });
 }
 
@@ -413,6 +459,92 @@ for (const q of QUERIES) {
     log(`    DuckDB's answer: ${JSON.stringify(refAnswer)}`);
     log(`    cxm's answer:    ${JSON.stringify(res.got)}`);
   }
+}
+
+// ---- segments: a rule over every customer, from scratch (preview) ----
+let haveTraits = false;
+if (args.traits) {
+  t = performance.now();
+  await con.run(`CREATE TABLE tr AS SELECT * FROM read_csv(${sqlStr(args.traits)}, header = false,` +
+    ` quote = '"', escape = '"', columns = {'cid': 'INTEGER', 'value': 'VARCHAR', 'ts': 'BIGINT'})`);
+  const n = Number((await con.runAndReadAll("SELECT count(*) FROM tr")).getRows()[0][0]);
+  log(`  DuckDB: read ${n.toLocaleString("en")} values of the trait plan from CSV in` +
+    ` ${((performance.now() - t) / 1000).toFixed(1)} s (not timed below)`);
+  out.duckdb.trait_rows = n;
+  haveTraits = true;
+}
+out.segments = [];
+for (const q of SEGMENTS) {
+  if (q.needs_traits && !haveTraits) continue;
+  const duck = async () => {
+    const t0 = performance.now();
+    const r = (await con.runAndReadAll(q.sql)).getRows();
+    return { ms: performance.now() - t0, size: Number(r[0][0]) };
+  };
+  const preview = () => cxmRequest("/api/v1/segments/preview", { rule: q.rule });
+  const refSize = (await duck()).size;
+  const res = { key: q.key, short: q.short, rule: q.rule, sql: q.sql, target_ms: SEGMENT_TARGET_MS,
+    duckdb_ms: [], cxm_ms: [], cxm_took_ms: [], duckdb_size: refSize, cxm_size: null };
+  let cxmError = null;
+  if (withCxm) {
+    try {
+      res.cxm_size = (await preview()).answer.size;
+    } catch (e) {
+      cxmError = e.message;
+    }
+  }
+  for (let i = 0; i < reps; i++) {
+    const order = i % 2 ? ["duck", "cxm"] : ["cxm", "duck"];
+    for (const side of order) {
+      if (side === "duck") {
+        const r = await duck();
+        res.duckdb_ms.push(r.ms);
+        if (r.size !== refSize) throw new Error(`DuckDB's answer to ${q.key} changed`);
+      } else if (res.cxm_size !== null && !cxmError) {
+        const r = await preview();
+        res.cxm_ms.push(r.ms);
+        if (typeof r.answer.took_ms === "number") res.cxm_took_ms.push(r.answer.took_ms);
+        if (r.answer.size !== res.cxm_size) cxmError = `cxm's size for ${q.rule} changed between runs`;
+      }
+    }
+  }
+  res.duckdb_median_ms = median(res.duckdb_ms);
+  res.cxm_median_ms = median(res.cxm_ms);
+  res.cxm_took_median_ms = median(res.cxm_took_ms);
+  res.ratio = res.cxm_median_ms ? res.duckdb_median_ms / res.cxm_median_ms : null;
+  if (res.cxm_size !== null) res.match = res.cxm_size === refSize;
+  if (cxmError) res.error = cxmError;
+  out.segments.push(res);
+  log(`  segment ${q.rule}: ` + (res.cxm_median_ms !== null
+    ? `cxm preview median ${res.cxm_median_ms.toFixed(1)} ms (server took_ms ${res.cxm_took_median_ms ?? "—"})` +
+      ` | DuckDB ${res.duckdb_median_ms.toFixed(1)} ms | DuckDB/cxm ${res.ratio.toFixed(2)}×` +
+      ` | size cxm ${res.cxm_size}, DuckDB ${refSize}: ${res.match ? "equal" : "DIFFER"}`
+    : `DuckDB ${res.duckdb_median_ms.toFixed(1)} ms, size ${refSize}; cxm: ${cxmError || "not run"}`));
+  if (res.match === false) log(`    MISMATCH rule ${q.rule}: size DuckDB ${refSize}, cxm ${res.cxm_size}; SQL: ${q.sql}`);
+}
+
+// ---- lifecycle: cxm only (stage rules are relative to now; no DuckDB equivalent) ----
+if (withCxm) {
+  const lc = { cxm_ms: [], cxm_took_ms: [], reference: "none (no DuckDB equivalent)" };
+  try {
+    const first = (await cxmRequest("/api/v1/lifecycle", null)).answer; // warm-up
+    for (let i = 0; i < reps; i++) {
+      const r = await cxmRequest("/api/v1/lifecycle", null);
+      lc.cxm_ms.push(r.ms);
+      if (typeof r.answer.took_ms === "number") lc.cxm_took_ms.push(r.answer.took_ms);
+    }
+    lc.customers = first.customers;
+    lc.stages = first.stages;
+    lc.cxm_median_ms = median(lc.cxm_ms);
+    lc.cxm_took_median_ms = median(lc.cxm_took_ms);
+    log(`  lifecycle (GET /api/v1/lifecycle): cxm median ${lc.cxm_median_ms.toFixed(1)} ms` +
+      ` (server took_ms ${lc.cxm_took_median_ms ?? "—"}) over ${first.customers} customers;` +
+      ` stages ${first.stages.map((x) => `${x.name} ${x.customers}`).join(", ")}; no DuckDB equivalent`);
+  } catch (e) {
+    lc.error = e.message;
+    log(`  lifecycle: ${e.message}`);
+  }
+  out.lifecycle = lc;
 }
 agent.destroy();
 console.log(JSON.stringify(out));

@@ -833,19 +833,28 @@ ROOTS_SQL = (
     " WHERE e.name IS NOT NULL")
 
 
-def export_events_csv(db, csv_path):
+# the trait the segment rule of part 6 reads, per root customer: (root, value
+# as stored - JSON text -, ts); the newest by ts over a root's members wins
+TRAITS_SQL = (
+    "WITH RECURSIVE root(id, r) AS (SELECT id, id FROM customers WHERE merged_into IS NULL"
+    " UNION ALL SELECT c.id, root.r FROM customers c JOIN root ON c.merged_into = root.id)"
+    " SELECT root.r, t.value, t.ts FROM traits t JOIN root ON t.customer_id = root.id"
+    " WHERE t.key = 'plan'")
+
+
+def export_events_csv(db, csv_path, sql=ROOTS_SQL):
     """(root customer id, ts, seq, name) of every named event, as CSV: the
     sqlite3 shell when there is one, else python's sqlite3 module."""
     t = time.monotonic()
     tmp = csv_path + ".tmp"
     if shutil.which("sqlite3"):
         with open(tmp, "wb") as f:
-            subprocess.run(["sqlite3", "-readonly", "-csv", db, ROOTS_SQL], stdout=f, check=True)
+            subprocess.run(["sqlite3", "-readonly", "-csv", db, sql], stdout=f, check=True)
     else:
         import csv
         con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
         with open(tmp, "w", newline="") as f:
-            csv.writer(f).writerows(con.execute(ROOTS_SQL))
+            csv.writer(f).writerows(con.execute(sql))
         con.close()
     os.replace(tmp, csv_path)
     return time.monotonic() - t
@@ -869,11 +878,15 @@ def part_analytics():
     et = export_events_csv(os.path.join(data, "cxm.db"), csv_path)
     say(f"  exported the named events with their root customer to CSV in {et:.1f} s "
         f"({os.path.getsize(csv_path) / 1e6:,.0f} MB; not timed below)")
+    traits_path = os.path.join(TMP, "analytics-traits.csv")
+    tt = export_events_csv(os.path.join(data, "cxm.db"), traits_path, TRAITS_SQL)
+    say(f"  exported the trait plan with its root customer to CSV in {tt:.1f} s "
+        f"({os.path.getsize(traits_path) / 1e6:,.0f} MB; not timed below)")
     srv = Server(data, "analytics")
     say(f"  cxm serve listening after {srv.startup_wall_ms:.0f} ms")
     try:
         p = subprocess.Popen(["node", os.path.join(HERE, "analytics.mjs"), "--csv", csv_path,
-                              "--port", str(srv.port), "--token", st["creds"]["admin_token"],
+                              "--traits", traits_path, "--port", str(srv.port), "--token", st["creds"]["admin_token"],
                               "--reps", str(reps)]
                              + (["--verify", "1"] if VERIFY else []), stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
@@ -888,10 +901,11 @@ def part_analytics():
     finally:
         srv.stop()
     if not KEEP:
-        try:
-            os.unlink(csv_path)
-        except OSError:
-            pass
+        for f in (csv_path, traits_path):
+            try:
+                os.unlink(f)
+            except OSError:
+                pass
     js = [l for l in out_lines if l.startswith("{")]
     if p.returncode or not js:
         raise RuntimeError(f"analytics.mjs exited with {p.returncode}")
@@ -914,6 +928,229 @@ def part_analytics():
     n_eq = sum(1 for q in checked if q["match"])
     add_summary("analytics answers equal to DuckDB's", f"{n_eq}/{len(checked)}" if checked else "—",
                 "—", None, "all", (n_eq == len(checked)) if checked else None)
+    # segments: one rule over every customer from scratch (preview) beside DuckDB
+    segs = r.get("segments", [])
+    for q in segs:
+        c, d = q["cxm_median_ms"], q["duckdb_median_ms"]
+        ok = (c < q["target_ms"]) if (c is not None and full_scale) else None
+        add_summary(f"{q['short']} ms ({tag})", c, d, c / d if c else None,
+                    f"< {q['target_ms']} ms{at}", ok)
+        add_summary("  server took_ms", q["cxm_took_median_ms"], "—", None, "(report)", None)
+        sp = d / c if c else None
+        add_summary("  DuckDB ÷ cxm", sp, "—", None, f"≥ 3×{at}",
+                    (sp >= 3) if (sp is not None and full_scale) else None, "×")
+    seg_checked = [q for q in segs if q.get("match") is not None]
+    if segs:
+        n_eq = sum(1 for q in seg_checked if q["match"])
+        add_summary("segment sizes equal to DuckDB's", f"{n_eq}/{len(seg_checked)}" if seg_checked else "—",
+                    "—", None, "all", (n_eq == len(seg_checked)) if seg_checked else None)
+    lc = r.get("lifecycle") or {}
+    if lc.get("cxm_median_ms") is not None:
+        add_summary(f"lifecycle ms ({tag})", lc["cxm_median_ms"], "none", None,
+                    "(report; no DuckDB equivalent)", None)
+        add_summary("  server took_ms", lc["cxm_took_median_ms"], "—", None, "(report)", None)
+    # segments kept current: events streamed into a copy of the store
+    try:
+        inc = segment_incremental(st, r.get("lifecycle", {}).get("customers"))
+    except Exception as e:  # reported, the figures above stay
+        say(f"  incremental segment update could not run: {type(e).__name__}: {e}")
+        results["parts"]["analytics"]["incremental"] = {"error": f"{type(e).__name__}: {e}"}
+        return
+    results["parts"]["analytics"]["incremental"] = inc
+    ev_tag = f"{inc['events']:,} ev, {len(inc['segments'])} seg"
+    ref_us = inc["full_us_per_customer"]
+    add_summary(f"segment update µs/event ({ev_tag})", inc["us_per_event"], ref_us,
+                inc["us_per_event"] / ref_us if inc["us_per_event"] is not None and ref_us else None,
+                f"< 5 µs{at}", (inc["us_per_event"] < 5) if (inc["us_per_event"] is not None and full_scale)
+                else None)
+    add_summary("  µs per changed customer", inc["us_per_changed_customer"], ref_us,
+                inc["us_per_changed_customer"] / ref_us
+                if inc["us_per_changed_customer"] is not None and ref_us else None, "(report)", None)
+    add_summary("  full runs while streaming", inc["full_runs_during"], "—", None,
+                "(report; 0 = all incremental)", None)
+    n_eq = sum(1 for g in inc["segments"] if g["match"])
+    add_summary("segment sizes incremental = full", f"{n_eq}/{len(inc['segments'])}", "—", None, "all",
+                n_eq == len(inc["segments"]))
+
+
+# segments defined for the incremental update (part 6): rules whose answer does
+# not depend on now (the data is in 2024 and 2025)
+SEG_RULES = [
+    ("repeat buyers", 'count("Order Completed") >= 2'),
+    ("viewers who never ordered", 'count("Product Viewed") >= 5 && count("Order Completed") == 0'),
+    ("pro plan", 'traits.plan == "pro"'),
+    ("enterprise checkouts", 'traits.plan == "enterprise" && count("Checkout Started") >= 1'),
+    ("cart or coupon", 'count("Cart Viewed") >= 3 || count("Coupon Applied") >= 1'),
+]
+SEG_EVENTS = env_int("BENCH_SEG_EVENTS", 300000)
+# events/s: the refresh thread drains the profile's change log (65,536
+# entries) once a second; faster, the log overflows and every segment is
+# computed in full instead (counted apart: cxm_segment_full_runs_total)
+SEG_RATE = env_int("BENCH_SEG_RATE", 20000)
+SEG_CONNS = env_int("BENCH_SEG_CONNS", 4)
+
+
+def seg_bodies(events, users, per=100):
+    """/v1/batch bodies of `per` track messages each for existing customers
+    (userIds of gen_events), named as gen_events names them, at times after
+    the store's (2025) and in order; deterministic."""
+    import random
+    rnd = random.Random(11)
+    names = ["Product Viewed", "Product Added", "Cart Viewed", "Checkout Started", "Order Completed",
+             "Product Searched", "Coupon Applied", "Support Ticket Opened", "Email Opened", "Signed In"]
+    weights = [0.34, 0.14, 0.10, 0.07, 0.05, 0.12, 0.03, 0.03, 0.08, 0.04]
+    t0 = 1735689600000  # 2025-01-01T00:00:00Z
+    bodies = []
+    seen = set()
+    for b in range(0, events, per):
+        msgs = []
+        for i in range(b, min(events, b + per)):
+            u = rnd.randrange(users)
+            seen.add(u)
+            ev = rnd.choices(names, weights)[0]
+            ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime((t0 + i * 10) / 1000)) + \
+                f".{(t0 + i * 10) % 1000:03d}Z"
+            msgs.append(f'{{"type":"track","userId":"user-{u:07d}","event":"{ev}","properties":'
+                        f'{{"product_id":"sku-{rnd.randrange(20000):05d}","price":{rnd.randrange(5, 300)}}},'
+                        f'"timestamp":"{ts}"}}')
+        bodies.append(('{"batch":[' + ",".join(msgs) + ']}').encode())
+    return bodies, len(seen)
+
+
+def segment_incremental(st, customers):
+    """With SEG_RULES defined as segments on a copy of the scale store (the
+    kept store stays as imported), stream SEG_EVENTS events for existing
+    customers into /v1/batch at SEG_RATE, then read the incremental figures
+    from /metrics and check each segment's size against a fresh preview of
+    its rule (incremental = full). Reference: the segments' computation from
+    scratch (the sum of their compute_ms at creation) ÷ customers."""
+    src = st["data"]
+    data = os.path.join(TMP, "scale-segments")
+    shutil.rmtree(data, ignore_errors=True)
+    t = time.monotonic()
+    subprocess.run(["cp", "-a", "--reflink=auto", src, data], check=True)
+    say(f"\n  incremental segment update: {len(SEG_RULES)} segments, {SEG_EVENTS:,} events for existing "
+        f"customers into /v1/batch (100 per request, {SEG_CONNS} connections, paced at {SEG_RATE:,} ev/s) "
+        f"on a copy of the store (copied in {time.monotonic() - t:.1f} s)")
+    token, write = st["creds"]["admin_token"], basic_auth(st["creds"]["write_key"])
+    srv = Server(data, "segments")
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=600)
+
+        def call(method, path, obj=None):
+            body = json.dumps(obj).encode() if obj is not None else None
+            h = {"Authorization": "Bearer " + token}
+            if body is not None:
+                h["Content-Type"] = "application/json"
+            t0 = time.monotonic()
+            c.request(method, path, body=body, headers=h)
+            r = c.getresponse()
+            out = r.read()
+            ms = (time.monotonic() - t0) * 1000
+            if r.status not in (200, 201):
+                raise RuntimeError(f"{method} {path}: {r.status} {out[:300]!r}")
+            return json.loads(out), ms
+
+        segs = []
+        for name, rule in SEG_RULES:
+            g, ms = call("POST", "/api/v1/segments", {"name": name, "rule": rule})
+            segs.append({"id": g["id"], "name": name, "rule": rule, "size_created": g["size"],
+                         "compute_ms": g["compute_ms"], "create_ms": ms})
+            say(f"    created {name!r} ({rule}): size {g['size']:,}, compute_ms {g['compute_ms']:.1f} "
+                f"(HTTP {ms:.1f} ms)")
+        call("GET", "/api/v1/segments")
+        full_ms = sum(g["compute_ms"] for g in segs)
+        n_cust = customers or srv.logged.get("customers")
+        n_cust = int(n_cust) if n_cust else None
+        bodies, distinct = seg_bodies(SEG_EVENTS, SCALE_USERS)
+        m0 = metrics(srv.port)
+        # paced senders: request i leaves at t0 + i x 100 / rate
+        lock = threading.Lock()
+        nxt = [0]
+        bad = [0]
+        t_start = time.monotonic() + 0.05
+
+        def sender():
+            sc = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=600)
+            h = {"Authorization": write, "Content-Type": "application/json"}
+            while True:
+                with lock:
+                    i = nxt[0]
+                    nxt[0] += 1
+                if i >= len(bodies):
+                    break
+                d = t_start + i * 100 / SEG_RATE - time.monotonic()
+                if d > 0:
+                    time.sleep(d)
+                sc.request("POST", "/v1/batch", body=bodies[i], headers=h)
+                r = sc.getresponse()
+                r.read()
+                if r.status // 100 != 2:
+                    with lock:
+                        bad[0] += 1
+            sc.close()
+
+        prof = pp = None
+        if PROFILE and perf_available():  # the server while the events stream in
+            prof = os.path.join(OUT, f"perf-segments-{STAMP}.data")
+            pp = subprocess.Popen(["perf", "record", "-F", "997", "-g", "-o", prof, "-p", str(srv.pid)],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(0.5)
+        ths = [threading.Thread(target=sender) for _ in range(SEG_CONNS)]
+        for th in ths:
+            th.start()
+        for th in ths:
+            th.join()
+        send_s = time.monotonic() - t_start
+        lst, list_ms = call("GET", "/api/v1/segments")  # evaluates what is left of the change log
+        m1 = metrics(srv.port)
+        if pp:
+            pp.send_signal(signal.SIGINT)
+            pp.wait(120)
+        d = lambda k: m1.get(k, 0) - m0.get(k, 0)
+        evals, secs = d("cxm_segment_evaluations_total"), d("cxm_segment_evaluation_seconds_total")
+        full_runs = d("cxm_segment_full_runs_total")
+        last_full_s = m1.get("cxm_segment_full_seconds", 0)
+        ingested = d("cxm_events_ingested_total")
+        changed = evals / len(segs) if segs else 0
+        sizes = {g["id"]: g["size"] for g in lst["segments"]}
+        for g in segs:
+            p, ms = call("POST", "/api/v1/segments/preview", {"rule": g["rule"]})
+            g.update(size_after=sizes.get(g["id"]), preview_size=p["size"], preview_ms=p["took_ms"])
+            g["match"] = g["size_after"] == g["preview_size"]
+        rss = proc_status(srv.pid, "VmRSS")
+    finally:
+        srv.stop()
+        shutil.rmtree(data, ignore_errors=True)
+    inc = {"segments": segs, "events": SEG_EVENTS, "events_ingested": ingested, "rate": SEG_RATE,
+           "send_s": send_s, "non2xx": bad[0], "evaluations": evals, "evaluation_s": secs,
+           "changed_customers": changed, "distinct_customers_sent": distinct,
+           "full_runs_during": full_runs,
+           "last_full_s": last_full_s, "customers": n_cust,
+           "full_ms_all_segments": full_ms, "last_list_ms": list_ms, "server_rss": rss,
+           "us_per_event": 1e6 * secs / SEG_EVENTS if SEG_EVENTS else None,
+           "us_per_changed_customer": 1e6 * secs / changed if changed else None,
+           "us_per_evaluation": 1e6 * secs / evals if evals else None,
+           "full_us_per_customer": 1e3 * full_ms / n_cust if n_cust else None}
+    say(f"    sent {SEG_EVENTS:,} events in {send_s:.1f} s ({SEG_EVENTS / send_s:,.0f} ev/s, {bad[0]} non-2xx; "
+        f"server ingested {ingested:,.0f}; {distinct:,} distinct customers); evaluations {evals:,.0f} "
+        f"({changed:,.0f} changed customers × {len(segs)} segments: the change log's entries, "
+        f"{changed / SEG_EVENTS:.2f} per event) in {secs:.3f} s; full runs meanwhile {full_runs:.0f}"
+        + (f" (the change log of 65,536 entries overflowed between two refreshes; the last run took "
+           f"{last_full_s:.3f} s, not in the figures below)" if full_runs else ""))
+    say(f"    {inc['us_per_event']:.2f} µs per event sent, "
+        + (f"{inc['us_per_changed_customer']:.2f} µs per changed customer (all {len(segs)} segments), "
+           f"{inc['us_per_evaluation']:.2f} µs per evaluation" if changed else "no evaluations")
+        + (f" | reference: full computation of the {len(segs)} segments {full_ms:.0f} ms ÷ {n_cust:,} "
+           f"customers = {inc['full_us_per_customer']:.2f} µs per customer" if n_cust else ""))
+    if prof:
+        say(f"    perf, cxm serve while the events streamed in (full profile: {prof[:-5]}.txt):")
+        for l in perf_report(prof, prof[:-5] + ".txt"):
+            say("    " + l)
+    for g in segs:
+        say(f"    {g['rule']}: size {g['size_created']:,} → {g['size_after']:,}; fresh preview "
+            f"{g['preview_size']:,} ({'equal' if g['match'] else 'DIFFER'})")
+    return inc
 
 
 # ---------------------------------------------------------------- 5. dashboard

@@ -19,6 +19,9 @@
 #      of part 4: funnels of 5 and 12 steps and 12 weekly retention cohorts
 #      (bench/analytics.mjs) vs DuckDB (npm @duckdb/node-api, in memory)
 #      running the equivalent SQL over the same events; answers checked equal.
+#      Segments there too: rules over every customer (preview) vs DuckDB, the
+#      incremental update of 5 segments while events stream into /v1/batch
+#      (on a copy of the store), and the lifecycle (cxm only).
 #
 # Options (environment):
 #   BENCH_QUICK=1          short runs: 3 s per run, 200k-message import,
@@ -37,11 +40,15 @@
 #   BENCH_SCALE=1          run part 4; BENCH_SCALE_FACTOR=0.1 for 1M events of
 #                          100k customers (default 1: 10M events, 1M customers)
 #   BENCH_PROFILE=1        one extra run of parts 1 and 3, and one extra start
-#                          in part 4, under perf record (not in the medians);
+#                          in part 4, under perf record (not in the medians),
+#                          and the server while part 6 streams events;
 #                          per-thread summaries on screen (perf_summary.py),
 #                          full profiles in bench/out/perf-*.txt
 #   BENCH_VERIFY=1         part 6 also checks DuckDB's answers against a direct
 #                          computation of the contract in JavaScript (slow)
+#   BENCH_SEG_EVENTS=300000  part 6: events streamed for the incremental segment
+#                          update; BENCH_SEG_RATE=20000 events/s over
+#                          BENCH_SEG_CONNS=4 connections
 #   BENCH_KEEP=1           keep the scale data set (bench/out/work); a later
 #                          run reuses it in part 6 (part 4 always re-imports)
 #   BENCH_TMP=DIR          where data directories go (default bench/out/work;

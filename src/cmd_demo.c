@@ -9,6 +9,8 @@
  * (seed, i), so a seed always gives the same customers, events and values;
  * times are offsets back from --end (default: now, to the minute). */
 #include "cli.h"
+#include "../lib/analytics/analytics.h"
+#include "../lib/journey/journey.h"
 #include "../lib/base/time.h"
 #include "../lib/ingest/ingest.h"
 #include "../lib/profile/profile.h"
@@ -422,6 +424,79 @@ static void customer(gen *g, int64_t idx) {
   }
 }
 
+/* The demo's segments (personas among them) and journey maps, saved
+ * through the same checks as the API's. */
+static const char *const demo_segments[] = {
+    "{\"name\":\"Champions\",\"rule\":\"count(\\\"Order Completed\\\", 90d) >= 3\","
+    "\"description\":\"Three orders or more in 90 days: our best customers.\","
+    "\"persona\":{\"goals\":[\"Reorder favourites in two taps\",\"Early access to new gear\"],"
+    "\"pain_points\":[\"Delivery slots fill up at weekends\"]}}",
+    "{\"name\":\"Premium members\",\"rule\":\"traits.plan == \\\"premium\\\"\","
+    "\"description\":\"Subscribers on the premium plan.\"}",
+    "{\"name\":\"Lapsing buyers\",\"rule\":\"count(\\\"Order Completed\\\") >= 1 && days_since(\\\"Order Completed\\\") > 60\","
+    "\"description\":\"Bought before, nothing for two months: win them back.\","
+    "\"persona\":{\"goals\":[\"Good value\"],\"pain_points\":[\"Found it cheaper elsewhere\",\"Slow refunds\"]}}",
+    "{\"name\":\"Support-heavy\",\"rule\":\"count(\\\"Ticket Opened\\\", 90d) >= 2\","
+    "\"description\":\"Two tickets or more in 90 days.\"}",
+    "{\"name\":\"New this month\",\"rule\":\"now - first_seen < 30d\"}",
+};
+
+static const char *const demo_maps[] = {
+    "{\"name\":\"Online purchase\",\"state\":\"current\","
+    "\"description\":\"From the first visit to the review, as it works today.\",\"stages\":["
+    "{\"name\":\"Awareness\",\"touchpoints\":["
+    "{\"name\":\"Sign-up\",\"channel\":\"web\",\"owner\":\"Growth\",\"expected_emotion\":1,\"binding\":{\"event\":\"Signed Up\"}},"
+    "{\"name\":\"Newsletter\",\"channel\":\"email\",\"owner\":\"CRM\",\"expected_emotion\":0,\"binding\":{\"event\":\"Email Clicked\"}}]},"
+    "{\"name\":\"Evaluation\",\"touchpoints\":["
+    "{\"name\":\"Product page\",\"channel\":\"web\",\"owner\":\"E-commerce\",\"expected_emotion\":1,\"binding\":{\"event\":\"Product Viewed\"}},"
+    "{\"name\":\"Add to cart\",\"channel\":\"web\",\"owner\":\"E-commerce\",\"expected_emotion\":1,"
+    "\"pain_points\":[\"Delivery cost shown only at checkout\"],\"binding\":{\"event\":\"Product Added\"}}]},"
+    "{\"name\":\"Purchase\",\"touchpoints\":["
+    "{\"name\":\"Checkout\",\"channel\":\"web\",\"owner\":\"E-commerce\",\"moment_of_truth\":true,\"expected_emotion\":-1,"
+    "\"pain_points\":[\"Card declined without a reason\"],\"binding\":{\"event\":\"Checkout Started\"}},"
+    "{\"name\":\"Order placed\",\"owner\":\"E-commerce\",\"expected_emotion\":2,\"binding\":{\"event\":\"Order Completed\"}},"
+    "{\"name\":\"Pick and pack\",\"lane\":\"back\",\"owner\":\"Logistics\"}]},"
+    "{\"name\":\"Support\",\"touchpoints\":["
+    "{\"name\":\"Ticket opened\",\"channel\":\"call_centre\",\"owner\":\"Customer care\",\"moment_of_truth\":true,\"expected_emotion\":-2,"
+    "\"binding\":{\"event\":\"Ticket Opened\"}},"
+    "{\"name\":\"Ticket solved\",\"channel\":\"call_centre\",\"owner\":\"Customer care\",\"expected_emotion\":1,\"binding\":{\"event\":\"Ticket Closed\"}},"
+    "{\"name\":\"Refund booked\",\"lane\":\"back\",\"owner\":\"Finance\",\"pain_points\":[\"Refunds take 10 days\"]}]},"
+    "{\"name\":\"Advocacy\",\"touchpoints\":["
+    "{\"name\":\"Review\",\"channel\":\"email\",\"owner\":\"CRM\",\"expected_emotion\":1,\"binding\":{\"event\":\"Review Submitted\"}},"
+    "{\"name\":\"Referral\",\"channel\":\"app\",\"owner\":\"Growth\",\"expected_emotion\":2,\"binding\":{\"event\":\"Referral Sent\"}}]}]}",
+    "{\"name\":\"Online purchase (future)\",\"state\":\"future\","
+    "\"description\":\"Delivery cost on the product page; refunds in 2 days.\",\"stages\":["
+    "{\"name\":\"Evaluation\",\"touchpoints\":["
+    "{\"name\":\"Product page with delivery cost\",\"channel\":\"web\",\"owner\":\"E-commerce\",\"expected_emotion\":2,\"binding\":{\"event\":\"Product Viewed\"}}]},"
+    "{\"name\":\"Purchase\",\"touchpoints\":["
+    "{\"name\":\"One-step checkout\",\"channel\":\"web\",\"owner\":\"E-commerce\",\"moment_of_truth\":true,\"expected_emotion\":1,\"binding\":{\"event\":\"Checkout Started\"}},"
+    "{\"name\":\"Order placed\",\"expected_emotion\":2,\"binding\":{\"event\":\"Order Completed\"}}]},"
+    "{\"name\":\"Support\",\"touchpoints\":["
+    "{\"name\":\"Refund in 2 days\",\"lane\":\"back\",\"owner\":\"Finance\",\"expected_emotion\":1}]}]}",
+};
+
+/* Saves the demo's segments and maps. 0 or 1 (after saying why). */
+static int demo_definitions(store *st, profile *pr) {
+  analytics_segments *seg = NULL;
+  cx_err rc = analytics_segments_open(st, pr, &seg);
+  for (size_t i = 0; !rc && i < sizeof demo_segments / sizeof demo_segments[0] + sizeof demo_maps / sizeof demo_maps[0]; i++) {
+    size_t nseg = sizeof demo_segments / sizeof demo_segments[0];
+    cJSON *req = cJSON_Parse(i < nseg ? demo_segments[i] : demo_maps[i - nseg]);
+    cx_buf out;
+    cx_buf_init(&out, 1 << 20);
+    analytics_error err = {{0}, {0}, {0}};
+    rc = !req ? CX_ENOMEM
+         : i < nseg ? analytics_segment_create(seg, req, &out, &err)
+                    : journey_map_create(st, req, &out, &err);
+    if (rc == CX_EINVAL) cli_error("demo definition %zu was refused: %s (%s) - a bug in cxm demo.", i, err.message, err.field);
+    cx_buf_free(&out);
+    cJSON_Delete(req);
+  }
+  analytics_segments_close(seg);
+  if (rc && rc != CX_EINVAL) cli_error("the demo's segments and journey maps could not be saved (%s).", cx_strerror(rc));
+  return rc ? 1 : 0;
+}
+
 int cmd_demo(const cli_opts *o) {
   int64_t end = cx_now_ms();
   if (o->end && cx_time_parse(o->end, strlen(o->end), &end)) {
@@ -477,7 +552,7 @@ int cmd_demo(const cli_opts *o) {
   else if (g->rc || frc)
     cli_error("the demo data could not be committed (%s).", cx_strerror(g->rc ? g->rc : frc));
   else
-    status = 0;
+    status = demo_definitions(st, pr);
   if (!status) {
     printf("%s\n", creds);
     fflush(stdout);
@@ -486,7 +561,7 @@ int cmd_demo(const cli_opts *o) {
     double secs = (double)(cx_mono_ns() - t0) / 1e9;
     fprintf(stderr,
             "cxm: demo company ready in %s: %llu customers (%llu profiles merged into them), %llu events"
-            " over 12 months, in %.1f s\n",
+            " over 12 months, 5 segments and 2 journey maps, in %.1f s\n",
             o->data, (unsigned long long)ps.customers, (unsigned long long)ps.merged,
             (unsigned long long)imported, secs);
   }

@@ -60,7 +60,7 @@ static void scan(void *arg, int which, int64_t lo, int64_t hi) {
   size_t S = f->nsteps;
   for (int64_t id = lo; id < hi && !pt->rc; id++) {
     size_t n;
-    const profile_point *tl = profile_points(pr, id, &n);
+    const profile_point *tl = profile_points_in(pr, id, f->from, f->to, &n);
     if (!n) continue;
     size_t i = an_first_at(tl, n, f->from);
     for (; i < n && tl[i].ts < f->to; i++)

@@ -37,7 +37,7 @@ static void scan(void *arg, int which, int64_t lo, int64_t hi) {
   size_t D = (size_t)q->depth;
   for (int64_t id = lo; id < hi; id++) {
     size_t n;
-    const profile_point *tl = profile_points(q->c->pr, id, &n);
+    const profile_point *tl = profile_points_in(q->c->pr, id, q->from, q->to, &n);
     if (!n) continue;
     size_t i = an_first_at(tl, n, q->from);
     while (i < n && tl[i].ts < q->to && !q->anchor[tl[i].kind]) i++;

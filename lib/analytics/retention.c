@@ -47,7 +47,7 @@ static void scan(void *arg, int which, int64_t lo, int64_t hi) {
   uint8_t seen[ANALYTICS_MAX_PERIODS];
   for (int64_t id = lo; id < hi; id++) {
     size_t n;
-    const profile_point *tl = profile_points(pr, id, &n);
+    const profile_point *tl = profile_points_in(pr, id, r->from, r->to, &n);
     if (!n) continue;
     size_t i = an_first_at(tl, n, r->from);
     while (i < n && tl[i].ts < r->to && !(r->match[tl[i].kind] & 1)) i++;

@@ -44,7 +44,7 @@ static void scan(void *arg, int which, int64_t lo, int64_t hi) {
   uint8_t stage_hit[ANALYTICS_MAX_TOUCHPOINTS];
   for (int64_t id = lo; id < hi && !pt->rc; id++) {
     size_t n;
-    const profile_point *tl = profile_points(q->c->pr, id, &n);
+    const profile_point *tl = profile_points_in(q->c->pr, id, q->from, q->to, &n);
     if (!n) continue;
     size_t a = an_first_at(tl, n, q->from), b = an_first_at(tl, n, q->to);
     if (a == b) continue;

@@ -967,6 +967,16 @@ const profile_point *profile_points(const profile *p, int64_t id, size_t *n) {
   return p->cust[id].tl;
 }
 
+const profile_point *profile_points_in(const profile *p, int64_t id, int64_t from, int64_t to,
+                                       size_t *n) {
+  *n = 0;
+  if (id <= 0 || id > p->ncust) return NULL;
+  const profile_customer *c = &p->cust[id];
+  if (c->parent != id || !c->n || c->last_seen < from || c->first_seen >= to) return NULL;
+  *n = c->n;
+  return c->tl;
+}
+
 int profile_identified(const profile *p, int64_t id) {
   if (id <= 0 || id > p->ncust) return 0;
   return p->cust[id].uid_hash != 0 || p->cust[id].has_email;

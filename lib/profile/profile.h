@@ -116,6 +116,10 @@ int64_t profile_root_of(const profile *p, int64_t id);
  * root customer; NULL (and *n = 0) for a merged or unknown id. Borrowed:
  * valid until the section ends. */
 const profile_point *profile_points(const profile *p, int64_t id, size_t *n);
+/* [section] The same, but NULL (and *n = 0) too when the customer has no
+ * event in [from, to): the timeline is not touched then. */
+const profile_point *profile_points_in(const profile *p, int64_t id, int64_t from, int64_t to,
+                                       size_t *n);
 /* [section] 1 when root customer id holds a user id or an e-mail. */
 int profile_identified(const profile *p, int64_t id);
 /* [section] Kinds are numbered 1..profile_kind_count(p). The name is ""

@@ -5,19 +5,20 @@
 #include <pthread.h>
 
 typedef struct {
+  /* what a scan over every customer reads comes first */
   int64_t parent;    /* == own id unless merged */
-  int64_t next_member; /* ring of the customers merged into one root */
-  uint64_t uid_hash; /* hash of the user id it holds; 0 = none */
-  /* it (or a customer merged into it: roots only) holds an e-mail. Not a
-   * bit-field: the identity loader sets it while the timeline loader
-   * writes the bit-fields below, on another thread */
-  uint8_t has_email;
+  profile_point *tl; /* sorted by (ts, seq) ascending once settled; owned unless in_slab */
   int64_t first_seen, last_seen;
   uint32_t n, cap;
   uint32_t sorted; /* tl[0..sorted) is in order; the rest awaits settle() */
   uint32_t dirty : 1;   /* while listed in profile.dirty */
   uint32_t in_slab : 1; /* tl lies in profile.slab (not owned): copy it out to grow */
-  profile_point *tl; /* sorted by (ts, seq) ascending once settled; owned unless in_slab */
+  int64_t next_member; /* ring of the customers merged into one root */
+  uint64_t uid_hash; /* hash of the user id it holds; 0 = none */
+  /* it (or a customer merged into it: roots only) holds an e-mail. Not a
+   * bit-field: the identity loader sets it while the timeline loader
+   * writes the bit-fields above, on another thread */
+  uint8_t has_email;
 } profile_customer;
 
 typedef struct {

@@ -49,6 +49,24 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
+test('cxm demo saves segments (personas among them) and journey maps whose numbers are live', async () => {
+  const segs = (await api(srv, '/segments')).json.segments;
+  assert.deepEqual(segs.map((s) => s.name), ['Champions', 'Premium members', 'Lapsing buyers', 'Support-heavy', 'New this month']);
+  for (const s of segs) {
+    const p = await api(srv, '/segments/preview', { method: 'POST', body: { rule: s.rule } });
+    assert.equal(s.size, p.json.size, `${s.name}: the kept members equal a fresh computation`);
+  }
+  assert.ok(segs.find((s) => s.name === 'Champions').persona.goals.length > 0);
+  // this demo ends in June: the rules with windows up to now (90d, 30d) find no one
+  assert.ok(segs.filter((s) => s.size > 0).length >= 2, JSON.stringify(segs.map((s) => [s.name, s.size])));
+  const maps = (await api(srv, '/journey-maps')).json.maps;
+  assert.deepEqual(maps.map((m) => [m.name, m.state]), [['Online purchase', 'current'], ['Online purchase (future)', 'future']]);
+  const m = (await api(srv, `/journey-maps/${maps[0].id}?from=2025-06-30T12:00:00Z&to=${END}`)).json;
+  const bound = m.stages.flatMap((s) => s.touchpoints).filter((t) => t.binding);
+  assert.ok(bound.every((t) => t.live), 'every bound touchpoint has numbers');
+  assert.ok(bound.find((t) => t.name === 'Order placed').live.customers > 0);
+});
+
 test('cxm demo fills a new directory with customers across six channels', async () => {
   const s = (await api(srv, '/stats')).json;
   assert.equal(s.customers, 300);

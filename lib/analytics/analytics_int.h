@@ -114,6 +114,26 @@ void an_parallel(int threads, int64_t maxid,
  * like, or sum()). */
 int an_reads_store(const rules_expr *rule);
 
+/* The candidates of a scan: the root customers with an event of a kind
+ * marked in kinds[] in [from, to), as a bitmap over ids (caller frees
+ * with cx_free), when the kinds' index makes finding them cheaper than
+ * reading every timeline; NULL otherwise (scan everyone). The
+ * environment variable CXM_ANALYTICS_INDEX=always or never forces the
+ * choice (tests run both). [section] */
+uint64_t *an_candidates(profile *p, const uint8_t *kinds, int64_t from, int64_t to);
+/* Calls fn for each id in [lo, hi): every id, or the set bits of cand. */
+#define AN_EACH(cand, lo, hi, id)                                                       \
+  for (int64_t id = an_next((cand), (lo), (hi)); id < (hi); id = an_next((cand), id + 1, (hi)))
+static inline int64_t an_next(const uint64_t *cand, int64_t id, int64_t hi) {
+  if (!cand) return id;
+  while (id < hi) {
+    uint64_t w = cand[id >> 6] >> (id & 63);
+    if (w) return id + __builtin_ctzll(w);
+    id = (id | 63) + 1;
+  }
+  return hi;
+}
+
 /* Median of v[0..n) (reorders v); n > 0. */
 double an_median(uint64_t *v, size_t n);
 /* The index of the first point with ts >= t. */

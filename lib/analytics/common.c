@@ -725,6 +725,24 @@ int an_reads_store(const rules_expr *rule) {
   return reads || rules_calls(rule, "sum");
 }
 
+uint64_t *an_candidates(profile *p, const uint8_t *kinds, int64_t from, int64_t to) {
+  const char *force = getenv("CXM_ANALYTICS_INDEX");
+  if (force && !strcmp(force, "never")) return NULL;
+  int64_t maxid = profile_max_id(p);
+  /* an index walk visits the candidates' timelines out of order, a scan
+   * streams every one: measured on 10M events of 1.17M customers, the walk
+   * is 25x faster for 4k candidates and 1.5x slower for 163k */
+  int64_t max = force && !strcmp(force, "always") ? INT64_MAX : maxid / 16;
+  size_t nwords = (size_t)(maxid >> 6) + 1;
+  uint64_t *bits = cx_calloc(nwords, sizeof *bits);
+  if (!bits) return NULL;
+  if (profile_customers_with(p, kinds, from, to, max, bits, nwords) < 0) {
+    cx_free(bits);
+    return NULL;
+  }
+  return bits;
+}
+
 /* ---- statistics and output ---- */
 
 double an_median(uint64_t *v, size_t n) {

@@ -33,6 +33,7 @@ typedef struct {
   const char *event[ANALYTICS_MAX_STEPS];
   rules_expr *where[ANALYTICS_MAX_STEPS];
   uint32_t *match; /* [kind]: bit k when the kind is step k's event */
+  uint64_t *cand;  /* the customers with a step-1 event in range (NULL: everyone) */
   int64_t from, to, window;
   int64_t dropped_at; /* list customers who reached the step before this one (1-based) but not it; 0: none */
   an_traits traits;
@@ -58,8 +59,10 @@ static void scan(void *arg, int which, int64_t lo, int64_t hi) {
   const profile *pr = f->c->pr;
   const uint32_t *match = f->match;
   size_t S = f->nsteps;
-  for (int64_t id = lo; id < hi && !pt->rc; id++) {
-    size_t n;
+  AN_EACH(f->cand, lo, hi, id) {
+    if (pt->rc) return;
+    size_t n, an;
+    if (!f->cand && id + 8 < hi) profile_prefetch(profile_points(pr, id + 8, &an), an);
     const profile_point *tl = profile_points_in(pr, id, f->from, f->to, &n);
     if (!n) continue;
     size_t i = an_first_at(tl, n, f->from);
@@ -298,6 +301,12 @@ cx_err analytics_funnel(const analytics_ctx *c, const cJSON *req, cx_buf *out,
     an_env_init(&f->parts[t].env, c, &f->traits);
     if (!(f->parts[t].reached = cx_calloc(f->ngroups * f->nsteps, sizeof(uint64_t)))) rc = CX_ENOMEM;
   }
+  uint8_t *first = cx_calloc((size_t)profile_kind_count(c->pr) + 1, 1);
+  if (!rc && first) {
+    for (uint32_t k = 0; k <= profile_kind_count(c->pr); k++) first[k] = f->match[k] & 1;
+    f->cand = an_candidates(c->pr, first, f->from, f->to);
+  }
+  cx_free(first);
   int threads = ANALYTICS_THREADS;
   for (size_t k = 0; k < f->nsteps; k++)
     if (an_reads_store(f->where[k])) threads = 1;
@@ -314,6 +323,7 @@ done:
   }
   for (size_t k = 0; k < ANALYTICS_MAX_STEPS; k++) rules_free(f->where[k]);
   cx_free(f->match);
+  cx_free(f->cand);
   an_groups_free(&f->groups);
   an_traits_free(&f->traits);
   cx_free(f);

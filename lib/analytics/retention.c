@@ -22,6 +22,7 @@ typedef struct {
   int64_t *bounds; /* interval starts: [0..ncohorts + periods] */
   size_t ncohorts, nbounds;
   uint8_t *match; /* [kind]: 1 start, 2 return */
+  uint64_t *cand; /* the customers with a start event in range (NULL: everyone) */
   an_traits traits;
   an_groups groups;
   size_t ngroups;
@@ -45,7 +46,7 @@ static void scan(void *arg, int which, int64_t lo, int64_t hi) {
   const profile *pr = r->c->pr;
   size_t P = (size_t)r->periods, C = r->ncohorts;
   uint8_t seen[ANALYTICS_MAX_PERIODS];
-  for (int64_t id = lo; id < hi; id++) {
+  AN_EACH(r->cand, lo, hi, id) {
     size_t n;
     const profile_point *tl = profile_points_in(pr, id, r->from, r->to, &n);
     if (!n) continue;
@@ -227,6 +228,12 @@ cx_err analytics_retention(const analytics_ctx *c, const cJSON *req, cx_buf *out
     r->parts[t].retained = cx_calloc(r->ngroups * C * P, sizeof(uint64_t));
     if (!r->parts[t].size || !r->parts[t].retained) rc = CX_ENOMEM;
   }
+  uint8_t *start = rc ? NULL : cx_calloc((size_t)profile_kind_count(c->pr) + 1, 1);
+  if (start) {
+    for (uint32_t k = 0; k <= profile_kind_count(c->pr); k++) start[k] = r->match[k] & 1;
+    r->cand = an_candidates(c->pr, start, r->from, r->to);
+    cx_free(start);
+  }
   if (!rc) an_parallel(ANALYTICS_THREADS, profile_max_id(c->pr), scan, r);
   if (!rc) rc = answer(r, out, started);
 end:
@@ -238,6 +245,7 @@ done:
   }
   cx_free(r->bounds);
   cx_free(r->match);
+  cx_free(r->cand);
   an_groups_free(&r->groups);
   an_traits_free(&r->traits);
   cx_free(r);

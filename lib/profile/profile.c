@@ -311,6 +311,7 @@ static void indexes_free(profile *p) {
   p->nkinds = p->capkinds = p->nkind_slots = 0;
   chunks_free(&p->keys);
   chunks_free(&p->kind_names);
+  profile_postings_free(p);
   p->cust = NULL;
   p->slots = NULL;
   p->ncust = p->capcust = 0;
@@ -560,6 +561,7 @@ cx_err profile_open(sqlite3 *db, profile **out) {
   pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
   pthread_rwlock_init(&p->lock, &attr);
   pthread_rwlockattr_destroy(&attr);
+  pthread_mutex_init(&p->post_mu, NULL);
   cx_err rc = load(p, db, 1);
   if (rc) {
     profile_close(p);
@@ -610,6 +612,7 @@ void profile_close(profile *p) {
   indexes_free(p);
   cx_free(p->dirty);
   cx_free(p->changes);
+  pthread_mutex_destroy(&p->post_mu);
   pthread_rwlock_destroy(&p->lock);
   cx_free(p);
 }
@@ -848,6 +851,7 @@ cx_err profile_note_event(profile *p, int64_t customer, int64_t seq, int64_t ts,
     pc->dirty = 1;
   }
   if (!rc) {
+    profile_postings_note(p, kind, ts, c);
     p->events++;
     if (p->first_ts == CX_NO_TIME || ts < p->first_ts) p->first_ts = ts;
     if (p->last_ts == CX_NO_TIME || ts > p->last_ts) p->last_ts = ts;

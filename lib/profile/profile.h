@@ -120,6 +120,21 @@ const profile_point *profile_points(const profile *p, int64_t id, size_t *n);
  * event in [from, to): the timeline is not touched then. */
 const profile_point *profile_points_in(const profile *p, int64_t id, int64_t from, int64_t to,
                                        size_t *n);
+/* [section] Sets the bits (by id, nwords words) of the root customers with
+ * an event in [from, to) of a kind marked in kinds[1..profile_kind_count],
+ * and returns how many were set. -1, setting nothing, when the range holds
+ * more than max events of those kinds (a scan of every timeline is then
+ * cheaper) or the index could not be built. Builds the kinds' index on
+ * first use (one pass over the timelines), then keeps it current. */
+int64_t profile_customers_with(profile *p, const uint8_t *kinds, int64_t from, int64_t to,
+                               int64_t max, uint64_t *bits, size_t nwords);
+/* [section] Asks the CPU to fetch id's timeline (its first 256 bytes) into
+ * the cache: a scan calls it a few customers ahead. */
+static inline void profile_prefetch(const profile_point *tl, size_t n) {
+  if (!tl) return;
+  size_t bytes = n * sizeof *tl;
+  for (size_t b = 0; b < bytes && b < 256; b += 64) __builtin_prefetch((const char *)tl + b);
+}
 /* [section] 1 when root customer id holds a user id or an e-mail. */
 int profile_identified(const profile *p, int64_t id);
 /* [section] Kinds are numbered 1..profile_kind_count(p). The name is ""

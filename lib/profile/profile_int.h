@@ -40,8 +40,25 @@ typedef struct profile_chunk {
   char data[];
 } profile_chunk;
 
+/* postings.c: who did a kind when */
+typedef struct {
+  int64_t ts;
+  int64_t cust; /* the customer it was filed under (map to the root) */
+} profile_posting;
+typedef struct {
+  int built, failed;
+  profile_posting *e; /* [0, nb) bucketed by day; [nb, n) the tail, as appended */
+  size_t n, nb, cap;
+  uint32_t *off; /* [ndays + 1]: day d's entries are e[off[d] .. off[d + 1]) */
+  int64_t day0;
+  uint32_t ndays;
+} profile_postings;
+
 struct profile {
   pthread_rwlock_t lock;
+  pthread_mutex_t post_mu; /* guards post among readers (the writer has the write lock) */
+  profile_postings *post;  /* [kind], built on first use */
+  uint32_t npost;
   profile_customer *cust; /* indexed by id; [0] unused */
   int64_t ncust, capcust;
   profile_slot *slots;
@@ -72,6 +89,11 @@ struct profile {
  * identity) or PROFILE_CHANGED_TRAITS (its traits may differ: set, or
  * merged with another's). */
 void profile_changed(profile *p, int64_t id, int64_t what);
+
+/* postings.c */
+void profile_postings_free(profile *p);
+/* [writer] an event of kind at ts, filed under cust */
+void profile_postings_note(profile *p, uint32_t kind, int64_t ts, int64_t cust);
 
 /* [writer, or a load] The kind of (type, name), added when new. */
 cx_err profile_kind_intern(profile *p, int type, const char *name, uint32_t *out);

@@ -61,6 +61,7 @@ static void test_first_at(void **state) {
 
 #define NCUST 400
 #define MAXEV 12
+#define MAXALL (MAXEV + 16) /* room for the events added later */
 #define T0 1772409600000LL /* 2026-03-02T00:00:00Z, a Monday */
 #define HOUR 3600000LL
 static const char *const names[] = {"A", "B", "C", "D"};
@@ -68,8 +69,9 @@ static const char *const names[] = {"A", "B", "C", "D"};
 typedef struct {
   int64_t id;
   size_t n;
-  int64_t ts[MAXEV]; /* in timeline order: (ts, seq) */
-  int ev[MAXEV];
+  int64_t ts[MAXALL]; /* in timeline order: (ts, seq) */
+  int64_t sq[MAXALL];
+  int ev[MAXALL];
 } cust;
 
 typedef struct {
@@ -77,6 +79,7 @@ typedef struct {
   store *st;
   profile *pr;
   cust c[NCUST];
+  int64_t seq;
 } fixture;
 
 static int pt_cmp(const void *a, const void *b) {
@@ -112,10 +115,12 @@ static int setup(void **state) {
     }
     qsort(pts, n, sizeof pts[0], pt_cmp);
     f->c[i].n = n;
-    for (size_t k = 0; k < n; k++) f->c[i].ts[k] = pts[k][0], f->c[i].ev[k] = (int)pts[k][2];
+    for (size_t k = 0; k < n; k++)
+      f->c[i].ts[k] = pts[k][0], f->c[i].sq[k] = pts[k][1], f->c[i].ev[k] = (int)pts[k][2];
   }
   profile_write_end(f->pr);
   if (store_exec(db, "COMMIT")) return -1;
+  f->seq = seq;
   *state = f;
   return 0;
 }
@@ -134,6 +139,32 @@ static int teardown(void **state) {
   rmdir(f->dir);
   free(f);
   return 0;
+}
+
+/* Adds up to per events to every customer, kept in timeline order in the
+ * oracle's copy too (as the writer does, late ones included). */
+static void add_events(fixture *f, size_t per) {
+  sqlite3 *db = store_db(f->st);
+  assert_int_equal(store_exec(db, "BEGIN IMMEDIATE"), CX_OK);
+  profile_write_begin(f->pr);
+  for (int i = 0; i < NCUST; i++) {
+    cust *c = &f->c[i];
+    for (size_t k = 0; k < per && c->n < MAXALL; k++) {
+      int64_t ts = T0 + (int64_t)below(21 * 24) * HOUR;
+      int ev = (int)below(4);
+      int64_t sq = ++f->seq;
+      assert_int_equal(profile_note_event(f->pr, c->id, sq, ts, 1, names[ev], 1), CX_OK);
+      size_t at = c->n; /* insert by (ts, seq): seq is the largest */
+      while (at > 0 && c->ts[at - 1] > ts) at--;
+      memmove(&c->ts[at + 1], &c->ts[at], (c->n - at) * sizeof c->ts[0]);
+      memmove(&c->sq[at + 1], &c->sq[at], (c->n - at) * sizeof c->sq[0]);
+      memmove(&c->ev[at + 1], &c->ev[at], (c->n - at) * sizeof c->ev[0]);
+      c->ts[at] = ts, c->sq[at] = sq, c->ev[at] = ev;
+      c->n++;
+    }
+  }
+  profile_write_end(f->pr);
+  assert_int_equal(store_exec(db, "COMMIT"), CX_OK);
 }
 
 /* The deepest step reachable from entry index e: every later event is
@@ -256,6 +287,23 @@ static void test_retention_oracle(void **state) {
   }
 }
 
+/* The same oracles through the kinds' index (profile_customers_with):
+ * built on the first query, then kept current as events arrive (a tail),
+ * then bucketed again once the tail is long. */
+static void test_oracles_through_the_index(void **state) {
+  setenv("CXM_ANALYTICS_INDEX", "always", 1);
+  test_funnel_oracle(state);
+  test_retention_oracle(state);
+  add_events(*state, 2); /* a short tail */
+  test_funnel_oracle(state);
+  add_events(*state, 14); /* past the rebucketing threshold */
+  test_funnel_oracle(state);
+  test_retention_oracle(state);
+  setenv("CXM_ANALYTICS_INDEX", "never", 1);
+  test_funnel_oracle(state); /* the scan agrees on the same data */
+  unsetenv("CXM_ANALYTICS_INDEX");
+}
+
 static void test_bad_requests_leave_nothing(void **state) {
   fixture *f = *state;
   static const char *const bodies[] = {
@@ -284,6 +332,7 @@ int main(void) {
       cmocka_unit_test(test_first_at),
       cmocka_unit_test_setup_teardown(test_funnel_oracle, setup, teardown),
       cmocka_unit_test_setup_teardown(test_retention_oracle, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_oracles_through_the_index, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_requests_leave_nothing, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

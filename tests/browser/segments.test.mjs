@@ -35,6 +35,10 @@ before(async () => {
   assert.equal(sql.status, 0, sql.stderr);
   srv = await startServer({ data, creds });
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox'] });
+  // the demo's segments are there; these tests start from none
+  const demoSegments = (await api(srv, '/segments')).json.segments;
+  assert.equal(demoSegments.length, 5);
+  for (const d of demoSegments) assert.equal((await api(srv, `/segments/${d.id}`, { method: 'DELETE' })).status, 204);
 });
 
 after(async () => {

@@ -66,6 +66,11 @@ cx_err analytics_kpis(const analytics_ctx *c, const cJSON *req, cx_buf *out, ana
  * most max_ms, into *out; CX_EINVAL otherwise. */
 cx_err analytics_parse_duration(const char *s, int64_t max_ms, int64_t *out);
 
+/* RFM segmentation (rfm.c, docs/segments.md): req may hold
+ * "purchase_event" (default "Order Completed") and "revenue_property"
+ * (default "revenue"; "" for no monetary score). */
+cx_err analytics_rfm(const analytics_ctx *c, const cJSON *req, cx_buf *out, analytics_error *err);
+
 /* Journey-map touchpoints (touchpoints.c): for each touchpoint bound to
  * an event (NULL: unbound) and a rule (NULL: any), in map order, with
  * the index of its stage: the events and unique customers in [from, to),

@@ -103,8 +103,24 @@ static cx_err put_steps(cx_buf *out, const funnel *f, const uint64_t *counts, ui
     if (!rc) rc = cx_buf_printf(out, ",\"customers\":%llu,\"conversion\":%.6g,\"median_seconds\":",
                                 (unsigned long long)counts[k], conv);
     size_t nd = off[k + 1] - off[k];
-    if (!rc) rc = k && nd ? cx_buf_printf(out, "%.3f}", an_median(dur + off[k], nd) / 1000.0)
-                          : cx_buf_puts(out, "null}");
+    if (!rc) rc = k && nd ? cx_buf_printf(out, "%.3f", an_median(dur + off[k], nd) / 1000.0)
+                          : cx_buf_puts(out, "null");
+    if (!rc && k) { /* the distribution of the time from the previous step */
+      static const int64_t le[] = {60, 300, 900, 3600, 6 * 3600, 86400, 3 * 86400, 7 * 86400, 30 * 86400, -1};
+      uint64_t hist[sizeof le / sizeof le[0]] = {0};
+      for (size_t i = 0; i < nd; i++) {
+        size_t b = 0;
+        while (le[b] >= 0 && (int64_t)(dur[off[k] + i] / 1000) >= le[b]) b++;
+        hist[b]++;
+      }
+      rc = cx_buf_puts(out, ",\"time_to_convert\":[");
+      for (size_t b = 0; !rc && b < sizeof le / sizeof le[0]; b++)
+        rc = le[b] >= 0 ? cx_buf_printf(out, "%s{\"below_seconds\":%lld,\"customers\":%llu}", b ? "," : "",
+                                        (long long)le[b], (unsigned long long)hist[b])
+                        : cx_buf_printf(out, ",{\"below_seconds\":null,\"customers\":%llu}", (unsigned long long)hist[b]);
+      if (!rc) rc = cx_buf_puts(out, "]");
+    }
+    if (!rc) rc = cx_buf_puts(out, "}");
   }
   if (!rc) rc = cx_buf_puts(out, "]");
   return rc;

@@ -95,6 +95,10 @@ test('funnel: entry, order, window and ties as documented', async () => {
   assert.equal(f.steps[0].median_seconds, null);
   assert.equal(f.steps[1].median_seconds, 3600);
   assert.equal(f.steps[2].median_seconds, 47 * 3600 / 2);
+  // the time-to-convert distribution: step 2 took 0, 1h, 1h and 2h
+  const hist = Object.fromEntries(f.steps[1].time_to_convert.map((b) => [b.below_seconds, b.customers]));
+  assert.deepEqual(hist, { 60: 1, 300: 0, 900: 0, 3600: 0, 21600: 3, 86400: 0, 259200: 0, 604800: 0, 2592000: 0, null: 0 });
+  assert.equal(f.steps[0].time_to_convert, undefined);
   assert.equal(f.window, '7d');
   assert.equal(f.from, iso(T0 - D));
   assert.equal(typeof f.took_ms, 'number');

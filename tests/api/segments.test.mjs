@@ -221,3 +221,38 @@ test('delete: 204, then gone', async () => {
   assert.equal((await api(srv, `/segments/${big.id}`)).status, 404);
   assert.ok(!(await api(srv, '/segments')).json.segments.some((s) => s.id === big.id));
 });
+
+test('RFM: scores from quintiles of the buyers, groups from the recency × frequency grid', async () => {
+  // ten buyers: buyer i bought i+1 times, the last i*10 days ago, revenue 10 each
+  const names = [];
+  const batch = [];
+  for (let i = 0; i < 10; i++) {
+    const who = uid(`rfm${i}`);
+    names.push(who);
+    for (let k = 0; k <= i; k++)
+      batch.push({ type: 'track', userId: who, event: 'Plan Renewed', properties: { amount: 10 },
+        timestamp: iso(NOW - (i * 10 + k) * 86400000) });
+  }
+  await send(batch);
+  const r = await api(srv, '/segments/rfm?purchase_event=Plan%20Renewed&revenue_property=amount');
+  assert.equal(r.status, 200, r.text);
+  const x = r.json;
+  assert.equal(x.buyers, 10);
+  assert.equal(x.grid.flat().reduce((a, b) => a + b, 0), 10);
+  assert.equal(x.groups.reduce((a, g) => a + g.customers, 0), 10);
+  // the most recent buyers bought least: "New customers" (R5 F1) ... the
+  // oldest bought most: "Can't lose them" (R1 F5)
+  const g = Object.fromEntries(x.groups.map((y) => [y.name, y]));
+  assert.equal(g['New customers'].customers, 2);
+  assert.equal(g["Can't lose them"].customers, 2);
+  assert.equal(g["Can't lose them"].avg_monetary, 95); // 9 and 10 renewals of 10
+  assert.deepEqual(x.thresholds.frequency, [2, 4, 6, 8]);
+  const none = await api(srv, '/segments/rfm?purchase_event=Plan%20Renewed&revenue_property=');
+  assert.equal(none.json.revenue_property, null);
+  for (const [q, field] of [['purchase_event=Never', 'purchase_event'], ['revenue_property=a.b', 'revenue_property']]) {
+    const e = await api(srv, `/segments/rfm?${q}`);
+    assert.equal(e.status, 400, e.text);
+    assert.equal(e.json.error.field, field);
+  }
+  assert.equal((await api(srv, '/segments/rfm', { method: 'POST', body: {} })).status, 405);
+});

@@ -27,6 +27,8 @@ export function stackedBars(
   series: { name: string; color: string; data: number[] }[],
   fmt: (n: number) => string,
   signal: AbortSignal,
+  /** room above the plot for the legend, on a narrow chart (many series take more lines) */
+  narrowTop = 64,
 ): void {
   const chart = echarts.init(el, null, { renderer: 'svg' });
   const text = cssVar('--text-2');
@@ -61,8 +63,8 @@ export function stackedBars(
       barMaxWidth: 28, emphasis: { focus: 'series' },
     })),
   };
-  // On a narrow chart the legend takes two lines: leave it room.
-  const top = (): number => (el.clientWidth < 520 ? 64 : 36);
+  // On a narrow chart the legend takes two lines (or more): leave it room.
+  const top = (): number => (el.clientWidth < 520 ? narrowTop : 36);
   chart.setOption({ ...option, grid: { ...option.grid, top: top() } });
   const ro = new ResizeObserver(() => {
     chart.setOption({ grid: { top: top() } });

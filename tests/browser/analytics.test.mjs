@@ -242,10 +242,14 @@ test('paths: a Sankey of what follows Product Viewed, with the API\'s nodes', as
   await p.close();
 });
 
-test('lifecycle: customers per stage in the stage order, summing to the customers', async () => {
+test('lifecycle: customers per stage in the stage order, summing to the customers; the period view and the KPIs equal the API', async () => {
   const p = await openPage();
   const { page } = p;
   await signIn(page);
+  // the period view asks /lifecycle and /analytics/kpis with a range
+  const isPeriod = (path) => (r) => r.url().includes(`/api/v1/${path}?`) && r.request().method() === 'GET';
+  const periodRes = page.waitForResponse(isPeriod('lifecycle'));
+  const kpiRes = page.waitForResponse(isPeriod('analytics/kpis'));
   const { answer } = await openAnalytics(page, 'Lifecycle', 'Lifecycle', 'lifecycle');
   const direct = await api(srv, '/lifecycle');
   assert.equal(direct.status, 200, direct.text);
@@ -261,6 +265,61 @@ test('lifecycle: customers per stage in the stage order, summing to the customer
   // one bar per stage, labelled with its count
   const labels = await page.locator('.results .chart svg text').allTextContents();
   for (const s of direct.json.stages) assert.ok(labels.some((t) => t.startsWith(s.customers.toLocaleString('en-US') + ' ·')), `${s.name}: ${labels.join('|')}`);
+
+  // the period: by default the last six months of the data, by month
+  const pr = await periodRes;
+  assert.equal(pr.status(), 200, await pr.text());
+  const q = new URL(pr.url()).searchParams;
+  assert.equal(q.get('interval'), 'month');
+  const stats = (await api(srv, '/stats')).json;
+  const last = new Date(Math.min(Date.parse(stats.last_event_at) + 1, Date.now()) - 1);
+  assert.equal(q.get('from'), new Date(Date.UTC(last.getUTCFullYear(), last.getUTCMonth() - 5, 1)).toISOString().replace('.000Z', 'Z'));
+  const period = await api(srv, `/lifecycle?${q}`);
+  assert.equal(period.status, 200, period.text);
+  const L = period.json;
+  assert.equal(L.series.length, 6, 'six months');
+  assert.ok(L.transitions.length > 0 && L.flows.length > 0, period.text.slice(0, 300));
+  // the stacked chart draws a legend of the stages; the flows a Sankey
+  await page.locator('.stage-stack svg').waitFor();
+  const legend = await page.locator('.stage-stack svg text').allTextContents();
+  for (const s of L.stages) assert.ok(legend.includes(s.name.replace(/_/g, ' ').replace(/^./, (c) => c.toUpperCase())), `${s.name}: ${legend.join('|')}`);
+  await page.locator('.flows-chart svg path').first().waitFor({ state: 'attached' });
+  assert.ok(await page.locator('.flows-chart svg path').count() >= L.flows.filter((f) => f.customers > 0).length);
+  // the transitions table is the API's, largest first
+  const trows = await page.$$eval('.transitions-table tbody tr', (trs) => trs.map((tr) => [tr.dataset.from, tr.dataset.to, tr.children[2].textContent]));
+  const key = (r) => `${r[0]}>${r[1]}=${r[2]}`;
+  assert.deepEqual(trows.map((r) => key([r[0], r[1], num(r[2])])).sort(), L.transitions.map((t) => key([t.from, t.to, t.customers])).sort());
+  assert.deepEqual(trows.map((r) => num(r[2])), [...L.transitions.map((t) => t.customers)].sort((a, b) => b - a));
+  const srows = await page.$$eval('.time-table tbody tr', (trs) => trs.map((tr) => [tr.dataset.stage, tr.children[1].textContent]));
+  assert.deepEqual(srows.map((r) => [r[0], num(r[1])]), L.time_in_stage.map((t) => [t.name, t.stays]));
+
+  // the KPIs: the API's rates, with their counts in each cell's title
+  const kr = await kpiRes;
+  assert.equal(kr.status(), 200, await kr.text());
+  assert.equal(new URL(kr.url()).search, new URL(pr.url()).search, 'the same range');
+  const K = (await api(srv, `/analytics/kpis?${q}`)).json;
+  const pct = (x) => (x === null ? '—' : new Intl.NumberFormat('en-US', { style: 'percent', maximumFractionDigits: 1 }).format(x));
+  const krows = await page.$$eval('.kpi-table tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => [td.dataset.k, td.textContent, td.title])));
+  assert.equal(krows.length, K.series.length);
+  krows.forEach((r, i) => {
+    const s = K.series[i];
+    assert.deepEqual(r.map((c) => c[1]), [pct(s.activation_rate), pct(s.repeat_customer_rate), pct(s.loyalty_rate), pct(s.churn_rate)], `month ${i}`);
+    assert.equal(r[0][2], `${s.activated.toLocaleString('en-US')} of ${s.new_customers.toLocaleString('en-US')} new customers`);
+    assert.equal(r[3][2], `${s.churned.toLocaleString('en-US')} of ${s.active_before.toLocaleString('en-US')} active before`);
+  });
+  await page.locator('.kpi-chart svg').waitFor();
+  const kdefs = await page.locator('.kpi-defs dt').allTextContents();
+  assert.deepEqual(kdefs, ['Activation', 'Repeat customers', 'Loyalty', 'Churn']);
+  assert.match(await page.locator('.kpi-defs').textContent(), /within 30 days of that first event/);
+
+  // another interval asks again
+  const weekly = page.waitForResponse((r) => isPeriod('lifecycle')(r) && new URL(r.url()).searchParams.get('interval') === 'week');
+  await page.getByLabel('Interval').selectOption('week');
+  assert.equal((await weekly).status(), 200);
+  await page.getByRole('heading', { name: 'KPIs per week' }).waitFor();
+  assert.match(page.url(), /interval=week/);
+  await page.getByLabel('Interval').selectOption('month');
+  await page.getByRole('heading', { name: 'KPIs per month' }).waitFor();
   await assertLabelled(page);
   await shoot(page, 'lifecycle');
   assert.deepEqual(p.problems(), []);

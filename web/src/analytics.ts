@@ -2,7 +2,7 @@
 // where the data lies in time and which event names it has, date fields,
 // event-name inputs, and the API's 400 shown next to the field it names.
 import { h, uid } from './dom';
-import { ApiError, get, type LiveEventList, type Overview } from './api';
+import { ApiError, get, type LiveEventList, type Overview, type Stats } from './api';
 
 const DAY = 86400000;
 
@@ -40,6 +40,20 @@ export async function dataSpan(signal: AbortSignal): Promise<DataSpan> {
   const span = { names: [...names].sort((x, y) => x.localeCompare(y)), end };
   cached = { at: Date.now(), span };
   return span;
+}
+
+let endCache: { at: number; end: Date } | null = null;
+
+/** Where the data ends (exclusive): just after the newest event
+ *  (`/stats` last_event_at), but not past now; now when there is none.
+ *  Kept for a minute, as dataSpan(). */
+export async function dataEnd(signal: AbortSignal): Promise<Date> {
+  if (endCache && Date.now() - endCache.at < 60000) return endCache.end;
+  const s = await get<Stats>('stats', {}, { signal });
+  const last = s.last_event_at ? Date.parse(s.last_event_at) : NaN;
+  const end = new Date(Number.isNaN(last) ? Date.now() : Math.min(last + 1, Date.now()));
+  endCache = { at: Date.now(), end };
+  return end;
 }
 
 /** "2026-11-03" of a time, in UTC. */

@@ -53,6 +53,11 @@ export async function patch<T>(path: string, body: unknown, opts: { signal?: Abo
   return request<T>('PATCH', `/api/v1/${path}`, JSON.stringify(body), opts);
 }
 
+/** PUT /api/v1/<path> with a JSON body; errors as get(). */
+export async function put<T>(path: string, body: unknown, opts: { signal?: AbortSignal } = {}): Promise<T> {
+  return request<T>('PUT', `/api/v1/${path}`, JSON.stringify(body), opts);
+}
+
 /** DELETE /api/v1/<path>: resolves on a 204; errors as get(). */
 export async function del(path: string, opts: { signal?: AbortSignal } = {}): Promise<void> {
   await request<null>('DELETE', `/api/v1/${path}`, undefined, opts);
@@ -131,6 +136,8 @@ export interface Stats {
   customers: number;
   merged_customers?: number;
   identities?: number;
+  first_event_at?: string | null;
+  last_event_at?: string | null;
 }
 
 export interface Source {
@@ -331,6 +338,105 @@ export interface Lifecycle {
   customers: number;
   as_of: string;
   took_ms?: number;
+}
+
+/** GET /lifecycle?from=&to=&interval=: the stages now, and how customers
+ *  moved in the period (docs/analytics.md, Lifecycle). */
+export interface LifecyclePeriod extends Lifecycle {
+  from: string;
+  to: string;
+  interval: 'day' | 'week' | 'month';
+  /** per interval, the customers in each stage (in the order of `stages`) at its end */
+  series: { start: string; stages: number[] }[];
+  /** stage at `from` → stage at `to`; "(new)" for customers first seen after `from` */
+  flows: { from: string; to: string; customers: number }[];
+  transitions: { from: string; to: string; customers: number; median_days_in_from: number | null }[];
+  time_in_stage: { name: string; stays: number; median_days: number | null }[];
+}
+
+export interface KpiPoint {
+  start: string;
+  activation_rate: number | null;
+  repeat_customer_rate: number | null;
+  loyalty_rate: number | null;
+  churn_rate: number | null;
+  new_customers: number;
+  activated: number;
+  buyers: number;
+  repeat_buyers: number;
+  buyers_before: number;
+  loyal_buyers: number;
+  active_before: number;
+  churned: number;
+  active: number;
+}
+
+/** GET /analytics/kpis (docs/analytics.md, KPIs). */
+export interface Kpis {
+  interval: 'day' | 'week' | 'month';
+  purchase_event: string;
+  activation_event: string;
+  activation_window_days: number;
+  series: KpiPoint[];
+  took_ms?: number;
+}
+
+export interface EventNames {
+  events: { name: string; type: string }[];
+}
+
+// ---- Journey maps (lib/journey/maps.c) ----
+
+export interface TouchpointLive {
+  events: number;
+  customers: number;
+  next_customers?: number;
+  /** of this touchpoint's customers, the share who reached the next bound touchpoint; null for the last */
+  conversion_to_next: number | null;
+  median_hours_to_next: number | null;
+}
+
+export interface Touchpoint {
+  id?: string;
+  name: string;
+  channel?: string;
+  owner?: string;
+  expected_emotion?: number;
+  moment_of_truth?: boolean;
+  lane?: 'front' | 'back';
+  pain_points?: string[];
+  binding?: { event: string; where?: string };
+  live?: TouchpointLive;
+}
+
+export interface JourneyStage {
+  id?: string;
+  name: string;
+  touchpoints: Touchpoint[];
+  /** with live numbers: the customers of the stage's bound touchpoints in the range */
+  customers?: number;
+}
+
+/** The document POSTed or PUT. */
+export interface JourneyMapDoc {
+  name: string;
+  state: 'current' | 'future';
+  description?: string;
+  stages: JourneyStage[];
+}
+
+export interface JourneyMap extends JourneyMapDoc {
+  id: string;
+  version: number;
+  latest_version: number;
+  version_saved_at: string;
+  created_at: string;
+  updated_at: string;
+  live?: { from: string; to: string; window_hours: number };
+}
+
+export interface JourneyMapList {
+  maps: { id: string; name: string; state: 'current' | 'future'; version: number; stages: number; touchpoints: number; updated_at: string }[];
 }
 
 // ---- Segments and personas (docs/segments.md) ----

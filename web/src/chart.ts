@@ -1,16 +1,17 @@
-// Apache ECharts, imported piece by piece (bars, grid, tooltip, legend, SVG
-// renderer) to keep the bundle small. Loaded on demand by the Overview page.
+// Apache ECharts, imported piece by piece (bars, lines, grid, tooltip, legend,
+// SVG renderer) to keep the bundle small. Loaded on demand by the pages with
+// charts.
 import * as echarts from 'echarts/core';
-import { BarChart, type BarSeriesOption } from 'echarts/charts';
+import { BarChart, LineChart, type BarSeriesOption, type LineSeriesOption } from 'echarts/charts';
 import {
   GridComponent, TooltipComponent, LegendComponent,
   type GridComponentOption, type TooltipComponentOption, type LegendComponentOption,
 } from 'echarts/components';
 import { SVGRenderer } from 'echarts/renderers';
 
-echarts.use([BarChart, GridComponent, TooltipComponent, LegendComponent, SVGRenderer]);
+echarts.use([BarChart, LineChart, GridComponent, TooltipComponent, LegendComponent, SVGRenderer]);
 
-type Option = echarts.ComposeOption<BarSeriesOption | GridComponentOption | TooltipComponentOption | LegendComponentOption>;
+type Option = echarts.ComposeOption<BarSeriesOption | LineSeriesOption | GridComponentOption | TooltipComponentOption | LegendComponentOption>;
 
 /** Reads a colour from the page's CSS variables, so the chart follows the
  *  light or dark scheme. */
@@ -26,6 +27,8 @@ export function stackedBars(
   series: { name: string; color: string; data: number[] }[],
   fmt: (n: number) => string,
   signal: AbortSignal,
+  /** room above the plot for the legend, on a narrow chart (many series take more lines) */
+  narrowTop = 64,
 ): void {
   const chart = echarts.init(el, null, { renderer: 'svg' });
   const text = cssVar('--text-2');
@@ -60,8 +63,8 @@ export function stackedBars(
       barMaxWidth: 28, emphasis: { focus: 'series' },
     })),
   };
-  // On a narrow chart the legend takes two lines: leave it room.
-  const top = (): number => (el.clientWidth < 520 ? 64 : 36);
+  // On a narrow chart the legend takes two lines (or more): leave it room.
+  const top = (): number => (el.clientWidth < 520 ? narrowTop : 36);
   chart.setOption({ ...option, grid: { ...option.grid, top: top() } });
   const ro = new ResizeObserver(() => {
     chart.setOption({ grid: { top: top() } });
@@ -125,6 +128,126 @@ export function hBars(
     chart.setOption({ yAxis: { axisLabel: { width: narrowY() } } });
     chart.resize();
   });
+  ro.observe(el);
+  signal.addEventListener('abort', () => {
+    ro.disconnect();
+    chart.dispose();
+  });
+}
+
+/** Lines of rates (0..1) per bucket, one series per name; the tooltip
+ *  shows each rate with `tip(series, i)` (its counts). null is a gap.
+ *  Resizes with its box; disposed when `signal` aborts. */
+export function rateLines(
+  el: HTMLElement,
+  labels: string[],
+  series: { name: string; color: string; data: (number | null)[] }[],
+  tip: (series: number, i: number) => string,
+  fmt: (x: number) => string,
+  signal: AbortSignal,
+): void {
+  const chart = echarts.init(el, null, { renderer: 'svg' });
+  const text = cssVar('--text-2');
+  const grid = cssVar('--border');
+  const fontFamily = getComputedStyle(document.body).fontFamily;
+  const top = (): number => (el.clientWidth < 520 ? 64 : 36);
+  const option: Option = {
+    animationDuration: 300,
+    textStyle: { fontFamily },
+    grid: { left: 8, right: 12, top: top(), bottom: 4, containLabel: true },
+    legend: { top: 0, left: 0, icon: 'roundRect', itemWidth: 10, itemHeight: 10, itemGap: 16, textStyle: { color: text, fontFamily } },
+    tooltip: {
+      trigger: 'axis',
+      backgroundColor: cssVar('--surface'),
+      borderColor: grid,
+      textStyle: { color: cssVar('--text'), fontFamily },
+      formatter: (ps) => {
+        const list = (Array.isArray(ps) ? ps : [ps]) as { seriesIndex: number; dataIndex: number; marker?: string }[];
+        const first = list[0];
+        if (!first) return '';
+        return [esc(labels[first.dataIndex] ?? ''),
+          ...list.map((p) => `${typeof p.marker === 'string' ? p.marker : ''}${esc(tip(p.seriesIndex, p.dataIndex))}`)].join('<br>');
+      },
+    },
+    xAxis: {
+      type: 'category', data: labels, boundaryGap: false,
+      axisLine: { lineStyle: { color: grid } }, axisTick: { show: false },
+      axisLabel: { color: text, hideOverlap: true, fontFamily },
+    },
+    yAxis: {
+      type: 'value', min: 0, max: (v: { max: number }) => (v.max > 0.5 ? 1 : Math.min(1, Math.ceil(v.max * 10 + 0.5) / 10)),
+      splitLine: { lineStyle: { color: grid } },
+      axisLabel: { color: text, fontFamily, formatter: (v: number) => fmt(v) },
+    },
+    series: series.map((s) => ({
+      type: 'line', name: s.name, data: s.data, connectNulls: false, symbol: 'circle', symbolSize: 7,
+      itemStyle: { color: s.color }, lineStyle: { color: s.color, width: 2 }, emphasis: { focus: 'series' },
+    })),
+  };
+  chart.setOption(option);
+  const ro = new ResizeObserver(() => {
+    chart.setOption({ grid: { top: top() } });
+    chart.resize();
+  });
+  ro.observe(el);
+  signal.addEventListener('abort', () => {
+    ro.disconnect();
+    chart.dispose();
+  });
+}
+
+/** A journey map's emotion curve: points at x (0..columns, a column per
+ *  stage, so that they sit above the stage's cards) and y the expected
+ *  emotion (-2..2); moments of truth are drawn as diamonds. The y labels sit
+ *  inside the plot, so the plot spans the box exactly as the columns do. */
+export function emotionCurve(
+  el: HTMLElement,
+  columns: number,
+  points: { x: number; y: number; name: string; stage: string; mot: boolean }[],
+  signal: AbortSignal,
+): void {
+  const chart = echarts.init(el, null, { renderer: 'svg' });
+  const grid = cssVar('--border');
+  const fontFamily = getComputedStyle(document.body).fontFamily;
+  const up = cssVar('--up');
+  const down = cssVar('--down');
+  const mid = cssVar('--text-2');
+  const words = ['Very negative', 'Negative', 'Neutral', 'Positive', 'Very positive'];
+  const option: Option = {
+    animationDuration: 300,
+    textStyle: { fontFamily },
+    grid: { left: 0, right: 0, top: 12, bottom: 12 },
+    tooltip: {
+      trigger: 'item',
+      backgroundColor: cssVar('--surface'),
+      borderColor: grid,
+      textStyle: { color: cssVar('--text'), fontFamily },
+      formatter: (p) => {
+        const pt = points[(p as { dataIndex: number }).dataIndex];
+        if (!pt) return '';
+        return `${esc(pt.stage)} · ${esc(pt.name)}<br>Expected emotion: ${pt.y > 0 ? '+' : ''}${pt.y} (${esc(words[Math.round(pt.y) + 2] ?? '')})${pt.mot ? '<br>Moment of truth' : ''}`;
+      },
+    },
+    xAxis: { type: 'value', min: 0, max: columns, show: false },
+    yAxis: {
+      type: 'value', min: -2, max: 2, interval: 1,
+      splitLine: { lineStyle: { color: grid, type: 'dashed' } },
+      axisLabel: { inside: true, color: mid, fontFamily, fontSize: 11, verticalAlign: 'bottom', formatter: (v: number) => (v === 0 ? 'neutral' : v > 0 ? `+${v}` : String(v)) },
+      axisLine: { show: false }, axisTick: { show: false },
+    },
+    series: [{
+      type: 'line', smooth: 0.3, data: points.map((p) => ({
+        value: [p.x, p.y],
+        symbol: p.mot ? 'diamond' : 'circle',
+        symbolSize: p.mot ? 16 : 10,
+        itemStyle: { color: p.y > 0 ? up : p.y < 0 ? down : mid, borderColor: cssVar('--surface'), borderWidth: 1.5 },
+      })),
+      lineStyle: { color: cssVar('--accent'), width: 2.5 },
+      areaStyle: { color: cssVar('--accent'), opacity: 0.06, origin: 0 },
+    }],
+  };
+  chart.setOption(option);
+  const ro = new ResizeObserver(() => chart.resize());
   ro.observe(el);
   signal.addEventListener('abort', () => {
     ro.disconnect();

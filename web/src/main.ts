@@ -13,6 +13,7 @@ import { retentionPage } from './pages/retention';
 import { pathsPage } from './pages/paths';
 import { lifecyclePage } from './pages/lifecycle';
 import { segmentsPage, segmentPage, segmentEditPage } from './pages/segments';
+import { journeysPage, journeyPage, journeyEditPage } from './pages/journeys';
 import { pageHeader, emptyState } from './ui';
 import { parseHash, type PageContext } from './router';
 
@@ -26,6 +27,10 @@ const routes: { pattern: RegExp; keys: string[]; page: Page; nav: string }[] = [
   { pattern: /^\/segments\/new$/, keys: [], page: segmentEditPage, nav: 'segments' },
   { pattern: /^\/segments\/([^/]+)\/edit$/, keys: ['id'], page: segmentEditPage, nav: 'segments' },
   { pattern: /^\/segments\/([^/]+)$/, keys: ['id'], page: segmentPage, nav: 'segments' },
+  { pattern: /^\/journeys$/, keys: [], page: journeysPage, nav: 'journeys' },
+  { pattern: /^\/journeys\/new$/, keys: [], page: journeyEditPage, nav: 'journeys' },
+  { pattern: /^\/journeys\/([^/]+)\/edit$/, keys: ['id'], page: journeyEditPage, nav: 'journeys' },
+  { pattern: /^\/journeys\/([^/]+)$/, keys: ['id'], page: journeyPage, nav: 'journeys' },
   { pattern: /^\/live$/, keys: [], page: livePage, nav: 'live' },
   { pattern: /^\/funnels$/, keys: [], page: funnelsPage, nav: 'funnels' },
   { pattern: /^\/retention$/, keys: [], page: retentionPage, nav: 'retention' },
@@ -37,6 +42,7 @@ const NAV = [
   { id: 'overview', href: '#/overview', label: 'Overview', icon: 'M3 13h4v8H3zM10 8h4v13h-4zM17 3h4v18h-4z' },
   { id: 'customers', href: '#/customers', label: 'Customers', icon: 'M12 12a4 4 0 1 0 0-8 4 4 0 0 0 0 8zm-8 9a8 8 0 0 1 16 0z' },
   { id: 'segments', href: '#/segments', label: 'Segments', icon: 'M12 3a9 9 0 1 0 9 9h-9zM15 2v7h7a7 7 0 0 0-7-7z' },
+  { id: 'journeys', href: '#/journeys', label: 'Journey maps', icon: 'M3 6l6-3 6 3 6-3v15l-6 3-6-3-6 3zM9 3v15M15 6v15' },
   { id: 'live', href: '#/live', label: 'Live events', icon: 'M2 12h4l3-8 6 16 3-8h4' },
   { id: 'funnels', href: '#/funnels', label: 'Funnels', icon: 'M3 4h18l-7 8v6l-4 2v-8z' },
   { id: 'retention', href: '#/retention', label: 'Retention', icon: 'M4 4h16v16H4zM4 10h16M4 15h16M10 4v16M15 4v16' },

@@ -1,5 +1,6 @@
-// An ECharts Sankey (the Paths page), in its own lazy chunk: only that page
-// downloads it; echarts/core is shared with src/chart.ts.
+// An ECharts Sankey (the Paths page, and the Lifecycle page's flows), in its
+// own lazy chunk: only those pages download it; echarts/core is shared with
+// src/chart.ts.
 import * as echarts from 'echarts/core';
 import { SankeyChart, type SankeySeriesOption } from 'echarts/charts';
 import { TooltipComponent, type TooltipComponentOption } from 'echarts/components';

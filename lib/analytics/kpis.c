@@ -154,6 +154,8 @@ cx_err analytics_kpis(const analytics_ctx *c, const cJSON *req, cx_buf *out, ana
     }
     rc = cx_buf_puts(out, j ? ",{\"start\":" : "{\"start\":");
     if (!rc) rc = cx_buf_json_time(out, b[j + 1]);
+    /* an interval that has not ended yet: its rates are not final */
+    if (!rc) rc = cx_buf_printf(out, ",\"partial\":%s", b[j + 2] > c->now_ms || b[j + 2] < cx_interval_next(b[j + 1], iv) ? "true" : "false");
     if (!rc) rc = rate(out, "activation_rate", s.activated, s.fresh);
     if (!rc) rc = rate(out, "repeat_customer_rate", s.repeat, s.buyers);
     if (!rc) rc = rate(out, "loyalty_rate", s.loyal, s.buyers_prev);

@@ -192,6 +192,8 @@ cx_err analytics_lifecycle(const analytics_ctx *c, const cJSON *req, cx_buf *out
     for (size_t k = 0; !rc && k < l->nint; k++) {
       rc = cx_buf_puts(out, k ? ",{\"start\":" : "{\"start\":");
       if (!rc) rc = cx_buf_json_time(out, l->starts[k]);
+      /* an interval cut at to (or now): its counts are at to, not at its end */
+      if (!rc) rc = cx_buf_printf(out, ",\"partial\":%s", l->ends[k] + 1 < cx_interval_next(l->starts[k], iv) ? "true" : "false");
       if (!rc) rc = cx_buf_puts(out, ",\"stages\":[");
       for (size_t s = 0; !rc && s < ns; s++) {
         uint64_t v = 0;

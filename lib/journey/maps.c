@@ -379,20 +379,26 @@ static cx_err add_live(cJSON *doc, const analytics_ctx *live, int64_t from, int6
   size_t n = 0, si = 0;
   cx_err rc = CX_OK;
   cJSON *stages = cJSON_GetObjectItem(doc, "stages");
-  for (cJSON *s = stages->child; s; s = s->next, si++)
-    for (cJSON *t = cJSON_GetObjectItem(s, "touchpoints")->child; t && n < JOURNEY_MAX_TOUCHPOINTS; t = t->next) {
+  for (cJSON *s = stages->child; s; s = s->next, si++) {
+    size_t ti = 0;
+    for (cJSON *t = cJSON_GetObjectItem(s, "touchpoints")->child; t && n < JOURNEY_MAX_TOUCHPOINTS; t = t->next, ti++) {
       const cJSON *b = cJSON_GetObjectItem(t, "binding");
       const cJSON *ev = cJSON_GetObjectItem(b, "event"), *w = cJSON_GetObjectItem(b, "where");
       tp[n] = (analytics_touchpoint){.event = cJSON_IsString(ev) ? ev->valuestring : NULL, .stage = si};
       if (cJSON_IsString(w) && !rc) {
         rules_error re;
         rc = rules_compile(w->valuestring, strlen(w->valuestring), &rules[n], &re);
-        if (rc && rc != CX_ENOMEM) /* it compiled when saved: a newer syntax */
-          rc = fail(err, "invalid_rule", "binding.where", "A touchpoint's rule no longer compiles: %s", re.message);
+        if (rc && rc != CX_ENOMEM) { /* it compiled when saved: a newer syntax */
+          char f[96];
+          snprintf(f, sizeof f, "stages[%zu].touchpoints[%zu].binding.where", si, ti);
+          rc = fail(err, "invalid_rule", f, "The rule of touchpoint %zu of stage %zu no longer compiles: %s", ti + 1,
+                    si + 1, re.message);
+        }
         tp[n].where = rules[n];
       }
       node[n++] = t;
     }
+  }
   analytics_touchpoint_live *lv = cx_calloc(n + 1, sizeof *lv);
   uint64_t stage_customers[JOURNEY_MAX_STAGES] = {0};
   if (!rc && !lv) rc = CX_ENOMEM;

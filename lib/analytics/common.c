@@ -529,7 +529,7 @@ static cx_err env_lookup(void *ctx, const char *root, const char *const *parts, 
       out->u.boolean = profile_identified(e->c->pr, e->cust);
     } else if (!strcmp(parts[0], "stage")) {
       const char *const *names;
-      profile_stage_names(&names);
+      profile_stage_names(e->c->pr, &names);
       set_str(out, names[profile_stage_of(e->c->pr, e->cust, e->now, &e->stage)]);
     }
     return CX_OK;

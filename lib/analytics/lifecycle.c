@@ -10,9 +10,11 @@
 #include "../base/mem.h"
 #include "../base/time.h"
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
-#define MAX_STAGES 16
+#define MAX_STAGES 32 /* above PROFILE_MAX_STAGES + 1: the last index packs "(new)" */
+_Static_assert(PROFILE_MAX_STAGES < MAX_STAGES - 1, "room for (new)");
 #define MAX_INTERVALS 100
 #define NEW MAX_STAGES /* "(new)": no event yet at the start of the period */
 #define MS_BITS 48
@@ -117,13 +119,14 @@ static const char *stage_name(const char *const *names, size_t s) {
 cx_err analytics_lifecycle(const analytics_ctx *c, const cJSON *req, cx_buf *out,
                            analytics_error *err) {
   int64_t started = cx_mono_ns();
-  const char *const *names;
-  size_t ns = profile_stage_names(&names);
-  if (ns >= MAX_STAGES - 1) return CX_ETOOBIG;
+  /* the stage names, copied in the scan's read section (the model may
+   * change between answers, not within one) */
+  char name_buf[MAX_STAGES][PROFILE_STAGE_NAME_MAX + 1];
+  const char *names[MAX_STAGES];
+  size_t ns = 0;
   lifecycle *l = cx_calloc(1, sizeof *l);
   if (!l) return CX_ENOMEM;
   l->c = c;
-  l->nstages = ns;
   cx_err rc = CX_OK;
   cx_interval iv = CX_WEEK;
   if (req && cJSON_GetObjectItemCaseSensitive(req, "from")) {
@@ -165,6 +168,13 @@ cx_err analytics_lifecycle(const analytics_ctx *c, const cJSON *req, cx_buf *out
     if (l->period && !(l->parts[t].series = cx_calloc(l->nint * MAX_STAGES, sizeof(uint64_t)))) rc = CX_ENOMEM;
   if (rc) goto out;
   profile_read_begin(c->pr);
+  const char *const *model_names;
+  ns = profile_stage_names(c->pr, &model_names);
+  for (size_t i = 0; i < ns && i < PROFILE_MAX_STAGES; i++) {
+    snprintf(name_buf[i], sizeof name_buf[i], "%s", model_names[i]);
+    names[i] = name_buf[i];
+  }
+  l->nstages = ns;
   an_parallel(ANALYTICS_THREADS, profile_max_id(c->pr), scan, l);
   profile_read_end(c->pr);
   for (size_t t = 0; t < ANALYTICS_THREADS; t++)

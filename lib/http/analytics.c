@@ -5,6 +5,7 @@
 #include "../analytics/analytics.h"
 #include "../base/mem.h"
 #include "../base/time.h"
+#include <stdio.h>
 #include <string.h>
 
 #define ANSWER_MAX (16 << 20)
@@ -79,5 +80,110 @@ enum MHD_Result http_analytics(http_server *h, struct MHD_Connection *c, http_re
   if (rdb) store_reader_put(h->cfg.st, rdb);
   cx_free(names);
   cJSON_Delete(req);
+  return reply(h, c, r, &b, rc, &err);
+}
+
+/* ---- /api/v1/lifecycle/stages: the stage model ---- */
+
+typedef struct {
+  store_job job;
+  const char *value; /* NULL: delete (back to the defaults) */
+} meta_job;
+
+static cx_err apply_meta(store_job *job, sqlite3 *db) {
+  meta_job *j = (meta_job *)job;
+  sqlite3_stmt *st = NULL;
+  const char *sql = j->value ? "INSERT INTO meta(key, value) VALUES('lifecycle_stages', ?1)"
+                               " ON CONFLICT(key) DO UPDATE SET value = excluded.value"
+                             : "DELETE FROM meta WHERE key = 'lifecycle_stages'";
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL)) return CX_EDB;
+  if (j->value) sqlite3_bind_text(st, 1, j->value, -1, SQLITE_STATIC);
+  cx_err rc = sqlite3_step(st) == SQLITE_DONE ? CX_OK : CX_EDB;
+  sqlite3_finalize(st);
+  return rc;
+}
+
+enum MHD_Result http_lifecycle_stages(http_server *h, struct MHD_Connection *c, http_req *r, int admin) {
+  cx_buf b;
+  cx_buf_init(&b, 64 * 1024);
+  int get = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");
+  int put = !strcmp(r->method, "PUT"), del = !strcmp(r->method, "DELETE");
+  if (!get && !put && !del) {
+    cx_buf_free(&b);
+    return http_send_error(h, c, r, 405, "method_not_allowed", "Use GET, PUT or DELETE.", NULL);
+  }
+  if (!get && !admin) {
+    cx_buf_free(&b);
+    return http_send_error(h, c, r, 403, "forbidden", "This token may only read.", NULL);
+  }
+  analytics_error err = {{0}, {0}, {0}};
+  cx_err rc = CX_OK;
+  if (put) {
+    cJSON *body = cJSON_ParseWithLength(r->body.p ? r->body.p : "", r->body.len);
+    const cJSON *stages = cJSON_GetObjectItemCaseSensitive(body, "stages");
+    if (!cJSON_IsObject(body)) {
+      cJSON_Delete(body);
+      cx_buf_free(&b);
+      return http_send_error(h, c, r, 400, "malformed_json", "The body must be a JSON object.", NULL);
+    }
+    const char *names[PROFILE_MAX_STAGES], *rules[PROFILE_MAX_STAGES];
+    size_t n = 0;
+    if (!cJSON_IsArray(stages) || cJSON_GetArraySize(stages) < 1 || cJSON_GetArraySize(stages) > PROFILE_MAX_STAGES) {
+      snprintf(err.code, sizeof err.code, "invalid_field");
+      snprintf(err.field, sizeof err.field, "stages");
+      snprintf(err.message, sizeof err.message, "stages must be a list of 1 to %d {\"name\",\"rule\"}.", PROFILE_MAX_STAGES);
+      rc = CX_EINVAL;
+    }
+    for (const cJSON *x = rc ? NULL : stages->child; x; x = x->next, n++) {
+      const cJSON *nm = cJSON_GetObjectItemCaseSensitive(x, "name"), *ru = cJSON_GetObjectItemCaseSensitive(x, "rule");
+      if (!cJSON_IsString(nm) || !cJSON_IsString(ru)) {
+        snprintf(err.code, sizeof err.code, "invalid_field");
+        snprintf(err.field, sizeof err.field, "stages[%zu]", n);
+        snprintf(err.message, sizeof err.message, "Stage %zu needs a name and a rule (strings).", n + 1);
+        rc = CX_EINVAL;
+        break;
+      }
+      names[n] = nm->valuestring;
+      rules[n] = ru->valuestring;
+    }
+    profile_stages *m = NULL;
+    size_t bad = 0;
+    if (!rc) rc = profile_stages_compile(names, rules, n, &m, &bad, err.message, sizeof err.message);
+    if (rc == CX_EINVAL && !err.code[0]) {
+      snprintf(err.code, sizeof err.code, strstr(err.message, "rule") ? "invalid_rule" : "invalid_field");
+      snprintf(err.field, sizeof err.field, strstr(err.message, "rule") ? "stages[%zu].rule" : "stages[%zu].name", bad);
+    }
+    char *text = NULL;
+    if (!rc) { /* saved as checked: names and rules only */
+      cJSON *doc = cJSON_CreateObject(), *arr = doc ? cJSON_AddArrayToObject(doc, "stages") : NULL;
+      for (size_t i = 0; arr && i < n; i++) {
+        cJSON *o = cJSON_CreateObject();
+        if (!o || !cJSON_AddStringToObject(o, "name", names[i]) || !cJSON_AddStringToObject(o, "rule", rules[i]) ||
+            !cJSON_AddItemToArray(arr, o)) {
+          cJSON_Delete(o);
+          arr = NULL;
+        }
+      }
+      text = arr ? cJSON_PrintUnformatted(doc) : NULL;
+      cJSON_Delete(doc);
+      if (!text) rc = CX_ENOMEM;
+    }
+    meta_job j = {.job = {.apply = apply_meta, .weight = 1}, .value = text};
+    if (!rc) rc = store_run(h->cfg.st, &j.job);
+    if (!rc) profile_stages_install(h->cfg.pr, m), m = NULL;
+    profile_stages_free(m);
+    cJSON_free(text);
+    cJSON_Delete(body);
+  } else if (del) {
+    meta_job j = {.job = {.apply = apply_meta, .weight = 1}, .value = NULL};
+    rc = store_run(h->cfg.st, &j.job);
+    if (!rc) profile_stages_install(h->cfg.pr, NULL);
+  }
+  if (!rc) rc = profile_stages_json(h->cfg.pr, &b);
+  if (rc && rc != CX_EINVAL && store_failed(h->cfg.st)) {
+    cx_buf_free(&b);
+    return http_send_error(h, c, r, 503, "store_unavailable",
+                           "The server stopped taking writes after a storage failure and needs a restart.", NULL);
+  }
   return reply(h, c, r, &b, rc, &err);
 }

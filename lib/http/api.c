@@ -599,6 +599,7 @@ enum MHD_Result http_api(http_server *h, struct MHD_Connection *c, http_req *r, 
       !strcmp(rest, "analytics/paths") || !strcmp(rest, "analytics/kpis"))
     return http_analytics(h, c, r, rest + 10);
   if (!strcmp(rest, "lifecycle")) return http_analytics(h, c, r, rest);
+  if (!strcmp(rest, "lifecycle/stages")) return http_lifecycle_stages(h, c, r, admin);
   if (!strcmp(rest, "segments")) return http_segments(h, c, r, "", admin);
   if (!strcmp(rest, "journey-maps")) return http_journey(h, c, r, "", admin);
   if (!strncmp(rest, "journey-maps/", 13)) return http_journey(h, c, r, rest + 13, admin);

@@ -80,6 +80,8 @@ enum MHD_Result http_metrics(http_server *h, struct MHD_Connection *c, http_req 
  * the caller. */
 enum MHD_Result http_analytics(http_server *h, struct MHD_Connection *c, http_req *r,
                                const char *what);
+/* analytics.c: GET, PUT, DELETE /api/v1/lifecycle/stages */
+enum MHD_Result http_lifecycle_stages(http_server *h, struct MHD_Connection *c, http_req *r, int admin);
 /* segments.c: rest is what follows /api/v1/segments ("" or "/…"
  * stripped of its slash); admin: the token may change things. */
 enum MHD_Result http_segments(http_server *h, struct MHD_Connection *c, http_req *r, const char *rest,

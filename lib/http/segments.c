@@ -72,7 +72,8 @@ static cx_err csv_row(http_server *h, sqlite3_stmt *st, int64_t id, cx_buf *b) {
   }
   profile_summary sum = {0};
   profile_get_summary(h->cfg.pr, id, &sum);
-  const char *stage = profile_stage(h->cfg.pr, id, *uid || *email, cx_now_ms());
+  char stage[PROFILE_STAGE_NAME_MAX + 1];
+  profile_stage(h->cfg.pr, id, *uid || *email, cx_now_ms(), stage);
   char first[CX_TIME_LEN] = "", last[CX_TIME_LEN] = "";
   if (sum.first_seen != CX_NO_TIME) cx_time_format(sum.first_seen, first);
   if (sum.last_seen != CX_NO_TIME) cx_time_format(sum.last_seen, last);

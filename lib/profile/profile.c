@@ -568,6 +568,10 @@ cx_err profile_open(sqlite3 *db, profile **out) {
     return rc;
   }
   time_bounds(p);
+  if ((rc = profile_stages_load(p, db))) {
+    profile_close(p);
+    return rc;
+  }
   *out = p;
   return CX_OK;
 }
@@ -612,6 +616,7 @@ void profile_close(profile *p) {
   indexes_free(p);
   cx_free(p->dirty);
   cx_free(p->changes);
+  profile_stages_free(p->stages);
   pthread_mutex_destroy(&p->post_mu);
   pthread_rwlock_destroy(&p->lock);
   cx_free(p);

@@ -142,12 +142,29 @@ int profile_identified(const profile *p, int64_t id);
 uint32_t profile_kind_count(const profile *p);
 const char *profile_kind_name(const profile *p, uint32_t kind, int *type);
 
-/* [reader] The lifecycle stage of customer id at now: the first default
- * stage rule that matches (stage.c). identified: it holds a user id or an
- * e-mail. */
-const char *profile_stage(profile *p, int64_t id, int identified, int64_t now);
-/* The lifecycle stages, in the order their rules are tried. */
-size_t profile_stage_names(const char *const **names);
+/* The lifecycle stage model (stage.c): stages in the order their rules are
+ * tried; a customer is in the first whose rule matches, or the last. */
+#define PROFILE_MAX_STAGES 16
+#define PROFILE_STAGE_NAME_MAX 32
+typedef struct profile_stages profile_stages;
+/* Compiles a model of n stages (names: lower-case letters, digits, '_';
+ * rules: conditions). CX_EINVAL with the stage's index in *bad and a
+ * sentence in msg; CX_ENOMEM. */
+cx_err profile_stages_compile(const char *const *names, const char *const *rules, size_t n,
+                              profile_stages **out, size_t *bad, char *msg, size_t msglen);
+void profile_stages_free(profile_stages *m);
+/* Makes m (taken; NULL: the defaults) the model, for every later call. */
+void profile_stages_install(profile *p, profile_stages *m);
+/* Installs the model saved in the meta table, when there is one. */
+cx_err profile_stages_load(profile *p, sqlite3 *db);
+/* [reader] {"default":bool,"stages":[{"name","rule"}…]} */
+cx_err profile_stages_json(profile *p, cx_buf *out);
+/* [reader] The stage of customer id at now, into out. identified: it holds
+ * a user id or an e-mail. */
+void profile_stage(profile *p, int64_t id, int identified, int64_t now,
+                   char out[PROFILE_STAGE_NAME_MAX + 1]);
+/* [section] The stages' names, valid until the section ends. */
+size_t profile_stage_names(const profile *p, const char *const **names);
 /* Which kinds carry an event name, looked up once and kept between calls
  * by one thread within one read section (names are compared by pointer:
  * a rule's strings are stable); zero it before first use. */

@@ -58,6 +58,7 @@ struct profile {
   pthread_rwlock_t lock;
   pthread_mutex_t post_mu; /* guards post among readers (the writer has the write lock) */
   profile_postings *post;  /* [kind], built on first use */
+  profile_stages *stages;  /* the lifecycle stage model; NULL: the defaults (stage.c) */
   uint32_t npost;
   profile_customer *cust; /* indexed by id; [0] unused */
   int64_t ncust, capcust;

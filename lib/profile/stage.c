@@ -1,14 +1,19 @@
-/* stage.c - the lifecycle stage of a customer: the first of the default
- * stage rules (rules language, lib/rules) that matches, evaluated over the
- * customer's in-memory timeline when the customer is shown.
+/* stage.c - the lifecycle stage of a customer: the first stage of the
+ * stage model whose rule (rules language, lib/rules) matches, evaluated
+ * over the customer's in-memory timeline at an instant. The model is the
+ * nine default stages below unless one was saved (PUT
+ * /api/v1/lifecycle/stages, kept in the store's meta table under
+ * "lifecycle_stages" and installed at open).
  *
- * The rules read event counts and times only (count, days_since,
- * first_seen, last_seen) and customer.identified; sum() and traits read
- * as 0 and null here until the journey issue brings stored, configurable
- * stage rules with their transitions. */
+ * The rules read event counts and times (count, days_since, first_seen,
+ * last_seen) and customer.identified; sum() and traits read as 0 and null
+ * here (they need the store: segments and funnel steps have them). */
 #include "profile_int.h"
+#include "../base/mem.h"
 #include "../base/time.h"
 #include "../rules/rules.h"
+#include <cjson/cJSON.h>
+#include <stdio.h>
 #include <string.h>
 
 static const struct {
@@ -24,19 +29,159 @@ static const struct {
     {"engagement", "customer.identified"},
     {"awareness", "true"},
 };
-#define NSTAGES (sizeof defaults / sizeof defaults[0])
+#define NDEFAULTS (sizeof defaults / sizeof defaults[0])
 
-static rules_expr *compiled[NSTAGES];
-static const char *stage_names[NSTAGES]; /* defaults[i].name, as one array */
+struct profile_stages {
+  size_t n;
+  char name[PROFILE_MAX_STAGES][PROFILE_STAGE_NAME_MAX + 1];
+  const char *names[PROFILE_MAX_STAGES]; /* name[i], as one array */
+  char *src[PROFILE_MAX_STAGES];         /* owned */
+  rules_expr *rule[PROFILE_MAX_STAGES];  /* owned */
+  int is_default;
+};
+
+static profile_stages *default_model;
 static pthread_once_t compile_once = PTHREAD_ONCE_INIT;
 
-static void compile_all(void) {
-  for (size_t i = 0; i < NSTAGES; i++) {
-    stage_names[i] = defaults[i].name;
-    rules_error err;
-    /* the rules are fixed: a failure is a bug, and the stage is skipped */
-    if (rules_compile(defaults[i].rule, strlen(defaults[i].rule), &compiled[i], &err)) compiled[i] = NULL;
+void profile_stages_free(profile_stages *m) {
+  if (!m) return;
+  for (size_t i = 0; i < m->n; i++) {
+    cx_free(m->src[i]);
+    rules_free(m->rule[i]);
   }
+  cx_free(m);
+}
+
+static int name_ok(const char *s) {
+  size_t n = strlen(s);
+  if (!n || n > PROFILE_STAGE_NAME_MAX) return 0;
+  for (size_t i = 0; i < n; i++)
+    if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_')) return 0;
+  return 1;
+}
+
+cx_err profile_stages_compile(const char *const *names, const char *const *rules, size_t n,
+                              profile_stages **out, size_t *bad, char *msg, size_t msglen) {
+  *out = NULL;
+  *bad = 0;
+  if (n < 1 || n > PROFILE_MAX_STAGES) {
+    snprintf(msg, msglen, "A stage model has 1 to %d stages.", PROFILE_MAX_STAGES);
+    return CX_EINVAL;
+  }
+  profile_stages *m = cx_calloc(1, sizeof *m);
+  if (!m) return CX_ENOMEM;
+  cx_err rc = CX_OK;
+  for (size_t i = 0; i < n && !rc; i++) {
+    *bad = i;
+    if (!name_ok(names[i])) {
+      snprintf(msg, msglen, "Stage %zu's name must be 1 to %d lower-case letters, digits or '_'.", i + 1,
+               PROFILE_STAGE_NAME_MAX);
+      rc = CX_EINVAL;
+      break;
+    }
+    for (size_t j = 0; j < i; j++)
+      if (!strcmp(m->name[j], names[i])) {
+        snprintf(msg, msglen, "Two stages are named %s.", names[i]);
+        rc = CX_EINVAL;
+      }
+    if (rc) break;
+    snprintf(m->name[i], sizeof m->name[i], "%s", names[i]);
+    m->names[i] = m->name[i];
+    rules_error re;
+    rc = rules_compile(rules[i], strlen(rules[i]), &m->rule[i], &re);
+    if (rc == CX_ENOMEM) break;
+    if (rc) {
+      snprintf(msg, msglen, "Stage %zu's rule: %s", i + 1, re.message);
+      rc = CX_EINVAL;
+      break;
+    }
+    m->n = i + 1; /* owns rule[i] from here */
+    if (!rules_may_be(m->rule[i], RULES_BOOL)) {
+      snprintf(msg, msglen, "Stage %zu's rule must be a condition (true or false).", i + 1);
+      rc = CX_EINVAL;
+      break;
+    }
+    size_t len = strlen(rules[i]);
+    if (!(m->src[i] = cx_malloc(len + 1))) {
+      rc = CX_ENOMEM;
+      break;
+    }
+    memcpy(m->src[i], rules[i], len + 1);
+  }
+  if (rc) {
+    profile_stages_free(m);
+    return rc;
+  }
+  *out = m;
+  return CX_OK;
+}
+
+static void compile_defaults(void) {
+  const char *names[NDEFAULTS], *rules[NDEFAULTS];
+  for (size_t i = 0; i < NDEFAULTS; i++) names[i] = defaults[i].name, rules[i] = defaults[i].rule;
+  size_t bad;
+  char msg[200];
+  /* the defaults are fixed: a failure is a bug (or no memory at start) */
+  if (!profile_stages_compile(names, rules, NDEFAULTS, &default_model, &bad, msg, sizeof msg))
+    default_model->is_default = 1;
+}
+
+static const profile_stages *model(const profile *p) {
+  pthread_once(&compile_once, compile_defaults);
+  return p->stages ? p->stages : default_model;
+}
+
+void profile_stages_install(profile *p, profile_stages *m) {
+  pthread_rwlock_wrlock(&p->lock);
+  profile_stages *old = p->stages;
+  p->stages = m;
+  pthread_rwlock_unlock(&p->lock);
+  profile_stages_free(old); /* no reader holds it: they take the lock */
+}
+
+cx_err profile_stages_json(profile *p, cx_buf *out) {
+  pthread_rwlock_rdlock(&p->lock);
+  const profile_stages *m = model(p);
+  cx_err rc = m ? cx_buf_printf(out, "{\"default\":%s,\"stages\":[", m == default_model ? "true" : "false") : CX_ENOMEM;
+  for (size_t i = 0; m && !rc && i < m->n; i++) {
+    rc = cx_buf_printf(out, "%s{\"name\":\"%s\",\"rule\":", i ? "," : "", m->name[i]);
+    if (!rc) rc = cx_buf_json_str(out, m->src[i], strlen(m->src[i]));
+    if (!rc) rc = cx_buf_puts(out, "}");
+  }
+  if (!rc) rc = cx_buf_puts(out, "]}");
+  pthread_rwlock_unlock(&p->lock);
+  return rc;
+}
+
+cx_err profile_stages_load(profile *p, sqlite3 *db) {
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'lifecycle_stages'", -1, &st, NULL)) return CX_EDB;
+  cx_err rc = CX_OK;
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    cJSON *doc = cJSON_Parse((const char *)sqlite3_column_text(st, 0));
+    const cJSON *stages = cJSON_GetObjectItem(doc, "stages");
+    const char *names[PROFILE_MAX_STAGES], *rules[PROFILE_MAX_STAGES];
+    size_t n = 0;
+    for (const cJSON *x = stages ? stages->child : NULL; x && n < PROFILE_MAX_STAGES; x = x->next, n++) {
+      const cJSON *nm = cJSON_GetObjectItem(x, "name"), *r = cJSON_GetObjectItem(x, "rule");
+      names[n] = cJSON_IsString(nm) ? nm->valuestring : "";
+      rules[n] = cJSON_IsString(r) ? r->valuestring : "";
+    }
+    profile_stages *m = NULL;
+    size_t bad;
+    char msg[200];
+    rc = profile_stages_compile(names, rules, n, &m, &bad, msg, sizeof msg);
+    if (rc == CX_EINVAL) { /* saved by a newer version? keep the defaults, and say so */
+      fprintf(stderr, "cxm: the saved lifecycle stages are not usable (%s); using the defaults\n", msg);
+      rc = CX_OK;
+    } else if (!rc) {
+      profile_stages_free(p->stages);
+      p->stages = m;
+    }
+    cJSON_Delete(doc);
+  }
+  sqlite3_finalize(st);
+  return rc;
 }
 
 typedef struct {
@@ -139,16 +284,18 @@ static cx_err st_lookup(void *ctx, const char *root, const char *const *parts, s
   return CX_OK;
 }
 
-size_t profile_stage_names(const char *const **names) {
-  pthread_once(&compile_once, compile_all);
-  *names = stage_names;
-  return NSTAGES;
+size_t profile_stage_names(const profile *p, const char *const **names) {
+  const profile_stages *m = model(p);
+  *names = m ? m->names : NULL;
+  return m ? m->n : 0;
 }
 
-/* The first stage whose rule matches root customer r at now (the lock held). */
+/* The first stage whose rule matches root customer r at now (the lock
+ * held); the last stage when none does. */
 static size_t stage_at(const profile *p, int64_t r, int identified, int64_t now,
                        profile_name_cache *cache) {
-  pthread_once(&compile_once, compile_all);
+  const profile_stages *m = model(p);
+  if (!m || !m->n) return 0;
   const profile_customer *c = &p->cust[r];
   uint32_t lo = 0, hi = c->n; /* the points at or before now */
   while (lo < hi) {
@@ -160,22 +307,27 @@ static size_t stage_at(const profile *p, int64_t r, int identified, int64_t now,
   rules_env env = {.ctx = &x, .now_ms = now, .lookup = st_lookup, .count = st_count,
                    .last_time = st_last_time, .first_seen = st_first_seen,
                    .last_seen = st_last_seen};
-  for (size_t i = 0; i < NSTAGES; i++)
-    if (compiled[i] && rules_match(compiled[i], &env)) return i;
-  return NSTAGES - 1;
+  for (size_t i = 0; i < m->n; i++)
+    if (rules_match(m->rule[i], &env)) return i;
+  return m->n - 1;
 }
 
 size_t profile_stage_of(const profile *p, int64_t id, int64_t now, profile_name_cache *cache) {
-  if (id <= 0 || id > p->ncust || p->cust[id].parent != id) return NSTAGES - 1;
+  if (id <= 0 || id > p->ncust || p->cust[id].parent != id) {
+    const profile_stages *m = model(p);
+    return m && m->n ? m->n - 1 : 0;
+  }
   return stage_at(p, id, profile_identified(p, id), now, cache);
 }
 
-const char *profile_stage(profile *p, int64_t id, int identified, int64_t now) {
-  size_t stage = NSTAGES - 1;
+void profile_stage(profile *p, int64_t id, int identified, int64_t now,
+                   char out[PROFILE_STAGE_NAME_MAX + 1]) {
   profile_name_cache cache = {0};
   pthread_rwlock_rdlock(&p->lock);
+  const profile_stages *m = model(p);
   int64_t r = profile_root(p, id);
-  if (r) stage = stage_at(p, r, identified, now, &cache);
+  size_t stage = m && m->n ? m->n - 1 : 0;
+  if (r && m) stage = stage_at(p, r, identified, now, &cache);
+  snprintf(out, PROFILE_STAGE_NAME_MAX + 1, "%s", m && m->n ? m->name[stage] : "");
   pthread_rwlock_unlock(&p->lock);
-  return defaults[stage].name;
 }

@@ -94,9 +94,10 @@ cx_err profile_customer_json(profile *p, sqlite3 *rdb, int64_t id, cx_buf *out) 
                                   (size_t)sqlite3_column_bytes(st, 0));
   }
   sqlite3_finalize(st);
-  /* the first default stage rule that matches (stage.c) */
-  if (!rc) rc = cx_buf_printf(out, "],\"stage\":\"%s\",\"first_seen\":",
-                              profile_stage(p, id, identified, cx_now_ms()));
+  /* the first stage rule that matches (stage.c) */
+  char stage[PROFILE_STAGE_NAME_MAX + 1];
+  profile_stage(p, id, identified, cx_now_ms(), stage);
+  if (!rc) rc = cx_buf_printf(out, "],\"stage\":\"%s\",\"first_seen\":", stage);
   if (!rc) rc = cx_buf_json_time(out, sum.first_seen);
   if (!rc) rc = cx_buf_puts(out, ",\"last_seen\":");
   if (!rc) rc = cx_buf_json_time(out, sum.last_seen);

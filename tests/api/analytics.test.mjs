@@ -402,3 +402,49 @@ test('kpis: activation, repeat-customer, loyalty and churn rates per interval', 
   }
   assert.equal((await api(srv, '/analytics/kpis', { method: 'POST', body: {} })).status, 405);
 });
+
+test('lifecycle stages: the model is configurable, saved, and used everywhere; bad models change nothing', async () => {
+  const def = await api(srv, '/lifecycle/stages');
+  assert.equal(def.status, 200);
+  assert.equal(def.json.default, true);
+  assert.equal(def.json.stages.length, 9);
+  const model = { stages: [
+    { name: 'buyer', rule: 'count("Order Completed") >= 1' },
+    { name: 'browser', rule: 'count("Product Viewed") >= 1' },
+    { name: 'other', rule: 'true' },
+  ] };
+  let r = await api(srv, '/lifecycle/stages', { method: 'PUT', body: model });
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(r.json, { default: false, stages: model.stages });
+  const l = (await api(srv, '/lifecycle')).json;
+  assert.deepEqual(l.stages.map((s) => s.name), ['buyer', 'browser', 'other']);
+  assert.equal(l.stages.reduce((a, s) => a + s.customers, 0), l.customers);
+  assert.equal((await api(srv, `/customers/${ids.a}`)).json.stage, 'buyer');
+  assert.equal((await api(srv, `/customers/${ids.c}`)).json.stage, 'buyer'); // c ordered in the live-data test
+  assert.equal((await api(srv, `/customers/${ids.d}`)).json.stage, 'other');
+  for (const [body, field, code] of [
+    [{}, 'stages', 'invalid_field'],
+    [{ stages: [] }, 'stages', 'invalid_field'],
+    [{ stages: Array.from({ length: 17 }, (_, i) => ({ name: `s${i}`, rule: 'true' })) }, 'stages', 'invalid_field'],
+    [{ stages: [{ name: 'Bad Name', rule: 'true' }] }, 'stages[0].name', 'invalid_field'],
+    [{ stages: [{ name: 'a', rule: 'true' }, { name: 'a', rule: 'true' }] }, 'stages[1].name', 'invalid_field'],
+    [{ stages: [{ name: 'a', rule: 'count(' }] }, 'stages[0].rule', 'invalid_rule'],
+    [{ stages: [{ name: 'a', rule: 'count("x")' }] }, 'stages[0].rule', 'invalid_rule'],
+    [{ stages: [{ name: 'a' }] }, 'stages[0]', 'invalid_field'],
+  ]) {
+    const e = await api(srv, '/lifecycle/stages', { method: 'PUT', body });
+    assert.equal(e.status, 400, `${JSON.stringify(body).slice(0, 80)}: ${e.text}`);
+    assert.equal(e.json.error.field, field, e.text);
+    assert.equal(e.json.error.code, code, e.text);
+  }
+  assert.deepEqual((await api(srv, '/lifecycle/stages')).json.stages, model.stages, 'a refused model changes nothing');
+  // saved: a restart keeps it
+  assert.equal((await srv.stop()).code, 0);
+  srv = await startServer({ data: srv.data, creds: srv.creds });
+  assert.deepEqual((await api(srv, '/lifecycle/stages')).json.stages, model.stages);
+  r = await api(srv, '/lifecycle/stages', { method: 'DELETE' });
+  assert.equal(r.status, 200);
+  assert.equal(r.json.default, true);
+  assert.equal((await api(srv, '/lifecycle')).json.stages.length, 9);
+  assert.equal((await api(srv, '/lifecycle/stages', { method: 'POST', body: {} })).status, 405);
+});

@@ -134,6 +134,8 @@ static inline int64_t an_next(const uint64_t *cand, int64_t id, int64_t hi) {
   return hi;
 }
 
+/* Appends x to the growing array *v (*n used of *cap; doubles). */
+cx_err an_push(uint64_t **v, size_t *n, size_t *cap, uint64_t x);
 /* Median of v[0..n) (reorders v); n > 0. */
 double an_median(uint64_t *v, size_t n);
 /* The index of the first point with ts >= t. */

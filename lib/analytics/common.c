@@ -745,6 +745,18 @@ uint64_t *an_candidates(profile *p, const uint8_t *kinds, int64_t from, int64_t 
   return bits;
 }
 
+cx_err an_push(uint64_t **v, size_t *n, size_t *cap, uint64_t x) {
+  if (*n == *cap) {
+    size_t c = *cap ? *cap * 2 : 4096;
+    uint64_t *d = cx_realloc(*v, c * sizeof *d);
+    if (!d) return CX_ENOMEM;
+    *v = d;
+    *cap = c;
+  }
+  (*v)[(*n)++] = x;
+  return CX_OK;
+}
+
 /* ---- statistics and output ---- */
 
 double an_median(uint64_t *v, size_t n) {

@@ -41,17 +41,7 @@ typedef struct {
   part parts[ANALYTICS_THREADS];
 } funnel;
 
-static cx_err push_dur(part *pt, uint64_t v) {
-  if (pt->ndur == pt->capdur) {
-    size_t cap = pt->capdur ? pt->capdur * 2 : 4096;
-    uint64_t *d = cx_realloc(pt->dur, cap * sizeof *d);
-    if (!d) return CX_ENOMEM;
-    pt->dur = d;
-    pt->capdur = cap;
-  }
-  pt->dur[pt->ndur++] = v;
-  return CX_OK;
-}
+static cx_err push_dur(part *pt, uint64_t v) { return an_push(&pt->dur, &pt->ndur, &pt->capdur, v); }
 
 static void scan(void *arg, int which, int64_t lo, int64_t hi) {
   funnel *f = arg;

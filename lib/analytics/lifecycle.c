@@ -40,17 +40,7 @@ typedef struct {
   part parts[ANALYTICS_THREADS];
 } lifecycle;
 
-static cx_err push(part *pt, uint64_t v) {
-  if (pt->ndur == pt->capdur) {
-    size_t cap = pt->capdur ? pt->capdur * 2 : 4096;
-    uint64_t *d = cx_realloc(pt->dur, cap * sizeof *d);
-    if (!d) return CX_ENOMEM;
-    pt->dur = d;
-    pt->capdur = cap;
-  }
-  pt->dur[pt->ndur++] = v;
-  return CX_OK;
-}
+static cx_err push(part *pt, uint64_t v) { return an_push(&pt->dur, &pt->ndur, &pt->capdur, v); }
 
 /* kind 1: a transition a -> b, ms spent in a (entry seen); kind 2: a stay
  * in a that began and ended in the period */

@@ -70,17 +70,9 @@ static void scan(void *arg, int which, int64_t lo, int64_t hi) {
       for (size_t j = first[t] + 1; j < n && tl[j].ts <= limit; j++)
         if (hits(q, pt, id, tl, n, j, nx)) {
           pt->next[t]++;
-          if (pt->ndur == pt->capdur) {
-            size_t cap = pt->capdur ? pt->capdur * 2 : 1024;
-            uint64_t *d = cx_realloc(pt->dur, cap * sizeof *d);
-            if (!d) {
-              pt->rc = CX_ENOMEM;
-              return;
-            }
-            pt->dur = d;
-            pt->capdur = cap;
-          }
-          pt->dur[pt->ndur++] = (uint64_t)t << 48 | (uint64_t)(tl[j].ts - tl[first[t]].ts);
+          if ((pt->rc = an_push(&pt->dur, &pt->ndur, &pt->capdur,
+                                (uint64_t)t << 48 | (uint64_t)(tl[j].ts - tl[first[t]].ts))))
+            return;
           break;
         }
     }

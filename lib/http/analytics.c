@@ -12,17 +12,7 @@
 
 static enum MHD_Result reply(http_server *h, struct MHD_Connection *c, http_req *r, cx_buf *b,
                              cx_err rc, const analytics_error *err) {
-  enum MHD_Result ret;
-  if (rc == CX_EINVAL)
-    ret = http_send_error(h, c, r, 400, err->code, err->message, *err->field ? err->field : NULL);
-  else if (rc)
-    ret = http_send_error(h, c, r, rc == CX_ENOMEM ? 503 : 500,
-                          rc == CX_ETOOBIG ? "response_too_large" : "internal_error",
-                          "The answer could not be built; retry, or ask for less.", NULL);
-  else
-    ret = http_send_json(c, r, 200, b);
-  cx_buf_free(b);
-  return ret;
+  return http_send_outcome(h, c, r, 200, b, rc, err, NULL);
 }
 
 enum MHD_Result http_analytics(http_server *h, struct MHD_Connection *c, http_req *r,
@@ -180,10 +170,5 @@ enum MHD_Result http_lifecycle_stages(http_server *h, struct MHD_Connection *c, 
     if (!rc) profile_stages_install(h->cfg.pr, NULL);
   }
   if (!rc) rc = profile_stages_json(h->cfg.pr, &b);
-  if (rc && rc != CX_EINVAL && store_failed(h->cfg.st)) {
-    cx_buf_free(&b);
-    return http_send_error(h, c, r, 503, "store_unavailable",
-                           "The server stopped taking writes after a storage failure and needs a restart.", NULL);
-  }
   return reply(h, c, r, &b, rc, &err);
 }

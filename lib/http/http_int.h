@@ -66,6 +66,17 @@ enum MHD_Result http_send(struct MHD_Connection *c, http_req *r, int status, con
 enum MHD_Result http_send_json(struct MHD_Connection *c, http_req *r, int status, cx_buf *body);
 enum MHD_Result http_send_error(http_server *h, struct MHD_Connection *c, http_req *r, int status,
                                 const char *code, const char *message, const char *field);
+/* How a resource names its errors, for http_send_outcome. */
+typedef struct {
+  const char *not_found_code, *not_found_message; /* CX_ENOTFOUND: 404 */
+  const char *exists_code, *exists_message;       /* CX_EEXIST: 409 (field "name") */
+} http_names;
+/* Answers an engine call: rc CX_OK sends b (status; 204 without a body),
+ * CX_EINVAL the 400 (409 for a code of too_many_*) that err describes,
+ * and the rest the fitting error; a failed store says so. Frees b. */
+enum MHD_Result http_send_outcome(http_server *h, struct MHD_Connection *c, http_req *r, int status,
+                                  cx_buf *b, cx_err rc, const analytics_error *err,
+                                  const http_names *names);
 /* The HTTP status that fits an engine error. */
 int http_status_for(cx_err rc);
 void http_count_reason(http_server *h, const char *code);

@@ -10,27 +10,12 @@
 
 #define DAY_MS 86400000LL
 
+static const http_names map_names = {"journey_map_not_found", "No journey map has this id (or version).",
+                                  "journey_map_exists", "A journey map with this name exists."};
+
 static enum MHD_Result answer(http_server *h, struct MHD_Connection *c, http_req *r, int status,
                               cx_buf *b, cx_err rc, const analytics_error *err) {
-  enum MHD_Result ret;
-  if (rc == CX_EINVAL)
-    ret = http_send_error(h, c, r, 400, err->code, err->message, *err->field ? err->field : NULL);
-  else if (rc == CX_ENOTFOUND)
-    ret = http_send_error(h, c, r, 404, "journey_map_not_found", "No journey map has this id (or version).", "id");
-  else if (rc == CX_EEXIST)
-    ret = http_send_error(h, c, r, 409, "journey_map_exists", "A journey map with this name exists.", "name");
-  else if (rc && store_failed(h->cfg.st))
-    ret = http_send_error(h, c, r, 503, "store_unavailable",
-                          "The server stopped taking writes after a storage failure and needs a restart.", NULL);
-  else if (rc)
-    ret = http_send_error(h, c, r, http_status_for(rc), rc == CX_ETOOBIG ? "response_too_large" : "internal_error",
-                          "The journey map could not be read or saved; retry.", NULL);
-  else if (status == 204)
-    ret = http_send(c, r, 204, "text/plain", b);
-  else
-    ret = http_send_json(c, r, status, b);
-  cx_buf_free(b);
-  return ret;
+  return http_send_outcome(h, c, r, status, b, rc, err, &map_names);
 }
 
 static const char *qarg(struct MHD_Connection *c, const char *name) {

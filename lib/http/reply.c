@@ -85,3 +85,27 @@ enum MHD_Result http_send_error(http_server *h, struct MHD_Connection *c, http_r
   cx_buf_free(&b);
   return ret;
 }
+
+enum MHD_Result http_send_outcome(http_server *h, struct MHD_Connection *c, http_req *r, int status,
+                                  cx_buf *b, cx_err rc, const analytics_error *err,
+                                  const http_names *names) {
+  enum MHD_Result ret;
+  if (rc == CX_EINVAL)
+    ret = http_send_error(h, c, r, !strncmp(err->code, "too_many_", 9) ? 409 : 400, err->code, err->message,
+                          *err->field ? err->field : NULL);
+  else if (rc == CX_ENOTFOUND && names)
+    ret = http_send_error(h, c, r, 404, names->not_found_code, names->not_found_message, "id");
+  else if (rc == CX_EEXIST && names)
+    ret = http_send_error(h, c, r, 409, names->exists_code, names->exists_message, "name");
+  else if (rc && store_failed(h->cfg.st))
+    ret = http_send_error(h, c, r, 503, "store_unavailable",
+                          "The server stopped taking writes after a storage failure and needs a restart.", NULL);
+  else if (rc)
+    ret = http_send_error(h, c, r, rc == CX_ENOMEM ? 503 : http_status_for(rc),
+                          rc == CX_ETOOBIG ? "response_too_large" : "internal_error",
+                          "The answer could not be built or saved; retry, or ask for less.", NULL);
+  else
+    ret = http_send(c, r, status, status == 204 ? "text/plain" : "application/json", b);
+  cx_buf_free(b);
+  return ret;
+}

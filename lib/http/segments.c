@@ -15,28 +15,12 @@
 #define CSV_LIMIT 10000
 #define CSV_MAX 100000
 
+static const http_names seg_names = {"segment_not_found", "No segment has this id.", "segment_exists",
+                                  "A segment with this name exists."};
+
 static enum MHD_Result send_answer(http_server *h, struct MHD_Connection *c, http_req *r, int status,
                                    cx_buf *b, cx_err rc, const analytics_error *err) {
-  enum MHD_Result ret;
-  if (rc == CX_EINVAL)
-    ret = http_send_error(h, c, r, !strcmp(err->code, "too_many_segments") ? 409 : 400, err->code, err->message,
-                          *err->field ? err->field : NULL);
-  else if (rc == CX_ENOTFOUND)
-    ret = http_send_error(h, c, r, 404, "segment_not_found", "No segment has this id.", "id");
-  else if (rc == CX_EEXIST)
-    ret = http_send_error(h, c, r, 409, "segment_exists", "A segment with this name exists.", "name");
-  else if (rc && store_failed(h->cfg.st))
-    ret = http_send_error(h, c, r, 503, "store_unavailable",
-                          "The server stopped taking writes after a storage failure and needs a restart.", NULL);
-  else if (rc)
-    ret = http_send_error(h, c, r, http_status_for(rc), rc == CX_ETOOBIG ? "response_too_large" : "internal_error",
-                          "The segment could not be read or saved; retry.", NULL);
-  else if (status == 204)
-    ret = http_send(c, r, 204, "application/json", b);
-  else
-    ret = http_send_json(c, r, status, b);
-  cx_buf_free(b);
-  return ret;
+  return http_send_outcome(h, c, r, status, b, rc, err, &seg_names);
 }
 
 /* A CSV field: quoted when it must be; a leading = + - @ gets a ' so that

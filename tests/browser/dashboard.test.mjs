@@ -5,25 +5,21 @@
 // tests/artifacts/ (look at them).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { chromium } from 'playwright-core';
+import * as h from './harness.mjs';
+import { ARTIFACTS, WIDE, PHONE } from './harness.mjs';
 import { startServer, tempDir, track, api, demo } from '../api/server.mjs';
 
-const ARTIFACTS = new URL('../artifacts/', import.meta.url).pathname;
-const WIDE = { width: 1366, height: 800 };
-const PHONE = { width: 390, height: 844 };
 
 let srv;
 let browser;
 let base; // where the dashboard is served: cxm's own `/`
 
 before(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true });
   const data = tempDir('cxm-web-');
   srv = await startServer({ data, creds: demo(data, { customers: 1500, seed: 3 }) });
   base = srv.url;
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox'] });
+  browser = await h.launch();
 });
 
 after(async () => {
@@ -35,55 +31,10 @@ after(async () => {
   }
 });
 
-// A new page that records console errors, page errors, failed requests and
-// HTTP errors. `problems()` lists them; `allow(re)` accepts the ones whose
-// text matches (an expected 401, say).
-async function openPage(viewport = WIDE) {
-  const context = await browser.newContext({ viewport });
-  const page = await context.newPage();
-  const seen = [];
-  let allowed = [];
-  page.on('console', (m) => { if (m.type() === 'error') seen.push(`console: ${m.text()}`); });
-  page.on('pageerror', (e) => seen.push(`page error: ${e.message}`));
-  page.on('requestfailed', (r) => {
-    // A request aborted because the page moved on is not a failure.
-    if (r.failure()?.errorText !== 'net::ERR_ABORTED') seen.push(`request failed: ${r.url()} ${r.failure()?.errorText}`);
-  });
-  page.on('response', (r) => { if (r.status() >= 400) seen.push(`HTTP ${r.status()}: ${r.url()}`); });
-  return {
-    page,
-    context,
-    allow(re) { allowed.push(re); },
-    problems() { return seen.filter((s) => !allowed.some((re) => re.test(s))); },
-    async close() { await context.close(); },
-  };
-}
-
-async function signIn(page) {
-  await page.goto(base + '/');
-  await page.getByLabel('Admin token').fill(srv.adminToken);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.locator('#nav').waitFor({ state: 'attached' });
-}
-
-// Screenshots of the page as it is, wide and on a phone.
-async function shoot(page, name) {
-  await page.setViewportSize(WIDE);
-  await page.waitForTimeout(250); // let the chart follow the resize
-  await page.screenshot({ path: `${ARTIFACTS}${name}-1366.png` });
-  await page.setViewportSize(PHONE);
-  await page.waitForTimeout(250);
-  await page.screenshot({ path: `${ARTIFACTS}${name}-390.png` });
-  await page.setViewportSize(WIDE);
-}
-
-// Every form control has a label a screen reader can read.
-async function assertLabelled(page) {
-  const unlabelled = await page.$$eval('input:not([type=hidden]), select, textarea', (els) =>
-    els.filter((e) => !(e.labels?.length || e.getAttribute('aria-label') || e.getAttribute('aria-labelledby')))
-      .map((e) => e.outerHTML));
-  assert.deepEqual(unlabelled, [], 'controls without a label');
-}
+const openPage = (viewport = WIDE) => h.openPage(browser, viewport);
+const signIn = (page) => h.signIn(page, base, srv.adminToken);
+const shoot = (page, name) => h.shoot(page, name, { settle: 250, full: false, narrow: false });
+const { assertLabelled } = h;
 
 test('the dashboard is served at / with a CSP, and its assets', async () => {
   const res = await fetch(base + '/');

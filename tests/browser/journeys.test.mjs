@@ -7,13 +7,9 @@
 // screenshots at 1366×800 and 390×844 go to tests/artifacts/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import { chromium } from 'playwright-core';
+import * as h from './harness.mjs';
+import { ARTIFACTS, WIDE, PHONE } from './harness.mjs';
 import { startServer, tempDir, api, demo } from '../api/server.mjs';
-
-const ARTIFACTS = new URL('../artifacts/', import.meta.url).pathname;
-const WIDE = { width: 1366, height: 800 };
-const PHONE = { width: 390, height: 844 };
 
 let srv;
 let browser;
@@ -54,10 +50,9 @@ const MAP = {
 };
 
 before(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true });
   const data = tempDir('cxm-web-journeys-');
   srv = await startServer({ data, creds: demo(data, { customers: 1500, seed: 3 }) });
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox'] });
+  browser = await h.launch();
   const r = await api(srv, '/journey-maps', { method: 'POST', body: MAP });
   assert.equal(r.status, 201, r.text);
   mapId = r.json.id;
@@ -72,50 +67,10 @@ after(async () => {
   }
 });
 
-async function openPage(viewport = WIDE) {
-  const context = await browser.newContext({ viewport, locale: 'en-US' });
-  const page = await context.newPage();
-  const seen = [];
-  const allowed = [];
-  page.on('console', (m) => { if (m.type() === 'error') seen.push(`console: ${m.text()}`); });
-  page.on('pageerror', (e) => seen.push(`page error: ${e.message}`));
-  page.on('requestfailed', (r) => {
-    if (r.failure()?.errorText !== 'net::ERR_ABORTED') seen.push(`request failed: ${r.url()} ${r.failure()?.errorText}`);
-  });
-  page.on('response', (r) => { if (r.status() >= 400) seen.push(`HTTP ${r.status()}: ${r.url()}`); });
-  return {
-    page,
-    allow(re) { allowed.push(re); },
-    problems() { return seen.filter((s) => !allowed.some((re) => re.test(s))); },
-    async close() { await context.close(); },
-  };
-}
-
-async function signIn(page) {
-  await page.goto(srv.url + '/');
-  await page.getByLabel('Admin token').fill(srv.adminToken);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.locator('#nav').waitFor({ state: 'attached' });
-}
-
-async function shoot(page, name) {
-  await page.setViewportSize(WIDE);
-  await page.waitForTimeout(800);
-  await page.screenshot({ path: `${ARTIFACTS}${name}-1366.png`, fullPage: true });
-  await page.setViewportSize(PHONE);
-  await page.waitForTimeout(600);
-  await page.screenshot({ path: `${ARTIFACTS}${name}-390.png`, fullPage: true });
-  // nothing sticks out sideways on a phone (the map scrolls inside its card)
-  assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= innerWidth), `${name}: wider than the phone`);
-  await page.setViewportSize(WIDE);
-}
-
-async function assertLabelled(page) {
-  const unlabelled = await page.$$eval('input:not([type=hidden]), select, textarea', (els) =>
-    els.filter((e) => !(e.labels?.length || e.getAttribute('aria-label') || e.getAttribute('aria-labelledby')))
-      .map((e) => e.outerHTML));
-  assert.deepEqual(unlabelled, [], 'controls without a label');
-}
+const openPage = (viewport = WIDE) => h.openPage(browser, viewport, { locale: 'en-US' });
+const signIn = (page) => h.signIn(page, srv.url, srv.adminToken);
+const shoot = (page, name) => h.shoot(page, name);
+const { assertLabelled } = h;
 
 const num = (s) => Number(String(s).replace(/[^\d]/g, ''));
 const pct = (x) => new Intl.NumberFormat('en-US', { style: 'percent', maximumFractionDigits: 1 }).format(x);

@@ -8,22 +8,19 @@
 // provoked; screenshots at 1366×800 and 390×844 go to tests/artifacts/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import * as h from './harness.mjs';
+import { ARTIFACTS, WIDE, PHONE } from './harness.mjs';
 import { startServer, tempDir, api, demo } from '../api/server.mjs';
 
-const ARTIFACTS = new URL('../artifacts/', import.meta.url).pathname;
-const WIDE = { width: 1366, height: 800 };
-const PHONE = { width: 390, height: 844 };
 const READ_TOKEN = 'cxm_at_read-only-segments-test';
 
 let srv;
 let browser;
 
 before(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true });
   const data = tempDir('cxm-web-segments-');
   const creds = demo(data, { customers: 1500, seed: 3 });
   // A read-only token: cxm has no command for one yet, so it goes into the
@@ -34,7 +31,7 @@ before(async () => {
     `INSERT INTO tokens(name, token_hash, scope, created_at) VALUES('read', '${hash.stdout.trim()}', 'read', 0);`], { encoding: 'utf8' });
   assert.equal(sql.status, 0, sql.stderr);
   srv = await startServer({ data, creds });
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox'] });
+  browser = await h.launch();
   // the demo's segments are there; these tests start from none
   const demoSegments = (await api(srv, '/segments')).json.segments;
   assert.equal(demoSegments.length, 5);
@@ -50,51 +47,10 @@ after(async () => {
   }
 });
 
-// The page helpers of analytics.test.mjs: problems() lists console errors,
-// page errors, failed requests and HTTP errors not allowed.
-async function openPage(viewport = WIDE) {
-  const context = await browser.newContext({ viewport, locale: 'en-US', acceptDownloads: true });
-  const page = await context.newPage();
-  const seen = [];
-  const allowed = [];
-  page.on('console', (m) => { if (m.type() === 'error') seen.push(`console: ${m.text()}`); });
-  page.on('pageerror', (e) => seen.push(`page error: ${e.message}`));
-  page.on('requestfailed', (r) => {
-    if (r.failure()?.errorText !== 'net::ERR_ABORTED') seen.push(`request failed: ${r.url()} ${r.failure()?.errorText}`);
-  });
-  page.on('response', (r) => { if (r.status() >= 400) seen.push(`HTTP ${r.status()}: ${r.url()}`); });
-  return {
-    page,
-    allow(re) { allowed.push(re); },
-    problems() { return seen.filter((s) => !allowed.some((re) => re.test(s))); },
-    async close() { await context.close(); },
-  };
-}
-
-async function signIn(page, token = srv.adminToken) {
-  await page.goto(srv.url + '/');
-  await page.getByLabel('Admin token').fill(token);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.locator('#nav').waitFor({ state: 'attached' });
-}
-
-async function shoot(page, name) {
-  await page.setViewportSize(WIDE);
-  await page.waitForTimeout(600);
-  await page.screenshot({ path: `${ARTIFACTS}${name}-1366.png`, fullPage: true });
-  await page.setViewportSize(PHONE);
-  await page.waitForTimeout(500);
-  await page.screenshot({ path: `${ARTIFACTS}${name}-390.png`, fullPage: true });
-  assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= innerWidth), `${name}: wider than the phone`);
-  await page.setViewportSize(WIDE);
-}
-
-async function assertLabelled(page) {
-  const unlabelled = await page.$$eval('input:not([type=hidden]), select, textarea', (els) =>
-    els.filter((e) => !(e.labels?.length || e.getAttribute('aria-label') || e.getAttribute('aria-labelledby')))
-      .map((e) => e.outerHTML));
-  assert.deepEqual(unlabelled, [], 'controls without a label');
-}
+const openPage = (viewport = WIDE) => h.openPage(browser, viewport, { locale: 'en-US', acceptDownloads: true });
+const signIn = (page, token = srv.adminToken) => h.signIn(page, srv.url, token);
+const shoot = (page, name) => h.shoot(page, name, { settle: 600 });
+const { assertLabelled } = h;
 
 const num = (s) => Number(String(s).replace(/[^\d]/g, ''));
 

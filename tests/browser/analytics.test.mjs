@@ -259,6 +259,11 @@ test('lifecycle: customers per stage in the stage order, summing to the customer
     assert.equal(r[0][2], `${s.activated.toLocaleString('en-US')} of ${s.new_customers.toLocaleString('en-US')} new customers`);
     assert.equal(r[3][2], `${s.churned.toLocaleString('en-US')} of ${s.active_before.toLocaleString('en-US')} active before`);
   });
+  // intervals that have not ended say so
+  const heads = await page.$$eval('.kpi-table tbody th', (ths) => ths.map((th) => th.textContent));
+  assert.equal(heads.length, K.series.length);
+  K.series.forEach((p, i) => assert.equal(heads[i].endsWith('(so far)'), p.partial, heads[i]));
+  assert.ok(K.series.some((p) => p.partial), 'the period runs to now: its last month is partial');
   await page.locator('.kpi-chart svg').waitFor();
   const kdefs = await page.locator('.kpi-defs dt').allTextContents();
   assert.deepEqual(kdefs, ['Activation', 'Repeat customers', 'Loyalty', 'Churn']);

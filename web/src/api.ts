@@ -347,7 +347,7 @@ export interface LifecyclePeriod extends Lifecycle {
   to: string;
   interval: 'day' | 'week' | 'month';
   /** per interval, the customers in each stage (in the order of `stages`) at its end */
-  series: { start: string; stages: number[] }[];
+  series: { start: string; partial: boolean; stages: number[] }[];
   /** stage at `from` → stage at `to`; "(new)" for customers first seen after `from` */
   flows: { from: string; to: string; customers: number }[];
   transitions: { from: string; to: string; customers: number; median_days_in_from: number | null }[];
@@ -356,6 +356,8 @@ export interface LifecyclePeriod extends Lifecycle {
 
 export interface KpiPoint {
   start: string;
+  /** the interval has not ended (or is cut at `to`): its rates are not final */
+  partial: boolean;
   activation_rate: number | null;
   repeat_customer_rate: number | null;
   loyalty_rate: number | null;

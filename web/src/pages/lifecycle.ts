@@ -233,7 +233,8 @@ function renderPeriod(
       h('td', { class: 'num', title: t.median_days === null ? '' : `${t.median_days} days` }, t.median_days === null ? '—' : fmtDuration(t.median_days * 86400))))));
 
   // KPIs
-  const kpiLabels = k.series.map((p) => bucketLabel(p.start, k.interval));
+  // an interval that has not ended says so: its rates are not final
+  const kpiLabels = k.series.map((p) => bucketLabel(p.start, k.interval) + (p.partial ? ' (so far)' : ''));
   const kpiBox = h('div', {
     class: 'chart kpi-chart', role: 'img',
     'aria-label': `KPIs per ${k.interval}. The table "KPIs per ${k.interval}" lists the same.`,

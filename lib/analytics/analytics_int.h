@@ -43,6 +43,9 @@ typedef struct {
 cx_err an_traits_load(const analytics_ctx *c, rules_expr *const *rules, size_t nrules,
                       const char *by, an_traits *out);
 void an_traits_free(an_traits *t);
+/* Finalizes an_traits_refresh's statement: call before giving its reader
+ * connection back (another thread may use the connection next). */
+void an_traits_release(an_traits *t);
 
 /* A breakdown: each root customer's group, decided before the scan.
  * Groups are numbered 1..n (0: "(none)"); a trait's distinct values get

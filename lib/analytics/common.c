@@ -48,8 +48,8 @@ cx_err an_get_int(const cJSON *req, const char *name, int64_t lo, int64_t hi, in
                   analytics_error *err) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, name);
   if (!v || cJSON_IsNull(v)) return CX_OK;
-  if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int64_t)v->valuedouble ||
-      v->valuedouble < (double)lo || v->valuedouble > (double)hi)
+  if (!cJSON_IsNumber(v) || !(v->valuedouble >= (double)lo && v->valuedouble <= (double)hi) ||
+      v->valuedouble != (double)(int64_t)v->valuedouble) /* range first: the cast needs it */
     return an_fail(err, "invalid_field", name, "%s must be a whole number from %lld to %lld.", name,
                    (long long)lo, (long long)hi);
   *out = (int64_t)v->valuedouble;
@@ -211,7 +211,9 @@ static cx_err trait_value(an_trait *t, const char *json, size_t n, uint32_t *idx
 }
 
 static cx_err trait_load(const analytics_ctx *c, an_trait *t) {
+  profile_read_begin(c->pr); /* a [section] read: the writer may be adding customers */
   t->maxid = profile_max_id(c->pr);
+  profile_read_end(c->pr);
   t->of = cx_calloc((size_t)t->maxid + 1, sizeof *t->of);
   t->ts = cx_calloc((size_t)t->maxid + 1, sizeof *t->ts);
   if (!t->of || !t->ts) return CX_ENOMEM;
@@ -254,8 +256,14 @@ cx_err an_traits_load(const analytics_ctx *c, rules_expr *const *rules, size_t n
   return rc;
 }
 
-void an_traits_free(an_traits *t) {
+void an_traits_release(an_traits *t) {
   sqlite3_finalize(t->refresh);
+  t->refresh = NULL;
+  t->refresh_db = NULL;
+}
+
+void an_traits_free(an_traits *t) {
+  an_traits_release(t);
   for (size_t i = 0; i < t->n; i++) {
     an_trait *g = &t->t[i];
     for (size_t k = 0; k < g->nchunks; k++) cx_free(g->chunks[k]);
@@ -274,7 +282,9 @@ cx_err an_traits_refresh(const analytics_ctx *c, an_traits *t, int64_t cust) {
   int64_t members[64];
   size_t nm = profile_members(c->pr, cust, members, 64);
   if (nm > 64) nm = 64; /* a cluster that large: its first 64 customers' traits */
+  profile_read_begin(c->pr);
   int64_t maxid = profile_max_id(c->pr);
+  profile_read_end(c->pr);
   if (t->refresh_db != c->rdb) { /* prepared once per connection */
     sqlite3_finalize(t->refresh);
     t->refresh = NULL;
@@ -355,6 +365,7 @@ cx_err an_groups_init(const analytics_ctx *c, const an_traits *t, const char *by
   if (!strcmp(by, "source")) {
     g->by_source = 1;
     g->n = c->nsource_names ? c->nsource_names - 1 : 0; /* group k: source id k */
+    if (g->n > max_keys) g->n = max_keys; /* the sources above: "(other)" */
     if (!(g->names = cx_calloc(g->n + 1, sizeof *g->names))) return CX_ENOMEM;
     for (size_t i = 1; i <= g->n; i++) { /* copies: the caller's names are borrowed */
       const char *s = c->source_names[i] && *c->source_names[i] ? c->source_names[i] : "(unnamed)";
@@ -414,7 +425,7 @@ cx_err an_groups_init(const analytics_ctx *c, const an_traits *t, const char *by
 }
 
 uint32_t an_group_of(const an_groups *g, int64_t id, const profile_point *pt) {
-  if (g->by_source) return pt->source >= 1 && pt->source <= g->n ? pt->source : 0;
+  if (g->by_source) return !pt->source ? 0 : pt->source <= g->n ? pt->source : (uint32_t)g->n + 1;
   if (!g->of || id <= 0 || id > g->maxid) return 0;
   return g->of[id];
 }

@@ -274,6 +274,8 @@ static cx_err parse(funnel *f, const cJSON *req, analytics_error *err) {
       (rc = an_get_time(req, "from", &f->from, err)) || (rc = an_get_time(req, "to", &f->to, err)) ||
       (rc = an_get_int(req, "dropped_at", 2, n < 2 ? 2 : n, &f->dropped_at, err)))
     return rc;
+  if (f->dropped_at && n < 2)
+    return an_fail(err, "invalid_field", "dropped_at", "dropped_at needs a funnel of 2 steps or more.");
   if (f->to <= f->from) return an_fail(err, "invalid_field", "to", "to must be after from.");
   return CX_OK;
 }

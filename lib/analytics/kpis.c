@@ -72,6 +72,9 @@ static void scan(void *arg, int which, int64_t lo, int64_t hi) {
       }
     }
     int64_t first = tl[0].ts;
+    /* the first activation may come after `to`: it counts within the window */
+    for (size_t i = 0; first_act == CX_NO_TIME && i < n && tl[i].ts <= first + q->window; i++)
+      if (q->activation[tl[i].kind]) first_act = tl[i].ts;
     if (first >= q->bounds[1]) { /* new in the period: which interval */
       size_t j = 1;
       while (first >= q->bounds[j + 1]) j++;

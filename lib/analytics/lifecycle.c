@@ -102,6 +102,12 @@ static int u64cmp(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+/* The median of the sorted d[i..j) (masked): the two middles averaged. */
+static double mid(const uint64_t *d, size_t i, size_t j, uint64_t mask) {
+  size_t n = j - i, m = i + (n - 1) / 2;
+  return n % 2 ? (double)(d[m] & mask) : ((double)(d[m] & mask) + (double)(d[m + 1] & mask)) / 2;
+}
+
 static const char *stage_name(const char *const *names, size_t s) {
   return s == NEW || s == MAX_STAGES - 1 ? "(new)" : names[s];
 }
@@ -244,7 +250,7 @@ cx_err analytics_lifecycle(const analytics_ctx *c, const cJSON *req, cx_buf *out
           if (!rc) rc = cx_buf_puts(out, ",\"to\":");
           if (!rc) rc = cx_buf_json_str(out, names[b], strlen(names[b]));
           if (!rc) rc = cx_buf_printf(out, ",\"customers\":%zu,\"median_days_in_from\":", j - i);
-          if (!rc) rc = known < j ? cx_buf_printf(out, "%.2f}", (double)(d[known + (j - known - 1) / 2] & MS) / 86400000.0)
+          if (!rc) rc = known < j ? cx_buf_printf(out, "%.2f}", mid(d, known, j, MS) / 86400000.0)
                                   : cx_buf_puts(out, "null}");
         }
         i = j;
@@ -261,7 +267,7 @@ cx_err analytics_lifecycle(const analytics_ctx *c, const cJSON *req, cx_buf *out
           first = 0;
           if (!rc) rc = cx_buf_json_str(out, names[a], strlen(names[a]));
           if (!rc) rc = cx_buf_printf(out, ",\"stays\":%zu,\"median_days\":%.2f}", j - i,
-                                      (double)(d[i + (j - i - 1) / 2] & MS) / 86400000.0);
+                                      mid(d, i, j, MS) / 86400000.0);
         }
         i = j;
       }

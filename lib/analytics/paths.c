@@ -171,28 +171,38 @@ out:
   return rc;
 }
 
-/* Distinct event names over the kinds: name_of[kind] and names[id]. */
+static int by_name(const void *a, const void *b, void *ctx) {
+  const profile *p = ctx;
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  int c = strcmp(profile_kind_name(p, x, NULL), profile_kind_name(p, y, NULL));
+  return c ? c : (x > y) - (x < y);
+}
+
+/* Distinct event names over the kinds: name_of[kind] and names[id]; kinds
+ * sorted by name, so that those sharing one (a page and a track event)
+ * are neighbours. */
 static cx_err name_kinds(paths *q) {
   uint32_t nk = profile_kind_count(q->c->pr);
   q->name_of = cx_calloc((size_t)nk + 1, sizeof *q->name_of);
   q->names = cx_calloc((size_t)nk + 1, sizeof *q->names);
   q->anchor = cx_calloc((size_t)nk + 1, 1);
-  if (!q->name_of || !q->names || !q->anchor) return CX_ENOMEM;
-  for (uint32_t k = 1; k <= nk; k++) {
+  uint32_t *order = cx_malloc(((size_t)nk + 1) * sizeof *order);
+  if (!q->name_of || !q->names || !q->anchor || !order) {
+    cx_free(order);
+    return CX_ENOMEM;
+  }
+  size_t m = 0;
+  for (uint32_t k = 1; k <= nk; k++)
+    if (*profile_kind_name(q->c->pr, k, NULL)) order[m++] = k;
+  qsort_r(order, m, sizeof *order, by_name, (void *)q->c->pr);
+  for (size_t i = 0; i < m; i++) {
+    uint32_t k = order[i];
     const char *nm = profile_kind_name(q->c->pr, k, NULL);
-    if (!*nm) continue;
-    /* kinds sharing a name (a page and a track event, say) share an id;
-     * an earlier kind with the name has it already */
-    uint32_t id = 0;
-    for (uint32_t j = 1; j < k && !id; j++)
-      if (q->name_of[j] && !strcmp(q->names[q->name_of[j]], nm)) id = q->name_of[j];
-    if (!id) {
-      id = (uint32_t)++q->nnames;
-      q->names[id] = nm;
-    }
-    q->name_of[k] = id;
+    if (!i || strcmp(nm, q->names[q->nnames])) q->names[++q->nnames] = nm;
+    q->name_of[k] = (uint32_t)q->nnames;
     if (!strcmp(nm, q->event)) q->anchor[k] = 1;
   }
+  cx_free(order);
   return CX_OK;
 }
 

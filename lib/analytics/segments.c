@@ -141,9 +141,13 @@ static void full_scan(void *arg, int part, int64_t lo, int64_t hi) {
 static cx_err load_traits(analytics_segments *s, sqlite3 *rdb) {
   rules_expr *rules[MAX_SEGMENTS];
   for (size_t k = 0; k < s->nseg; k++) rules[k] = s->seg[k].rule;
-  an_traits_free(&s->traits);
   analytics_ctx c = ctx_of(s, rdb);
-  return an_traits_load(&c, rules, s->nseg, NULL, &s->traits);
+  an_traits fresh; /* swapped in only when whole: the old ones serve until then */
+  cx_err rc = an_traits_load(&c, rules, s->nseg, NULL, &fresh);
+  if (rc) return rc;
+  an_traits_free(&s->traits);
+  s->traits = fresh;
+  return CX_OK;
 }
 
 /* Computes the members of only (or of all segments) from scratch. [mu] */
@@ -246,6 +250,9 @@ static cx_err refresh(analytics_segments *s) {
       if (r == ids[i]) rc = an_traits_refresh(&c, &s->traits, r);
     }
     profile_read_begin(s->pr);
+    /* the name caches hold for one read section (a stage model may change) */
+    memset(&env.stage, 0, sizeof env.stage);
+    memset(&env.names, 0, sizeof env.names);
     for (size_t i = 0; !rc && i < n; i++) {
       int64_t id = ids[i] & ~PROFILE_CHANGED_TRAITS;
       int root = profile_root_of(s->pr, id) == id; /* merged away: a member no more */
@@ -258,6 +265,7 @@ static cx_err refresh(analytics_segments *s) {
     if (rc) break;
   }
   an_env_free(&env);
+  an_traits_release(&s->traits);
   store_reader_put(s->st, rdb);
   if (rc) return rc;
   return s->stale ? compute_full(s, NULL) : CX_OK;
@@ -780,7 +788,7 @@ size_t analytics_segment_members(analytics_segments *s, int64_t id, int64_t afte
   segment *g = *rc ? NULL : find(s, id);
   if (!*rc && !g) *rc = CX_ENOTFOUND;
   if (g) {
-    int64_t from = after < 0 ? 0 : after + 1;
+    int64_t from = after < 0 ? 0 : after < INT64_MAX ? after + 1 : INT64_MAX;
     for (size_t w = (size_t)from >> 6; w < g->nwords && n < max; w++) {
       uint64_t bits = g->bits[w];
       if (w == (size_t)from >> 6) bits &= ~0ULL << (from & 63);

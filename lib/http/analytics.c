@@ -138,10 +138,11 @@ enum MHD_Result http_lifecycle_stages(http_server *h, struct MHD_Connection *c, 
     }
     profile_stages *m = NULL;
     size_t bad = 0;
-    if (!rc) rc = profile_stages_compile(names, rules, n, &m, &bad, err.message, sizeof err.message);
+    int bad_rule = 0;
+    if (!rc) rc = profile_stages_compile(names, rules, n, &m, &bad, &bad_rule, err.message, sizeof err.message);
     if (rc == CX_EINVAL && !err.code[0]) {
-      snprintf(err.code, sizeof err.code, strstr(err.message, "rule") ? "invalid_rule" : "invalid_field");
-      snprintf(err.field, sizeof err.field, strstr(err.message, "rule") ? "stages[%zu].rule" : "stages[%zu].name", bad);
+      snprintf(err.code, sizeof err.code, bad_rule ? "invalid_rule" : "invalid_field");
+      snprintf(err.field, sizeof err.field, bad_rule ? "stages[%zu].rule" : "stages[%zu].name", bad);
     }
     char *text = NULL;
     if (!rc) { /* saved as checked: names and rules only */

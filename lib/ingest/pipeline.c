@@ -284,9 +284,13 @@ static cx_err after_rollback(void *ctx, sqlite3 *db) {
   return a ? a : b ? b : c;
 }
 
+/* what the group changed is committed: those following the profile's
+ * changes may read it from the store now */
+static void after_commit(void *ctx) { profile_changes_publish(((ingest *)ctx)->pr); }
+
 cx_err ingest_start(ingest *in, size_t max_queue) {
   store_writer_cfg cfg = {.max_queue = max_queue, .max_group = 50000,
-                          .after_rollback = after_rollback, .ctx = in};
+                          .after_rollback = after_rollback, .after_commit = after_commit, .ctx = in};
   return store_writer_start(in->st, &cfg);
 }
 

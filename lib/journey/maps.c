@@ -228,11 +228,23 @@ static cx_err check_map(const cJSON *req, cJSON **out, analytics_error *err) {
       rc = check_touchpoint(t, x, si, ti, &tcount, err);
     }
   }
-  /* ids are unique within the map */
+  /* ids are unique within the map: stages among stages, touchpoints among
+   * all touchpoints (t1, t2… are given in map order to those without one) */
   for (const cJSON *s = rc ? NULL : os->child; !rc && s; s = s->next)
     for (const cJSON *u = s->next; !rc && u; u = u->next)
       if (!strcmp(cJSON_GetObjectItem(s, "id")->valuestring, cJSON_GetObjectItem(u, "id")->valuestring))
         rc = fail(err, "invalid_field", "stages", "Two stages have the id %.40s.", cJSON_GetObjectItem(s, "id")->valuestring);
+  const cJSON *tp[JOURNEY_MAX_TOUCHPOINTS];
+  size_t ntp = 0;
+  for (const cJSON *s = rc ? NULL : os->child; s; s = s->next)
+    for (const cJSON *t = cJSON_GetObjectItem(s, "touchpoints")->child; t && ntp < JOURNEY_MAX_TOUCHPOINTS; t = t->next)
+      tp[ntp++] = t;
+  for (size_t i = 0; !rc && i < ntp; i++)
+    for (size_t j = i + 1; !rc && j < ntp; j++)
+      if (!strcmp(cJSON_GetObjectItem(tp[i], "id")->valuestring, cJSON_GetObjectItem(tp[j], "id")->valuestring))
+        rc = fail(err, "invalid_field", "stages",
+                  "Two touchpoints have the id %.40s (touchpoints without an id get t1, t2… in map order).",
+                  cJSON_GetObjectItem(tp[i], "id")->valuestring);
   if (rc) {
     cJSON_Delete(doc);
     return rc;
@@ -379,6 +391,7 @@ static cx_err add_live(cJSON *doc, const analytics_ctx *live, int64_t from, int6
   size_t n = 0, si = 0;
   cx_err rc = CX_OK;
   cJSON *stages = cJSON_GetObjectItem(doc, "stages");
+  if (cJSON_GetArraySize(stages) > JOURNEY_MAX_STAGES) return CX_ETOOBIG; /* checked when saved */
   for (cJSON *s = stages->child; s; s = s->next, si++) {
     size_t ti = 0;
     for (cJSON *t = cJSON_GetObjectItem(s, "touchpoints")->child; t && n < JOURNEY_MAX_TOUCHPOINTS; t = t->next, ti++) {

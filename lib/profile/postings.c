@@ -106,29 +106,29 @@ static void build(profile *p, const uint8_t *want) {
     const profile_customer *c = &p->cust[id];
     for (uint32_t i = 0; i < c->n; i++) count[c->tl[i].kind]++;
   }
+  uint8_t *doing = cx_calloc((size_t)p->nkinds + 1, 1); /* built in this pass */
+  if (!doing) {
+    cx_free(count);
+    return;
+  }
   for (uint32_t k = 1; k <= p->nkinds; k++) {
     profile_postings *q = &p->post[k];
-    if (!want[k] || q->built || q->failed) {
-      count[k] = 0;
-      continue;
-    }
+    if (!want[k] || q->built || q->failed) continue;
     q->cap = count[k] + 1024;
     q->n = 0;
-    if (!(q->e = cx_malloc(q->cap * sizeof *q->e))) {
-      q->failed = 1;
-      count[k] = 0;
-    }
+    if (!(q->e = cx_malloc(q->cap * sizeof *q->e))) q->failed = 1;
+    else doing[k] = 1; /* a kind without events is built too, empty */
   }
   for (int64_t id = 1; id <= p->ncust; id++) { /* the customer a point is filed under: a root */
     const profile_customer *c = &p->cust[id];
     for (uint32_t i = 0; i < c->n; i++)
-      if (count[c->tl[i].kind]) {
+      if (doing[c->tl[i].kind]) {
         profile_postings *q = &p->post[c->tl[i].kind];
         q->e[q->n++] = (profile_posting){c->tl[i].ts, id};
       }
   }
   for (uint32_t k = 1; k <= p->nkinds; k++) {
-    if (!count[k]) continue;
+    if (!doing[k]) continue;
     profile_postings *q = &p->post[k];
     if (bucket(q)) {
       cx_free(q->e);
@@ -138,6 +138,7 @@ static void build(profile *p, const uint8_t *want) {
       q->built = 1;
     }
   }
+  cx_free(doing);
   cx_free(count);
 }
 

@@ -606,6 +606,7 @@ cx_err profile_rebuild(profile *p, sqlite3 *db) {
   p->kind_slots = fresh.kind_slots;
   p->nkind_slots = fresh.nkind_slots;
   p->changes_head += PROFILE_CHANGES + 1; /* whoever follows the changes starts over */
+  p->changes_published = p->changes_head;
   pthread_rwlock_unlock(&p->lock);
   return CX_OK;
 }
@@ -848,12 +849,14 @@ cx_err profile_note_event(profile *p, int64_t customer, int64_t seq, int64_t ts,
     if (p->ndirty == p->capdirty) {
       size_t cap = p->capdirty ? p->capdirty * 2 : 64;
       int64_t *d = cx_realloc(p->dirty, cap * sizeof *d);
-      if (!d) return settle(pc); /* cannot list it: settle it now */
-      p->dirty = d;
-      p->capdirty = cap;
+      if (d) p->dirty = d, p->capdirty = cap;
     }
-    p->dirty[p->ndirty++] = c;
-    pc->dirty = 1;
+    if (p->ndirty < p->capdirty) {
+      p->dirty[p->ndirty++] = c;
+      pc->dirty = 1;
+    } else {
+      rc = settle(pc); /* cannot list it: settle it now */
+    }
   }
   if (!rc) {
     profile_postings_note(p, kind, ts, c);
@@ -1010,9 +1013,15 @@ void profile_changed(profile *p, int64_t id, int64_t what) {
   p->changes[p->changes_head++ & (PROFILE_CHANGES - 1)] = id | what;
 }
 
+void profile_changes_publish(profile *p) {
+  pthread_rwlock_wrlock(&p->lock);
+  p->changes_published = p->changes_head;
+  pthread_rwlock_unlock(&p->lock);
+}
+
 uint64_t profile_changes_now(profile *p) {
   pthread_rwlock_rdlock(&p->lock);
-  uint64_t h = p->changes_head;
+  uint64_t h = p->changes_published;
   pthread_rwlock_unlock(&p->lock);
   return h;
 }
@@ -1020,8 +1029,8 @@ uint64_t profile_changes_now(profile *p) {
 size_t profile_changes(profile *p, uint64_t *cursor, int64_t *out, size_t max) {
   size_t k = 0;
   pthread_rwlock_rdlock(&p->lock);
-  uint64_t head = p->changes_head;
-  if (head - *cursor > PROFILE_CHANGES || *cursor > head) {
+  uint64_t head = p->changes_published;
+  if (p->changes_head - *cursor > PROFILE_CHANGES || *cursor > head) {
     *cursor = head;
     k = PROFILE_CHANGES_LOST;
   } else {

@@ -148,10 +148,12 @@ const char *profile_kind_name(const profile *p, uint32_t kind, int *type);
 #define PROFILE_STAGE_NAME_MAX 32
 typedef struct profile_stages profile_stages;
 /* Compiles a model of n stages (names: lower-case letters, digits, '_';
- * rules: conditions). CX_EINVAL with the stage's index in *bad and a
- * sentence in msg; CX_ENOMEM. */
+ * rules: conditions). CX_EINVAL with the stage's index in *bad, *bad_rule
+ * 1 when its rule is at fault (0: its name, or the count), and a sentence
+ * in msg; CX_ENOMEM. */
 cx_err profile_stages_compile(const char *const *names, const char *const *rules, size_t n,
-                              profile_stages **out, size_t *bad, char *msg, size_t msglen);
+                              profile_stages **out, size_t *bad, int *bad_rule, char *msg,
+                              size_t msglen);
 void profile_stages_free(profile_stages *m);
 /* Makes m (taken; NULL: the defaults) the model, for every later call. */
 void profile_stages_install(profile *p, profile_stages *m);
@@ -186,7 +188,8 @@ int profile_point_named(const profile *p, profile_name_cache *cache, const profi
  * now): an index into profile_stage_names. */
 size_t profile_stage_of(const profile *p, int64_t id, int64_t now, profile_name_cache *cache);
 
-/* [reader] Customers the writer changed since *cursor (an event, traits,
+/* [reader] Customers the writer changed since *cursor, up to the last
+ * commit (an event, traits,
  * an identity, a merge; a merged customer is listed with its survivor),
  * in order, repeats possible, each id flagged with
  * PROFILE_CHANGED_TRAITS when its traits may have changed: copies up to max ids into out, advances
@@ -200,6 +203,10 @@ size_t profile_stage_of(const profile *p, int64_t id, int64_t now, profile_name_
 #define PROFILE_CHANGED_TRAITS ((int64_t)1 << 62)
 uint64_t profile_changes_now(profile *p);
 size_t profile_changes(profile *p, uint64_t *cursor, int64_t *out, size_t max);
+/* [writer] The changes logged so far are committed: profile_changes lists
+ * only published ones, so that a consumer reading the store (traits, event
+ * bodies) sees what the change made. Call after each COMMIT. */
+void profile_changes_publish(profile *p);
 
 /* [reader] The customers merged into id's root, the root included (first):
  * writes up to max ids and returns how many there are. */

@@ -78,6 +78,7 @@ struct profile {
    * consumers that keep derived state current (segments) */
   int64_t *changes; /* PROFILE_CHANGES entries, allocated on first use */
   uint64_t changes_head; /* entries ever appended; the ring holds the last PROFILE_CHANGES */
+  uint64_t changes_published; /* entries committed to the store: readers see up to here */
   int64_t *dirty; /* [writer] customers with an unsorted tail */
   size_t ndirty, capdirty;
   sqlite3 *stmt_db; /* the connection the statements below belong to */

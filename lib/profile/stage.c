@@ -61,9 +61,11 @@ static int name_ok(const char *s) {
 }
 
 cx_err profile_stages_compile(const char *const *names, const char *const *rules, size_t n,
-                              profile_stages **out, size_t *bad, char *msg, size_t msglen) {
+                              profile_stages **out, size_t *bad, int *bad_rule, char *msg,
+                              size_t msglen) {
   *out = NULL;
   *bad = 0;
+  *bad_rule = 0;
   if (n < 1 || n > PROFILE_MAX_STAGES) {
     snprintf(msg, msglen, "A stage model has 1 to %d stages.", PROFILE_MAX_STAGES);
     return CX_EINVAL;
@@ -92,12 +94,14 @@ cx_err profile_stages_compile(const char *const *names, const char *const *rules
     if (rc == CX_ENOMEM) break;
     if (rc) {
       snprintf(msg, msglen, "Stage %zu's rule: %s", i + 1, re.message);
+      *bad_rule = 1;
       rc = CX_EINVAL;
       break;
     }
     m->n = i + 1; /* owns rule[i] from here */
     if (!rules_may_be(m->rule[i], RULES_BOOL)) {
       snprintf(msg, msglen, "Stage %zu's rule must be a condition (true or false).", i + 1);
+      *bad_rule = 1;
       rc = CX_EINVAL;
       break;
     }
@@ -120,9 +124,10 @@ static void compile_defaults(void) {
   const char *names[NDEFAULTS], *rules[NDEFAULTS];
   for (size_t i = 0; i < NDEFAULTS; i++) names[i] = defaults[i].name, rules[i] = defaults[i].rule;
   size_t bad;
+  int bad_rule;
   char msg[200];
   /* the defaults are fixed: a failure is a bug (or no memory at start) */
-  if (!profile_stages_compile(names, rules, NDEFAULTS, &default_model, &bad, msg, sizeof msg))
+  if (!profile_stages_compile(names, rules, NDEFAULTS, &default_model, &bad, &bad_rule, msg, sizeof msg))
     default_model->is_default = 1;
 }
 
@@ -169,8 +174,9 @@ cx_err profile_stages_load(profile *p, sqlite3 *db) {
     }
     profile_stages *m = NULL;
     size_t bad;
+    int bad_rule;
     char msg[200];
-    rc = profile_stages_compile(names, rules, n, &m, &bad, msg, sizeof msg);
+    rc = profile_stages_compile(names, rules, n, &m, &bad, &bad_rule, msg, sizeof msg);
     if (rc == CX_EINVAL) { /* saved by a newer version? keep the defaults, and say so */
       fprintf(stderr, "cxm: the saved lifecycle stages are not usable (%s); using the defaults\n", msg);
       rc = CX_OK;

@@ -66,6 +66,9 @@ typedef struct {
    * derived in-memory state can be rebuilt from the store. An error puts
    * the store in the failed state (below). May be NULL. */
   cx_err (*after_rollback)(void *ctx, sqlite3 *db);
+  /* Called on the writer thread right after a group's COMMIT (readers can
+   * see it from now on; it may not be synced yet). May be NULL. */
+  void (*after_commit)(void *ctx);
   void *ctx;
 } store_writer_cfg;
 

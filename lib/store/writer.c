@@ -93,6 +93,7 @@ static void *writer_main(void *arg) {
     int64_t t0 = cx_mono_ns();
     if (!rc) rc = store_exec(s->db, "COMMIT");
     int64_t dt = cx_mono_ns() - t0;
+    if (!rc && s->cfg.after_commit) s->cfg.after_commit(s->cfg.ctx);
     cx_err rebuild = CX_OK;
     if (rc && began) {
       /* a failed COMMIT may have rolled back already */

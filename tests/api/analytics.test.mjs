@@ -175,6 +175,7 @@ const bad = [
   [{ ...FUNNEL, by: 'plan' }, 'by', 'invalid_field'],
   [{ ...FUNNEL, dropped_at: 1 }, 'dropped_at', 'invalid_field'],
   [{ ...FUNNEL, dropped_at: 4 }, 'dropped_at', 'invalid_field'],
+  [{ ...FUNNEL, steps: [FUNNEL.steps[0]], dropped_at: 2 }, 'dropped_at', 'invalid_field'],
 ];
 
 test('funnel: bad requests get a 400 naming the field', async () => {
@@ -392,6 +393,12 @@ test('kpis: activation, repeat-customer, loyalty and churn rates per interval', 
   assert.ok(Math.abs(feb.churn_rate - 1 / 3) < 1e-6, feb.churn_rate);
   const w = await api(srv, '/analytics/kpis?from=2024-01-01T00:00:00Z&to=2024-03-01T00:00:00Z&activation_window=45d');
   assert.equal(w.json.series[0].activated, 2);
+  // an activation after `to` still counts within its window: k1 ordered on
+  // 6 January at noon, the period ends that morning
+  const early = await api(srv, '/analytics/kpis?from=2024-01-01T00:00:00Z&to=2024-01-06T06:00:00Z');
+  assert.equal(early.json.series[0].new_customers, 1);
+  assert.equal(early.json.series[0].activated, 1);
+  assert.equal(early.json.series[0].partial, true);
   for (const [query, field] of [['to=2024-03-01T00:00:00Z', 'from'], ['from=2024-01-01T00:00:00Z&interval=year', 'interval'],
     ['from=2024-01-01T00:00:00Z&purchase_event=Never', 'purchase_event'],
     ['from=2024-01-01T00:00:00Z&activation_window=0d', 'activation_window'],
@@ -431,6 +438,7 @@ test('lifecycle stages: the model is configurable, saved, and used everywhere; b
     [{ stages: [{ name: 'a', rule: 'count(' }] }, 'stages[0].rule', 'invalid_rule'],
     [{ stages: [{ name: 'a', rule: 'count("x")' }] }, 'stages[0].rule', 'invalid_rule'],
     [{ stages: [{ name: 'a' }] }, 'stages[0]', 'invalid_field'],
+    [{ stages: [{ name: 'rule_x', rule: 'true' }, { name: 'rule_x', rule: 'true' }] }, 'stages[1].name', 'invalid_field'],
   ]) {
     const e = await api(srv, '/lifecycle/stages', { method: 'PUT', body });
     assert.equal(e.status, 400, `${JSON.stringify(body).slice(0, 80)}: ${e.text}`);

@@ -126,6 +126,8 @@ const bad = [
   [{ ...MAP, stages: [{ name: 'x', touchpoints: [{ name: 'y', id: 'bad id' }] }] }, 'stages[0].touchpoints[0].id'],
   [{ ...MAP, stages: [{ name: 'x', touchpoints: [{ name: 'y', mood: 1 }] }] }, 'stages[0].touchpoints[0].mood'],
   [{ ...MAP, stages: [{ id: 'a', name: 'x' }, { id: 'a', name: 'y' }] }, 'stages'],
+  [{ ...MAP, stages: [{ name: 'x', touchpoints: [{ name: 'a', id: 'p' }, { name: 'b', id: 'p' }] }] }, 'stages'],
+  [{ ...MAP, stages: [{ name: 'x', touchpoints: [{ name: 'a', id: 't2' }, { name: 'b' }] }] }, 'stages'], // b would get t2
   [{ ...MAP, stages: [{ name: 'x', touchpoints: Array(101).fill({ name: 't' }) }] }, 'stages[0].touchpoints'],
 ];
 

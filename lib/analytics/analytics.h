@@ -126,7 +126,5 @@ typedef struct {
   uint64_t last_full_ns; /* the last one's time */
 } analytics_segments_stats;
 void analytics_segments_get_stats(analytics_segments *s, analytics_segments_stats *out);
-/* 1 when customer (a root id) is a member of segment_id now. */
-int analytics_segment_has(analytics_segments *s, int64_t segment_id, int64_t customer);
 
 #endif

@@ -83,11 +83,6 @@ static char *dup(const char *s) {
   return d;
 }
 
-static int has(const segment *g, int64_t id) {
-  size_t w = (size_t)id >> 6;
-  return w < g->nwords && (g->bits[w] >> (id & 63) & 1);
-}
-
 /* Sets or clears id's bit, growing the bitmap; keeps size. */
 static cx_err set_member(segment *g, int64_t id, int in) {
   size_t w = (size_t)id >> 6;
@@ -801,14 +796,6 @@ size_t analytics_segment_members(analytics_segments *s, int64_t id, int64_t afte
   }
   pthread_mutex_unlock(&s->mu);
   return n;
-}
-
-int analytics_segment_has(analytics_segments *s, int64_t segment_id, int64_t customer) {
-  pthread_mutex_lock(&s->mu);
-  const segment *g = find(s, segment_id);
-  int in = g && has(g, customer);
-  pthread_mutex_unlock(&s->mu);
-  return in;
 }
 
 void analytics_segments_get_stats(analytics_segments *s, analytics_segments_stats *out) {

@@ -76,6 +76,28 @@ void an_groups_free(an_groups *g);
  * its own slot when not empty. Returns the number of slots. */
 size_t an_groups_pick(const an_groups *g, const uint64_t *size, uint32_t *keep);
 
+/* Counts computed ahead for a scan of every customer at one instant: for
+ * each count(name, window) of the rules, the events per filed-under id
+ * (a root's count sums its merged members'), from the kinds' index
+ * instead of every timeline. */
+typedef struct {
+  const char *name; /* the rule's pointer */
+  int64_t window;   /* ms; -1: all time */
+  uint32_t *count;  /* [id], ncount ids; owned */
+  size_t ncount;
+} an_precount;
+typedef struct {
+  an_precount *v;
+  size_t n;
+  int64_t now;
+} an_precounts;
+/* [section] Fills out for the rules' count() calls at now; n stays 0 (and
+ * the env walks timelines) when the index cannot serve, or when
+ * CXM_ANALYTICS_INDEX=never. */
+cx_err an_precounts_build(profile *p, rules_expr *const *rules, size_t nrules, int64_t now,
+                          an_precounts *out);
+void an_precounts_free(an_precounts *pc);
+
 /* The rule environment of one event on one root customer's timeline: the
  * history functions read the timeline up to the event's time. */
 typedef struct {
@@ -89,6 +111,7 @@ typedef struct {
   size_t n, i;  /* i: the event (SIZE_MAX: none, a rule about the customer) */
   size_t upto;  /* the history the functions read: tl[0..upto) */
   int64_t now;
+  const an_precounts *pre; /* counts computed ahead (customer mode), or NULL */
   profile_name_cache stage; /* customer.stage's event names */
   profile_name_cache names; /* the history functions' event names */
   char scratch[1024];

@@ -576,8 +576,12 @@ static cx_err env_lookup(void *ctx, const char *root, const char *const *parts, 
   return CX_OK;
 }
 
-/* the history the functions read: tl[0..upto) */
-static size_t env_upto(const an_env *e) { return e->upto; }
+/* the history the functions read: tl[0..upto), found when first needed
+ * (SIZE_MAX until then: a rule served by precounts reads no timeline) */
+static size_t env_upto(an_env *e) {
+  if (e->upto == SIZE_MAX) e->upto = an_first_at(e->tl, e->n, e->now == INT64_MAX ? e->now : e->now + 1);
+  return e->upto;
+}
 
 static int env_named(an_env *e, const profile_point *pt, const char *name) {
   return profile_point_named(e->c->pr, &e->names, pt, name);
@@ -586,6 +590,20 @@ static int env_named(an_env *e, const profile_point *pt, const char *name) {
 static cx_err env_count(void *ctx, const char *name, int64_t window_ms, double *out) {
   an_env *e = ctx;
   int64_t now = e->now;
+  const an_precounts *pc = e->pre;
+  for (size_t k = 0; pc && e->i == SIZE_MAX && now == pc->now && k < pc->n; k++) {
+    const an_precount *c = &pc->v[k];
+    if (c->name != name || c->window != window_ms) continue;
+    uint64_t total = 0; /* the root's events and those filed under its merged members */
+    int64_t m = e->cust;
+    size_t guard = 0;
+    do {
+      if (m > 0 && (size_t)m < c->ncount) total += c->count[m];
+      m = profile_member_next(e->c->pr, m);
+    } while (m != e->cust && ++guard < 1000000);
+    *out = (double)total;
+    return CX_OK;
+  }
   double n = 0;
   for (size_t i = env_upto(e); i-- > 0;) {
     if (window_ms >= 0 && e->tl[i].ts <= now - window_ms) break;
@@ -629,13 +647,14 @@ static cx_err env_last_time(void *ctx, const char *name, int64_t *out_ms) {
 
 static cx_err env_first_seen(void *ctx, int64_t *out_ms) {
   an_env *e = ctx;
-  *out_ms = e->upto ? e->tl[0].ts : CX_NO_TIME;
+  *out_ms = env_upto(e) ? e->tl[0].ts : CX_NO_TIME;
   return CX_OK;
 }
 
 static cx_err env_last_seen(void *ctx, int64_t *out_ms) {
   an_env *e = ctx;
-  *out_ms = e->upto ? e->tl[e->upto - 1].ts : CX_NO_TIME;
+  size_t u = env_upto(e);
+  *out_ms = u ? e->tl[u - 1].ts : CX_NO_TIME;
   return CX_OK;
 }
 
@@ -675,13 +694,71 @@ int an_env_match_customer(an_env *e, const rules_expr *rule, int64_t cust, int64
   e->tl = tl;
   e->n = n;
   e->i = SIZE_MAX;
-  e->upto = an_first_at(tl, n, now == INT64_MAX ? now : now + 1); /* ts <= now */
+  e->upto = SIZE_MAX; /* ts <= now: found when a function needs it */
   e->now = now;
   rules_env env = {.ctx = e, .now_ms = now, .lookup = env_lookup, .count = env_count,
                    .sum = env_sum, .last_time = env_last_time, .first_seen = env_first_seen,
                    .last_seen = env_last_seen, .scratch = e->scratch,
                    .scratch_size = sizeof e->scratch};
   return rules_match(rule, &env);
+}
+
+typedef struct {
+  profile *p;
+  int64_t now;
+  an_precounts *out;
+} precount_walk;
+
+static cx_err precount_one(void *ctx, const char *name, int64_t window_ms) {
+  precount_walk *w = ctx;
+  an_precounts *pc = w->out;
+  if (!*name) return CX_OK; /* count(""): the timeline walk has the answer */
+  for (size_t k = 0; k < pc->n; k++)
+    if (pc->v[k].name == name && pc->v[k].window == window_ms) return CX_OK;
+  uint32_t nk = profile_kind_count(w->p);
+  uint32_t *m = cx_calloc((size_t)nk + 1, sizeof *m);
+  uint8_t *kinds = cx_calloc((size_t)nk + 1, 1);
+  size_t ncount = (size_t)profile_max_id(w->p) + 1;
+  uint32_t *count = cx_calloc(ncount, sizeof *count);
+  an_precount *v = cx_realloc(pc->v, (pc->n + 1) * sizeof *v);
+  cx_err rc = m && kinds && count && v ? CX_OK : CX_ENOMEM;
+  if (v) pc->v = v;
+  if (!rc) {
+    an_mark_kinds(w->p, name, m, 1);
+    for (uint32_t k = 0; k <= nk; k++) kinds[k] = (uint8_t)m[k];
+    /* the events count(name, window) reads at now: (now - window, now] */
+    int64_t from = window_ms < 0 ? -((int64_t)1 << 60) : w->now - window_ms + 1;
+    if (profile_count_events(w->p, kinds, from, w->now + 1, count, ncount)) rc = CX_EIO;
+  }
+  if (!rc) {
+    pc->v[pc->n++] = (an_precount){name, window_ms, count, ncount};
+    count = NULL;
+  }
+  cx_free(m);
+  cx_free(kinds);
+  cx_free(count);
+  return rc;
+}
+
+cx_err an_precounts_build(profile *p, rules_expr *const *rules, size_t nrules, int64_t now,
+                          an_precounts *out) {
+  memset(out, 0, sizeof *out);
+  out->now = now;
+  const char *force = getenv("CXM_ANALYTICS_INDEX");
+  if (force && !strcmp(force, "never")) return CX_OK;
+  precount_walk w = {p, now, out};
+  cx_err rc = CX_OK;
+  for (size_t i = 0; !rc && i < nrules; i++)
+    if (rules[i]) rc = rules_each_count(rules[i], precount_one, &w);
+  if (rc) an_precounts_free(out); /* the index could not serve: walk the timelines */
+  return rc == CX_ENOMEM ? rc : CX_OK;
+}
+
+void an_precounts_free(an_precounts *pc) {
+  for (size_t k = 0; k < pc->n; k++) cx_free(pc->v[k].count);
+  cx_free(pc->v);
+  pc->v = NULL;
+  pc->n = 0;
 }
 
 /* ---- the parallel scan ---- */

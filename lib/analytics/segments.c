@@ -180,9 +180,18 @@ static cx_err compute_full(analytics_segments *s, segment *only) {
   /* the rules of the segments read no event: one thread would serialise
    * nothing on the store, but sum() does read it */
   int threads = ANALYTICS_THREADS;
-  for (size_t k = 0; k < s->nseg; k++)
-    if ((!only || &s->seg[k] == only) && an_reads_store(s->seg[k].rule)) threads = 1;
+  rules_expr *rules[MAX_SEGMENTS];
+  size_t nrules = 0;
+  for (size_t k = 0; k < s->nseg; k++) {
+    if (only && &s->seg[k] != only) continue;
+    if (an_reads_store(s->seg[k].rule)) threads = 1;
+    rules[nrules++] = s->seg[k].rule;
+  }
+  an_precounts pre; /* count() from the kinds' index, not every timeline */
+  if (!rc) rc = an_precounts_build(s->pr, rules, nrules, j->c.now_ms, &pre);
+  for (int t = 0; !rc && t < ANALYTICS_THREADS; t++) j->env[t].pre = &pre;
   if (!rc) an_parallel(threads, maxid, full_scan, j);
+  if (!rc) an_precounts_free(&pre);
   profile_read_end(s->pr);
   for (int t = 0; t < ANALYTICS_THREADS; t++) an_env_free(&j->env[t]);
   int64_t now = cx_now_ms();
@@ -709,7 +718,11 @@ cx_err analytics_segment_preview(analytics_segments *s, const cJSON *req, cx_buf
     j->rule = g.rule;
     for (int t = 0; t < ANALYTICS_THREADS; t++) an_env_init(&j->env[t], &c, &traits);
     profile_read_begin(s->pr);
-    an_parallel(an_reads_store(g.rule) ? 1 : ANALYTICS_THREADS, profile_max_id(s->pr), preview_scan, j);
+    an_precounts pre;
+    rc = an_precounts_build(s->pr, &g.rule, 1, c.now_ms, &pre);
+    for (int t = 0; !rc && t < ANALYTICS_THREADS; t++) j->env[t].pre = &pre;
+    if (!rc) an_parallel(an_reads_store(g.rule) ? 1 : ANALYTICS_THREADS, profile_max_id(s->pr), preview_scan, j);
+    if (!rc) an_precounts_free(&pre);
     profile_read_end(s->pr);
     for (int t = 0; t < ANALYTICS_THREADS; t++) an_env_free(&j->env[t]);
     uint64_t size = 0;

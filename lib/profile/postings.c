@@ -197,3 +197,29 @@ int64_t profile_customers_with(profile *p, const uint8_t *kinds, int64_t from, i
   pthread_mutex_unlock(&p->post_mu);
   return found;
 }
+
+int profile_count_events(profile *p, const uint8_t *kinds, int64_t from, int64_t to,
+                         uint32_t *counts, size_t ncounts) {
+  pthread_mutex_lock(&p->post_mu);
+  build(p, kinds);
+  int ok = p->npost > 0;
+  for (uint32_t k = 1; ok && k <= p->nkinds; k++) {
+    if (!kinds[k]) continue;
+    profile_postings *q = &p->post[k];
+    if (!q->built || (q->n - q->nb > q->nb / 4 + 1024 && bucket(q))) {
+      ok = 0;
+      break;
+    }
+    int64_t a = day_of(from) - q->day0, b = day_of(to - 1) - q->day0 + 1;
+    if (a < 0) a = 0;
+    if (b > (int64_t)q->ndays) b = q->ndays;
+    size_t i0 = a < b ? q->off[a] : 0, i1 = a < b ? q->off[b] : 0;
+    for (int pass = 0; pass < 2; pass++)
+      for (size_t i = pass ? q->nb : i0, hi = pass ? q->n : i1; i < hi; i++) {
+        const profile_posting *e = &q->e[i];
+        if (e->ts >= from && e->ts < to && e->cust > 0 && (size_t)e->cust < ncounts) counts[e->cust]++;
+      }
+  }
+  pthread_mutex_unlock(&p->post_mu);
+  return ok ? 0 : -1;
+}

@@ -989,6 +989,10 @@ const profile_point *profile_points_in(const profile *p, int64_t id, int64_t fro
   return c->tl;
 }
 
+int64_t profile_member_next(const profile *p, int64_t id) {
+  return id > 0 && id <= p->ncust ? p->cust[id].next_member : id;
+}
+
 int profile_identified(const profile *p, int64_t id) {
   if (id <= 0 || id > p->ncust) return 0;
   return p->cust[id].uid_hash != 0 || p->cust[id].has_email;

@@ -135,6 +135,16 @@ static inline void profile_prefetch(const profile_point *tl, size_t n) {
   size_t bytes = n * sizeof *tl;
   for (size_t b = 0; b < bytes && b < 256; b += 64) __builtin_prefetch((const char *)tl + b);
 }
+/* [section] Adds to counts[id] (by the id each event was filed under,
+ * ids < ncounts) one per event of a kind marked in kinds[] in
+ * [from, to), through the kinds' index (built on first use). -1 when the
+ * index could not be built (count from the timelines instead). */
+int profile_count_events(profile *p, const uint8_t *kinds, int64_t from, int64_t to,
+                         uint32_t *counts, size_t ncounts);
+/* [section] The next customer in the ring of those merged into id's root
+ * (the root comes back after the last): a root's events may be filed
+ * under its members' ids. */
+int64_t profile_member_next(const profile *p, int64_t id);
 /* [section] 1 when root customer id holds a user id or an e-mail. */
 int profile_identified(const profile *p, int64_t id);
 /* [section] Kinds are numbered 1..profile_kind_count(p). The name is ""

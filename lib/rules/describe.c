@@ -210,3 +210,17 @@ int rules_calls(const rules_expr *e, const char *name) {
 int rules_may_be(const rules_expr *e, rules_type t) {
   return (e->nodes[e->root].types >> t) & 1;
 }
+
+cx_err rules_each_count(const rules_expr *e,
+                        cx_err (*fn)(void *ctx, const char *name, int64_t window_ms), void *ctx) {
+  for (uint32_t i = 0; i < e->nnodes; i++) {
+    const rules_node *n = &e->nodes[i];
+    if (n->kind != N_CALL || n->op != F_COUNT) continue;
+    /* the arguments are literals: the compiler allows nothing else (and
+     * eval.c reads them the same way) */
+    int64_t window = n->nargs > 1 ? e->nodes[n->kid[1]].lit.u.ms : -1;
+    cx_err rc = fn(ctx, e->nodes[n->kid[0]].lit.u.str.p, window);
+    if (rc) return rc;
+  }
+  return CX_OK;
+}

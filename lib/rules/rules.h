@@ -113,6 +113,11 @@ cx_err rules_each_path(const rules_expr *e,
                        cx_err (*fn)(void *ctx, const char *root, const char *const *parts,
                                     size_t nparts),
                        void *ctx);
+/* Calls fn for each count(name[, window]) in e with the name (the very
+ * pointer the env's count callback will be given) and the window in ms
+ * (-1: all time); a nonzero return stops the walk and is returned. */
+cx_err rules_each_count(const rules_expr *e,
+                        cx_err (*fn)(void *ctx, const char *name, int64_t window_ms), void *ctx);
 /* 1 when e's value may be of type t (the compiler's static types). */
 int rules_may_be(const rules_expr *e, rules_type t);
 /* 1 when e calls the function named name ("count", "sum", ...). */

@@ -304,6 +304,59 @@ static void test_oracles_through_the_index(void **state) {
   unsetenv("CXM_ANALYTICS_INDEX");
 }
 
+/* A segment's size through counts computed ahead from the kinds' index
+ * equals the size from every timeline, and both equal a count by hand. */
+static void test_segment_counts_through_the_index(void **state) {
+  fixture *f = *state;
+  store_writer_cfg cfg = {.max_queue = 1000, .max_group = 100};
+  assert_int_equal(store_writer_start(f->st, &cfg), CX_OK);
+  analytics_segments *seg;
+  assert_int_equal(analytics_segments_open(f->st, f->pr, &seg), CX_OK);
+  for (int round = 0; round < 40; round++) {
+    int64_t now = cx_now_ms();
+    int a = (int)below(4), b = (int)below(4), k = 1 + (int)below(3);
+    /* a window whose start falls inside the data (three weeks from T0) */
+    int64_t hours = (now - T0) / HOUR - (int64_t)below(21 * 24);
+    char rule[200], body[300];
+    if (round % 2)
+      snprintf(rule, sizeof rule, "count(\\\"%s\\\") >= %d", names[a], k);
+    else
+      snprintf(rule, sizeof rule, "count(\\\"%s\\\", %lldh) >= %d && count(\\\"%s\\\") < 4", names[a],
+               (long long)hours, k, names[b]);
+    snprintf(body, sizeof body, "{\"rule\":\"%s\"}", rule);
+    uint64_t want = 0;
+    for (int i = 0; i < NCUST; i++) {
+      const cust *c = &f->c[i];
+      int na = 0, nb = 0;
+      for (size_t j = 0; j < c->n; j++) {
+        if (c->ev[j] == a && (round % 2 || c->ts[j] > now - hours * HOUR)) na++;
+        if (c->ev[j] == b) nb++;
+      }
+      want += round % 2 ? na >= k : na >= k && nb < 4;
+    }
+    double got[2];
+    for (int pass = 0; pass < 2; pass++) {
+      setenv("CXM_ANALYTICS_INDEX", pass ? "always" : "never", 1);
+      cJSON *req = cJSON_Parse(body);
+      assert_non_null(req);
+      cx_buf out;
+      cx_buf_init(&out, 1 << 16);
+      analytics_error err;
+      if (analytics_segment_preview(seg, req, &out, &err)) fail_msg("%s: %s", body, err.message);
+      cJSON *ans = cJSON_ParseWithLength(out.p, out.len);
+      got[pass] = cJSON_GetObjectItem(ans, "size")->valuedouble;
+      cJSON_Delete(ans);
+      cJSON_Delete(req);
+      cx_buf_free(&out);
+    }
+    if (got[0] != (double)want || got[1] != (double)want)
+      fail_msg("%s: scan %g, index %g, want %llu", rule, got[0], got[1], (unsigned long long)want);
+  }
+  unsetenv("CXM_ANALYTICS_INDEX");
+  analytics_segments_close(seg);
+  store_writer_stop(f->st);
+}
+
 static void test_bad_requests_leave_nothing(void **state) {
   fixture *f = *state;
   static const char *const bodies[] = {
@@ -333,6 +386,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_funnel_oracle, setup, teardown),
       cmocka_unit_test_setup_teardown(test_retention_oracle, setup, teardown),
       cmocka_unit_test_setup_teardown(test_oracles_through_the_index, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_segment_counts_through_the_index, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_requests_leave_nothing, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,44 +2,57 @@
 // where the data lies in time and which event names it has, date fields,
 // event-name inputs, and the API's 400 shown next to the field it names.
 import { h, uid } from './dom';
-import { ApiError, get, type LiveEventList, type Overview, type Stats } from './api';
+import { ApiError, get, type EventNames, type Stats } from './api';
+import { aborted } from './ui';
 
 const DAY = 86400000;
 
 export interface DataSpan {
-  /** event names seen (most frequent over the span, and the newest events) */
+  /** every event name sent (GET /events/names), sorted */
   names: string[];
-  /** the end of the data: now, or the end of the last month with events
-   *  (a demo made with --end in the past ends there, not at the wall clock) */
+  /** the end of the data (exclusive): just after the newest event, not
+   *  past now (a demo made with --end in the past ends there) */
   end: Date;
 }
 
 let cached: { at: number; span: DataSpan } | null = null;
 
-/** Where the data ends, and the event names it has: one overview by month
- *  over the last three years, and the newest events. The answer is kept
- *  for a minute, so moving between the analytics pages asks once. */
+/** Where the data ends, and the event names it has. The answer is kept for
+ *  a minute, so moving between the analytics pages asks once. */
 export async function dataSpan(signal: AbortSignal): Promise<DataSpan> {
   if (cached && Date.now() - cached.at < 60000) return cached.span;
-  const now = new Date();
-  const from = new Date(Date.UTC(now.getUTCFullYear() - 3, now.getUTCMonth(), 1));
-  const [o, ev] = await Promise.all([
-    get<Overview>('overview', { from: from.toISOString(), to: now.toISOString(), interval: 'month' }, { signal }),
-    get<LiveEventList>('events', { limit: 200 }, { signal }).catch((e) => {
-      if (signal.aborted) throw e;
-      return { events: [] as LiveEventList['events'] };
-    }),
-  ]);
-  const names = new Set<string>();
-  for (const e of o.top_events) if (e.name) names.add(e.name);
-  for (const e of ev.events) if (e.name) names.add(e.name);
-  let last = -1;
-  o.kpis.events.series.forEach((v, i) => { if (v) last = i; });
-  let end = now;
-  if (last >= 0 && last < o.buckets.length - 1) end = new Date(o.buckets[last + 1] as string);
-  const span = { names: [...names].sort((x, y) => x.localeCompare(y)), end };
+  const [n, end] = await Promise.all([get<EventNames>('events/names', {}, { signal }), dataEnd(signal)]);
+  const names = [...new Set(n.events.map((e) => e.name))].sort((x, y) => x.localeCompare(y));
+  const span = { names, end };
   cached = { at: Date.now(), span };
   return span;
+}
+
+/** A page's first answer: unless the address gave a range, the range from
+ *  where the data ends (fromOf(end) to its last day; from now when that
+ *  cannot be read), the names for the suggestions, then run(). */
+export function startFromData(
+  signal: AbortSignal, names: HTMLDataListElement, from: Field<HTMLInputElement>,
+  to: Field<HTMLInputElement>, fromOf: (end: Date) => string, run: () => void,
+): void {
+  const fill = (end: Date): void => {
+    if (!from.input.value) from.input.value = fromOf(end);
+    if (!to.input.value) to.input.value = dayBefore(end, 0);
+    run();
+  };
+  dataSpan(signal).then((s) => {
+    fillNames(names, s.names);
+    fill(s.end);
+  }).catch((e) => {
+    if (!aborted(e)) fill(new Date());
+  });
+}
+
+/** A run has ended (unless a newer one took over): the results are current. */
+export function settled(results: HTMLElement, signal: AbortSignal): void {
+  if (signal.aborted) return;
+  results.setAttribute('aria-busy', 'false');
+  results.classList.remove('stale');
 }
 
 let endCache: { at: number; end: Date } | null = null;

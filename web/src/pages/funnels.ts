@@ -8,8 +8,7 @@ import { fmtInt, fmtPercent } from '../format';
 import { aborted, emptyState, errorState, loading, pageHeader } from '../ui';
 import { setQuery, type PageContext } from '../router';
 import {
-  dataSpan, dateInput, dayBefore, eventInput, field, fillNames, fmtDuration, isoDay, namesList, rangeOf, rangeText,
-  showError, type Field,
+  dateInput, dayBefore, eventInput, field, fmtDuration, namesList, rangeOf, rangeText, settled, showError, startFromData, type Field,
 } from '../analytics';
 
 const MIN_STEPS = 2;
@@ -164,10 +163,7 @@ export function funnelsPage(main: HTMLElement, ctx: PageContext): void {
       replace(results);
       showError(e, fieldsMap(), formErr, (x) => errorState(x, () => run()));
     } finally {
-      if (!signal.aborted) {
-        results.setAttribute('aria-busy', 'false');
-        results.classList.remove('stale');
-      }
+      settled(results, signal);
     }
   }
   form.addEventListener('submit', (e) => {
@@ -178,17 +174,7 @@ export function funnelsPage(main: HTMLElement, ctx: PageContext): void {
   // Names for the suggestions; and, unless the address gives a range, the
   // last 30 days of the data.
   replace(results, loading('Loading…'));
-  dataSpan(ctx.signal).then((s) => {
-    fillNames(names, s.names);
-    if (!fromF.input.value) fromF.input.value = dayBefore(s.end, 29);
-    if (!toF.input.value) toF.input.value = dayBefore(s.end, 0);
-    run();
-  }).catch((e) => {
-    if (aborted(e)) return;
-    if (!fromF.input.value) fromF.input.value = isoDay(new Date(Date.now() - 29 * 86400000));
-    if (!toF.input.value) toF.input.value = isoDay(new Date());
-    run();
-  });
+  startFromData(ctx.signal, names, fromF, toF, (end) => dayBefore(end, 29), run);
 }
 
 function windowLabel(w: string): string {

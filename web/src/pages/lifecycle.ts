@@ -10,7 +10,7 @@ import { bucketLabel, fmtInt, fmtPercent, time } from '../format';
 import { aborted, emptyState, errorState, loading, pageHeader, stageBadge } from '../ui';
 import { setQuery, type PageContext } from '../router';
 import {
-  dataEnd, dateInput, dayBefore, field, fmtDuration, isoDay, monthStartBefore, normalField, rangeOf, rangeText, type Field,
+  dataEnd, dateInput, dayBefore, field, fmtDuration, isoDay, monthStartBefore, normalField, rangeOf, rangeText, settled, type Field,
 } from '../analytics';
 
 /** A colour per default stage, from cold (churned) to warm (advocacy). */
@@ -156,10 +156,7 @@ function periodView(box: HTMLElement, ctx: PageContext, chartMod: Promise<typeof
         formErr.append(errorState(e, () => run()));
       }
     } finally {
-      if (!signal.aborted) {
-        results.setAttribute('aria-busy', 'false');
-        results.classList.remove('stale');
-      }
+      settled(results, signal);
     }
   }
   form.addEventListener('submit', (e) => {

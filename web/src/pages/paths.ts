@@ -7,8 +7,7 @@ import { aborted, emptyState, errorState, loading, pageHeader } from '../ui';
 import { setQuery, type PageContext } from '../router';
 import { PALETTE } from './overview';
 import {
-  dataSpan, dateInput, dayBefore, eventInput, field, fillNames, isoDay, namesList, rangeOf, rangeText,
-  showError, type Field,
+  dateInput, dayBefore, eventInput, field, namesList, rangeOf, rangeText, settled, showError, startFromData, type Field,
 } from '../analytics';
 
 // The overview's palette without its grey, which is "(other)"'s here.
@@ -82,10 +81,7 @@ export function pathsPage(main: HTMLElement, ctx: PageContext): void {
       replace(results);
       showError(e, fields, formErr, (x) => errorState(x, () => run()));
     } finally {
-      if (!signal.aborted) {
-        results.setAttribute('aria-busy', 'false');
-        results.classList.remove('stale');
-      }
+      settled(results, signal);
     }
   }
   form.addEventListener('submit', (e) => {
@@ -95,17 +91,7 @@ export function pathsPage(main: HTMLElement, ctx: PageContext): void {
   direction.addEventListener('change', () => run());
 
   replace(results, loading('Loading…'));
-  dataSpan(ctx.signal).then((s) => {
-    fillNames(names, s.names);
-    if (!fromF.input.value) fromF.input.value = dayBefore(s.end, 29);
-    if (!toF.input.value) toF.input.value = dayBefore(s.end, 0);
-    run();
-  }).catch((e) => {
-    if (aborted(e)) return;
-    if (!fromF.input.value) fromF.input.value = isoDay(new Date(Date.now() - 29 * 86400000));
-    if (!toF.input.value) toF.input.value = isoDay(new Date());
-    run();
-  });
+  startFromData(ctx.signal, names, fromF, toF, (end) => dayBefore(end, 29), run);
 }
 
 function render(box: HTMLElement, p: Paths, chartMod: Promise<typeof import('../sankey')>, signal: AbortSignal): void {

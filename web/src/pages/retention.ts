@@ -7,8 +7,7 @@ import { bucketLabel, fmtInt, fmtPercent } from '../format';
 import { aborted, emptyState, errorState, loading, pageHeader } from '../ui';
 import { setQuery, type PageContext } from '../router';
 import {
-  dataSpan, dateInput, dayBefore, eventInput, field, fillNames, isoDay, monthStartBefore, namesList, rangeOf, rangeText,
-  showError, type Field,
+  dateInput, eventInput, field, monthStartBefore, namesList, rangeOf, rangeText, settled, showError, startFromData, type Field,
 } from '../analytics';
 
 const INTERVALS = [['day', 'Day'], ['week', 'Week'], ['month', 'Month']] as const;
@@ -76,10 +75,7 @@ export function retentionPage(main: HTMLElement, ctx: PageContext): void {
       replace(results);
       showError(e, fields, formErr, (x) => errorState(x, () => run()));
     } finally {
-      if (!signal.aborted) {
-        results.setAttribute('aria-busy', 'false');
-        results.classList.remove('stale');
-      }
+      settled(results, signal);
     }
   }
   form.addEventListener('submit', (e) => {
@@ -89,17 +85,8 @@ export function retentionPage(main: HTMLElement, ctx: PageContext): void {
 
   // Unless the address says otherwise: the last six months of the data.
   replace(results, loading('Loading…'));
-  dataSpan(ctx.signal).then((s) => {
-    fillNames(names, s.names);
-    if (!fromF.input.value) fromF.input.value = monthStartBefore(s.end, 5);
-    if (!toF.input.value) toF.input.value = dayBefore(s.end, 0);
-    run();
-  }).catch((e) => {
-    if (aborted(e)) return;
-    if (!fromF.input.value) fromF.input.value = monthStartBefore(new Date(), 5);
-    if (!toF.input.value) toF.input.value = isoDay(new Date());
-    run();
-  });
+  startFromData(ctx.signal, names, fromF, toF, (end) => monthStartBefore(end, 5), run);
+
 }
 
 /** The cohort table: one row per cohort, its size, then the share retained

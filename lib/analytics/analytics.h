@@ -44,6 +44,11 @@ typedef struct {
   char message[256];
 } analytics_error;
 
+/* Fills err (code, field or NULL, a sentence) and returns CX_EINVAL: how
+ * analytics and the modules built on it refuse a request. */
+cx_err analytics_refuse(analytics_error *err, const char *code, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 cx_err analytics_funnel(const analytics_ctx *c, const cJSON *req, cx_buf *out,
                         analytics_error *err);
 cx_err analytics_retention(const analytics_ctx *c, const cJSON *req, cx_buf *out,

@@ -6,9 +6,8 @@
 #include "analytics.h"
 #include "../rules/rules.h"
 
-/* Fills err and returns CX_EINVAL. */
-cx_err an_fail(analytics_error *err, const char *code, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+/* Fills err and returns CX_EINVAL (analytics_refuse, by its short name). */
+#define an_fail analytics_refuse
 
 /* Request members. Each returns CX_EINVAL (err filled) when the member is
  * present but wrong, or absent and required. */

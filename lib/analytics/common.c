@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-cx_err an_fail(analytics_error *err, const char *code, const char *field, const char *fmt, ...) {
+cx_err analytics_refuse(analytics_error *err, const char *code, const char *field, const char *fmt, ...) {
   snprintf(err->code, sizeof err->code, "%s", code);
   snprintf(err->field, sizeof err->field, "%s", field ? field : "");
   va_list ap;

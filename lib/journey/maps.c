@@ -14,18 +14,6 @@
 #define MAX_ITEM 300
 #define MAX_ID 40
 
-static cx_err fail(analytics_error *err, const char *code, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static cx_err fail(analytics_error *err, const char *code, const char *field, const char *fmt, ...) {
-  snprintf(err->code, sizeof err->code, "%s", code);
-  snprintf(err->field, sizeof err->field, "%s", field ? field : "");
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err->message, sizeof err->message, fmt, ap);
-  va_end(ap);
-  return CX_EINVAL;
-}
-
 static int text_ok(const cJSON *v, size_t max, int required) {
   if (!v || cJSON_IsNull(v)) return !required;
   return cJSON_IsString(v) && (!required || *v->valuestring) && strlen(v->valuestring) <= max;
@@ -46,7 +34,7 @@ static cx_err copy_text(const cJSON *in, cJSON *out, const char *name, size_t ma
                         const char *field, analytics_error *err) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(in, name);
   if (!text_ok(v, max, required))
-    return fail(err, "invalid_field", field, "%s must be a %sstring of at most %zu bytes.", field,
+    return analytics_refuse(err, "invalid_field", field, "%s must be a %sstring of at most %zu bytes.", field,
                 required ? "non-empty " : "", max);
   if (v && !cJSON_IsNull(v) && !cJSON_AddStringToObject(out, name, v->valuestring)) return CX_ENOMEM;
   return CX_OK;
@@ -59,10 +47,10 @@ static cx_err copy_list(const cJSON *in, cJSON *out, const char *name, const cha
   if (!list) return CX_ENOMEM;
   if (!v || cJSON_IsNull(v)) return CX_OK;
   if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) > MAX_ITEMS)
-    return fail(err, "invalid_field", field, "%s must be a list of at most %d strings.", field, MAX_ITEMS);
+    return analytics_refuse(err, "invalid_field", field, "%s must be a list of at most %d strings.", field, MAX_ITEMS);
   for (const cJSON *i = v->child; i; i = i->next) {
     if (!cJSON_IsString(i) || !*i->valuestring || strlen(i->valuestring) > MAX_ITEM)
-      return fail(err, "invalid_field", field, "%s holds strings of 1 to %d bytes.", field, MAX_ITEM);
+      return analytics_refuse(err, "invalid_field", field, "%s holds strings of 1 to %d bytes.", field, MAX_ITEM);
     cJSON *s = cJSON_CreateString(i->valuestring);
     if (!s || !cJSON_AddItemToArray(list, s)) {
       cJSON_Delete(s);
@@ -97,17 +85,17 @@ static cx_err check_touchpoint(const cJSON *t, cJSON *out, size_t si, size_t ti,
                                         "moment_of_truth", "lane", "pain_points", "binding", NULL};
   char f[64];
   snprintf(f, sizeof f, "stages[%zu].touchpoints[%zu]", si, ti);
-  if (!cJSON_IsObject(t)) return fail(err, "invalid_field", f, "%s must be an object.", f);
+  if (!cJSON_IsObject(t)) return analytics_refuse(err, "invalid_field", f, "%s must be an object.", f);
   if (!known(t, members)) {
     char g[120];
     snprintf(g, sizeof g, "%s.%.40s", f, unknown(t, members));
-    return fail(err, "invalid_field", g, "A touchpoint has id, name, channel, owner, expected_emotion, moment_of_truth, lane, pain_points and binding; not %.40s.", unknown(t, members));
+    return analytics_refuse(err, "invalid_field", g, "A touchpoint has id, name, channel, owner, expected_emotion, moment_of_truth, lane, pain_points and binding; not %.40s.", unknown(t, members));
   }
   char g[120];
   const cJSON *id = cJSON_GetObjectItemCaseSensitive(t, "id");
   snprintf(g, sizeof g, "%s.id", f);
   if (id && !(cJSON_IsString(id) && id_ok(id->valuestring)))
-    return fail(err, "invalid_field", g, "%s must be 1 to %d letters, digits, '_' or '-'.", g, MAX_ID);
+    return analytics_refuse(err, "invalid_field", g, "%s must be 1 to %d letters, digits, '_' or '-'.", g, MAX_ID);
   char gen[16];
   snprintf(gen, sizeof gen, "t%zu", ++*tcount);
   if (!cJSON_AddStringToObject(out, "id", id ? id->valuestring : gen)) return CX_ENOMEM;
@@ -121,17 +109,17 @@ static cx_err check_touchpoint(const cJSON *t, cJSON *out, size_t si, size_t ti,
   const cJSON *emo = cJSON_GetObjectItemCaseSensitive(t, "expected_emotion");
   snprintf(g, sizeof g, "%s.expected_emotion", f);
   if (emo && !cJSON_IsNull(emo) && !(cJSON_IsNumber(emo) && emo->valuedouble >= -2 && emo->valuedouble <= 2))
-    return fail(err, "invalid_field", g, "%s must be a number from -2 (very negative) to 2 (very positive).", g);
+    return analytics_refuse(err, "invalid_field", g, "%s must be a number from -2 (very negative) to 2 (very positive).", g);
   if (emo && cJSON_IsNumber(emo) && !cJSON_AddNumberToObject(out, "expected_emotion", emo->valuedouble)) return CX_ENOMEM;
   const cJSON *mot = cJSON_GetObjectItemCaseSensitive(t, "moment_of_truth");
   snprintf(g, sizeof g, "%s.moment_of_truth", f);
-  if (mot && !cJSON_IsNull(mot) && !cJSON_IsBool(mot)) return fail(err, "invalid_field", g, "%s must be true or false.", g);
+  if (mot && !cJSON_IsNull(mot) && !cJSON_IsBool(mot)) return analytics_refuse(err, "invalid_field", g, "%s must be true or false.", g);
   if (!cJSON_AddBoolToObject(out, "moment_of_truth", cJSON_IsTrue(mot))) return CX_ENOMEM;
   const cJSON *lane = cJSON_GetObjectItemCaseSensitive(t, "lane");
   snprintf(g, sizeof g, "%s.lane", f);
   if (lane && !cJSON_IsNull(lane) &&
       !(cJSON_IsString(lane) && (!strcmp(lane->valuestring, "front") || !strcmp(lane->valuestring, "back"))))
-    return fail(err, "invalid_field", g, "%s must be front (the customer sees it) or back (behind the scenes).", g);
+    return analytics_refuse(err, "invalid_field", g, "%s must be front (the customer sees it) or back (behind the scenes).", g);
   if (!cJSON_AddStringToObject(out, "lane", cJSON_IsString(lane) ? lane->valuestring : "front")) return CX_ENOMEM;
   snprintf(g, sizeof g, "%s.pain_points", f);
   if ((rc = copy_list(t, out, "pain_points", g, err))) return rc;
@@ -140,7 +128,7 @@ static cx_err check_touchpoint(const cJSON *t, cJSON *out, size_t si, size_t ti,
     static const char *const bm[] = {"event", "where", NULL};
     snprintf(g, sizeof g, "%s.binding", f);
     if (!cJSON_IsObject(b) || !known(b, bm))
-      return fail(err, "invalid_field", g, "%s must be {\"event\":\"…\",\"where\":\"rule (optional)\"}.", g);
+      return analytics_refuse(err, "invalid_field", g, "%s must be {\"event\":\"…\",\"where\":\"rule (optional)\"}.", g);
     cJSON *ob = cJSON_AddObjectToObject(out, "binding");
     if (!ob) return CX_ENOMEM;
     snprintf(g, sizeof g, "%s.binding.event", f);
@@ -148,12 +136,12 @@ static cx_err check_touchpoint(const cJSON *t, cJSON *out, size_t si, size_t ti,
     const cJSON *w = cJSON_GetObjectItemCaseSensitive(b, "where");
     snprintf(g, sizeof g, "%s.binding.where", f);
     if (w && !cJSON_IsNull(w)) {
-      if (!cJSON_IsString(w)) return fail(err, "invalid_field", g, "%s must be a rule (a string).", g);
+      if (!cJSON_IsString(w)) return analytics_refuse(err, "invalid_field", g, "%s must be a rule (a string).", g);
       rules_expr *e;
       rules_error re;
       cx_err c = rules_compile(w->valuestring, strlen(w->valuestring), &e, &re);
       if (c == CX_ENOMEM) return c;
-      if (c) return fail(err, "invalid_rule", g, "The rule of touchpoint %zu of stage %zu: %s", ti + 1, si + 1, re.message);
+      if (c) return analytics_refuse(err, "invalid_rule", g, "The rule of touchpoint %zu of stage %zu: %s", ti + 1, si + 1, re.message);
       rules_free(e);
       if (!cJSON_AddStringToObject(ob, "where", w->valuestring)) return CX_ENOMEM;
     }
@@ -166,19 +154,19 @@ static cx_err check_map(const cJSON *req, cJSON **out, analytics_error *err) {
   static const char *const members[] = {"name", "state", "description", "stages", NULL};
   *out = NULL;
   const char *bad = unknown(req, members);
-  if (bad) return fail(err, "invalid_field", bad, "A journey map has name, state, description and stages; not %.40s.", bad);
+  if (bad) return analytics_refuse(err, "invalid_field", bad, "A journey map has name, state, description and stages; not %.40s.", bad);
   cJSON *doc = cJSON_CreateObject();
   if (!doc) return CX_ENOMEM;
   cx_err rc = copy_text(req, doc, "name", MAX_NAME, 1, "name", err);
   const cJSON *state = cJSON_GetObjectItemCaseSensitive(req, "state");
   if (!rc && state && !cJSON_IsNull(state) &&
       !(cJSON_IsString(state) && (!strcmp(state->valuestring, "current") || !strcmp(state->valuestring, "future"))))
-    rc = fail(err, "invalid_field", "state", "state must be current (the journey as it is) or future (as it should be).");
+    rc = analytics_refuse(err, "invalid_field", "state", "state must be current (the journey as it is) or future (as it should be).");
   if (!rc && !cJSON_AddStringToObject(doc, "state", cJSON_IsString(state) ? state->valuestring : "current")) rc = CX_ENOMEM;
   if (!rc) rc = copy_text(req, doc, "description", MAX_TEXT, 0, "description", err);
   const cJSON *stages = cJSON_GetObjectItemCaseSensitive(req, "stages");
   if (!rc && (!cJSON_IsArray(stages) || cJSON_GetArraySize(stages) < 1 || cJSON_GetArraySize(stages) > JOURNEY_MAX_STAGES))
-    rc = fail(err, "invalid_field", "stages", "stages must be a list of 1 to %d stages.", JOURNEY_MAX_STAGES);
+    rc = analytics_refuse(err, "invalid_field", "stages", "stages must be a list of 1 to %d stages.", JOURNEY_MAX_STAGES);
   cJSON *os = rc ? NULL : cJSON_AddArrayToObject(doc, "stages");
   if (!rc && !os) rc = CX_ENOMEM;
   size_t si = 0, tcount = 0, scount = 0;
@@ -187,7 +175,7 @@ static cx_err check_map(const cJSON *req, cJSON **out, analytics_error *err) {
     char f[64];
     snprintf(f, sizeof f, "stages[%zu]", si);
     if (!cJSON_IsObject(s) || !known(s, sm)) {
-      rc = fail(err, "invalid_field", f, "%s must be {\"name\":\"…\",\"touchpoints\":[…]}.", f);
+      rc = analytics_refuse(err, "invalid_field", f, "%s must be {\"name\":\"…\",\"touchpoints\":[…]}.", f);
       break;
     }
     cJSON *o = cJSON_CreateObject();
@@ -200,7 +188,7 @@ static cx_err check_map(const cJSON *req, cJSON **out, analytics_error *err) {
     char g[80], gen[16];
     snprintf(g, sizeof g, "%s.id", f);
     if (id && !(cJSON_IsString(id) && id_ok(id->valuestring))) {
-      rc = fail(err, "invalid_field", g, "%s must be 1 to %d letters, digits, '_' or '-'.", g, MAX_ID);
+      rc = analytics_refuse(err, "invalid_field", g, "%s must be 1 to %d letters, digits, '_' or '-'.", g, MAX_ID);
       break;
     }
     snprintf(gen, sizeof gen, "s%zu", ++scount);
@@ -210,13 +198,13 @@ static cx_err check_map(const cJSON *req, cJSON **out, analytics_error *err) {
     const cJSON *tps = cJSON_GetObjectItemCaseSensitive(s, "touchpoints");
     snprintf(g, sizeof g, "%s.touchpoints", f);
     if (!rc && tps && !cJSON_IsNull(tps) && !cJSON_IsArray(tps))
-      rc = fail(err, "invalid_field", g, "%s must be a list.", g);
+      rc = analytics_refuse(err, "invalid_field", g, "%s must be a list.", g);
     cJSON *ot = rc ? NULL : cJSON_AddArrayToObject(o, "touchpoints");
     if (!rc && !ot) rc = CX_ENOMEM;
     size_t ti = 0;
     for (const cJSON *t = cJSON_IsArray(tps) ? tps->child : NULL; !rc && t; t = t->next, ti++) {
       if (tcount == JOURNEY_MAX_TOUCHPOINTS) {
-        rc = fail(err, "invalid_field", g, "A map has at most %d touchpoints.", JOURNEY_MAX_TOUCHPOINTS);
+        rc = analytics_refuse(err, "invalid_field", g, "A map has at most %d touchpoints.", JOURNEY_MAX_TOUCHPOINTS);
         break;
       }
       cJSON *x = cJSON_CreateObject();
@@ -233,7 +221,7 @@ static cx_err check_map(const cJSON *req, cJSON **out, analytics_error *err) {
   for (const cJSON *s = rc ? NULL : os->child; !rc && s; s = s->next)
     for (const cJSON *u = s->next; !rc && u; u = u->next)
       if (!strcmp(cJSON_GetObjectItem(s, "id")->valuestring, cJSON_GetObjectItem(u, "id")->valuestring))
-        rc = fail(err, "invalid_field", "stages", "Two stages have the id %.40s.", cJSON_GetObjectItem(s, "id")->valuestring);
+        rc = analytics_refuse(err, "invalid_field", "stages", "Two stages have the id %.40s.", cJSON_GetObjectItem(s, "id")->valuestring);
   const cJSON *tp[JOURNEY_MAX_TOUCHPOINTS];
   size_t ntp = 0;
   for (const cJSON *s = rc ? NULL : os->child; s; s = s->next)
@@ -242,7 +230,7 @@ static cx_err check_map(const cJSON *req, cJSON **out, analytics_error *err) {
   for (size_t i = 0; !rc && i < ntp; i++)
     for (size_t j = i + 1; !rc && j < ntp; j++)
       if (!strcmp(cJSON_GetObjectItem(tp[i], "id")->valuestring, cJSON_GetObjectItem(tp[j], "id")->valuestring))
-        rc = fail(err, "invalid_field", "stages",
+        rc = analytics_refuse(err, "invalid_field", "stages",
                   "Two touchpoints have the id %.40s (touchpoints without an id get t1, t2… in map order).",
                   cJSON_GetObjectItem(tp[i], "id")->valuestring);
   if (rc) {
@@ -404,7 +392,7 @@ static cx_err add_live(cJSON *doc, const analytics_ctx *live, int64_t from, int6
         if (rc && rc != CX_ENOMEM) { /* it compiled when saved: a newer syntax */
           char f[96];
           snprintf(f, sizeof f, "stages[%zu].touchpoints[%zu].binding.where", si, ti);
-          rc = fail(err, "invalid_rule", f, "The rule of touchpoint %zu of stage %zu no longer compiles: %s", ti + 1,
+          rc = analytics_refuse(err, "invalid_rule", f, "The rule of touchpoint %zu of stage %zu no longer compiles: %s", ti + 1,
                     si + 1, re.message);
         }
         tp[n].where = rules[n];

@@ -2,8 +2,10 @@
  * columns, breakdown groups, the rule environment over one event, the
  * parallel scan and small statistics. */
 #include "analytics_int.h"
+#include "../base/arena.h"
 #include "../base/mem.h"
 #include "../base/time.h"
+#include "../base/util.h"
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -120,17 +122,15 @@ typedef struct {
   size_t len;
 } an_value;
 
-#define TEXT_BLOCK (64 * 1024)
+#define TEXT_MAX ((size_t)1 << 32) /* bytes of one trait's values */
 
 struct an_trait {
   char *key;          /* owned */
   uint32_t *of;       /* value index per customer id [0..maxid]; 0 = none */
   int64_t *ts;        /* the value's time per root, while loading */
-  an_value *values;   /* [1..nvalues], strings in blocks */
+  an_value *values;   /* [1..nvalues], strings in text */
   size_t nvalues, capvalues;
-  char **chunks;      /* owned blocks of string storage; the last is being filled */
-  size_t nchunks, capchunks, used; /* used: bytes of the last block */
-  size_t lastcap;
+  cx_arena text;      /* the values' strings */
   int64_t maxid;
 };
 
@@ -141,6 +141,7 @@ static cx_err trait_add(an_traits *t, const char *key, size_t keylen) {
   if (!g) return CX_ENOMEM;
   t->t = g;
   memset(&g[t->n], 0, sizeof g[t->n]);
+  cx_arena_init(&g[t->n].text, TEXT_MAX);
   if (!(g[t->n].key = cx_malloc(keylen + 1))) return CX_ENOMEM;
   memcpy(g[t->n].key, key, keylen);
   g[t->n].key[keylen] = 0;
@@ -154,24 +155,8 @@ static cx_err trait_path(void *ctx, const char *root, const char *const *parts, 
 }
 
 static char *keep_str(an_trait *t, const char *s, size_t n) {
-  if (!t->nchunks || t->used + n + 1 > t->lastcap) { /* a new block */
-    if (t->nchunks == t->capchunks) {
-      size_t cap = t->capchunks ? t->capchunks * 2 : 16;
-      char **c = cx_realloc(t->chunks, cap * sizeof *c);
-      if (!c) return NULL;
-      t->chunks = c;
-      t->capchunks = cap;
-    }
-    size_t size = n + 1 > TEXT_BLOCK ? n + 1 : TEXT_BLOCK;
-    if (!(t->chunks[t->nchunks] = cx_malloc(size))) return NULL;
-    t->nchunks++;
-    t->used = 0;
-    t->lastcap = size;
-  }
-  char *k = t->chunks[t->nchunks - 1] + t->used;
-  memcpy(k, s, n);
-  k[n] = 0;
-  t->used += n + 1;
+  char *k = cx_arena_alloc(&t->text, n + 1);
+  if (k) memcpy(k, s, n), k[n] = 0;
   return k;
 }
 
@@ -266,8 +251,7 @@ void an_traits_free(an_traits *t) {
   an_traits_release(t);
   for (size_t i = 0; i < t->n; i++) {
     an_trait *g = &t->t[i];
-    for (size_t k = 0; k < g->nchunks; k++) cx_free(g->chunks[k]);
-    cx_free(g->chunks);
+    cx_arena_free(&g->text);
     cx_free(g->values);
     cx_free(g->of);
     cx_free(g->ts);
@@ -350,12 +334,6 @@ typedef struct {
   uint32_t group;
 } key_slot;
 
-static uint64_t fnv(const char *s, size_t n) {
-  uint64_t h = 1469598103934665603ULL;
-  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-  return h | 1;
-}
-
 cx_err an_groups_init(const analytics_ctx *c, const an_traits *t, const char *by,
                       size_t max_keys, an_groups *g, analytics_error *err) {
   memset(g, 0, sizeof *g);
@@ -392,7 +370,7 @@ cx_err an_groups_init(const analytics_ctx *c, const an_traits *t, const char *by
   for (size_t v = 1; !rc && v <= nv; v++) {
     const an_value *val = &g->trait->values[v];
     if (val->type == RULES_NULL && !strcmp(val->str, "null")) continue; /* "(none)" */
-    uint64_t h = fnv(val->str, val->len);
+    uint64_t h = cx_hash64(0, val->str, val->len) | 1; /* 0 marks an empty slot */
     size_t s = h & (nslots - 1);
     for (;;) {
       if (!slots[s].hash) break;
@@ -444,14 +422,17 @@ void an_groups_free(an_groups *g) {
   memset(g, 0, sizeof *g);
 }
 
-static const uint64_t *pick_size;
-static const an_groups *pick_groups;
-static int pick_cmp(const void *a, const void *b) { /* qsort has no context: guarded by pick_mu */
+typedef struct {
+  const uint64_t *size;
+  const an_groups *g;
+} pick_ctx;
+
+static int pick_cmp(const void *a, const void *b, void *ctx) { /* by size, then name */
+  const pick_ctx *p = ctx;
   uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-  if (pick_size[x] != pick_size[y]) return pick_size[x] > pick_size[y] ? -1 : 1;
-  return strcmp(an_group_name(pick_groups, x), an_group_name(pick_groups, y));
+  if (p->size[x] != p->size[y]) return p->size[x] > p->size[y] ? -1 : 1;
+  return strcmp(an_group_name(p->g, x), an_group_name(p->g, y));
 }
-static pthread_mutex_t pick_mu = PTHREAD_MUTEX_INITIALIZER;
 
 size_t an_groups_pick(const an_groups *g, const uint64_t *size, uint32_t *keep) {
   size_t n = an_group_count(g), named = 0;
@@ -460,11 +441,8 @@ size_t an_groups_pick(const an_groups *g, const uint64_t *size, uint32_t *keep) 
   if (!order) return 0;
   for (uint32_t k = 1; k <= g->n; k++)
     if (size[k]) order[named++] = k;
-  pthread_mutex_lock(&pick_mu);
-  pick_size = size;
-  pick_groups = g;
-  qsort(order, named, sizeof *order, pick_cmp);
-  pthread_mutex_unlock(&pick_mu);
+  pick_ctx ctx = {size, g};
+  qsort_r(order, named, sizeof *order, pick_cmp, &ctx);
   size_t slots = 0;
   for (size_t i = 0; i < named && i < ANALYTICS_MAX_GROUPS; i++) keep[order[i]] = (uint32_t)++slots;
   cx_free(order);
@@ -518,6 +496,10 @@ static void set_str(rules_value *out, const char *s) {
   out->u.str.p = s;
   out->u.str.n = strlen(s);
 }
+
+/* the event fields a rule reads from the timeline point; every other
+ * event.* path reads the stored message (an_reads_store) */
+static const char *const point_fields[] = {"name", "type", "source", "timestamp"};
 
 static cx_err env_lookup(void *ctx, const char *root, const char *const *parts, size_t nparts,
                          rules_value *out) {
@@ -604,12 +586,7 @@ static cx_err env_count(void *ctx, const char *name, int64_t window_ms, double *
     *out = (double)total;
     return CX_OK;
   }
-  double n = 0;
-  for (size_t i = env_upto(e); i-- > 0;) {
-    if (window_ms >= 0 && e->tl[i].ts <= now - window_ms) break;
-    if (env_named(e, &e->tl[i], name)) n++;
-  }
-  *out = n;
+  *out = profile_history_count(e->c->pr, &e->names, e->tl, env_upto(e), now, name, window_ms);
   return CX_OK;
 }
 
@@ -636,12 +613,7 @@ static cx_err env_sum(void *ctx, const char *name, const char *property, int64_t
 
 static cx_err env_last_time(void *ctx, const char *name, int64_t *out_ms) {
   an_env *e = ctx;
-  *out_ms = CX_NO_TIME;
-  for (size_t i = env_upto(e); i-- > 0;)
-    if (env_named(e, &e->tl[i], name)) {
-      *out_ms = e->tl[i].ts;
-      break;
-    }
+  *out_ms = profile_history_last(e->c->pr, &e->names, e->tl, env_upto(e), name);
   return CX_OK;
 }
 
@@ -798,10 +770,9 @@ void an_parallel(int threads, int64_t maxid,
 }
 
 static cx_err store_path(void *ctx, const char *root, const char *const *parts, size_t nparts) {
-  static const char *const in_memory[] = {"name", "type", "source", "timestamp"};
   if (strcmp(root, "event")) return CX_OK;
-  for (size_t i = 0; nparts == 1 && i < sizeof in_memory / sizeof in_memory[0]; i++)
-    if (!strcmp(parts[0], in_memory[i])) return CX_OK;
+  for (size_t i = 0; nparts == 1 && i < sizeof point_fields / sizeof point_fields[0]; i++)
+    if (!strcmp(parts[0], point_fields[i])) return CX_OK;
   *(int *)ctx = 1;
   return CX_OK;
 }

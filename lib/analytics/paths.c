@@ -6,7 +6,6 @@
 #include "analytics_int.h"
 #include "../base/mem.h"
 #include "../base/time.h"
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,10 +69,10 @@ static void scan(void *arg, int which, int64_t lo, int64_t hi) {
   }
 }
 
-static const uint64_t *sort_counts;
-static int by_count(const void *a, const void *b) { /* qsort; guarded by the caller's order */
+static int by_count(const void *a, const void *b, void *ctx) { /* most first, then by name id */
+  const uint64_t *count = ctx;
   uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-  if (sort_counts[x] != sort_counts[y]) return sort_counts[x] > sort_counts[y] ? -1 : 1;
+  if (count[x] != count[y]) return count[x] > count[y] ? -1 : 1;
   return (x > y) - (x < y);
 }
 
@@ -88,7 +87,6 @@ static cx_err answer(paths *q, cx_buf *out, int64_t started) {
   uint64_t *link = cx_calloc(D * L * L, sizeof *link); /* [step][from slot][to slot] */
   uint32_t *order = cx_malloc(N * sizeof *order);
   cx_err rc = cnt && slot && kept && node && link && order ? CX_OK : CX_ENOMEM;
-  static pthread_mutex_t sort_mu = PTHREAD_MUTEX_INITIALIZER;
   if (rc) goto out;
   for (size_t t = 0; t < ANALYTICS_THREADS; t++)
     for (size_t p = 0; p < q->parts[t].npaths; p++)
@@ -97,10 +95,7 @@ static cx_err answer(paths *q, cx_buf *out, int64_t started) {
     size_t m = 0;
     for (uint32_t nm = 1; nm < N; nm++)
       if (cnt[k * N + nm]) order[m++] = nm;
-    pthread_mutex_lock(&sort_mu);
-    sort_counts = &cnt[k * N];
-    qsort(order, m, sizeof *order, by_count);
-    pthread_mutex_unlock(&sort_mu);
+    qsort_r(order, m, sizeof *order, by_count, &cnt[k * N]);
     for (size_t i = 0; i < m; i++) {
       uint32_t s = i < (size_t)q->limit ? (uint32_t)i + 1 : (uint32_t)L - 1;
       slot[k * N + order[i]] = s;

@@ -194,6 +194,14 @@ typedef struct {
 /* [section] 1 when pt's kind is named name (through cache). */
 int profile_point_named(const profile *p, profile_name_cache *cache, const profile_point *pt,
                         const char *name);
+/* [section] The rules language's history over tl[0..upto) (a timeline's
+ * points at or before now): count(name, window) — window_ms -1 for all
+ * time — and the time of the latest event named name (CX_NO_TIME). Stage
+ * rules and analytics both read a customer's history through these. */
+double profile_history_count(const profile *p, profile_name_cache *cache, const profile_point *tl,
+                             size_t upto, int64_t now, const char *name, int64_t window_ms);
+int64_t profile_history_last(const profile *p, profile_name_cache *cache, const profile_point *tl,
+                             size_t upto, const char *name);
 /* [section] The stage of root customer id at now (its events at or before
  * now): an index into profile_stage_names. */
 size_t profile_stage_of(const profile *p, int64_t id, int64_t now, profile_name_cache *cache);

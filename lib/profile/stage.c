@@ -234,37 +234,36 @@ int profile_point_named(const profile *p, profile_name_cache *cache, const profi
   return named_in(p, kinds_named(p, cache, name), pt, name);
 }
 
-static int named(const stage_ctx *x, const profile_cached_name *e, const profile_point *pt,
-                 const char *name) {
-  return named_in(x->p, e, pt, name);
+double profile_history_count(const profile *p, profile_name_cache *cache, const profile_point *tl,
+                             size_t upto, int64_t now, const char *name, int64_t window_ms) {
+  const profile_cached_name *e = kinds_named(p, cache, name);
+  if (e && !e->nk) return 0; /* nobody sent it */
+  double n = 0;
+  for (size_t i = upto; i-- > 0;) {
+    if (window_ms >= 0 && tl[i].ts <= now - window_ms) break; /* older ones are older still */
+    if (named_in(p, e, &tl[i], name)) n++;
+  }
+  return n;
+}
+
+int64_t profile_history_last(const profile *p, profile_name_cache *cache, const profile_point *tl,
+                             size_t upto, const char *name) {
+  const profile_cached_name *e = kinds_named(p, cache, name);
+  if (e && !e->nk) return CX_NO_TIME; /* nobody sent it */
+  for (size_t i = upto; i-- > 0;) /* sorted by time: the last match is the latest */
+    if (named_in(p, e, &tl[i], name)) return tl[i].ts;
+  return CX_NO_TIME;
 }
 
 static cx_err st_count(void *ctx, const char *name, int64_t window_ms, double *out) {
   const stage_ctx *x = ctx;
-  const profile_cached_name *e = kinds_named(x->p, x->cache, name);
-  double n = 0;
-  if (e && !e->nk) { /* nobody sent it */
-    *out = 0;
-    return CX_OK;
-  }
-  for (uint32_t i = x->upto; i-- > 0;) {
-    const profile_point *pt = &x->c->tl[i];
-    if (window_ms >= 0 && pt->ts <= x->now - window_ms) break; /* older ones are older still */
-    if (named(x, e, pt, name)) n++;
-  }
-  *out = n;
+  *out = profile_history_count(x->p, x->cache, x->c->tl, x->upto, x->now, name, window_ms);
   return CX_OK;
 }
 
 static cx_err st_last_time(void *ctx, const char *name, int64_t *out_ms) {
   const stage_ctx *x = ctx;
-  const profile_cached_name *e = kinds_named(x->p, x->cache, name);
-  *out_ms = CX_NO_TIME;
-  for (uint32_t i = x->upto; i-- > 0;) /* sorted by time: the last match is the latest */
-    if (named(x, e, &x->c->tl[i], name)) {
-      *out_ms = x->c->tl[i].ts;
-      break;
-    }
+  *out_ms = profile_history_last(x->p, x->cache, x->c->tl, x->upto, name);
   return CX_OK;
 }
 

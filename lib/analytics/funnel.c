@@ -116,99 +116,68 @@ static cx_err put_steps(cx_buf *out, const funnel *f, const uint64_t *counts, ui
   return rc;
 }
 
+/* Places the parts' durations by (slot, step), slot_of[group] naming a
+ * group's slot (0..nslots-1): step k of slot s is dur[at[s*S+k] ..
+ * at[s*S+k+1]). A counting sort: at has nslots * S + 1 entries. */
+static void place(const funnel *f, const uint32_t *slot_of, size_t nslots, uint64_t *dur, size_t *at) {
+  size_t S = f->nsteps;
+  memset(at, 0, (nslots * S + 1) * sizeof *at);
+  for (size_t t = 0; t < ANALYTICS_THREADS; t++)
+    for (size_t i = 0; i < f->parts[t].ndur; i++) {
+      uint64_t v = f->parts[t].dur[i];
+      at[slot_of[v >> GROUP_SHIFT] * S + (v >> STEP_SHIFT & 31) + 1]++;
+    }
+  for (size_t i = 1; i <= nslots * S; i++) at[i] += at[i - 1];
+  for (size_t t = 0; t < ANALYTICS_THREADS; t++) /* at[x] moves to x's end, ... */
+    for (size_t i = 0; i < f->parts[t].ndur; i++) {
+      uint64_t v = f->parts[t].dur[i];
+      dur[at[slot_of[v >> GROUP_SHIFT] * S + (v >> STEP_SHIFT & 31)]++] = v & ((1ULL << DUR_BITS) - 1);
+    }
+  for (size_t i = nslots * S; i > 0; i--) at[i] = at[i - 1]; /* ... and back to its start */
+  at[0] = 0;
+}
+
 /* The answer, from the parts' counts and durations. */
 static cx_err answer(funnel *f, const cJSON *req, cx_buf *out, int64_t started) {
   size_t S = f->nsteps, G = f->ngroups, total = 0;
-  uint64_t *counts = cx_calloc(G * S, sizeof *counts); /* [group][step] over the parts */
-  uint64_t *all = cx_calloc(S, sizeof *all);
-  uint32_t *keep = cx_calloc(G, sizeof *keep);
-  uint64_t *size = cx_calloc(G, sizeof *size);
   for (size_t t = 0; t < ANALYTICS_THREADS; t++) total += f->parts[t].ndur;
+  uint64_t *counts = cx_calloc(G * S, sizeof *counts); /* [group][step] over the parts */
+  uint64_t *size = cx_calloc(G, sizeof *size);
+  uint32_t *keep = cx_calloc(G, sizeof *keep), *slot_of = cx_calloc(G, sizeof *slot_of);
+  uint64_t *slot_counts = cx_calloc((G + 1) * S, sizeof *slot_counts); /* [slot][step] */
   uint64_t *dur = cx_malloc((total ? total : 1) * sizeof *dur);
-  cx_err rc = counts && all && keep && size && dur ? CX_OK : CX_ENOMEM;
-  size_t nslots = 0;
-  uint64_t *slot_counts = NULL, *sdur = NULL;
-  size_t *off = NULL, *soff = NULL, *cur = NULL;
+  size_t *at = cx_malloc(((G + 1) * S + 1) * sizeof *at);
+  cx_err rc = counts && size && keep && slot_of && slot_counts && dur && at ? CX_OK : CX_ENOMEM;
   if (rc) goto out;
   for (size_t t = 0; t < ANALYTICS_THREADS; t++)
     for (size_t i = 0; i < G * S; i++) counts[i] += f->parts[t].reached[i];
   for (size_t g = 0; g < G; g++) {
     size[g] = counts[g * S];
-    for (size_t k = 0; k < S; k++) all[k] += counts[g * S + k];
+    for (size_t k = 0; k < S; k++) slot_counts[k] += counts[g * S + k]; /* slot 0: everyone */
   }
-  /* overall: the durations by step (a counting sort on the step) */
-  off = cx_calloc(S + 1, sizeof *off);
-  cur = cx_calloc((G + 2) * (S + 1), sizeof *cur);
-  if (!off || !cur) {
-    rc = CX_ENOMEM;
-    goto out;
-  }
-  for (size_t k = 1; k < S; k++) off[k + 1] = off[k] + all[k];
-  off[1] = off[0] = 0;
-  for (size_t k = 1; k <= S; k++) cur[k] = off[k];
-  for (size_t t = 0; t < ANALYTICS_THREADS; t++)
-    for (size_t i = 0; i < f->parts[t].ndur; i++) {
-      uint64_t v = f->parts[t].dur[i];
-      size_t k = (size_t)(v >> STEP_SHIFT & 31);
-      dur[cur[k]++] = v & ((1ULL << DUR_BITS) - 1);
-    }
+  place(f, slot_of, 1, dur, at);
   rc = cx_buf_puts(out, "{\"steps\":");
-  if (!rc) rc = put_steps(out, f, all, dur, off);
-  if (!rc && f->groups.n + (f->groups.by_source || f->groups.trait)) {
-    /* groups: kept ones by size, "(none)", then "(other)" */
-    nslots = an_groups_pick(&f->groups, size, keep);
-    size_t other = nslots + 1;
-    slot_counts = cx_calloc((other + 1) * S, sizeof *slot_counts);
-    soff = cx_calloc((other + 1) * (S + 1), sizeof *soff);
-    sdur = cx_malloc((total ? total : 1) * sizeof *sdur);
-    if (!slot_counts || !soff || !sdur) {
-      rc = CX_ENOMEM;
-      goto out;
-    }
+  if (!rc) rc = put_steps(out, f, slot_counts, dur, at);
+  if (!rc && (f->groups.by_source || f->groups.trait)) {
+    /* groups: kept ones by size, "(none)", then "(other)" (slot nslots) */
+    size_t nslots = an_groups_pick(&f->groups, size, keep), other = nslots;
     int any_other = 0;
+    memset(slot_counts, 0, (G + 1) * S * sizeof *slot_counts);
     for (size_t g = 0; g < G; g++) {
-      size_t s = keep[g] ? keep[g] : other;
+      slot_of[g] = keep[g] ? keep[g] - 1 : (uint32_t)other;
       if (!keep[g] && size[g]) any_other = 1;
-      for (size_t k = 0; k < S; k++) slot_counts[s * S + k] += counts[g * S + k];
+      for (size_t k = 0; k < S; k++) slot_counts[slot_of[g] * S + k] += counts[g * S + k];
     }
-    /* durations by (slot, step): soff[s][k] is where (s, k) starts */
-    size_t pos = 0;
-    for (size_t s = 1; s <= other; s++)
-      for (size_t k = 0; k < S; k++) {
-        soff[s * (S + 1) + k] = pos;
-        if (k) pos += slot_counts[s * S + k];
-      }
-    for (size_t s = 1; s <= other; s++) soff[s * (S + 1) + S] = pos; /* unused end marker */
-    size_t *scur = cx_malloc((other + 1) * (S + 1) * sizeof *scur);
-    if (!scur) {
-      rc = CX_ENOMEM;
-      goto out;
-    }
-    memcpy(scur, soff, (other + 1) * (S + 1) * sizeof *scur);
-    for (size_t t = 0; t < ANALYTICS_THREADS; t++)
-      for (size_t i = 0; i < f->parts[t].ndur; i++) {
-        uint64_t v = f->parts[t].dur[i];
-        size_t g = (size_t)(v >> GROUP_SHIFT), k = (size_t)(v >> STEP_SHIFT & 31);
-        size_t s = keep[g] ? keep[g] : other;
-        sdur[scur[s * (S + 1) + k]++] = v & ((1ULL << DUR_BITS) - 1);
-      }
-    cx_free(scur);
+    place(f, slot_of, other + 1, dur, at);
     rc = cx_buf_puts(out, ",\"groups\":[");
-    int first = 1;
-    for (size_t s = 1; !rc && s <= other; s++) {
-      if (s == other && !any_other) break;
+    for (size_t sl = 0; !rc && sl < other + any_other; sl++) {
       const char *name = "(other)";
-      for (size_t g = 0; g < G && s != other; g++)
-        if (keep[g] == s) name = an_group_name(&f->groups, g);
-      size_t o[ANALYTICS_MAX_STEPS + 1];
-      for (size_t k = 0; k < S; k++) o[k] = soff[s * (S + 1) + k];
-      o[S] = o[S - 1] + (S > 1 ? slot_counts[s * S + S - 1] : 0);
-      if (S > 1) o[0] = o[1] = soff[s * (S + 1) + 1];
-      rc = cx_buf_puts(out, first ? "{\"key\":" : ",{\"key\":");
-      first = 0;
+      for (size_t g = 0; g < G && sl != other; g++)
+        if (keep[g] == sl + 1) name = an_group_name(&f->groups, g);
+      rc = cx_buf_puts(out, sl ? ",{\"key\":" : "{\"key\":");
       if (!rc) rc = cx_buf_json_str(out, name, strlen(name));
       if (!rc) rc = cx_buf_puts(out, ",\"steps\":");
-      if (!rc) rc = put_steps(out, f, &slot_counts[s * S], sdur, o);
+      if (!rc) rc = put_steps(out, f, &slot_counts[sl * S], dur, &at[sl * S]);
       if (!rc) rc = cx_buf_puts(out, "}");
     }
     if (!rc) rc = cx_buf_puts(out, "]");
@@ -233,15 +202,12 @@ static cx_err answer(funnel *f, const cJSON *req, cx_buf *out, int64_t started) 
   if (!rc) rc = cx_buf_puts(out, "}");
 out:
   cx_free(counts);
-  cx_free(all);
-  cx_free(keep);
   cx_free(size);
-  cx_free(dur);
-  cx_free(off);
-  cx_free(cur);
+  cx_free(keep);
+  cx_free(slot_of);
   cx_free(slot_counts);
-  cx_free(soff);
-  cx_free(sdur);
+  cx_free(dur);
+  cx_free(at);
   return rc;
 }
 

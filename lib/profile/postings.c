@@ -142,57 +142,60 @@ static void build(profile *p, const uint8_t *want) {
   cx_free(count);
 }
 
-int64_t profile_customers_with(profile *p, const uint8_t *kinds, int64_t from, int64_t to,
-                               int64_t max, uint64_t *bits, size_t nwords) {
-  pthread_mutex_lock(&p->post_mu);
+/* Builds the marked kinds (when new) and buckets a long tail again: 0
+ * when every marked kind can serve a query, -1 otherwise. [post_mu] */
+static int ready(profile *p, const uint8_t *kinds) {
   build(p, kinds);
-  int64_t est = 0;
-  int ok = p->npost > 0;
-  /* how many entries the range holds, from the bucket offsets: too many
-   * and a scan of every timeline is cheaper than this */
-  for (uint32_t k = 1; ok && k <= p->nkinds; k++) {
-    if (!kinds[k]) continue;
-    profile_postings *q = &p->post[k];
-    if (!q->built) {
-      ok = 0;
-      break;
-    }
-    if (q->n - q->nb > q->nb / 4 + 1024 && bucket(q)) {
-      ok = 0;
-      break;
-    }
-    int64_t a = day_of(from) - q->day0, b = day_of(to - 1) - q->day0 + 1;
-    if (a < 0) a = 0;
-    if (b > (int64_t)q->ndays) b = q->ndays;
-    if (a < b) est += q->off[b] - q->off[a];
-    est += (int64_t)(q->n - q->nb);
-  }
-  if (!ok || est > max) {
-    pthread_mutex_unlock(&p->post_mu);
-    return -1;
-  }
-  int64_t found = 0;
+  if (!p->npost) return -1;
   for (uint32_t k = 1; k <= p->nkinds; k++) {
     if (!kinds[k]) continue;
     profile_postings *q = &p->post[k];
-    int64_t a = day_of(from) - q->day0, b = day_of(to - 1) - q->day0 + 1;
-    if (a < 0) a = 0;
-    if (b > (int64_t)q->ndays) b = q->ndays;
-    size_t i0 = a < b ? q->off[a] : 0, i1 = a < b ? q->off[b] : 0;
-    for (int pass = 0; pass < 2; pass++) {
-      size_t lo = pass ? q->nb : i0, hi = pass ? q->n : i1;
-      for (size_t i = lo; i < hi; i++) {
+    if (!q->built || (q->n - q->nb > q->nb / 4 + 1024 && bucket(q))) return -1;
+  }
+  return 0;
+}
+
+/* The entries of q that may fall in [from, to): e[run[0]..run[1]) (the
+ * days' buckets) and e[run[2]..run[3]) (the tail); check each one's ts. */
+static void runs(const profile_postings *q, int64_t from, int64_t to, size_t run[4]) {
+  int64_t a = day_of(from) - q->day0, b = day_of(to - 1) - q->day0 + 1;
+  if (a < 0) a = 0;
+  if (b > (int64_t)q->ndays) b = q->ndays;
+  run[0] = a < b ? q->off[a] : 0;
+  run[1] = a < b ? q->off[b] : 0;
+  run[2] = q->nb;
+  run[3] = q->n;
+}
+
+int64_t profile_customers_with(profile *p, const uint8_t *kinds, int64_t from, int64_t to,
+                               int64_t max, uint64_t *bits, size_t nwords) {
+  pthread_mutex_lock(&p->post_mu);
+  int ok = !ready(p, kinds);
+  /* how many entries the range holds: too many, and a scan of every
+   * timeline is cheaper than this */
+  int64_t est = 0;
+  size_t run[4];
+  for (uint32_t k = 1; ok && k <= p->nkinds; k++)
+    if (kinds[k]) {
+      runs(&p->post[k], from, to, run);
+      est += (int64_t)(run[1] - run[0] + run[3] - run[2]);
+    }
+  int64_t found = ok && est <= max ? 0 : -1;
+  for (uint32_t k = 1; found >= 0 && k <= p->nkinds; k++) {
+    if (!kinds[k]) continue;
+    const profile_postings *q = &p->post[k];
+    runs(q, from, to, run);
+    for (int r = 0; r < 4; r += 2)
+      for (size_t i = run[r]; i < run[r + 1]; i++) {
         if (q->e[i].ts < from || q->e[i].ts >= to) continue;
-        int64_t r = profile_root(p, q->e[i].cust);
-        size_t w = (size_t)r >> 6;
-        if (!r || w >= nwords) continue;
-        uint64_t m = 1ULL << (r & 63);
-        if (!(bits[w] & m)) {
+        int64_t root = profile_root(p, q->e[i].cust);
+        size_t w = (size_t)root >> 6;
+        uint64_t m = 1ULL << (root & 63);
+        if (root && w < nwords && !(bits[w] & m)) {
           bits[w] |= m;
           found++;
         }
       }
-    }
   }
   pthread_mutex_unlock(&p->post_mu);
   return found;
@@ -201,21 +204,14 @@ int64_t profile_customers_with(profile *p, const uint8_t *kinds, int64_t from, i
 int profile_count_events(profile *p, const uint8_t *kinds, int64_t from, int64_t to,
                          uint32_t *counts, size_t ncounts) {
   pthread_mutex_lock(&p->post_mu);
-  build(p, kinds);
-  int ok = p->npost > 0;
+  int ok = !ready(p, kinds);
+  size_t run[4];
   for (uint32_t k = 1; ok && k <= p->nkinds; k++) {
     if (!kinds[k]) continue;
-    profile_postings *q = &p->post[k];
-    if (!q->built || (q->n - q->nb > q->nb / 4 + 1024 && bucket(q))) {
-      ok = 0;
-      break;
-    }
-    int64_t a = day_of(from) - q->day0, b = day_of(to - 1) - q->day0 + 1;
-    if (a < 0) a = 0;
-    if (b > (int64_t)q->ndays) b = q->ndays;
-    size_t i0 = a < b ? q->off[a] : 0, i1 = a < b ? q->off[b] : 0;
-    for (int pass = 0; pass < 2; pass++)
-      for (size_t i = pass ? q->nb : i0, hi = pass ? q->n : i1; i < hi; i++) {
+    const profile_postings *q = &p->post[k];
+    runs(q, from, to, run);
+    for (int r = 0; r < 4; r += 2)
+      for (size_t i = run[r]; i < run[r + 1]; i++) {
         const profile_posting *e = &q->e[i];
         if (e->ts >= from && e->ts < to && e->cust > 0 && (size_t)e->cust < ncounts) counts[e->cust]++;
       }

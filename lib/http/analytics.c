@@ -21,14 +21,16 @@ enum MHD_Result http_analytics(http_server *h, struct MHD_Connection *c, http_re
   static const char *const lifecycle_params[] = {"from", "to", "interval", NULL};
   static const char *const kpi_params[] = {"from", "to", "interval", "purchase_event",
                                            "activation_event", "activation_window", NULL};
-  int lifecycle = !strcmp(what, "lifecycle"), kpis = !strcmp(what, "kpis");
-  const char *const *params = lifecycle ? lifecycle_params : kpis ? kpi_params : NULL;
+  static const char *const rfm_params[] = {"purchase_event", "revenue_property", NULL};
+  int lifecycle = !strcmp(what, "lifecycle"), kpis = !strcmp(what, "kpis"), rfm = !strcmp(what, "rfm");
+  const char *const *params = lifecycle ? lifecycle_params : kpis ? kpi_params : rfm ? rfm_params : NULL;
   cx_err (*query)(const analytics_ctx *, const cJSON *, cx_buf *, analytics_error *) =
       !strcmp(what, "funnel") ? analytics_funnel
       : !strcmp(what, "retention") ? analytics_retention
       : !strcmp(what, "paths") ? analytics_paths
       : lifecycle ? analytics_lifecycle
       : kpis ? analytics_kpis
+      : rfm ? analytics_rfm
       : NULL;
   if (!query) return http_send_error(h, c, r, 404, "not_found", "There is no such API resource.", NULL);
   if (params && strcmp(r->method, "GET") && strcmp(r->method, "HEAD"))
@@ -36,11 +38,12 @@ enum MHD_Result http_analytics(http_server *h, struct MHD_Connection *c, http_re
   if (!params && strcmp(r->method, "POST"))
     return http_send_error(h, c, r, 405, "method_not_allowed", "Use POST with a JSON body.", NULL);
   cJSON *req = NULL;
-  if (params) { /* the query as a request object */
+  if (params) { /* the query as a request object; an empty value is absent
+                 * (but RFM's revenue_property= asks for no monetary score) */
     req = cJSON_CreateObject();
     for (size_t i = 0; req && params[i]; i++) {
       const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, params[i]);
-      if (v && *v && !cJSON_AddStringToObject(req, params[i], v)) {
+      if (v && (*v || rfm) && !cJSON_AddStringToObject(req, params[i], v)) {
         cJSON_Delete(req);
         req = NULL;
       }
@@ -59,7 +62,7 @@ enum MHD_Result http_analytics(http_server *h, struct MHD_Connection *c, http_re
     cJSON_Delete(req);
     return http_send_error(h, c, r, 503, "overloaded", "Out of memory; retry.", NULL);
   }
-  sqlite3 *rdb = params ? NULL : store_reader_get(h->cfg.st);
+  sqlite3 *rdb = params && !rfm ? NULL : store_reader_get(h->cfg.st); /* RFM reads revenue */
   analytics_ctx ax = {.pr = h->cfg.pr, .rdb = rdb, .source_names = names,
                       .nsource_names = nnames, .type_name = ingest_type_name,
                       .now_ms = cx_now_ms()};

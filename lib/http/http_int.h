@@ -86,9 +86,9 @@ enum MHD_Result http_track(http_server *h, struct MHD_Connection *c, http_req *r
 enum MHD_Result http_api(http_server *h, struct MHD_Connection *c, http_req *r, const char *rest);
 enum MHD_Result http_healthz(http_server *h, struct MHD_Connection *c, http_req *r);
 enum MHD_Result http_metrics(http_server *h, struct MHD_Connection *c, http_req *r);
-/* analytics.c: what is "funnel", "retention", "paths" (under
- * /api/v1/analytics/) or "lifecycle" (/api/v1/lifecycle); authorised by
- * the caller. */
+/* analytics.c: what is "funnel", "retention", "paths", "kpis" (under
+ * /api/v1/analytics/), "lifecycle" (/api/v1/lifecycle) or "rfm"
+ * (/api/v1/segments/rfm); authorised by the caller. */
 enum MHD_Result http_analytics(http_server *h, struct MHD_Connection *c, http_req *r,
                                const char *what);
 /* analytics.c: GET, PUT, DELETE /api/v1/lifecycle/stages */

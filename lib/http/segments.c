@@ -123,29 +123,7 @@ enum MHD_Result http_segments(http_server *h, struct MHD_Connection *c, http_req
   int get = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");
   int64_t id = 0;
   const char *sub = NULL;
-  if (!strcmp(rest, "rfm")) {
-    if (strcmp(r->method, "GET") && strcmp(r->method, "HEAD"))
-      return http_send_error(h, c, r, 405, "method_not_allowed", "Use GET.", NULL);
-    static const char *const params[] = {"purchase_event", "revenue_property"};
-    cJSON *req = cJSON_CreateObject();
-    for (size_t i = 0; req && i < 2; i++) {
-      const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, params[i]);
-      if (v && !cJSON_AddStringToObject(req, params[i], v)) {
-        cJSON_Delete(req);
-        req = NULL;
-      }
-    }
-    if (!req) return http_send_error(h, c, r, 503, "overloaded", "Out of memory; retry.", NULL);
-    sqlite3 *rdb = store_reader_get(h->cfg.st);
-    analytics_ctx ax = {.pr = h->cfg.pr, .rdb = rdb, .type_name = ingest_type_name, .now_ms = cx_now_ms()};
-    cx_buf b;
-    cx_buf_init(&b, 1 << 16);
-    analytics_error err = {{0}, {0}, {0}};
-    cx_err rc = analytics_rfm(&ax, req, &b, &err);
-    store_reader_put(h->cfg.st, rdb);
-    cJSON_Delete(req);
-    return send_answer(h, c, r, 200, &b, rc, &err);
-  }
+  if (!strcmp(rest, "rfm")) return http_analytics(h, c, r, "rfm");
   if (!strcmp(rest, "preview")) {
     if (strcmp(r->method, "POST")) return http_send_error(h, c, r, 405, "method_not_allowed", "Use POST.", NULL);
     cJSON *body = cJSON_ParseWithLength(r->body.p ? r->body.p : "", r->body.len);

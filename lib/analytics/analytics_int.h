@@ -70,10 +70,12 @@ static inline size_t an_group_count(const an_groups *g) { return g->n + 2; } /* 
 /* The display key of group k (0..n+1). */
 const char *an_group_name(const an_groups *g, size_t k);
 void an_groups_free(an_groups *g);
-/* Picks up to ANALYTICS_MAX_GROUPS groups by size (desc, then name):
- * keep[k] = output slot (1..), or 0 for "(other)"; "(none)" is kept as
- * its own slot when not empty. Returns the number of slots. */
-size_t an_groups_pick(const an_groups *g, const uint64_t *size, uint32_t *keep);
+/* Folds the groups into the answer's slots: up to ANALYTICS_MAX_GROUPS
+ * named groups by size (desc, then name), "(none)" when not empty, then
+ * "(other)" for the rest. slot_of[group] is its slot (0-based); name[slot]
+ * its key (both an_group_count entries). Returns how many slots to show
+ * ("(other)" only when it holds someone); 0 when memory ran out. */
+size_t an_group_slots(const an_groups *g, const uint64_t *size, uint32_t *slot_of, const char **name);
 
 /* Counts computed ahead for a scan of every customer at one instant: for
  * each count(name, window) of the rules, the events per filed-under id

@@ -434,20 +434,29 @@ static int pick_cmp(const void *a, const void *b, void *ctx) { /* by size, then 
   return strcmp(an_group_name(p->g, x), an_group_name(p->g, y));
 }
 
-size_t an_groups_pick(const an_groups *g, const uint64_t *size, uint32_t *keep) {
-  size_t n = an_group_count(g), named = 0;
+size_t an_group_slots(const an_groups *g, const uint64_t *size, uint32_t *slot_of, const char **name) {
+  size_t n = an_group_count(g), named = 0, slots = 0;
   uint32_t *order = cx_malloc(n * sizeof *order);
-  memset(keep, 0, n * sizeof *keep);
   if (!order) return 0;
   for (uint32_t k = 1; k <= g->n; k++)
     if (size[k]) order[named++] = k;
   pick_ctx ctx = {size, g};
   qsort_r(order, named, sizeof *order, pick_cmp, &ctx);
-  size_t slots = 0;
-  for (size_t i = 0; i < named && i < ANALYTICS_MAX_GROUPS; i++) keep[order[i]] = (uint32_t)++slots;
+  for (size_t k = 0; k < n; k++) slot_of[k] = UINT32_MAX;
+  for (size_t i = 0; i < named && i < ANALYTICS_MAX_GROUPS; i++) {
+    name[slots] = an_group_name(g, order[i]);
+    slot_of[order[i]] = (uint32_t)slots++;
+  }
   cx_free(order);
-  if (size[0]) keep[0] = (uint32_t)++slots; /* "(none)" */
-  return slots;
+  if (size[0]) name[slots] = an_group_name(g, 0), slot_of[0] = (uint32_t)slots++; /* "(none)" */
+  int other = 0;
+  for (size_t k = 0; k < n; k++) {
+    if (slot_of[k] != UINT32_MAX) continue;
+    slot_of[k] = (uint32_t)slots;
+    other |= size[k] > 0;
+  }
+  name[slots] = "(other)";
+  return slots + (size_t)other;
 }
 
 /* ---- the rule environment over one event ---- */

@@ -143,11 +143,12 @@ static cx_err answer(funnel *f, const cJSON *req, cx_buf *out, int64_t started) 
   for (size_t t = 0; t < ANALYTICS_THREADS; t++) total += f->parts[t].ndur;
   uint64_t *counts = cx_calloc(G * S, sizeof *counts); /* [group][step] over the parts */
   uint64_t *size = cx_calloc(G, sizeof *size);
-  uint32_t *keep = cx_calloc(G, sizeof *keep), *slot_of = cx_calloc(G, sizeof *slot_of);
+  uint32_t *slot_of = cx_calloc(G, sizeof *slot_of);
+  const char **names = cx_calloc(G, sizeof *names);
   uint64_t *slot_counts = cx_calloc((G + 1) * S, sizeof *slot_counts); /* [slot][step] */
   uint64_t *dur = cx_malloc((total ? total : 1) * sizeof *dur);
   size_t *at = cx_malloc(((G + 1) * S + 1) * sizeof *at);
-  cx_err rc = counts && size && keep && slot_of && slot_counts && dur && at ? CX_OK : CX_ENOMEM;
+  cx_err rc = counts && size && names && slot_of && slot_counts && dur && at ? CX_OK : CX_ENOMEM;
   if (rc) goto out;
   for (size_t t = 0; t < ANALYTICS_THREADS; t++)
     for (size_t i = 0; i < G * S; i++) counts[i] += f->parts[t].reached[i];
@@ -159,23 +160,16 @@ static cx_err answer(funnel *f, const cJSON *req, cx_buf *out, int64_t started) 
   rc = cx_buf_puts(out, "{\"steps\":");
   if (!rc) rc = put_steps(out, f, slot_counts, dur, at);
   if (!rc && (f->groups.by_source || f->groups.trait)) {
-    /* groups: kept ones by size, "(none)", then "(other)" (slot nslots) */
-    size_t nslots = an_groups_pick(&f->groups, size, keep), other = nslots;
-    int any_other = 0;
+    size_t shown = an_group_slots(&f->groups, size, slot_of, names);
+    if (!shown && G) rc = CX_ENOMEM;
     memset(slot_counts, 0, (G + 1) * S * sizeof *slot_counts);
-    for (size_t g = 0; g < G; g++) {
-      slot_of[g] = keep[g] ? keep[g] - 1 : (uint32_t)other;
-      if (!keep[g] && size[g]) any_other = 1;
+    for (size_t g = 0; g < G; g++)
       for (size_t k = 0; k < S; k++) slot_counts[slot_of[g] * S + k] += counts[g * S + k];
-    }
-    place(f, slot_of, other + 1, dur, at);
-    rc = cx_buf_puts(out, ",\"groups\":[");
-    for (size_t sl = 0; !rc && sl < other + any_other; sl++) {
-      const char *name = "(other)";
-      for (size_t g = 0; g < G && sl != other; g++)
-        if (keep[g] == sl + 1) name = an_group_name(&f->groups, g);
+    place(f, slot_of, G, dur, at);
+    if (!rc) rc = cx_buf_puts(out, ",\"groups\":[");
+    for (size_t sl = 0; !rc && sl < shown; sl++) {
       rc = cx_buf_puts(out, sl ? ",{\"key\":" : "{\"key\":");
-      if (!rc) rc = cx_buf_json_str(out, name, strlen(name));
+      if (!rc) rc = cx_buf_json_str(out, names[sl], strlen(names[sl]));
       if (!rc) rc = cx_buf_puts(out, ",\"steps\":");
       if (!rc) rc = put_steps(out, f, &slot_counts[sl * S], dur, &at[sl * S]);
       if (!rc) rc = cx_buf_puts(out, "}");
@@ -203,7 +197,7 @@ static cx_err answer(funnel *f, const cJSON *req, cx_buf *out, int64_t started) 
 out:
   cx_free(counts);
   cx_free(size);
-  cx_free(keep);
+  cx_free(names);
   cx_free(slot_of);
   cx_free(slot_counts);
   cx_free(dur);

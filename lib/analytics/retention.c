@@ -94,9 +94,10 @@ static cx_err answer(retention *r, cx_buf *out, int64_t started) {
   uint64_t *ret = cx_calloc(G * C * P, sizeof *ret);
   uint64_t *all_size = cx_calloc(C, sizeof *all_size), *all_ret = cx_calloc(C * P, sizeof *all_ret);
   uint64_t *gsize = cx_calloc(G, sizeof *gsize);
-  uint32_t *keep = cx_calloc(G, sizeof *keep);
+  uint32_t *slot_of = cx_calloc(G, sizeof *slot_of);
+  const char **names = cx_calloc(G, sizeof *names);
   uint64_t *ssize = NULL, *sret = NULL;
-  cx_err rc = size && ret && all_size && all_ret && gsize && keep ? CX_OK : CX_ENOMEM;
+  cx_err rc = size && ret && all_size && all_ret && gsize && slot_of && names ? CX_OK : CX_ENOMEM;
   if (rc) goto out;
   for (size_t t = 0; t < ANALYTICS_THREADS; t++) {
     for (size_t i = 0; i < G * C; i++) size[i] += r->parts[t].size[i];
@@ -111,32 +112,25 @@ static cx_err answer(retention *r, cx_buf *out, int64_t started) {
   rc = cx_buf_puts(out, "{\"cohorts\":");
   if (!rc) rc = put_cohorts(out, r, all_size, all_ret);
   if (!rc && (r->groups.by_source || r->groups.trait)) {
-    size_t nslots = an_groups_pick(&r->groups, gsize, keep), other = nslots + 1;
-    ssize = cx_calloc((other + 1) * C, sizeof *ssize);
-    sret = cx_calloc((other + 1) * C * P, sizeof *sret);
-    if (!ssize || !sret) {
+    size_t shown = an_group_slots(&r->groups, gsize, slot_of, names);
+    ssize = cx_calloc(G * C, sizeof *ssize); /* [slot][cohort] */
+    sret = cx_calloc(G * C * P, sizeof *sret);
+    if (!ssize || !sret || (!shown && G)) {
       rc = CX_ENOMEM;
       goto out;
     }
-    int any_other = 0;
-    for (size_t g = 0; g < G; g++) {
-      size_t s = keep[g] ? keep[g] : other;
-      if (!keep[g] && gsize[g]) any_other = 1;
+    for (size_t g = 0; g < G; g++)
       for (size_t c = 0; c < C; c++) {
-        ssize[s * C + c] += size[g * C + c];
-        for (size_t k = 0; k < P; k++) sret[(s * C + c) * P + k] += ret[(g * C + c) * P + k];
+        size_t sc = slot_of[g] * C + c;
+        ssize[sc] += size[g * C + c];
+        for (size_t k = 0; k < P; k++) sret[sc * P + k] += ret[(g * C + c) * P + k];
       }
-    }
     rc = cx_buf_puts(out, ",\"groups\":[");
-    for (size_t s = 1; !rc && s <= other; s++) {
-      if (s == other && !any_other) break;
-      const char *name = "(other)";
-      for (size_t g = 0; g < G && s != other; g++)
-        if (keep[g] == s) name = an_group_name(&r->groups, g);
-      rc = cx_buf_puts(out, s > 1 ? ",{\"key\":" : "{\"key\":");
-      if (!rc) rc = cx_buf_json_str(out, name, strlen(name));
+    for (size_t sl = 0; !rc && sl < shown; sl++) {
+      rc = cx_buf_puts(out, sl ? ",{\"key\":" : "{\"key\":");
+      if (!rc) rc = cx_buf_json_str(out, names[sl], strlen(names[sl]));
       if (!rc) rc = cx_buf_puts(out, ",\"cohorts\":");
-      if (!rc) rc = put_cohorts(out, r, &ssize[s * C], &sret[s * C * P]);
+      if (!rc) rc = put_cohorts(out, r, &ssize[sl * C], &sret[sl * C * P]);
       if (!rc) rc = cx_buf_puts(out, "}");
     }
     if (!rc) rc = cx_buf_puts(out, "]");
@@ -151,7 +145,8 @@ out:
   cx_free(all_size);
   cx_free(all_ret);
   cx_free(gsize);
-  cx_free(keep);
+  cx_free(slot_of);
+  cx_free(names);
   cx_free(ssize);
   cx_free(sret);
   return rc;

@@ -234,6 +234,10 @@ test('retention: weekly cohorts from the first start event in range', async () =
     { start: '2026-03-09T00:00:00.000Z', size: 1, retained: [0, 0, 0, 0] },
   ]);
   assert.equal(r.json.interval, 'week');
+  // by source: everyone came through the default source: one group, the same cohorts
+  const bySource = await api(srv, '/analytics/retention', { method: 'POST', body: { ...body, by: 'source' } });
+  assert.equal(bySource.status, 200, bySource.text);
+  assert.deepEqual(bySource.json.groups, [{ key: 'default', cohorts: r.json.cohorts }]);
   // by day: r1's cohort is Monday, r2's Tuesday
   const days = await api(srv, '/analytics/retention', { method: 'POST',
     body: { ...body, interval: 'day', periods: 3, from: iso(T0), to: iso(T0 + 2 * D) } });

@@ -56,24 +56,35 @@ enum MHD_Result http_analytics(http_server *h, struct MHD_Connection *c, http_re
       return http_send_error(h, c, r, 400, "malformed_json", "The body must be a JSON object.", NULL);
     }
   }
-  const char **names = NULL;
-  size_t nnames = 0;
-  if (ingest_source_names(h->cfg.in, &names, &nnames)) {
+  analytics_ctx ax;
+  if (http_analytics_ctx(h, !params || rfm, &ax)) { /* RFM reads revenue from the store */
     cJSON_Delete(req);
     return http_send_error(h, c, r, 503, "overloaded", "Out of memory; retry.", NULL);
   }
-  sqlite3 *rdb = params && !rfm ? NULL : store_reader_get(h->cfg.st); /* RFM reads revenue */
-  analytics_ctx ax = {.pr = h->cfg.pr, .rdb = rdb, .source_names = names,
-                      .nsource_names = nnames, .type_name = ingest_type_name,
-                      .now_ms = cx_now_ms()};
   analytics_error err = {{0}, {0}, {0}};
   cx_buf b;
   cx_buf_init(&b, ANSWER_MAX);
   cx_err rc = query(&ax, req, &b, &err);
-  if (rdb) store_reader_put(h->cfg.st, rdb);
-  cx_free(names);
+  http_analytics_ctx_done(h, &ax);
   cJSON_Delete(req);
   return reply(h, c, r, &b, rc, &err);
+}
+
+cx_err http_analytics_ctx(http_server *h, int reader, analytics_ctx *out) {
+  const char **names = NULL;
+  size_t nnames = 0;
+  if (ingest_source_names(h->cfg.in, &names, &nnames)) return CX_ENOMEM;
+  *out = (analytics_ctx){.pr = h->cfg.pr, .rdb = reader ? store_reader_get(h->cfg.st) : NULL,
+                         .source_names = names, .nsource_names = nnames,
+                         .type_name = ingest_type_name, .now_ms = cx_now_ms()};
+  return CX_OK;
+}
+
+void http_analytics_ctx_done(http_server *h, analytics_ctx *ax) {
+  if (ax->rdb) store_reader_put(h->cfg.st, ax->rdb);
+  cx_free((void *)ax->source_names);
+  ax->rdb = NULL;
+  ax->source_names = NULL;
 }
 
 /* ---- /api/v1/lifecycle/stages: the stage model ---- */

@@ -91,6 +91,11 @@ enum MHD_Result http_metrics(http_server *h, struct MHD_Connection *c, http_req 
  * (/api/v1/segments/rfm); authorised by the caller. */
 enum MHD_Result http_analytics(http_server *h, struct MHD_Connection *c, http_req *r,
                                const char *what);
+/* analytics.c: what an analytics query reads — the profile, the source
+ * names and, when reader, a borrowed reader connection; CX_ENOMEM. Give
+ * it back with http_analytics_ctx_done. */
+cx_err http_analytics_ctx(http_server *h, int reader, analytics_ctx *out);
+void http_analytics_ctx_done(http_server *h, analytics_ctx *ax);
 /* analytics.c: GET, PUT, DELETE /api/v1/lifecycle/stages */
 enum MHD_Result http_lifecycle_stages(http_server *h, struct MHD_Connection *c, http_req *r, int admin);
 /* segments.c: rest is what follows /api/v1/segments ("" or "/…"

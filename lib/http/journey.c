@@ -39,20 +39,15 @@ static enum MHD_Result get_map(http_server *h, struct MHD_Connection *c, http_re
   if ((v = qarg(c, "window")) && analytics_parse_duration(v, 365 * DAY_MS, &window))
     return http_send_error(h, c, r, 400, "invalid_parameter",
                            "window must be a duration above 0 and at most 365d, such as 12h or 7d.", "window");
-  const char **names = NULL;
-  size_t nnames = 0;
-  if (ingest_source_names(h->cfg.in, &names, &nnames))
-    return http_send_error(h, c, r, 503, "overloaded", "Out of memory; retry.", NULL);
-  sqlite3 *rdb = store_reader_get(h->cfg.st);
-  analytics_ctx ax = {.pr = h->cfg.pr, .rdb = rdb, .source_names = names, .nsource_names = nnames,
-                      .type_name = ingest_type_name, .now_ms = now};
+  analytics_ctx ax;
+  if (http_analytics_ctx(h, 1, &ax)) return http_send_error(h, c, r, 503, "overloaded", "Out of memory; retry.", NULL);
+  ax.now_ms = now;
   cx_buf b;
   cx_buf_init(&b, 4 << 20);
   const char *live = qarg(c, "live");
   int with_live = !live || strcmp(live, "false");
   cx_err rc = journey_map_get(h->cfg.st, id, version, with_live ? &ax : NULL, from, to, window, &b, &err);
-  store_reader_put(h->cfg.st, rdb);
-  cx_free(names);
+  http_analytics_ctx_done(h, &ax);
   return answer(h, c, r, 200, &b, rc, &err);
 }
 

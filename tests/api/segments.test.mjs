@@ -120,10 +120,23 @@ test('members follow events, trait changes and merges as they come', async () =>
   assert.equal(afterMerge.length, 3, 'the merged pair counts once');
   assert.ok(afterMerge.includes(dee) && !afterMerge.includes(visitor), `${dee} in ${afterMerge}`);
   assert.ok((await memberIds(pro.id)).includes(dee));
-  // the refresh thread keeps sizes current without anyone asking: the
-  // size in the list, read right after, is already right
+  // the list agrees with the members
   const listed = (await api(srv, '/segments')).json.segments.find((s) => s.id === repeat.id);
   assert.equal(listed.size, 3);
+  // the refresh thread evaluates changes without anyone asking: /metrics
+  // (which drains nothing) shows the evaluations grow after an event
+  const evaluations = async () => {
+    const text = await (await fetch(`${srv.url}/metrics`)).text();
+    return Number(/^cxm_segment_evaluations_total (\d+)$/m.exec(text)[1]);
+  };
+  const seen = await evaluations();
+  await send([{ type: 'track', userId: u.ann, event: 'Page Seen', timestamp: iso(NOW) }]); // changes no segment
+  let now = seen;
+  for (let i = 0; i < 40 && now === seen; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    now = await evaluations();
+  }
+  assert.ok(now > seen, `evaluations ${seen} -> ${now}`);
 });
 
 test('a changed rule recomputes; a rename to a taken name is refused', async () => {

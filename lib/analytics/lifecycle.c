@@ -13,16 +13,16 @@
 #include <stdio.h>
 #include <string.h>
 
-#define MAX_STAGES 32 /* above PROFILE_MAX_STAGES + 1: the last index packs "(new)" */
-_Static_assert(PROFILE_MAX_STAGES < MAX_STAGES - 1, "room for (new)");
+#define MAX_STAGES 32 /* stage indexes, "(new)" included; 6 bits in the packing */
+_Static_assert(PROFILE_MAX_STAGES < MAX_STAGES, "room for (new)");
 #define MAX_INTERVALS 100
-#define NEW MAX_STAGES /* "(new)": no event yet at the start of the period */
+#define NEW (MAX_STAGES - 1) /* "(new)": no event yet at the start of the period */
 #define MS_BITS 48
 
 typedef struct {
   uint64_t now[MAX_STAGES];
   uint64_t *series;                          /* [interval][stage] */
-  uint64_t flows[MAX_STAGES + 1][MAX_STAGES]; /* stage at from (or NEW) -> stage at to */
+  uint64_t flows[MAX_STAGES][MAX_STAGES]; /* stage at from (or NEW) -> stage at to */
   uint64_t *dur;                              /* (kind << 56 | a << 52 | b << 48 | ms) */
   size_t ndur, capdur;
   cx_err rc;
@@ -78,8 +78,8 @@ static void scan(void *arg, int which, int64_t lo, int64_t hi) {
         if (cur != NEW) {
           if ((pt->rc = push(pt, pack(1, cur, s, since == INT64_MIN ? -1 : t - since)))) return;
           if (since != INT64_MIN && (pt->rc = push(pt, pack(2, cur, 0, t - since)))) return;
-        } else if ((pt->rc = push(pt, pack(1, MAX_STAGES - 1, s, -1)))) {
-          return; /* "(new)" is written as stage 15 in the packing */
+        } else if ((pt->rc = push(pt, pack(1, NEW, s, -1)))) {
+          return;
         }
         cur = s;
         since = t;
@@ -109,7 +109,7 @@ static double mid(const uint64_t *d, size_t i, size_t j, uint64_t mask) {
 }
 
 static const char *stage_name(const char *const *names, size_t s) {
-  return s == NEW || s == MAX_STAGES - 1 ? "(new)" : names[s];
+  return s == NEW ? "(new)" : names[s];
 }
 
 cx_err analytics_lifecycle(const analytics_ctx *c, const cJSON *req, cx_buf *out,
@@ -210,7 +210,7 @@ cx_err analytics_lifecycle(const analytics_ctx *c, const cJSON *req, cx_buf *out
     }
     if (!rc) rc = cx_buf_puts(out, "],\"flows\":[");
     int first = 1;
-    for (size_t a = 0; !rc && a <= MAX_STAGES; a++) {
+    for (size_t a = 0; !rc && a < MAX_STAGES; a++) {
       if (a >= ns && a != NEW) continue;
       for (size_t b = 0; !rc && b < ns; b++) {
         uint64_t v = 0;

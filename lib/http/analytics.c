@@ -158,26 +158,15 @@ enum MHD_Result http_lifecycle_stages(http_server *h, struct MHD_Connection *c, 
       snprintf(err.code, sizeof err.code, bad_rule ? "invalid_rule" : "invalid_field");
       snprintf(err.field, sizeof err.field, bad_rule ? "stages[%zu].rule" : "stages[%zu].name", bad);
     }
-    char *text = NULL;
-    if (!rc) { /* saved as checked: names and rules only */
-      cJSON *doc = cJSON_CreateObject(), *arr = doc ? cJSON_AddArrayToObject(doc, "stages") : NULL;
-      for (size_t i = 0; arr && i < n; i++) {
-        cJSON *o = cJSON_CreateObject();
-        if (!o || !cJSON_AddStringToObject(o, "name", names[i]) || !cJSON_AddStringToObject(o, "rule", rules[i]) ||
-            !cJSON_AddItemToArray(arr, o)) {
-          cJSON_Delete(o);
-          arr = NULL;
-        }
-      }
-      text = arr ? cJSON_PrintUnformatted(doc) : NULL;
-      cJSON_Delete(doc);
-      if (!text) rc = CX_ENOMEM;
-    }
-    meta_job j = {.job = {.apply = apply_meta, .weight = 1}, .value = text};
+    cx_buf text; /* saved as checked, in the form it is answered with */
+    cx_buf_init(&text, 64 * 1024);
+    if (!rc) rc = profile_stages_write(m, &text);
+    if (!rc) rc = cx_buf_append(&text, "", 1); /* NUL-terminated for the store */
+    meta_job j = {.job = {.apply = apply_meta, .weight = 1}, .value = text.p};
     if (!rc) rc = store_run(h->cfg.st, &j.job);
     if (!rc) profile_stages_install(h->cfg.pr, m), m = NULL;
     profile_stages_free(m);
-    cJSON_free(text);
+    cx_buf_free(&text);
     cJSON_Delete(body);
   } else if (del) {
     meta_job j = {.job = {.apply = apply_meta, .weight = 1}, .value = NULL};

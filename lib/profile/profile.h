@@ -169,7 +169,10 @@ void profile_stages_free(profile_stages *m);
 void profile_stages_install(profile *p, profile_stages *m);
 /* Installs the model saved in the meta table, when there is one. */
 cx_err profile_stages_load(profile *p, sqlite3 *db);
-/* [reader] {"default":bool,"stages":[{"name","rule"}…]} */
+/* Appends m as {"default":bool,"stages":[{"name","rule"}…]}: the form
+ * the API answers with and the store keeps (profile_stages_load reads it). */
+cx_err profile_stages_write(const profile_stages *m, cx_buf *out);
+/* [reader] The model in use, written as above. */
 cx_err profile_stages_json(profile *p, cx_buf *out);
 /* [reader] The stage of customer id at now, into out. identified: it holds
  * a user id or an e-mail. */

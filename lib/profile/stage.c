@@ -144,16 +144,21 @@ void profile_stages_install(profile *p, profile_stages *m) {
   profile_stages_free(old); /* no reader holds it: they take the lock */
 }
 
-cx_err profile_stages_json(profile *p, cx_buf *out) {
-  pthread_rwlock_rdlock(&p->lock);
-  const profile_stages *m = model(p);
-  cx_err rc = m ? cx_buf_printf(out, "{\"default\":%s,\"stages\":[", m == default_model ? "true" : "false") : CX_ENOMEM;
-  for (size_t i = 0; m && !rc && i < m->n; i++) {
+cx_err profile_stages_write(const profile_stages *m, cx_buf *out) {
+  cx_err rc = cx_buf_printf(out, "{\"default\":%s,\"stages\":[", m->is_default ? "true" : "false");
+  for (size_t i = 0; !rc && i < m->n; i++) {
     rc = cx_buf_printf(out, "%s{\"name\":\"%s\",\"rule\":", i ? "," : "", m->name[i]);
     if (!rc) rc = cx_buf_json_str(out, m->src[i], strlen(m->src[i]));
     if (!rc) rc = cx_buf_puts(out, "}");
   }
   if (!rc) rc = cx_buf_puts(out, "]}");
+  return rc;
+}
+
+cx_err profile_stages_json(profile *p, cx_buf *out) {
+  pthread_rwlock_rdlock(&p->lock);
+  const profile_stages *m = model(p);
+  cx_err rc = m ? profile_stages_write(m, out) : CX_ENOMEM;
   pthread_rwlock_unlock(&p->lock);
   return rc;
 }

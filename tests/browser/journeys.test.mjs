@@ -107,8 +107,8 @@ test('journey map: stages, cards in their lanes, the API\'s live numbers, the em
   await page.getByRole('heading', { name: 'Journey maps', level: 1 }).waitFor();
   const row = page.locator(`.maps-table tr[data-id="${mapId}"]`);
   assert.match(await row.textContent(), /First purchase/);
-  assert.equal(num(await row.locator('td').nth(1).textContent()), 3, 'stages');
-  assert.equal(num(await row.locator('td').nth(2).textContent()), 6, 'touchpoints');
+  assert.equal(num(await row.locator('td').nth(1).textContent()), MAP.stages.length, 'stages');
+  assert.equal(num(await row.locator('td').nth(2).textContent()), MAP.stages.flatMap((st) => st.touchpoints).length, 'touchpoints');
   await shoot(page, 'journeys-list');
 
   let res = page.waitForResponse((r) => isMap(r, mapId));

@@ -5,7 +5,7 @@
 import { h, replace, uid } from '../dom';
 import { post, type Funnel, type FunnelQuery, type FunnelStep } from '../api';
 import { fmtInt, fmtPercent } from '../format';
-import { emptyState, errorState, loading, pageHeader } from '../ui';
+import { chartFailed, emptyState, loading, pageHeader } from '../ui';
 import { setQuery, type PageContext } from '../router';
 import {
   dateInput, dayBefore, eventInput, field, fmtDuration, namesList, rangeOf, rangeText, runner, startFromData, type Field,
@@ -212,7 +212,7 @@ function render(
             : `${s.event}: ${fmtInt(s.customers)} customers, ${fmtPercent(s.conversion)} of those who entered, ${fromPrev(steps, i)} of the previous step; median ${fmtDuration(s.median_seconds)} after it`;
         },
       }, signal);
-    }).catch(() => replace(chartBox, errorState(new Error('The chart could not be loaded. Reload the page.'))));
+    }).catch(() => chartFailed(chartBox));
   }
 }
 

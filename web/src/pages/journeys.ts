@@ -9,7 +9,7 @@ import {
   type EventNames, type JourneyMap, type JourneyMapDoc, type JourneyMapList, type JourneyStage, type Touchpoint,
 } from '../api';
 import { fmtInt, fmtPercent, time } from '../format';
-import { aborted, emptyState, errorState, loading, pageHeader } from '../ui';
+import { aborted, chartFailed, emptyState, errorState, loading, pageHeader } from '../ui';
 import { setQuery, type PageContext } from '../router';
 import {
   dateInput, dayBefore, field, fmtDuration, normalField, rangeOf, rangeText, settled, startFromData, type Field,
@@ -205,7 +205,7 @@ function render(box: HTMLElement, m: JourneyMap, chartMod: Promise<typeof import
     chartMod.then(({ emotionCurve }) => {
       if (signal.aborted) return;
       emotionCurve(curve, n, points, signal);
-    }).catch(() => replace(curve, errorState(new Error('The chart could not be loaded. Reload the page.'))));
+    }).catch(() => chartFailed(curve));
   }
 }
 

@@ -7,7 +7,7 @@
 import { h, replace } from '../dom';
 import { get, type KpiPoint, type Kpis, type Lifecycle, type LifecyclePeriod } from '../api';
 import { bucketLabel, fmtInt, fmtPercent, time } from '../format';
-import { aborted, emptyState, errorState, loading, pageHeader, stageBadge } from '../ui';
+import { aborted, chartFailed, emptyState, errorState, loading, pageHeader, stageBadge } from '../ui';
 import { setQuery, type PageContext } from '../router';
 import {
   dateInput, field, fmtDuration, monthStartBefore, rangeOf, rangeText, runner, settled, startFromData, type Field,
@@ -149,7 +149,6 @@ function renderPeriod(
 ): void {
   const names = l.stages.map((s) => s.name);
   const labels = l.series.map((p) => bucketLabel(p.start, l.interval));
-  const chartFail = (el: HTMLElement) => (): void => replace(el, errorState(new Error('The chart could not be loaded. Reload the page.')));
 
   // Stages per interval
   const stackBox = h('div', {
@@ -241,12 +240,12 @@ function renderPeriod(
           return x && p ? `${x.name}: ${pct(p[x.key])} (${x.counts(p)})` : '';
         }, fmtPercent, signal);
     }
-  }).catch(chartFail(stackBox));
+  }).catch(() => chartFailed(stackBox));
   if (flows.length) {
     sankeyMod.then(({ sankey }) => {
       if (signal.aborted) return;
       sankey(sankeyBox, nodes, links, fmtInt, signal);
-    }).catch(chartFail(sankeyBox));
+    }).catch(() => chartFailed(sankeyBox));
   }
 }
 
@@ -288,5 +287,5 @@ function render(box: HTMLElement, l: Lifecycle, chartMod: Promise<typeof import(
       label: (i) => `${fmtInt(stages[i]?.customers ?? 0)} · ${fmtPercent((stages[i]?.customers ?? 0) / l.customers)}`,
       tip: (i) => `${label(stages[i]?.name ?? '')}: ${fmtInt(stages[i]?.customers ?? 0)} customers`,
     }, signal);
-  }).catch(() => replace(chartBox, errorState(new Error('The chart could not be loaded. Reload the page.'))));
+  }).catch(() => chartFailed(chartBox));
 }

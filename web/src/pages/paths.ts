@@ -3,7 +3,7 @@
 import { h, replace, uid } from '../dom';
 import { post, type PathNode, type Paths, type PathsQuery } from '../api';
 import { fmtInt, fmtPercent } from '../format';
-import { emptyState, errorState, loading, pageHeader } from '../ui';
+import { chartFailed, emptyState, loading, pageHeader } from '../ui';
 import { setQuery, type PageContext } from '../router';
 import { PALETTE } from './overview';
 import {
@@ -125,5 +125,5 @@ function render(box: HTMLElement, p: Paths, chartMod: Promise<typeof import('../
   chartMod.then(({ sankey }) => {
     if (signal.aborted) return;
     sankey(chartBox, nodes, links, fmtInt, signal);
-  }).catch(() => replace(chartBox, errorState(new Error('The chart could not be loaded. Reload the page.'))));
+  }).catch(() => chartFailed(chartBox));
 }

@@ -378,6 +378,29 @@ if (args.verify !== undefined) {
   direct = await directAnswers(args.csv);
   log(`  --verify: the contract computed directly over the CSV in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 }
+// `reps` rounds of DuckDB and cxm, the one that goes first alternating:
+// duck() and cxm() each run once and return { ms, answer } (cxm() null when
+// it is not run), recorded in `res`; then the medians and DuckDB/cxm.
+async function timeBoth(res, duck, cxm) {
+  for (let i = 0; i < reps; i++) {
+    const order = i % 2 ? ["duck", "cxm"] : ["cxm", "duck"];
+    for (const side of order) {
+      if (side === "duck") {
+        res.duckdb_ms.push((await duck()).ms);
+        continue;
+      }
+      const r = await cxm();
+      if (!r) continue;
+      res.cxm_ms.push(r.ms);
+      if (typeof r.answer.took_ms === "number") res.cxm_took_ms.push(r.answer.took_ms);
+    }
+  }
+  res.duckdb_median_ms = median(res.duckdb_ms);
+  res.cxm_median_ms = median(res.cxm_ms);
+  res.cxm_took_median_ms = median(res.cxm_took_ms);
+  res.ratio = res.cxm_median_ms ? res.duckdb_median_ms / res.cxm_median_ms : null;
+}
+
 const out = {
   duckdb: { version, threads, rows, customers, load_ms: loadMs, prepare_ms: prepMs },
   reps, cxm: withCxm, queries: [],
@@ -412,26 +435,17 @@ for (const q of QUERIES) {
       cxmError = e.message;
     }
   }
-  for (let i = 0; i < reps; i++) {
-    const order = i % 2 ? ["duck", "cxm"] : ["cxm", "duck"];
-    for (const side of order) {
-      if (side === "duck") {
-        const r = await duck();
-        res.duckdb_ms.push(r.ms);
-        if (JSON.stringify(r.answer) !== JSON.stringify(refAnswer)) throw new Error(`DuckDB's answer to ${q.key} changed`);
-      } else if (cxmAnswer) {
-        const r = await cxmCall(q);
-        res.cxm_ms.push(r.ms);
-        if (typeof r.answer.took_ms === "number") res.cxm_took_ms.push(r.answer.took_ms);
-        if (JSON.stringify(r.answer.steps || r.answer.cohorts) !==
-            JSON.stringify(cxmAnswer.steps || cxmAnswer.cohorts)) cxmError = `cxm's answer to ${q.key} changed between runs`;
-      }
-    }
-  }
-  res.duckdb_median_ms = median(res.duckdb_ms);
-  res.cxm_median_ms = median(res.cxm_ms);
-  res.cxm_took_median_ms = median(res.cxm_took_ms);
-  res.ratio = res.cxm_median_ms ? res.duckdb_median_ms / res.cxm_median_ms : null;
+  await timeBoth(res, async () => {
+    const r = await duck();
+    if (JSON.stringify(r.answer) !== JSON.stringify(refAnswer)) throw new Error(`DuckDB's answer to ${q.key} changed`);
+    return r;
+  }, async () => {
+    if (!cxmAnswer) return null;
+    const r = await cxmCall(q);
+    if (JSON.stringify(r.answer.steps || r.answer.cohorts) !==
+        JSON.stringify(cxmAnswer.steps || cxmAnswer.cohorts)) cxmError = `cxm's answer to ${q.key} changed between runs`;
+    return r;
+  });
   if (cxmAnswer) {
     const { diffs, notes } = compare(q, refAnswer, cxmAnswer);
     res.match = diffs.length === 0;
@@ -493,25 +507,16 @@ for (const q of SEGMENTS) {
       cxmError = e.message;
     }
   }
-  for (let i = 0; i < reps; i++) {
-    const order = i % 2 ? ["duck", "cxm"] : ["cxm", "duck"];
-    for (const side of order) {
-      if (side === "duck") {
-        const r = await duck();
-        res.duckdb_ms.push(r.ms);
-        if (r.size !== refSize) throw new Error(`DuckDB's answer to ${q.key} changed`);
-      } else if (res.cxm_size !== null && !cxmError) {
-        const r = await preview();
-        res.cxm_ms.push(r.ms);
-        if (typeof r.answer.took_ms === "number") res.cxm_took_ms.push(r.answer.took_ms);
-        if (r.answer.size !== res.cxm_size) cxmError = `cxm's size for ${q.rule} changed between runs`;
-      }
-    }
-  }
-  res.duckdb_median_ms = median(res.duckdb_ms);
-  res.cxm_median_ms = median(res.cxm_ms);
-  res.cxm_took_median_ms = median(res.cxm_took_ms);
-  res.ratio = res.cxm_median_ms ? res.duckdb_median_ms / res.cxm_median_ms : null;
+  await timeBoth(res, async () => {
+    const r = await duck();
+    if (r.size !== refSize) throw new Error(`DuckDB's answer to ${q.key} changed`);
+    return r;
+  }, async () => {
+    if (res.cxm_size === null || cxmError) return null;
+    const r = await preview();
+    if (r.answer.size !== res.cxm_size) cxmError = `cxm's size for ${q.rule} changed between runs`;
+    return r;
+  });
   if (res.cxm_size !== null) res.match = res.cxm_size === refSize;
   if (cxmError) res.error = cxmError;
   out.segments.push(res);

@@ -7,26 +7,17 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as h from './harness.mjs';
-import { ARTIFACTS, WIDE, PHONE } from './harness.mjs';
-import { startServer, tempDir, api, demo } from '../api/server.mjs';
+import { ARTIFACTS, WIDE } from './harness.mjs';
+import { api } from '../api/server.mjs';
 
 let srv;
 let browser;
 
 before(async () => {
-  const data = tempDir('cxm-web-analytics-');
-  srv = await startServer({ data, creds: demo(data, { customers: 1500, seed: 3 }) });
-  browser = await h.launch();
+  ({ srv, browser } = await h.startDemo('cxm-web-analytics-'));
 });
 
-after(async () => {
-  await browser?.close();
-  if (srv) {
-    const r = await srv.stop();
-    assert.equal(r.code, 0);
-    srv.cleanup();
-  }
-});
+after(() => h.stopDemo(srv, browser));
 
 const openPage = (viewport = WIDE) => h.openPage(browser, viewport, { locale: 'en-US' });
 const signIn = (page) => h.signIn(page, srv.url, srv.adminToken);
@@ -65,7 +56,7 @@ test('funnels: the default purchase funnel shows the API\'s numbers; a breakdown
   assert.deepEqual(answer.steps.map((s) => s.customers), steps.map((s) => s.customers));
   await page.locator('.funnel-chart svg').waitFor();
   const rows = await page.$$eval('.funnel-table tbody tr', (trs) => trs.map((tr) => [...tr.children].map((c) => c.textContent)));
-  assert.equal(rows.length, 4);
+  assert.equal(rows.length, steps.length);
   rows.forEach((r, i) => {
     assert.match(r[0], new RegExp(steps[i].event));
     assert.equal(num(r[1]), steps[i].customers, `step ${i + 1}: ${r}`);
@@ -109,7 +100,6 @@ test('funnels: the default purchase funnel shows the API\'s numbers; a breakdown
   assert.equal(err.field, 'steps[1].where');
   const shown = err.message;
   assert.match(shown, /^Step 2's rule: at \d+: /);
-  assert.match(shown, /\S/);
   await page.getByText(shown, { exact: true }).waitFor();
   assert.equal(await where.getAttribute('aria-invalid'), 'true');
   // the message is the field's description, next to it

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import * as h from './harness.mjs';
 import { ARTIFACTS, WIDE, PHONE } from './harness.mjs';
-import { startServer, tempDir, track, api, demo } from '../api/server.mjs';
+import { track, api } from '../api/server.mjs';
 
 
 let srv;
@@ -16,20 +16,11 @@ let browser;
 let base; // where the dashboard is served: cxm's own `/`
 
 before(async () => {
-  const data = tempDir('cxm-web-');
-  srv = await startServer({ data, creds: demo(data, { customers: 1500, seed: 3 }) });
+  ({ srv, browser } = await h.startDemo('cxm-web-'));
   base = srv.url;
-  browser = await h.launch();
 });
 
-after(async () => {
-  await browser?.close();
-  if (srv) {
-    const r = await srv.stop();
-    assert.equal(r.code, 0);
-    srv.cleanup();
-  }
-});
+after(() => h.stopDemo(srv, browser));
 
 const openPage = (viewport = WIDE) => h.openPage(browser, viewport);
 const signIn = (page) => h.signIn(page, base, srv.adminToken);

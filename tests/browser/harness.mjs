@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { chromium } from 'playwright-core';
+import { startServer, tempDir, demo } from '../api/server.mjs';
 
 export const ARTIFACTS = new URL('../artifacts/', import.meta.url).pathname;
 export const WIDE = { width: 1366, height: 800 };
@@ -12,6 +13,28 @@ export const PHONE = { width: 390, height: 844 };
 export async function launch() {
   mkdirSync(ARTIFACTS, { recursive: true });
   return chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox'] });
+}
+
+// A `cxm serve` filled with the demo company (1500 customers, seed 3) in a
+// new directory named from `prefix`, and the browser. `prepare(data)` runs
+// between the demo and the server's start.
+export async function startDemo(prefix, { prepare } = {}) {
+  const data = tempDir(prefix);
+  const creds = demo(data, { customers: 1500, seed: 3 });
+  await prepare?.(data);
+  const srv = await startServer({ data, creds });
+  const browser = await launch();
+  return { srv, browser };
+}
+
+// Closes the browser and stops the server, which must exit cleanly.
+export async function stopDemo(srv, browser) {
+  await browser?.close();
+  if (srv) {
+    const r = await srv.stop();
+    assert.equal(r.code, 0);
+    srv.cleanup();
+  }
 }
 
 // A new page that records console errors, page errors, failed requests and

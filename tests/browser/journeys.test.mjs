@@ -8,8 +8,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as h from './harness.mjs';
-import { ARTIFACTS, WIDE, PHONE } from './harness.mjs';
-import { startServer, tempDir, api, demo } from '../api/server.mjs';
+import { ARTIFACTS, WIDE } from './harness.mjs';
+import { api } from '../api/server.mjs';
 
 let srv;
 let browser;
@@ -50,22 +50,13 @@ const MAP = {
 };
 
 before(async () => {
-  const data = tempDir('cxm-web-journeys-');
-  srv = await startServer({ data, creds: demo(data, { customers: 1500, seed: 3 }) });
-  browser = await h.launch();
+  ({ srv, browser } = await h.startDemo('cxm-web-journeys-'));
   const r = await api(srv, '/journey-maps', { method: 'POST', body: MAP });
   assert.equal(r.status, 201, r.text);
   mapId = r.json.id;
 });
 
-after(async () => {
-  await browser?.close();
-  if (srv) {
-    const r = await srv.stop();
-    assert.equal(r.code, 0);
-    srv.cleanup();
-  }
-});
+after(() => h.stopDemo(srv, browser));
 
 const openPage = (viewport = WIDE) => h.openPage(browser, viewport, { locale: 'en-US' });
 const signIn = (page) => h.signIn(page, srv.url, srv.adminToken);
@@ -116,8 +107,8 @@ test('journey map: stages, cards in their lanes, the API\'s live numbers, the em
   await page.getByRole('heading', { name: 'Journey maps', level: 1 }).waitFor();
   const row = page.locator(`.maps-table tr[data-id="${mapId}"]`);
   assert.match(await row.textContent(), /First purchase/);
-  assert.equal(num(await row.locator('td').nth(1).textContent()), 3, 'stages');
-  assert.equal(num(await row.locator('td').nth(2).textContent()), 6, 'touchpoints');
+  assert.equal(num(await row.locator('td').nth(1).textContent()), MAP.stages.length, 'stages');
+  assert.equal(num(await row.locator('td').nth(2).textContent()), MAP.stages.flatMap((st) => st.touchpoints).length, 'touchpoints');
   await shoot(page, 'journeys-list');
 
   let res = page.waitForResponse((r) => isMap(r, mapId));

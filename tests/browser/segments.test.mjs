@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import * as h from './harness.mjs';
 import { ARTIFACTS, WIDE, PHONE } from './harness.mjs';
-import { startServer, tempDir, api, demo } from '../api/server.mjs';
+import { api } from '../api/server.mjs';
 
 const READ_TOKEN = 'cxm_at_read-only-segments-test';
 
@@ -21,31 +21,23 @@ let srv;
 let browser;
 
 before(async () => {
-  const data = tempDir('cxm-web-segments-');
-  const creds = demo(data, { customers: 1500, seed: 3 });
   // A read-only token: cxm has no command for one yet, so it goes into the
   // tokens table (BLAKE2b-256 of the token, as auth.c compares) before start.
-  const hash = spawnSync('python3', ['-c', 'import hashlib,sys;print(hashlib.blake2b(sys.argv[1].encode(),digest_size=32).hexdigest())', READ_TOKEN], { encoding: 'utf8' });
-  assert.equal(hash.status, 0, hash.stderr);
-  const sql = spawnSync('sqlite3', [join(data, 'cxm.db'),
-    `INSERT INTO tokens(name, token_hash, scope, created_at) VALUES('read', '${hash.stdout.trim()}', 'read', 0);`], { encoding: 'utf8' });
-  assert.equal(sql.status, 0, sql.stderr);
-  srv = await startServer({ data, creds });
-  browser = await h.launch();
+  const prepare = (data) => {
+    const hash = spawnSync('python3', ['-c', 'import hashlib,sys;print(hashlib.blake2b(sys.argv[1].encode(),digest_size=32).hexdigest())', READ_TOKEN], { encoding: 'utf8' });
+    assert.equal(hash.status, 0, hash.stderr);
+    const sql = spawnSync('sqlite3', [join(data, 'cxm.db'),
+      `INSERT INTO tokens(name, token_hash, scope, created_at) VALUES('read', '${hash.stdout.trim()}', 'read', 0);`], { encoding: 'utf8' });
+    assert.equal(sql.status, 0, sql.stderr);
+  };
+  ({ srv, browser } = await h.startDemo('cxm-web-segments-', { prepare }));
   // the demo's segments are there; these tests start from none
   const demoSegments = (await api(srv, '/segments')).json.segments;
   assert.equal(demoSegments.length, 5);
   for (const d of demoSegments) assert.equal((await api(srv, `/segments/${d.id}`, { method: 'DELETE' })).status, 204);
 });
 
-after(async () => {
-  await browser?.close();
-  if (srv) {
-    const r = await srv.stop();
-    assert.equal(r.code, 0);
-    srv.cleanup();
-  }
-});
+after(() => h.stopDemo(srv, browser));
 
 const openPage = (viewport = WIDE) => h.openPage(browser, viewport, { locale: 'en-US', acceptDownloads: true });
 const signIn = (page, token = srv.adminToken) => h.signIn(page, srv.url, token);

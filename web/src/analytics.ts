@@ -1,13 +1,13 @@
 // Shared pieces of the journey analytics pages (funnels, retention, paths):
 // where the data lies in time and which event names it has, date fields,
 // event-name inputs, and the API's 400 shown next to the field it names.
-import { h, uid } from './dom';
+import { h, replace, uid } from './dom';
 import { ApiError, get, type EventNames, type Stats } from './api';
-import { aborted } from './ui';
+import { aborted, errorState, loading } from './ui';
 
 const DAY = 86400000;
 
-export interface DataSpan {
+interface DataSpan {
   /** every event name sent (GET /events/names), sorted */
   names: string[];
   /** the end of the data (exclusive): just after the newest event, not
@@ -19,7 +19,7 @@ let cached: { at: number; span: DataSpan } | null = null;
 
 /** Where the data ends, and the event names it has. The answer is kept for
  *  a minute, so moving between the analytics pages asks once. */
-export async function dataSpan(signal: AbortSignal): Promise<DataSpan> {
+async function dataSpan(signal: AbortSignal): Promise<DataSpan> {
   if (cached && Date.now() - cached.at < 60000) return cached.span;
   const [n, end] = await Promise.all([get<EventNames>('events/names', {}, { signal }), dataEnd(signal)]);
   const names = [...new Set(n.events.map((e) => e.name))].sort((x, y) => x.localeCompare(y));
@@ -30,9 +30,10 @@ export async function dataSpan(signal: AbortSignal): Promise<DataSpan> {
 
 /** A page's first answer: unless the address gave a range, the range from
  *  where the data ends (fromOf(end) to its last day; from now when that
- *  cannot be read), the names for the suggestions, then run(). */
+ *  cannot be read), the names for the suggestions (when the page has a
+ *  `names` list), then run(). */
 export function startFromData(
-  signal: AbortSignal, names: HTMLDataListElement, from: Field<HTMLInputElement>,
+  signal: AbortSignal, names: HTMLDataListElement | null, from: Field<HTMLInputElement>,
   to: Field<HTMLInputElement>, fromOf: (end: Date) => string, run: () => void,
 ): void {
   const fill = (end: Date): void => {
@@ -40,12 +41,46 @@ export function startFromData(
     if (!to.input.value) to.input.value = dayBefore(end, 0);
     run();
   };
-  dataSpan(signal).then((s) => {
-    fillNames(names, s.names);
-    fill(s.end);
-  }).catch((e) => {
+  const end = names
+    ? dataSpan(signal).then((s) => {
+      fillNames(names, s.names);
+      return s.end;
+    })
+    : dataEnd(signal);
+  end.then(fill).catch((e) => {
     if (!aborted(e)) fill(new Date());
   });
+}
+
+/** An analytics page's run(): a newer run aborts the one before; the
+ *  results show `busy` (the first time, or after an error) or turn stale
+ *  until `ask` has put the answer in place; an error goes next to the field
+ *  it names (showError), else under the form with a retry. */
+export function runner(
+  pageSignal: AbortSignal, results: HTMLElement, formErr: HTMLElement, busy: string,
+  fields: () => Record<string, Field<HTMLElement> | undefined>, ask: (signal: AbortSignal) => Promise<void>,
+): () => Promise<void> {
+  let ac: AbortController | null = null;
+  const run = async (): Promise<void> => {
+    ac?.abort();
+    ac = new AbortController();
+    const signal = AbortSignal.any([pageSignal, ac.signal]);
+    for (const f of Object.values(fields())) f?.error('');
+    formErr.replaceChildren();
+    results.setAttribute('aria-busy', 'true');
+    if (!results.firstChild || results.querySelector('.state')) replace(results, loading(busy));
+    else results.classList.add('stale');
+    try {
+      await ask(signal);
+    } catch (e) {
+      if (aborted(e)) return;
+      replace(results);
+      showError(e, fields(), formErr, (x) => errorState(x, () => run()));
+    } finally {
+      settled(results, signal);
+    }
+  };
+  return run;
 }
 
 /** A run has ended (unless a newer one took over): the results are current. */
@@ -60,7 +95,7 @@ let endCache: { at: number; end: Date } | null = null;
 /** Where the data ends (exclusive): just after the newest event
  *  (`/stats` last_event_at), but not past now; now when there is none.
  *  Kept for a minute, as dataSpan(). */
-export async function dataEnd(signal: AbortSignal): Promise<Date> {
+async function dataEnd(signal: AbortSignal): Promise<Date> {
   if (endCache && Date.now() - endCache.at < 60000) return endCache.end;
   const s = await get<Stats>('stats', {}, { signal });
   const last = s.last_event_at ? Date.parse(s.last_event_at) : NaN;
@@ -70,7 +105,7 @@ export async function dataEnd(signal: AbortSignal): Promise<Date> {
 }
 
 /** "2026-11-03" of a time, in UTC. */
-export function isoDay(d: Date): string {
+function isoDay(d: Date): string {
   return d.toISOString().slice(0, 10);
 }
 
@@ -141,7 +176,7 @@ export function namesList(): HTMLDataListElement {
   return h('datalist', { id: uid('events') });
 }
 
-export function fillNames(list: HTMLDataListElement, names: string[]): void {
+function fillNames(list: HTMLDataListElement, names: string[]): void {
   list.replaceChildren(...names.map((n) => h('option', { value: n })));
 }
 

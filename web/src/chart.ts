@@ -66,15 +66,7 @@ export function stackedBars(
   // On a narrow chart the legend takes two lines (or more): leave it room.
   const top = (): number => (el.clientWidth < 520 ? narrowTop : 36);
   chart.setOption({ ...option, grid: { ...option.grid, top: top() } });
-  const ro = new ResizeObserver(() => {
-    chart.setOption({ grid: { top: top() } });
-    chart.resize();
-  });
-  ro.observe(el);
-  signal.addEventListener('abort', () => {
-    ro.disconnect();
-    chart.dispose();
-  });
+  follow(chart, el, signal, () => chart.setOption({ grid: { top: top() } }));
 }
 
 /** Horizontal bars, one per label, top to bottom in the given order (a
@@ -124,15 +116,7 @@ export function hBars(
     }],
   };
   chart.setOption(option);
-  const ro = new ResizeObserver(() => {
-    chart.setOption({ yAxis: { axisLabel: { width: narrowY() } } });
-    chart.resize();
-  });
-  ro.observe(el);
-  signal.addEventListener('abort', () => {
-    ro.disconnect();
-    chart.dispose();
-  });
+  follow(chart, el, signal, () => chart.setOption({ yAxis: { axisLabel: { width: narrowY() } } }));
 }
 
 /** Lines of rates (0..1) per bucket, one series per name; the tooltip
@@ -185,15 +169,7 @@ export function rateLines(
     })),
   };
   chart.setOption(option);
-  const ro = new ResizeObserver(() => {
-    chart.setOption({ grid: { top: top() } });
-    chart.resize();
-  });
-  ro.observe(el);
-  signal.addEventListener('abort', () => {
-    ro.disconnect();
-    chart.dispose();
-  });
+  follow(chart, el, signal, () => chart.setOption({ grid: { top: top() } }));
 }
 
 /** A journey map's emotion curve: points at x (0..columns, a column per
@@ -247,7 +223,16 @@ export function emotionCurve(
     }],
   };
   chart.setOption(option);
-  const ro = new ResizeObserver(() => chart.resize());
+  follow(chart, el, signal);
+}
+
+/** Keeps `chart` fitted to `el` as it resizes (after `onResize`, when
+ *  given), until `signal` aborts; then disposes of it. */
+function follow(chart: echarts.ECharts, el: HTMLElement, signal: AbortSignal, onResize?: () => void): void {
+  const ro = new ResizeObserver(() => {
+    onResize?.();
+    chart.resize();
+  });
   ro.observe(el);
   signal.addEventListener('abort', () => {
     ro.disconnect();

@@ -1,5 +1,5 @@
 // Small shared pieces of UI: page header, loading / error / empty states.
-import { h } from './dom';
+import { h, replace } from './dom';
 import { ApiError } from './api';
 
 /** Sets the document title and returns the page's header; its <h1> takes
@@ -26,6 +26,11 @@ export function errorState(err: unknown, retry?: () => void): HTMLElement {
     h('p', null, msg),
     err instanceof ApiError && err.field ? h('p', { class: 'muted' }, `Field: ${err.field}`) : null,
     retry ? h('button', { type: 'button', class: 'btn', onclick: retry }, 'Try again') : null);
+}
+
+/** In place of a chart whose code could not be loaded. */
+export function chartFailed(el: HTMLElement): void {
+  replace(el, errorState(new Error('The chart could not be loaded. Reload the page.')));
 }
 
 export function emptyState(title: string, text?: string): HTMLElement {

@@ -5,10 +5,10 @@
 import { h, replace, uid } from '../dom';
 import { post, type Funnel, type FunnelQuery, type FunnelStep } from '../api';
 import { fmtInt, fmtPercent } from '../format';
-import { aborted, emptyState, errorState, loading, pageHeader } from '../ui';
+import { chartFailed, emptyState, loading, pageHeader } from '../ui';
 import { setQuery, type PageContext } from '../router';
 import {
-  dateInput, dayBefore, eventInput, field, fmtDuration, namesList, rangeOf, rangeText, settled, showError, startFromData, type Field,
+  dateInput, dayBefore, eventInput, field, fmtDuration, namesList, rangeOf, rangeText, runner, startFromData, type Field,
 } from '../analytics';
 
 const MIN_STEPS = 2;
@@ -104,7 +104,6 @@ export function funnelsPage(main: HTMLElement, ctx: PageContext): void {
   main.append(pageHeader('Funnels', sub), h('section', { class: 'card' }, form), said, results);
 
   // ---- Asking ----
-  let ac: AbortController | null = null;
   let chartAc: AbortController | null = null;
   const chartMod = import('../chart');
   chartMod.catch(() => { /* said where the chart goes */ });
@@ -120,10 +119,7 @@ export function funnelsPage(main: HTMLElement, ctx: PageContext): void {
     return m;
   }
 
-  async function run(): Promise<void> {
-    ac?.abort();
-    ac = new AbortController();
-    const signal = AbortSignal.any([ctx.signal, ac.signal]);
+  const run = runner(ctx.signal, results, formErr, 'Computing the funnel…', fieldsMap, async (signal) => {
     const body: FunnelQuery = {
       steps: rows.map((r) => {
         const where = r.where.input.value.trim();
@@ -146,26 +142,13 @@ export function funnelsPage(main: HTMLElement, ctx: PageContext): void {
     if (by) nq.set('by', by);
     setQuery(nq);
 
-    results.setAttribute('aria-busy', 'true');
-    for (const fl of Object.values(fieldsMap())) fl.error('');
-    formErr.replaceChildren();
-    if (!results.firstChild || results.querySelector('.state')) replace(results, loading('Computing the funnel…'));
-    else results.classList.add('stale');
-    try {
-      const f = await post<Funnel>('analytics/funnel', body, { signal });
-      sub.textContent = `${rangeText(f.from ?? body.from, f.to ?? body.to)} · within ${windowLabel(f.window ?? body.window)} of the first step`;
-      said.textContent = `${fmtInt(f.steps[0]?.customers ?? 0)} customers entered the funnel; ${fmtInt(f.steps[f.steps.length - 1]?.customers ?? 0)} reached the last step.`;
-      chartAc?.abort();
-      chartAc = new AbortController();
-      render(results, f, by, chartMod, AbortSignal.any([ctx.signal, chartAc.signal]));
-    } catch (e) {
-      if (aborted(e)) return;
-      replace(results);
-      showError(e, fieldsMap(), formErr, (x) => errorState(x, () => run()));
-    } finally {
-      settled(results, signal);
-    }
-  }
+    const f = await post<Funnel>('analytics/funnel', body, { signal });
+    sub.textContent = `${rangeText(f.from ?? body.from, f.to ?? body.to)} · within ${windowLabel(f.window ?? body.window)} of the first step`;
+    said.textContent = `${fmtInt(f.steps[0]?.customers ?? 0)} customers entered the funnel; ${fmtInt(f.steps[f.steps.length - 1]?.customers ?? 0)} reached the last step.`;
+    chartAc?.abort();
+    chartAc = new AbortController();
+    render(results, f, by, chartMod, AbortSignal.any([ctx.signal, chartAc.signal]));
+  });
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     run();
@@ -229,7 +212,7 @@ function render(
             : `${s.event}: ${fmtInt(s.customers)} customers, ${fmtPercent(s.conversion)} of those who entered, ${fromPrev(steps, i)} of the previous step; median ${fmtDuration(s.median_seconds)} after it`;
         },
       }, signal);
-    }).catch(() => replace(chartBox, errorState(new Error('The chart could not be loaded. Reload the page.'))));
+    }).catch(() => chartFailed(chartBox));
   }
 }
 

@@ -9,10 +9,10 @@ import {
   type EventNames, type JourneyMap, type JourneyMapDoc, type JourneyMapList, type JourneyStage, type Touchpoint,
 } from '../api';
 import { fmtInt, fmtPercent, time } from '../format';
-import { aborted, emptyState, errorState, loading, pageHeader } from '../ui';
+import { aborted, chartFailed, emptyState, errorState, loading, pageHeader } from '../ui';
 import { setQuery, type PageContext } from '../router';
 import {
-  dataEnd, dateInput, dayBefore, field, fmtDuration, isoDay, normalField, rangeOf, rangeText, type Field,
+  dateInput, dayBefore, field, fmtDuration, normalField, rangeOf, rangeText, settled, startFromData, type Field,
 } from '../analytics';
 
 const WINDOWS = ['1d', '7d', '14d', '30d', '90d'];
@@ -143,10 +143,7 @@ export function journeyPage(main: HTMLElement, ctx: PageContext): void {
         else formErr.append(errorState(e, () => load()));
       }
     } finally {
-      if (!signal.aborted) {
-        body.setAttribute('aria-busy', 'false');
-        body.classList.remove('stale');
-      }
+      settled(body, signal);
     }
   }
   form.addEventListener('submit', (e) => {
@@ -159,17 +156,8 @@ export function journeyPage(main: HTMLElement, ctx: PageContext): void {
     load();
   });
 
-  const start = (end: Date): void => {
-    if (!fromF.input.value) fromF.input.value = dayBefore(end, 29);
-    if (!toF.input.value) toF.input.value = dayBefore(end, 0);
-    load();
-  };
   replace(body, loading('Loading…'));
-  dataEnd(ctx.signal).then(start).catch((e) => {
-    if (aborted(e)) return;
-    start(new Date(Date.now() + 1));
-    if (!toF.input.value) toF.input.value = isoDay(new Date());
-  });
+  startFromData(ctx.signal, null, fromF, toF, (end) => dayBefore(end, 29), load);
 }
 
 function render(box: HTMLElement, m: JourneyMap, chartMod: Promise<typeof import('../chart')>, signal: AbortSignal): void {
@@ -217,7 +205,7 @@ function render(box: HTMLElement, m: JourneyMap, chartMod: Promise<typeof import
     chartMod.then(({ emotionCurve }) => {
       if (signal.aborted) return;
       emotionCurve(curve, n, points, signal);
-    }).catch(() => replace(curve, errorState(new Error('The chart could not be loaded. Reload the page.'))));
+    }).catch(() => chartFailed(curve));
   }
 }
 

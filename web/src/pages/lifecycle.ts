@@ -7,10 +7,10 @@
 import { h, replace } from '../dom';
 import { get, type KpiPoint, type Kpis, type Lifecycle, type LifecyclePeriod } from '../api';
 import { bucketLabel, fmtInt, fmtPercent, time } from '../format';
-import { aborted, emptyState, errorState, loading, pageHeader, stageBadge } from '../ui';
+import { aborted, chartFailed, emptyState, errorState, loading, pageHeader, stageBadge } from '../ui';
 import { setQuery, type PageContext } from '../router';
 import {
-  dataEnd, dateInput, dayBefore, field, fmtDuration, isoDay, monthStartBefore, normalField, rangeOf, rangeText, settled, type Field,
+  dateInput, field, fmtDuration, monthStartBefore, rangeOf, rangeText, runner, settled, startFromData, type Field,
 } from '../analytics';
 
 /** A colour per default stage, from cold (churned) to warm (advocacy). */
@@ -88,10 +88,7 @@ export function lifecyclePage(main: HTMLElement, ctx: PageContext): void {
     } catch (e) {
       if (!aborted(e)) replace(body, errorState(e, () => load()));
     } finally {
-      if (!signal.aborted) {
-        body.setAttribute('aria-busy', 'false');
-        body.classList.remove('stale');
-      }
+      settled(body, signal);
     }
   }
   refresh.addEventListener('click', () => load());
@@ -124,41 +121,17 @@ function periodView(box: HTMLElement, ctx: PageContext, chartMod: Promise<typeof
   const sankeyMod = import('../sankey');
   sankeyMod.catch(() => { /* said where the chart goes */ });
 
-  let ac: AbortController | null = null;
-  async function run(): Promise<void> {
-    ac?.abort();
-    ac = new AbortController();
-    const signal = AbortSignal.any([ctx.signal, ac.signal]);
+  const run = runner(ctx.signal, results, formErr, 'Following the customers through the period…', () => fields, async (signal) => {
     const query = { ...rangeOf(fromF.input.value, toF.input.value), interval: intSel.value };
     setQuery(new URLSearchParams({ from: fromF.input.value, to: toF.input.value, interval: intSel.value }));
-    for (const f of Object.values(fields)) f.error('');
-    formErr.replaceChildren();
-    results.setAttribute('aria-busy', 'true');
-    if (!results.firstChild || results.querySelector('.state')) replace(results, loading('Following the customers through the period…'));
-    else results.classList.add('stale');
-    try {
-      const [l, k] = await Promise.all([
-        get<LifecyclePeriod>('lifecycle', query, { signal }),
-        get<Kpis>('analytics/kpis', query, { signal }),
-      ]);
-      range.textContent = `${rangeText(l.from, l.to)}, by ${l.interval}`;
-      said.textContent = `The period from ${fromF.input.value} to ${toF.input.value} is shown.`;
-      renderPeriod(results, l, k, chartMod, sankeyMod, signal);
-    } catch (e) {
-      if (aborted(e)) return;
-      replace(results);
-      const err = e as { status?: number; field?: string; message?: string };
-      const f = err.status === 400 && err.field ? fields[normalField(err.field)] : undefined;
-      if (f) {
-        f.error(err.message ?? '');
-        f.input.focus();
-      } else {
-        formErr.append(errorState(e, () => run()));
-      }
-    } finally {
-      settled(results, signal);
-    }
-  }
+    const [l, k] = await Promise.all([
+      get<LifecyclePeriod>('lifecycle', query, { signal }),
+      get<Kpis>('analytics/kpis', query, { signal }),
+    ]);
+    range.textContent = `${rangeText(l.from, l.to)}, by ${l.interval}`;
+    said.textContent = `The period from ${fromF.input.value} to ${toF.input.value} is shown.`;
+    renderPeriod(results, l, k, chartMod, sankeyMod, signal);
+  });
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     run();
@@ -167,16 +140,7 @@ function periodView(box: HTMLElement, ctx: PageContext, chartMod: Promise<typeof
 
   // The last six months of the data, by month.
   replace(results, loading('Loading…'));
-  const start = (end: Date): void => {
-    if (!fromF.input.value) fromF.input.value = monthStartBefore(end, 5);
-    if (!toF.input.value) toF.input.value = dayBefore(end, 0);
-    run();
-  };
-  dataEnd(ctx.signal).then(start).catch((e) => {
-    if (aborted(e)) return;
-    start(new Date());
-    if (!toF.input.value) toF.input.value = isoDay(new Date());
-  });
+  startFromData(ctx.signal, null, fromF, toF, (end) => monthStartBefore(end, 5), run);
 }
 
 function renderPeriod(
@@ -185,7 +149,6 @@ function renderPeriod(
 ): void {
   const names = l.stages.map((s) => s.name);
   const labels = l.series.map((p) => bucketLabel(p.start, l.interval));
-  const chartFail = (el: HTMLElement) => (): void => replace(el, errorState(new Error('The chart could not be loaded. Reload the page.')));
 
   // Stages per interval
   const stackBox = h('div', {
@@ -277,12 +240,12 @@ function renderPeriod(
           return x && p ? `${x.name}: ${pct(p[x.key])} (${x.counts(p)})` : '';
         }, fmtPercent, signal);
     }
-  }).catch(chartFail(stackBox));
+  }).catch(() => chartFailed(stackBox));
   if (flows.length) {
     sankeyMod.then(({ sankey }) => {
       if (signal.aborted) return;
       sankey(sankeyBox, nodes, links, fmtInt, signal);
-    }).catch(chartFail(sankeyBox));
+    }).catch(() => chartFailed(sankeyBox));
   }
 }
 
@@ -324,5 +287,5 @@ function render(box: HTMLElement, l: Lifecycle, chartMod: Promise<typeof import(
       label: (i) => `${fmtInt(stages[i]?.customers ?? 0)} · ${fmtPercent((stages[i]?.customers ?? 0) / l.customers)}`,
       tip: (i) => `${label(stages[i]?.name ?? '')}: ${fmtInt(stages[i]?.customers ?? 0)} customers`,
     }, signal);
-  }).catch(() => replace(chartBox, errorState(new Error('The chart could not be loaded. Reload the page.'))));
+  }).catch(() => chartFailed(chartBox));
 }

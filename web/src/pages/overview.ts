@@ -3,7 +3,7 @@
 import { h, replace, svg, uid } from '../dom';
 import { get, type Kpi, type Overview } from '../api';
 import { bucketLabel, change, fmtChange, fmtCompact, fmtInt, fmtPercent } from '../format';
-import { aborted, emptyState, errorState, loading, pageHeader, typeBadge } from '../ui';
+import { aborted, chartFailed, emptyState, errorState, loading, pageHeader, typeBadge } from '../ui';
 import { setQuery, type PageContext } from '../router';
 
 const DAY = 86400000;
@@ -166,7 +166,7 @@ function render(body: HTMLElement, d: Overview, chartMod: Promise<typeof import(
     chartMod.then(({ stackedBars }) => {
       if (signal.aborted) return;
       stackedBars(chartBox, labels, channels.map((c, i) => ({ name: c.source, color: color(i), data: c.series })), fmtCompact, signal);
-    }).catch(() => replace(chartBox, errorState(new Error('The chart could not be loaded. Reload the page.'))));
+    }).catch(() => chartFailed(chartBox));
   }
 }
 

@@ -3,11 +3,11 @@
 import { h, replace, uid } from '../dom';
 import { post, type PathNode, type Paths, type PathsQuery } from '../api';
 import { fmtInt, fmtPercent } from '../format';
-import { aborted, emptyState, errorState, loading, pageHeader } from '../ui';
+import { chartFailed, emptyState, loading, pageHeader } from '../ui';
 import { setQuery, type PageContext } from '../router';
 import { PALETTE } from './overview';
 import {
-  dateInput, dayBefore, eventInput, field, namesList, rangeOf, rangeText, settled, showError, startFromData, type Field,
+  dateInput, dayBefore, eventInput, field, namesList, rangeOf, rangeText, runner, startFromData, type Field,
 } from '../analytics';
 
 // The overview's palette without its grey, which is "(other)"'s here.
@@ -48,12 +48,8 @@ export function pathsPage(main: HTMLElement, ctx: PageContext): void {
   const fields: Record<string, Field<HTMLElement>> = { event: eventF, depth: depthF, limit: limitF, from: fromF, to: toF };
   const chartMod = import('../sankey');
   chartMod.catch(() => { /* said where the chart goes */ });
-  let ac: AbortController | null = null;
   let chartAc: AbortController | null = null;
-  async function run(): Promise<void> {
-    ac?.abort();
-    ac = new AbortController();
-    const signal = AbortSignal.any([ctx.signal, ac.signal]);
+  const run = runner(ctx.signal, results, formErr, 'Following the paths…', () => fields, async (signal) => {
     const dir = (direction.querySelector('input:checked') as HTMLInputElement | null)?.value === 'previous' ? 'previous' : 'next';
     const body: PathsQuery = {
       event: eventF.input.value.trim(), direction: dir,
@@ -64,26 +60,13 @@ export function pathsPage(main: HTMLElement, ctx: PageContext): void {
       event: body.event, direction: dir, depth: String(body.depth), limit: String(body.limit),
       from: fromF.input.value, to: toF.input.value,
     }));
-    for (const f of Object.values(fields)) f.error('');
-    formErr.replaceChildren();
-    results.setAttribute('aria-busy', 'true');
-    if (!results.firstChild || results.querySelector('.state')) replace(results, loading('Following the paths…'));
-    else results.classList.add('stale');
-    try {
-      const p = await post<Paths>('analytics/paths', body, { signal });
-      sub.textContent = `${rangeText(body.from, body.to)} · ${fmtInt(p.customers)} customers, from their first “${body.event}”, ${dir === 'next' ? 'the events after it' : 'the events before it'}`;
-      said.textContent = `Paths of ${fmtInt(p.customers)} customers shown.`;
-      chartAc?.abort();
-      chartAc = new AbortController();
-      render(results, p, chartMod, AbortSignal.any([ctx.signal, chartAc.signal]));
-    } catch (e) {
-      if (aborted(e)) return;
-      replace(results);
-      showError(e, fields, formErr, (x) => errorState(x, () => run()));
-    } finally {
-      settled(results, signal);
-    }
-  }
+    const p = await post<Paths>('analytics/paths', body, { signal });
+    sub.textContent = `${rangeText(body.from, body.to)} · ${fmtInt(p.customers)} customers, from their first “${body.event}”, ${dir === 'next' ? 'the events after it' : 'the events before it'}`;
+    said.textContent = `Paths of ${fmtInt(p.customers)} customers shown.`;
+    chartAc?.abort();
+    chartAc = new AbortController();
+    render(results, p, chartMod, AbortSignal.any([ctx.signal, chartAc.signal]));
+  });
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     run();
@@ -142,5 +125,5 @@ function render(box: HTMLElement, p: Paths, chartMod: Promise<typeof import('../
   chartMod.then(({ sankey }) => {
     if (signal.aborted) return;
     sankey(chartBox, nodes, links, fmtInt, signal);
-  }).catch(() => replace(chartBox, errorState(new Error('The chart could not be loaded. Reload the page.'))));
+  }).catch(() => chartFailed(chartBox));
 }

@@ -4,10 +4,10 @@
 import { h, replace } from '../dom';
 import { post, type Retention, type RetentionQuery } from '../api';
 import { bucketLabel, fmtInt, fmtPercent } from '../format';
-import { aborted, emptyState, errorState, loading, pageHeader } from '../ui';
+import { emptyState, loading, pageHeader } from '../ui';
 import { setQuery, type PageContext } from '../router';
 import {
-  dateInput, eventInput, field, monthStartBefore, namesList, rangeOf, rangeText, settled, showError, startFromData, type Field,
+  dateInput, eventInput, field, monthStartBefore, namesList, rangeOf, rangeText, runner, startFromData, type Field,
 } from '../analytics';
 
 const INTERVALS = [['day', 'Day'], ['week', 'Week'], ['month', 'Month']] as const;
@@ -44,11 +44,7 @@ export function retentionPage(main: HTMLElement, ctx: PageContext): void {
   const fields: Record<string, Field<HTMLElement>> = {
     start_event: startF, return_event: returnF, interval: intervalF, periods: periodsF, from: fromF, to: toF,
   };
-  let ac: AbortController | null = null;
-  async function run(): Promise<void> {
-    ac?.abort();
-    ac = new AbortController();
-    const signal = AbortSignal.any([ctx.signal, ac.signal]);
+  const run = runner(ctx.signal, results, formErr, 'Computing the cohorts…', () => fields, async (signal) => {
     const body: RetentionQuery = {
       start_event: startF.input.value.trim(),
       return_event: returnF.input.value.trim(),
@@ -60,24 +56,11 @@ export function retentionPage(main: HTMLElement, ctx: PageContext): void {
       start: body.start_event, return: body.return_event, interval: body.interval,
       periods: String(body.periods), from: fromF.input.value, to: toF.input.value,
     }));
-    for (const f of Object.values(fields)) f.error('');
-    formErr.replaceChildren();
-    results.setAttribute('aria-busy', 'true');
-    if (!results.firstChild || results.querySelector('.state')) replace(results, loading('Computing the cohorts…'));
-    else results.classList.add('stale');
-    try {
-      const r = await post<Retention>('analytics/retention', body, { signal });
-      sub.textContent = `${rangeText(body.from, body.to)} · cohorts by ${r.interval} of the first “${body.start_event}”, returns as “${body.return_event}”`;
-      said.textContent = `${r.cohorts.length} cohorts shown.`;
-      replace(results, heatmap(r, body));
-    } catch (e) {
-      if (aborted(e)) return;
-      replace(results);
-      showError(e, fields, formErr, (x) => errorState(x, () => run()));
-    } finally {
-      settled(results, signal);
-    }
-  }
+    const r = await post<Retention>('analytics/retention', body, { signal });
+    sub.textContent = `${rangeText(body.from, body.to)} · cohorts by ${r.interval} of the first “${body.start_event}”, returns as “${body.return_event}”`;
+    said.textContent = `${r.cohorts.length} cohorts shown.`;
+    replace(results, heatmap(r, body));
+  });
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     run();
@@ -86,7 +69,6 @@ export function retentionPage(main: HTMLElement, ctx: PageContext): void {
   // Unless the address says otherwise: the last six months of the data.
   replace(results, loading('Loading…'));
   startFromData(ctx.signal, names, fromF, toF, (end) => monthStartBefore(end, 5), run);
-
 }
 
 /** The cohort table: one row per cohort, its size, then the share retained

@@ -12,7 +12,7 @@ import {
   type Customer, type Persona, type Segment, type SegmentDetail, type SegmentMembers, type SegmentPreview,
 } from '../api';
 import { bucketLabel, fmtInt, time } from '../format';
-import { aborted, emptyState, errorState, loading, pageHeader, stageBadge } from '../ui';
+import { aborted, chartFailed, emptyState, errorState, loading, pageHeader, stageBadge } from '../ui';
 import type { PageContext } from '../router';
 import { field, type Field } from '../analytics';
 
@@ -473,7 +473,7 @@ export function segmentPage(main: HTMLElement, ctx: PageContext): void {
         stackedBars(chartBox, s.sizes.map((x) => bucketLabel(x.day, 'day')),
           [{ name: 'Members', color: getComputedStyle(document.documentElement).getPropertyValue('--accent').trim(), data: s.sizes.map((x) => x.size) }],
           fmtInt, ctx.signal);
-      }).catch(() => replace(chartBox, errorState(new Error('The chart could not be loaded. Reload the page.'))));
+      }).catch(() => chartFailed(chartBox));
     }
 
     const personaCard = h('section', { class: 'card persona-card', 'aria-labelledby': 'h-persona' },

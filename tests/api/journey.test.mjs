@@ -84,9 +84,12 @@ test('live numbers: events, customers, conversion to the next touchpoint, time b
   assert.equal(pick.live, undefined, 'an unbound touchpoint has no numbers');
   assert.deepEqual(r.json.stages.map((s) => s.customers), [3, 1]);
   assert.equal(r.json.live.window_hours, 720);
-  // a 1-day window: c's late add no longer counts for anyone, and b still converts
+  // a 1-day window: a (2h) and b (4h) still convert; c (40 days) did not under 30 days either
   const w = await api(srv, `/journey-maps/${id}?from=${iso(T0 - D)}&to=${iso(T0 + 60 * D)}&window=1d`);
   assert.equal(w.json.stages[0].touchpoints[0].live.next_customers, 2);
+  // a 3-hour window keeps a (2h from view to add) and drops b (4h)
+  const w3 = await api(srv, `/journey-maps/${id}?from=${iso(T0 - D)}&to=${iso(T0 + 60 * D)}&window=3h`);
+  assert.equal(w3.json.stages[0].touchpoints[0].live.next_customers, 1);
   // without live numbers
   const plain = await api(srv, `/journey-maps/${id}?live=false`);
   assert.equal(plain.json.stages[0].touchpoints[0].live, undefined);

@@ -1,10 +1,10 @@
 # cxm - see README.md. `make run`, `make test`.
 CC      ?= cc
 CLANG   ?= clang
-PKGS    := libmicrohttpd libcjson sqlite3 zlib libsodium
+PKGS    := libmicrohttpd libcjson sqlite3 zlib libsodium libcurl
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
                -pthread $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -pthread
+LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lstemmer -lm -pthread
 OPT     ?= -O2 -g
 SAN     := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 

@@ -95,6 +95,12 @@ cx_err an_compile(const cJSON *item, const char *field, const char *label, rules
   cx_err rc = rules_compile(item->valuestring, strlen(item->valuestring), out, &re);
   if (rc == CX_ENOMEM) return rc;
   if (rc) return an_fail(err, "invalid_rule", field, "%s: %s", label, re.message);
+  if (rules_reads_root(*out, "response") || rules_reads_root(*out, "answers")) {
+    rules_free(*out);
+    *out = NULL;
+    return an_fail(err, "invalid_rule", field, "%s: response.* and answers.* belong to survey logic and case rules.",
+                   label);
+  }
   return CX_OK;
 }
 

@@ -399,12 +399,6 @@ static cx_err compile_rule(const char *src, rules_expr **out, analytics_error *e
   return CX_OK;
 }
 
-static cx_err event_path(void *ctx, const char *root, const char *const *parts, size_t nparts) {
-  (void)parts, (void)nparts;
-  if (!strcmp(root, "event")) *(int *)ctx = 1;
-  return CX_OK;
-}
-
 /* A persona: {"goals":[…],"pain_points":[…]} of short strings, as JSON text. */
 static cx_err persona_text(const cJSON *p, char **out, analytics_error *err) {
   *out = NULL;
@@ -449,9 +443,12 @@ static cx_err check(const cJSON *req, segment *g, int partial, analytics_error *
     rules_expr *e;
     cx_err rc = compile_rule(rule->valuestring, &e, err);
     if (rc) return rc;
-    int reads_event = 0;
-    rules_each_path(e, event_path, &reads_event);
-    if (reads_event) {
+    if (rules_reads_root(e, "response") || rules_reads_root(e, "answers")) {
+      rules_free(e);
+      return an_fail(err, "invalid_rule", "rule",
+                     "A segment is about customers: response.* and answers.* belong to survey logic and case rules.");
+    }
+    if (rules_reads_root(e, "event")) {
       rules_free(e);
       return an_fail(err, "invalid_rule", "rule",
                      "A segment is about customers, not one event: use traits.*, customer.* and the history functions (count, sum, days_since…), not event.*.");

@@ -99,6 +99,12 @@ cx_err profile_stages_compile(const char *const *names, const char *const *rules
       break;
     }
     m->n = i + 1; /* owns rule[i] from here */
+    if (rules_reads_root(m->rule[i], "response") || rules_reads_root(m->rule[i], "answers")) {
+      snprintf(msg, msglen, "Stage %zu's rule: response.* and answers.* belong to survey logic and case rules.", i + 1);
+      *bad_rule = 1;
+      rc = CX_EINVAL;
+      break;
+    }
     if (!rules_may_be(m->rule[i], RULES_BOOL)) {
       snprintf(msg, msglen, "Stage %zu's rule must be a condition (true or false).", i + 1);
       *bad_rule = 1;

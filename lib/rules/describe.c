@@ -224,3 +224,16 @@ cx_err rules_each_count(const rules_expr *e,
   }
   return CX_OK;
 }
+
+static cx_err root_hit(void *ctx, const char *root, const char *const *parts, size_t nparts) {
+  (void)parts, (void)nparts;
+  const char **want = ctx;
+  if (!strcmp(root, *want)) *want = NULL;
+  return CX_OK;
+}
+
+int rules_reads_root(const rules_expr *e, const char *root) {
+  const char *want = root;
+  rules_each_path(e, root_hit, (void *)&want);
+  return want == NULL;
+}

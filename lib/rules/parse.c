@@ -23,7 +23,7 @@
 #include <string.h>
 
 const char *const rules_op_text[] = {"==", "!=", "<", "<=", ">", ">=", "+", "-", "*", "/", "%"};
-const char *const rules_root_name[] = {"traits", "event", "customer"};
+const char *const rules_root_name[] = {"traits", "event", "customer", "response", "answers"};
 const char *const rules_fn_name[] = {[F_COUNT] = "count",       [F_SUM] = "sum",
                                      [F_DAYS_SINCE] = "days_since", [F_HAS] = "has",
                                      [F_LOWER] = "lower",       [F_CONTAINS] = "contains",
@@ -584,7 +584,7 @@ static int32_t parse_path(parser *p, int root) {
     char b[48];
     fail(p, CX_EINVAL, p->tok.pos, "expected \".\" and a name after %s (as in %s.%s), found %s",
          rules_root_name[root], rules_root_name[root],
-         root == ROOT_TRAITS ? "plan" : root == ROOT_EVENT ? "properties.revenue" : "stage",
+         root == ROOT_TRAITS ? "plan" : root == ROOT_EVENT ? "properties.revenue" : root == ROOT_CUSTOMER ? "stage" : root == ROOT_RESPONSE ? "nps" : "q1",
          tok_text(p, b));
     return -1;
   }
@@ -791,7 +791,7 @@ static int32_t parse_primary(parser *p) {
     while (j < p->n && (p->src[j] == ' ' || p->src[j] == '\t' || p->src[j] == '\n' || p->src[j] == '\r'))
       j++;
     if (j < p->n && p->src[j] == '(') return parse_call(p);
-    for (int r = 0; r < 3; r++)
+    for (int r = 0; r < ROOT_COUNT; r++)
       if (ident_is(t, rules_root_name[r])) return parse_path(p, r);
     rules_node_kind k = ident_is(t, "now")          ? N_NOW
                         : ident_is(t, "first_seen") ? N_FIRST_SEEN
@@ -799,7 +799,7 @@ static int32_t parse_primary(parser *p) {
                                                     : N_LIT;
     if (k == N_LIT) {
       fail(p, CX_EINVAL, t->pos,
-           "unknown name %s; a path starts with traits., event. or customer., and the other "
+           "unknown name %s; a path starts with traits., event., customer., response. or answers., and the other "
            "names are now, first_seen and last_seen", tok_text(p, b));
       return -1;
     }

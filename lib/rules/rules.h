@@ -67,7 +67,8 @@ typedef struct {
 typedef struct {
   void *ctx;
   int64_t now_ms; /* "now" for the whole evaluation, so that it is one instant */
-  /* root is "traits", "event" or "customer"; parts[0..nparts) are the
+  /* root is "traits", "event", "customer", "response" or "answers" (a
+   * survey response and its answers); parts[0..nparts) are the
    * names after it (traits.plan: parts = {"plan"}). Leave *out alone (it
    * arrives as null) when there is no such value. A time of CX_NO_TIME
    * reads as null. */
@@ -118,6 +119,8 @@ cx_err rules_each_path(const rules_expr *e,
  * (-1: all time); a nonzero return stops the walk and is returned. */
 cx_err rules_each_count(const rules_expr *e,
                         cx_err (*fn)(void *ctx, const char *name, int64_t window_ms), void *ctx);
+/* 1 when e reads a path under root ("event", "response"…). */
+int rules_reads_root(const rules_expr *e, const char *root);
 /* 1 when e's value may be of type t (the compiler's static types). */
 int rules_may_be(const rules_expr *e, rules_type t);
 /* 1 when e calls the function named name ("count", "sum", ...). */

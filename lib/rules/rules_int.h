@@ -22,7 +22,7 @@ typedef enum {
 } rules_node_kind;
 
 enum { OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE, OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_MOD };
-enum { ROOT_TRAITS, ROOT_EVENT, ROOT_CUSTOMER };
+enum { ROOT_TRAITS, ROOT_EVENT, ROOT_CUSTOMER, ROOT_RESPONSE, ROOT_ANSWERS, ROOT_COUNT };
 enum { F_COUNT, F_SUM, F_DAYS_SINCE, F_HAS, F_LOWER, F_CONTAINS, F_STARTS_WITH, F_ENDS_WITH };
 
 typedef struct {
@@ -51,7 +51,7 @@ struct rules_expr {
 };
 
 extern const char *const rules_op_text[];   /* "==", ..., "%" */
-extern const char *const rules_root_name[]; /* "traits", "event", "customer" */
+extern const char *const rules_root_name[]; /* "traits", "event", "customer", "response", "answers" */
 extern const char *const rules_fn_name[];
 
 #endif

@@ -360,7 +360,7 @@ static void test_error_messages(void **state) {
       {"sum(\"Order Completed\")", "at 21: too few arguments: sum(name, property[, window])", 21},
       {"count(traits.plan)",
        "at 6: the first argument of count must be an event name in quotes, such as \"Order Completed\"", 6},
-      {"sum(\"a\", revenue)", "at 9: unknown name \"revenue\"; a path starts with traits., event. or customer., "
+      {"sum(\"a\", revenue)", "at 9: unknown name \"revenue\"; a path starts with traits., event., customer., response. or answers., "
                               "and the other names are now, first_seen and last_seen", 9},
       {"sum(\"a\", 3)", "at 9: the second argument of sum must be a property name in quotes, such as \"revenue\"", 9},
       {"count(\"a\", 30)", "at 11: the window of count must be a duration such as 30d", 11},
@@ -368,7 +368,7 @@ static void test_error_messages(void **state) {
       {"count(\"a\", 0s)", "at 11: the window of count must be longer than 0", 11},
       {"frequency(\"a\")", "at 0: unknown function \"frequency\"; the functions are count, sum, days_since, "
                            "has, lower, contains, starts_with and ends_with", 0},
-      {"plan == 1", "at 0: unknown name \"plan\"; a path starts with traits., event. or customer., and the "
+      {"plan == 1", "at 0: unknown name \"plan\"; a path starts with traits., event., customer., response. or answers., and the "
                     "other names are now, first_seen and last_seen", 0},
       {"traits", "at 6: expected \".\" and a name after traits (as in traits.plan), found end of input", 6},
       {"traits.", "at 7: expected a name after \".\", found end of input", 7},
@@ -376,7 +376,7 @@ static void test_error_messages(void **state) {
       {"(1 + 2", "at 6: expected \")\" to close the \"(\" at 0, found end of input", 6},
       {"1 + 2)", "at 5: expected an operator (this \")\" closes nothing) or the end of the rule, found \")\"", 5},
       {"1 2", "at 2: expected an operator or the end of the rule, found \"2\"", 2},
-      {"a = 1", "at 0: unknown name \"a\"; a path starts with traits., event. or customer., and the other "
+      {"a = 1", "at 0: unknown name \"a\"; a path starts with traits., event., customer., response. or answers., and the other "
                 "names are now, first_seen and last_seen", 0},
       {"traits.a = 1", "at 9: unexpected \"=\"; write == to compare", 9},
       {"true & false", "at 5: unexpected \"&\"; write &&", 5},

@@ -50,13 +50,15 @@ int cmd_serve(const cli_opts *o) {
   ingest *in = NULL;
   http_server *h = NULL;
   analytics_segments *seg = NULL;
+  feedback *fb = NULL;
   if ((rc = ingest_open(st, &pr, &in)) ||
+      (rc = feedback_open(st, pr, in, &fb)) ||
       (rc = ingest_start(in, queue_messages())) ||
       (rc = analytics_segments_open(st, pr, &seg))) {
     cli_error("the derived indexes could not be built (%s).", cx_strerror(rc));
     goto out;
   }
-  http_cfg cfg = {.st = st, .pr = pr, .in = in, .seg = seg, .listen = o->listen};
+  http_cfg cfg = {.st = st, .pr = pr, .in = in, .seg = seg, .fb = fb, .listen = o->listen};
   if ((rc = http_start(&cfg, &h))) {
     if (rc == CX_EINVAL) cli_error("--listen must be HOST:PORT with an IPv4 address, not '%s'.", o->listen);
     else cli_error("cannot listen on %s (is the port in use?).", o->listen);
@@ -82,6 +84,7 @@ int cmd_serve(const cli_opts *o) {
 out:
   analytics_segments_close(seg); /* before the writer stops: it records sizes through it */
   cli_close(st, pr, in);
+  feedback_close(fb); /* after the writer, whose listener it is */
   if (!rc) cx_log("info", "stopped", NULL);
   return rc ? 1 : 0;
 }

@@ -4,6 +4,7 @@
 #define CX_HTTP_H
 #include "../base/err.h"
 #include "../analytics/analytics.h"
+#include "../feedback/feedback.h"
 #include "../ingest/ingest.h"
 #include "../profile/profile.h"
 #include "../store/store.h"
@@ -15,6 +16,7 @@ typedef struct {
   profile *pr;
   ingest *in;
   analytics_segments *seg;
+  feedback *fb;
   const char *listen; /* "HOST:PORT"; port 0 picks a free one */
 } http_cfg;
 

@@ -105,6 +105,10 @@ enum MHD_Result http_segments(http_server *h, struct MHD_Connection *c, http_req
 /* journey.c: rest is what follows /api/v1/journey-maps ("" or the id). */
 enum MHD_Result http_journey(http_server *h, struct MHD_Connection *c, http_req *r, const char *rest,
                              int admin);
+/* surveys.c: rest is what follows /api/v1/surveys ("" or "{id}[/…]"). */
+enum MHD_Result http_surveys(http_server *h, struct MHD_Connection *c, http_req *r, const char *rest, int admin);
+/* surveys.c: what is "nps", "csat" or "ces" (/api/v1/metrics/{what}). */
+enum MHD_Result http_feedback_metric(http_server *h, struct MHD_Connection *c, http_req *r, const char *what);
 /* static.c: the embedded dashboard files */
 enum MHD_Result http_static(http_server *h, struct MHD_Connection *c, http_req *r);
 

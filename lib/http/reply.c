@@ -90,9 +90,12 @@ enum MHD_Result http_send_outcome(http_server *h, struct MHD_Connection *c, http
                                   cx_buf *b, cx_err rc, const analytics_error *err,
                                   const http_names *names) {
   enum MHD_Result ret;
+  /* refusals about the resource's state rather than the request: 409 */
+  static const char *const conflicts[] = {"survey_closed", "survey_not_live", "has_responses", NULL};
+  int conflict = rc == CX_EINVAL && !strncmp(err->code, "too_many_", 9);
+  for (size_t i = 0; rc == CX_EINVAL && conflicts[i]; i++) conflict |= !strcmp(err->code, conflicts[i]);
   if (rc == CX_EINVAL)
-    ret = http_send_error(h, c, r, !strncmp(err->code, "too_many_", 9) ? 409 : 400, err->code, err->message,
-                          *err->field ? err->field : NULL);
+    ret = http_send_error(h, c, r, conflict ? 409 : 400, err->code, err->message, *err->field ? err->field : NULL);
   else if (rc == CX_ENOTFOUND && names)
     ret = http_send_error(h, c, r, 404, names->not_found_code, names->not_found_message, "id");
   else if (rc == CX_EEXIST && names)

@@ -60,6 +60,9 @@ typedef struct {
   int64_t ts;
   uint64_t mid_hash;
   int duplicate; /* set by the writer when messageId was seen */
+  /* what the module that built this message attached to it for its
+   * listener (never set by parsing: SDK messages carry none); borrowed */
+  void *attach;
   int64_t source; /* the source it came through; 0: the batch's */
 } ingest_msg;
 
@@ -97,6 +100,20 @@ void ingest_close(ingest *in);
  * that the next ingest_open reads it and scans only the log after it.
  * Call at a clean stop, with the writer stopped. */
 cx_err ingest_save(ingest *in);
+
+/* The listener of messages built by another module (survey responses):
+ * on_message runs on the writer thread, inside the group's transaction,
+ * for each new (not duplicate) message whose attach is set, with the
+ * customer it resolved to and the event's seq; an error rolls back the
+ * group. after_commit and after_rollback follow every group. Set it once,
+ * before ingest_start. */
+typedef struct {
+  cx_err (*on_message)(void *ctx, sqlite3 *db, ingest_msg *m, int64_t customer, int64_t seq);
+  void (*after_commit)(void *ctx);
+  void (*after_rollback)(void *ctx);
+  void *ctx;
+} ingest_listener;
+void ingest_listen(ingest *in, const ingest_listener *l);
 
 /* Commits batch as coming from source_id. CX_OK once on disk; CX_EFULL
  * (queue full), CX_ESTOPPED (shutting down) or CX_EDB otherwise, in which

@@ -40,6 +40,7 @@ struct ingest {
   source *src;
   size_t nsrc;
   atomic_uint_fast64_t events, duplicates, batches;
+  ingest_listener listener; /* set before the writer starts */
 };
 
 static int idset_has(const idset *s, uint64_t h) {
@@ -281,12 +282,19 @@ static cx_err after_rollback(void *ctx, sqlite3 *db) {
   /* the in-memory state may hold what was just rolled back: rebuild all of
    * it; if any part fails the store stops taking writes (fail-stop) */
   cx_err a = dedupe_load(in, db, 0), b = profile_rebuild(in->pr, db), c = sources_load(in, db);
+  if (in->listener.after_rollback) in->listener.after_rollback(in->listener.ctx);
   return a ? a : b ? b : c;
 }
 
 /* what the group changed is committed: those following the profile's
  * changes may read it from the store now */
-static void after_commit(void *ctx) { profile_changes_publish(((ingest *)ctx)->pr); }
+static void after_commit(void *ctx) {
+  ingest *in = ctx;
+  profile_changes_publish(in->pr);
+  if (in->listener.after_commit) in->listener.after_commit(in->listener.ctx);
+}
+
+void ingest_listen(ingest *in, const ingest_listener *l) { in->listener = *l; }
 
 cx_err ingest_start(ingest *in, size_t max_queue) {
   store_writer_cfg cfg = {.max_queue = max_queue, .max_group = 50000,
@@ -348,6 +356,9 @@ static cx_err apply_message(ingest *in, sqlite3 *db, ingest_msg *m, int64_t sour
     return CX_EDB;
   }
   if ((rc = profile_note_event(in->pr, cust, seq, m->ts, m->type, m->name, source_id))) return rc;
+  if (m->attach && in->listener.on_message &&
+      (rc = in->listener.on_message(in->listener.ctx, db, m, cust, seq)))
+    return rc;
   return idset_add(&in->cur, m->mid_hash);
 }
 

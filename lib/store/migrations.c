@@ -47,6 +47,21 @@ const char *const store_migrations[] = {
     "  updated_at INTEGER NOT NULL);"
     "CREATE TABLE journey_map_versions(map_id INTEGER NOT NULL, version INTEGER NOT NULL,"
     "  doc TEXT NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY(map_id, version)) WITHOUT ROWID;",
+    /* 4: surveys, every saved version of each, and their responses: one
+     * row per response (answers as JSON; the event it came in as at seq);
+     * link: the personal link it answered, whose later answer replaces it */
+    "CREATE TABLE surveys(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+    "  kind TEXT NOT NULL, status TEXT NOT NULL, version INTEGER NOT NULL,"
+    "  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
+    "CREATE TABLE survey_versions(survey_id INTEGER NOT NULL, version INTEGER NOT NULL,"
+    "  doc TEXT NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY(survey_id, version)) WITHOUT ROWID;"
+    "CREATE TABLE responses(id INTEGER PRIMARY KEY, survey_id INTEGER NOT NULL,"
+    "  version INTEGER NOT NULL, customer_id INTEGER NOT NULL, seq INTEGER NOT NULL,"
+    "  submitted_at INTEGER NOT NULL, received_at INTEGER NOT NULL, complete INTEGER NOT NULL,"
+    "  channel TEXT, touchpoint TEXT, unit TEXT, agent TEXT, language TEXT, link TEXT,"
+    "  replaced_by INTEGER, answers TEXT NOT NULL, scores TEXT NOT NULL);"
+    "CREATE INDEX responses_survey ON responses(survey_id, id);"
+    "CREATE INDEX responses_link ON responses(link) WHERE link IS NOT NULL;",
 };
 
 const int store_migration_count = (int)(sizeof store_migrations / sizeof store_migrations[0]);

@@ -1,0 +1,98 @@
+/* feedback_int.h - private to the feedback module. */
+#ifndef CX_FEEDBACK_INT_H
+#define CX_FEEDBACK_INT_H
+#include "feedback.h"
+#include "../rules/rules.h"
+#include <pthread.h>
+#include <stdatomic.h>
+
+enum { Q_NPS, Q_CSAT, Q_CES, Q_RATING, Q_CHOICE, Q_TEXT, Q_TYPES };
+extern const char *const fb_type_name[Q_TYPES];
+enum { S_DRAFT, S_LIVE, S_CLOSED };
+extern const char *const fb_status_name[3];
+
+#define FB_MAX_ID 40
+
+typedef struct {
+  const char *id;  /* into doc */
+  int type, required, multiple;
+  int min, max;    /* the scale of a scored question */
+  size_t nopt;
+  const char *opt[FEEDBACK_MAX_OPTIONS]; /* option ids, into doc */
+  rules_expr *show_if; /* owned; NULL: always shown */
+  const cJSON *json;   /* the question in doc */
+} fb_question;
+
+/* A compiled survey version; immutable once built, shared through the
+ * cache with a reference count (fb->mu). */
+struct feedback_survey {
+  int64_t id, version;
+  int status, employee;
+  int refs;
+  cJSON *doc; /* owned: the saved document */
+  const char *name, *language; /* into doc */
+  size_t nq;
+  fb_question q[FEEDBACK_MAX_QUESTIONS];
+};
+
+/* One scored answer in the index (32 bytes). */
+typedef struct {
+  int64_t ts;        /* submitted_at */
+  int64_t customer;  /* as stored (follow merges through the profile) */
+  uint32_t survey;   /* survey id */
+  uint32_t response; /* response id (the row) */
+  uint16_t question; /* interned question id */
+  uint16_t channel, touchpoint, unit; /* interned; 0: none */
+  uint16_t agent;
+  int8_t score;
+  uint8_t type; /* Q_NPS, Q_CSAT, Q_CES; 0x80 set: replaced (a later answer of the same link) */
+} fb_score;
+
+/* Interned short strings of one field: id 0 is "none". */
+typedef struct {
+  char **s;
+  size_t n, cap;
+} fb_keys;
+
+struct feedback {
+  store *st;
+  profile *pr;
+  ingest *in;
+  _Atomic int64_t source; /* the "surveys" source, made at the first response */
+  pthread_mutex_t mu; /* the survey cache */
+  feedback_survey **cache;
+  size_t ncache, capcache;
+  /* the index: readers take rd, the writer's commit takes wr */
+  pthread_rwlock_t lock;
+  fb_score *sc;
+  size_t nsc, capsc;
+  uint64_t responses;
+  fb_keys keys[5]; /* question, channel, touchpoint, unit, agent */
+  /* written on the writer thread inside a group, published at commit */
+  fb_score *pend;
+  size_t npend, cappend;
+  uint32_t *pend_replaced; /* response ids superseded by a pending answer */
+  size_t nrepl, caprepl;
+  uint64_t pend_new; /* responses that replace none */
+};
+enum { K_QUESTION, K_CHANNEL, K_TOUCHPOINT, K_UNIT, K_AGENT };
+
+/* survey.c */
+cx_err fb_survey_load(feedback *f, sqlite3 *db, int64_t id, int64_t version, feedback_survey **out);
+void fb_survey_free(feedback_survey *s);
+/* Text of a localised member (a string or {"en":…}) in lang, falling back
+ * to the survey's language, then to any. NULL when absent. */
+const char *fb_text(const feedback_survey *s, const cJSON *v, const char *lang);
+/* 1 when question i is shown for answers (an object by question id). */
+int fb_shown(const feedback_survey *s, size_t i, const cJSON *answers);
+
+/* respond.c: the index */
+cx_err fb_index_load(feedback *f, sqlite3 *db);
+/* Interned id of s in keys k, adding it (caller holds lock for writing or
+ * is the writer); 0 when s is NULL. CX_ETOOBIG past FEEDBACK_MAX_KEYS. */
+cx_err fb_key(feedback *f, int k, const char *s, uint16_t *out);
+/* Checks answers against s: code/field/message in err. */
+cx_err fb_check_answers(const feedback_survey *s, const cJSON *answers, int complete, cJSON **norm,
+                        analytics_error *err);
+
+#endif

@@ -1,0 +1,311 @@
+/* metrics.c - NPS, CSAT and CES over the index of scored answers, with
+ * confidence intervals, breakdowns, a series by interval and a test
+ * between two periods (docs/feedback-metrics.md). One pass over the
+ * index fills a histogram of scores per cell; every figure comes from
+ * the histograms. */
+#include "feedback_int.h"
+#include "../base/mem.h"
+#include "../base/time.h"
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#define MAX_BUCKETS 400
+#define MAX_GROUPS 50
+#define Z95 1.959963984540054
+
+typedef struct {
+  uint32_t h[11]; /* answers by score 0..10 */
+} hist;
+
+typedef struct {
+  double value; /* nps points, csat %, ces mean; NAN when n = 0 */
+  double lo, hi;
+  double mean, var; /* of the per-answer variable the test compares */
+  uint64_t n;
+} figure;
+
+static void figure_of(feedback_metric_kind k, const hist *x, figure *f) {
+  uint64_t n = 0;
+  for (int i = 0; i < 11; i++) n += x->h[i];
+  *f = (figure){.value = NAN, .lo = NAN, .hi = NAN, .n = n};
+  if (!n) return;
+  double dn = (double)n;
+  if (k == FEEDBACK_NPS) {
+    double p = 0, d = 0;
+    for (int i = 0; i <= 6; i++) d += x->h[i];
+    p = (double)x->h[9] + x->h[10];
+    double m = (p - d) / dn, v = (p + d) / dn - m * m; /* of +1 / 0 / -1 */
+    double se = sqrt(v / dn);
+    f->value = 100 * m, f->lo = 100 * fmax(-1, m - Z95 * se), f->hi = 100 * fmin(1, m + Z95 * se);
+    f->mean = m, f->var = v;
+  } else if (k == FEEDBACK_CSAT) {
+    double s = (double)x->h[4] + x->h[5], ph = s / dn, z2 = Z95 * Z95; /* Wilson */
+    double c = (ph + z2 / (2 * dn)) / (1 + z2 / dn);
+    double w = Z95 * sqrt(ph * (1 - ph) / dn + z2 / (4 * dn * dn)) / (1 + z2 / dn);
+    f->value = 100 * ph, f->lo = 100 * fmax(0, c - w), f->hi = 100 * fmin(1, c + w);
+    f->mean = ph, f->var = ph * (1 - ph);
+  } else {
+    double sum = 0, sq = 0;
+    for (int i = 1; i <= 7; i++) sum += (double)i * x->h[i], sq += (double)i * i * x->h[i];
+    double m = sum / dn, v = n > 1 ? (sq - dn * m * m) / (dn - 1) : 0;
+    if (v < 0) v = 0;
+    double se = sqrt(v / dn);
+    f->value = m, f->lo = m - Z95 * se, f->hi = m + Z95 * se;
+    f->mean = m, f->var = v;
+  }
+}
+
+static cx_err put_num(cx_buf *b, double v) {
+  return isnan(v) ? cx_buf_puts(b, "null") : cx_buf_printf(b, "%.4g", fabs(v) < 5e-5 ? 0.0 : v);
+}
+
+static const char *const metric_name[] = {"nps", "csat", "ces"};
+
+/* The figure's members (no braces). */
+static cx_err put_figure(cx_buf *b, feedback_metric_kind k, const hist *x) {
+  figure f;
+  figure_of(k, x, &f);
+  cx_err rc = cx_buf_printf(b, "\"%s\":", metric_name[k]);
+  if (!rc) rc = put_num(b, f.value);
+  if (!rc) rc = cx_buf_printf(b, ",\"n\":%llu", (unsigned long long)f.n);
+  if (!rc && k == FEEDBACK_NPS) {
+    uint64_t d = 0;
+    for (int i = 0; i <= 6; i++) d += x->h[i];
+    rc = cx_buf_printf(b, ",\"promoters\":%u,\"passives\":%u,\"detractors\":%llu", x->h[9] + x->h[10], x->h[7] + x->h[8],
+                       (unsigned long long)d);
+  } else if (!rc && k == FEEDBACK_CSAT) {
+    rc = cx_buf_printf(b, ",\"satisfied\":%u", x->h[4] + x->h[5]);
+  } else if (!rc) {
+    uint64_t agree = (uint64_t)x->h[5] + x->h[6] + x->h[7];
+    rc = cx_buf_printf(b, ",\"agree\":%llu,\"agree_pct\":", (unsigned long long)agree);
+    if (!rc) rc = put_num(b, f.n ? 100.0 * (double)agree / (double)f.n : NAN);
+  }
+  if (!rc && !f.n) rc = cx_buf_puts(b, ",\"ci95\":null");
+  if (!rc && f.n) {
+    rc = cx_buf_puts(b, ",\"ci95\":[");
+    if (!rc) rc = put_num(b, f.lo);
+    if (!rc) rc = cx_buf_puts(b, ",");
+    if (!rc) rc = put_num(b, f.hi);
+    if (!rc) rc = cx_buf_puts(b, "]");
+  }
+  if (!rc) {
+    rc = cx_buf_puts(b, ",\"distribution\":[");
+    int lo = k == FEEDBACK_NPS ? 0 : 1, hi = k == FEEDBACK_NPS ? 10 : k == FEEDBACK_CSAT ? 5 : 7;
+    for (int i = lo; i <= hi && !rc; i++) rc = cx_buf_printf(b, "%s%u", i > lo ? "," : "", x->h[i]);
+    if (!rc) rc = cx_buf_puts(b, "]");
+  }
+  return rc;
+}
+
+/* Start of the bucket after start, quarters included (interval 4). */
+static int64_t next_start(int64_t start, int iv) {
+  if (iv == 4) return cx_interval_next(cx_interval_next(cx_interval_next(start, CX_MONTH), CX_MONTH), CX_MONTH);
+  return cx_interval_next(start, (cx_interval)iv);
+}
+
+static int64_t floor_start(int64_t ms, int iv) {
+  if (iv != 4) return cx_interval_floor(ms, (cx_interval)iv);
+  int64_t m = cx_interval_floor(ms, CX_MONTH);
+  /* back to January, April, July or October */
+  for (int i = 0; i < 3; i++) {
+    char t[CX_TIME_LEN];
+    cx_time_format(m, t);
+    int month = (t[5] - '0') * 10 + (t[6] - '0');
+    if ((month - 1) % 3 == 0) break;
+    m = cx_interval_floor(m - 1, CX_MONTH);
+  }
+  return m;
+}
+
+static int bucket_of(const int64_t *starts, size_t n, int64_t ts) {
+  size_t lo = 0, hi = n; /* the last start <= ts */
+  while (lo + 1 < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (starts[mid] <= ts) lo = mid;
+    else hi = mid;
+  }
+  return (int)lo;
+}
+
+static double p_two_sided(double z) { return erfc(fabs(z) / sqrt(2.0)); }
+
+cx_err feedback_metric(feedback *f, feedback_metric_kind k, const feedback_query *q, cx_buf *out,
+                       analytics_error *err) {
+  int type = k == FEEDBACK_NPS ? Q_NPS : k == FEEDBACK_CSAT ? Q_CSAT : Q_CES;
+  int by = -1; /* K_* or 5: survey */
+  if (q->by) {
+    static const char *const names[] = {NULL, "channel", "touchpoint", "unit", "agent", "survey"};
+    for (int i = 1; i < 6; i++)
+      if (!strcmp(q->by, names[i])) by = i;
+    if (by < 0) return analytics_refuse(err, "invalid_parameter", "by", "by must be channel, touchpoint, unit, agent or survey.");
+  }
+  int iv = 0;
+  if (q->interval) {
+    if (!strcmp(q->interval, "quarter")) iv = 4;
+    else if (cx_interval_parse(q->interval, (cx_interval *)&iv))
+      return analytics_refuse(err, "invalid_parameter", "interval", "interval must be day, week, month or quarter.");
+  }
+  if (q->question && !q->survey)
+    return analytics_refuse(err, "invalid_parameter", "question", "question needs survey: question ids belong to a survey.");
+  if (q->survey) {
+    const feedback_survey *s;
+    cx_err rc = feedback_survey_acquire(f, q->survey, &s);
+    if (rc == CX_ENOTFOUND) return analytics_refuse(err, "unknown_survey", "survey", "No survey has this id.");
+    if (rc) return rc;
+    int found = !q->question, typed = !q->question;
+    for (size_t i = 0; i < s->nq && q->question; i++)
+      if (!strcmp(s->q[i].id, q->question)) found = 1, typed = s->q[i].type == type;
+    feedback_survey_release(f, s);
+    if (!found) return analytics_refuse(err, "unknown_question", "question", "This survey has no question %.40s.", q->question);
+    if (!typed) return analytics_refuse(err, "wrong_type", "question", "Question %.40s is not a %s question.", q->question, metric_name[k]);
+  }
+  pthread_rwlock_rdlock(&f->lock);
+  uint16_t qk = 0;
+  int no_question = 0;
+  if (q->question) {
+    no_question = 1;
+    for (size_t i = 1; i < f->keys[K_QUESTION].n; i++)
+      if (!strcmp(f->keys[K_QUESTION].s[i], q->question)) qk = (uint16_t)i, no_question = 0;
+  }
+  int64_t from = q->from, to = q->to;
+  /* the series' buckets: from the first answer when from is open */
+  int64_t starts[MAX_BUCKETS + 1];
+  size_t nb = 0;
+  if (iv) {
+    int64_t lo = from, hi = to;
+    if (from <= CX_TIME_MIN || to >= CX_TIME_MAX) {
+      int64_t mn = INT64_MAX, mx = INT64_MIN;
+      for (size_t i = 0; i < f->nsc; i++) {
+        const fb_score *x = &f->sc[i];
+        if (x->type != type || (q->survey && x->survey != q->survey) || x->ts < from || x->ts >= to) continue;
+        if (x->ts < mn) mn = x->ts;
+        if (x->ts > mx) mx = x->ts;
+      }
+      if (from <= CX_TIME_MIN) lo = mn == INT64_MAX ? to : mn;
+      if (to >= CX_TIME_MAX) hi = mx == INT64_MIN ? lo : mx + 1;
+    }
+    for (int64_t t = floor_start(lo, iv); t < hi && nb <= MAX_BUCKETS; t = next_start(t, iv)) starts[nb++] = t;
+    if (nb > MAX_BUCKETS) {
+      pthread_rwlock_unlock(&f->lock);
+      return analytics_refuse(err, "invalid_parameter", "interval", "That makes more than %d intervals: take a longer interval or a shorter range.", MAX_BUCKETS);
+    }
+  }
+  size_t ngk = by < 0 ? 0 : by == 5 ? 0 : f->keys[by].n ? f->keys[by].n : 1;
+  /* groups by survey: survey ids are small; map through a scan */
+  uint32_t max_survey = 0;
+  if (by == 5)
+    for (size_t i = 0; i < f->nsc; i++)
+      if (f->sc[i].survey > max_survey) max_survey = f->sc[i].survey;
+  if (by == 5) ngk = (size_t)max_survey + 1;
+  hist total = {{0}}, prev = {{0}};
+  hist *buck = cx_calloc(nb + 1, sizeof *buck), *grp = cx_calloc(ngk + 1, sizeof *grp);
+  if (!buck || !grp) {
+    pthread_rwlock_unlock(&f->lock);
+    cx_free(buck), cx_free(grp);
+    return CX_ENOMEM;
+  }
+  int cmp = q->compare_to > q->compare_from;
+  for (size_t i = 0; i < f->nsc && !no_question; i++) {
+    const fb_score *x = &f->sc[i];
+    if (x->type != type || (q->survey && x->survey != q->survey) || (qk && x->question != qk)) continue;
+    if (cmp && x->ts >= q->compare_from && x->ts < q->compare_to) prev.h[x->score]++;
+    if (x->ts < from || x->ts >= to) continue;
+    total.h[x->score]++;
+    if (nb) buck[bucket_of(starts, nb, x->ts)].h[x->score]++;
+    if (by > 0) {
+      size_t g = by == 5 ? x->survey : by == K_CHANNEL ? x->channel : by == K_TOUCHPOINT ? x->touchpoint
+                                     : by == K_UNIT ? x->unit : x->agent;
+      if (g < ngk) grp[g].h[x->score]++;
+    }
+  }
+  cx_err rc = cx_buf_puts(out, "{");
+  if (!rc) rc = put_figure(out, k, &total);
+  if (!rc && by > 0) {
+    rc = cx_buf_printf(out, ",\"by\":\"%s\",\"groups\":[", q->by);
+    /* biggest first, at most MAX_GROUPS */
+    size_t order[MAX_GROUPS], no = 0;
+    for (size_t g = 0; g < ngk; g++) {
+      uint64_t n = 0;
+      for (int s = 0; s < 11; s++) n += grp[g].h[s];
+      if (!n) continue;
+      size_t at = no < MAX_GROUPS ? no++ : MAX_GROUPS;
+      if (at == MAX_GROUPS) {
+        uint64_t nl = 0;
+        for (int s = 0; s < 11; s++) nl += grp[order[MAX_GROUPS - 1]].h[s];
+        if (n <= nl) continue;
+        at = MAX_GROUPS - 1;
+      }
+      order[at] = g;
+      while (at > 0) { /* insertion: keep order by n, descending */
+        uint64_t a = 0, b = 0;
+        for (int s = 0; s < 11; s++) a += grp[order[at]].h[s], b += grp[order[at - 1]].h[s];
+        if (a <= b) break;
+        size_t t = order[at];
+        order[at] = order[at - 1], order[at - 1] = t;
+        at--;
+      }
+    }
+    for (size_t i = 0; i < no && !rc; i++) {
+      size_t g = order[i];
+      rc = cx_buf_puts(out, i ? ",{\"key\":" : "{\"key\":");
+      if (!rc) {
+        if (by == 5) rc = cx_buf_printf(out, "\"%zu\"", g);
+        else if (!g) rc = cx_buf_puts(out, "null");
+        else rc = cx_buf_json_str(out, f->keys[by].s[g], strlen(f->keys[by].s[g]));
+      }
+      if (!rc) rc = cx_buf_puts(out, ",");
+      if (!rc) rc = put_figure(out, k, &grp[g]);
+      if (!rc) rc = cx_buf_puts(out, "}");
+    }
+    if (!rc) rc = cx_buf_puts(out, "]");
+  }
+  if (!rc && nb) {
+    rc = cx_buf_printf(out, ",\"interval\":\"%s\",\"series\":[", q->interval);
+    for (size_t i = 0; i < nb && !rc; i++) {
+      rc = cx_buf_puts(out, i ? ",{\"start\":" : "{\"start\":");
+      if (!rc) rc = cx_buf_json_time(out, starts[i]);
+      if (!rc) rc = cx_buf_puts(out, ",");
+      if (!rc) rc = put_figure(out, k, &buck[i]);
+      if (!rc) rc = cx_buf_puts(out, "}");
+    }
+    if (!rc) rc = cx_buf_puts(out, "]");
+  }
+  if (!rc && cmp) {
+    figure a, b;
+    figure_of(k, &total, &a);
+    figure_of(k, &prev, &b);
+    rc = cx_buf_puts(out, ",\"compare\":{\"from\":");
+    if (!rc) rc = cx_buf_json_time(out, q->compare_from);
+    if (!rc) rc = cx_buf_puts(out, ",\"to\":");
+    if (!rc) rc = cx_buf_json_time(out, q->compare_to);
+    if (!rc) rc = cx_buf_puts(out, ",");
+    if (!rc) rc = put_figure(out, k, &prev);
+    double z = NAN, p = NAN;
+    if (a.n > 1 && b.n > 1) {
+      double se;
+      if (k == FEEDBACK_CSAT) { /* two proportions, pooled */
+        double pool = (a.mean * (double)a.n + b.mean * (double)b.n) / (double)(a.n + b.n);
+        se = sqrt(pool * (1 - pool) * (1.0 / (double)a.n + 1.0 / (double)b.n));
+      } else {
+        se = sqrt(a.var / (double)a.n + b.var / (double)b.n);
+      }
+      if (se > 0) z = (a.mean - b.mean) / se, p = p_two_sided(z);
+    }
+    if (!rc) rc = cx_buf_puts(out, ",\"change\":");
+    if (!rc) rc = put_num(out, a.n && b.n ? a.value - b.value : NAN);
+    if (!rc) rc = cx_buf_puts(out, ",\"z\":");
+    if (!rc) rc = put_num(out, z);
+    if (!rc) rc = cx_buf_puts(out, ",\"p_value\":");
+    if (!rc) rc = put_num(out, p);
+    if (!rc) rc = cx_buf_printf(out, ",\"significant\":%s}", !isnan(p) && p < 0.05 ? "true" : "false");
+  }
+  pthread_rwlock_unlock(&f->lock);
+  if (!rc) rc = cx_buf_puts(out, ",\"from\":");
+  if (!rc) rc = from <= CX_TIME_MIN ? cx_buf_puts(out, "null") : cx_buf_json_time(out, from);
+  if (!rc) rc = cx_buf_puts(out, ",\"to\":");
+  if (!rc) rc = to >= CX_TIME_MAX ? cx_buf_puts(out, "null") : cx_buf_json_time(out, to);
+  if (!rc) rc = cx_buf_puts(out, "}");
+  cx_free(buck), cx_free(grp);
+  return rc;
+}

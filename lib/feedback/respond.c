@@ -1,0 +1,650 @@
+/* respond.c - responses: checking answers against a survey version,
+ * ingesting a response as a "Survey Responded" event, the ingest listener
+ * that writes the response row in the same transaction, and the in-memory
+ * index of scored answers the metrics read (feedback.h). */
+#include "feedback_int.h"
+#include "../base/log.h"
+#include "../base/mem.h"
+#include "../base/time.h"
+#include "../base/util.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EVENT_NAME "Survey Responded"
+
+/* ---- interned keys ---- */
+
+cx_err fb_key(feedback *f, int k, const char *s, uint16_t *out) {
+  *out = 0;
+  if (!s || !*s) return CX_OK;
+  fb_keys *ks = &f->keys[k];
+  for (size_t i = 1; i < ks->n; i++)
+    if (!strcmp(ks->s[i], s)) {
+      *out = (uint16_t)i;
+      return CX_OK;
+    }
+  if (ks->n >= FEEDBACK_MAX_KEYS) return CX_ETOOBIG;
+  pthread_rwlock_wrlock(&f->lock);
+  cx_err rc = CX_OK;
+  if (!ks->n) ks->n = 1; /* 0 is "none" */
+  if (ks->n >= ks->cap) {
+    size_t cap = ks->cap ? 2 * ks->cap : 64;
+    char **n = cx_realloc(ks->s, cap * sizeof *n);
+    if (!n) rc = CX_ENOMEM;
+    else ks->s = n, ks->cap = cap, ks->s[0] = NULL;
+  }
+  char *d = rc ? NULL : cx_malloc(strlen(s) + 1);
+  if (!rc && !d) rc = CX_ENOMEM;
+  if (!rc) {
+    strcpy(d, s);
+    *out = (uint16_t)ks->n;
+    ks->s[ks->n++] = d;
+  }
+  pthread_rwlock_unlock(&f->lock);
+  return rc;
+}
+
+/* ---- checking answers ---- */
+
+static size_t utf8_chars(const char *s) {
+  size_t n = 0;
+  for (; *s; s++) n += ((unsigned char)*s & 0xC0) != 0x80;
+  return n;
+}
+
+static const fb_question *find_q(const feedback_survey *s, const char *id, size_t *at) {
+  for (size_t i = 0; i < s->nq; i++)
+    if (!strcmp(s->q[i].id, id)) {
+      if (at) *at = i;
+      return &s->q[i];
+    }
+  return NULL;
+}
+
+static int has_opt(const fb_question *q, const char *o) {
+  for (size_t i = 0; i < q->nopt; i++)
+    if (!strcmp(q->opt[i], o)) return 1;
+  return 0;
+}
+
+/* One answer checked and copied into norm (when given: an empty text or
+ * an empty list is no answer). */
+static cx_err check_one(const fb_question *q, const cJSON *a, cJSON *norm, analytics_error *err) {
+  char f[64];
+  snprintf(f, sizeof f, "answers.%s", q->id);
+  if (cJSON_IsNull(a)) return CX_OK;
+  cJSON *c = NULL;
+  switch (q->type) {
+  case Q_NPS: case Q_CSAT: case Q_CES: case Q_RATING:
+    if (!cJSON_IsNumber(a))
+      return analytics_refuse(err, "wrong_type", f, "%s must be a whole number from %d to %d.", f, q->min, q->max);
+    if (a->valuedouble != floor(a->valuedouble) || a->valuedouble < q->min || a->valuedouble > q->max)
+      return analytics_refuse(err, "out_of_range", f, "%s must be a whole number from %d to %d (%s).", f, q->min, q->max,
+                              fb_type_name[q->type]);
+    c = cJSON_CreateNumber(a->valuedouble);
+    break;
+  case Q_TEXT: {
+    if (!cJSON_IsString(a)) return analytics_refuse(err, "wrong_type", f, "%s must be a text.", f);
+    size_t n = strlen(a->valuestring);
+    if (!cx_utf8_valid(a->valuestring, n)) return analytics_refuse(err, "invalid_utf8", f, "%s is not valid UTF-8.", f);
+    if (utf8_chars(a->valuestring) > FEEDBACK_MAX_TEXT)
+      return analytics_refuse(err, "too_long", f, "%s is longer than %d characters.", f, FEEDBACK_MAX_TEXT);
+    size_t b = 0, e = n; /* blank text is no answer */
+    while (b < e && strchr(" \t\r\n", a->valuestring[b])) b++;
+    if (b == e) return CX_OK;
+    c = cJSON_CreateString(a->valuestring);
+    break;
+  }
+  case Q_CHOICE:
+    if (!q->multiple) {
+      if (!cJSON_IsString(a)) return analytics_refuse(err, "wrong_type", f, "%s must be one option id (a string).", f);
+      if (!has_opt(q, a->valuestring))
+        return analytics_refuse(err, "unknown_option", f, "%s: \"%.40s\" is not one of the options.", f, a->valuestring);
+      c = cJSON_CreateString(a->valuestring);
+    } else {
+      if (!cJSON_IsArray(a)) return analytics_refuse(err, "wrong_type", f, "%s must be a list of option ids.", f);
+      if (!cJSON_GetArraySize(a)) return CX_OK;
+      c = cJSON_CreateArray();
+      if (!c) return CX_ENOMEM;
+      for (const cJSON *x = a->child; x; x = x->next) {
+        if (!cJSON_IsString(x) || !has_opt(q, x->valuestring)) {
+          cJSON_Delete(c);
+          return analytics_refuse(err, "unknown_option", f, "%s holds something that is not one of the options.", f);
+        }
+        for (const cJSON *y = c->child; y; y = y->next)
+          if (!strcmp(y->valuestring, x->valuestring)) {
+            cJSON_Delete(c);
+            return analytics_refuse(err, "invalid_answer", f, "%s names the option %s twice.", f, x->valuestring);
+          }
+        cJSON *s = cJSON_CreateString(x->valuestring);
+        if (!s || !cJSON_AddItemToArray(c, s)) {
+          cJSON_Delete(s), cJSON_Delete(c);
+          return CX_ENOMEM;
+        }
+      }
+    }
+    break;
+  }
+  if (!c || !cJSON_AddItemToObject(norm, q->id, c)) {
+    cJSON_Delete(c);
+    return CX_ENOMEM;
+  }
+  return CX_OK;
+}
+
+cx_err fb_check_answers(const feedback_survey *s, const cJSON *answers, int complete, cJSON **out,
+                        analytics_error *err) {
+  if (!cJSON_IsObject(answers))
+    return analytics_refuse(err, "invalid_field", "answers", "answers must be an object of answers by question id, such as {\"q1\":9}.");
+  for (const cJSON *a = answers->child; a; a = a->next)
+    if (!find_q(s, a->string, NULL))
+      return analytics_refuse(err, "unknown_question", "answers", "This survey has no question %.40s.", a->string);
+  cJSON *norm = cJSON_CreateObject();
+  if (!norm) return CX_ENOMEM;
+  cx_err rc = CX_OK;
+  size_t given = 0;
+  for (size_t i = 0; i < s->nq && !rc; i++) {
+    const fb_question *q = &s->q[i];
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(answers, q->id);
+    int shown = fb_shown(s, i, norm);
+    char f[64];
+    snprintf(f, sizeof f, "answers.%s", q->id);
+    if (a && !shown && !cJSON_IsNull(a))
+      rc = analytics_refuse(err, "not_asked", f, "%s is not asked for these answers (show_if: %s).", q->id,
+                            cJSON_GetObjectItem(q->json, "show_if")->valuestring);
+    else if (a) rc = check_one(q, a, norm, err);
+    if (!rc && shown && q->required && complete && !cJSON_GetObjectItemCaseSensitive(norm, q->id))
+      rc = analytics_refuse(err, "missing_answer", f, "%s is required.", q->id);
+    if (!rc && cJSON_GetObjectItemCaseSensitive(norm, q->id)) given++;
+  }
+  if (!rc && !given) rc = analytics_refuse(err, "missing_answer", "answers", "A response answers at least one question.");
+  if (rc) {
+    cJSON_Delete(norm);
+    return rc;
+  }
+  *out = norm;
+  return CX_OK;
+}
+
+/* ---- the pending response: what the listener writes ---- */
+
+typedef struct {
+  const feedback_survey *s;
+  const cJSON *answers; /* normalised */
+  const char *answers_text, *scores_text;
+  feedback_context ctx;
+  const char *link;
+  int complete;
+  int64_t submitted, received;
+  /* set by the listener */
+  int64_t id, customer;
+} fb_pending;
+
+/* "T:qid:score;…" for each scored answer (T: the type's digit). */
+static cx_err scores_text(const feedback_survey *s, const cJSON *norm, cx_buf *b) {
+  cx_err rc = CX_OK;
+  for (size_t i = 0; i < s->nq && !rc; i++) {
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(norm, s->q[i].id);
+    if (!a || s->q[i].type > Q_CES) continue;
+    rc = cx_buf_printf(b, "%d:%s:%d;", s->q[i].type, s->q[i].id, a->valueint);
+  }
+  return rc;
+}
+
+static cx_err push_scores(feedback *f, const char *scores, int64_t id, int64_t survey, int64_t ts, int64_t customer,
+                          const uint16_t ctxk[4], fb_score **arr, size_t *n, size_t *cap) {
+  const char *p = scores;
+  while (*p) {
+    int type = p[0] - '0';
+    const char *q = p + 2, *c = strchr(q, ':');
+    const char *end = c ? strchr(c, ';') : NULL;
+    if (type < 0 || type > Q_CES || !c || !end || c - q > FB_MAX_ID) return CX_EINVAL;
+    char qid[FB_MAX_ID + 1];
+    memcpy(qid, q, (size_t)(c - q));
+    qid[c - q] = 0;
+    uint16_t qk;
+    cx_err rc = fb_key(f, K_QUESTION, qid, &qk);
+    if (rc) return rc;
+    if (*n == *cap) {
+      size_t nc = *cap ? 2 * *cap : 1024;
+      fb_score *na = cx_realloc(*arr, nc * sizeof *na);
+      if (!na) return CX_ENOMEM;
+      *arr = na, *cap = nc;
+    }
+    (*arr)[(*n)++] = (fb_score){.ts = ts, .customer = customer, .survey = (uint32_t)survey, .response = (uint32_t)id,
+                                .question = qk, .channel = ctxk[0], .touchpoint = ctxk[1], .unit = ctxk[2],
+                                .agent = ctxk[3], .score = (int8_t)atoi(c + 1), .type = (uint8_t)type};
+    p = end + 1;
+  }
+  return CX_OK;
+}
+
+static cx_err ctx_keys(feedback *f, const feedback_context *c, uint16_t out[4]) {
+  cx_err rc = fb_key(f, K_CHANNEL, c->channel, &out[0]);
+  if (!rc) rc = fb_key(f, K_TOUCHPOINT, c->touchpoint, &out[1]);
+  if (!rc) rc = fb_key(f, K_UNIT, c->unit, &out[2]);
+  if (!rc) rc = fb_key(f, K_AGENT, c->agent, &out[3]);
+  return rc;
+}
+
+static void bind_opt(sqlite3_stmt *st, int i, const char *s) {
+  if (s) sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+  else sqlite3_bind_null(st, i);
+}
+
+static cx_err on_message(void *ctx, sqlite3 *db, ingest_msg *m, int64_t customer, int64_t seq) {
+  feedback *f = ctx;
+  fb_pending *p = m->attach;
+  uint16_t k[4];
+  cx_err rc = ctx_keys(f, &p->ctx, k);
+  if (rc == CX_ETOOBIG) k[0] = k[1] = k[2] = k[3] = 0, rc = CX_OK; /* checked before; raced past the bound */
+  if (rc) return rc;
+  int64_t old = 0;
+  sqlite3_stmt *st;
+  if (p->link) {
+    if (sqlite3_prepare_v2(db, "SELECT id FROM responses WHERE link = ?1 AND replaced_by IS NULL", -1, &st, NULL)) return CX_EDB;
+    sqlite3_bind_text(st, 1, p->link, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) old = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+  }
+  if (sqlite3_prepare_v2(db, "INSERT INTO responses(survey_id, version, customer_id, seq, submitted_at, received_at,"
+                             " complete, channel, touchpoint, unit, agent, language, link, answers, scores)"
+                             " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)", -1, &st, NULL))
+    return CX_EDB;
+  sqlite3_bind_int64(st, 1, p->s->id);
+  sqlite3_bind_int64(st, 2, p->s->version);
+  sqlite3_bind_int64(st, 3, customer);
+  sqlite3_bind_int64(st, 4, seq);
+  sqlite3_bind_int64(st, 5, p->submitted);
+  sqlite3_bind_int64(st, 6, p->received);
+  sqlite3_bind_int(st, 7, p->complete);
+  bind_opt(st, 8, p->ctx.channel);
+  bind_opt(st, 9, p->ctx.touchpoint);
+  bind_opt(st, 10, p->ctx.unit);
+  bind_opt(st, 11, p->ctx.agent);
+  bind_opt(st, 12, p->ctx.language);
+  bind_opt(st, 13, p->link);
+  sqlite3_bind_text(st, 14, p->answers_text, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 15, p->scores_text, -1, SQLITE_STATIC);
+  int r = sqlite3_step(st);
+  sqlite3_finalize(st);
+  if (r != SQLITE_DONE) {
+    cx_log("error", "response_insert_failed", "error", sqlite3_errmsg(db), NULL);
+    return CX_EDB;
+  }
+  p->id = sqlite3_last_insert_rowid(db);
+  p->customer = customer;
+  if (old) {
+    if (sqlite3_prepare_v2(db, "UPDATE responses SET replaced_by = ?1 WHERE id = ?2", -1, &st, NULL)) return CX_EDB;
+    sqlite3_bind_int64(st, 1, p->id);
+    sqlite3_bind_int64(st, 2, old);
+    r = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (r != SQLITE_DONE) return CX_EDB;
+    if (f->nrepl == f->caprepl) {
+      size_t nc = f->caprepl ? 2 * f->caprepl : 64;
+      uint32_t *na = cx_realloc(f->pend_replaced, nc * sizeof *na);
+      if (!na) return CX_ENOMEM;
+      f->pend_replaced = na, f->caprepl = nc;
+    }
+    f->pend_replaced[f->nrepl++] = (uint32_t)old;
+  } else {
+    f->pend_new++;
+  }
+  return push_scores(f, p->scores_text, p->id, p->s->id, p->submitted, customer, k, &f->pend, &f->npend, &f->cappend);
+}
+
+static int by_response(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+static void after_commit(void *ctx) {
+  feedback *f = ctx;
+  if (!f->npend && !f->nrepl && !f->pend_new) return;
+  pthread_rwlock_wrlock(&f->lock);
+  f->responses += f->pend_new;
+  if (f->nrepl) { /* rare: a personal link answered again */
+    qsort(f->pend_replaced, f->nrepl, sizeof *f->pend_replaced, by_response);
+    for (size_t i = 0; i < f->nsc; i++)
+      if (bsearch(&f->sc[i].response, f->pend_replaced, f->nrepl, sizeof *f->pend_replaced, by_response))
+        f->sc[i].type |= 0x80;
+  }
+  if (f->nsc + f->npend > f->capsc) {
+    size_t cap = f->capsc ? f->capsc : 4096;
+    while (cap < f->nsc + f->npend) cap *= 2;
+    fb_score *n = cx_realloc(f->sc, cap * sizeof *n);
+    if (n) f->sc = n, f->capsc = cap;
+    else cx_log("error", "feedback_index_full", "dropped", "scores of a group (out of memory)", NULL);
+  }
+  if (f->nsc + f->npend <= f->capsc) {
+    memcpy(f->sc + f->nsc, f->pend, f->npend * sizeof *f->pend);
+    f->nsc += f->npend;
+  }
+  pthread_rwlock_unlock(&f->lock);
+  f->npend = f->nrepl = f->pend_new = 0;
+}
+
+static void after_rollback(void *ctx) {
+  feedback *f = ctx;
+  f->npend = f->nrepl = f->pend_new = 0;
+}
+
+/* ---- open and load ---- */
+
+cx_err fb_index_load(feedback *f, sqlite3 *db) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db, "SELECT id, survey_id, customer_id, submitted_at, channel, touchpoint, unit, agent, scores"
+                             " FROM responses WHERE replaced_by IS NULL ORDER BY id", -1, &st, NULL))
+    return CX_EDB;
+  cx_err rc = CX_OK;
+  int r;
+  while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
+    feedback_context c = {(const char *)sqlite3_column_text(st, 4), (const char *)sqlite3_column_text(st, 5),
+                          (const char *)sqlite3_column_text(st, 6), (const char *)sqlite3_column_text(st, 7), NULL};
+    uint16_t k[4];
+    rc = ctx_keys(f, &c, k);
+    if (rc == CX_ETOOBIG) k[0] = k[1] = k[2] = k[3] = 0, rc = CX_OK;
+    if (!rc) rc = push_scores(f, (const char *)sqlite3_column_text(st, 8), sqlite3_column_int64(st, 0),
+                              sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 2), k,
+                              &f->sc, &f->nsc, &f->capsc);
+    f->responses++;
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
+cx_err feedback_open(store *st, profile *pr, ingest *in, feedback **out) {
+  feedback *f = cx_calloc(1, sizeof *f);
+  if (!f) return CX_ENOMEM;
+  f->st = st, f->pr = pr, f->in = in;
+  pthread_mutex_init(&f->mu, NULL);
+  pthread_rwlock_init(&f->lock, NULL);
+  sqlite3 *db = store_reader_get(st);
+  int64_t t0 = cx_mono_ns();
+  cx_err rc = fb_index_load(f, db);
+  store_reader_put(st, db);
+  if (rc) {
+    feedback_close(f);
+    return rc;
+  }
+  char n[24], ms[24];
+  snprintf(n, sizeof n, "%zu", f->nsc);
+  snprintf(ms, sizeof ms, "%.1f", (double)(cx_mono_ns() - t0) / 1e6);
+  cx_log("info", "feedback_loaded", "scores", n, "ms", ms, NULL);
+  ingest_listener l = {.on_message = on_message, .after_commit = after_commit, .after_rollback = after_rollback, .ctx = f};
+  ingest_listen(in, &l);
+  *out = f;
+  return CX_OK;
+}
+
+void feedback_close(feedback *f) {
+  if (!f) return;
+  for (size_t i = 0; i < f->ncache; i++) fb_survey_free(f->cache[i]);
+  cx_free(f->cache);
+  for (int k = 0; k < 5; k++) {
+    for (size_t i = 1; i < f->keys[k].n; i++) cx_free(f->keys[k].s[i]);
+    cx_free(f->keys[k].s);
+  }
+  cx_free(f->sc);
+  cx_free(f->pend);
+  cx_free(f->pend_replaced);
+  pthread_mutex_destroy(&f->mu);
+  pthread_rwlock_destroy(&f->lock);
+  cx_free(f);
+}
+
+void feedback_get_stats(feedback *f, feedback_stats *out) {
+  pthread_rwlock_rdlock(&f->lock);
+  out->scores = f->nsc;
+  out->responses = f->responses;
+  pthread_rwlock_unlock(&f->lock);
+}
+
+/* ---- submitting ---- */
+
+static cx_err context_ok(const char *v, const char *field, analytics_error *err) {
+  if (v && (!*v || strlen(v) > FEEDBACK_MAX_CONTEXT || !cx_utf8_valid(v, strlen(v))))
+    return analytics_refuse(err, "invalid_field", field, "%s must be a text of 1 to %d bytes.", field, FEEDBACK_MAX_CONTEXT);
+  return CX_OK;
+}
+
+static cx_err add_opt(cJSON *o, const char *name, const char *v) {
+  return !v || cJSON_AddStringToObject(o, name, v) ? CX_OK : CX_ENOMEM;
+}
+
+/* Builds the event, ingests it; the listener fills p->id, p->customer. */
+static cx_err submit(feedback *f, const feedback_survey *s, const cJSON *norm, int complete, const feedback_who *who,
+                     const feedback_context *ctx, const char *link, int64_t submitted, int64_t *id_out,
+                     int64_t *customer_out, analytics_error *err) {
+  if (s->status != S_LIVE)
+    return analytics_refuse(err, s->status == S_CLOSED ? "survey_closed" : "survey_not_live", "survey",
+                            s->status == S_CLOSED ? "This survey is closed: it takes no more answers."
+                                                  : "This survey is a draft: publish it before it takes answers.");
+  cx_err rc = context_ok(ctx->channel, "context.channel", err);
+  if (!rc) rc = context_ok(ctx->touchpoint, "context.touchpoint", err);
+  if (!rc) rc = context_ok(ctx->unit, "context.unit", err);
+  if (!rc) rc = context_ok(ctx->agent, "context.agent", err);
+  if (rc) return rc;
+  cJSON *ev = cJSON_CreateObject(), *props = cJSON_CreateObject(), *ans = cJSON_CreateObject();
+  char mid[64], uuid[37], ts[CX_TIME_LEN], sid[24];
+  cx_uuid4(uuid);
+  snprintf(mid, sizeof mid, "survey-response-%s", uuid);
+  cx_time_format(submitted, ts);
+  snprintf(sid, sizeof sid, "%lld", (long long)s->id);
+  if (!ev || !props || !ans) rc = CX_ENOMEM;
+  /* the event carries the scores and choices; texts stay in the response */
+  for (size_t i = 0; !rc && i < s->nq; i++) {
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(norm, s->q[i].id);
+    if (!a) continue;
+    if (s->q[i].type == Q_TEXT) {
+      if (!cJSON_AddTrueToObject(ans, s->q[i].id)) rc = CX_ENOMEM;
+      continue;
+    }
+    cJSON *c = cJSON_Duplicate(a, 1);
+    if (!c || !cJSON_AddItemToObject(ans, s->q[i].id, c)) {
+      cJSON_Delete(c);
+      rc = CX_ENOMEM;
+    }
+    if (!rc && s->q[i].type <= Q_CES && !cJSON_GetObjectItem(props, fb_type_name[s->q[i].type]) &&
+        !cJSON_AddNumberToObject(props, fb_type_name[s->q[i].type], a->valuedouble))
+      rc = CX_ENOMEM;
+  }
+  if (!rc && (!cJSON_AddStringToObject(props, "survey_id", sid) || !cJSON_AddStringToObject(props, "survey", s->name) ||
+              !cJSON_AddNumberToObject(props, "survey_version", (double)s->version) ||
+              !cJSON_AddBoolToObject(props, "complete", complete)))
+    rc = CX_ENOMEM;
+  if (!rc) {
+    cJSON_AddItemToObject(props, "answers", ans);
+    ans = NULL;
+    rc = add_opt(props, "channel", ctx->channel);
+  }
+  if (!rc) rc = add_opt(props, "touchpoint", ctx->touchpoint);
+  if (!rc) rc = add_opt(props, "unit", ctx->unit);
+  if (!rc) rc = add_opt(props, "agent", ctx->agent);
+  char anon[48];
+  const char *anon_id = who->anonymous_id;
+  if (!who->user_id && !anon_id) { /* e-mail alone: a new anonymous id joined to it */
+    snprintf(anon, sizeof anon, "survey-%s", uuid);
+    anon_id = anon;
+  }
+  if (!rc && (!cJSON_AddStringToObject(ev, "type", "track") || !cJSON_AddStringToObject(ev, "event", EVENT_NAME) ||
+              !cJSON_AddStringToObject(ev, "messageId", mid) || !cJSON_AddStringToObject(ev, "timestamp", ts)))
+    rc = CX_ENOMEM;
+  if (!rc) rc = add_opt(ev, "userId", who->user_id);
+  if (!rc) rc = add_opt(ev, "anonymousId", anon_id);
+  if (!rc && who->email) {
+    cJSON *c = cJSON_AddObjectToObject(ev, "context"), *t = c ? cJSON_AddObjectToObject(c, "traits") : NULL;
+    if (!t || !cJSON_AddStringToObject(t, "email", who->email)) rc = CX_ENOMEM;
+  }
+  if (!rc) {
+    cJSON_AddItemToObject(ev, "properties", props);
+    props = NULL;
+  }
+  char *body = rc ? NULL : cJSON_PrintUnformatted(ev);
+  char *answers_text = rc ? NULL : cJSON_PrintUnformatted(norm);
+  cJSON_Delete(ev), cJSON_Delete(props), cJSON_Delete(ans);
+  if (!rc && (!body || !answers_text)) rc = CX_ENOMEM;
+  cx_buf sc;
+  cx_buf_init(&sc, 4096);
+  if (!rc) rc = scores_text(s, norm, &sc);
+  if (!rc) rc = cx_buf_append(&sc, "", 1);
+  ingest_batch batch;
+  int64_t now = cx_now_ms();
+  ingest_batch_init(&batch, now);
+  if (!rc) {
+    ingest_error ie;
+    rc = ingest_parse(INGEST_TRACK, body, strlen(body), now, &batch, &ie);
+    if (rc == CX_EINVAL || rc == CX_ETOOBIG) /* the customer's ids, mostly */
+      rc = analytics_refuse(err, "invalid_field", !strcmp(ie.field, "userId") ? "customer.user_id"
+                                                   : !strcmp(ie.field, "anonymousId") ? "customer.anonymous_id"
+                                                   : !strncmp(ie.field, "context.traits.email", 20) ? "customer.email" : "customer",
+                            "%s", ie.message);
+  }
+  fb_pending p = {.s = s, .answers = norm, .answers_text = answers_text, .scores_text = sc.p, .ctx = *ctx,
+                  .link = link, .complete = complete, .submitted = submitted, .received = now};
+  if (!rc && batch.n != 1) rc = CX_EINVAL;
+  int64_t source = atomic_load(&f->source);
+  if (!rc && !source && !(rc = ingest_source_ensure(f->in, "surveys", &source))) atomic_store(&f->source, source);
+  if (!rc) {
+    batch.msgs[0].attach = &p;
+    rc = ingest_submit(f->in, &batch, source);
+  }
+  if (!rc && !p.id) rc = CX_EDB; /* not written: a duplicate messageId cannot happen */
+  if (!rc) {
+    if (id_out) *id_out = p.id;
+    if (customer_out) *customer_out = profile_root_of(f->pr, p.customer);
+  }
+  ingest_batch_free(&batch);
+  cx_buf_free(&sc);
+  cJSON_free(body);
+  cJSON_free(answers_text);
+  return rc;
+}
+
+static const char *str_member(const cJSON *o, const char *name, int *bad) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+  if (!v || cJSON_IsNull(v)) return NULL;
+  if (!cJSON_IsString(v)) {
+    *bad = 1;
+    return NULL;
+  }
+  return v->valuestring;
+}
+
+static const char *unknown_member(const cJSON *obj, const char *const *names) {
+  for (const cJSON *m = obj->child; m; m = m->next) {
+    int ok = 0;
+    for (size_t i = 0; names[i] && !ok; i++) ok = !strcmp(m->string, names[i]);
+    if (!ok) return m->string;
+  }
+  return NULL;
+}
+
+cx_err feedback_respond(feedback *f, int64_t survey, const cJSON *req, int64_t *id_out, int64_t *customer_out,
+                        analytics_error *err) {
+  static const char *const top[] = {"customer", "answers", "context", "submitted_at", NULL};
+  static const char *const cust[] = {"user_id", "anonymous_id", "email", NULL};
+  static const char *const ctxn[] = {"channel", "touchpoint", "unit", "agent", "language", NULL};
+  const char *u = unknown_member(req, top);
+  if (u) return analytics_refuse(err, "invalid_field", u, "Unknown member \"%.40s\": a response has customer, answers, context and submitted_at.", u);
+  const cJSON *c = cJSON_GetObjectItemCaseSensitive(req, "customer");
+  const cJSON *x = cJSON_GetObjectItemCaseSensitive(req, "context");
+  const cJSON *at = cJSON_GetObjectItemCaseSensitive(req, "submitted_at");
+  if (!cJSON_IsObject(c))
+    return analytics_refuse(err, "invalid_field", "customer", "customer must be an object with user_id, anonymous_id or email.");
+  if ((u = unknown_member(c, cust)))
+    return analytics_refuse(err, "invalid_field", "customer", "Unknown member customer.%.40s: use user_id, anonymous_id or email.", u);
+  int bad = 0;
+  feedback_who who = {str_member(c, "user_id", &bad), str_member(c, "anonymous_id", &bad), str_member(c, "email", &bad)};
+  if (bad) return analytics_refuse(err, "wrong_type", "customer", "customer's user_id, anonymous_id and email are strings.");
+  if (!who.user_id && !who.anonymous_id && !who.email)
+    return analytics_refuse(err, "missing_identity", "customer", "customer needs a user_id, an anonymous_id or an email.");
+  feedback_context ctx = {0};
+  if (x && !cJSON_IsNull(x)) {
+    if (!cJSON_IsObject(x)) return analytics_refuse(err, "invalid_field", "context", "context must be an object.");
+    if ((u = unknown_member(x, ctxn)))
+      return analytics_refuse(err, "invalid_field", "context", "Unknown member context.%.40s: use channel, touchpoint, unit, agent and language.", u);
+    ctx = (feedback_context){str_member(x, "channel", &bad), str_member(x, "touchpoint", &bad), str_member(x, "unit", &bad),
+                             str_member(x, "agent", &bad), str_member(x, "language", &bad)};
+    if (bad) return analytics_refuse(err, "wrong_type", "context", "The members of context are strings.");
+    cx_err rc = context_ok(ctx.language, "context.language", err);
+    if (rc) return rc;
+  }
+  int64_t submitted = cx_now_ms();
+  if (at && !cJSON_IsNull(at) &&
+      (!cJSON_IsString(at) || cx_time_parse(at->valuestring, strlen(at->valuestring), &submitted)))
+    return analytics_refuse(err, "invalid_field", "submitted_at", "submitted_at must be an ISO-8601 time, such as 2026-03-01T12:00:00Z.");
+  if (submitted > cx_now_ms() + 300000)
+    return analytics_refuse(err, "invalid_field", "submitted_at", "submitted_at is in the future.");
+  const feedback_survey *s;
+  cx_err rc = feedback_survey_acquire(f, survey, &s);
+  if (rc) return rc;
+  cJSON *norm = NULL;
+  rc = fb_check_answers(s, cJSON_GetObjectItemCaseSensitive(req, "answers"), 1, &norm, err);
+  if (!rc) rc = submit(f, s, norm, 1, &who, &ctx, NULL, submitted, id_out, customer_out, err);
+  cJSON_Delete(norm);
+  feedback_survey_release(f, s);
+  return rc;
+}
+
+cx_err feedback_respond_page(feedback *f, int64_t survey, const cJSON *answers, int complete, const feedback_who *who,
+                             const feedback_context *ctx, const char *link, int64_t *id_out, analytics_error *err) {
+  const feedback_survey *s;
+  cx_err rc = feedback_survey_acquire(f, survey, &s);
+  if (rc) return rc;
+  cJSON *norm = NULL;
+  rc = fb_check_answers(s, answers, complete, &norm, err);
+  if (!rc) rc = submit(f, s, norm, complete, who, ctx, link, cx_now_ms(), id_out, NULL, err);
+  cJSON_Delete(norm);
+  feedback_survey_release(f, s);
+  return rc;
+}
+
+cx_err feedback_responses_list(feedback *f, int64_t survey, int64_t cursor, size_t limit, cx_buf *out) {
+  sqlite3 *db = store_reader_get(f->st);
+  sqlite3_stmt *s = NULL;
+  cx_err rc = sqlite3_prepare_v2(db,
+                                 "SELECT id, version, customer_id, submitted_at, complete, channel, touchpoint, unit, agent,"
+                                 " language, answers FROM responses WHERE survey_id = ?1 AND replaced_by IS NULL"
+                                 " AND (?2 = 0 OR id < ?2) ORDER BY id DESC LIMIT ?3", -1, &s, NULL) ? CX_EDB : CX_OK;
+  if (!rc) {
+    sqlite3_bind_int64(s, 1, survey);
+    sqlite3_bind_int64(s, 2, cursor);
+    sqlite3_bind_int64(s, 3, (int64_t)limit + 1);
+    rc = cx_buf_puts(out, "{\"responses\":[");
+  }
+  size_t n = 0;
+  int64_t last = 0;
+  static const char *const cols[] = {"channel", "touchpoint", "unit", "agent", "language"};
+  while (!rc && sqlite3_step(s) == SQLITE_ROW) {
+    if (n == limit) {
+      n++;
+      break;
+    }
+    last = sqlite3_column_int64(s, 0);
+    rc = cx_buf_printf(out, "%s{\"id\":\"%lld\",\"survey_id\":\"%lld\",\"survey_version\":%lld,\"customer_id\":\"%lld\",\"complete\":%s,\"submitted_at\":",
+                       n ? "," : "", (long long)last, (long long)survey, (long long)sqlite3_column_int64(s, 1),
+                       (long long)profile_root_of(f->pr, sqlite3_column_int64(s, 2)),
+                       sqlite3_column_int(s, 4) ? "true" : "false");
+    if (!rc) rc = cx_buf_json_time(out, sqlite3_column_int64(s, 3));
+    if (!rc) rc = cx_buf_puts(out, ",\"context\":{");
+    int first = 1;
+    for (int i = 0; i < 5 && !rc; i++) {
+      if (sqlite3_column_type(s, 5 + i) == SQLITE_NULL) continue;
+      rc = cx_buf_printf(out, "%s\"%s\":", first ? "" : ",", cols[i]);
+      if (!rc) rc = cx_buf_json_str(out, (const char *)sqlite3_column_text(s, 5 + i), (size_t)sqlite3_column_bytes(s, 5 + i));
+      first = 0;
+    }
+    if (!rc) rc = cx_buf_puts(out, "},\"answers\":");
+    if (!rc) rc = cx_buf_append(out, sqlite3_column_text(s, 10), (size_t)sqlite3_column_bytes(s, 10));
+    if (!rc) rc = cx_buf_puts(out, "}");
+    n++;
+  }
+  if (!rc) rc = n > limit ? cx_buf_printf(out, "],\"next_cursor\":\"%lld\"}", (long long)last) : cx_buf_puts(out, "],\"next_cursor\":null}");
+  sqlite3_finalize(s);
+  store_reader_put(f->st, db);
+  return rc;
+}

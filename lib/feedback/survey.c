@@ -24,12 +24,19 @@ static int id_ok(const char *s) {
   return 1;
 }
 
+/* A language tag as BCP 47 begins: 2 or 3 letters, then "-" subtags of
+ * 2 to 8 letters or digits (en, pt-BR, zh-Hant), at most 20 bytes. */
 static int lang_ok(const char *s) {
-  size_t n = strlen(s);
-  if (n < 2 || n > 10) return 0;
-  for (size_t i = 0; i < n; i++)
-    if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-      return 0;
+  size_t n = strlen(s), i = 0;
+  if (n > 20) return 0;
+  while (i < n && ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z'))) i++;
+  if (i < 2 || i > 3) return 0;
+  while (i < n) {
+    if (s[i++] != '-') return 0;
+    size_t k = 0;
+    while (i < n && ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9'))) i++, k++;
+    if (k < 2 || k > 8) return 0;
+  }
   return 1;
 }
 

@@ -78,6 +78,11 @@ typedef struct {
  * submitted_at), ingests it and writes *id_out, *customer_out. */
 cx_err feedback_respond(feedback *f, int64_t survey, const cJSON *req, int64_t *id_out,
                         int64_t *customer_out, analytics_error *err);
+/* Many responses of one survey (an array of the objects above) in one
+ * transaction: all are checked first, and none is stored if one fails
+ * (err's field then starts "responses[i]"). ids gets one id each. */
+#define FEEDBACK_MAX_BATCH 1000
+cx_err feedback_respond_batch(feedback *f, int64_t survey, const cJSON *reqs, int64_t *ids, analytics_error *err);
 /* The respondent page's submission: answers as a JSON object (already
  * converted from the form), complete = 0 for a partial answer kept while
  * the respondent goes on. link: the personal link's id or NULL; when a

@@ -415,10 +415,27 @@ static cx_err add_opt(cJSON *o, const char *name, const char *v) {
   return !v || cJSON_AddStringToObject(o, name, v) ? CX_OK : CX_ENOMEM;
 }
 
-/* Builds the event, ingests it; the listener fills p->id, p->customer. */
-static cx_err submit(feedback *f, const feedback_survey *s, const cJSON *norm, int complete, const feedback_who *who,
-                     const feedback_context *ctx, const char *link, int64_t submitted, int64_t *id_out,
-                     int64_t *customer_out, analytics_error *err) {
+/* One response made ready to ingest: the event's text and what the
+ * listener writes. Owns body, answers_text and sc. */
+typedef struct {
+  fb_pending p;
+  char *body, *answers_text;
+  cx_buf sc;
+  char anon[48];
+} prepared;
+
+static void prepared_free(prepared *x) {
+  cJSON_free(x->body);
+  cJSON_free(x->answers_text);
+  cx_buf_free(&x->sc);
+}
+
+/* Builds the event of a checked response (norm) into x. */
+static cx_err prepare(const feedback_survey *s, const cJSON *norm, int complete, const feedback_who *who,
+                      const feedback_context *ctx, const char *link, int64_t submitted, prepared *x,
+                      analytics_error *err) {
+  memset(x, 0, sizeof *x);
+  cx_buf_init(&x->sc, 4096);
   if (s->status != S_LIVE)
     return analytics_refuse(err, s->status == S_CLOSED ? "survey_closed" : "survey_not_live", "survey",
                             s->status == S_CLOSED ? "This survey is closed: it takes no more answers."
@@ -464,11 +481,10 @@ static cx_err submit(feedback *f, const feedback_survey *s, const cJSON *norm, i
   if (!rc) rc = add_opt(props, "touchpoint", ctx->touchpoint);
   if (!rc) rc = add_opt(props, "unit", ctx->unit);
   if (!rc) rc = add_opt(props, "agent", ctx->agent);
-  char anon[48];
   const char *anon_id = who->anonymous_id;
   if (!who->user_id && !anon_id) { /* e-mail alone: a new anonymous id joined to it */
-    snprintf(anon, sizeof anon, "survey-%s", uuid);
-    anon_id = anon;
+    snprintf(x->anon, sizeof x->anon, "survey-%s", uuid);
+    anon_id = x->anon;
   }
   if (!rc && (!cJSON_AddStringToObject(ev, "type", "track") || !cJSON_AddStringToObject(ev, "event", EVENT_NAME) ||
               !cJSON_AddStringToObject(ev, "messageId", mid) || !cJSON_AddStringToObject(ev, "timestamp", ts)))
@@ -483,44 +499,57 @@ static cx_err submit(feedback *f, const feedback_survey *s, const cJSON *norm, i
     cJSON_AddItemToObject(ev, "properties", props);
     props = NULL;
   }
-  char *body = rc ? NULL : cJSON_PrintUnformatted(ev);
-  char *answers_text = rc ? NULL : cJSON_PrintUnformatted(norm);
+  x->body = rc ? NULL : cJSON_PrintUnformatted(ev);
+  x->answers_text = rc ? NULL : cJSON_PrintUnformatted(norm);
   cJSON_Delete(ev), cJSON_Delete(props), cJSON_Delete(ans);
-  if (!rc && (!body || !answers_text)) rc = CX_ENOMEM;
-  cx_buf sc;
-  cx_buf_init(&sc, 4096);
-  if (!rc) rc = scores_text(s, norm, &sc);
-  if (!rc) rc = cx_buf_append(&sc, "", 1);
+  if (!rc && (!x->body || !x->answers_text)) rc = CX_ENOMEM;
+  if (!rc) rc = scores_text(s, norm, &x->sc);
+  if (!rc) rc = cx_buf_append(&x->sc, "", 1);
+  x->p = (fb_pending){.s = s, .answers = norm, .answers_text = x->answers_text, .scores_text = x->sc.p, .ctx = *ctx,
+                      .link = link, .complete = complete, .submitted = submitted};
+  return rc;
+}
+
+/* Parses the prepared events into one batch and ingests it: all or
+ * nothing. *bad: the index of the one refused by the parser. */
+static cx_err commit_all(feedback *f, prepared *x, size_t n, size_t *bad, analytics_error *err) {
   ingest_batch batch;
   int64_t now = cx_now_ms();
   ingest_batch_init(&batch, now);
-  if (!rc) {
+  cx_err rc = CX_OK;
+  for (size_t i = 0; i < n && !rc; i++) {
     ingest_error ie;
-    rc = ingest_parse(INGEST_TRACK, body, strlen(body), now, &batch, &ie);
-    if (rc == CX_EINVAL || rc == CX_ETOOBIG) /* the customer's ids, mostly */
+    x[i].p.received = now;
+    rc = ingest_parse(INGEST_TRACK, x[i].body, strlen(x[i].body), now, &batch, &ie);
+    if (rc == CX_EINVAL || rc == CX_ETOOBIG) { /* the customer's ids, mostly */
+      *bad = i;
       rc = analytics_refuse(err, "invalid_field", !strcmp(ie.field, "userId") ? "customer.user_id"
                                                    : !strcmp(ie.field, "anonymousId") ? "customer.anonymous_id"
                                                    : !strncmp(ie.field, "context.traits.email", 20) ? "customer.email" : "customer",
                             "%s", ie.message);
+    }
   }
-  fb_pending p = {.s = s, .answers = norm, .answers_text = answers_text, .scores_text = sc.p, .ctx = *ctx,
-                  .link = link, .complete = complete, .submitted = submitted, .received = now};
-  if (!rc && batch.n != 1) rc = CX_EINVAL;
+  if (!rc && batch.n != n) rc = CX_EINVAL;
   int64_t source = atomic_load(&f->source);
   if (!rc && !source && !(rc = ingest_source_ensure(f->in, "surveys", &source))) atomic_store(&f->source, source);
-  if (!rc) {
-    batch.msgs[0].attach = &p;
-    rc = ingest_submit(f->in, &batch, source);
-  }
-  if (!rc && !p.id) rc = CX_EDB; /* not written: a duplicate messageId cannot happen */
-  if (!rc) {
-    if (id_out) *id_out = p.id;
-    if (customer_out) *customer_out = profile_root_of(f->pr, p.customer);
-  }
+  for (size_t i = 0; !rc && i < n; i++) batch.msgs[i].attach = &x[i].p;
+  if (!rc) rc = ingest_submit(f->in, &batch, source);
+  for (size_t i = 0; !rc && i < n; i++)
+    if (!x[i].p.id) rc = CX_EDB; /* not written: a duplicate messageId cannot happen */
   ingest_batch_free(&batch);
-  cx_buf_free(&sc);
-  cJSON_free(body);
-  cJSON_free(answers_text);
+  return rc;
+}
+
+static cx_err submit(feedback *f, const feedback_survey *s, const cJSON *norm, int complete, const feedback_who *who,
+                     const feedback_context *ctx, const char *link, int64_t submitted, int64_t *id_out,
+                     int64_t *customer_out, analytics_error *err) {
+  prepared x;
+  size_t bad = 0;
+  cx_err rc = prepare(s, norm, complete, who, ctx, link, submitted, &x, err);
+  if (!rc) rc = commit_all(f, &x, 1, &bad, err);
+  if (!rc && id_out) *id_out = x.p.id;
+  if (!rc && customer_out) *customer_out = profile_root_of(f->pr, x.p.customer);
+  prepared_free(&x);
   return rc;
 }
 
@@ -543,11 +572,14 @@ static const char *unknown_member(const cJSON *obj, const char *const *names) {
   return NULL;
 }
 
-cx_err feedback_respond(feedback *f, int64_t survey, const cJSON *req, int64_t *id_out, int64_t *customer_out,
-                        analytics_error *err) {
+/* The request's customer, context and time (the answers are checked
+ * against the survey apart). */
+static cx_err parse_request(const cJSON *req, feedback_who *who, feedback_context *ctx, int64_t *submitted,
+                            analytics_error *err) {
   static const char *const top[] = {"customer", "answers", "context", "submitted_at", NULL};
   static const char *const cust[] = {"user_id", "anonymous_id", "email", NULL};
   static const char *const ctxn[] = {"channel", "touchpoint", "unit", "agent", "language", NULL};
+  if (!cJSON_IsObject(req)) return analytics_refuse(err, "invalid_field", "response", "A response is a JSON object.");
   const char *u = unknown_member(req, top);
   if (u) return analytics_refuse(err, "invalid_field", u, "Unknown member \"%.40s\": a response has customer, answers, context and submitted_at.", u);
   const cJSON *c = cJSON_GetObjectItemCaseSensitive(req, "customer");
@@ -558,34 +590,86 @@ cx_err feedback_respond(feedback *f, int64_t survey, const cJSON *req, int64_t *
   if ((u = unknown_member(c, cust)))
     return analytics_refuse(err, "invalid_field", "customer", "Unknown member customer.%.40s: use user_id, anonymous_id or email.", u);
   int bad = 0;
-  feedback_who who = {str_member(c, "user_id", &bad), str_member(c, "anonymous_id", &bad), str_member(c, "email", &bad)};
+  *who = (feedback_who){str_member(c, "user_id", &bad), str_member(c, "anonymous_id", &bad), str_member(c, "email", &bad)};
   if (bad) return analytics_refuse(err, "wrong_type", "customer", "customer's user_id, anonymous_id and email are strings.");
-  if (!who.user_id && !who.anonymous_id && !who.email)
+  if (!who->user_id && !who->anonymous_id && !who->email)
     return analytics_refuse(err, "missing_identity", "customer", "customer needs a user_id, an anonymous_id or an email.");
-  feedback_context ctx = {0};
+  *ctx = (feedback_context){0};
   if (x && !cJSON_IsNull(x)) {
     if (!cJSON_IsObject(x)) return analytics_refuse(err, "invalid_field", "context", "context must be an object.");
     if ((u = unknown_member(x, ctxn)))
       return analytics_refuse(err, "invalid_field", "context", "Unknown member context.%.40s: use channel, touchpoint, unit, agent and language.", u);
-    ctx = (feedback_context){str_member(x, "channel", &bad), str_member(x, "touchpoint", &bad), str_member(x, "unit", &bad),
-                             str_member(x, "agent", &bad), str_member(x, "language", &bad)};
+    *ctx = (feedback_context){str_member(x, "channel", &bad), str_member(x, "touchpoint", &bad), str_member(x, "unit", &bad),
+                              str_member(x, "agent", &bad), str_member(x, "language", &bad)};
     if (bad) return analytics_refuse(err, "wrong_type", "context", "The members of context are strings.");
-    cx_err rc = context_ok(ctx.language, "context.language", err);
+    cx_err rc = context_ok(ctx->language, "context.language", err);
     if (rc) return rc;
   }
-  int64_t submitted = cx_now_ms();
+  *submitted = cx_now_ms();
   if (at && !cJSON_IsNull(at) &&
-      (!cJSON_IsString(at) || cx_time_parse(at->valuestring, strlen(at->valuestring), &submitted)))
+      (!cJSON_IsString(at) || cx_time_parse(at->valuestring, strlen(at->valuestring), submitted)))
     return analytics_refuse(err, "invalid_field", "submitted_at", "submitted_at must be an ISO-8601 time, such as 2026-03-01T12:00:00Z.");
-  if (submitted > cx_now_ms() + 300000)
+  if (*submitted > cx_now_ms() + 300000)
     return analytics_refuse(err, "invalid_field", "submitted_at", "submitted_at is in the future.");
-  const feedback_survey *s;
-  cx_err rc = feedback_survey_acquire(f, survey, &s);
+  return CX_OK;
+}
+
+cx_err feedback_respond(feedback *f, int64_t survey, const cJSON *req, int64_t *id_out, int64_t *customer_out,
+                        analytics_error *err) {
+  feedback_who who;
+  feedback_context ctx;
+  int64_t submitted;
+  cx_err rc = parse_request(req, &who, &ctx, &submitted, err);
   if (rc) return rc;
+  const feedback_survey *s;
+  if ((rc = feedback_survey_acquire(f, survey, &s))) return rc;
   cJSON *norm = NULL;
   rc = fb_check_answers(s, cJSON_GetObjectItemCaseSensitive(req, "answers"), 1, &norm, err);
   if (!rc) rc = submit(f, s, norm, 1, &who, &ctx, NULL, submitted, id_out, customer_out, err);
   cJSON_Delete(norm);
+  feedback_survey_release(f, s);
+  return rc;
+}
+
+/* Prefixes err's field with "responses[i]." */
+static cx_err at_index(analytics_error *err, size_t i) {
+  char f[sizeof err->field + 32];
+  int n = snprintf(f, sizeof f, "responses[%zu]%s%s", i, *err->field ? "." : "", err->field);
+  size_t len = n < 0 ? 0 : (size_t)n < sizeof err->field ? (size_t)n : sizeof err->field - 1;
+  memcpy(err->field, f, len);
+  err->field[len] = 0;
+  return CX_EINVAL;
+}
+
+cx_err feedback_respond_batch(feedback *f, int64_t survey, const cJSON *reqs, int64_t *ids, analytics_error *err) {
+  int n = cJSON_GetArraySize(reqs);
+  if (!cJSON_IsArray(reqs) || n < 1 || n > FEEDBACK_MAX_BATCH)
+    return analytics_refuse(err, "invalid_field", "responses", "responses must list 1 to %d responses.", FEEDBACK_MAX_BATCH);
+  const feedback_survey *s;
+  cx_err rc = feedback_survey_acquire(f, survey, &s);
+  if (rc) return rc;
+  prepared *x = cx_calloc((size_t)n, sizeof *x);
+  cJSON **norm = cx_calloc((size_t)n, sizeof *norm);
+  size_t made = 0, bad = 0;
+  if (!x || !norm) rc = CX_ENOMEM;
+  for (const cJSON *r = reqs->child; r && !rc; r = r->next, made++) {
+    feedback_who who;
+    feedback_context ctx;
+    int64_t submitted;
+    rc = parse_request(r, &who, &ctx, &submitted, err);
+    if (!rc) rc = fb_check_answers(s, cJSON_GetObjectItemCaseSensitive(r, "answers"), 1, &norm[made], err);
+    if (!rc) rc = prepare(s, norm[made], 1, &who, &ctx, NULL, submitted, &x[made], err);
+    else memset(&x[made], 0, sizeof x[made]);
+    if (rc == CX_EINVAL) at_index(err, made);
+  }
+  if (!rc && (rc = commit_all(f, x, made, &bad, err)) == CX_EINVAL) at_index(err, bad);
+  for (size_t i = 0; !rc && i < made; i++) ids[i] = x[i].p.id;
+  for (size_t i = 0; x && norm && i < made; i++) { /* the slots touched, a failed one included */
+    prepared_free(&x[i]);
+    cJSON_Delete(norm[i]);
+  }
+  cx_free(x);
+  cx_free(norm);
   feedback_survey_release(f, s);
   return rc;
 }

@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 
 #define HTTP_MAX_API_BODY (64 * 1024)
+#define HTTP_MAX_BATCH_BODY (8 * 1024 * 1024) /* survey responses in bulk */
 #define HTTP_THREADS 4 /* MHD's epoll threads */
 #define HTTP_INGEST_SLOTS 64 /* tracking requests parsed or awaiting commit at once */
 

@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 static size_t body_limit(const char *url) {
+  size_t n = strlen(url);
+  if (n > 16 && !strcmp(url + n - 16, "/responses/batch")) return HTTP_MAX_BATCH_BODY;
   return strncmp(url, "/v1/", 4) == 0 ? INGEST_MAX_BATCH : HTTP_MAX_API_BODY;
 }
 

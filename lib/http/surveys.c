@@ -2,6 +2,7 @@
  * /api/v1/metrics/{nps,csat,ces} (docs/surveys.md,
  * docs/feedback-metrics.md). Changes need the admin token. */
 #include "http_int.h"
+#include "../base/mem.h"
 #include "../base/time.h"
 #include "../base/util.h"
 #include <stdio.h>
@@ -59,6 +60,31 @@ static enum MHD_Result responses(http_server *h, struct MHD_Connection *c, http_
   return answer(h, c, r, 201, &b, rc, &err);
 }
 
+/* POST /surveys/{id}/responses/batch {"responses":[…]}: all or none */
+static enum MHD_Result responses_batch(http_server *h, struct MHD_Connection *c, http_req *r, int64_t id, int admin) {
+  if (strcmp(r->method, "POST")) return http_send_error(h, c, r, 405, "method_not_allowed", "Use POST.", NULL);
+  if (!admin) return http_send_error(h, c, r, 403, "forbidden", "This token may only read.", NULL);
+  cJSON *body = parse_body(r);
+  if (!body) return http_send_error(h, c, r, 400, "malformed_json", "The body must be a JSON object.", NULL);
+  const cJSON *list = cJSON_GetObjectItemCaseSensitive(body, "responses");
+  int n = cJSON_GetArraySize(list);
+  int64_t *ids = cx_calloc(n > 0 ? (size_t)n : 1, sizeof *ids);
+  analytics_error err = {{0}, {0}, {0}};
+  cx_err rc = ids ? feedback_respond_batch(h->cfg.fb, id, list, ids, &err) : CX_ENOMEM;
+  cJSON_Delete(body);
+  if (rc == CX_EFULL) {
+    cx_free(ids);
+    return http_send_error(h, c, r, 503, "overloaded", "The ingest queue is full; retry.", NULL);
+  }
+  cx_buf b;
+  cx_buf_init(&b, 64 + 24 * (size_t)(n > 0 ? n : 1));
+  if (!rc) rc = cx_buf_puts(&b, "{\"ids\":[");
+  for (int i = 0; !rc && i < n; i++) rc = cx_buf_printf(&b, "%s\"%lld\"", i ? "," : "", (long long)ids[i]);
+  if (!rc) rc = cx_buf_puts(&b, "]}");
+  cx_free(ids);
+  return answer(h, c, r, 201, &b, rc, &err);
+}
+
 enum MHD_Result http_surveys(http_server *h, struct MHD_Connection *c, http_req *r, const char *rest, int admin) {
   int get = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");
   int64_t id = 0;
@@ -71,6 +97,7 @@ enum MHD_Result http_surveys(http_server *h, struct MHD_Connection *c, http_req 
   if (slash) {
     const char *sub = slash + 1;
     if (!strcmp(sub, "responses")) return responses(h, c, r, id, admin);
+    if (!strcmp(sub, "responses/batch")) return responses_batch(h, c, r, id, admin);
     const char *to = !strcmp(sub, "publish") ? "live" : !strcmp(sub, "close") ? "closed" : !strcmp(sub, "reopen") ? "live"
                    : !strcmp(sub, "unpublish") ? "draft" : NULL;
     if (!to) return http_send_error(h, c, r, 404, "not_found", "There is no such API resource.", NULL);

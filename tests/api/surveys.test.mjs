@@ -159,6 +159,21 @@ test('bad responses: the right error naming the field, and nothing stored', asyn
   assert.equal(await count(sid), before + 1);
 });
 
+test('responses in bulk: all stored in one go, or none when one is bad', async () => {
+  const before = await count(sid);
+  const ok = Array.from({ length: 300 }, (_, i) => ({ customer: { user_id: `bulk-${i}` }, answers: { q1: i % 11 }, submitted_at: iso(Date.now() - i * D) }));
+  const r = await api(srv, `/surveys/${sid}/responses/batch`, { method: 'POST', body: { responses: ok } });
+  assert.equal(r.status, 201, r.text);
+  assert.equal(r.json.ids.length, 300);
+  assert.equal(new Set(r.json.ids).size, 300);
+  assert.equal(await count(sid), before + 300);
+  const bad = [...ok.slice(0, 5), { customer: { user_id: 'x' }, answers: { q1: 12 } }];
+  assertError(await api(srv, `/surveys/${sid}/responses/batch`, { method: 'POST', body: { responses: bad } }), 400, 'out_of_range', 'responses[5].answers.q1');
+  assertError(await api(srv, `/surveys/${sid}/responses/batch`, { method: 'POST', body: { responses: [] } }), 400, 'invalid_field', 'responses');
+  assertError(await api(srv, `/surveys/${sid}/responses/batch`, { method: 'POST', body: { responses: [{ customer: {}, answers: { q1: 1 } }] } }), 400, 'missing_identity', 'responses[0].customer');
+  assert.equal(await count(sid), before + 300, 'nothing of a refused batch is stored');
+});
+
 test('editing a live survey makes a new version; answers keep theirs', async () => {
   const v2 = { ...SURVEY, questions: [...SURVEY.questions, { id: 'q7', type: 'text', text: 'Anything else?', required: false }] };
   const r = await api(srv, `/surveys/${sid}`, { method: 'PUT', body: v2 });

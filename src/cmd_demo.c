@@ -9,6 +9,7 @@
  * (seed, i), so a seed always gives the same customers, events and values;
  * times are offsets back from --end (default: now, to the minute). */
 #include "cli.h"
+#include "demo_voice.h"
 #include "../lib/analytics/analytics.h"
 #include "../lib/journey/journey.h"
 #include "../lib/base/time.h"
@@ -125,10 +126,12 @@ typedef struct {
   int64_t start, end; /* the twelve months */
   uint64_t seed;
   uint64_t lines;
+  demo_voice *voice; /* chances to answer a survey, noted as they happen */
   ingest_error err;
   cx_err rc;
   /* the customer being written */
   int64_t idx;
+  int persona;
   uint64_t msg;
   char uid[48], anon_web[48], anon_app[48], email[96];
   int identified;
@@ -258,6 +261,9 @@ static double session(gen *g, rng *r, int64_t t, int app, double buy, int64_t *o
            (unsigned long long)g->seed, (long long)g->idx, (long long)*order_no, value, p->id, p->name,
            p->category, p->price, qty);
   track(g, t, app ? g->src_app : g->src_web, app, "Order Completed", props);
+  if (g->identified && !g->rc && rchance(r, 0.12))
+    g->rc = demo_voice_note(g->voice, DEMO_VOICE_CES, t + (int64_t)rint_(r, 10, 180) * MINUTE, g->uid, g->persona, app, 0,
+                            (uint32_t)rnext(r));
   return value;
 }
 
@@ -271,6 +277,7 @@ static void ticket(gen *g, rng *r, int64_t t, int64_t ticket_no, int frustrated)
            (unsigned long long)g->seed, (long long)g->idx, (long long)ticket_no, topic,
            chat ? "chat" : "phone");
   track(g, t, src, 0, "Ticket Opened", props);
+  int resolved = 0;
   if (rchance(r, 0.93)) {
     int64_t wait = (int64_t)rexp(r, frustrated ? 52 : 14) * HOUR + rint_(r, 5, 59) * MINUTE;
     int contacts = frustrated ? (int)rint_(r, 1, 4) : (int)rint_(r, 1, 2);
@@ -278,9 +285,12 @@ static void ticket(gen *g, rng *r, int64_t t, int64_t ticket_no, int frustrated)
              "\"ticket_id\":\"T-%llu-%lld-%lld\",\"topic\":\"%s\",\"resolution\":\"%s\",\"contacts\":%d,"
              "\"hours_open\":%.1f",
              (unsigned long long)g->seed, (long long)g->idx, (long long)ticket_no, topic,
-             rchance(r, frustrated ? 0.6 : 0.9) ? "resolved" : "unresolved", contacts,
+             (resolved = rchance(r, frustrated ? 0.6 : 0.9)) ? "resolved" : "unresolved", contacts,
              (double)wait / HOUR);
     track(g, t + wait, src, 0, "Ticket Closed", props);
+    if (!g->rc && rchance(r, 0.35))
+      g->rc = demo_voice_note(g->voice, DEMO_VOICE_CSAT, t + wait + (int64_t)rint_(r, 1, 20) * HOUR, g->uid, g->persona,
+                              resolved | chat << 1, (int)(rnext(r) % 8), (uint32_t)rnext(r));
   }
 }
 
@@ -334,6 +344,7 @@ static void customer(gen *g, int64_t idx) {
     if (v + 1 < pre) t = daytime(&r, t - t % DAY + (int64_t)(rexp(&r, 4) + 1) * DAY);
   }
   if (kind == BROWSER) return;
+  g->persona = kind;
   const char *plan = "free";
   t += rint_(&r, 2, 15) * MINUTE;
   identify(g, &r, t, g->src_web, 0, name, places[place].city, places[place].country, plan);
@@ -421,6 +432,15 @@ static void customer(gen *g, int64_t idx) {
     char props[96];
     snprintf(props, sizeof props, "\"plan\":\"%s\",\"reason\":\"%s\"", plan, PICK(&r, cancel_reasons));
     track(g, until, g->src_web, 0, "Subscription Cancelled", props);
+  }
+  /* relationship NPS: each quarter (from the first of Jan, Apr, Jul, Oct),
+   * a quarter of the customers active then answer within two weeks */
+  int main_channel = store_shopper ? 2 : uses_app ? 1 : 0;
+  for (int64_t q = g->start; q < until && !g->rc; q += 91 * DAY) {
+    int64_t at = q + (int64_t)(runif(&r) * 14 * DAY);
+    if (at > t0 + 20 * DAY && at < until + 30 * DAY && rchance(&r, 0.25))
+      g->rc = demo_voice_note(g->voice, DEMO_VOICE_NPS, daytime(&r, at - at % DAY), g->uid, kind, main_channel, 0,
+                              (uint32_t)rnext(&r));
   }
 }
 
@@ -523,16 +543,19 @@ int cmd_demo(const cli_opts *o) {
   }
   profile *pr = NULL;
   ingest *in = NULL;
+  feedback *fb = NULL;
   gen *g = calloc(1, sizeof *g);
   int status = 1;
-  if (!g) {
+  size_t responses = 0;
+  if (!g || demo_voice_new(&g->voice)) {
     cli_error("out of memory.");
     goto out;
   }
   g->seed = o->seed;
   g->end = end;
   g->start = end - 365 * DAY;
-  if ((rc = ingest_open(st, &pr, &in)) || (rc = ingest_start(in, 4 * DEMO_BATCH)) ||
+  if ((rc = ingest_open(st, &pr, &in)) || (rc = feedback_open(st, pr, in, &fb)) ||
+      (rc = ingest_start(in, 4 * DEMO_BATCH)) ||
       (rc = ingest_source_ensure(in, "web", &g->src_web)) ||
       (rc = ingest_source_ensure(in, "app", &g->src_app)) ||
       (rc = ingest_source_ensure(in, "email", &g->src_email)) ||
@@ -553,6 +576,10 @@ int cmd_demo(const cli_opts *o) {
     cli_error("the demo data could not be committed (%s).", cx_strerror(g->rc ? g->rc : frc));
   else
     status = demo_definitions(st, pr);
+  if (!status && (rc = demo_voice_save(g->voice, fb, g->start, g->end, &responses))) {
+    if (rc != CX_EINVAL) cli_error("the demo's surveys could not be saved (%s).", cx_strerror(rc));
+    status = 1;
+  }
   if (!status) {
     printf("%s\n", creds);
     fflush(stdout);
@@ -561,12 +588,14 @@ int cmd_demo(const cli_opts *o) {
     double secs = (double)(cx_mono_ns() - t0) / 1e9;
     fprintf(stderr,
             "cxm: demo company ready in %s: %llu customers (%llu profiles merged into them), %llu events"
-            " over 12 months, 5 segments and 2 journey maps, in %.1f s\n",
+            " over 12 months, 5 segments, 2 journey maps and 3 surveys with %zu responses, in %.1f s\n",
             o->data, (unsigned long long)ps.customers, (unsigned long long)ps.merged,
-            (unsigned long long)imported, secs);
+            (unsigned long long)imported, responses, secs);
   }
 out:
   cli_close(st, pr, in);
+  feedback_close(fb);
+  if (g) demo_voice_free(g->voice);
   free(g);
   return status;
 }

@@ -1,0 +1,21 @@
+/* demo_voice.h - the demo company's surveys and answers (demo_voice.c). */
+#ifndef CXM_DEMO_VOICE_H
+#define CXM_DEMO_VOICE_H
+#include "cli.h"
+#include "../lib/feedback/feedback.h"
+
+enum { DEMO_VOICE_NPS, DEMO_VOICE_CSAT, DEMO_VOICE_CES };
+
+typedef struct demo_voice demo_voice;
+cx_err demo_voice_new(demo_voice **out);
+void demo_voice_free(demo_voice *d);
+/* A chance to answer: kind at t by the customer with userId uid, of
+ * persona; a, b: NPS: a = the customer's main channel (0 web, 1 app,
+ * 2 store); CSAT: a bit 0 = resolved, bit 1 = chat, b = agent; CES: a = 1
+ * in the app. r: random bits that fix the answer. */
+cx_err demo_voice_note(demo_voice *d, int kind, int64_t t, const char *uid, int persona, int a, int b, uint32_t r);
+size_t demo_voice_count(const demo_voice *d);
+/* Creates the three surveys and stores every noted answer before end. */
+cx_err demo_voice_save(demo_voice *d, feedback *f, int64_t start, int64_t end, size_t *saved);
+
+#endif

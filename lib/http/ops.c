@@ -99,6 +99,16 @@ enum MHD_Result http_metrics(http_server *h, struct MHD_Connection *c, http_req 
                   (unsigned long long)gs.segments, (unsigned long long)gs.evaluations,
                   (double)gs.eval_ns / 1e9, (unsigned long long)gs.full_runs, (double)gs.last_full_ns / 1e9);
   }
+  if (h->cfg.fb) {
+    feedback_stats fs;
+    feedback_get_stats(h->cfg.fb, &fs);
+    cx_buf_printf(&b,
+                  "# HELP cxm_survey_responses Survey responses stored (a replaced answer counts once).\n"
+                  "# TYPE cxm_survey_responses gauge\ncxm_survey_responses %llu\n"
+                  "# HELP cxm_survey_scores Scored answers (NPS, CSAT, CES) in the metrics' index.\n"
+                  "# TYPE cxm_survey_scores gauge\ncxm_survey_scores %llu\n",
+                  (unsigned long long)fs.responses, (unsigned long long)fs.scores);
+  }
   cx_buf_puts(&b, "# HELP cxm_ingest_rejected_total Tracking requests rejected, by reason.\n"
                   "# TYPE cxm_ingest_rejected_total counter\n");
   pthread_mutex_lock(&h->mu);

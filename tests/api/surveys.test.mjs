@@ -339,4 +339,7 @@ test('kill -9: every acknowledged response is there after a restart, exactly onc
   for (const a of acked) assert.ok(ids.includes(a), `acknowledged response ${a} is stored`);
   const m = (await api(srv, `/metrics/nps?survey=${id}`)).json;
   assert.equal(m.n, ids.length, 'the index after the restart holds every stored response');
+  const prom = await (await fetch(srv.url + '/metrics')).text();
+  assert.match(prom, /^cxm_survey_responses \d+$/m);
+  assert.match(prom, /^cxm_survey_scores \d+$/m);
 });

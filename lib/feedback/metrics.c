@@ -12,6 +12,7 @@
 
 #define MAX_BUCKETS 400
 #define MAX_GROUPS 50
+#define MAX_CELLS 200000 /* groups x intervals of one answer (8.8 MB of histograms) */
 #define Z95 1.959963984540054
 
 typedef struct {
@@ -198,11 +199,19 @@ cx_err feedback_metric(feedback *f, feedback_metric_kind k, const feedback_query
     for (size_t i = 0; i < f->nsc; i++)
       if (f->sc[i].survey > max_survey) max_survey = f->sc[i].survey;
   if (by == 5) ngk = (size_t)max_survey + 1;
+  /* by and interval together: each group's series too (a grid) */
+  size_t ncell = by > 0 && nb ? ngk * nb : 0;
+  if (ncell > MAX_CELLS) {
+    pthread_rwlock_unlock(&f->lock);
+    return analytics_refuse(err, "invalid_parameter", "interval",
+                            "by and interval together make %zu cells (at most %d): take a longer interval or a shorter range.", ncell, MAX_CELLS);
+  }
   hist total = {{0}}, prev = {{0}};
   hist *buck = cx_calloc(nb + 1, sizeof *buck), *grp = cx_calloc(ngk + 1, sizeof *grp);
-  if (!buck || !grp) {
+  hist *grid = ncell ? cx_calloc(ncell, sizeof *grid) : NULL;
+  if (!buck || !grp || (ncell && !grid)) {
     pthread_rwlock_unlock(&f->lock);
-    cx_free(buck), cx_free(grp);
+    cx_free(buck), cx_free(grp), cx_free(grid);
     return CX_ENOMEM;
   }
   int cmp = q->compare_to > q->compare_from;
@@ -212,11 +221,15 @@ cx_err feedback_metric(feedback *f, feedback_metric_kind k, const feedback_query
     if (cmp && x->ts >= q->compare_from && x->ts < q->compare_to) prev.h[x->score]++;
     if (x->ts < from || x->ts >= to) continue;
     total.h[x->score]++;
-    if (nb) buck[bucket_of(starts, nb, x->ts)].h[x->score]++;
+    int bi = nb ? bucket_of(starts, nb, x->ts) : 0;
+    if (nb) buck[bi].h[x->score]++;
     if (by > 0) {
       size_t g = by == 5 ? x->survey : by == K_CHANNEL ? x->channel : by == K_TOUCHPOINT ? x->touchpoint
                                      : by == K_UNIT ? x->unit : x->agent;
-      if (g < ngk) grp[g].h[x->score]++;
+      if (g < ngk) {
+        grp[g].h[x->score]++;
+        if (grid) grid[g * nb + (size_t)bi].h[x->score]++;
+      }
     }
   }
   cx_err rc = cx_buf_puts(out, "{");
@@ -256,6 +269,13 @@ cx_err feedback_metric(feedback *f, feedback_metric_kind k, const feedback_query
       }
       if (!rc) rc = cx_buf_puts(out, ",");
       if (!rc) rc = put_figure(out, k, &grp[g]);
+      for (size_t j = 0; grid && j < nb && !rc; j++) {
+        rc = cx_buf_puts(out, j ? ",{\"start\":" : ",\"series\":[{\"start\":");
+        if (!rc) rc = cx_buf_json_time(out, starts[j]);
+        if (!rc) rc = cx_buf_puts(out, ",");
+        if (!rc) rc = put_figure(out, k, &grid[g * nb + j]);
+        if (!rc) rc = cx_buf_puts(out, j + 1 == nb ? "}]" : "}");
+      }
       if (!rc) rc = cx_buf_puts(out, "}");
     }
     if (!rc) rc = cx_buf_puts(out, "]");
@@ -306,6 +326,6 @@ cx_err feedback_metric(feedback *f, feedback_metric_kind k, const feedback_query
   if (!rc) rc = cx_buf_puts(out, ",\"to\":");
   if (!rc) rc = to >= CX_TIME_MAX ? cx_buf_puts(out, "null") : cx_buf_json_time(out, to);
   if (!rc) rc = cx_buf_puts(out, "}");
-  cx_free(buck), cx_free(grp);
+  cx_free(buck), cx_free(grp), cx_free(grid);
   return rc;
 }

@@ -248,10 +248,19 @@ test('metrics: NPS, CSAT and CES with their intervals, breakdown, series and a t
   assert.equal(m.detractors, all.detractors);
   near(m.ci95[0], all.lo, 'ci lo');
   near(m.ci95[1], all.hi, 'ci hi');
+  const quarterEnd = (lo) => (lo === Date.parse('2026-01-01') ? Date.parse('2026-04-01') : Date.parse('2026-07-01'));
   for (const g of m.groups) {
     const e = npsOf(rows.filter((r) => r.channel === g.key).map((r) => r.nps));
     near(g.nps, e.nps, `nps of ${g.key}`);
     assert.equal(g.n, e.n);
+    // by and interval together: each group's own series
+    assert.equal(g.series.length, 2);
+    for (const b of g.series) {
+      const lo = Date.parse(b.start);
+      const cell = rows.filter((r) => r.channel === g.key && r.at >= lo && r.at < quarterEnd(lo)).map((r) => r.nps);
+      assert.equal(b.n, cell.length);
+      near(b.nps, npsOf(cell).nps, `nps of ${g.key} in ${b.start}`);
+    }
   }
   assert.equal(m.groups.length, 3);
   assert.deepEqual(m.series.map((b) => b.start), ['2026-01-01T00:00:00.000Z', '2026-04-01T00:00:00.000Z']);

@@ -593,8 +593,9 @@ int cmd_demo(const cli_opts *o) {
             (unsigned long long)imported, responses, secs);
   }
 out:
+  store_writer_stop(st);
+  feedback_close(fb); /* after the writer, whose listener it is; before the store */
   cli_close(st, pr, in);
-  feedback_close(fb);
   if (g) demo_voice_free(g->voice);
   free(g);
   return status;

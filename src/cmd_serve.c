@@ -83,8 +83,9 @@ int cmd_serve(const cli_opts *o) {
   }
 out:
   analytics_segments_close(seg); /* before the writer stops: it records sizes through it */
+  store_writer_stop(st);
+  feedback_close(fb); /* after the writer, whose listener it is; before the store */
   cli_close(st, pr, in);
-  feedback_close(fb); /* after the writer, whose listener it is */
   if (!rc) cx_log("info", "stopped", NULL);
   return rc ? 1 : 0;
 }

@@ -35,18 +35,33 @@ struct feedback_survey {
   fb_question q[FEEDBACK_MAX_QUESTIONS];
 };
 
-/* One scored answer in the index (32 bytes). */
+/* One scored answer, kept in two arrays so that the common scan (survey,
+ * type, time, channel) reads 16 bytes per answer:
+ * hot: what most queries filter and group on; */
 typedef struct {
-  int64_t ts;        /* submitted_at */
+  int64_t ts;      /* submitted_at */
+  uint32_t survey; /* survey id */
+  uint16_t channel; /* interned; 0: none */
+  uint8_t type; /* Q_NPS, Q_CSAT, Q_CES; 0x80 set: replaced (a later answer of the same link) */
+  int8_t score;
+} fb_hot;
+/* cold: the rest, read by question filters and the other breakdowns. */
+typedef struct {
   int64_t customer;  /* as stored (follow merges through the profile) */
-  uint32_t survey;   /* survey id */
   uint32_t response; /* response id (the row) */
   uint16_t question; /* interned question id */
-  uint16_t channel, touchpoint, unit; /* interned; 0: none */
-  uint16_t agent;
-  int8_t score;
-  uint8_t type; /* Q_NPS, Q_CSAT, Q_CES; 0x80 set: replaced (a later answer of the same link) */
+  uint16_t touchpoint, unit, agent; /* interned; 0: none */
+} fb_cold;
+typedef struct {
+  fb_hot h;
+  fb_cold c;
 } fb_score;
+
+/* The first and last answer time per survey and type (series bounds). */
+typedef struct {
+  uint32_t survey;
+  int64_t lo[3], hi[3];
+} fb_span;
 
 /* Interned short strings of one field: id 0 is "none". */
 typedef struct {
@@ -64,8 +79,11 @@ struct feedback {
   size_t ncache, capcache;
   /* the index: readers take rd, the writer's commit takes wr */
   pthread_rwlock_t lock;
-  fb_score *sc;
+  fb_hot *hot;
+  fb_cold *cold;
   size_t nsc, capsc;
+  fb_span *span;
+  size_t nspan;
   uint64_t responses;
   fb_keys keys[5]; /* question, channel, touchpoint, unit, agent */
   /* written on the writer thread inside a group, published at commit */
@@ -74,6 +92,9 @@ struct feedback {
   uint32_t *pend_replaced; /* response ids superseded by a pending answer */
   size_t nrepl, caprepl;
   uint64_t pend_new; /* responses that replace none */
+  /* the listener's statements, on the writer's connection */
+  sqlite3 *stmt_db;
+  sqlite3_stmt *ins_resp, *sel_link, *upd_repl;
 };
 enum { K_QUESTION, K_CHANNEL, K_TOUCHPOINT, K_UNIT, K_AGENT };
 
@@ -88,6 +109,9 @@ int fb_shown(const feedback_survey *s, size_t i, const cJSON *answers);
 
 /* respond.c: the index */
 cx_err fb_index_load(feedback *f, sqlite3 *db);
+/* Appends x[0..n) to the index (caller holds lock for writing, or none
+ * is needed yet); CX_ENOMEM leaves it unchanged. */
+cx_err fb_index_append(feedback *f, const fb_score *x, size_t n);
 /* Interned id of s in keys k, adding it (caller holds lock for writing or
  * is the writer); 0 when s is NULL. CX_ETOOBIG past FEEDBACK_MAX_KEYS. */
 cx_err fb_key(feedback *f, int k, const char *s, uint16_t *out);

@@ -14,6 +14,7 @@
 #define MAX_GROUPS 50
 #define MAX_CELLS 200000 /* groups x intervals of one answer (8.8 MB of histograms) */
 #define Z95 1.959963984540054
+#define DAY_MS 86400000LL
 
 typedef struct {
   uint32_t h[11]; /* answers by score 0..10 */
@@ -175,16 +176,18 @@ cx_err feedback_metric(feedback *f, feedback_metric_kind k, const feedback_query
   size_t nb = 0;
   if (iv) {
     int64_t lo = from, hi = to;
-    if (from <= CX_TIME_MIN || to >= CX_TIME_MAX) {
+    if (from <= CX_TIME_MIN || to >= CX_TIME_MAX) { /* the answers' own span */
       int64_t mn = INT64_MAX, mx = INT64_MIN;
-      for (size_t i = 0; i < f->nsc; i++) {
-        const fb_score *x = &f->sc[i];
-        if (x->type != type || (q->survey && x->survey != q->survey) || x->ts < from || x->ts >= to) continue;
-        if (x->ts < mn) mn = x->ts;
-        if (x->ts > mx) mx = x->ts;
+      int t = type & 3;
+      for (size_t j = 0; j < f->nspan; j++) {
+        if (q->survey && f->span[j].survey != q->survey) continue;
+        if (f->span[j].lo[t] < mn) mn = f->span[j].lo[t];
+        if (f->span[j].hi[t] > mx) mx = f->span[j].hi[t];
       }
-      if (from <= CX_TIME_MIN) lo = mn == INT64_MAX ? to : mn;
-      if (to >= CX_TIME_MAX) hi = mx == INT64_MIN ? lo : mx + 1;
+      if (mn < from) mn = from;
+      if (mx >= to) mx = to - 1;
+      if (from <= CX_TIME_MIN) lo = mn == INT64_MAX || mn > mx ? to : mn;
+      if (to >= CX_TIME_MAX) hi = mx == INT64_MIN || mn > mx ? lo : mx + 1;
     }
     for (int64_t t = floor_start(lo, iv); t < hi && nb <= MAX_BUCKETS; t = next_start(t, iv)) starts[nb++] = t;
     if (nb > MAX_BUCKETS) {
@@ -196,8 +199,8 @@ cx_err feedback_metric(feedback *f, feedback_metric_kind k, const feedback_query
   /* groups by survey: survey ids are small; map through a scan */
   uint32_t max_survey = 0;
   if (by == 5)
-    for (size_t i = 0; i < f->nsc; i++)
-      if (f->sc[i].survey > max_survey) max_survey = f->sc[i].survey;
+    for (size_t j = 0; j < f->nspan; j++)
+      if (f->span[j].survey > max_survey) max_survey = f->span[j].survey;
   if (by == 5) ngk = (size_t)max_survey + 1;
   /* by and interval together: each group's series too (a grid) */
   size_t ncell = by > 0 && nb ? ngk * nb : 0;
@@ -215,17 +218,39 @@ cx_err feedback_metric(feedback *f, feedback_metric_kind k, const feedback_query
     return CX_ENOMEM;
   }
   int cmp = q->compare_to > q->compare_from;
+  /* the interval of an answer by its day: every start is a UTC midnight */
+  uint16_t *daytab = NULL;
+  int64_t day0 = nb ? starts[0] : 0, ndays = 0;
+  if (nb) {
+    int64_t end = next_start(starts[nb - 1], iv);
+    ndays = (end - day0) / DAY_MS;
+    daytab = cx_malloc((size_t)ndays * sizeof *daytab);
+    if (!daytab) {
+      pthread_rwlock_unlock(&f->lock);
+      cx_free(buck), cx_free(grp), cx_free(grid);
+      return CX_ENOMEM;
+    }
+    for (int64_t d = 0; d < ndays; d++) daytab[d] = (uint16_t)bucket_of(starts, nb, day0 + d * DAY_MS);
+  }
+  const fb_hot *hot = f->hot;
+  const fb_cold *cold = f->cold;
+  uint32_t want_survey = (uint32_t)q->survey;
   for (size_t i = 0; i < f->nsc && !no_question; i++) {
-    const fb_score *x = &f->sc[i];
-    if (x->type != type || (q->survey && x->survey != q->survey) || (qk && x->question != qk)) continue;
+    const fb_hot *x = &hot[i];
+    if (x->type != type || (want_survey && x->survey != want_survey) || (qk && cold[i].question != qk)) continue;
     if (cmp && x->ts >= q->compare_from && x->ts < q->compare_to) prev.h[x->score]++;
     if (x->ts < from || x->ts >= to) continue;
     total.h[x->score]++;
-    int bi = nb ? bucket_of(starts, nb, x->ts) : 0;
-    if (nb) buck[bi].h[x->score]++;
+    int bi = 0;
+    if (nb) {
+      int64_t d = (x->ts - day0) / DAY_MS;
+      if (x->ts < day0 || d >= ndays) continue; /* outside the series: cannot be, as from..to lies within */
+      bi = daytab[d];
+      buck[bi].h[x->score]++;
+    }
     if (by > 0) {
-      size_t g = by == 5 ? x->survey : by == K_CHANNEL ? x->channel : by == K_TOUCHPOINT ? x->touchpoint
-                                     : by == K_UNIT ? x->unit : x->agent;
+      size_t g = by == 5 ? x->survey : by == K_CHANNEL ? x->channel : by == K_TOUCHPOINT ? cold[i].touchpoint
+                                     : by == K_UNIT ? cold[i].unit : cold[i].agent;
       if (g < ngk) {
         grp[g].h[x->score]++;
         if (grid) grid[g * nb + (size_t)bi].h[x->score]++;
@@ -326,6 +351,6 @@ cx_err feedback_metric(feedback *f, feedback_metric_kind k, const feedback_query
   if (!rc) rc = cx_buf_puts(out, ",\"to\":");
   if (!rc) rc = to >= CX_TIME_MAX ? cx_buf_puts(out, "null") : cx_buf_json_time(out, to);
   if (!rc) rc = cx_buf_puts(out, "}");
-  cx_free(buck), cx_free(grp), cx_free(grid);
+  cx_free(buck), cx_free(grp), cx_free(grid), cx_free(daytab);
   return rc;
 }

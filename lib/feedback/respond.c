@@ -213,9 +213,10 @@ static cx_err push_scores(feedback *f, const char *scores, int64_t id, int64_t s
       if (!na) return CX_ENOMEM;
       *arr = na, *cap = nc;
     }
-    (*arr)[(*n)++] = (fb_score){.ts = ts, .customer = customer, .survey = (uint32_t)survey, .response = (uint32_t)id,
-                                .question = qk, .channel = ctxk[0], .touchpoint = ctxk[1], .unit = ctxk[2],
-                                .agent = ctxk[3], .score = (int8_t)atoi(c + 1), .type = (uint8_t)type};
+    (*arr)[(*n)++] = (fb_score){.h = {.ts = ts, .survey = (uint32_t)survey, .channel = ctxk[0], .type = (uint8_t)type,
+                                      .score = (int8_t)atoi(c + 1)},
+                                .c = {.customer = customer, .response = (uint32_t)id, .question = qk,
+                                      .touchpoint = ctxk[1], .unit = ctxk[2], .agent = ctxk[3]}};
     p = end + 1;
   }
   return CX_OK;
@@ -241,18 +242,29 @@ static cx_err on_message(void *ctx, sqlite3 *db, ingest_msg *m, int64_t customer
   cx_err rc = ctx_keys(f, &p->ctx, k);
   if (rc == CX_ETOOBIG) k[0] = k[1] = k[2] = k[3] = 0, rc = CX_OK; /* checked before; raced past the bound */
   if (rc) return rc;
+  if (f->stmt_db != db) { /* prepared once per connection */
+    sqlite3_finalize(f->ins_resp), sqlite3_finalize(f->sel_link), sqlite3_finalize(f->upd_repl);
+    f->ins_resp = f->sel_link = f->upd_repl = NULL;
+    f->stmt_db = NULL;
+    if (sqlite3_prepare_v3(db, "INSERT INTO responses(survey_id, version, customer_id, seq, submitted_at, received_at,"
+                               " complete, channel, touchpoint, unit, agent, language, link, answers, scores)"
+                               " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                           -1, SQLITE_PREPARE_PERSISTENT, &f->ins_resp, NULL) ||
+        sqlite3_prepare_v3(db, "SELECT id FROM responses WHERE link = ?1 AND replaced_by IS NULL", -1,
+                           SQLITE_PREPARE_PERSISTENT, &f->sel_link, NULL) ||
+        sqlite3_prepare_v3(db, "UPDATE responses SET replaced_by = ?1 WHERE id = ?2", -1, SQLITE_PREPARE_PERSISTENT,
+                           &f->upd_repl, NULL))
+      return CX_EDB;
+    f->stmt_db = db;
+  }
   int64_t old = 0;
-  sqlite3_stmt *st;
+  sqlite3_stmt *st = f->sel_link;
   if (p->link) {
-    if (sqlite3_prepare_v2(db, "SELECT id FROM responses WHERE link = ?1 AND replaced_by IS NULL", -1, &st, NULL)) return CX_EDB;
     sqlite3_bind_text(st, 1, p->link, -1, SQLITE_STATIC);
     if (sqlite3_step(st) == SQLITE_ROW) old = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
   }
-  if (sqlite3_prepare_v2(db, "INSERT INTO responses(survey_id, version, customer_id, seq, submitted_at, received_at,"
-                             " complete, channel, touchpoint, unit, agent, language, link, answers, scores)"
-                             " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)", -1, &st, NULL))
-    return CX_EDB;
+  st = f->ins_resp;
   sqlite3_bind_int64(st, 1, p->s->id);
   sqlite3_bind_int64(st, 2, p->s->version);
   sqlite3_bind_int64(st, 3, customer);
@@ -269,7 +281,8 @@ static cx_err on_message(void *ctx, sqlite3 *db, ingest_msg *m, int64_t customer
   sqlite3_bind_text(st, 14, p->answers_text, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 15, p->scores_text, -1, SQLITE_STATIC);
   int r = sqlite3_step(st);
-  sqlite3_finalize(st);
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
   if (r != SQLITE_DONE) {
     cx_log("error", "response_insert_failed", "error", sqlite3_errmsg(db), NULL);
     return CX_EDB;
@@ -277,11 +290,11 @@ static cx_err on_message(void *ctx, sqlite3 *db, ingest_msg *m, int64_t customer
   p->id = sqlite3_last_insert_rowid(db);
   p->customer = customer;
   if (old) {
-    if (sqlite3_prepare_v2(db, "UPDATE responses SET replaced_by = ?1 WHERE id = ?2", -1, &st, NULL)) return CX_EDB;
+    st = f->upd_repl;
     sqlite3_bind_int64(st, 1, p->id);
     sqlite3_bind_int64(st, 2, old);
     r = sqlite3_step(st);
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     if (r != SQLITE_DONE) return CX_EDB;
     if (f->nrepl == f->caprepl) {
       size_t nc = f->caprepl ? 2 * f->caprepl : 64;
@@ -301,6 +314,37 @@ static int by_response(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
+cx_err fb_index_append(feedback *f, const fb_score *x, size_t n) {
+  if (f->nsc + n > f->capsc) {
+    size_t cap = f->capsc ? f->capsc : 4096;
+    while (cap < f->nsc + n) cap *= 2;
+    fb_hot *h = cx_realloc(f->hot, cap * sizeof *h);
+    if (h) f->hot = h;
+    fb_cold *c = h ? cx_realloc(f->cold, cap * sizeof *c) : NULL;
+    if (c) f->cold = c;
+    if (!h || !c) return CX_ENOMEM; /* the larger block is kept: harmless */
+    f->capsc = cap;
+  }
+  for (size_t i = 0; i < n; i++) {
+    f->hot[f->nsc] = x[i].h;
+    f->cold[f->nsc++] = x[i].c;
+    fb_span *sp = NULL;
+    for (size_t k = 0; k < f->nspan && !sp; k++)
+      if (f->span[k].survey == x[i].h.survey) sp = &f->span[k];
+    if (!sp) {
+      fb_span *ns = cx_realloc(f->span, (f->nspan + 1) * sizeof *ns);
+      if (!ns) return CX_ENOMEM;
+      f->span = ns;
+      sp = &f->span[f->nspan++];
+      *sp = (fb_span){.survey = x[i].h.survey, .lo = {INT64_MAX, INT64_MAX, INT64_MAX}, .hi = {INT64_MIN, INT64_MIN, INT64_MIN}};
+    }
+    int t = x[i].h.type & 3;
+    if (x[i].h.ts < sp->lo[t]) sp->lo[t] = x[i].h.ts;
+    if (x[i].h.ts > sp->hi[t]) sp->hi[t] = x[i].h.ts;
+  }
+  return CX_OK;
+}
+
 static void after_commit(void *ctx) {
   feedback *f = ctx;
   if (!f->npend && !f->nrepl && !f->pend_new) return;
@@ -309,20 +353,11 @@ static void after_commit(void *ctx) {
   if (f->nrepl) { /* rare: a personal link answered again */
     qsort(f->pend_replaced, f->nrepl, sizeof *f->pend_replaced, by_response);
     for (size_t i = 0; i < f->nsc; i++)
-      if (bsearch(&f->sc[i].response, f->pend_replaced, f->nrepl, sizeof *f->pend_replaced, by_response))
-        f->sc[i].type |= 0x80;
+      if (bsearch(&f->cold[i].response, f->pend_replaced, f->nrepl, sizeof *f->pend_replaced, by_response))
+        f->hot[i].type |= 0x80;
   }
-  if (f->nsc + f->npend > f->capsc) {
-    size_t cap = f->capsc ? f->capsc : 4096;
-    while (cap < f->nsc + f->npend) cap *= 2;
-    fb_score *n = cx_realloc(f->sc, cap * sizeof *n);
-    if (n) f->sc = n, f->capsc = cap;
-    else cx_log("error", "feedback_index_full", "dropped", "scores of a group (out of memory)", NULL);
-  }
-  if (f->nsc + f->npend <= f->capsc) {
-    memcpy(f->sc + f->nsc, f->pend, f->npend * sizeof *f->pend);
-    f->nsc += f->npend;
-  }
+  if (fb_index_append(f, f->pend, f->npend))
+    cx_log("error", "feedback_index_full", "dropped", "scores of a group (out of memory)", NULL);
   pthread_rwlock_unlock(&f->lock);
   f->npend = f->nrepl = f->pend_new = 0;
 }
@@ -349,10 +384,13 @@ cx_err fb_index_load(feedback *f, sqlite3 *db) {
     if (rc == CX_ETOOBIG) k[0] = k[1] = k[2] = k[3] = 0, rc = CX_OK;
     if (!rc) rc = push_scores(f, (const char *)sqlite3_column_text(st, 8), sqlite3_column_int64(st, 0),
                               sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 2), k,
-                              &f->sc, &f->nsc, &f->capsc);
+                              &f->pend, &f->npend, &f->cappend);
+    if (!rc && f->npend >= 65536) rc = fb_index_append(f, f->pend, f->npend), f->npend = 0;
     f->responses++;
   }
   sqlite3_finalize(st);
+  if (!rc) rc = fb_index_append(f, f->pend, f->npend);
+  f->npend = 0;
   return rc;
 }
 
@@ -388,7 +426,10 @@ void feedback_close(feedback *f) {
     for (size_t i = 1; i < f->keys[k].n; i++) cx_free(f->keys[k].s[i]);
     cx_free(f->keys[k].s);
   }
-  cx_free(f->sc);
+  sqlite3_finalize(f->ins_resp), sqlite3_finalize(f->sel_link), sqlite3_finalize(f->upd_repl);
+  cx_free(f->hot);
+  cx_free(f->cold);
+  cx_free(f->span);
   cx_free(f->pend);
   cx_free(f->pend_replaced);
   pthread_mutex_destroy(&f->mu);

@@ -52,7 +52,7 @@ IMPORT_GROUP = env_int("BENCH_IMPORT_GROUP", 5000)  # src/cmd_import.c IMPORT_BA
 REF_MIN_ROWS = env_int("BENCH_REF_MIN_ROWS", 200000 if QUICK else 500000)
 SCALE = os.environ.get("BENCH_SCALE", "") not in ("", "0")
 SCALE_FACTOR = env_float("BENCH_SCALE_FACTOR", 0.01 if QUICK else 1.0)
-ONLY = set(os.environ.get("BENCH_ONLY", "1 2 3 4 5 6").replace(",", " ").split())
+ONLY = set(os.environ.get("BENCH_ONLY", "1 2 3 4 5 6 8").replace(",", " ").split())
 DEMO_CUSTOMERS = env_int("BENCH_DEMO_CUSTOMERS", 5000 if QUICK else 50000)
 API_REPS = env_int("BENCH_API_REPS", 21)
 PROFILE = os.environ.get("BENCH_PROFILE", "") not in ("", "0")
@@ -1317,6 +1317,36 @@ def part_dashboard():
         pass
 
 
+# ---------------------------------------------------------------- 8. feedback
+
+def part_feedback():
+    """Survey responses in bulk through the API, then NPS by month by
+    channel over all of them beside DuckDB and SQLite running the same
+    aggregation over the same rows (bench/feedback.mjs)."""
+    n = env_int("BENCH_RESPONSES", 100000 if QUICK else 1000000)
+    reps = env_int("BENCH_API_REPS", 21)
+    say(f"\n== 8. feedback: {n:,} survey responses posted 1,000 per request; NPS by month by channel, "
+        f"{reps} times, interleaved with DuckDB (in memory) and SQLite (a table of the same rows); answers checked equal")
+    if not os.path.isdir(os.path.join(HERE, "node_modules", "@duckdb", "node-api")):
+        raise RuntimeError("bench/node_modules lacks @duckdb/node-api (cd bench && npm ci)")
+    d = os.path.join(TMP, "feedback")
+    p = subprocess.run(["node", os.path.join(HERE, "feedback.mjs"), "--bin", CXM, "--dir", d,
+                        "--responses", str(n), "--reps", str(reps)], capture_output=True, text=True)
+    for line in p.stderr.splitlines():
+        if line.startswith("feedback:") and "token" not in line:
+            say("  " + line[len("feedback: "):])
+    if p.returncode != 0:
+        raise RuntimeError(p.stderr[-2000:])
+    r = json.loads(p.stdout.strip().splitlines()[-1])
+    results["parts"]["feedback"] = r
+    shutil.rmtree(d, ignore_errors=True)
+    ms = r["nps_by_month_by_channel_ms"]
+    add_summary(f"NPS by month by channel, {n:,} responses (ms)", ms, r["duckdb_ms"],
+                ms / r["duckdb_ms"], "< 20 ms", ms < 20)
+    add_summary("  same, vs SQLite (ms)", ms, r["sqlite_ms"], ms / r["sqlite_ms"], "—", None)
+    add_summary("survey responses ingested in bulk (per s)", r["ingest_per_s"], "—", None, "—", None)
+
+
 def main():
     if not os.access(CXM, os.X_OK):
         say(f"bench: {CXM} is missing; run `make build/cxm` (make bench does)")
@@ -1339,6 +1369,7 @@ def main():
         parts.append(("4", part_scale))
     if SCALE or "6" in os.environ.get("BENCH_ONLY", ""):
         parts.append(("6", part_analytics))
+    parts.append(("8", part_feedback))
     failed = []
     for key, fn in parts:
         if key not in ONLY:

@@ -22,6 +22,9 @@
 #      Segments there too: rules over every customer (preview) vs DuckDB, the
 #      incremental update of 5 segments while events stream into /v1/batch
 #      (on a copy of the store), and the lifecycle (cxm only).
+#   8. survey responses posted in bulk (1M; 100k with BENCH_QUICK), then NPS
+#      by month by channel over them (bench/feedback.mjs) vs DuckDB and
+#      SQLite running the same aggregation over the same rows.
 #
 # Options (environment):
 #   BENCH_QUICK=1          short runs: 3 s per run, 200k-message import,

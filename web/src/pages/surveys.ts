@@ -333,8 +333,9 @@ function builder(main: HTMLElement, ctx: PageContext, s: Survey | null): void {
     formErr.replaceChildren();
   };
   /** Puts the API's error under the field it names; false when none does. */
-  const place = (e: ApiError): boolean => {
-    const f = e.field ?? '';
+  const place = (err: ApiError): boolean => {
+    const f = err.field ?? '';
+    const e = { message: underField(err.message, f) };
     const m = /^questions\[(\d+)\](?:\.([a-z_]+))?/.exec(f);
     if (m) {
       const ed = editors[Number(m[1])];
@@ -396,6 +397,18 @@ function builder(main: HTMLElement, ctx: PageContext, s: Survey | null): void {
       save.textContent = s ? 'Save changes' : 'Create draft';
     }
   });
+}
+
+/** "questions[1].show_if reads answers.q9, …" reads, under that field, as
+ *  "Reads answers.q9, …": the field is where it shows. */
+export function underField(message: string, f: string): string {
+  for (const prefix of [`${f}: `, `${f} `]) {
+    if (f && message.startsWith(prefix)) {
+      const rest = message.slice(prefix.length);
+      return rest.charAt(0).toUpperCase() + rest.slice(1);
+    }
+  }
+  return message;
 }
 
 // ---------------------------------------------------------------- view --

@@ -33,7 +33,14 @@ export function verbatimsPage(main: HTMLElement, ctx: PageContext): void {
   const said = h('p', { class: 'sr-only', role: 'status' });
   main.append(pageHeader('Verbatims', 'What respondents wrote, with its sentiment and themes. Click a theme to see only its answers.'), form, said, results);
 
-  surveys(ctx.signal).then(fill).catch(() => { /* the list still works without names */ });
+  const names = new Map<string, string>();
+  surveys(ctx.signal).then((list) => {
+    fill(list);
+    for (const s of list) names.set(s.id, s.name);
+    for (const el of results.querySelectorAll<HTMLElement>('.verbatim-survey[data-survey]')) {
+      el.textContent = names.get(el.dataset.survey ?? '') ?? el.textContent;
+    }
+  }).catch(() => { /* the list still works without names */ });
 
   const cursors: (string | null)[] = [null];
   let pageNo = 0;
@@ -89,7 +96,8 @@ export function verbatimsPage(main: HTMLElement, ctx: PageContext): void {
             h('p', { class: 'muted small' },
               time(v.submitted_at, 'short'), ' · ',
               h('a', { href: `#/customers/${encodeURIComponent(v.customer_id)}` }, `Customer ${v.customer_id}`),
-              ` · question ${v.question}`,
+              ' · ', h('span', { class: 'verbatim-survey', 'data-survey': v.survey_id }, names.get(v.survey_id) ?? `Survey ${v.survey_id}`),
+              `, question ${v.question}`,
               v.context?.channel ? ` · ${v.context.channel}` : ''))))),
         pageNo > 0 || r.next_cursor !== null
           ? h('nav', { class: 'pager', 'aria-label': 'Pages of verbatims' }, prev, h('span', { class: 'muted' }, `Page ${pageNo + 1}`), next)

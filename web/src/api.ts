@@ -476,3 +476,150 @@ export interface SegmentMembers {
   members: Customer[];
   next_cursor: string | null;
 }
+
+// ---- Listening: surveys, responses, feedback metrics (lib/feedback) ----
+
+/** A text, or texts by language ({"en":"…","de":"…"}). */
+export type Localised = string | Record<string, string>;
+
+export type QuestionType = 'nps' | 'csat' | 'ces' | 'rating' | 'choice' | 'text';
+
+export interface SurveyQuestion {
+  id: string;
+  type: QuestionType;
+  text: Localised;
+  required?: boolean;
+  /** rating only: answers are 1..scale */
+  scale?: number;
+  /** choice only */
+  options?: { id: string; text: Localised }[];
+  multiple?: boolean;
+  /** a rule on earlier answers, such as answers.q1 <= 6 */
+  show_if?: string;
+  description?: Localised;
+  placeholder?: Localised;
+}
+
+/** The document POSTed or PUT. */
+export interface SurveyDoc {
+  name: string;
+  kind?: 'customer' | 'employee';
+  status?: 'draft' | 'live';
+  description?: string;
+  language?: string;
+  title?: Localised;
+  intro?: Localised;
+  thanks?: Localised;
+  questions: SurveyQuestion[];
+}
+
+export type SurveyStatus = 'draft' | 'live' | 'closed';
+
+export interface Survey extends Omit<SurveyDoc, 'status'> {
+  id: string;
+  kind: 'customer' | 'employee';
+  status: SurveyStatus;
+  language: string;
+  version: number;
+  latest_version: number;
+  responses: number;
+  /** the public respondent page, "/s/{id}" */
+  link: string;
+  version_saved_at: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface SurveyList {
+  surveys: {
+    id: string; name: string; kind: 'customer' | 'employee'; status: SurveyStatus; version: number;
+    questions: number; types: QuestionType[]; responses: number; created_at: string; updated_at: string;
+  }[];
+}
+
+export interface SurveyResponse {
+  id: string;
+  survey_id: string;
+  survey_version: number;
+  customer_id: string;
+  complete: boolean;
+  submitted_at: string;
+  context: Record<string, string>;
+  answers: Record<string, number | string | string[]>;
+}
+
+export interface SurveyResponses {
+  responses: SurveyResponse[];
+  next_cursor: string | null;
+}
+
+export type MetricKind = 'nps' | 'csat' | 'ces';
+
+/** One figure of GET /metrics/{nps|csat|ces} (lib/feedback/metrics.c): the
+ *  value is under the metric's own name (NPS points, CSAT %, CES mean);
+ *  null when n is 0. */
+export interface MetricFigure {
+  nps?: number | null;
+  csat?: number | null;
+  ces?: number | null;
+  n: number;
+  promoters?: number;
+  passives?: number;
+  detractors?: number;
+  satisfied?: number;
+  agree?: number;
+  agree_pct?: number | null;
+  ci95: [number, number] | null;
+  distribution: number[];
+}
+
+export interface Metric extends MetricFigure {
+  by?: string;
+  groups?: (MetricFigure & { key: string | null })[];
+  interval?: string;
+  series?: (MetricFigure & { start: string })[];
+  compare?: MetricFigure & {
+    from: string; to: string; change: number | null; z: number | null; p_value: number | null; significant: boolean;
+  };
+  from: string | null;
+  to: string | null;
+}
+
+export type SentimentLabel = 'negative' | 'neutral' | 'positive';
+
+/** GET /feedback: the text answers, newest first. */
+export interface Verbatim {
+  id: string;
+  survey_id: string;
+  question: string;
+  customer_id: string;
+  submitted_at: string;
+  text: string;
+  score: number | null;
+  sentiment: { score: number; label: SentimentLabel } | null;
+  themes: string[];
+  context: Record<string, string>;
+}
+
+export interface VerbatimList {
+  responses: Verbatim[];
+  next_cursor: string | null;
+}
+
+/** GET /feedback/themes. */
+export interface Theme {
+  name: string;
+  volume: number;
+  share: number;
+  sentiment: number | null;
+  nps_with: number | null;
+  nps_without: number | null;
+  nps_impact: number | null;
+  detractor_share: number | null;
+  phrases: { phrase: string; count: number }[];
+}
+
+export interface Themes {
+  n: number;
+  themes: Theme[];
+}

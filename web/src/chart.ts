@@ -77,7 +77,7 @@ export function hBars(
   el: HTMLElement,
   labels: string[],
   values: number[],
-  opts: { label: (i: number) => string; tip: (i: number) => string; color?: string; colors?: string[] },
+  opts: { label: (i: number) => string; tip: (i: number) => string; color?: string; colors?: string[]; onClick?: (i: number) => void },
   signal: AbortSignal,
 ): void {
   const chart = echarts.init(el, null, { renderer: 'svg' });
@@ -116,6 +116,11 @@ export function hBars(
     }],
   };
   chart.setOption(option);
+  if (opts.onClick) {
+    const click = opts.onClick;
+    chart.on('click', (p) => click(p.dataIndex));
+    el.style.cursor = 'pointer';
+  }
   follow(chart, el, signal, () => chart.setOption({ yAxis: { axisLabel: { width: narrowY() } } }));
 }
 
@@ -224,6 +229,129 @@ export function emotionCurve(
   };
   chart.setOption(option);
   follow(chart, el, signal);
+}
+
+/** A trend with its 95% confidence band: the value per bucket as a line,
+ *  the band as a shaded area between lo and hi (a transparent series at lo
+ *  with the band's height stacked on it; stackStrategy "all" so that a band
+ *  below zero stacks as drawn). null is a gap. `tip(i)` says the bucket's
+ *  figures. Resizes with its box; disposed when `signal` aborts. */
+export function bandLine(
+  el: HTMLElement,
+  labels: string[],
+  points: { value: number | null; lo: number | null; hi: number | null }[],
+  opts: { name: string; tip: (i: number) => string; fmt: (x: number) => string; min?: number; max?: number },
+  signal: AbortSignal,
+): void {
+  const chart = echarts.init(el, null, { renderer: 'svg' });
+  const text = cssVar('--text-2');
+  const grid = cssVar('--border');
+  const accent = cssVar('--accent');
+  const fontFamily = getComputedStyle(document.body).fontFamily;
+  const band = (p: { lo: number | null; hi: number | null }): number | null => (p.lo === null || p.hi === null ? null : p.hi - p.lo);
+  const option: Option = {
+    animationDuration: 300,
+    textStyle: { fontFamily },
+    grid: { left: 8, right: 12, top: 36, bottom: 4, containLabel: true },
+    legend: {
+      top: 0, left: 0, icon: 'roundRect', itemWidth: 10, itemHeight: 10, itemGap: 16, data: [opts.name, '95% confidence'],
+      textStyle: { color: text, fontFamily },
+    },
+    tooltip: {
+      trigger: 'axis',
+      backgroundColor: cssVar('--surface'),
+      borderColor: grid,
+      textStyle: { color: cssVar('--text'), fontFamily },
+      formatter: (ps) => {
+        const first = (Array.isArray(ps) ? ps : [ps])[0] as { dataIndex: number } | undefined;
+        return first ? `${esc(labels[first.dataIndex] ?? '')}<br>${esc(opts.tip(first.dataIndex))}` : '';
+      },
+    },
+    xAxis: {
+      type: 'category', data: labels, boundaryGap: false,
+      axisLine: { lineStyle: { color: grid } }, axisTick: { show: false },
+      axisLabel: { color: text, hideOverlap: true, fontFamily },
+    },
+    yAxis: {
+      type: 'value', scale: true, min: opts.min, max: opts.max,
+      splitLine: { lineStyle: { color: grid } },
+      axisLabel: { color: text, fontFamily, formatter: (v: number) => opts.fmt(v) },
+    },
+    series: [
+      {
+        type: 'line', name: 'band-base', stack: 'ci', stackStrategy: 'all', data: points.map((p) => p.lo),
+        lineStyle: { opacity: 0 }, symbol: 'none', silent: true, tooltip: { show: false }, connectNulls: false,
+      },
+      {
+        type: 'line', name: '95% confidence', stack: 'ci', stackStrategy: 'all', data: points.map(band),
+        lineStyle: { opacity: 0 }, symbol: 'none', silent: true, connectNulls: false,
+        itemStyle: { color: accent }, areaStyle: { color: accent, opacity: 0.16 },
+      },
+      {
+        type: 'line', name: opts.name, data: points.map((p) => p.value), connectNulls: false, symbol: 'circle', symbolSize: 7,
+        itemStyle: { color: accent }, lineStyle: { color: accent, width: 2.5 },
+      },
+    ],
+  };
+  chart.setOption(option);
+  follow(chart, el, signal);
+}
+
+/** Horizontal bars that go left (negative) or right (positive) of zero, one
+ *  per label top to bottom, coloured by sign; labelled with `label(i)`, the
+ *  tooltip `tip(i)`. null draws no bar. Resizes; disposed on abort. */
+export function divergingBars(
+  el: HTMLElement,
+  labels: string[],
+  values: (number | null)[],
+  opts: { label: (i: number) => string; tip: (i: number) => string; onClick?: (i: number) => void },
+  signal: AbortSignal,
+): void {
+  const chart = echarts.init(el, null, { renderer: 'svg' });
+  const grid = cssVar('--border');
+  const fontFamily = getComputedStyle(document.body).fontFamily;
+  const up = cssVar('--up');
+  const down = cssVar('--down');
+  const m = Math.max(1, ...values.map((v) => Math.abs(v ?? 0)));
+  const narrowY = (): number => (el.clientWidth < 520 ? 96 : 150);
+  const option: Option = {
+    animationDuration: 300,
+    textStyle: { fontFamily },
+    grid: { left: 8, right: 8, top: 4, bottom: 4, containLabel: true },
+    tooltip: {
+      trigger: 'item',
+      formatter: (p) => esc(opts.tip((p as { dataIndex: number }).dataIndex)),
+      backgroundColor: cssVar('--surface'),
+      borderColor: grid,
+      textStyle: { color: cssVar('--text'), fontFamily },
+    },
+    yAxis: {
+      type: 'category', data: labels, inverse: true,
+      axisLine: { show: false }, axisTick: { show: false },
+      axisLabel: { color: cssVar('--text'), fontFamily, width: narrowY(), overflow: 'truncate' },
+    },
+    // room on both sides for the labels at the bars' ends
+    xAxis: {
+      type: 'value', min: -m * 1.45, max: m * 1.45, splitLine: { show: false }, axisLabel: { show: false },
+      axisLine: { show: false },
+    },
+    series: [{
+      type: 'bar',
+      // a label sits at the bar's outer end: left of a negative bar
+      data: values.map((v) => ({
+        value: v ?? 0, itemStyle: { color: (v ?? 0) < 0 ? down : up },
+        label: { position: (v ?? 0) < 0 ? 'left' as const : 'right' as const },
+      })),
+      barMaxWidth: 26,
+      label: { show: true, color: cssVar('--text'), fontFamily, formatter: (p) => opts.label(p.dataIndex) },
+    }],
+  };
+  chart.setOption(option);
+  if (opts.onClick) {
+    const click = opts.onClick;
+    chart.on('click', (p) => click(p.dataIndex));
+  }
+  follow(chart, el, signal, () => chart.setOption({ yAxis: { axisLabel: { width: narrowY() } } }));
 }
 
 /** Keeps `chart` fitted to `el` as it resizes (after `onResize`, when

@@ -14,6 +14,10 @@ import { pathsPage } from './pages/paths';
 import { lifecyclePage } from './pages/lifecycle';
 import { segmentsPage, segmentPage, segmentEditPage } from './pages/segments';
 import { journeysPage, journeyPage, journeyEditPage } from './pages/journeys';
+import { feedbackPage } from './pages/feedback';
+import { surveysPage, surveyPage, surveyEditPage } from './pages/surveys';
+import { verbatimsPage } from './pages/verbatims';
+import { themesPage } from './pages/themes';
 import { pageHeader, emptyState } from './ui';
 import { parseHash, type PageContext } from './router';
 
@@ -36,6 +40,13 @@ const routes: { pattern: RegExp; keys: string[]; page: Page; nav: string }[] = [
   { pattern: /^\/retention$/, keys: [], page: retentionPage, nav: 'retention' },
   { pattern: /^\/paths$/, keys: [], page: pathsPage, nav: 'paths' },
   { pattern: /^\/lifecycle$/, keys: [], page: lifecyclePage, nav: 'lifecycle' },
+  { pattern: /^\/feedback$/, keys: [], page: feedbackPage, nav: 'feedback' },
+  { pattern: /^\/surveys$/, keys: [], page: surveysPage, nav: 'surveys' },
+  { pattern: /^\/surveys\/new$/, keys: [], page: surveyEditPage, nav: 'surveys' },
+  { pattern: /^\/surveys\/([^/]+)\/edit$/, keys: ['id'], page: surveyEditPage, nav: 'surveys' },
+  { pattern: /^\/surveys\/([^/]+)$/, keys: ['id'], page: surveyPage, nav: 'surveys' },
+  { pattern: /^\/verbatims$/, keys: [], page: verbatimsPage, nav: 'verbatims' },
+  { pattern: /^\/themes$/, keys: [], page: themesPage, nav: 'themes' },
 ];
 
 const NAV = [
@@ -48,6 +59,11 @@ const NAV = [
   { id: 'retention', href: '#/retention', label: 'Retention', icon: 'M4 4h16v16H4zM4 10h16M4 15h16M10 4v16M15 4v16' },
   { id: 'paths', href: '#/paths', label: 'Paths', icon: 'M4 6h4c6 0 6 12 12 12M4 6c6 0 6-2 12-2h4M4 6h16' },
   { id: 'lifecycle', href: '#/lifecycle', label: 'Lifecycle', icon: 'M4 20V10M10 20V4M16 20v-7M22 20H2' },
+  // Listen: what customers say
+  { id: 'feedback', href: '#/feedback', label: 'Feedback', icon: 'M4 4h16v12H8l-4 4zM8 9h8M8 12h5', group: 'Listen' },
+  { id: 'surveys', href: '#/surveys', label: 'Surveys', icon: 'M6 3h12v18H6zM9 8h6M9 12h6M9 16h3' },
+  { id: 'verbatims', href: '#/verbatims', label: 'Verbatims', icon: 'M7 7h4v4c0 3-2 5-4 6M15 7h4v4c0 3-2 5-4 6' },
+  { id: 'themes', href: '#/themes', label: 'Themes', icon: 'M4 6h10M4 12h16M4 18h7' },
 ];
 
 const app = document.getElementById('app') as HTMLElement;
@@ -74,6 +90,7 @@ function buildShell(): NonNullable<typeof shell> {
   const links = new Map<string, HTMLAnchorElement>();
   const list = h('ul', { class: 'nav-links' });
   for (const n of NAV) {
+    if ('group' in n && n.group) list.appendChild(h('li', { class: 'nav-group', 'aria-hidden': 'true' }, n.group));
     const a = h('a', { href: n.href }, icon(n.icon), h('span', null, n.label));
     links.set(n.id, a);
     list.appendChild(h('li', null, a));

@@ -167,8 +167,12 @@ static cx_err load_vader(text_model *m, size_t *count) {
       if (n != (size_t)-1) {
         text_word *w = word_add(m, low, n, count);
         if (!w) return CX_ENOMEM;
-        if (!(w->flags & TW_LEX)) { /* the first of two spellings that lower-case alike */
-          w->flags |= TW_LEX;
+        /* VADER looks words up in lower case and its lexicon is a dict: of
+         * two entries, the later wins ("lol" 2.9, then "lol" 1.8), and one
+         * with capitals (":D") counts only where no lower-case one is. */
+        int lower = !memcmp(low, p, n);
+        if (!(w->flags & TW_LEX) || lower || !(w->flags & TW_LOWER)) {
+          w->flags |= TW_LEX | (lower ? TW_LOWER : 0);
           w->valence = (float)v;
         }
       }

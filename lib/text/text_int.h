@@ -41,7 +41,8 @@ enum {
   TW_BOOST = 2,   /* intensifier or dampener (boost) */
   TW_NEGATE = 4,  /* a negation */
   TW_STOP = 8,    /* a stop word */
-  TW_SERVICE = 16 /* valence from cxm's service vocabulary */
+  TW_SERVICE = 16, /* valence from cxm's service vocabulary */
+  TW_LOWER = 32    /* building: VADER's entry was written in lower case */
 };
 
 /* A multi-word expression (or a booster of several words). */

@@ -193,6 +193,7 @@ size_t text_phrases_of(const text_model *m, const char *s, size_t n, text_phrase
     /* a phrase ends at a boundary word, punctuation, the end, or 3 words */
     if (nrun && (!content || w.broken || nrun == PHRASE_WORDS)) {
       text_phrase ph;
+      memset(&ph, 0, sizeof ph); /* the bytes after the NULs too: out is the same each time */
       if (phrase_make(s, run, nrun, &ph)) {
         size_t k = 0;
         while (k < got && strcmp(out[k].key, ph.key)) k++;

@@ -17,6 +17,19 @@ LISTEN  ?= 127.0.0.1:8080
 .PHONY: all deps run test unit api browser fuzz fuzz-smoke bench clean web
 all: build/cxm
 
+# ---- lib/text (sentiment and themes): its lexicons, lib/text/data/*.txt,
+# compiled into the binary as build/text_data.c (tools/bin2c.c); GEN_SRC is
+# on every link line that links $(LIB_SRC).
+TEXT_DATA := lib/text/data/vader_lexicon.txt lib/text/data/emoji_utf8_lexicon.txt
+GEN_SRC := build/text_data.c
+build/bin2c: tools/bin2c.c
+	@mkdir -p build
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -o $@ $<
+build/text_data.c: build/bin2c $(TEXT_DATA)
+	./build/bin2c $@ text_vader_lexicon=lib/text/data/vader_lexicon.txt \
+	  text_emoji_lexicon=lib/text/data/emoji_utf8_lexicon.txt
+# ---- end of lib/text
+
 # The dashboard (web/: TypeScript, Vite, ECharts) is built into web/dist and
 # embedded into the binary as build/web_assets.c (tools/embed.c).
 WEB_SRC := $(shell find web/src web/public -type f 2>/dev/null) web/index.html web/package.json \
@@ -34,13 +47,13 @@ build/embed: tools/embed.c
 build/web_assets.c: build/embed web/dist/index.html
 	./build/embed web/dist $@
 
-build/cxm: $(LIB_SRC) $(SRC) $(HDRS) build/web_assets.c
+build/cxm: $(LIB_SRC) $(SRC) $(HDRS) build/web_assets.c $(GEN_SRC)
 	@mkdir -p build
-	$(CC) $(CFLAGS_BASE) $(OPT) -o $@ $(LIB_SRC) $(SRC) build/web_assets.c $(LIBS)
+	$(CC) $(CFLAGS_BASE) $(OPT) -o $@ $(LIB_SRC) $(SRC) build/web_assets.c $(GEN_SRC) $(LIBS)
 
-build/asan/cxm: $(LIB_SRC) $(SRC) $(HDRS) build/web_assets.c
+build/asan/cxm: $(LIB_SRC) $(SRC) $(HDRS) build/web_assets.c $(GEN_SRC)
 	@mkdir -p build/asan
-	$(CC) $(CFLAGS_BASE) $(SAN) -o $@ $(LIB_SRC) $(SRC) build/web_assets.c $(LIBS)
+	$(CC) $(CFLAGS_BASE) $(SAN) -o $@ $(LIB_SRC) $(SRC) build/web_assets.c $(GEN_SRC) $(LIBS)
 
 # Installs what is missing: Debian packages (as root or through sudo), and
 # the npm packages of web/ and tests/ into their node_modules (git-ignored).
@@ -67,9 +80,9 @@ run: deps build/cxm
 # unit tests (cmocka) with the sanitizers
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,build/asan/%,$(UNIT_SRC))
-build/asan/test_%: tests/unit/test_%.c $(LIB_SRC) $(HDRS)
+build/asan/test_%: tests/unit/test_%.c $(LIB_SRC) $(HDRS) $(GEN_SRC)
 	@mkdir -p build/asan
-	$(CC) $(CFLAGS_BASE) $(SAN) -o $@ $< $(LIB_SRC) $(LIBS) -lcmocka
+	$(CC) $(CFLAGS_BASE) $(SAN) -o $@ $< $(LIB_SRC) $(GEN_SRC) $(LIBS) -lcmocka
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 $$t; done
@@ -86,10 +99,10 @@ browser: build/asan/cxm
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
 FUZZ_BIN := $(patsubst fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 FUZZ_SECONDS ?= 60
-build/fuzz/%: fuzz/%.c $(LIB_SRC) $(HDRS)
+build/fuzz/%: fuzz/%.c $(LIB_SRC) $(HDRS) $(GEN_SRC)
 	@mkdir -p build/fuzz
 	$(CLANG) $(CFLAGS_BASE) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	  -o $@ $< $(LIB_SRC) $(LIBS)
+	  -o $@ $< $(LIB_SRC) $(GEN_SRC) $(LIBS)
 
 fuzz: $(FUZZ_BIN)
 	@set -e; for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p build/fuzz/corpus-$$n; \

@@ -52,7 +52,7 @@ IMPORT_GROUP = env_int("BENCH_IMPORT_GROUP", 5000)  # src/cmd_import.c IMPORT_BA
 REF_MIN_ROWS = env_int("BENCH_REF_MIN_ROWS", 200000 if QUICK else 500000)
 SCALE = os.environ.get("BENCH_SCALE", "") not in ("", "0")
 SCALE_FACTOR = env_float("BENCH_SCALE_FACTOR", 0.01 if QUICK else 1.0)
-ONLY = set(os.environ.get("BENCH_ONLY", "1 2 3 4 5 6 8").replace(",", " ").split())
+ONLY = set(os.environ.get("BENCH_ONLY", "1 2 3 4 5 6 7 8").replace(",", " ").split())
 DEMO_CUSTOMERS = env_int("BENCH_DEMO_CUSTOMERS", 5000 if QUICK else 50000)
 API_REPS = env_int("BENCH_API_REPS", 21)
 PROFILE = os.environ.get("BENCH_PROFILE", "") not in ("", "0")
@@ -1317,6 +1317,60 @@ def part_dashboard():
         pass
 
 
+# ---------------------------------------------------------------- 7. text
+
+TEXT_DATA = os.path.abspath(os.environ.get(
+    "BENCH_TEXT_DATA", os.path.join(ROOT, "..", "shared", "datasets", "sentiment")))
+
+
+def part_text():
+    """lib/text's sentiment on public labelled data and its speed on one
+    core (bench/text_bench.c) beside VADER itself, the npm package
+    vader-sentiment (bench/text_ref.mjs), on the same sentences in the same
+    run. See bench/README.md for how accuracy and correlation are counted."""
+    say(f"\n== 7. sentiment: lib/text vs VADER (npm vader-sentiment), data {TEXT_DATA}")
+    if not os.path.isdir(os.path.join(TEXT_DATA, "uci-labelled")):
+        raise RuntimeError(f"no data in {TEXT_DATA} (set BENCH_TEXT_DATA)")
+    cxm = json.loads(subprocess.run([os.path.join(BIN, "text_bench"), TEXT_DATA, str(RUNS)],
+                                    check=True, capture_output=True, text=True).stdout)
+    try:
+        ref = json.loads(subprocess.run(["node", os.path.join(HERE, "text_ref.mjs"), TEXT_DATA,
+                                         str(RUNS)], check=True, capture_output=True,
+                                        text=True, cwd=HERE).stdout)
+    except (OSError, subprocess.CalledProcessError, ValueError) as e:
+        say(f"  the reference could not run ({type(e).__name__}); cxm's figures alone")
+        ref = None
+    rname = ref["engine"] if ref else "VADER (not run)"
+    say(f"  accuracy on uci-labelled (>= 0.05 positive, <= -0.05 negative, neutral counts half)")
+    say(f"    {'':9} {'cxm':>7} {'strict':>7} {'cover':>7}   {'VADER':>7} {'strict':>7} {'cover':>7}")
+    for k in ("amazon", "yelp", "imdb", "overall"):
+        c = cxm["accuracy"][k]
+        r = ref["accuracy"][k] if ref else None
+        say(f"    {k:9} {c['accuracy']:7.4f} {c['strict']:7.4f} {c['coverage']:7.4f}   " +
+            (f"{r['accuracy']:7.4f} {r['strict']:7.4f} {r['coverage']:7.4f}" if r else "—"))
+        add_summary(f"sentiment accuracy, {k}", f"{c['accuracy']:.4f}",
+                    f"{r['accuracy']:.4f}" if r else "—",
+                    c["accuracy"] / r["accuracy"] if r else None, "≥ 0.80",
+                    c["accuracy"] >= 0.80)
+    say("  Pearson r with the human ratings of vader/ground-truth")
+    for k in ("amazon_snippets", "tweets"):
+        c = cxm["correlation"][k]
+        r = ref["correlation"][k] if ref else None
+        say(f"    {k:16} cxm {c['pearson']:.4f} (n {c['n']}, skipped {c['skipped']})   " +
+            (f"VADER {r['pearson']:.4f}" if r else "VADER —"))
+        add_summary(f"sentiment r, {k}", f"{c['pearson']:.4f}", f"{r['pearson']:.4f}" if r else "—",
+                    c["pearson"] / r["pearson"] if r else None, "≥ VADER's",
+                    (c["pearson"] >= r["pearson"]) if r else None)
+    cs, rs = cxm["speed"], ref["speed"] if ref else None
+    say(f"  speed, one core, {cs['verbatims']} sentences: cxm runs {cs['runs']} /s, "
+        f"median {fmt(cs['median_per_s'])}/s; themes + phrases {fmt(cs['themes_phrases_median_per_s'])}/s")
+    if rs:
+        say(f"    {rname}: runs {rs['runs']} /s, median {fmt(rs['median_per_s'])}/s")
+    add_summary("sentiment verbatims/s, one core", cs["median_per_s"],
+                rs["median_per_s"] if rs else "—",
+                cs["median_per_s"] / rs["median_per_s"] if rs else None, "≥ 50,000",
+                cs["median_per_s"] >= 50000)
+    results["parts"]["text"] = {"cxm": cxm, "reference": ref}
 # ---------------------------------------------------------------- 8. feedback
 
 def part_feedback():
@@ -1369,6 +1423,7 @@ def main():
         parts.append(("4", part_scale))
     if SCALE or "6" in os.environ.get("BENCH_ONLY", ""):
         parts.append(("6", part_analytics))
+    parts.append(("7", part_text))
     parts.append(("8", part_feedback))
     failed = []
     for key, fn in parts:

@@ -22,6 +22,10 @@
 #      Segments there too: rules over every customer (preview) vs DuckDB, the
 #      incremental update of 5 segments while events stream into /v1/batch
 #      (on a copy of the store), and the lifecycle (cxm only).
+#   7. sentiment (lib/text, bench/text_bench.c): accuracy on uci-labelled,
+#      correlation with VADER's ground truth, verbatims/s on one core, vs
+#      VADER itself (npm vader-sentiment, bench/text_ref.mjs) on the same
+#      sentences. Data: BENCH_TEXT_DATA (default ../shared/datasets/sentiment).
 #   8. survey responses posted in bulk (1M; 100k with BENCH_QUICK), then NPS
 #      by month by channel over them (bench/feedback.mjs) vs DuckDB and
 #      SQLite running the same aggregation over the same rows.
@@ -29,7 +33,7 @@
 # Options (environment):
 #   BENCH_QUICK=1          short runs: 3 s per run, 200k-message import,
 #                          scale factor 0.01
-#   BENCH_ONLY="1 3"       parts to run (default: 1 2 3 5, and 4 and 6 with
+#   BENCH_ONLY="1 3"       parts to run (default: 1 2 3 5 7, and 4 and 6 with
 #                          BENCH_SCALE; BENCH_ONLY=6 runs part 6 alone)
 #   BENCH_DEMO_CUSTOMERS=50000  customers of the demo (part 5); BENCH_API_REPS
 #                          calls of each (21 in part 5, 11 in part 6)
@@ -78,9 +82,10 @@ done
 
 # part 6's npm dependencies (DuckDB), installed once from bench/package-lock.json;
 # without them part 6 reports that it could not run
-if command -v npm >/dev/null && [ ! -d "$here/node_modules/@duckdb/node-api" ]; then
+if command -v npm >/dev/null && { [ ! -d "$here/node_modules/@duckdb/node-api" ] ||
+  [ ! -d "$here/node_modules/vader-sentiment" ]; }; then
   (cd "$here" && npm ci --no-audit --no-fund --loglevel=error) ||
-    echo "bench: npm ci in bench/ failed; part 6 (DuckDB) will not run" >&2
+    echo "bench: npm ci in bench/ failed; part 6 (DuckDB) and part 7's reference will not run" >&2
 fi
 
 # the tools: plain -O2 builds, rebuilt when their source changes
@@ -103,6 +108,11 @@ build ref_sqlite_append "$here/ref_sqlite_append.c $root/lib/store/migrations.c"
 build loadgen "$here/loadgen.c" ""
 build static_server "$here/static_server.c" ""
 build gen_events "$here/gen_events.c" "" -lm
+# part 7: lib/text with its generated lexicons (make writes build/text_data.c)
+make -C "$root" --no-print-directory build/text_data.c >/dev/null
+# shellcheck disable=SC2086
+build text_bench "$here/text_bench.c $(echo "$root"/lib/text/*.c "$root"/lib/base/*.c) $root/build/text_data.c" \
+  "$(echo "$root"/lib/text/*.h "$root"/lib/base/*.h)" $(pkg-config --libs libsodium libcjson) -lstemmer -lm -pthread
 
 origin="${CXM_BIN:-$root/build/cxm}"
 if [ ! -x "$origin" ]; then

@@ -107,6 +107,25 @@ typedef struct {
 cx_err feedback_metric(feedback *f, feedback_metric_kind kind, const feedback_query *q, cx_buf *out,
                        analytics_error *err);
 
+/* ---- verbatims (text answers) and themes ---- */
+typedef struct {
+  int64_t survey;         /* 0: every survey */
+  const char *sentiment;  /* NULL, "positive", "neutral", "negative" */
+  const char *theme;      /* NULL or a theme's name */
+  const char *q;          /* NULL or words the text contains */
+  int64_t from, to;       /* [from, to) on submitted_at */
+  int64_t cursor;         /* 0: from the newest */
+  size_t limit;
+} feedback_verbatim_query;
+/* {"responses":[{id, response_id, survey_id, question, customer_id,
+ * submitted_at, text, score, sentiment:{score,label}, themes, context}…],
+ * "next_cursor":…} newest first. */
+cx_err feedback_verbatims(feedback *f, const feedback_verbatim_query *q, cx_buf *out, analytics_error *err);
+/* {"n":N,"themes":[{name, volume, share, sentiment, rated, nps_with,
+ * nps_without, nps_impact, detractor_share, phrases:[{phrase,count}]}…],
+ * "catalogue":[…]} over the verbatims of [from, to). */
+cx_err feedback_themes(feedback *f, int64_t survey, int64_t from, int64_t to, cx_buf *out, analytics_error *err);
+
 typedef struct {
   uint64_t responses, scores; /* in the index */
 } feedback_stats;

@@ -3,6 +3,7 @@
 #define CX_FEEDBACK_INT_H
 #include "feedback.h"
 #include "../rules/rules.h"
+#include "../text/text.h"
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -93,10 +94,20 @@ struct feedback {
   size_t nrepl, caprepl;
   uint64_t pend_new; /* responses that replace none */
   /* the listener's statements, on the writer's connection */
-  sqlite3 *stmt_db;
-  sqlite3_stmt *ins_resp, *sel_link, *upd_repl;
+  sqlite3 *stmt_db, *ins_verb_db;
+  sqlite3_stmt *ins_resp, *sel_link, *upd_repl, *ins_verb;
+  text_model *text; /* sentiment and themes; owned */
 };
 enum { K_QUESTION, K_CHANNEL, K_TOUCHPOINT, K_UNIT, K_AGENT };
+
+/* A text answer with what lib/text made of it (verbatims.c). */
+typedef struct {
+  const char *question, *text; /* borrowed from the survey and the answers */
+  double score;
+  int label;
+  uint64_t themes;
+  cx_buf phrases; /* "key\tshown\n"…, NUL-terminated; owned */
+} fb_verbatim;
 
 /* survey.c */
 cx_err fb_survey_load(feedback *f, sqlite3 *db, int64_t id, int64_t version, feedback_survey **out);
@@ -118,5 +129,14 @@ cx_err fb_key(feedback *f, int k, const char *s, uint16_t *out);
 /* Checks answers against s: code/field/message in err. */
 cx_err fb_check_answers(const feedback_survey *s, const cJSON *answers, int complete, cJSON **norm,
                         analytics_error *err);
+
+/* verbatims.c: the text answers of norm scored into out (room for
+ * s->nq), *n of them; free with fb_verbatims_free. */
+cx_err fb_verbatims_of(feedback *f, const feedback_survey *s, const cJSON *norm, fb_verbatim *out, size_t *n);
+void fb_verbatims_free(fb_verbatim *v, size_t n);
+/* On the writer thread, inside the response's transaction. nps: the
+ * response's NPS answer, -1 when none. */
+cx_err fb_verbatims_write(feedback *f, sqlite3 *db, int64_t response, int64_t survey, int64_t customer, int64_t submitted,
+                          int nps, const char *channel, const fb_verbatim *v, size_t n);
 
 #endif

@@ -178,6 +178,9 @@ typedef struct {
   const char *link;
   int complete;
   int64_t submitted, received;
+  const fb_verbatim *verb; /* the text answers, scored */
+  size_t nverb;
+  int nps; /* the first NPS answer, -1 when none */
   /* set by the listener */
   int64_t id, customer;
 } fb_pending;
@@ -289,6 +292,8 @@ static cx_err on_message(void *ctx, sqlite3 *db, ingest_msg *m, int64_t customer
   }
   p->id = sqlite3_last_insert_rowid(db);
   p->customer = customer;
+  if ((rc = fb_verbatims_write(f, db, p->id, p->s->id, customer, p->submitted, p->nps, p->ctx.channel, p->verb, p->nverb)))
+    return rc;
   if (old) {
     st = f->upd_repl;
     sqlite3_bind_int64(st, 1, p->id);
@@ -400,6 +405,10 @@ cx_err feedback_open(store *st, profile *pr, ingest *in, feedback **out) {
   f->st = st, f->pr = pr, f->in = in;
   pthread_mutex_init(&f->mu, NULL);
   pthread_rwlock_init(&f->lock, NULL);
+  if (text_open(&f->text)) {
+    feedback_close(f);
+    return CX_ENOMEM;
+  }
   sqlite3 *db = store_reader_get(st);
   int64_t t0 = cx_mono_ns();
   cx_err rc = fb_index_load(f, db);
@@ -427,6 +436,8 @@ void feedback_close(feedback *f) {
     cx_free(f->keys[k].s);
   }
   sqlite3_finalize(f->ins_resp), sqlite3_finalize(f->sel_link), sqlite3_finalize(f->upd_repl);
+  sqlite3_finalize(f->ins_verb);
+  text_close(f->text);
   cx_free(f->hot);
   cx_free(f->cold);
   cx_free(f->span);
@@ -463,16 +474,19 @@ typedef struct {
   char *body, *answers_text;
   cx_buf sc;
   char anon[48];
+  fb_verbatim verb[FEEDBACK_MAX_QUESTIONS];
+  size_t nverb;
 } prepared;
 
 static void prepared_free(prepared *x) {
   cJSON_free(x->body);
   cJSON_free(x->answers_text);
   cx_buf_free(&x->sc);
+  fb_verbatims_free(x->verb, x->nverb);
 }
 
 /* Builds the event of a checked response (norm) into x. */
-static cx_err prepare(const feedback_survey *s, const cJSON *norm, int complete, const feedback_who *who,
+static cx_err prepare(feedback *f, const feedback_survey *s, const cJSON *norm, int complete, const feedback_who *who,
                       const feedback_context *ctx, const char *link, int64_t submitted, prepared *x,
                       analytics_error *err) {
   memset(x, 0, sizeof *x);
@@ -546,8 +560,14 @@ static cx_err prepare(const feedback_survey *s, const cJSON *norm, int complete,
   if (!rc && (!x->body || !x->answers_text)) rc = CX_ENOMEM;
   if (!rc) rc = scores_text(s, norm, &x->sc);
   if (!rc) rc = cx_buf_append(&x->sc, "", 1);
+  if (!rc) rc = fb_verbatims_of(f, s, norm, x->verb, &x->nverb);
+  int nps = -1;
+  for (size_t i = 0; i < s->nq && nps < 0; i++)
+    if (s->q[i].type == Q_NPS && cJSON_GetObjectItemCaseSensitive(norm, s->q[i].id))
+      nps = cJSON_GetObjectItemCaseSensitive(norm, s->q[i].id)->valueint;
   x->p = (fb_pending){.s = s, .answers = norm, .answers_text = x->answers_text, .scores_text = x->sc.p, .ctx = *ctx,
-                      .link = link, .complete = complete, .submitted = submitted};
+                      .link = link, .complete = complete, .submitted = submitted, .verb = x->verb,
+                      .nverb = x->nverb, .nps = nps};
   return rc;
 }
 
@@ -586,7 +606,7 @@ static cx_err submit(feedback *f, const feedback_survey *s, const cJSON *norm, i
                      int64_t *customer_out, analytics_error *err) {
   prepared x;
   size_t bad = 0;
-  cx_err rc = prepare(s, norm, complete, who, ctx, link, submitted, &x, err);
+  cx_err rc = prepare(f, s, norm, complete, who, ctx, link, submitted, &x, err);
   if (!rc) rc = commit_all(f, &x, 1, &bad, err);
   if (!rc && id_out) *id_out = x.p.id;
   if (!rc && customer_out) *customer_out = profile_root_of(f->pr, x.p.customer);
@@ -699,7 +719,7 @@ cx_err feedback_respond_batch(feedback *f, int64_t survey, const cJSON *reqs, in
     int64_t submitted;
     rc = parse_request(r, &who, &ctx, &submitted, err);
     if (!rc) rc = fb_check_answers(s, cJSON_GetObjectItemCaseSensitive(r, "answers"), 1, &norm[made], err);
-    if (!rc) rc = prepare(s, norm[made], 1, &who, &ctx, NULL, submitted, &x[made], err);
+    if (!rc) rc = prepare(f, s, norm[made], 1, &who, &ctx, NULL, submitted, &x[made], err);
     else memset(&x[made], 0, sizeof x[made]);
     if (rc == CX_EINVAL) at_index(err, made);
   }

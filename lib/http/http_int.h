@@ -110,6 +110,8 @@ enum MHD_Result http_journey(http_server *h, struct MHD_Connection *c, http_req 
 enum MHD_Result http_surveys(http_server *h, struct MHD_Connection *c, http_req *r, const char *rest, int admin);
 /* surveys.c: what is "nps", "csat" or "ces" (/api/v1/metrics/{what}). */
 enum MHD_Result http_feedback_metric(http_server *h, struct MHD_Connection *c, http_req *r, const char *what);
+/* surveys.c: what is "" (/api/v1/feedback) or "themes". */
+enum MHD_Result http_feedback(http_server *h, struct MHD_Connection *c, http_req *r, const char *what);
 /* static.c: the embedded dashboard files */
 enum MHD_Result http_static(http_server *h, struct MHD_Connection *c, http_req *r);
 

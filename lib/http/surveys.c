@@ -176,3 +176,33 @@ enum MHD_Result http_feedback_metric(http_server *h, struct MHD_Connection *c, h
   cx_buf_init(&b, 4 << 20);
   return answer(h, c, r, 200, &b, feedback_metric(h->cfg.fb, k, &q, &b, &err), &err);
 }
+
+/* GET /feedback?survey=&sentiment=&theme=&q=&from=&to=&cursor=&limit= and
+ * GET /feedback/themes?survey=&from=&to= */
+enum MHD_Result http_feedback(http_server *h, struct MHD_Connection *c, http_req *r, const char *what) {
+  if (strcmp(r->method, "GET") && strcmp(r->method, "HEAD"))
+    return http_send_error(h, c, r, 405, "method_not_allowed", "Use GET.", NULL);
+  int themes = !strcmp(what, "themes");
+  if (*what && !themes) return http_send_error(h, c, r, 404, "not_found", "There is no such API resource.", NULL);
+  feedback_verbatim_query q = {.from = CX_TIME_MIN, .to = CX_TIME_MAX, .limit = 50, .sentiment = qarg(c, "sentiment"),
+                               .theme = qarg(c, "theme"), .q = qarg(c, "q")};
+  const char *v = qarg(c, "survey");
+  if (v && (cx_parse_i64(v, strlen(v), &q.survey) || q.survey <= 0))
+    return http_send_error(h, c, r, 400, "unknown_survey", "survey must be a survey's id.", "survey");
+  int bad = 0;
+  enum MHD_Result ret = time_arg(h, c, r, "from", &q.from, &bad);
+  if (!bad) ret = time_arg(h, c, r, "to", &q.to, &bad);
+  if (bad) return ret;
+  if (q.to <= q.from) return http_send_error(h, c, r, 400, "invalid_parameter", "to must be after from.", "to");
+  int64_t limit = 50;
+  if ((v = qarg(c, "cursor")) && (cx_parse_i64(v, strlen(v), &q.cursor) || q.cursor < 0))
+    return http_send_error(h, c, r, 400, "invalid_parameter", "cursor must be a next_cursor of an earlier page.", "cursor");
+  if ((v = qarg(c, "limit")) && (cx_parse_i64(v, strlen(v), &limit) || limit < 1 || limit > 1000))
+    return http_send_error(h, c, r, 400, "invalid_parameter", "limit must be a whole number from 1 to 1000.", "limit");
+  q.limit = (size_t)limit;
+  analytics_error err = {{0}, {0}, {0}};
+  cx_buf b;
+  cx_buf_init(&b, 16 << 20);
+  cx_err rc = themes ? feedback_themes(h->cfg.fb, q.survey, q.from, q.to, &b, &err) : feedback_verbatims(h->cfg.fb, &q, &b, &err);
+  return answer(h, c, r, 200, &b, rc, &err);
+}

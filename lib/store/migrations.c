@@ -62,6 +62,14 @@ const char *const store_migrations[] = {
     "  replaced_by INTEGER, answers TEXT NOT NULL, scores TEXT NOT NULL);"
     "CREATE INDEX responses_survey ON responses(survey_id, id);"
     "CREATE INDEX responses_link ON responses(link) WHERE link IS NOT NULL;",
+    /* 5: verbatims: each text answer with its sentiment, themes (bit i:
+     * theme i of lib/text's catalogue, which only grows at its end) and key
+     * phrases ("key\tshown\n"…); nps: the response's NPS answer */
+    "CREATE TABLE verbatims(id INTEGER PRIMARY KEY, response_id INTEGER NOT NULL, question TEXT NOT NULL,"
+    "  survey_id INTEGER NOT NULL, customer_id INTEGER NOT NULL, submitted_at INTEGER NOT NULL, nps INTEGER,"
+    "  channel TEXT, score REAL NOT NULL, label INTEGER NOT NULL, themes INTEGER NOT NULL,"
+    "  phrases TEXT NOT NULL, text TEXT NOT NULL);"
+    "CREATE INDEX verbatims_response ON verbatims(response_id);",
 };
 
 const int store_migration_count = (int)(sizeof store_migrations / sizeof store_migrations[0]);

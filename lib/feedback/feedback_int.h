@@ -74,6 +74,9 @@ struct feedback {
   uint32_t *pend_replaced; /* response ids superseded by a pending answer */
   size_t nrepl, caprepl;
   uint64_t pend_new; /* responses that replace none */
+  /* links.c: the personal links' HMAC key, loaded at first use (mu) */
+  unsigned char link_key[32];
+  int link_key_ready;
 };
 enum { K_QUESTION, K_CHANNEL, K_TOUCHPOINT, K_UNIT, K_AGENT };
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 static size_t body_limit(const char *url) {
+  if (!strncmp(url, "/s/", 3)) return HTTP_MAX_FORM_BODY;
   return strncmp(url, "/v1/", 4) == 0 ? INGEST_MAX_BATCH : HTTP_MAX_API_BODY;
 }
 
@@ -30,6 +31,10 @@ static enum MHD_Result route(http_server *h, struct MHD_Connection *c, http_req 
   if (!strncmp(u, "/api/v1/", 8)) {
     r->route = ROUTE_API;
     return http_api(h, c, r, u + 8);
+  }
+  if (!strncmp(u, "/s/", 3)) { /* the respondent page: HTML, no token */
+    r->route = ROUTE_OTHER;
+    return http_respondent(h, c, r, u + 3);
   }
   r->route = ROUTE_OPS;
   if (!strcmp(u, "/healthz") || !strcmp(u, "/metrics")) {
@@ -65,6 +70,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     *upload_size = 0;
     return MHD_YES;
+  }
+  if (r->too_large && !strncmp(url, "/s/", 3)) {
+    r->route = ROUTE_OTHER;
+    return http_respondent_too_large(h, c, r);
   }
   if (r->too_large) {
     r->route = strncmp(url, "/v1/", 4) ? ROUTE_API : ROUTE_TRACK;

@@ -306,11 +306,12 @@ enum MHD_Result http_respondent(http_server *h, struct MHD_Connection *c, http_r
   if (post) {
     ret = post_page(&p, &x, page_arg, form.fields, form.n);
   } else {
-    const char *edit = qarg(c, "edit");
-    if (x.complete && !(edit && !strcmp(edit, "1"))) {
+    const char *edit_arg = qarg(c, "edit");
+    int edit = edit_arg && !strcmp(edit_arg, "1"); /* from page 1, answers shown */
+    if (x.complete && !edit) {
       ret = show_thanks(&p, &x);
     } else {
-      int pg = x.complete ? 0 : feedback_page_resume(x.s, x.kept);
+      int pg = x.complete || edit ? 0 : feedback_page_resume(x.s, x.kept);
       ret = show_page(&p, &x, 200, pg < 0 ? 0 : pg, x.kept, NULL);
     }
   }
@@ -377,7 +378,9 @@ enum MHD_Result http_survey_links(http_server *h, struct MHD_Connection *c, http
                           "customer");
     goto out;
   }
-  if (who.email && profile_normalise_email(who.email, strlen(who.email), email)) {
+  const char *atp = who.email ? strchr(who.email, '@') : NULL;
+  if (who.email && (!atp || atp == who.email || !atp[1] || strpbrk(who.email, " \t\r\n<>,;") ||
+                    profile_normalise_email(who.email, strlen(who.email), email))) {
     ret = http_send_error(h, c, r, 400, "invalid_field", "customer.email is not an e-mail address.", "customer.email");
     goto out;
   }

@@ -214,7 +214,7 @@ static cx_err head(cx_buf *b, const char *lang, const char *title) {
   if (!rc) rc = esc(b, lang && *lang ? lang : "en");
   if (!rc) rc = cx_buf_puts(b, "\"><head><meta charset=\"utf-8\">"
                                "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-                               "<meta name=\"referrer\" content=\"no-referrer\"><title>");
+                               "<meta name=\"referrer\" content=\"no-referrer\"><link rel=\"icon\" href=\"data:,\"><title>");
   if (!rc) rc = esc(b, title);
   if (!rc) rc = cx_buf_printf(b, "</title><style>%s</style></head><body><main>", CSS);
   return rc;

@@ -94,6 +94,116 @@ cx_err feedback_respond_page(feedback *f, int64_t survey, const cJSON *answers, 
  * newest): {"responses":[…],"next_cursor":"…"|null}. */
 cx_err feedback_responses_list(feedback *f, int64_t survey, int64_t cursor, size_t limit, cx_buf *out);
 
+/* ---- personal links (links.c, docs/respondent-page.md) ----
+ * A token is base64url (no padding) of: a version byte, the survey id, a
+ * random link id, the expiry, one identity of the respondent, and an
+ * HMAC-SHA256 of all that under a server secret kept in the store's meta
+ * table (made at first use). Nothing in it is secret but the MAC; the
+ * identity is readable by whoever holds the link. */
+#define FEEDBACK_LINK_MAX 512   /* characters of a token, at most */
+#define FEEDBACK_LINK_ID_LEN 24 /* hex characters of a link id */
+typedef enum {
+  FEEDBACK_LINK_VALID = 0,
+  FEEDBACK_LINK_FORGED,       /* malformed, cut short, or not signed by this server */
+  FEEDBACK_LINK_EXPIRED,      /* signed, but past its expiry */
+  FEEDBACK_LINK_OTHER_SURVEY  /* signed, but for another survey */
+} feedback_link_status;
+/* A checked link. who points into ident: use it in place, do not copy
+ * the struct. */
+typedef struct {
+  int64_t survey, expires_at;
+  char id[FEEDBACK_LINK_ID_LEN + 1];
+  char ident[PROFILE_ID_MAX + 1];
+  feedback_who who;
+} feedback_link;
+/* Writes a new personal link's token (NUL-terminated) for survey into
+ * out[cap]. who holds exactly one of user_id, anonymous_id and email (1 to
+ * PROFILE_ID_MAX bytes of UTF-8); expires_at in ms since the epoch.
+ * CX_EINVAL for a bad who, CX_ETOOBIG when cap is short (FEEDBACK_LINK_MAX
+ * + 1 always fits); the survey is not looked up. */
+cx_err feedback_link_make(feedback *f, int64_t survey, const feedback_who *who, int64_t expires_at,
+                          char *out, size_t cap);
+/* Checks token[0..len) against survey (0: any) at now (ms): *status says
+ * why a link is refused; out is filled when it is VALID (and survey,
+ * expires_at also when EXPIRED or OTHER_SURVEY). Comparison of the MAC is
+ * in constant time. Errors (CX_EDB, CX_ENOMEM) only for the key's load. */
+cx_err feedback_link_check(feedback *f, const char *token, size_t len, int64_t survey, int64_t now,
+                           feedback_link *out, feedback_link_status *status);
+/* The answers kept for link in survey (the response of that link not yet
+ * replaced): *answers (caller frees; NULL when there is none) and
+ * *complete. */
+cx_err feedback_partial_get(feedback *f, int64_t survey, const char *link, cJSON **answers, int *complete);
+
+/* ---- the respondent page (page.c, docs/respondent-page.md) ----
+ * Server-rendered HTML for GET/POST /s/{survey}; the HTTP layer chooses
+ * the link, the language and what to show, these write the markup. Every
+ * text written is escaped. Questions are laid out on pages: a page ends
+ * before the first question whose show_if reads an answer on the same
+ * page, so that show-if works without JavaScript. */
+/* "draft", "live" or "closed" */
+const char *feedback_survey_status(const feedback_survey *s);
+/* One decoded form field (NUL-terminated UTF-8). */
+typedef struct {
+  const char *key, *value;
+} feedback_field;
+#define FEEDBACK_PAGE_MESSAGE 240
+/* What is wrong with a posted page: by question, and about the form. */
+typedef struct {
+  size_t n;
+  struct {
+    char question[41];
+    char message[FEEDBACK_PAGE_MESSAGE];
+  } at[FEEDBACK_MAX_QUESTIONS];
+  char form[FEEDBACK_PAGE_MESSAGE]; /* "" or a message not about one question */
+} feedback_page_errors;
+typedef struct {
+  const char *lang;   /* from feedback_page_lang */
+  const char *action; /* the form's action, such as "/s/12" */
+  const char *token;  /* a personal link's token (a hidden field), or NULL */
+  int page;
+  const cJSON *answers;               /* what to show as chosen or typed; may be NULL */
+  const feedback_page_errors *errors; /* NULL: none */
+  int answered;                       /* 1: answered already (a note says a new send replaces it) */
+} feedback_page_view;
+/* The language to write in: wanted (a tag such as de-DE, or NULL) when the
+ * survey has texts in it or its base (de), else the survey's own. Into
+ * out[16]; returns out. */
+const char *feedback_page_lang(const feedback_survey *s, const char *wanted, char out[16]);
+int feedback_page_count(const feedback_survey *s);
+/* The first page at or after from with a question shown for answers; -1
+ * when there is none (the survey is done). */
+int feedback_page_next(const feedback_survey *s, int from, const cJSON *answers);
+/* Where a respondent with kept answers goes on: the page after the last
+ * one holding an answer (0 without answers); -1 when none is left. */
+int feedback_page_resume(const feedback_survey *s, const cJSON *answers);
+/* Converts the fields posted for page (the hidden fields already taken
+ * out) and merges them over kept (NULL: none): *answers (caller frees)
+ * holds kept's answers of other pages, this page's as posted (a text
+ * longer than allowed included, for the page to show it again), and no
+ * answer of a question show_if now hides. CX_EINVAL with errs filled when
+ * something is wrong: an unknown field or one of another page, a field
+ * given twice, a value of the wrong type or out of range, a text too long,
+ * a required answer missing; *answers is set all the same. */
+cx_err feedback_page_read(const feedback_survey *s, const char *lang, int page, const feedback_field *fields,
+                          size_t n, const cJSON *kept, cJSON **answers, feedback_page_errors *errs);
+/* Puts a refusal of feedback_respond_page (CX_EINVAL's err) into errs as
+ * the respondent should read it: at its question, or about the form. */
+void feedback_page_refusal(const feedback_survey *s, const char *lang, const analytics_error *err,
+                           feedback_page_errors *errs);
+/* Appends the page's whole HTML document. */
+cx_err feedback_page_html(const feedback_survey *s, const feedback_page_view *v, cx_buf *out);
+/* The thank-you page: the survey's thanks text or a default; again_url
+ * (NULL: none) links to "change my answers". */
+cx_err feedback_page_thanks(const feedback_survey *s, const char *lang, const char *again_url, cx_buf *out);
+typedef enum {
+  FEEDBACK_NOTICE_NOT_FOUND, FEEDBACK_NOTICE_NOT_OPEN, FEEDBACK_NOTICE_CLOSED, FEEDBACK_NOTICE_FORGED,
+  FEEDBACK_NOTICE_EXPIRED, FEEDBACK_NOTICE_BAD_FORM, FEEDBACK_NOTICE_TOO_LARGE, FEEDBACK_NOTICE_UNAVAILABLE,
+  FEEDBACK_NOTICE_METHOD
+} feedback_notice;
+/* A page that only says something (an unknown survey, an expired link…),
+ * in lang (NULL: English); detail (may be NULL) is added, escaped. */
+cx_err feedback_page_notice(feedback_notice what, const char *lang, const char *detail, cx_buf *out);
+
 /* ---- metrics ---- */
 typedef enum { FEEDBACK_NPS, FEEDBACK_CSAT, FEEDBACK_CES } feedback_metric_kind;
 typedef struct {

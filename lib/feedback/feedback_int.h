@@ -97,6 +97,9 @@ struct feedback {
   sqlite3 *stmt_db, *ins_verb_db;
   sqlite3_stmt *ins_resp, *sel_link, *upd_repl, *ins_verb;
   text_model *text; /* sentiment and themes; owned */
+  /* links.c: the personal links' HMAC key, loaded at first use (mu) */
+  unsigned char link_key[32];
+  int link_key_ready;
 };
 enum { K_QUESTION, K_CHANNEL, K_TOUCHPOINT, K_UNIT, K_AGENT };
 

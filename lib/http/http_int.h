@@ -10,6 +10,9 @@
 
 #define HTTP_MAX_API_BODY (64 * 1024)
 #define HTTP_MAX_BATCH_BODY (8 * 1024 * 1024) /* survey responses in bulk */
+/* a respondent page's form: a 10,000-character text is up to ~90 KB
+ * %-encoded, and a page holds several questions */
+#define HTTP_MAX_FORM_BODY (512 * 1024)
 #define HTTP_THREADS 4 /* MHD's epoll threads */
 #define HTTP_INGEST_SLOTS 64 /* tracking requests parsed or awaiting commit at once */
 
@@ -114,6 +117,30 @@ enum MHD_Result http_feedback_metric(http_server *h, struct MHD_Connection *c, h
 enum MHD_Result http_feedback(http_server *h, struct MHD_Connection *c, http_req *r, const char *what);
 /* static.c: the embedded dashboard files */
 enum MHD_Result http_static(http_server *h, struct MHD_Connection *c, http_req *r);
+
+/* respond.c: the respondent page, GET/POST /s/{survey}; rest is what
+ * follows "/s/". */
+enum MHD_Result http_respondent(http_server *h, struct MHD_Connection *c, http_req *r, const char *rest);
+/* respond.c: the friendly 413 of a form past HTTP_MAX_FORM_BODY */
+enum MHD_Result http_respondent_too_large(http_server *h, struct MHD_Connection *c, http_req *r);
+/* respond.c: POST /api/v1/surveys/{id}/links (a personal link) */
+enum MHD_Result http_survey_links(http_server *h, struct MHD_Connection *c, http_req *r, int64_t id, int admin);
+
+/* form.c: an application/x-www-form-urlencoded body, decoded into
+ * NUL-terminated UTF-8 keys and values (in order, repeats kept). */
+#define HTTP_FORM_MAX_FIELDS 2000
+#define HTTP_FORM_MAX_KEY 64 /* bytes of a decoded field name */
+typedef struct {
+  char *buf; /* the decoded texts; owned */
+  feedback_field *fields; /* owned; pointing into buf */
+  size_t n;
+} http_form;
+/* Parses p[0..n) (p may be NULL only when n is 0). CX_EINVAL with *why (a
+ * static phrase: a malformed %-escape, a NUL, invalid UTF-8, too many
+ * fields, a name too long or empty), CX_ENOMEM; out is empty then.
+ * Release with http_form_free. */
+cx_err http_form_parse(const char *p, size_t n, http_form *out, const char **why);
+void http_form_free(http_form *f);
 
 /* auth.c */
 cx_err http_tokens_load(http_server *h);

@@ -20,6 +20,7 @@
 static size_t body_limit(const char *url) {
   size_t n = strlen(url);
   if (n > 16 && !strcmp(url + n - 16, "/responses/batch")) return HTTP_MAX_BATCH_BODY;
+  if (!strncmp(url, "/s/", 3)) return HTTP_MAX_FORM_BODY;
   return strncmp(url, "/v1/", 4) == 0 ? INGEST_MAX_BATCH : HTTP_MAX_API_BODY;
 }
 
@@ -32,6 +33,10 @@ static enum MHD_Result route(http_server *h, struct MHD_Connection *c, http_req 
   if (!strncmp(u, "/api/v1/", 8)) {
     r->route = ROUTE_API;
     return http_api(h, c, r, u + 8);
+  }
+  if (!strncmp(u, "/s/", 3)) { /* the respondent page: HTML, no token */
+    r->route = ROUTE_OTHER;
+    return http_respondent(h, c, r, u + 3);
   }
   r->route = ROUTE_OPS;
   if (!strcmp(u, "/healthz") || !strcmp(u, "/metrics")) {
@@ -67,6 +72,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     *upload_size = 0;
     return MHD_YES;
+  }
+  if (r->too_large && !strncmp(url, "/s/", 3)) {
+    r->route = ROUTE_OTHER;
+    return http_respondent_too_large(h, c, r);
   }
   if (r->too_large) {
     r->route = strncmp(url, "/v1/", 4) ? ROUTE_API : ROUTE_TRACK;

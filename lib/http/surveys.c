@@ -98,6 +98,7 @@ enum MHD_Result http_surveys(http_server *h, struct MHD_Connection *c, http_req 
     const char *sub = slash + 1;
     if (!strcmp(sub, "responses")) return responses(h, c, r, id, admin);
     if (!strcmp(sub, "responses/batch")) return responses_batch(h, c, r, id, admin);
+    if (!strcmp(sub, "links")) return http_survey_links(h, c, r, id, admin);
     const char *to = !strcmp(sub, "publish") ? "live" : !strcmp(sub, "close") ? "closed" : !strcmp(sub, "reopen") ? "live"
                    : !strcmp(sub, "unpublish") ? "draft" : NULL;
     if (!to) return http_send_error(h, c, r, 404, "not_found", "There is no such API resource.", NULL);

@@ -312,6 +312,67 @@ test('metrics: bad parameters are refused', async () => {
   assertError(await api(srv, '/metrics/eps'), 404, 'not_found');
 });
 
+test('verbatims: each text answer with its sentiment and themes, filtered; themes with their NPS impact', async () => {
+  const s = await api(srv, '/surveys', { method: 'POST', body: { name: uid('voice'), questions: [
+    { id: 'n', type: 'nps', text: 'x' }, { id: 'why', type: 'text', text: 'Why?', required: false }] } });
+  const id = s.json.id;
+  const said = [
+    [2, 'I was on hold for 40 minutes and then transferred three times. Terrible.'],
+    [3, 'Delivery took two weeks and nobody told me why.'],
+    [1, 'The refund still has not arrived after ten days.'],
+    [10, 'Great quality and super fast delivery!'],
+    [9, 'The support team was friendly and solved my problem quickly.'],
+    [8, 'Good value.'],
+    [10, null],
+  ];
+  for (const [n, text] of said) {
+    const r = await respond(id, { customer: { user_id: uid('v') }, answers: text ? { n, why: text } : { n }, context: { channel: 'web' } });
+    assert.equal(r.status, 201, r.text);
+  }
+  const all = (await api(srv, `/feedback?survey=${id}&limit=100`)).json;
+  assert.equal(all.responses.length, 6, 'one verbatim per text answer');
+  const byText = Object.fromEntries(all.responses.map((v) => [v.text, v]));
+  assert.equal(byText['I was on hold for 40 minutes and then transferred three times. Terrible.'].sentiment.label, 'negative');
+  assert.equal(byText['Great quality and super fast delivery!'].sentiment.label, 'positive');
+  assert.equal(byText['Great quality and super fast delivery!'].score, 10);
+  for (const v of all.responses) {
+    assert.ok(v.sentiment.score >= -1 && v.sentiment.score <= 1);
+    assert.equal(v.survey_id, id);
+    assert.ok(Array.isArray(v.themes));
+    assert.deepEqual(v.context, { channel: 'web' });
+  }
+  assert.ok(byText['Delivery took two weeks and nobody told me why.'].themes.includes('Delivery'));
+  const neg = (await api(srv, `/feedback?survey=${id}&sentiment=negative`)).json.responses;
+  assert.ok(neg.length >= 2 && neg.every((v) => v.sentiment.label === 'negative'));
+  const del = (await api(srv, `/feedback?survey=${id}&theme=Delivery`)).json.responses;
+  assert.ok(del.length >= 2 && del.every((v) => v.themes.includes('Delivery')));
+  const words = (await api(srv, `/feedback?survey=${id}&q=${encodeURIComponent('on hold')}`)).json.responses;
+  assert.deepEqual(words.map((v) => v.text), ['I was on hold for 40 minutes and then transferred three times. Terrible.']);
+  assert.equal((await api(srv, `/feedback?survey=${id}&q=${encodeURIComponent('100%')}`)).json.responses.length, 0, 'LIKE wildcards are literal');
+  // paging
+  const p1 = (await api(srv, `/feedback?survey=${id}&limit=4`)).json;
+  const p2 = (await api(srv, `/feedback?survey=${id}&limit=4&cursor=${p1.next_cursor}`)).json;
+  assert.equal(p1.responses.length + p2.responses.length, 6);
+  assert.equal(p2.next_cursor, null);
+  // themes: NPS with and without, recomputed here
+  const th = (await api(srv, `/feedback/themes?survey=${id}`)).json;
+  assert.equal(th.n, 6);
+  const d = th.themes.find((t) => t.name === 'Delivery');
+  const withIt = all.responses.filter((v) => v.themes.includes('Delivery')).map((v) => v.score);
+  const nps = (xs) => 100 * (xs.filter((x) => x >= 9).length - xs.filter((x) => x <= 6).length) / xs.length;
+  assert.equal(d.volume, withIt.length);
+  assert.ok(Math.abs(d.nps_with - nps(withIt)) < 0.01, `${d.nps_with} vs ${nps(withIt)}`);
+  const without = all.responses.filter((v) => !v.themes.includes('Delivery')).map((v) => v.score);
+  assert.ok(Math.abs(d.nps_without - nps(without)) < 0.01, `${d.nps_without} vs ${nps(without)}`);
+  assert.ok(Array.isArray(d.phrases) && d.phrases.length > 0);
+  assert.ok(th.catalogue.includes('Delivery'));
+  for (let i = 1; i < th.themes.length; i++) assert.ok(th.themes[i - 1].volume >= th.themes[i].volume, 'biggest first');
+  assertError(await api(srv, '/feedback?sentiment=angry'), 400, 'invalid_parameter', 'sentiment');
+  assertError(await api(srv, '/feedback?theme=Weather'), 400, 'unknown_theme', 'theme');
+  assertError(await api(srv, '/feedback?limit=0'), 400, 'invalid_parameter', 'limit');
+  assertError(await api(srv, '/feedback/moods'), 404, 'not_found');
+});
+
 test('rules: response.* and answers.* are refused where they mean nothing', async () => {
   assertError(await api(srv, '/segments', { method: 'POST', body: { name: uid('s'), rule: 'response.nps <= 6' } }), 400, 'invalid_rule', 'rule');
 });

@@ -132,6 +132,29 @@ static int bucket_of(const int64_t *starts, size_t n, int64_t ts) {
 
 static double p_two_sided(double z) { return erfc(fabs(z) / sqrt(2.0)); }
 
+/* 1 at [id] for each employee survey, up to the largest survey id in the
+ * index (caller frees); *n its length. */
+static cx_err employee_mask(feedback *f, uint8_t **out, size_t *n) {
+  uint32_t max = 0;
+  pthread_rwlock_rdlock(&f->lock);
+  for (size_t j = 0; j < f->nspan; j++)
+    if (f->span[j].survey > max) max = f->span[j].survey;
+  pthread_rwlock_unlock(&f->lock);
+  *n = (size_t)max + 1;
+  *out = cx_calloc(*n, 1);
+  if (!*out) return CX_ENOMEM;
+  sqlite3 *db = store_reader_get(f->st);
+  sqlite3_stmt *st;
+  cx_err rc = sqlite3_prepare_v2(db, "SELECT id FROM surveys WHERE kind = 'employee'", -1, &st, NULL) ? CX_EDB : CX_OK;
+  while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+    int64_t id = sqlite3_column_int64(st, 0);
+    if (id > 0 && (size_t)id < *n) (*out)[id] = 1;
+  }
+  sqlite3_finalize(st);
+  store_reader_put(f->st, db);
+  return rc;
+}
+
 cx_err feedback_metric(feedback *f, feedback_metric_kind k, const feedback_query *q, cx_buf *out,
                        analytics_error *err) {
   int type = k == FEEDBACK_NPS ? Q_NPS : k == FEEDBACK_CSAT ? Q_CSAT : Q_CES;
@@ -161,6 +184,16 @@ cx_err feedback_metric(feedback *f, feedback_metric_kind k, const feedback_query
     feedback_survey_release(f, s);
     if (!found) return analytics_refuse(err, "unknown_question", "question", "This survey has no question %.40s.", q->question);
     if (!typed) return analytics_refuse(err, "wrong_type", "question", "Question %.40s is not a %s question.", q->question, metric_name[k]);
+  }
+  /* every survey: the customers' (employee surveys' answers are eNPS) */
+  uint8_t *emp = NULL;
+  size_t nemp = 0;
+  if (!q->survey) {
+    cx_err rc = employee_mask(f, &emp, &nemp);
+    if (rc) {
+      cx_free(emp);
+      return rc;
+    }
   }
   pthread_rwlock_rdlock(&f->lock);
   uint16_t qk = 0;
@@ -192,6 +225,7 @@ cx_err feedback_metric(feedback *f, feedback_metric_kind k, const feedback_query
     for (int64_t t = floor_start(lo, iv); t < hi && nb <= MAX_BUCKETS; t = next_start(t, iv)) starts[nb++] = t;
     if (nb > MAX_BUCKETS) {
       pthread_rwlock_unlock(&f->lock);
+    cx_free(emp);
       return analytics_refuse(err, "invalid_parameter", "interval", "That makes more than %d intervals: take a longer interval or a shorter range.", MAX_BUCKETS);
     }
   }
@@ -206,6 +240,7 @@ cx_err feedback_metric(feedback *f, feedback_metric_kind k, const feedback_query
   size_t ncell = by > 0 && nb ? ngk * nb : 0;
   if (ncell > MAX_CELLS) {
     pthread_rwlock_unlock(&f->lock);
+    cx_free(emp);
     return analytics_refuse(err, "invalid_parameter", "interval",
                             "by and interval together make %zu cells (at most %d): take a longer interval or a shorter range.", ncell, MAX_CELLS);
   }
@@ -214,6 +249,7 @@ cx_err feedback_metric(feedback *f, feedback_metric_kind k, const feedback_query
   hist *grid = ncell ? cx_calloc(ncell, sizeof *grid) : NULL;
   if (!buck || !grp || (ncell && !grid)) {
     pthread_rwlock_unlock(&f->lock);
+    cx_free(emp);
     cx_free(buck), cx_free(grp), cx_free(grid);
     return CX_ENOMEM;
   }
@@ -227,6 +263,7 @@ cx_err feedback_metric(feedback *f, feedback_metric_kind k, const feedback_query
     daytab = cx_malloc((size_t)ndays * sizeof *daytab);
     if (!daytab) {
       pthread_rwlock_unlock(&f->lock);
+    cx_free(emp);
       cx_free(buck), cx_free(grp), cx_free(grid);
       return CX_ENOMEM;
     }
@@ -238,6 +275,7 @@ cx_err feedback_metric(feedback *f, feedback_metric_kind k, const feedback_query
   for (size_t i = 0; i < f->nsc && !no_question; i++) {
     const fb_hot *x = &hot[i];
     if (x->type != type || (want_survey && x->survey != want_survey) || (qk && cold[i].question != qk)) continue;
+    if (emp && (x->survey >= nemp || emp[x->survey])) continue; /* nemp: ids past it came after the mask */
     if (cmp && x->ts >= q->compare_from && x->ts < q->compare_to) prev.h[x->score]++;
     if (x->ts < from || x->ts >= to) continue;
     total.h[x->score]++;
@@ -351,6 +389,79 @@ cx_err feedback_metric(feedback *f, feedback_metric_kind k, const feedback_query
   if (!rc) rc = cx_buf_puts(out, ",\"to\":");
   if (!rc) rc = to >= CX_TIME_MAX ? cx_buf_puts(out, "null") : cx_buf_json_time(out, to);
   if (!rc) rc = cx_buf_puts(out, "}");
-  cx_free(buck), cx_free(grp), cx_free(grid), cx_free(daytab);
+  cx_free(buck), cx_free(grp), cx_free(grid), cx_free(daytab), cx_free(emp);
+  return rc;
+}
+
+/* ---- eNPS beside the CX of the customers each team served ---- */
+
+cx_err feedback_enps_cx(feedback *f, feedback_metric_kind cx, int64_t from, int64_t to, uint64_t min_n, cx_buf *out,
+                        analytics_error *err) {
+  if (cx == FEEDBACK_CES)
+    return analytics_refuse(err, "invalid_parameter", "cx", "cx must be nps or csat.");
+  uint8_t *emp = NULL;
+  size_t nemp = 0;
+  cx_err rc = employee_mask(f, &emp, &nemp);
+  if (rc) {
+    cx_free(emp);
+    return rc;
+  }
+  int ctype = cx == FEEDBACK_NPS ? Q_NPS : Q_CSAT;
+  pthread_rwlock_rdlock(&f->lock);
+  size_t nu = f->keys[K_UNIT].n ? f->keys[K_UNIT].n : 1;
+  hist *e = cx_calloc(nu, sizeof *e), *c = cx_calloc(nu, sizeof *c);
+  if (!e || !c) rc = CX_ENOMEM;
+  for (size_t i = 0; !rc && i < f->nsc; i++) {
+    const fb_hot *x = &f->hot[i];
+    uint16_t u = f->cold[i].unit;
+    if (!u || u >= nu || x->ts < from || x->ts >= to || x->survey >= nemp) continue;
+    if (emp[x->survey]) {
+      if (x->type == Q_NPS) e[u].h[x->score]++;
+    } else if (x->type == ctype) {
+      c[u].h[x->score]++;
+    }
+  }
+  /* the units with enough answers of both */
+  double xs[FEEDBACK_MAX_KEYS], ys[FEEDBACK_MAX_KEYS];
+  size_t k = 0;
+  if (!rc) rc = cx_buf_printf(out, "{\"cx_metric\":\"%s\",\"min_n\":%llu,\"units\":[", metric_name[cx], (unsigned long long)min_n);
+  for (size_t u = 1; !rc && u < nu; u++) {
+    figure fe, fc;
+    figure_of(FEEDBACK_NPS, &e[u], &fe);
+    figure_of(cx, &c[u], &fc);
+    if (!fe.n && !fc.n) continue;
+    int both = fe.n >= min_n && fc.n >= min_n;
+    rc = cx_buf_puts(out, out->len && out->p[out->len - 1] == '[' ? "{\"unit\":" : ",{\"unit\":");
+    if (!rc) rc = cx_buf_json_str(out, f->keys[K_UNIT].s[u], strlen(f->keys[K_UNIT].s[u]));
+    if (!rc) rc = cx_buf_puts(out, ",\"enps\":");
+    if (!rc) rc = put_num(out, fe.value);
+    if (!rc) rc = cx_buf_printf(out, ",\"enps_n\":%llu,\"cx\":", (unsigned long long)fe.n);
+    if (!rc) rc = put_num(out, fc.value);
+    if (!rc) rc = cx_buf_printf(out, ",\"cx_n\":%llu,\"in_correlation\":%s}", (unsigned long long)fc.n, both ? "true" : "false");
+    if (both && k < FEEDBACK_MAX_KEYS) xs[k] = fe.value, ys[k] = fc.value, k++;
+  }
+  pthread_rwlock_unlock(&f->lock);
+  /* Pearson's r over the units, with a t test of r = 0 */
+  double r = NAN, p = NAN;
+  if (k >= 3) {
+    double mx = 0, my = 0, sxy = 0, sxx = 0, syy = 0;
+    for (size_t i = 0; i < k; i++) mx += xs[i], my += ys[i];
+    mx /= (double)k, my /= (double)k;
+    for (size_t i = 0; i < k; i++)
+      sxy += (xs[i] - mx) * (ys[i] - my), sxx += (xs[i] - mx) * (xs[i] - mx), syy += (ys[i] - my) * (ys[i] - my);
+    if (sxx > 0 && syy > 0) {
+      r = sxy / sqrt(sxx * syy);
+      if (k > 3 && fabs(r) < 1) { /* t with k - 2 degrees of freedom, by the normal for lack of a t table */
+        double t = r * sqrt((double)(k - 2) / (1 - r * r));
+        p = p_two_sided(t);
+      }
+    }
+  }
+  if (!rc) rc = cx_buf_printf(out, "],\"units_compared\":%zu,\"correlation\":", k);
+  if (!rc) rc = put_num(out, r);
+  if (!rc) rc = cx_buf_puts(out, ",\"p_value_approx\":");
+  if (!rc) rc = put_num(out, p);
+  if (!rc) rc = cx_buf_puts(out, "}");
+  cx_free(e), cx_free(c), cx_free(emp);
   return rc;
 }

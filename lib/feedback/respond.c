@@ -238,9 +238,10 @@ static void bind_opt(sqlite3_stmt *st, int i, const char *s) {
   else sqlite3_bind_null(st, i);
 }
 
-static cx_err on_message(void *ctx, sqlite3 *db, ingest_msg *m, int64_t customer, int64_t seq) {
-  feedback *f = ctx;
-  fb_pending *p = m->attach;
+/* Writes response p (its verbatims too) and queues its scores for the
+ * index; on the writer thread, inside the group's transaction. customer
+ * and seq are 0 for an employee survey's (anonymous, no event). */
+static cx_err write_response(feedback *f, sqlite3 *db, fb_pending *p, int64_t customer, int64_t seq) {
   uint16_t k[4];
   cx_err rc = ctx_keys(f, &p->ctx, k);
   if (rc == CX_ETOOBIG) k[0] = k[1] = k[2] = k[3] = 0, rc = CX_OK; /* checked before; raced past the bound */
@@ -312,6 +313,10 @@ static cx_err on_message(void *ctx, sqlite3 *db, ingest_msg *m, int64_t customer
     f->pend_new++;
   }
   return push_scores(f, p->scores_text, p->id, p->s->id, p->submitted, customer, k, &f->pend, &f->npend, &f->cappend);
+}
+
+static cx_err on_message(void *ctx, sqlite3 *db, ingest_msg *m, int64_t customer, int64_t seq) {
+  return write_response(ctx, db, m->attach, customer, seq);
 }
 
 static int by_response(const void *a, const void *b) {
@@ -500,6 +505,11 @@ static cx_err prepare(feedback *f, const feedback_survey *s, const cJSON *norm, 
   if (!rc) rc = context_ok(ctx->unit, "context.unit", err);
   if (!rc) rc = context_ok(ctx->agent, "context.agent", err);
   if (rc) return rc;
+  if (s->employee) { /* anonymous: no customer, no event */
+    x->answers_text = cJSON_PrintUnformatted(norm);
+    if (!x->answers_text) return CX_ENOMEM;
+    goto scores;
+  }
   cJSON *ev = cJSON_CreateObject(), *props = cJSON_CreateObject(), *ans = cJSON_CreateObject();
   char mid[64], uuid[37], ts[CX_TIME_LEN], sid[24];
   cx_uuid4(uuid);
@@ -558,6 +568,7 @@ static cx_err prepare(feedback *f, const feedback_survey *s, const cJSON *norm, 
   x->answers_text = rc ? NULL : cJSON_PrintUnformatted(norm);
   cJSON_Delete(ev), cJSON_Delete(props), cJSON_Delete(ans);
   if (!rc && (!x->body || !x->answers_text)) rc = CX_ENOMEM;
+scores:
   if (!rc) rc = scores_text(s, norm, &x->sc);
   if (!rc) rc = cx_buf_append(&x->sc, "", 1);
   if (!rc) rc = fb_verbatims_of(f, s, norm, x->verb, &x->nverb);
@@ -573,7 +584,31 @@ static cx_err prepare(feedback *f, const feedback_survey *s, const cJSON *norm, 
 
 /* Parses the prepared events into one batch and ingests it: all or
  * nothing. *bad: the index of the one refused by the parser. */
+/* An employee survey's responses: written by a job of their own. */
+typedef struct {
+  store_job job;
+  feedback *f;
+  prepared *x;
+  size_t n;
+} employee_job;
+
+static cx_err apply_employee(store_job *job, sqlite3 *db) {
+  employee_job *j = (employee_job *)job;
+  cx_err rc = CX_OK;
+  for (size_t i = 0; i < j->n && !rc; i++) rc = write_response(j->f, db, &j->x[i].p, 0, 0);
+  return rc;
+}
+
 static cx_err commit_all(feedback *f, prepared *x, size_t n, size_t *bad, analytics_error *err) {
+  if (n && x[0].p.s->employee) {
+    int64_t now = cx_now_ms();
+    for (size_t i = 0; i < n; i++) x[i].p.received = now;
+    employee_job j = {.job = {.apply = apply_employee, .weight = n}, .f = f, .x = x, .n = n};
+    cx_err rc = store_run(f->st, &j.job);
+    for (size_t i = 0; !rc && i < n; i++)
+      if (!x[i].p.id) rc = CX_EDB;
+    return rc;
+  }
   ingest_batch batch;
   int64_t now = cx_now_ms();
   ingest_batch_init(&batch, now);
@@ -635,7 +670,7 @@ static const char *unknown_member(const cJSON *obj, const char *const *names) {
 
 /* The request's customer, context and time (the answers are checked
  * against the survey apart). */
-static cx_err parse_request(const cJSON *req, feedback_who *who, feedback_context *ctx, int64_t *submitted,
+static cx_err parse_request(const cJSON *req, int employee, feedback_who *who, feedback_context *ctx, int64_t *submitted,
                             analytics_error *err) {
   static const char *const top[] = {"customer", "answers", "context", "submitted_at", NULL};
   static const char *const cust[] = {"user_id", "anonymous_id", "email", NULL};
@@ -646,15 +681,20 @@ static cx_err parse_request(const cJSON *req, feedback_who *who, feedback_contex
   const cJSON *c = cJSON_GetObjectItemCaseSensitive(req, "customer");
   const cJSON *x = cJSON_GetObjectItemCaseSensitive(req, "context");
   const cJSON *at = cJSON_GetObjectItemCaseSensitive(req, "submitted_at");
-  if (!cJSON_IsObject(c))
+  int bad = 0;
+  *who = (feedback_who){0};
+  if (employee && c)
+    return analytics_refuse(err, "invalid_field", "customer", "Employee surveys are anonymous: leave customer out (give context.unit instead).");
+  if (!employee && !cJSON_IsObject(c))
     return analytics_refuse(err, "invalid_field", "customer", "customer must be an object with user_id, anonymous_id or email.");
+  if (employee) goto context;
   if ((u = unknown_member(c, cust)))
     return analytics_refuse(err, "invalid_field", "customer", "Unknown member customer.%.40s: use user_id, anonymous_id or email.", u);
-  int bad = 0;
   *who = (feedback_who){str_member(c, "user_id", &bad), str_member(c, "anonymous_id", &bad), str_member(c, "email", &bad)};
   if (bad) return analytics_refuse(err, "wrong_type", "customer", "customer's user_id, anonymous_id and email are strings.");
   if (!who->user_id && !who->anonymous_id && !who->email)
     return analytics_refuse(err, "missing_identity", "customer", "customer needs a user_id, an anonymous_id or an email.");
+context:
   *ctx = (feedback_context){0};
   if (x && !cJSON_IsNull(x)) {
     if (!cJSON_IsObject(x)) return analytics_refuse(err, "invalid_field", "context", "context must be an object.");
@@ -680,10 +720,13 @@ cx_err feedback_respond(feedback *f, int64_t survey, const cJSON *req, int64_t *
   feedback_who who;
   feedback_context ctx;
   int64_t submitted;
-  cx_err rc = parse_request(req, &who, &ctx, &submitted, err);
-  if (rc) return rc;
   const feedback_survey *s;
-  if ((rc = feedback_survey_acquire(f, survey, &s))) return rc;
+  cx_err rc = feedback_survey_acquire(f, survey, &s);
+  if (rc) return rc;
+  if ((rc = parse_request(req, s->employee, &who, &ctx, &submitted, err))) {
+    feedback_survey_release(f, s);
+    return rc;
+  }
   cJSON *norm = NULL;
   rc = fb_check_answers(s, cJSON_GetObjectItemCaseSensitive(req, "answers"), 1, &norm, err);
   if (!rc) rc = submit(f, s, norm, 1, &who, &ctx, NULL, submitted, id_out, customer_out, err);
@@ -717,7 +760,7 @@ cx_err feedback_respond_batch(feedback *f, int64_t survey, const cJSON *reqs, in
     feedback_who who;
     feedback_context ctx;
     int64_t submitted;
-    rc = parse_request(r, &who, &ctx, &submitted, err);
+    rc = parse_request(r, s->employee, &who, &ctx, &submitted, err);
     if (!rc) rc = fb_check_answers(s, cJSON_GetObjectItemCaseSensitive(r, "answers"), 1, &norm[made], err);
     if (!rc) rc = prepare(f, s, norm[made], 1, &who, &ctx, NULL, submitted, &x[made], err);
     else memset(&x[made], 0, sizeof x[made]);

@@ -148,9 +148,31 @@ static enum MHD_Result time_arg(http_server *h, struct MHD_Connection *c, http_r
   return MHD_YES;
 }
 
+/* GET /metrics/enps-cx?cx=nps|csat&from=&to=&min_n= */
+static enum MHD_Result enps_cx(http_server *h, struct MHD_Connection *c, http_req *r) {
+  if (strcmp(r->method, "GET") && strcmp(r->method, "HEAD"))
+    return http_send_error(h, c, r, 405, "method_not_allowed", "Use GET.", NULL);
+  int64_t from = CX_TIME_MIN, to = CX_TIME_MAX, min_n = 5;
+  int bad = 0;
+  enum MHD_Result ret = time_arg(h, c, r, "from", &from, &bad);
+  if (!bad) ret = time_arg(h, c, r, "to", &to, &bad);
+  if (bad) return ret;
+  if (to <= from) return http_send_error(h, c, r, 400, "invalid_parameter", "to must be after from.", "to");
+  const char *v = qarg(c, "min_n");
+  if (v && (cx_parse_i64(v, strlen(v), &min_n) || min_n < 1 || min_n > 1000000))
+    return http_send_error(h, c, r, 400, "invalid_parameter", "min_n must be a whole number from 1.", "min_n");
+  v = qarg(c, "cx");
+  feedback_metric_kind k = !v || !strcmp(v, "csat") ? FEEDBACK_CSAT : !strcmp(v, "nps") ? FEEDBACK_NPS : FEEDBACK_CES;
+  analytics_error err = {{0}, {0}, {0}};
+  cx_buf b;
+  cx_buf_init(&b, 4 << 20);
+  return answer(h, c, r, 200, &b, feedback_enps_cx(h->cfg.fb, k, from, to, (uint64_t)min_n, &b, &err), &err);
+}
+
 /* GET /metrics/{nps|csat|ces}?survey=&question=&from=&to=&by=&interval=&compare_from=&compare_to= */
 enum MHD_Result http_feedback_metric(http_server *h, struct MHD_Connection *c, http_req *r, const char *what) {
   feedback_metric_kind k;
+  if (!strcmp(what, "enps-cx")) return enps_cx(h, c, r);
   if (!strcmp(what, "nps")) k = FEEDBACK_NPS;
   else if (!strcmp(what, "csat")) k = FEEDBACK_CSAT;
   else if (!strcmp(what, "ces")) k = FEEDBACK_CES;

@@ -373,6 +373,43 @@ test('verbatims: each text answer with its sentiment and themes, filtered; theme
   assertError(await api(srv, '/feedback/moods'), 404, 'not_found');
 });
 
+test('employee surveys: anonymous, out of the customers\' NPS; eNPS beside CX by unit with the correlation', async () => {
+  const before = (await api(srv, '/stats')).json.customers;
+  const allNps = (await api(srv, '/metrics/nps')).json.n;
+  const e = await api(srv, '/surveys', { method: 'POST', body: { name: uid('pulse'), kind: 'employee', questions: [
+    { id: 'enps', type: 'nps', text: 'How likely are you to recommend working here?' }, { id: 'why', type: 'text', text: 'Why?', required: false }] } });
+  assert.equal(e.status, 201, e.text);
+  assert.equal(e.json.kind, 'employee');
+  const c = await api(srv, '/surveys', { method: 'POST', body: { name: uid('care'), questions: [{ id: 'c', type: 'csat', text: 'Satisfied?' }] } });
+  // four teams: eNPS and the CSAT of the customers they served move together
+  const teams = { North: [[10, 9, 9, 10, 8], [5, 5, 4, 5, 4]], South: [[9, 8, 7, 9, 9], [4, 5, 4, 4, 3]], East: [[6, 7, 5, 8, 6], [3, 4, 3, 3, 4]], West: [[2, 4, 6, 3, 5], [2, 1, 3, 2, 2]] };
+  for (const [unit, [enps, csat]] of Object.entries(teams)) {
+    for (const n of enps) { const rr = await respond(e.json.id, { answers: { enps: n }, context: { unit } }); assert.equal(rr.status, 201, rr.text); }
+    for (const v of csat) assert.equal((await respond(c.json.id, { customer: { user_id: uid('cs') }, answers: { c: v }, context: { unit } })).status, 201);
+  }
+  assertError(await respond(e.json.id, { customer: { user_id: 'x' }, answers: { enps: 9 }, context: { unit: 'North' } }), 400, 'invalid_field', 'customer');
+  assert.equal((await api(srv, '/stats')).json.customers, before + 20, 'employees are not customers: only the 20 CSAT answers made customers');
+  assert.equal((await api(srv, '/metrics/nps')).json.n, allNps, 'eNPS answers stay out of the NPS of every survey');
+  const en = (await api(srv, `/metrics/nps?survey=${e.json.id}&by=unit`)).json;
+  assert.equal(en.n, 20);
+  const x = (await api(srv, '/metrics/enps-cx?cx=csat&min_n=5')).json;
+  assert.equal(x.units_compared, 4);
+  const npsOfList = (xs) => 100 * (xs.filter((v) => v >= 9).length - xs.filter((v) => v <= 6).length) / xs.length;
+  const pts = Object.entries(teams).map(([u, [a, b]]) => [npsOfList(a), 100 * b.filter((v) => v >= 4).length / b.length]);
+  for (const [u, [a, b]] of Object.entries(teams)) {
+    const row = x.units.find((r) => r.unit === u);
+    assert.ok(Math.abs(row.enps - npsOfList(a)) < 0.01);
+    assert.ok(Math.abs(row.cx - 100 * b.filter((v) => v >= 4).length / b.length) < 0.01);
+    assert.equal(row.in_correlation, true);
+  }
+  const mx = pts.reduce((s, p) => s + p[0], 0) / 4, my = pts.reduce((s, p) => s + p[1], 0) / 4;
+  const sxy = pts.reduce((s, p) => s + (p[0] - mx) * (p[1] - my), 0);
+  const r = sxy / Math.sqrt(pts.reduce((s, p) => s + (p[0] - mx) ** 2, 0) * pts.reduce((s, p) => s + (p[1] - my) ** 2, 0));
+  assert.ok(Math.abs(x.correlation - r) < 1e-3, `${x.correlation} vs ${r}`);
+  assert.ok(x.correlation > 0.8);
+  assertError(await api(srv, '/metrics/enps-cx?cx=ces'), 400, 'invalid_parameter', 'cx');
+});
+
 test('rules: response.* and answers.* are refused where they mean nothing', async () => {
   assertError(await api(srv, '/segments', { method: 'POST', body: { name: uid('s'), rule: 'response.nps <= 6' } }), 400, 'invalid_rule', 'rule');
 });

@@ -588,7 +588,7 @@ int cmd_demo(const cli_opts *o) {
     double secs = (double)(cx_mono_ns() - t0) / 1e9;
     fprintf(stderr,
             "cxm: demo company ready in %s: %llu customers (%llu profiles merged into them), %llu events"
-            " over 12 months, 5 segments, 2 journey maps and 3 surveys with %zu responses, in %.1f s\n",
+            " over 12 months, 5 segments, 2 journey maps and 4 surveys with %zu responses, in %.1f s\n",
             o->data, (unsigned long long)ps.customers, (unsigned long long)ps.merged,
             (unsigned long long)imported, responses, secs);
   }

@@ -78,6 +78,10 @@ static const char *const surveys[] = {
     "{\"id\":\"ces\",\"type\":\"ces\",\"text\":\"Northwind made it easy to place my order.\"},"
     "{\"id\":\"hard\",\"type\":\"text\",\"required\":false,\"show_if\":\"answers.ces <= 4\","
     "\"text\":\"What made it hard?\"}]}",
+    "{\"name\":\"Employee pulse\",\"kind\":\"employee\",\"description\":\"Every quarter, to every team; anonymous.\","
+    "\"questions\":["
+    "{\"id\":\"enps\",\"type\":\"nps\",\"text\":\"How likely are you to recommend Northwind as a place to work?\"},"
+    "{\"id\":\"why\",\"type\":\"text\",\"required\":false,\"text\":\"What would make it better?\"}]}",
 };
 
 /* ---- the words ---- */
@@ -141,6 +145,7 @@ static const char *const ces_low[] = {
 };
 
 static const char *const agents[] = {"Ana", "Ben", "Chloe", "Dev", "Eli", "Farah", "Goran", "Hana"};
+static const char *const care_units[] = {"Care North", "Care South", "Care East", "Care West"};
 static const char *const channels[] = {"web", "app", "store", "phone", "chat"};
 
 static int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
@@ -187,7 +192,7 @@ static cJSON *answers(const note *x, int64_t start, int64_t end, cJSON *ctx) {
     }
     cJSON_AddStringToObject(ctx, "channel", channels[3 + ((x->a >> 1) & 1)]);
     cJSON_AddStringToObject(ctx, "touchpoint", "Ticket solved");
-    cJSON_AddStringToObject(ctx, "unit", agent < 4 ? "Care North" : "Care South");
+    cJSON_AddStringToObject(ctx, "unit", care_units[agent / 2]);
     cJSON_AddStringToObject(ctx, "agent", agents[agent]);
   } else {
     double m = x->a ? 6.0 : 5.3; /* the app is easier */
@@ -201,10 +206,10 @@ static cJSON *answers(const note *x, int64_t start, int64_t end, cJSON *ctx) {
 }
 
 cx_err demo_voice_save(demo_voice *d, feedback *f, int64_t start, int64_t end, size_t *saved) {
-  int64_t ids[3];
+  int64_t ids[4];
   cx_err rc = CX_OK;
   *saved = 0;
-  for (int i = 0; i < 3 && !rc; i++) {
+  for (int i = 0; i < 4 && !rc; i++) {
     cJSON *req = cJSON_Parse(surveys[i]);
     cx_buf out;
     cx_buf_init(&out, 1 << 20);
@@ -263,5 +268,48 @@ cx_err demo_voice_save(demo_voice *d, feedback *f, int64_t start, int64_t end, s
     }
     cJSON_Delete(batch);
   }
+  /* the employee pulse: each care team's twelve people, every quarter;
+   * the team whose agent needs coaching (Care West) is the least happy */
+  static const double team_mean[] = {8.6, 8.0, 7.4, 5.6};
+  static const char *const team_words[][3] = {
+      {"Great team and a manager who listens.", "Good tools, fair schedules.", "I learn something every week."},
+      {"Good people, but we are short-staffed on weekends.", "Mostly good; the new ticket tool is slow.", "Fine."},
+      {"Too many tickets per shift.", "Training is rushed.", "Decent colleagues."},
+      {"Constant pressure and no time for training.", "Nobody listens to our ideas.", "The schedule changes every week."}};
+  cJSON *batch = rc ? NULL : cJSON_CreateArray();
+  uint32_t bits = 0x9e3779b9u;
+  for (int64_t q = start; !rc && batch && q < end; q += 91 * 86400000LL)
+    for (int team = 0; team < 4; team++)
+      for (int person = 0; person < 12; person++) {
+        bits = bits * 1664525u + 1013904223u;
+        if ((bits >> 24) % 10 < 2) continue; /* a fifth do not answer */
+        note x = {.t = q + (int64_t)(bits % 10) * 86400000LL + 36000000LL, .r = bits};
+        int s = clampi((int)lround(team_mean[team] + noise(x.r) * 0.9), 0, 10);
+        cJSON *r = cJSON_CreateObject(), *a = cJSON_CreateObject(), *ctx = cJSON_CreateObject();
+        char iso[CX_TIME_LEN];
+        cx_time_format(x.t < end ? x.t : end - 1, iso);
+        if (!r || !a || !ctx) {
+          cJSON_Delete(r), cJSON_Delete(a), cJSON_Delete(ctx);
+          rc = CX_ENOMEM;
+          break;
+        }
+        cJSON_AddNumberToObject(a, "enps", s);
+        if ((bits >> 5) % 3 == 0) cJSON_AddStringToObject(a, "why", team_words[team][(bits >> 9) % 3]);
+        cJSON_AddStringToObject(ctx, "unit", care_units[team]);
+        cJSON_AddItemToObject(r, "answers", a);
+        cJSON_AddItemToObject(r, "context", ctx);
+        cJSON_AddStringToObject(r, "submitted_at", iso);
+        cJSON_AddItemToArray(batch, r);
+      }
+  if (!rc && batch && cJSON_GetArraySize(batch)) {
+    int n = cJSON_GetArraySize(batch);
+    int64_t *got = cx_calloc((size_t)n, sizeof *got);
+    analytics_error err = {{0}, {0}, {0}};
+    rc = got ? feedback_respond_batch(f, ids[3], batch, got, &err) : CX_ENOMEM;
+    if (rc == CX_EINVAL) cli_error("demo employee responses were refused: %s (%s) - a bug in cxm demo.", err.message, err.field);
+    if (!rc) *saved += (size_t)n;
+    cx_free(got);
+  }
+  cJSON_Delete(batch);
   return rc;
 }

@@ -5,6 +5,7 @@
 #include "../base/err.h"
 #include "../analytics/analytics.h"
 #include "../ingest/ingest.h"
+#include "../outbox/outbox.h"
 #include "../profile/profile.h"
 #include "../store/store.h"
 
@@ -15,6 +16,7 @@ typedef struct {
   profile *pr;
   ingest *in;
   analytics_segments *seg;
+  outbox *ob; /* may be NULL: mail and webhooks stay queued */
   const char *listen; /* "HOST:PORT"; port 0 picks a free one */
 } http_cfg;
 

@@ -105,6 +105,10 @@ enum MHD_Result http_segments(http_server *h, struct MHD_Connection *c, http_req
 /* journey.c: rest is what follows /api/v1/journey-maps ("" or the id). */
 enum MHD_Result http_journey(http_server *h, struct MHD_Connection *c, http_req *r, const char *rest,
                              int admin);
+/* outbox.c: rest is what follows /api/v1/outbox ("" or "/…"). */
+enum MHD_Result http_outbox(http_server *h, struct MHD_Connection *c, http_req *r, const char *rest, int admin);
+/* outbox.c: the outbox's lines of /metrics. */
+void http_outbox_metrics(http_server *h, cx_buf *b);
 /* static.c: the embedded dashboard files */
 enum MHD_Result http_static(http_server *h, struct MHD_Connection *c, http_req *r);
 

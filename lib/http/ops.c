@@ -99,6 +99,7 @@ enum MHD_Result http_metrics(http_server *h, struct MHD_Connection *c, http_req 
                   (unsigned long long)gs.segments, (unsigned long long)gs.evaluations,
                   (double)gs.eval_ns / 1e9, (unsigned long long)gs.full_runs, (double)gs.last_full_ns / 1e9);
   }
+  http_outbox_metrics(h, &b);
   cx_buf_puts(&b, "# HELP cxm_ingest_rejected_total Tracking requests rejected, by reason.\n"
                   "# TYPE cxm_ingest_rejected_total counter\n");
   pthread_mutex_lock(&h->mu);

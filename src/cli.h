@@ -16,6 +16,9 @@ typedef struct {
   const char *end;    /* --end (demo): when the demo's history ends */
   int64_t customers;  /* --customers (demo) */
   uint64_t seed;      /* --seed (demo) */
+  const char *smtp;      /* --smtp (serve), env CXM_SMTP: NULL keeps mail queued */
+  const char *mail_from; /* --mail-from (serve), env CXM_MAIL_FROM */
+  const char *mail_rate; /* --mail-rate (serve): mails per minute */
 } cli_opts;
 
 /* Prints "cxm: <sentence>" on stderr. */

@@ -6,6 +6,7 @@
 #include "../lib/analytics/analytics.h"
 #include "../lib/http/http.h"
 #include "../lib/ingest/ingest.h"
+#include "../lib/outbox/outbox.h"
 #include "../lib/profile/profile.h"
 #include <signal.h>
 #include <stdio.h>
@@ -13,6 +14,20 @@
 #include <string.h>
 
 #define QUEUE_MESSAGES 200000 /* messages waiting for the writer before 503 */
+
+/* CXM_OUTBOX_RETRY_MS="100,200" replaces the outbox's retry delays
+ * (tests use short ones); n is set to how many were read (0: none). */
+static void retry_delays(int64_t *out, size_t cap, size_t *n) {
+  const char *v = getenv("CXM_OUTBOX_RETRY_MS");
+  *n = 0;
+  while (v && *v && *n < cap) {
+    char *end;
+    long long d = strtoll(v, &end, 10);
+    if (end == v || d < 0) break;
+    out[(*n)++] = d;
+    v = *end == ',' ? end + 1 : end;
+  }
+}
 
 /* CXM_QUEUE_MESSAGES overrides the queue bound (tests use a small one). */
 static size_t queue_messages(void) {
@@ -51,6 +66,7 @@ int cmd_serve(const cli_opts *o) {
   http_server *h = NULL;
   analytics_segments *seg = NULL;
   feedback *fb = NULL;
+  outbox *ob = NULL;
   if ((rc = ingest_open(st, &pr, &in)) ||
       (rc = feedback_open(st, pr, in, &fb)) ||
       (rc = ingest_start(in, queue_messages())) ||
@@ -58,7 +74,19 @@ int cmd_serve(const cli_opts *o) {
     cli_error("the derived indexes could not be built (%s).", cx_strerror(rc));
     goto out;
   }
-  http_cfg cfg = {.st = st, .pr = pr, .in = in, .seg = seg, .fb = fb, .listen = o->listen};
+  int64_t delays[16];
+  size_t ndelays;
+  retry_delays(delays, 16, &ndelays);
+  outbox_cfg ocfg = {.smtp_url = o->smtp, .mail_from = o->mail_from,
+                     .mail_per_minute = o->mail_rate ? (int)strtol(o->mail_rate, NULL, 10) : 60,
+                     .retry_delays_ms = ndelays ? delays : NULL, .nretry_delays = ndelays};
+  outbox_error oerr;
+  if ((rc = outbox_start(st, &ocfg, &ob, &oerr))) {
+    if (rc == CX_EINVAL) cli_error("%s", oerr.message);
+    else cli_error("the outbox could not be started (%s).", cx_strerror(rc));
+    goto out;
+  }
+  http_cfg cfg = {.st = st, .pr = pr, .in = in, .seg = seg, .fb = fb, .ob = ob, .listen = o->listen};
   if ((rc = http_start(&cfg, &h))) {
     if (rc == CX_EINVAL) cli_error("--listen must be HOST:PORT with an IPv4 address, not '%s'.", o->listen);
     else cli_error("cannot listen on %s (is the port in use?).", o->listen);
@@ -77,11 +105,14 @@ int cmd_serve(const cli_opts *o) {
   sigwait(&sigs, &sig);
   cx_log("info", "stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
   http_stop(h, 30000);
+  outbox_stop(ob); /* before the writer stops: it records what it abandons */
+  ob = NULL;
   if (store_failed(st)) {
     cli_error("the store failed while serving (see the store_failed log line); restart to recover.");
     rc = store_failed(st);
   }
 out:
+  outbox_stop(ob);
   analytics_segments_close(seg); /* before the writer stops: it records sizes through it */
   store_writer_stop(st);
   feedback_close(fb); /* after the writer, whose listener it is; before the store */

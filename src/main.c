@@ -2,6 +2,7 @@
 #include "cli.h"
 #include "../lib/base/util.h"
 #include "../lib/ingest/ingest.h"
+#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,8 @@ static const char *usage =
     "\n"
     "commands:\n"
     "  init   [--data DIR]                    create a data directory; print its secrets once\n"
-    "  serve  [--data DIR] [--listen H:P]     run the server (initialises DIR when needed)\n"
+    "  serve  [--data DIR] [--listen H:P] [--smtp URL --mail-from ADDR] [--mail-rate N]\n"
+    "                                         run the server (initialises DIR when needed)\n"
     "  demo   [--data DIR] [--customers N] [--seed S]\n"
     "                                         fill a new DIR with a demo company\n"
     "  import events FILE|- [--data DIR] [--source NAME]\n"
@@ -20,7 +22,8 @@ static const char *usage =
     "  help   [COMMAND]                       show help\n"
     "  --version                              print the version\n"
     "\n"
-    "Defaults: --data ./cxm-data (env CXM_DATA), --listen 127.0.0.1:8080 (env CXM_LISTEN).\n";
+    "Defaults: --data ./cxm-data (env CXM_DATA), --listen 127.0.0.1:8080 (env CXM_LISTEN).\n"
+    "Mail: --smtp (env CXM_SMTP), --mail-from (env CXM_MAIL_FROM); see 'cxm help serve'.\n";
 
 static const char *help_for(const char *cmd) {
   if (!strcmp(cmd, "init"))
@@ -28,9 +31,18 @@ static const char *help_for(const char *cmd) {
            "{\"data\":DIR,\"admin_token\":T,\"write_key\":K}. The secrets are shown only now.\n"
            "Exits 1 if DIR is already initialised.\n";
   if (!strcmp(cmd, "serve"))
-    return "usage: cxm serve [--data DIR] [--listen HOST:PORT]\n\nRuns the server. Initialises DIR first when "
+    return "usage: cxm serve [--data DIR] [--listen HOST:PORT]\n"
+           "                 [--smtp smtp://[USER:PASSWORD@]HOST:PORT --mail-from \"Name <address>\"] [--mail-rate N]\n"
+           "\nRuns the server. Initialises DIR first when "
            "needed and then prints its secrets\nonce on stderr. SIGTERM or SIGINT: stop accepting, answer and "
-           "commit what was\naccepted, exit 0. Port 0 picks a free port (logged as \"port\").\n";
+           "commit what was\naccepted, exit 0. Port 0 picks a free port (logged as \"port\").\n"
+           "\nOutgoing e-mail (survey invitations, alerts, the test e-mail) goes through the\n"
+           "SMTP server --smtp names (env CXM_SMTP; smtps:// for TLS from the start;\n"
+           "smtp:// upgrades with STARTTLS when the server offers it), sent as\n"
+           "--mail-from (env CXM_MAIL_FROM, needed with --smtp), at most --mail-rate\n"
+           "mails per minute (default 60). Without --smtp mail stays queued. Webhooks\n"
+           "are sent in any case. Failed attempts are retried after 1 min, 5 min,\n"
+           "30 min and 2 h; see docs/outbox.md.\n";
   if (!strcmp(cmd, "import"))
     return "usage: cxm import events FILE|- [--data DIR] [--source NAME]\n\nReads JSON Lines of tracking "
            "messages (each with its \"type\") and commits them\nthrough the same pipeline as HTTP, recorded as "
@@ -54,6 +66,11 @@ int main(int argc, char **argv) {
     return 1;
   }
   ingest_global_init();
+  if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
+    cli_error("libcurl could not be initialised.");
+    return 1;
+  }
+  atexit(curl_global_cleanup);
   if (argc < 2) {
     fputs(usage, stderr);
     return 2;
@@ -81,6 +98,10 @@ int main(int argc, char **argv) {
   const char *customers = NULL, *seed = NULL;
   if (!o.data || !*o.data) o.data = "./cxm-data";
   if (!o.listen || !*o.listen) o.listen = "127.0.0.1:8080";
+  o.smtp = getenv("CXM_SMTP");
+  o.mail_from = getenv("CXM_MAIL_FROM");
+  if (o.smtp && !*o.smtp) o.smtp = NULL;
+  if (o.mail_from && !*o.mail_from) o.mail_from = NULL;
   int first = 2;
   if (!strcmp(cmd, "import")) {
     if (argc < 3 || strcmp(argv[2], "events")) {
@@ -100,6 +121,9 @@ int main(int argc, char **argv) {
                         : !strcmp(a, "--customers") && !strcmp(cmd, "demo") ? &customers
                         : !strcmp(a, "--seed") && !strcmp(cmd, "demo") ? &seed
                         : !strcmp(a, "--end") && !strcmp(cmd, "demo") ? &o.end
+                        : !strcmp(a, "--smtp") && !strcmp(cmd, "serve") ? &o.smtp
+                        : !strcmp(a, "--mail-from") && !strcmp(cmd, "serve") ? &o.mail_from
+                        : !strcmp(a, "--mail-rate") && !strcmp(cmd, "serve") ? &o.mail_rate
                                                                             : NULL;
     if (slot) {
       if (i + 1 >= argc || !*argv[i + 1]) {
@@ -129,7 +153,18 @@ int main(int argc, char **argv) {
     if (seed) o.seed = (uint64_t)v;
     return cmd_demo(&o);
   }
-  if (!strcmp(cmd, "serve")) return cmd_serve(&o);
+  if (!strcmp(cmd, "serve")) {
+    int64_t v;
+    if (o.mail_rate && (cx_parse_i64(o.mail_rate, strlen(o.mail_rate), &v) || v < 1 || v > 100000)) {
+      cli_error("--mail-rate must be a whole number of mails per minute from 1 to 100000.");
+      return 2;
+    }
+    if (o.smtp && !o.mail_from) {
+      cli_error("--smtp needs --mail-from \"Name <address@example.com>\" (the sender of every mail).");
+      return 2;
+    }
+    return cmd_serve(&o);
+  }
   if (!o.file) {
     cli_error("name the file to import, or - for standard input.");
     return 2;

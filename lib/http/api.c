@@ -609,6 +609,7 @@ enum MHD_Result http_api(http_server *h, struct MHD_Connection *c, http_req *r, 
   if (!strcmp(rest, "journey-maps")) return http_journey(h, c, r, "", admin);
   if (!strncmp(rest, "journey-maps/", 13)) return http_journey(h, c, r, rest + 13, admin);
   if (!strncmp(rest, "segments/", 9)) return http_segments(h, c, r, rest + 9, admin);
+  if (!strncmp(rest, "outbox", 6) && (!rest[6] || rest[6] == '/')) return http_outbox(h, c, r, rest + 6, admin);
   if (!strcmp(rest, "customers")) return customers_list(&x);
   if (!strcmp(rest, "stats")) return stats_get(&x);
   if (!strcmp(rest, "events")) return events_list(&x);

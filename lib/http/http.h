@@ -6,6 +6,7 @@
 #include "../analytics/analytics.h"
 #include "../feedback/feedback.h"
 #include "../ingest/ingest.h"
+#include "../outbox/outbox.h"
 #include "../profile/profile.h"
 #include "../store/store.h"
 
@@ -17,6 +18,7 @@ typedef struct {
   ingest *in;
   analytics_segments *seg;
   feedback *fb;
+  outbox *ob; /* may be NULL: mail and webhooks stay queued */
   const char *listen; /* "HOST:PORT"; port 0 picks a free one */
 } http_cfg;
 

@@ -115,6 +115,10 @@ enum MHD_Result http_surveys(http_server *h, struct MHD_Connection *c, http_req 
 enum MHD_Result http_feedback_metric(http_server *h, struct MHD_Connection *c, http_req *r, const char *what);
 /* surveys.c: what is "" (/api/v1/feedback) or "themes". */
 enum MHD_Result http_feedback(http_server *h, struct MHD_Connection *c, http_req *r, const char *what);
+/* outbox.c: rest is what follows /api/v1/outbox ("" or "/…"). */
+enum MHD_Result http_outbox(http_server *h, struct MHD_Connection *c, http_req *r, const char *rest, int admin);
+/* outbox.c: the outbox's lines of /metrics. */
+void http_outbox_metrics(http_server *h, cx_buf *b);
 /* static.c: the embedded dashboard files */
 enum MHD_Result http_static(http_server *h, struct MHD_Connection *c, http_req *r);
 

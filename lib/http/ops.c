@@ -109,6 +109,7 @@ enum MHD_Result http_metrics(http_server *h, struct MHD_Connection *c, http_req 
                   "# TYPE cxm_survey_scores gauge\ncxm_survey_scores %llu\n",
                   (unsigned long long)fs.responses, (unsigned long long)fs.scores);
   }
+  http_outbox_metrics(h, &b);
   cx_buf_puts(&b, "# HELP cxm_ingest_rejected_total Tracking requests rejected, by reason.\n"
                   "# TYPE cxm_ingest_rejected_total counter\n");
   pthread_mutex_lock(&h->mu);

@@ -70,6 +70,14 @@ const char *const store_migrations[] = {
     "  channel TEXT, score REAL NOT NULL, label INTEGER NOT NULL, themes INTEGER NOT NULL,"
     "  phrases TEXT NOT NULL, text TEXT NOT NULL);"
     "CREATE INDEX verbatims_response ON verbatims(response_id);",
+    /* 6: outbox: deliveries of mail and webhooks (lib/outbox). payload: a
+     * mail's parts as JSON (composed when sent), a webhook's JSON body */
+    "CREATE TABLE outbox(id INTEGER PRIMARY KEY, kind TEXT NOT NULL, recipient TEXT NOT NULL,"
+    "  subject TEXT NOT NULL, payload TEXT NOT NULL, ref TEXT, status TEXT NOT NULL,"
+    "  attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER, last_error TEXT,"
+    "  created_at INTEGER NOT NULL, sent_at INTEGER);"
+    "CREATE INDEX outbox_due ON outbox(status, next_attempt_at);"
+    "CREATE INDEX outbox_ref ON outbox(ref);",
 };
 
 const int store_migration_count = (int)(sizeof store_migrations / sizeof store_migrations[0]);

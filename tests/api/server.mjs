@@ -42,10 +42,10 @@ export function tempDir(prefix = 'cxm-test-') {
 // Starts `cxm serve` on a free port. Resolves with
 // { url, port, data, adminToken, writeKey, proc, stop(), kill(), logs }.
 // When `data` is given and already initialised, pass the credentials from the
-// first start in `creds`.
-export async function startServer({ data, creds, env = {} } = {}) {
+// first start in `creds`. `args` are more options for `cxm serve`.
+export async function startServer({ data, creds, env = {}, args = [] } = {}) {
   const dir = data || tempDir();
-  const proc = spawn(BIN, ['serve', '--data', dir, '--listen', '127.0.0.1:0'], {
+  const proc = spawn(BIN, ['serve', '--data', dir, '--listen', '127.0.0.1:0', ...args], {
     env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=1:abort_on_error=0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -125,6 +125,10 @@ static int tokenize(const text_model *m, const char *s, size_t n, tokens *ts) {
         if (k > ws && add_token(m, ts, e->desc + ws, k - ws)) return -1;
       }
       i = ends[ne];
+      /* emoji presentation selectors (U+FE0E, U+FE0F) belong to the emoji */
+      while (i + 3 <= n && !memcmp(s + i, "\xEF\xB8", 2) &&
+             ((unsigned char)s[i + 2] == 0x8E || (unsigned char)s[i + 2] == 0x8F))
+        i += 3;
       start = i;
     }
     if (i > start && add_token(m, ts, s + start, i - start)) return -1;

@@ -58,7 +58,8 @@ const char *text_theme_name(const text_model *m, size_t i);
 uint64_t text_themes_of(const text_model *m, const char *s, size_t n);
 
 /* A key phrase: a run of one to three content words (no stop words, no
- * sentiment words, no numbers), e.g. "delivery driver". */
+ * numbers, no negations or intensifiers, no strong sentiment words such as
+ * "great" or "rude"), e.g. "delivery driver". */
 typedef struct {
   char key[64];   /* stemmed, space-separated: the same for "delivery drivers" */
   char shown[96]; /* as written, ASCII letters lower-cased; NUL-terminated UTF-8 */

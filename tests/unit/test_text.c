@@ -123,6 +123,9 @@ static void test_emoji(void **state) {
   assert_true(score("arrived today😠😠") < 0); /* no space before */
   assert_true(score("thanks 👍") > 0);
   assert_true(score("delivery was fine 🙂") > score("delivery was fine"));
+  /* a presentation selector after an emoji is no word of its own */
+  assert_float_equal(score("not \xF0\x9F\x98\x80\xEF\xB8\x8F good"), score("not \xF0\x9F\x98\x80 good"),
+                     1e-9);
   assert_true(score(":(") < 0);
   assert_true(score("ok :)") > 0);
 }

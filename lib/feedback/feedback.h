@@ -224,6 +224,17 @@ cx_err feedback_metric(feedback *f, feedback_metric_kind kind, const feedback_qu
 cx_err feedback_enps_cx(feedback *f, feedback_metric_kind cx, int64_t from, int64_t to, uint64_t min_n, cx_buf *out,
                         analytics_error *err);
 
+/* The scores given at each of names (context.touchpoint equal to the
+ * name) in [from, to), customer surveys only: out[i] for names[i]; a
+ * value is NAN where there are no answers. emotion: the measured emotion
+ * on the journey maps' -2..2 scale (docs/journey-maps.md). */
+typedef struct {
+  double nps, csat, ces, emotion;
+  uint64_t nps_n, csat_n, ces_n;
+} feedback_tp_scores;
+cx_err feedback_touchpoint_scores(feedback *f, const char *const *names, size_t n, int64_t from, int64_t to,
+                                  feedback_tp_scores *out);
+
 /* ---- verbatims (text answers) and themes ---- */
 typedef struct {
   int64_t survey;         /* 0: every survey */

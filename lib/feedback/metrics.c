@@ -465,3 +465,52 @@ cx_err feedback_enps_cx(feedback *f, feedback_metric_kind cx, int64_t from, int6
   cx_free(e), cx_free(c), cx_free(emp);
   return rc;
 }
+
+/* ---- scores by touchpoint (journey maps) ---- */
+
+cx_err feedback_touchpoint_scores(feedback *f, const char *const *names, size_t n, int64_t from, int64_t to,
+                                  feedback_tp_scores *out) {
+  uint8_t *emp = NULL;
+  size_t nemp = 0;
+  cx_err rc = employee_mask(f, &emp, &nemp);
+  if (rc) {
+    cx_free(emp);
+    return rc;
+  }
+  pthread_rwlock_rdlock(&f->lock);
+  size_t nk = f->keys[K_TOUCHPOINT].n;
+  int32_t *slot = nk ? cx_malloc(nk * sizeof *slot) : NULL; /* touchpoint key -> first name at it */
+  hist (*h)[3] = cx_calloc(n ? n : 1, sizeof *h);
+  if ((nk && !slot) || !h) rc = CX_ENOMEM;
+  for (size_t k = 0; !rc && k < nk; k++) {
+    slot[k] = -1;
+    for (size_t i = 0; k && i < n && slot[k] < 0; i++)
+      if (names[i] && !strcmp(names[i], f->keys[K_TOUCHPOINT].s[k])) slot[k] = (int32_t)i;
+  }
+  for (size_t i = 0; !rc && nk && i < f->nsc; i++) {
+    uint16_t tp = f->cold[i].touchpoint;
+    const fb_hot *x = &f->hot[i];
+    if (!tp || tp >= nk || slot[tp] < 0 || x->type > Q_CES || x->ts < from || x->ts >= to) continue;
+    if (x->survey >= nemp || emp[x->survey]) continue;
+    h[slot[tp]][x->type].h[x->score]++;
+  }
+  pthread_rwlock_unlock(&f->lock);
+  for (size_t i = 0; !rc && i < n; i++) {
+    figure fg[3];
+    figure_of(FEEDBACK_NPS, &h[i][Q_NPS], &fg[0]);
+    figure_of(FEEDBACK_CSAT, &h[i][Q_CSAT], &fg[1]);
+    figure_of(FEEDBACK_CES, &h[i][Q_CES], &fg[2]);
+    out[i] = (feedback_tp_scores){.nps = fg[0].value, .nps_n = fg[0].n, .csat = fg[1].value, .csat_n = fg[1].n,
+                                  .ces = fg[2].value, .ces_n = fg[2].n};
+    /* the measured emotion on the maps' -2..2 scale: the mean of what
+     * there is, each mapped linearly (NPS -100..100, CSAT 0..100 %, CES 1..7) */
+    double sum = 0;
+    int m = 0;
+    if (fg[0].n) sum += fg[0].value / 50.0, m++;
+    if (fg[1].n) sum += (fg[1].value - 50.0) / 25.0, m++;
+    if (fg[2].n) sum += (fg[2].value - 4.0) / 1.5, m++;
+    out[i].emotion = m ? fmax(-2, fmin(2, sum / m)) : NAN;
+  }
+  cx_free(slot), cx_free(h), cx_free(emp);
+  return rc;
+}

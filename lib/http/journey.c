@@ -46,7 +46,7 @@ static enum MHD_Result get_map(http_server *h, struct MHD_Connection *c, http_re
   cx_buf_init(&b, 4 << 20);
   const char *live = qarg(c, "live");
   int with_live = !live || strcmp(live, "false");
-  cx_err rc = journey_map_get(h->cfg.st, id, version, with_live ? &ax : NULL, from, to, window, &b, &err);
+  cx_err rc = journey_map_get(h->cfg.st, id, version, with_live ? &ax : NULL, h->cfg.fb, from, to, window, &b, &err);
   http_analytics_ctx_done(h, &ax);
   return answer(h, c, r, 200, &b, rc, &err);
 }

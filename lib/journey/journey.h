@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 #include "../analytics/analytics.h"
 #include "../base/buf.h"
+#include "../feedback/feedback.h"
 #include "../base/err.h"
 #include "../store/store.h"
 
@@ -27,8 +28,9 @@ cx_err journey_map_delete(store *st, int64_t id);
 /* {"maps":[{id, name, state, version, stages, touchpoints, updated_at}…]} */
 cx_err journey_maps_list(store *st, cx_buf *out);
 /* Map id at version (0: the latest) with, when live is not NULL, each bound
- * touchpoint's numbers over [from, to) and the customers per stage. */
-cx_err journey_map_get(store *st, int64_t id, int64_t version, const analytics_ctx *live,
+ * touchpoint's numbers over [from, to) and the customers per stage, and
+ * when fb is not NULL too, each touchpoint's feedback scores ("scores"). */
+cx_err journey_map_get(store *st, int64_t id, int64_t version, const analytics_ctx *live, feedback *fb,
                        int64_t from, int64_t to, int64_t window, cx_buf *out, analytics_error *err);
 
 #endif

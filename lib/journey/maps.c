@@ -3,6 +3,7 @@
 #include "journey.h"
 #include "../base/mem.h"
 #include "../base/time.h"
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -327,7 +328,7 @@ static cx_err save(store *st, int op, int64_t id, const cJSON *req, cx_buf *out,
   if (!rc && j.exists) rc = CX_EEXIST;
   cJSON_free(text);
   cJSON_Delete(doc);
-  if (!rc && op != 'd') rc = journey_map_get(st, j.id, 0, NULL, 0, 0, 0, out, err);
+  if (!rc && op != 'd') rc = journey_map_get(st, j.id, 0, NULL, NULL, 0, 0, 0, out, err);
   return rc;
 }
 
@@ -371,7 +372,30 @@ cx_err journey_maps_list(store *st, cx_buf *out) {
 }
 
 /* Adds the live numbers to doc's touchpoints and stages. */
-static cx_err add_live(cJSON *doc, const analytics_ctx *live, int64_t from, int64_t to, int64_t window,
+static cx_err num_or_null(cJSON *o, const char *name, double v) {
+  return (isnan(v) ? cJSON_AddNullToObject(o, name) : cJSON_AddNumberToObject(o, name, round(v * 100) / 100)) ? CX_OK : CX_ENOMEM;
+}
+
+/* Each touchpoint's feedback: the scores given at it (context.touchpoint
+ * = its name) and the emotion they measure beside the expected one. */
+static cx_err add_scores(feedback *fb, cJSON *const *node, size_t n, int64_t from, int64_t to) {
+  const char *names[JOURNEY_MAX_TOUCHPOINTS];
+  feedback_tp_scores sc[JOURNEY_MAX_TOUCHPOINTS];
+  for (size_t i = 0; i < n; i++) names[i] = cJSON_GetObjectItem(node[i], "name")->valuestring;
+  cx_err rc = feedback_touchpoint_scores(fb, names, n, from, to, sc);
+  for (size_t i = 0; !rc && i < n; i++) {
+    cJSON *o = cJSON_AddObjectToObject(node[i], "scores");
+    if (!o) return CX_ENOMEM;
+    if ((rc = num_or_null(o, "nps", sc[i].nps)) || !cJSON_AddNumberToObject(o, "nps_n", (double)sc[i].nps_n) ||
+        (rc = num_or_null(o, "csat", sc[i].csat)) || !cJSON_AddNumberToObject(o, "csat_n", (double)sc[i].csat_n) ||
+        (rc = num_or_null(o, "ces", sc[i].ces)) || !cJSON_AddNumberToObject(o, "ces_n", (double)sc[i].ces_n) ||
+        (rc = num_or_null(o, "measured_emotion", sc[i].emotion)))
+      return rc ? rc : CX_ENOMEM;
+  }
+  return rc;
+}
+
+static cx_err add_live(cJSON *doc, const analytics_ctx *live, feedback *fb, int64_t from, int64_t to, int64_t window,
                        analytics_error *err) {
   analytics_touchpoint tp[JOURNEY_MAX_TOUCHPOINTS];
   cJSON *node[JOURNEY_MAX_TOUCHPOINTS];
@@ -426,12 +450,13 @@ static cx_err add_live(cJSON *doc, const analytics_ctx *live, int64_t from, int6
   si = 0;
   for (cJSON *s = stages->child; !rc && s; s = s->next, si++)
     if (!cJSON_AddNumberToObject(s, "customers", (double)stage_customers[si])) rc = CX_ENOMEM;
+  if (!rc && fb) rc = add_scores(fb, node, n, from, to);
   for (size_t i = 0; i < n; i++) rules_free(rules[i]);
   cx_free(lv);
   return rc;
 }
 
-cx_err journey_map_get(store *st, int64_t id, int64_t version, const analytics_ctx *live,
+cx_err journey_map_get(store *st, int64_t id, int64_t version, const analytics_ctx *live, feedback *fb,
                        int64_t from, int64_t to, int64_t window, cx_buf *out, analytics_error *err) {
   sqlite3 *db = store_reader_get(st);
   sqlite3_stmt *s = NULL;
@@ -457,7 +482,7 @@ cx_err journey_map_get(store *st, int64_t id, int64_t version, const analytics_c
   }
   sqlite3_finalize(s);
   store_reader_put(st, db);
-  if (!rc && live) rc = add_live(doc, live, from, to, window, err);
+  if (!rc && live) rc = add_live(doc, live, fb, from, to, window, err);
   char *text = rc ? NULL : cJSON_PrintUnformatted(doc);
   if (!rc && !text) rc = CX_ENOMEM;
   if (!rc) {

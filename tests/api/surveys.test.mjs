@@ -410,6 +410,27 @@ test('employee surveys: anonymous, out of the customers\' NPS; eNPS beside CX by
   assertError(await api(srv, '/metrics/enps-cx?cx=ces'), 400, 'invalid_parameter', 'cx');
 });
 
+test('journey maps: each touchpoint shows the scores given at it and the emotion they measure', async () => {
+  const tp = uid('Checkout');
+  const m = await api(srv, '/journey-maps', { method: 'POST', body: { name: uid('map'), state: 'current', stages: [
+    { name: 'Purchase', touchpoints: [{ name: tp, expected_emotion: -1, binding: { event: 'Order Completed' } }, { name: uid('quiet') }] }] } });
+  assert.equal(m.status, 201, m.text);
+  const s = await api(srv, '/surveys', { method: 'POST', body: { name: uid('tp'), questions: [{ id: 'c', type: 'csat', text: 'x' }, { id: 'e', type: 'ces', text: 'y', required: false }] } });
+  for (const [c, e] of [[5, 7], [4, 6], [2, 3], [5, null]])
+    assert.equal((await respond(s.json.id, { customer: { user_id: uid('tp') }, answers: e ? { c, e } : { c }, context: { touchpoint: tp } })).status, 201);
+  const g = (await api(srv, `/journey-maps/${m.json.id}`)).json;
+  const [a, b] = g.stages[0].touchpoints;
+  assert.equal(a.scores.csat_n, 4);
+  assert.equal(a.scores.csat, 75);
+  assert.equal(a.scores.ces_n, 3);
+  assert.ok(Math.abs(a.scores.ces - 16 / 3) < 0.01);
+  assert.equal(a.scores.nps, null);
+  // measured emotion: the mean of CSAT (75 % -> +1) and CES (5.33 -> +0.89)
+  assert.ok(Math.abs(a.scores.measured_emotion - (1 + (16 / 3 - 4) / 1.5) / 2) < 0.01, String(a.scores.measured_emotion));
+  assert.equal(b.scores.csat_n, 0);
+  assert.equal(b.scores.measured_emotion, null);
+});
+
 test('rules: response.* and answers.* are refused where they mean nothing', async () => {
   assertError(await api(srv, '/segments', { method: 'POST', body: { name: uid('s'), rule: 'response.nps <= 6' } }), 400, 'invalid_rule', 'rule');
 });

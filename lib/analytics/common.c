@@ -19,6 +19,8 @@ cx_err analytics_refuse(analytics_error *err, const char *code, const char *fiel
   va_start(ap, fmt);
   vsnprintf(err->message, sizeof err->message, fmt, ap);
   va_end(ap);
+  cx_utf8_scrub(err->message); /* it may quote the request, cut anywhere */
+  cx_utf8_scrub(err->field);
   return CX_EINVAL;
 }
 

@@ -30,6 +30,22 @@ int cx_utf8_valid(const char *str, size_t n) {
   return 1;
 }
 
+void cx_utf8_scrub(char *s) {
+  size_t n = strlen(s), i = 0;
+  while (i < n) {
+    size_t len = 1;
+    unsigned char c = (unsigned char)s[i];
+    if (c >= 0x80) {
+      len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+      if (!len || i + len > n || !cx_utf8_valid(s + i, len)) {
+        s[i++] = '?';
+        continue;
+      }
+    }
+    i += len;
+  }
+}
+
 uint64_t cx_hash64(uint64_t seed, const char *s, size_t n) {
   uint64_t h = 1469598103934665603ULL ^ (seed * 0x9E3779B97F4A7C15ULL);
   for (size_t i = 0; i < n; i++) {

@@ -8,6 +8,9 @@
 
 /* 1 when s[0..n) is well-formed UTF-8 (no overlongs, no surrogates). */
 int cx_utf8_valid(const char *s, size_t n);
+/* Replaces each byte of s (NUL-terminated) that is not part of a valid
+ * UTF-8 sequence with '?': for messages that quote their input. */
+void cx_utf8_scrub(char *s);
 /* 64-bit FNV-1a of s[0..n), salted by `seed`; never returns 0. */
 uint64_t cx_hash64(uint64_t seed, const char *s, size_t n);
 /* Random UUID version 4 into out (37 bytes). */

@@ -113,6 +113,9 @@ typedef struct {
 } fb_verbatim;
 
 /* survey.c */
+/* Checks req as POST /surveys would and compiles it (id 1, version 1),
+ * without a store: for tests and the fuzzer. */
+cx_err fb_survey_from_json(const cJSON *req, feedback_survey **out, analytics_error *err);
 cx_err fb_survey_load(feedback *f, sqlite3 *db, int64_t id, int64_t version, feedback_survey **out);
 void fb_survey_free(feedback_survey *s);
 /* Text of a localised member (a string or {"en":…}) in lang, falling back

@@ -226,6 +226,7 @@ static cx_err check_question(const cJSON *q, size_t i, const cJSON *out_question
 static cx_err check_survey(const cJSON *req, cJSON **out, int *status, analytics_error *err) {
   static const char *const names[] = {"name", "kind", "status", "description", "language", "title", "intro",
                                       "thanks", "questions", NULL};
+  if (!cJSON_IsObject(req)) return analytics_refuse(err, "malformed_json", NULL, "A survey is a JSON object.");
   const char *u = unknown_member(req, names);
   if (u) return analytics_refuse(err, "invalid_field", u, "Unknown member \"%.40s\": a survey has name, kind, status, description, language, title, intro, thanks and questions.", u);
   cJSON *doc = cJSON_CreateObject();
@@ -326,6 +327,14 @@ static cx_err compile(int64_t id, int64_t version, int status, cJSON *doc, feedb
   }
   *out = s;
   return CX_OK;
+}
+
+cx_err fb_survey_from_json(const cJSON *req, feedback_survey **out, analytics_error *err) {
+  cJSON *doc = NULL;
+  int status = S_LIVE;
+  cx_err rc = check_survey(req, &doc, &status, err);
+  if (rc) return rc;
+  return compile(1, 1, status, doc, out);
 }
 
 cx_err fb_survey_load(feedback *f, sqlite3 *db, int64_t id, int64_t version, feedback_survey **out) {

@@ -112,6 +112,10 @@ typedef struct {
   cx_buf phrases; /* "key\tshown\n"…, NUL-terminated; owned */
 } fb_verbatim;
 
+/* The root customer of a stored customer id, in a profile read section
+ * of its own (respond.c); 0 for 0 (an employee's answer). */
+int64_t fb_root(feedback *f, int64_t customer);
+
 /* survey.c */
 /* Checks req as POST /surveys would and compiles it (id 1, version 1),
  * without a store: for tests and the fuzzer. */

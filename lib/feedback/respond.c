@@ -14,6 +14,14 @@
 
 #define EVENT_NAME "Survey Responded"
 
+int64_t fb_root(feedback *f, int64_t customer) {
+  if (!customer) return 0;
+  profile_read_begin(f->pr);
+  int64_t r = profile_root_of(f->pr, customer);
+  profile_read_end(f->pr);
+  return r;
+}
+
 /* ---- interned keys ---- */
 
 cx_err fb_key(feedback *f, int k, const char *s, uint16_t *out) {
@@ -644,7 +652,7 @@ static cx_err submit(feedback *f, const feedback_survey *s, const cJSON *norm, i
   cx_err rc = prepare(f, s, norm, complete, who, ctx, link, submitted, &x, err);
   if (!rc) rc = commit_all(f, &x, 1, &bad, err);
   if (!rc && id_out) *id_out = x.p.id;
-  if (!rc && customer_out) *customer_out = profile_root_of(f->pr, x.p.customer);
+  if (!rc && customer_out) *customer_out = fb_root(f, x.p.customer);
   prepared_free(&x);
   return rc;
 }
@@ -815,7 +823,7 @@ cx_err feedback_responses_list(feedback *f, int64_t survey, int64_t cursor, size
     last = sqlite3_column_int64(s, 0);
     rc = cx_buf_printf(out, "%s{\"id\":\"%lld\",\"survey_id\":\"%lld\",\"survey_version\":%lld,\"customer_id\":\"%lld\",\"complete\":%s,\"submitted_at\":",
                        n ? "," : "", (long long)last, (long long)survey, (long long)sqlite3_column_int64(s, 1),
-                       (long long)profile_root_of(f->pr, sqlite3_column_int64(s, 2)),
+                       (long long)fb_root(f, sqlite3_column_int64(s, 2)),
                        sqlite3_column_int(s, 4) ? "true" : "false");
     if (!rc) rc = cx_buf_json_time(out, sqlite3_column_int64(s, 3));
     if (!rc) rc = cx_buf_puts(out, ",\"context\":{");

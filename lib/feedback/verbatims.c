@@ -167,7 +167,7 @@ cx_err feedback_verbatims(feedback *f, const feedback_verbatim_query *q, cx_buf 
                        (long long)last, (long long)sqlite3_column_int64(s, 1), (long long)sqlite3_column_int64(s, 3));
     if (!rc) rc = cx_buf_json_str(out, (const char *)sqlite3_column_text(s, 2), (size_t)sqlite3_column_bytes(s, 2));
     if (!rc) rc = cx_buf_printf(out, ",\"customer_id\":\"%lld\",\"submitted_at\":",
-                                (long long)profile_root_of(f->pr, sqlite3_column_int64(s, 4)));
+                                (long long)fb_root(f, sqlite3_column_int64(s, 4)));
     if (!rc) rc = cx_buf_json_time(out, sqlite3_column_int64(s, 5));
     if (!rc) rc = cx_buf_puts(out, ",\"text\":");
     if (!rc) rc = cx_buf_json_str(out, (const char *)sqlite3_column_text(s, 11), (size_t)sqlite3_column_bytes(s, 11));

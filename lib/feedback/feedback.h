@@ -210,7 +210,9 @@ typedef struct {
   int64_t survey;          /* 0: every survey */
   const char *question;    /* NULL: every question of the metric's type */
   int64_t from, to;        /* [from, to) on submitted_at */
-  const char *by;          /* NULL, "channel", "touchpoint", "unit", "agent", "survey" */
+  const char *by;          /* NULL, "channel", "touchpoint", "unit", "agent", "survey", "segment"
+                              or "traits.<name>" */
+  analytics_segments *seg; /* for by segment; borrowed */
   const char *interval;    /* NULL, "day", "week", "month", "quarter" */
   int64_t compare_from, compare_to; /* a second period to test against; 0, 0: none */
 } feedback_query;

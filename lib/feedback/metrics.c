@@ -8,6 +8,7 @@
 #include "../base/time.h"
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MAX_BUCKETS 400
@@ -155,15 +156,158 @@ static cx_err employee_mask(feedback *f, uint8_t **out, size_t *n) {
   return rc;
 }
 
+/* ---- breakdowns by the customer: segments (overlapping) or a trait ---- */
+
+typedef struct {
+  size_t n;        /* groups: segments or trait values (key i + 1) */
+  char **names;    /* owned */
+  int64_t **members; /* segments: sorted root ids */
+  size_t *nmembers;
+  int64_t *hkey;   /* trait: open addressing, root id -> value */
+  uint16_t *hval;
+  int64_t *hts;
+  size_t hcap;
+} cust_groups;
+
+static void cust_groups_free(cust_groups *g) {
+  for (size_t i = 0; i < g->n; i++) {
+    cx_free(g->names ? g->names[i] : NULL);
+    if (g->members) cx_free(g->members[i]);
+  }
+  cx_free(g->names), cx_free(g->members), cx_free(g->nmembers);
+  cx_free(g->hkey), cx_free(g->hval), cx_free(g->hts);
+}
+
+static char *dup_str(const char *s, size_t n) {
+  char *d = cx_malloc(n + 1);
+  if (d) memcpy(d, s, n), d[n] = 0;
+  return d;
+}
+
+static cx_err load_segments(analytics_segments *seg, cust_groups *g) {
+  cx_buf b;
+  cx_buf_init(&b, 8 << 20);
+  cx_err rc = analytics_segments_list(seg, &b);
+  cJSON *l = rc ? NULL : cJSON_ParseWithLength(b.p, b.len);
+  cx_buf_free(&b);
+  const cJSON *arr = cJSON_GetObjectItem(l, "segments");
+  size_t n = (size_t)cJSON_GetArraySize(arr);
+  if (n > MAX_GROUPS) n = MAX_GROUPS;
+  if (!rc && !l) rc = CX_ENOMEM;
+  g->names = rc ? NULL : cx_calloc(n + 1, sizeof *g->names);
+  g->members = rc ? NULL : cx_calloc(n + 1, sizeof *g->members);
+  g->nmembers = rc ? NULL : cx_calloc(n + 1, sizeof *g->nmembers);
+  if (!rc && (!g->names || !g->members || !g->nmembers)) rc = CX_ENOMEM;
+  size_t i = 0;
+  for (const cJSON *x = arr ? arr->child : NULL; !rc && x && i < n; x = x->next, i++) {
+    const cJSON *id = cJSON_GetObjectItem(x, "id"), *name = cJSON_GetObjectItem(x, "name");
+    g->n = i + 1;
+    if (!cJSON_IsString(id) || !cJSON_IsString(name)) continue;
+    if (!(g->names[i] = dup_str(name->valuestring, strlen(name->valuestring)))) rc = CX_ENOMEM;
+    int64_t sid = atoll(id->valuestring), after = 0;
+    size_t cap = 0;
+    for (;;) {
+      if (g->nmembers[i] + 65536 > cap) {
+        size_t nc = cap ? 2 * cap : 65536;
+        while (nc < g->nmembers[i] + 65536) nc *= 2;
+        int64_t *m = cx_realloc(g->members[i], nc * sizeof *m);
+        if (!m) {
+          rc = CX_ENOMEM;
+          break;
+        }
+        g->members[i] = m, cap = nc;
+      }
+      cx_err mrc = CX_OK;
+      size_t got = analytics_segment_members(seg, sid, after, g->members[i] + g->nmembers[i], 65536, &mrc);
+      if (mrc) break; /* deleted meanwhile: no members */
+      g->nmembers[i] += got;
+      if (got < 65536) break;
+      after = g->members[i][g->nmembers[i] - 1];
+    }
+  }
+  cJSON_Delete(l);
+  return rc;
+}
+
+static size_t hslot(const cust_groups *g, int64_t key) {
+  uint64_t h = (uint64_t)key * 0x9e3779b97f4a7c15ULL;
+  for (size_t i = (size_t)(h >> 20) & (g->hcap - 1);; i = (i + 1) & (g->hcap - 1))
+    if (!g->hkey[i] || g->hkey[i] == key) return i;
+}
+
+/* A trait's value per root customer: the newest over the customers merged into it. */
+static cx_err load_trait(feedback *f, const char *key, cust_groups *g) {
+  sqlite3 *db = store_reader_get(f->st);
+  sqlite3_stmt *st = NULL;
+  int64_t rows = 0;
+  cx_err rc = sqlite3_prepare_v2(db, "SELECT count(*) FROM traits WHERE key = ?1", -1, &st, NULL) ? CX_EDB : CX_OK;
+  if (!rc) {
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) rows = sqlite3_column_int64(st, 0);
+  }
+  sqlite3_finalize(st);
+  st = NULL;
+  g->hcap = 1024;
+  while (g->hcap < (size_t)rows * 2) g->hcap *= 2;
+  g->hkey = cx_calloc(g->hcap, sizeof *g->hkey);
+  g->hval = cx_calloc(g->hcap, sizeof *g->hval);
+  g->hts = cx_calloc(g->hcap, sizeof *g->hts);
+  g->names = cx_calloc(MAX_GROUPS + 1, sizeof *g->names);
+  if (!rc && (!g->hkey || !g->hval || !g->hts || !g->names)) rc = CX_ENOMEM;
+  if (!rc && sqlite3_prepare_v2(db, "SELECT customer_id, value, ts FROM traits WHERE key = ?1", -1, &st, NULL)) rc = CX_EDB;
+  if (!rc) sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+  profile_read_begin(f->pr);
+  while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+    int64_t root = profile_root_of(f->pr, sqlite3_column_int64(st, 0)), ts = sqlite3_column_int64(st, 2);
+    const char *v = (const char *)sqlite3_column_text(st, 1);
+    size_t vn = (size_t)sqlite3_column_bytes(st, 1);
+    if (!root || !v) continue;
+    char shown[FEEDBACK_MAX_CONTEXT + 1];
+    if (vn >= 2 && v[0] == '"') { /* a JSON string: its text (escapes kept as written) */
+      size_t m = vn - 2 < FEEDBACK_MAX_CONTEXT ? vn - 2 : FEEDBACK_MAX_CONTEXT;
+      memcpy(shown, v + 1, m), shown[m] = 0;
+    } else {
+      size_t m = vn < FEEDBACK_MAX_CONTEXT ? vn : FEEDBACK_MAX_CONTEXT;
+      memcpy(shown, v, m), shown[m] = 0;
+    }
+    uint16_t vi = 0;
+    for (size_t i = 0; i < g->n && !vi; i++)
+      if (!strcmp(g->names[i], shown)) vi = (uint16_t)(i + 1);
+    if (!vi && g->n < MAX_GROUPS) {
+      if (!(g->names[g->n] = dup_str(shown, strlen(shown)))) {
+        rc = CX_ENOMEM;
+        break;
+      }
+      vi = (uint16_t)++g->n;
+    }
+    if (!vi) continue; /* past MAX_GROUPS values: counted as none */
+    size_t h = hslot(g, root);
+    if (!g->hkey[h] || ts >= g->hts[h]) g->hkey[h] = root, g->hval[h] = vi, g->hts[h] = ts;
+  }
+  profile_read_end(f->pr);
+  sqlite3_finalize(st);
+  store_reader_put(f->st, db);
+  return rc;
+}
+
+static int by_id(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
 cx_err feedback_metric(feedback *f, feedback_metric_kind k, const feedback_query *q, cx_buf *out,
                        analytics_error *err) {
   int type = k == FEEDBACK_NPS ? Q_NPS : k == FEEDBACK_CSAT ? Q_CSAT : Q_CES;
-  int by = -1; /* K_* or 5: survey */
+  int by = -1; /* K_* or 5: survey, 6: segment, 7: a trait */
+  cust_groups cg = {0};
   if (q->by) {
-    static const char *const names[] = {NULL, "channel", "touchpoint", "unit", "agent", "survey"};
-    for (int i = 1; i < 6; i++)
+    static const char *const names[] = {NULL, "channel", "touchpoint", "unit", "agent", "survey", "segment"};
+    for (int i = 1; i < 7; i++)
       if (!strcmp(q->by, names[i])) by = i;
-    if (by < 0) return analytics_refuse(err, "invalid_parameter", "by", "by must be channel, touchpoint, unit, agent or survey.");
+    if (by < 0 && !strncmp(q->by, "traits.", 7) && q->by[7] && strlen(q->by) < 7 + 100) by = 7;
+    if (by < 0)
+      return analytics_refuse(err, "invalid_parameter", "by", "by must be channel, touchpoint, unit, agent, survey, segment or traits.<name>.");
+    if (by == 6 && !q->seg) return analytics_refuse(err, "invalid_parameter", "by", "Segments are not available here.");
   }
   int iv = 0;
   if (q->interval) {
@@ -185,6 +329,15 @@ cx_err feedback_metric(feedback *f, feedback_metric_kind k, const feedback_query
     if (!found) return analytics_refuse(err, "unknown_question", "question", "This survey has no question %.40s.", q->question);
     if (!typed) return analytics_refuse(err, "wrong_type", "question", "Question %.40s is not a %s question.", q->question, metric_name[k]);
   }
+  if (by == 6 || by == 7) {
+    cx_err rc = by == 6 ? load_segments(q->seg, &cg) : load_trait(f, q->by + 7, &cg);
+    for (size_t i = 0; !rc && by == 6 && i < cg.n; i++)
+      if (cg.members[i]) qsort(cg.members[i], cg.nmembers[i], sizeof *cg.members[i], by_id);
+    if (rc) {
+      cust_groups_free(&cg);
+      return rc;
+    }
+  }
   /* every survey: the customers' (employee surveys' answers are eNPS) */
   uint8_t *emp = NULL;
   size_t nemp = 0;
@@ -192,9 +345,12 @@ cx_err feedback_metric(feedback *f, feedback_metric_kind k, const feedback_query
     cx_err rc = employee_mask(f, &emp, &nemp);
     if (rc) {
       cx_free(emp);
+      cust_groups_free(&cg);
       return rc;
     }
   }
+  /* roots of the customers: the profile before our lock, as the writer takes them */
+  if (by >= 6) profile_read_begin(f->pr);
   pthread_rwlock_rdlock(&f->lock);
   uint16_t qk = 0;
   int no_question = 0;
@@ -226,10 +382,13 @@ cx_err feedback_metric(feedback *f, feedback_metric_kind k, const feedback_query
     if (nb > MAX_BUCKETS) {
       pthread_rwlock_unlock(&f->lock);
     cx_free(emp);
+    cust_groups_free(&cg);
+    if (by >= 6) profile_read_end(f->pr);
       return analytics_refuse(err, "invalid_parameter", "interval", "That makes more than %d intervals: take a longer interval or a shorter range.", MAX_BUCKETS);
     }
   }
-  size_t ngk = by < 0 ? 0 : by == 5 ? 0 : f->keys[by].n ? f->keys[by].n : 1;
+  size_t ngk = by < 0 ? 0 : by >= 5 ? 0 : f->keys[by].n ? f->keys[by].n : 1;
+  if (by >= 6) ngk = cg.n + 1;
   /* groups by survey: survey ids are small; map through a scan */
   uint32_t max_survey = 0;
   if (by == 5)
@@ -241,6 +400,8 @@ cx_err feedback_metric(feedback *f, feedback_metric_kind k, const feedback_query
   if (ncell > MAX_CELLS) {
     pthread_rwlock_unlock(&f->lock);
     cx_free(emp);
+    cust_groups_free(&cg);
+    if (by >= 6) profile_read_end(f->pr);
     return analytics_refuse(err, "invalid_parameter", "interval",
                             "by and interval together make %zu cells (at most %d): take a longer interval or a shorter range.", ncell, MAX_CELLS);
   }
@@ -250,6 +411,8 @@ cx_err feedback_metric(feedback *f, feedback_metric_kind k, const feedback_query
   if (!buck || !grp || (ncell && !grid)) {
     pthread_rwlock_unlock(&f->lock);
     cx_free(emp);
+    cust_groups_free(&cg);
+    if (by >= 6) profile_read_end(f->pr);
     cx_free(buck), cx_free(grp), cx_free(grid);
     return CX_ENOMEM;
   }
@@ -264,6 +427,8 @@ cx_err feedback_metric(feedback *f, feedback_metric_kind k, const feedback_query
     if (!daytab) {
       pthread_rwlock_unlock(&f->lock);
     cx_free(emp);
+    cust_groups_free(&cg);
+    if (by >= 6) profile_read_end(f->pr);
       cx_free(buck), cx_free(grp), cx_free(grid);
       return CX_ENOMEM;
     }
@@ -286,15 +451,36 @@ cx_err feedback_metric(feedback *f, feedback_metric_kind k, const feedback_query
       bi = daytab[d];
       buck[bi].h[x->score]++;
     }
-    if (by > 0) {
-      size_t g = by == 5 ? x->survey : by == K_CHANNEL ? x->channel : by == K_TOUCHPOINT ? cold[i].touchpoint
-                                     : by == K_UNIT ? cold[i].unit : cold[i].agent;
+    if (by == 6) { /* every segment the customer is in, or none */
+      int64_t root = profile_root_of(f->pr, cold[i].customer);
+      int in = 0;
+      for (size_t sgi = 0; sgi < cg.n; sgi++)
+        if (cg.members[sgi] && bsearch(&root, cg.members[sgi], cg.nmembers[sgi], sizeof root, by_id)) {
+          grp[sgi + 1].h[x->score]++;
+          if (grid) grid[(sgi + 1) * nb + (size_t)bi].h[x->score]++;
+          in = 1;
+        }
+      if (!in) {
+        grp[0].h[x->score]++;
+        if (grid) grid[(size_t)bi].h[x->score]++;
+      }
+    } else if (by > 0) {
+      size_t g;
+      if (by == 7) {
+        int64_t root = profile_root_of(f->pr, cold[i].customer);
+        size_t h = root ? hslot(&cg, root) : 0;
+        g = root && cg.hkey[h] == root ? cg.hval[h] : 0;
+      } else {
+        g = by == 5 ? x->survey : by == K_CHANNEL ? x->channel : by == K_TOUCHPOINT ? cold[i].touchpoint
+                               : by == K_UNIT ? cold[i].unit : cold[i].agent;
+      }
       if (g < ngk) {
         grp[g].h[x->score]++;
         if (grid) grid[g * nb + (size_t)bi].h[x->score]++;
       }
     }
   }
+  if (by >= 6) profile_read_end(f->pr);
   cx_err rc = cx_buf_puts(out, "{");
   if (!rc) rc = put_figure(out, k, &total);
   if (!rc && by > 0) {
@@ -328,6 +514,7 @@ cx_err feedback_metric(feedback *f, feedback_metric_kind k, const feedback_query
       if (!rc) {
         if (by == 5) rc = cx_buf_printf(out, "\"%zu\"", g);
         else if (!g) rc = cx_buf_puts(out, "null");
+        else if (by >= 6) rc = cg.names[g - 1] ? cx_buf_json_str(out, cg.names[g - 1], strlen(cg.names[g - 1])) : cx_buf_puts(out, "null");
         else rc = cx_buf_json_str(out, f->keys[by].s[g], strlen(f->keys[by].s[g]));
       }
       if (!rc) rc = cx_buf_puts(out, ",");
@@ -390,6 +577,7 @@ cx_err feedback_metric(feedback *f, feedback_metric_kind k, const feedback_query
   if (!rc) rc = to >= CX_TIME_MAX ? cx_buf_puts(out, "null") : cx_buf_json_time(out, to);
   if (!rc) rc = cx_buf_puts(out, "}");
   cx_free(buck), cx_free(grp), cx_free(grid), cx_free(daytab), cx_free(emp);
+  cust_groups_free(&cg);
   return rc;
 }
 

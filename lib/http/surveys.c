@@ -180,7 +180,7 @@ enum MHD_Result http_feedback_metric(http_server *h, struct MHD_Connection *c, h
   if (strcmp(r->method, "GET") && strcmp(r->method, "HEAD"))
     return http_send_error(h, c, r, 405, "method_not_allowed", "Use GET.", NULL);
   feedback_query q = {.from = CX_TIME_MIN, .to = CX_TIME_MAX, .question = qarg(c, "question"), .by = qarg(c, "by"),
-                      .interval = qarg(c, "interval")};
+                      .interval = qarg(c, "interval"), .seg = h->cfg.seg};
   const char *v = qarg(c, "survey");
   if (v && (cx_parse_i64(v, strlen(v), &q.survey) || q.survey <= 0))
     return http_send_error(h, c, r, 400, "unknown_survey", "survey must be a survey's id.", "survey");

@@ -298,8 +298,41 @@ test('metrics: NPS, CSAT and CES with their intervals, breakdown, series and a t
   assert.equal(none.ci95, null);
 });
 
+test('metrics by a trait and by segment: the customers\' plan, and every segment they are in', async () => {
+  const s = await api(srv, '/surveys', { method: 'POST', body: { name: uid('plans'), questions: [{ id: 'n', type: 'nps', text: 'x' }] } });
+  const seg = await api(srv, '/segments', { method: 'POST', body: { name: uid('pro'), rule: 'traits.plan == "pro"' } });
+  assert.equal(seg.status, 201, seg.text);
+  const people = [['pro', 10], ['pro', 9], ['pro', 3], ['free', 2], ['free', 8], [null, 10]];
+  for (const [plan, n] of people) {
+    const u = uid('p');
+    if (plan) assert.equal((await track(srv, '/v1/identify', { userId: u, traits: { plan } })).status, 200);
+    assert.equal((await respond(s.json.id, { customer: { user_id: u }, answers: { n } })).status, 201);
+  }
+  const byPlan = (await api(srv, `/metrics/nps?survey=${s.json.id}&by=traits.plan`)).json;
+  const g = Object.fromEntries(byPlan.groups.map((x) => [x.key, x]));
+  assert.equal(g.pro.n, 3);
+  assert.ok(Math.abs(g.pro.nps - 100 * (2 - 1) / 3) < 0.01);
+  assert.equal(g.free.n, 2);
+  assert.equal(g.free.nps, -50);
+  assert.equal(g.null.n, 1, 'the customer without the trait');
+  // segments are kept current within a second: wait for the member count
+  for (let i = 0; i < 50; i++) {
+    const m = await api(srv, `/segments/${seg.json.id}`);
+    if (m.json.size >= 3) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const bySeg = (await api(srv, `/metrics/nps?survey=${s.json.id}&by=segment`)).json;
+  const pro = bySeg.groups.find((x) => x.key === seg.json.name);
+  assert.ok(pro, JSON.stringify(bySeg.groups));
+  assert.equal(pro.n, 3);
+  assert.ok(Math.abs(pro.nps - 100 / 3) < 0.01);
+  const none = bySeg.groups.find((x) => x.key === null);
+  assert.ok(none && none.n >= 3, 'customers in no segment');
+});
+
 test('metrics: bad parameters are refused', async () => {
   assertError(await api(srv, '/metrics/nps?by=colour'), 400, 'invalid_parameter', 'by');
+  assertError(await api(srv, '/metrics/nps?by=traits.'), 400, 'invalid_parameter', 'by');
   assertError(await api(srv, '/metrics/nps?interval=year'), 400, 'invalid_parameter', 'interval');
   assertError(await api(srv, '/metrics/nps?from=soon'), 400, 'invalid_parameter', 'from');
   assertError(await api(srv, '/metrics/nps?from=2026-02-01&to=2026-01-01'), 400, 'invalid_parameter', 'to');

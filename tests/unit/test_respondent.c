@@ -83,10 +83,10 @@ static int setup(void **state) {
 static int teardown(void **state) {
   fixture *f = *state;
   store_writer_stop(f->st);
+  feedback_close(f->fb); /* after the writer, whose listener it is; before the store */
   ingest_close(f->in);
   profile_close(f->pr);
   store_close(f->st);
-  feedback_close(f->fb);
   remove_dir(f->dir);
   free(f);
   return 0;

@@ -6,6 +6,7 @@
 #include "../lib/analytics/analytics.h"
 #include "../lib/http/http.h"
 #include "../lib/ingest/ingest.h"
+#include "../lib/feedback/distribute.h"
 #include "../lib/outbox/outbox.h"
 #include "../lib/profile/profile.h"
 #include <signal.h>
@@ -34,6 +35,14 @@ static size_t queue_messages(void) {
   const char *v = getenv("CXM_QUEUE_MESSAGES");
   long n = v ? strtol(v, NULL, 10) : 0;
   return n > 0 ? (size_t)n : QUEUE_MESSAGES;
+}
+
+/* CXM_SURVEY_TICK_MS: the survey scheduler's tick (tests use a short
+ * one); 0: its default. */
+static int64_t survey_tick_ms(void) {
+  const char *v = getenv("CXM_SURVEY_TICK_MS");
+  long long n = v ? strtoll(v, NULL, 10) : 0;
+  return n > 0 ? n : 0;
 }
 
 int cmd_serve(const cli_opts *o) {
@@ -67,6 +76,7 @@ int cmd_serve(const cli_opts *o) {
   analytics_segments *seg = NULL;
   feedback *fb = NULL;
   outbox *ob = NULL;
+  feedback_dist *dist = NULL;
   if ((rc = ingest_open(st, &pr, &in)) ||
       (rc = feedback_open(st, pr, in, &fb)) ||
       (rc = ingest_start(in, queue_messages())) ||
@@ -86,10 +96,25 @@ int cmd_serve(const cli_opts *o) {
     else cli_error("the outbox could not be started (%s).", cx_strerror(rc));
     goto out;
   }
-  http_cfg cfg = {.st = st, .pr = pr, .in = in, .seg = seg, .fb = fb, .ob = ob, .listen = o->listen};
+  char url[300];
+  snprintf(url, sizeof url, "http://%s", o->listen);
+  if ((rc = feedback_dist_open(st, pr, seg, fb, ob, url, &dist))) {
+    cli_error("survey distribution could not be started (%s).", cx_strerror(rc));
+    goto out;
+  }
+  http_cfg cfg = {.st = st, .pr = pr, .in = in, .seg = seg, .fb = fb, .ob = ob, .dist = dist, .listen = o->listen};
   if ((rc = http_start(&cfg, &h))) {
     if (rc == CX_EINVAL) cli_error("--listen must be HOST:PORT with an IPv4 address, not '%s'.", o->listen);
     else cli_error("cannot listen on %s (is the port in use?).", o->listen);
+    goto out;
+  }
+  { /* the links' default base: the address actually bound */
+    const char *colon = strrchr(o->listen, ':');
+    snprintf(url, sizeof url, "http://%.*s:%d", colon ? (int)(colon - o->listen) : 0, o->listen, http_port(h));
+    feedback_dist_set_default_url(dist, url);
+  }
+  if ((rc = feedback_dist_start(dist, survey_tick_ms()))) { /* after the writer (ingest_start) */
+    cli_error("the survey scheduler could not be started (%s).", cx_strerror(rc));
     goto out;
   }
   profile_stats ps;
@@ -105,6 +130,9 @@ int cmd_serve(const cli_opts *o) {
   sigwait(&sigs, &sig);
   cx_log("info", "stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
   http_stop(h, 30000);
+  h = NULL;
+  feedback_dist_close(dist); /* before the outbox and the writer: it enqueues through them */
+  dist = NULL;
   outbox_stop(ob); /* before the writer stops: it records what it abandons */
   ob = NULL;
   if (store_failed(st)) {
@@ -112,6 +140,8 @@ int cmd_serve(const cli_opts *o) {
     rc = store_failed(st);
   }
 out:
+  if (h) http_stop(h, 30000);
+  feedback_dist_close(dist);
   outbox_stop(ob);
   analytics_segments_close(seg); /* before the writer stops: it records sizes through it */
   store_writer_stop(st);

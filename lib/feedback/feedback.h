@@ -124,8 +124,8 @@ typedef struct {
 cx_err feedback_link_make(feedback *f, int64_t survey, const feedback_who *who, int64_t expires_at,
                           char *out, size_t cap);
 /* Checks token[0..len) against survey (0: any) at now (ms): *status says
- * why a link is refused; out is filled when it is VALID (and survey,
- * expires_at also when EXPIRED or OTHER_SURVEY). Comparison of the MAC is
+ * why a link is refused; out is filled whenever the token is signed by
+ * us (VALID, EXPIRED, OTHER_SURVEY): an expired link still unsubscribes. Comparison of the MAC is
  * in constant time. Errors (CX_EDB, CX_ENOMEM) only for the key's load. */
 cx_err feedback_link_check(feedback *f, const char *token, size_t len, int64_t survey, int64_t now,
                            feedback_link *out, feedback_link_status *status);

@@ -601,6 +601,7 @@ enum MHD_Result http_api(http_server *h, struct MHD_Connection *c, http_req *r, 
   if (!strcmp(rest, "lifecycle")) return http_analytics(h, c, r, rest);
   if (!strcmp(rest, "lifecycle/stages")) return http_lifecycle_stages(h, c, r, admin);
   if (!strcmp(rest, "segments")) return http_segments(h, c, r, "", admin);
+  if (!strcmp(rest, "survey-settings")) return http_survey_settings(h, c, r, admin);
   if (!strcmp(rest, "surveys")) return http_surveys(h, c, r, "", admin);
   if (!strncmp(rest, "surveys/", 8)) return http_surveys(h, c, r, rest + 8, admin);
   if (!strncmp(rest, "metrics/", 8)) return http_feedback_metric(h, c, r, rest + 8);

@@ -4,6 +4,7 @@
 #define CX_HTTP_H
 #include "../base/err.h"
 #include "../analytics/analytics.h"
+#include "../feedback/distribute.h"
 #include "../feedback/feedback.h"
 #include "../ingest/ingest.h"
 #include "../outbox/outbox.h"
@@ -19,6 +20,7 @@ typedef struct {
   analytics_segments *seg;
   feedback *fb;
   outbox *ob; /* may be NULL: mail and webhooks stay queued */
+  feedback_dist *dist; /* survey distribution (e-mail invitations) */
   const char *listen; /* "HOST:PORT"; port 0 picks a free one */
 } http_cfg;
 

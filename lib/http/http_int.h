@@ -10,6 +10,7 @@
 
 #define HTTP_MAX_API_BODY (64 * 1024)
 #define HTTP_MAX_BATCH_BODY (8 * 1024 * 1024) /* survey responses in bulk */
+#define HTTP_MAX_DIST_BODY (4 * 1024 * 1024)  /* a distribution: up to 10,000 recipients */
 /* a respondent page's form: a 10,000-character text is up to ~90 KB
  * %-encoded, and a page holds several questions */
 #define HTTP_MAX_FORM_BODY (512 * 1024)
@@ -119,6 +120,16 @@ enum MHD_Result http_feedback(http_server *h, struct MHD_Connection *c, http_req
 enum MHD_Result http_outbox(http_server *h, struct MHD_Connection *c, http_req *r, const char *rest, int admin);
 /* outbox.c: the outbox's lines of /metrics. */
 void http_outbox_metrics(http_server *h, cx_buf *b);
+/* distributions.c: GET/PUT /api/v1/survey-settings */
+enum MHD_Result http_survey_settings(http_server *h, struct MHD_Connection *c, http_req *r, int admin);
+/* distributions.c: /api/v1/surveys/{survey}/distributions[/{rest}] and
+ * /triggers[/{rest}]; rest is "" or the id */
+enum MHD_Result http_distributions(http_server *h, struct MHD_Connection *c, http_req *r, int64_t survey,
+                                   const char *rest, int admin);
+enum MHD_Result http_triggers(http_server *h, struct MHD_Connection *c, http_req *r, int64_t survey, const char *rest,
+                              int admin);
+/* respond.c: GET/POST /s/unsubscribe?t= (HTML) */
+enum MHD_Result http_unsubscribe(http_server *h, struct MHD_Connection *c, http_req *r);
 /* static.c: the embedded dashboard files */
 enum MHD_Result http_static(http_server *h, struct MHD_Connection *c, http_req *r);
 

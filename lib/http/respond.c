@@ -421,3 +421,67 @@ out:
   cJSON_Delete(body);
   return ret;
 }
+
+/* ---- GET/POST /s/unsubscribe?t= (docs/distribution.md) ----
+ * GET shows what would be done and a button (no JavaScript); POST, from
+ * that button or a mail client's one-click List-Unsubscribe-Post, puts the
+ * link's address on the survey opt-out list. The token may come in the
+ * query or as the form field t; the body is otherwise ignored. */
+
+static cx_err unsub_page(cx_buf *b, const char *title, const char *text, const char *masked, const char *action) {
+  cx_err rc = cx_buf_printf(b, "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+                               "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+                               "<title>%s</title><style>body{font-family:sans-serif;max-width:36em;margin:3em auto;"
+                               "padding:0 1em;line-height:1.5}button{font-size:1em;padding:.5em 1.2em}</style></head>"
+                               "<body><main><h1>%s</h1><p>%s", title, title, text);
+  for (const char *p = masked; !rc && p && *p; p++) /* the address, escaped */
+    rc = *p == '<' ? cx_buf_puts(b, "&lt;") : *p == '>' ? cx_buf_puts(b, "&gt;") : *p == '&' ? cx_buf_puts(b, "&amp;")
+       : *p == '"' ? cx_buf_puts(b, "&quot;") : cx_buf_append(b, p, 1);
+  if (!rc && masked) rc = cx_buf_puts(b, action ? "?" : ".");
+  if (!rc) rc = cx_buf_puts(b, "</p>");
+  if (!rc && action) /* action: a checked token, base64url only */
+    rc = cx_buf_printf(b, "<form method=\"post\" action=\"/s/unsubscribe?t=%s\"><button type=\"submit\">Unsubscribe</button>"
+                          "</form>", action);
+  if (!rc) rc = cx_buf_puts(b, "</main></body></html>");
+  return rc;
+}
+
+enum MHD_Result http_unsubscribe(http_server *h, struct MHD_Connection *c, http_req *r) {
+  page p = {.h = h, .c = c, .r = r, .lang = "en"};
+  int get = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD"), post = !strcmp(r->method, "POST");
+  if (!get && !post) return notice(&p, 405, FEEDBACK_NOTICE_METHOD, NULL);
+  const char *token = qarg(c, "t");
+  http_form form = {0};
+  if (!token && post) {
+    const char *why;
+    if (!http_form_parse(r->body.p, r->body.len, &form, &why))
+      for (size_t i = 0; i < form.n && !token; i++)
+        if (!strcmp(form.fields[i].key, "t") && *form.fields[i].value) token = form.fields[i].value;
+  }
+  char masked[OUTBOX_MAX_ADDRESS + 1];
+  int forged = 1;
+  cx_err rc = token ? feedback_dist_unsubscribe(h->cfg.dist, token, strlen(token), post, &forged, masked) : CX_OK;
+  cx_buf b;
+  cx_buf_init(&b, 64 * 1024);
+  enum MHD_Result ret;
+  if (rc) {
+    ret = notice(&p, 503, FEEDBACK_NOTICE_UNAVAILABLE, NULL);
+    cx_buf_free(&b);
+  } else if (forged) {
+    ret = send_html(&p, 403, &b, unsub_page(&b, "This link is not valid",
+                                            "This unsubscribe link is incomplete or was not made by us. Please use the "
+                                            "link of the e-mail you received, whole.", NULL, NULL));
+  } else if (!masked[0]) {
+    ret = send_html(&p, 200, &b, unsub_page(&b, "Nothing to unsubscribe",
+                                            "We have no e-mail address for this link, so we send it no survey e-mails.",
+                                            NULL, NULL));
+  } else if (get) {
+    ret = send_html(&p, 200, &b, unsub_page(&b, "Unsubscribe from surveys", "Stop sending survey invitations to ", masked,
+                                            token));
+  } else {
+    ret = send_html(&p, 200, &b, unsub_page(&b, "You are unsubscribed",
+                                            "We will send no more survey invitations to ", masked, NULL));
+  }
+  http_form_free(&form);
+  return ret;
+}

@@ -20,6 +20,7 @@
 static size_t body_limit(const char *url) {
   size_t n = strlen(url);
   if (n > 16 && !strcmp(url + n - 16, "/responses/batch")) return HTTP_MAX_BATCH_BODY;
+  if (n > 14 && !strcmp(url + n - 14, "/distributions")) return HTTP_MAX_DIST_BODY;
   if (!strncmp(url, "/s/", 3)) return HTTP_MAX_FORM_BODY;
   return strncmp(url, "/v1/", 4) == 0 ? INGEST_MAX_BATCH : HTTP_MAX_API_BODY;
 }
@@ -33,6 +34,10 @@ static enum MHD_Result route(http_server *h, struct MHD_Connection *c, http_req 
   if (!strncmp(u, "/api/v1/", 8)) {
     r->route = ROUTE_API;
     return http_api(h, c, r, u + 8);
+  }
+  if (!strcmp(u, "/s/unsubscribe")) { /* not a survey id: the opt-out page */
+    r->route = ROUTE_OTHER;
+    return http_unsubscribe(h, c, r);
   }
   if (!strncmp(u, "/s/", 3)) { /* the respondent page: HTML, no token */
     r->route = ROUTE_OTHER;

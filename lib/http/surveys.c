@@ -99,6 +99,10 @@ enum MHD_Result http_surveys(http_server *h, struct MHD_Connection *c, http_req 
     if (!strcmp(sub, "responses")) return responses(h, c, r, id, admin);
     if (!strcmp(sub, "responses/batch")) return responses_batch(h, c, r, id, admin);
     if (!strcmp(sub, "links")) return http_survey_links(h, c, r, id, admin);
+    if (!strcmp(sub, "distributions")) return http_distributions(h, c, r, id, "", admin);
+    if (!strncmp(sub, "distributions/", 14)) return http_distributions(h, c, r, id, sub + 14, admin);
+    if (!strcmp(sub, "triggers")) return http_triggers(h, c, r, id, "", admin);
+    if (!strncmp(sub, "triggers/", 9)) return http_triggers(h, c, r, id, sub + 9, admin);
     const char *to = !strcmp(sub, "publish") ? "live" : !strcmp(sub, "close") ? "closed" : !strcmp(sub, "reopen") ? "live"
                    : !strcmp(sub, "unpublish") ? "draft" : NULL;
     if (!to) return http_send_error(h, c, r, 404, "not_found", "There is no such API resource.", NULL);

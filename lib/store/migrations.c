@@ -78,6 +78,29 @@ const char *const store_migrations[] = {
     "  created_at INTEGER NOT NULL, sent_at INTEGER);"
     "CREATE INDEX outbox_due ON outbox(status, next_attempt_at);"
     "CREATE INDEX outbox_ref ON outbox(ref);",
+    /* 7: survey distribution (lib/feedback/distribute.c, docs/distribution.md).
+     * distributions: a mailing (kind 'distribution') or a trigger (kind
+     * 'trigger': event, delay_ms, rule, last_seq = the log read so far);
+     * spec: the request as saved (JSON); skipped: a mailing's skip counts
+     * (JSON). invitations: one per customer mailed or scheduled; status
+     * scheduled|sent|skipped|cancelled; token: the personal link (reminders
+     * reuse it); outbox_id/reminder_id: the mails' deliveries.
+     * survey_optouts: e-mail addresses that unsubscribed from surveys */
+    "CREATE TABLE distributions(id INTEGER PRIMARY KEY, survey_id INTEGER NOT NULL, kind TEXT NOT NULL,"
+    "  name TEXT NOT NULL, subject TEXT NOT NULL, body TEXT NOT NULL, reminder_ms INTEGER,"
+    "  expires_ms INTEGER NOT NULL, spec TEXT NOT NULL, skipped TEXT NOT NULL DEFAULT '{}',"
+    "  event TEXT, delay_ms INTEGER, rule TEXT, last_seq INTEGER, deleted INTEGER NOT NULL DEFAULT 0,"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE INDEX distributions_survey ON distributions(survey_id, id);"
+    "CREATE TABLE invitations(id INTEGER PRIMARY KEY, survey_id INTEGER NOT NULL,"
+    "  distribution_id INTEGER NOT NULL, customer_id INTEGER NOT NULL, email TEXT, link TEXT, token TEXT,"
+    "  status TEXT NOT NULL, skip_reason TEXT, outbox_id INTEGER, reminder_id INTEGER, event_seq INTEGER,"
+    "  due_at INTEGER, sent_at INTEGER, reminded_at INTEGER, created_at INTEGER NOT NULL);"
+    "CREATE INDEX invitations_distribution ON invitations(distribution_id, id);"
+    "CREATE INDEX invitations_customer ON invitations(customer_id, sent_at);"
+    "CREATE INDEX invitations_link ON invitations(link) WHERE link IS NOT NULL;"
+    "CREATE INDEX invitations_due ON invitations(status, due_at);"
+    "CREATE TABLE survey_optouts(email TEXT PRIMARY KEY, link TEXT, created_at INTEGER NOT NULL) WITHOUT ROWID;",
 };
 
 const int store_migration_count = (int)(sizeof store_migrations / sizeof store_migrations[0]);

@@ -294,7 +294,8 @@ export function scatterPlot(
   const span = (vals: number[], [lo, hi]: [number, number]): [number, number] => {
     if (!vals.length) return [lo, hi];
     const pad = Math.max(10, (Math.max(...vals) - Math.min(...vals)) * 0.15);
-    return [Math.max(lo, Math.floor((Math.min(...vals) - pad) / 10) * 10), Math.min(hi, Math.ceil((Math.max(...vals) + pad) / 10) * 10)];
+    const step = hi - lo > 100 ? 50 : 20;
+    return [Math.max(lo, Math.floor((Math.min(...vals) - pad) / step) * step), Math.min(hi, Math.ceil((Math.max(...vals) + pad) / step) * step)];
   };
   const [x0, x1] = span(points.map((p) => p.x), opts.xRange);
   const [y0, y1] = span(points.map((p) => p.y), opts.yRange);
@@ -329,7 +330,11 @@ export function scatterPlot(
     series: [false, true].map((muted) => ({
       type: 'scatter' as const,
       name: opts.series[muted ? 1 : 0],
-      data: part(muted).map(({ p, i }) => ({ value: [p.x, p.y], i, symbolSize: symbolSize(p.size) })),
+      // labels point inwards, so that they stay in the box
+      data: part(muted).map(({ p, i }) => ({
+        value: [p.x, p.y], i, symbolSize: symbolSize(p.size),
+        label: { position: p.x > (x0 + x1) / 2 ? 'left' as const : 'right' as const },
+      })),
       itemStyle: muted
         ? { color: 'transparent', borderColor: text, borderWidth: 1.5, borderType: 'dashed' as const }
         : { color: accent, opacity: 0.75, borderColor: cssVar('--surface'), borderWidth: 1 },

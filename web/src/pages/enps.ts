@@ -2,8 +2,9 @@
 // and eNPS beside CX"): each team's eNPS (employee surveys, context.unit)
 // beside the CSAT or NPS of the customers it served, as a scatter plot and
 // a table, Pearson's r over the teams with enough answers of both, said in
-// words with its approximate p and an honest caution (a handful of teams
-// is a hint, not proof); and each employee survey's eNPS per team
+// words with its p (by the t distribution; the API's normal approximation
+// is far too small with few teams, and the page says so) and an honest
+// caution (a handful of teams is a hint, not proof); and each employee survey's eNPS per team
 // (GET /api/v1/metrics/nps?survey=&by=unit).
 import { h, replace } from '../dom';
 import { ApiError, get, type EnpsCx, type Metric, type SurveyList } from '../api';
@@ -11,6 +12,7 @@ import { fmtInt } from '../format';
 import { aborted, chartFailed, emptyState, errorState, loading, pageHeader } from '../ui';
 import { setQuery, type PageContext } from '../router';
 import { field, rangeText } from '../analytics';
+import { correlationP } from '../stats';
 import { METRICS, PERIODS, dataEnd, periodOf, periodRange, segmented, surveys, type PeriodId } from '../listen';
 
 type Cx = 'csat' | 'nps';
@@ -25,11 +27,18 @@ export function pText(p: number): string {
 }
 
 /** Pearson's r, its p and what they may and may not say, in words. */
-export function correlationWords(d: EnpsCx): { headline: string; p: string; caution: string } {
+export function correlationWords(d: EnpsCx): { headline: string; p: string; pt?: number | null; caution: string } {
   const cx = METRICS[d.cx_metric].label;
   const k = d.units_compared;
   const r = d.correlation;
   if (r === null) {
+    if (k >= 3) {
+      return {
+        headline: `r cannot be computed over these ${teams(k)}: they all have the same eNPS or the same ${cx}, so there is nothing to line up.`,
+        p: '',
+        caution: 'Choose a longer period, or wait for more answers.',
+      };
+    }
     return {
       headline: `Too few teams to correlate: ${teams(k)} ${k === 1 ? 'has' : 'have'} at least ${fmtInt(d.min_n)} answers of both eNPS and ${cx}; it takes 3.`,
       p: '',
@@ -41,15 +50,25 @@ export function correlationWords(d: EnpsCx): { headline: string; p: string; caut
   const headline = strength
     ? `r = ${r.toFixed(2)} over ${teams(k)}: a ${strength} ${r > 0 ? 'positive' : 'negative'} link — teams with a higher eNPS tend to have a ${r > 0 ? 'higher' : 'lower'} ${cx}.`
     : `r = ${r.toFixed(2)} over ${teams(k)}: no linear link between a team's eNPS and its ${cx}.`;
+  // The API's p takes a normal in place of the t distribution: with a
+  // handful of teams that makes it far too small (r = 0.92 over 4 teams:
+  // p < 0.001 by the normal, 0.08 by t). The verdict goes by t.
   const pv = d.p_value_approx;
-  const p = pv === null ? ''
-    : pv < 0.05
-      ? `${pText(pv)} (approximate): a link this strong would be unlikely by chance alone.`
-      : `${pText(pv)} (approximate): a link this strong could well be chance.`;
+  const pt = correlationP(r, k);
+  let p: string;
+  if (pt === null) {
+    p = k <= 3 ? `No p-value: with ${teams(k)} r cannot be tested; it takes 4.` : 'No p-value: the teams lie exactly on a line.';
+  } else {
+    const verdict = pt < 0.05 ? 'a link this strong would be unlikely by chance alone' : 'a link this strong could well be chance';
+    p = `${pText(pt)} by the t test (${k - 2} degrees of freedom): ${verdict}.`;
+    if (pv !== null && pText(pv) !== pText(pt)) {
+      p += ` The server’s quick approximation gives ${pText(pv)}${pv < pt ? ', too small with so few teams' : ''}.`;
+    }
+  }
   const caution = k < 10
     ? `With ${teams(k)} this is a hint, not proof: a few teams can line up by chance, and one team can swing r. A correlation does not say which causes which.`
     : 'A correlation does not say which causes which: happier teams may serve customers better, or happier customers may make work easier.';
-  return { headline, p, caution };
+  return { headline, p, pt, caution };
 }
 
 export function enpsPage(main: HTMLElement, ctx: PageContext): void {
@@ -137,7 +156,10 @@ export function enpsPage(main: HTMLElement, ctx: PageContext): void {
       h('p', { class: 'kpi-value corr-r', 'data-value': d.correlation === null ? '' : String(d.correlation) },
         d.correlation === null ? '—' : `r = ${d.correlation.toFixed(2)}`),
       h('p', { class: 'corr-headline' }, words.headline),
-      words.p ? h('p', { class: 'corr-p', 'data-value': String(d.p_value_approx) }, words.p) : null,
+      words.p ? h('p', {
+        class: 'corr-p', 'data-value': d.p_value_approx === null ? '' : String(d.p_value_approx),
+        'data-t': words.pt === null || words.pt === undefined ? '' : String(words.pt),
+      }, words.p) : null,
       h('p', { class: 'notice corr-caution' }, words.caution));
     const box = h('div', {
       class: 'chart enps-scatter', role: 'img',
@@ -172,7 +194,7 @@ export function enpsPage(main: HTMLElement, ctx: PageContext): void {
       tableCard,
       per.map(({ survey, m }) => surveyCard(survey, m)),
       h('p', { class: 'muted small' },
-        `eNPS: ${nps.means} ${def.label}: ${def.means} r is Pearson’s correlation over the teams with at least ${fmtInt(d.min_n)} answers of both, from −1 to 1; its p-value is approximate (a normal in place of the t distribution).`)));
+        `eNPS: ${nps.means} ${def.label}: ${def.means} r is Pearson’s correlation over the teams with at least ${fmtInt(d.min_n)} answers of both, from −1 to 1; p is the chance of a link at least this strong if there were none, by the t test on r.`)));
     if (plotted.length) {
       chartMod.then(({ scatterPlot }) => {
         if (signal.aborted) return;

@@ -357,9 +357,10 @@ test('verbatims and themes: filters, chips, paging, impact — or a clear note w
   await page.getByLabel('Sentiment').selectOption('negative');
   assert.equal((await neg).status(), 200);
 
+  // waited for before the page asks: its answer may come before the heading is seen
+  const themesRes = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/v1/feedback/themes');
   await page.goto(`${srv.url}/#/themes`);
   await page.getByRole('heading', { name: 'Themes', level: 1 }).waitFor();
-  const themesRes = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/v1/feedback/themes');
   const th = await (await themesRes).json();
   if (th.themes.length) {
     await page.locator('.themes-table tbody tr').first().waitFor();

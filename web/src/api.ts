@@ -398,6 +398,19 @@ export interface TouchpointLive {
   median_hours_to_next: number | null;
 }
 
+/** The survey scores given at a touchpoint (responses whose
+ *  context.touchpoint is its name) in the range; values null without
+ *  answers. measured_emotion is their mean on the map's -2..2 scale. */
+export interface TouchpointScores {
+  nps: number | null;
+  nps_n: number;
+  csat: number | null;
+  csat_n: number;
+  ces: number | null;
+  ces_n: number;
+  measured_emotion: number | null;
+}
+
 export interface Touchpoint {
   id?: string;
   name: string;
@@ -409,6 +422,8 @@ export interface Touchpoint {
   pain_points?: string[];
   binding?: { event: string; where?: string };
   live?: TouchpointLive;
+  /** with live numbers (docs/journey-maps.md, Scores and the measured emotion) */
+  scores?: TouchpointScores;
 }
 
 export interface JourneyStage {
@@ -622,4 +637,25 @@ export interface Theme {
 export interface Themes {
   n: number;
   themes: Theme[];
+}
+
+/** POST /surveys/{id}/links: a personal link (docs/respondent-page.md). */
+export interface PersonalLink {
+  survey_id: string;
+  /** the path to send, /s/{id}?t={token} */
+  url: string;
+  token: string;
+  expires_at: string;
+}
+
+/** GET /metrics/enps-cx: each unit's eNPS beside the CX of the customers
+ *  it served, and Pearson's r over the units with min_n answers of both. */
+export interface EnpsCx {
+  cx_metric: 'csat' | 'nps';
+  min_n: number;
+  units: { unit: string; enps: number | null; enps_n: number; cx: number | null; cx_n: number; in_correlation: boolean }[];
+  units_compared: number;
+  /** null below three units */
+  correlation: number | null;
+  p_value_approx: number | null;
 }

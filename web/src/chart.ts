@@ -1,17 +1,19 @@
-// Apache ECharts, imported piece by piece (bars, lines, grid, tooltip, legend,
-// SVG renderer) to keep the bundle small. Loaded on demand by the pages with
+// Apache ECharts, imported piece by piece (bars, lines, scatter, grid,
+// tooltip, legend, SVG renderer) to keep the bundle small. Loaded on demand by the pages with
 // charts.
 import * as echarts from 'echarts/core';
-import { BarChart, LineChart, type BarSeriesOption, type LineSeriesOption } from 'echarts/charts';
+import {
+  BarChart, LineChart, ScatterChart, type BarSeriesOption, type LineSeriesOption, type ScatterSeriesOption,
+} from 'echarts/charts';
 import {
   GridComponent, TooltipComponent, LegendComponent,
   type GridComponentOption, type TooltipComponentOption, type LegendComponentOption,
 } from 'echarts/components';
 import { SVGRenderer } from 'echarts/renderers';
 
-echarts.use([BarChart, LineChart, GridComponent, TooltipComponent, LegendComponent, SVGRenderer]);
+echarts.use([BarChart, LineChart, ScatterChart, GridComponent, TooltipComponent, LegendComponent, SVGRenderer]);
 
-type Option = echarts.ComposeOption<BarSeriesOption | LineSeriesOption | GridComponentOption | TooltipComponentOption | LegendComponentOption>;
+type Option = echarts.ComposeOption<BarSeriesOption | LineSeriesOption | ScatterSeriesOption | GridComponentOption | TooltipComponentOption | LegendComponentOption>;
 
 /** Reads a colour from the page's CSS variables, so the chart follows the
  *  light or dark scheme. */
@@ -177,15 +179,31 @@ export function rateLines(
   follow(chart, el, signal, () => chart.setOption({ grid: { top: top() } }));
 }
 
-/** A journey map's emotion curve: points at x (0..columns, a column per
- *  stage, so that they sit above the stage's cards) and y the expected
- *  emotion (-2..2); moments of truth are drawn as diamonds. The y labels sit
- *  inside the plot, so the plot spans the box exactly as the columns do. */
+/** A point of a journey map's emotion curves: x in 0..columns (a column
+ *  per stage, so that it sits above the stage's cards), y on the map's
+ *  emotion scale (-2..2; null: no answers there, a gap in the curve), and
+ *  the words its tooltip says. */
+export interface EmotionPoint {
+  x: number;
+  y: number | null;
+  name: string;
+  stage: string;
+  mot: boolean;
+  /** what the tooltip adds after the value (the scores behind it) */
+  detail?: string;
+}
+
+/** A journey map's emotion curves: the expected emotion (a smooth line,
+ *  moments of truth as diamonds) and, when `measured` is given, the
+ *  emotion the survey scores measure at the same touchpoints (squares, a
+ *  gap where no one answered), with a legend. The y labels sit inside the
+ *  plot, so the plot spans the box exactly as the columns do. */
 export function emotionCurve(
   el: HTMLElement,
   columns: number,
-  points: { x: number; y: number; name: string; stage: string; mot: boolean }[],
+  points: EmotionPoint[],
   signal: AbortSignal,
+  measured?: EmotionPoint[],
 ): void {
   const chart = echarts.init(el, null, { renderer: 'svg' });
   const grid = cssVar('--border');
@@ -193,20 +211,32 @@ export function emotionCurve(
   const up = cssVar('--up');
   const down = cssVar('--down');
   const mid = cssVar('--text-2');
+  const measuredColour = cssVar('--measured') || '#c2410c';
   const words = ['Very negative', 'Negative', 'Neutral', 'Positive', 'Very positive'];
+  const word = (y: number): string => words[Math.max(0, Math.min(4, Math.round(y) + 2))] ?? '';
+  const signed = new Intl.NumberFormat(undefined, { maximumFractionDigits: 2, signDisplay: 'exceptZero' });
+  const legend = !!measured;
   const option: Option = {
     animationDuration: 300,
     textStyle: { fontFamily },
-    grid: { left: 0, right: 0, top: 12, bottom: 12 },
+    grid: { left: 0, right: 0, top: legend ? 34 : 12, bottom: 12 },
+    legend: legend ? {
+      top: 0, left: 0, itemWidth: 18, itemHeight: 10, itemGap: 16,
+      data: ['Expected emotion', 'Measured emotion (survey scores)'],
+      textStyle: { color: mid, fontFamily },
+    } : { show: false },
     tooltip: {
       trigger: 'item',
       backgroundColor: cssVar('--surface'),
       borderColor: grid,
       textStyle: { color: cssVar('--text'), fontFamily },
       formatter: (p) => {
-        const pt = points[(p as { dataIndex: number }).dataIndex];
-        if (!pt) return '';
-        return `${esc(pt.stage)} · ${esc(pt.name)}<br>Expected emotion: ${pt.y > 0 ? '+' : ''}${pt.y} (${esc(words[Math.round(pt.y) + 2] ?? '')})${pt.mot ? '<br>Moment of truth' : ''}`;
+        const { dataIndex, seriesIndex } = p as { dataIndex: number; seriesIndex: number };
+        const pt = (seriesIndex === 1 ? measured ?? [] : points)[dataIndex];
+        if (!pt || pt.y === null) return '';
+        const what = seriesIndex === 1 ? 'Measured emotion' : 'Expected emotion';
+        return `${esc(pt.stage)} · ${esc(pt.name)}<br>${what}: ${signed.format(pt.y)} (${esc(word(pt.y))})`
+          + `${pt.detail ? `<br>${esc(pt.detail)}` : ''}${seriesIndex === 0 && pt.mot ? '<br>Moment of truth' : ''}`;
       },
     },
     xAxis: { type: 'value', min: 0, max: columns, show: false },
@@ -217,18 +247,106 @@ export function emotionCurve(
       axisLine: { show: false }, axisTick: { show: false },
     },
     series: [{
-      type: 'line', smooth: 0.3, data: points.map((p) => ({
-        value: [p.x, p.y],
+      type: 'line', name: 'Expected emotion', smooth: 0.3, data: points.map((p) => ({
+        value: [p.x, p.y ?? 0],
         symbol: p.mot ? 'diamond' : 'circle',
         symbolSize: p.mot ? 16 : 10,
-        itemStyle: { color: p.y > 0 ? up : p.y < 0 ? down : mid, borderColor: cssVar('--surface'), borderWidth: 1.5 },
+        itemStyle: { color: (p.y ?? 0) > 0 ? up : (p.y ?? 0) < 0 ? down : mid, borderColor: cssVar('--surface'), borderWidth: 1.5 },
       })),
+      itemStyle: { color: cssVar('--accent') },
       lineStyle: { color: cssVar('--accent'), width: 2.5 },
       areaStyle: { color: cssVar('--accent'), opacity: 0.06, origin: 0 },
-    }],
+    }, ...(measured ? [{
+      type: 'line' as const, name: 'Measured emotion (survey scores)', connectNulls: false,
+      // '-' is ECharts' empty value: the curve breaks there
+      data: measured.map((p) => ({ value: [p.x, p.y === null ? '-' : p.y] as [number, number | string] })),
+      symbol: 'rect', symbolSize: 9,
+      itemStyle: { color: measuredColour, borderColor: cssVar('--surface'), borderWidth: 1 },
+      lineStyle: { color: measuredColour, width: 2.5, type: 'dashed' as const },
+    }] : [])],
   };
   chart.setOption(option);
   follow(chart, el, signal);
+}
+
+/** A scatter plot, a point per item at (x, y), labelled with its name and
+ *  sized by `size` (answers); the `muted` ones (which do not count) are
+ *  drawn hollow in a second series, so the legend says what they are.
+ *  The tooltip says `tip`. Resizes with its box; disposed on abort. */
+export function scatterPlot(
+  el: HTMLElement,
+  points: { x: number; y: number; name: string; size: number; muted: boolean; tip: string }[],
+  opts: {
+    xName: string; yName: string; fmtX: (v: number) => string; fmtY: (v: number) => string;
+    xRange: [number, number]; yRange: [number, number]; series: [string, string];
+  },
+  signal: AbortSignal,
+): void {
+  const chart = echarts.init(el, null, { renderer: 'svg' });
+  const text = cssVar('--text-2');
+  const grid = cssVar('--border');
+  const accent = cssVar('--accent');
+  const fontFamily = getComputedStyle(document.body).fontFamily;
+  const maxSize = Math.max(1, ...points.map((p) => p.size));
+  // area ∝ answers: radius from 8 px to 30 px
+  const symbolSize = (size: number): number => 8 + 22 * Math.sqrt(size / maxSize);
+  // the data's range padded by a tenth, within the scale, on round tens
+  const span = (vals: number[], [lo, hi]: [number, number]): [number, number] => {
+    if (!vals.length) return [lo, hi];
+    const pad = Math.max(10, (Math.max(...vals) - Math.min(...vals)) * 0.15);
+    const step = hi - lo > 100 ? 50 : 20;
+    return [Math.max(lo, Math.floor((Math.min(...vals) - pad) / step) * step), Math.min(hi, Math.ceil((Math.max(...vals) + pad) / step) * step)];
+  };
+  const [x0, x1] = span(points.map((p) => p.x), opts.xRange);
+  const [y0, y1] = span(points.map((p) => p.y), opts.yRange);
+  const part = (muted: boolean): { p: (typeof points)[number]; i: number }[] =>
+    points.map((p, i) => ({ p, i })).filter((d) => d.p.muted === muted);
+  const axis = (name: string, min: number, max: number, fmt: (v: number) => string, gap: number) => ({
+    type: 'value' as const, name, nameLocation: 'middle' as const, nameGap: gap, min, max,
+    nameTextStyle: { color: text, fontFamily, fontWeight: 600 as const },
+    splitLine: { lineStyle: { color: grid } }, axisLine: { lineStyle: { color: grid } },
+    axisLabel: { color: text, fontFamily, formatter: fmt },
+  });
+  const top = (): number => (el.clientWidth < 520 ? 56 : 36);
+  const option: Option = {
+    animationDuration: 300,
+    textStyle: { fontFamily },
+    grid: { left: 28, right: 24, top: top(), bottom: 36, containLabel: true },
+    legend: { top: 0, left: 0, itemWidth: 12, itemHeight: 12, itemGap: 16, data: opts.series, textStyle: { color: text, fontFamily } },
+    tooltip: {
+      trigger: 'item',
+      backgroundColor: cssVar('--surface'),
+      borderColor: grid,
+      textStyle: { color: cssVar('--text'), fontFamily },
+      formatter: (p) => {
+        const d = (p as { data?: { i?: number } }).data;
+        const pt = d?.i === undefined ? undefined : points[d.i];
+        return pt ? `<strong>${esc(pt.name)}</strong><br>${esc(pt.tip)}` : '';
+      },
+    },
+    xAxis: axis(opts.xName, x0, x1, opts.fmtX, 28),
+    yAxis: axis(opts.yName, y0, y1, opts.fmtY, 44),
+    labelLayout: { hideOverlap: true },
+    series: [false, true].map((muted) => ({
+      type: 'scatter' as const,
+      name: opts.series[muted ? 1 : 0],
+      // labels point inwards, so that they stay in the box
+      data: part(muted).map(({ p, i }) => ({
+        value: [p.x, p.y], i, symbolSize: symbolSize(p.size),
+        label: { position: p.x > (x0 + x1) / 2 ? 'left' as const : 'right' as const },
+      })),
+      itemStyle: muted
+        ? { color: 'transparent', borderColor: text, borderWidth: 1.5, borderType: 'dashed' as const }
+        : { color: accent, opacity: 0.75, borderColor: cssVar('--surface'), borderWidth: 1 },
+      label: {
+        show: true, position: 'right' as const, color: cssVar('--text'), fontFamily, fontSize: 12,
+        formatter: (q: { data?: unknown }) => points[(q.data as { i: number }).i]?.name ?? '',
+      },
+      emphasis: { focus: 'self' as const },
+    })),
+  };
+  chart.setOption(option);
+  follow(chart, el, signal, () => chart.setOption({ grid: { top: top() } }));
 }
 
 /** A trend with its 95% confidence band: the value per bucket as a line,

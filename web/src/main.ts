@@ -18,6 +18,7 @@ import { feedbackPage } from './pages/feedback';
 import { surveysPage, surveyPage, surveyEditPage } from './pages/surveys';
 import { verbatimsPage } from './pages/verbatims';
 import { themesPage } from './pages/themes';
+import { enpsPage } from './pages/enps';
 import { pageHeader, emptyState } from './ui';
 import { parseHash, type PageContext } from './router';
 
@@ -47,6 +48,7 @@ const routes: { pattern: RegExp; keys: string[]; page: Page; nav: string }[] = [
   { pattern: /^\/surveys\/([^/]+)$/, keys: ['id'], page: surveyPage, nav: 'surveys' },
   { pattern: /^\/verbatims$/, keys: [], page: verbatimsPage, nav: 'verbatims' },
   { pattern: /^\/themes$/, keys: [], page: themesPage, nav: 'themes' },
+  { pattern: /^\/enps$/, keys: [], page: enpsPage, nav: 'enps' },
 ];
 
 const NAV = [
@@ -59,11 +61,12 @@ const NAV = [
   { id: 'retention', href: '#/retention', label: 'Retention', icon: 'M4 4h16v16H4zM4 10h16M4 15h16M10 4v16M15 4v16' },
   { id: 'paths', href: '#/paths', label: 'Paths', icon: 'M4 6h4c6 0 6 12 12 12M4 6c6 0 6-2 12-2h4M4 6h16' },
   { id: 'lifecycle', href: '#/lifecycle', label: 'Lifecycle', icon: 'M4 20V10M10 20V4M16 20v-7M22 20H2' },
-  // Listen: what customers say
+  // Listen: what customers (and employees) say
   { id: 'feedback', href: '#/feedback', label: 'Feedback', icon: 'M4 4h16v12H8l-4 4zM8 9h8M8 12h5', group: 'Listen' },
   { id: 'surveys', href: '#/surveys', label: 'Surveys', icon: 'M6 3h12v18H6zM9 8h6M9 12h6M9 16h3' },
   { id: 'verbatims', href: '#/verbatims', label: 'Verbatims', icon: 'M7 7h4v4c0 3-2 5-4 6M15 7h4v4c0 3-2 5-4 6' },
   { id: 'themes', href: '#/themes', label: 'Themes', icon: 'M4 6h10M4 12h16M4 18h7' },
+  { id: 'enps', href: '#/enps', label: 'eNPS × CX', icon: 'M4 4v16h16M7 13h2v2H7zM11 9h2v2h-2zM15 6h2v2h-2zM13 14h2v2h-2z' },
 ];
 
 const app = document.getElementById('app') as HTMLElement;

@@ -1,13 +1,18 @@
 // Journey maps (lib/journey/maps.c): the list, one map drawn as a journey
 // map is drawn in CX practice (a column per stage, touchpoints as cards in
 // a front-stage and a back-stage lane split by the line of visibility, the
-// expected emotion as a curve above them, each bound touchpoint with its
-// live numbers), and the editor (create; save as a new version).
+// expected emotion as a curve above them and, beside it, the emotion the
+// survey scores given at each touchpoint measure; each bound touchpoint
+// with its live numbers, each with its scores), and the editor (create;
+// save as a new version).
 import { h, replace } from '../dom';
 import {
   ApiError, get, post, put,
-  type EventNames, type JourneyMap, type JourneyMapDoc, type JourneyMapList, type JourneyStage, type Touchpoint,
+  type EventNames, type JourneyMap, type JourneyMapDoc, type JourneyMapList, type JourneyStage, type MetricKind, type Touchpoint,
+  type TouchpointScores,
 } from '../api';
+import type { EmotionPoint } from '../chart';
+import { METRICS } from '../listen';
 import { fmtInt, fmtPercent, time } from '../format';
 import { aborted, chartFailed, emptyState, errorState, loading, pageHeader } from '../ui';
 import { setQuery, type PageContext } from '../router';
@@ -168,28 +173,45 @@ function render(box: HTMLElement, m: JourneyMap, chartMod: Promise<typeof import
     return h('ul', { class: `map-cell lane-${which}`, style: `grid-column:${si + 1}`, 'aria-label': `${s.name}: ${which === 'front' ? 'front stage' : 'back stage'}` },
       tps.length ? tps.map((t) => h('li', null, card(t))) : h('li', { class: 'map-none muted small' }, '—'));
   });
-  // Emotion: a point per touchpoint with an expected emotion, spread over
-  // its stage's column in the order of the stage's touchpoints.
-  const points: { x: number; y: number; name: string; stage: string; mot: boolean }[] = [];
+  // Emotion: a slot per touchpoint with an expected or a measured emotion,
+  // spread over its stage's column in the order of the stage's
+  // touchpoints; the expected curve joins its points, the measured one
+  // breaks where a touchpoint has no answers.
+  const points: EmotionPoint[] = [];
+  const measured: EmotionPoint[] = [];
   m.stages.forEach((s, si) => {
-    const withEmo = s.touchpoints.filter((t) => typeof t.expected_emotion === 'number');
-    withEmo.forEach((t, j) => points.push({
-      x: si + (j + 0.5) / withEmo.length, y: t.expected_emotion as number, name: t.name, stage: s.name, mot: !!t.moment_of_truth,
-    }));
+    const slots = s.touchpoints.filter((t) => typeof t.expected_emotion === 'number' || typeof t.scores?.measured_emotion === 'number');
+    slots.forEach((t, j) => {
+      const x = si + (j + 0.5) / slots.length;
+      const base = { x, name: t.name, stage: s.name, mot: !!t.moment_of_truth };
+      if (typeof t.expected_emotion === 'number') points.push({ ...base, y: t.expected_emotion });
+      const sc = t.scores;
+      measured.push({ ...base, y: sc?.measured_emotion ?? null, detail: sc ? scoreList(sc).map((x) => `${x.label} ${x.value} (n = ${fmtInt(x.n)})`).join(' · ') : '' });
+    });
   });
+  const anyMeasured = measured.some((p) => p.y !== null);
+  const withScores = m.stages.some((s) => s.touchpoints.some((t) => t.scores));
   const curve = h('div', {
-    class: 'chart emotion-chart', role: 'img',
-    'aria-label': points.length
-      ? `Expected emotion: ${points.map((p) => `${p.name} ${p.y > 0 ? '+' : ''}${p.y}`).join(', ')}.`
-      : 'No touchpoint has an expected emotion.',
+    class: `chart emotion-chart${anyMeasured ? ' with-measured' : ''}`, role: 'img',
+    'aria-label': [
+      points.length
+        ? `Expected emotion: ${points.map((p) => `${p.name} ${signedEmotion(p.y as number)}`).join(', ')}.`
+        : 'No touchpoint has an expected emotion.',
+      anyMeasured
+        ? `Measured emotion from survey scores: ${measured.map((p) => `${p.name} ${p.y === null ? 'no answers' : signedEmotion(p.y)}`).join(', ')}.`
+        : '',
+    ].filter(Boolean).join(' '),
   });
   const grid = h('div', { class: 'jmap', style: `grid-template-columns:${cols}` },
     m.stages.map((s, si) => h('div', { class: 'map-stage', style: `grid-column:${si + 1}` },
       h('h2', { class: 'stage-name' }, h('span', { class: 'stage-no', 'aria-hidden': 'true' }, String(si + 1)), s.name),
       typeof s.customers === 'number' ? h('p', { class: 'muted small stage-customers' }, `${fmtInt(s.customers)} customers`) : null)),
-    h('div', { class: 'map-row-label', style: 'grid-column:1/-1' }, 'Expected emotion'),
+    h('div', { class: 'map-row-label', style: 'grid-column:1/-1' }, anyMeasured ? 'Emotion — expected and measured' : 'Expected emotion'),
     h('div', { class: 'map-emotion', style: 'grid-column:1/-1' },
-      points.length ? curve : h('p', { class: 'muted small' }, 'Give touchpoints an expected emotion (−2 to +2) to draw the curve.')),
+      points.length || anyMeasured ? curve : h('p', { class: 'muted small' }, 'Give touchpoints an expected emotion (−2 to +2) to draw the curve.'),
+      withScores && !anyMeasured
+        ? h('p', { class: 'muted small no-measured' }, 'No survey answers at these touchpoints in the range: the measured curve appears when responses carry context.touchpoint set to a touchpoint’s name.')
+        : null),
     h('div', { class: 'map-row-label', style: 'grid-column:1/-1' }, 'Front stage — what the customer sees and does'),
     lane('front'),
     h('div', { class: 'line-of-visibility', style: 'grid-column:1/-1', role: 'separator', 'aria-label': 'Line of visibility' },
@@ -200,17 +222,34 @@ function render(box: HTMLElement, m: JourneyMap, chartMod: Promise<typeof import
     m.description ? h('p', { class: 'map-desc' }, m.description) : null,
     h('section', { class: 'card map-card', 'aria-label': 'Journey map' }, h('div', { class: 'jmap-scroll', tabindex: 0, role: 'region', 'aria-label': 'Journey map, scrolls sideways' }, grid)),
     h('p', { class: 'muted small' },
-      'Live numbers: the customers who did a touchpoint’s event (and rule) in the range; “to next”, the share of them who then did the next bound touchpoint within the window, and the median time it took.')));
-  if (points.length) {
+      'Live numbers: the customers who did a touchpoint’s event (and rule) in the range; “to next”, the share of them who then did the next bound touchpoint within the window, and the median time it took.',
+      withScores ? ' Scores: the NPS, CSAT and CES of the customer survey answers given at the touchpoint (context.touchpoint is its name) in the range, with their number of answers; the measured emotion puts them on the −2 to +2 scale (NPS −100…100, CSAT 0…100 % with 50 % at neutral, CES 1…7 with 4 at neutral) and averages them.' : '')));
+  if (points.length || anyMeasured) {
     chartMod.then(({ emotionCurve }) => {
       if (signal.aborted) return;
-      emotionCurve(curve, n, points, signal);
+      emotionCurve(curve, n, points, signal, anyMeasured ? measured : undefined);
     }).catch(() => chartFailed(curve));
   }
 }
 
+const emotionFmt = new Intl.NumberFormat(undefined, { maximumFractionDigits: 2, signDisplay: 'exceptZero' });
+function signedEmotion(y: number): string {
+  return emotionFmt.format(y);
+}
+
+/** The scores given at a touchpoint, those with answers only. */
+function scoreList(sc: TouchpointScores): { k: MetricKind; label: string; value: string; raw: number; n: number }[] {
+  return (['nps', 'csat', 'ces'] as const).flatMap((k) => {
+    const v = sc[k];
+    const n = sc[`${k}_n`];
+    return typeof v === 'number' && n > 0 ? [{ k, label: METRICS[k].label, value: METRICS[k].fmt(v), raw: v, n }] : [];
+  });
+}
+
 function card(t: Touchpoint): HTMLElement {
   const l = t.live;
+  const scores = t.scores ? scoreList(t.scores) : [];
+  const felt = t.scores?.measured_emotion;
   return h('article', { class: `tp-card${t.moment_of_truth ? ' mot' : ''}`, 'data-tp': t.id ?? '' },
     h('h3', { class: 'tp-name' }, t.name),
     h('p', { class: 'tp-meta' },
@@ -228,7 +267,13 @@ function card(t: Touchpoint): HTMLElement {
         l.conversion_to_next === null ? '—' : fmtPercent(l.conversion_to_next))),
       h('div', null, h('dt', null, 'Median to next'), h('dd', { 'data-k': 'median' },
         l.median_hours_to_next === null ? '—' : fmtDuration(l.median_hours_to_next * 3600))))
-      : t.binding ? null : h('p', { class: 'small muted tp-unbound' }, 'Not bound to an event'));
+      : t.binding ? null : h('p', { class: 'small muted tp-unbound' }, 'Not bound to an event'),
+    scores.length ? h('dl', { class: 'tp-scores', 'aria-label': `Survey scores at ${t.name}` },
+      scores.map((x) => h('div', null, h('dt', null, x.label),
+        h('dd', { 'data-k': x.k, 'data-value': String(x.raw), 'data-n': String(x.n) }, x.value, h('span', { class: 'n' }, ` n = ${fmtInt(x.n)}`)))),
+      typeof felt === 'number' ? h('div', null, h('dt', null, 'Measured emotion'),
+        h('dd', { 'data-k': 'measured', 'data-value': String(felt) }, signedEmotion(felt))) : null)
+      : null);
 }
 
 // -------------------------------------------------------------- editor --

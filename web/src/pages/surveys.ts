@@ -3,14 +3,15 @@
 // and edit: name, kind, language, questions with their type, scale,
 // options and show_if rule on earlier answers) that shows the API's 400
 // under the field it names (questions[1].show_if); one survey's view with
-// publish, close and reopen, its questions and its latest responses.
+// publish, close and reopen, a personal link for one respondent (POST
+// /surveys/{id}/links) to copy, its questions and its latest responses.
 //
 // Saving a live survey makes a new version (the responses so far stay with
 // theirs); a draft is changed in place.
 import { h, replace, uid } from '../dom';
 import {
   ApiError, get, post, put,
-  type Localised, type QuestionType, type Survey, type SurveyDoc, type SurveyList, type SurveyQuestion, type SurveyResponses,
+  type Localised, type PersonalLink, type QuestionType, type Survey, type SurveyDoc, type SurveyList, type SurveyQuestion, type SurveyResponses,
 } from '../api';
 import { fmtInt, time } from '../format';
 import { aborted, emptyState, errorState, loading, pageHeader } from '../ui';
@@ -39,6 +40,12 @@ function takeFlash(): HTMLElement | null {
 
 const path = (id: string): string => `surveys/${encodeURIComponent(id)}`;
 const href = (id: string): string => `#/surveys/${encodeURIComponent(id)}`;
+
+/** "Employee" stands out: its NPS question is the eNPS, its answers are
+ *  anonymous and carry the team in context.unit. */
+export function kindBadge(kind: string): HTMLElement {
+  return h('span', { class: `badge kind-badge kind-${kind === 'employee' ? 'employee' : 'customer'}` }, kind === 'employee' ? 'Employee' : 'Customer');
+}
 
 export function statusBadge(status: string): HTMLElement {
   return h('span', { class: `badge survey-status status-${status.replace(/[^a-z]/g, '')}` }, status);
@@ -77,10 +84,10 @@ export function surveysPage(main: HTMLElement, ctx: PageContext): void {
           h('th', { scope: 'col' }, 'Survey'), h('th', { scope: 'col' }, 'Kind'), h('th', { scope: 'col' }, 'Status'),
           h('th', { scope: 'col', class: 'num' }, 'Version'), h('th', { scope: 'col', class: 'num' }, 'Responses'),
           h('th', { scope: 'col' }, 'Public page'))),
-        h('tbody', null, surveys.map((s) => h('tr', { 'data-id': s.id },
+        h('tbody', null, surveys.map((s) => h('tr', { 'data-id': s.id, 'data-kind': s.kind },
           h('th', { scope: 'row', class: 'cell-full' }, h('a', { href: href(s.id), class: 'strong' }, s.name),
             h('div', { class: 'muted small' }, `${fmtInt(s.questions)} ${s.questions === 1 ? 'question' : 'questions'}: ${s.types.join(', ')}`)),
-          h('td', { 'data-label': 'Kind' }, s.kind),
+          h('td', { class: 'survey-kind', 'data-label': 'Kind' }, kindBadge(s.kind)),
           h('td', { 'data-label': 'Status' }, statusBadge(s.status)),
           h('td', { class: 'num', 'data-label': 'Version' }, fmtInt(s.version)),
           h('td', { class: 'num survey-responses', 'data-label': 'Responses' }, fmtInt(s.responses)),
@@ -450,14 +457,15 @@ export function surveyPage(main: HTMLElement, ctx: PageContext): void {
       s.status === 'draft' ? change('publish', 'Publish', 'btn btn-primary') : null,
       s.status === 'live' ? change('close', 'Close') : null,
       s.status === 'closed' ? change('reopen', 'Reopen') : null,
-      h('a', { class: 'btn', href: `#/feedback?survey=${encodeURIComponent(s.id)}` }, 'Scores'));
+      h('a', { class: 'btn', href: `#/feedback?survey=${encodeURIComponent(s.id)}` }, 'Scores'),
+      s.kind === 'employee' ? h('a', { class: 'btn', href: '#/enps' }, 'eNPS × CX') : null);
     const facts = h('section', { class: 'card seg-facts', 'aria-labelledby': 'h-facts' },
       h('h2', { id: 'h-facts', class: 'sr-only' }, 'Summary'),
       h('dl', { class: 'facts' },
         h('div', null, h('dt', null, 'Status'), h('dd', { class: 'survey-state' }, statusBadge(s.status))),
         h('div', null, h('dt', null, 'Version'), h('dd', { class: 'survey-version' }, fmtInt(s.latest_version))),
         h('div', null, h('dt', null, 'Responses'), h('dd', { class: 'big survey-count' }, fmtInt(s.responses))),
-        h('div', null, h('dt', null, 'Kind'), h('dd', null, s.kind)),
+        h('div', null, h('dt', null, 'Kind'), h('dd', { class: 'survey-kind' }, kindBadge(s.kind))),
         h('div', null, h('dt', null, 'Public page'), h('dd', null, h('a', { href: s.link, target: '_blank', rel: 'noopener' }, s.link))),
         h('div', null, h('dt', null, 'Version saved'), h('dd', null, time(s.version_saved_at, 'short')))),
       s.description ? h('p', { class: 'persona-desc' }, s.description) : null,
@@ -477,11 +485,112 @@ export function surveyPage(main: HTMLElement, ctx: PageContext): void {
     replace(main,
       h('a', { class: 'back', href: '#/surveys' }, '← Surveys'),
       pageHeader(s.name, `${s.kind === 'employee' ? 'Employee' : 'Customer'} survey · ${fmtInt(s.questions.length)} questions`, actions),
-      actionMsg, facts, questions,
+      actionMsg, facts, linkCard(s, ctx), questions,
       h('section', { class: 'card', 'aria-labelledby': 'h-responses' }, h('h2', { id: 'h-responses' }, 'Latest responses'), respBox));
     if (document.activeElement === main || document.activeElement === document.body) main.querySelector<HTMLElement>('h1')?.focus({ preventScroll: true });
     responses(respBox, s, ctx);
   }
+}
+
+// ------------------------------------------------------- personal link --
+
+const ID_TYPES = [
+  { id: 'user_id', label: 'User id' }, { id: 'email', label: 'E-mail' }, { id: 'anonymous_id', label: 'Anonymous id' },
+] as const;
+
+/** Mints a personal link (POST /surveys/{id}/links, docs/respondent-page.md)
+ *  for one respondent: the URL to send, with a copy button; the server's
+ *  refusal under the field it names. */
+function linkCard(s: Survey, ctx: PageContext): HTMLElement {
+  const head = h('h2', { id: 'h-link' }, 'Personal link');
+  if (s.status === 'closed') {
+    return h('section', { class: 'card link-card', 'aria-labelledby': 'h-link' }, head,
+      h('p', { class: 'muted' }, 'A closed survey takes no answers: reopen it to send personal links.'));
+  }
+  const typeSel = h('select', { name: 'id_type' }, ID_TYPES.map((t) => h('option', { value: t.id }, t.label)));
+  const typeF = field('Identify by', typeSel);
+  const whoF = field('Respondent', h('input', {
+    type: 'text', name: 'respondent', maxlength: 255, autocomplete: 'off', spellcheck: 'false', placeholder: 'u-42 or ada@example.com',
+  }), { cls: 'grow', help: 'The customer’s user id or e-mail, as your events carry it.' });
+  const expF = field('Expires in', h('input', {
+    type: 'text', name: 'expires_in', value: '30d', maxlength: 12, autocomplete: 'off', spellcheck: 'false', class: 'short',
+  }), { help: '90s, 15m, 12h, 30d or 2w; at most 366 days.' });
+  // typing an e-mail picks "E-mail", unless the viewer chose
+  let chosen = false;
+  typeSel.addEventListener('change', () => { chosen = true; });
+  whoF.input.addEventListener('input', () => {
+    if (!chosen) typeSel.value = whoF.input.value.includes('@') ? 'email' : 'user_id';
+  });
+  const make = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Make link');
+  const formErr = h('div', { class: 'form-alert' });
+  const out = h('div', { class: 'link-out', 'aria-live': 'polite' });
+  const form = h('form', { class: 'builder link-form', 'aria-label': 'Make a personal link', novalidate: true },
+    h('div', { class: 'form-row' }, typeF.el, whoF.el, expF.el, h('div', { class: 'form-actions align-end' }, make)),
+    formErr, out);
+  let busy = false;
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    if (busy) return;
+    for (const f of [typeF, whoF, expF]) f.error('');
+    formErr.replaceChildren();
+    const who = whoF.input.value.trim();
+    if (!who) {
+      whoF.error('Give the respondent’s user id or e-mail.');
+      whoF.input.focus();
+      return;
+    }
+    const body: { customer: Record<string, string>; expires_in?: string } = { customer: { [typeSel.value]: who } };
+    const exp = expF.input.value.trim();
+    if (exp) body.expires_in = exp;
+    busy = true;
+    make.disabled = true;
+    try {
+      const link = await post<PersonalLink>(`${path(s.id)}/links`, body, { signal: ctx.signal });
+      showLink(out, link, `${ID_TYPES.find((t) => t.id === typeSel.value)?.label ?? ''} ${who}`);
+    } catch (e) {
+      if (aborted(e)) return;
+      const f = e instanceof ApiError && e.status === 400 && e.field
+        ? e.field.startsWith('customer') ? whoF : e.field === 'expires_in' ? expF : null
+        : null;
+      if (f && e instanceof ApiError) {
+        f.error(underField(e.message, e.field ?? ''));
+        f.input.focus();
+      } else {
+        formErr.append(refused(e));
+      }
+    } finally {
+      busy = false;
+      make.disabled = false;
+    }
+  });
+  return h('section', { class: 'card link-card', 'aria-labelledby': 'h-link' }, head,
+    h('p', { class: 'muted small' },
+      'A link for one respondent: their answers are kept under the identity it carries, one response per link (answering again replaces it). The identity can be read by whoever holds the link, not changed.',
+      s.kind === 'employee' ? ' This is an employee survey: answers through a personal link are not anonymous.' : '',
+      s.status === 'draft' ? ' This survey is a draft: its links work once it is published.' : ''),
+    form);
+}
+
+function showLink(out: HTMLElement, link: PersonalLink, who: string): void {
+  const url = new URL(link.url, location.origin).href;
+  const input = h('input', { type: 'text', readonly: true, value: url, class: 'mono-input link-url', 'aria-label': `Personal link for ${who}` });
+  const copy = h('button', { type: 'button', class: 'btn' }, 'Copy');
+  const said = h('span', { class: 'muted small copy-said', role: 'status' });
+  copy.addEventListener('click', async () => {
+    try {
+      await navigator.clipboard.writeText(url);
+      said.textContent = 'Copied.';
+    } catch {
+      // no clipboard access: select it for the viewer to copy
+      input.focus();
+      input.select();
+      said.textContent = 'Press Ctrl+C (⌘C) to copy the selected link.';
+    }
+  });
+  replace(out,
+    h('p', { class: 'small' }, h('strong', null, `Link for ${who}`), ' · expires ', time(link.expires_at, 'short')),
+    h('div', { class: 'copy-row' }, input, copy),
+    said);
 }
 
 function answerText(s: Survey, qid: string, a: number | string | string[]): string {

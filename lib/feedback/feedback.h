@@ -222,7 +222,8 @@ cx_err feedback_metric(feedback *f, feedback_metric_kind kind, const feedback_qu
 /* eNPS beside CX by unit: for each unit (context.unit), the NPS of the
  * employee surveys' answers and the NPS or CSAT (cx) of the customer
  * surveys' answers in [from, to), and Pearson's r over the units with at
- * least min_n answers of both (null below 3 units). */
+ * least min_n answers of both (null below 3 units), with the p-value of
+ * the t test of r = 0 (k - 2 degrees of freedom; null below 4 units). */
 cx_err feedback_enps_cx(feedback *f, feedback_metric_kind cx, int64_t from, int64_t to, uint64_t min_n, cx_buf *out,
                         analytics_error *err);
 

@@ -6,6 +6,7 @@
 #include "feedback_int.h"
 #include "../base/mem.h"
 #include "../base/time.h"
+#include <gsl/gsl_cdf.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -639,15 +640,15 @@ cx_err feedback_enps_cx(feedback *f, feedback_metric_kind cx, int64_t from, int6
       sxy += (xs[i] - mx) * (ys[i] - my), sxx += (xs[i] - mx) * (xs[i] - mx), syy += (ys[i] - my) * (ys[i] - my);
     if (sxx > 0 && syy > 0) {
       r = sxy / sqrt(sxx * syy);
-      if (k > 3 && fabs(r) < 1) { /* t with k - 2 degrees of freedom, by the normal for lack of a t table */
-        double t = r * sqrt((double)(k - 2) / (1 - r * r));
-        p = p_two_sided(t);
+      if (k > 3 && fabs(r) < 1) { /* Student's t with k - 2 degrees of freedom (GSL) */
+        double t = fabs(r) * sqrt((double)(k - 2) / (1 - r * r));
+        p = 2 * gsl_cdf_tdist_Q(t, (double)(k - 2));
       }
     }
   }
   if (!rc) rc = cx_buf_printf(out, "],\"units_compared\":%zu,\"correlation\":", k);
   if (!rc) rc = put_num(out, r);
-  if (!rc) rc = cx_buf_puts(out, ",\"p_value_approx\":");
+  if (!rc) rc = cx_buf_puts(out, ",\"p_value\":");
   if (!rc) rc = put_num(out, p);
   if (!rc) rc = cx_buf_puts(out, "}");
   cx_free(e), cx_free(c), cx_free(emp);

@@ -657,5 +657,5 @@ export interface EnpsCx {
   units_compared: number;
   /** null below three units */
   correlation: number | null;
-  p_value_approx: number | null;
+  p_value: number | null; /* t test of r = 0; null below 4 teams */
 }

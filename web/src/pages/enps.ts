@@ -12,7 +12,6 @@ import { fmtInt } from '../format';
 import { aborted, chartFailed, emptyState, errorState, loading, pageHeader } from '../ui';
 import { setQuery, type PageContext } from '../router';
 import { field, rangeText } from '../analytics';
-import { correlationP } from '../stats';
 import { METRICS, PERIODS, dataEnd, periodOf, periodRange, segmented, surveys, type PeriodId } from '../listen';
 
 type Cx = 'csat' | 'nps';
@@ -50,20 +49,14 @@ export function correlationWords(d: EnpsCx): { headline: string; p: string; pt?:
   const headline = strength
     ? `r = ${r.toFixed(2)} over ${teams(k)}: a ${strength} ${r > 0 ? 'positive' : 'negative'} link — teams with a higher eNPS tend to have a ${r > 0 ? 'higher' : 'lower'} ${cx}.`
     : `r = ${r.toFixed(2)} over ${teams(k)}: no linear link between a team's eNPS and its ${cx}.`;
-  // The API's p takes a normal in place of the t distribution: with a
-  // handful of teams that makes it far too small (r = 0.92 over 4 teams:
-  // p < 0.001 by the normal, 0.08 by t). The verdict goes by t.
-  const pv = d.p_value_approx;
-  const pt = correlationP(r, k);
+  // the server's p: Student's t with k - 2 degrees of freedom
+  const pt = d.p_value;
   let p: string;
   if (pt === null) {
     p = k <= 3 ? `No p-value: with ${teams(k)} r cannot be tested; it takes 4.` : 'No p-value: the teams lie exactly on a line.';
   } else {
     const verdict = pt < 0.05 ? 'a link this strong would be unlikely by chance alone' : 'a link this strong could well be chance';
     p = `${pText(pt)} by the t test (${k - 2} degrees of freedom): ${verdict}.`;
-    if (pv !== null && pText(pv) !== pText(pt)) {
-      p += ` The server’s quick approximation gives ${pText(pv)}${pv < pt ? ', too small with so few teams' : ''}.`;
-    }
   }
   const caution = k < 10
     ? `With ${teams(k)} this is a hint, not proof: a few teams can line up by chance, and one team can swing r. A correlation does not say which causes which.`
@@ -157,7 +150,7 @@ export function enpsPage(main: HTMLElement, ctx: PageContext): void {
         d.correlation === null ? '—' : `r = ${d.correlation.toFixed(2)}`),
       h('p', { class: 'corr-headline' }, words.headline),
       words.p ? h('p', {
-        class: 'corr-p', 'data-value': d.p_value_approx === null ? '' : String(d.p_value_approx),
+        class: 'corr-p', 'data-value': d.p_value === null ? '' : String(d.p_value),
         'data-t': words.pt === null || words.pt === undefined ? '' : String(words.pt),
       }, words.p) : null,
       h('p', { class: 'notice corr-caution' }, words.caution));

@@ -20,14 +20,16 @@ all: build/cxm
 # ---- lib/text (sentiment and themes): its lexicons, lib/text/data/*.txt,
 # compiled into the binary as build/text_data.c (tools/bin2c.c); GEN_SRC is
 # on every link line that links $(LIB_SRC).
-TEXT_DATA := lib/text/data/vader_lexicon.txt lib/text/data/emoji_utf8_lexicon.txt
+TEXT_DATA := lib/text/data/vader_lexicon.txt lib/text/data/emoji_utf8_lexicon.txt \
+  lib/text/data/afinn_165.txt
 GEN_SRC := build/text_data.c
 build/bin2c: tools/bin2c.c
 	@mkdir -p build
 	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -o $@ $<
 build/text_data.c: build/bin2c $(TEXT_DATA)
 	./build/bin2c $@ text_vader_lexicon=lib/text/data/vader_lexicon.txt \
-	  text_emoji_lexicon=lib/text/data/emoji_utf8_lexicon.txt
+	  text_emoji_lexicon=lib/text/data/emoji_utf8_lexicon.txt \
+	  text_afinn_lexicon=lib/text/data/afinn_165.txt
 # ---- end of lib/text
 
 # The dashboard (web/: TypeScript, Vite, ECharts) is built into web/dist and

@@ -1,6 +1,8 @@
 /* sentiment.c - text_sentiment_of: VADER's rules (Hutto & Gilbert, ICWSM
  * 2014, as in vaderSentiment 3.3) over VADER's lexicon, with cxm's
- * multi-word customer-service vocabulary matched first. The differences
+ * multi-word customer-service vocabulary matched first, AFINN-165 for the
+ * words VADER's lexicon lacks, and "however", "although" and "though"
+ * weighed like "but". The differences
  * from VADER are listed in docs/internals/text.md. */
 #include <math.h>
 #include <string.h>
@@ -18,11 +20,12 @@ typedef struct {
   const text_word *w; /* its entry in the word table, or NULL */
   uint8_t upper;      /* letters, all upper case */
   uint8_t negate;
+  uint8_t clause_end; /* followed by , ; : . ! ? */
 } token;
 
 typedef struct {
   float valence, boost;
-  uint8_t in_lex, booster, negate, special, upper;
+  uint8_t in_lex, booster, negate, special, upper, clause_end;
 } item;
 
 typedef struct {
@@ -76,7 +79,12 @@ static int add_token(const text_model *m, tokens *ts, const char *s, size_t n) {
     size_t a = 0, b = n;
     while (a < b && text_is_punct((unsigned char)s[a])) a++;
     while (b > a && text_is_punct((unsigned char)s[b - 1])) b--;
-    if (a == b) return 0;
+    if (a == b) {
+      for (size_t k = 0; k < n; k++)
+        if (memchr(",;:.!?", s[k], 6) && ts->n) ts->t[ts->n - 1].clause_end = 1;
+      return 0;
+    }
+    for (size_t k = b; k < n; k++) t.clause_end |= memchr(",;:.!?", s[k], 6) != NULL;
     if (a || b != n) {
       t.p = s + a;
       t.len = (uint32_t)(b - a);
@@ -172,11 +180,13 @@ static size_t build_items(const text_model *m, const token *t, size_t nt, item *
         x.in_lex = 1;
         x.valence = e->weight;
       }
+      x.clause_end = t[i + e->n - 1].clause_end;
       i += e->n;
     } else {
       const text_word *w = t[i].w;
       x.upper = t[i].upper;
       x.negate = t[i].negate;
+      x.clause_end = t[i].clause_end;
       if (w) {
         x.special = w->special;
         x.booster = (w->flags & TW_BOOST) != 0;
@@ -270,12 +280,19 @@ cx_err text_sentiment_of(const text_model *m, const char *s, size_t n, text_sent
   for (size_t i = 0; i < ni; i++) upper += it[i].upper;
   int cap_diff = upper > 0 && upper < ni;
   double sum = 0;
-  size_t but = ni;
+  size_t but = ni, al_end = ni;
   for (size_t i = 0; i < ni && but == ni; i++)
-    if (is(&it[i], TS_BUT)) but = i;
+    if (is(&it[i], TS_BUT) || is(&it[i], TS_ALTHOUGH)) but = i;
+  if (but < ni && is(&it[but], TS_ALTHOUGH)) {
+    al_end = but;
+    while (al_end < ni && !it[al_end].clause_end) al_end++;
+  }
   for (size_t i = 0; i < ni; i++) {
     double v = valence_of(it, ni, i, cap_diff);
-    if (but < ni) v *= i < but ? 0.5 : i > but ? 1.5 : 1; /* the clause after "but" weighs more */
+    if (but < ni && !is(&it[but], TS_ALTHOUGH))
+      v *= i < but ? 0.5 : i > but ? 1.5 : 1; /* the clause after "but" weighs more */
+    else if (but < ni) /* the clause of "although" weighs less, the rest more */
+      v *= i > but && i <= al_end ? 0.5 : i != but ? 1.5 : 1;
     sum += v;
   }
   if (sum > 0) sum += punctuation_emphasis(s, n);

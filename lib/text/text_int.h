@@ -12,6 +12,8 @@ extern const unsigned char text_vader_lexicon[];
 extern const size_t text_vader_lexicon_len;
 extern const unsigned char text_emoji_lexicon[];
 extern const size_t text_emoji_lexicon_len;
+extern const unsigned char text_afinn_lexicon[];
+extern const size_t text_afinn_lexicon_len;
 
 typedef struct {
   const char *text;
@@ -33,7 +35,7 @@ extern const text_theme_def text_theme_defs[];
 /* Words that VADER's rules name. */
 enum {
   TS_NONE = 0, TS_NO, TS_NEVER, TS_SO, TS_THIS, TS_WITHOUT, TS_DOUBT, TS_LEAST, TS_AT,
-  TS_VERY, TS_OR, TS_NOR, TS_BUT, TS_KIND, TS_OF
+  TS_VERY, TS_OR, TS_NOR, TS_BUT, TS_KIND, TS_OF, TS_ALTHOUGH
 };
 
 enum {

@@ -10,6 +10,7 @@
  * times are offsets back from --end (default: now, to the minute). */
 #include "cli.h"
 #include "demo_voice.h"
+#include "../lib/feedback/distribute.h"
 #include "../lib/analytics/analytics.h"
 #include "../lib/journey/journey.h"
 #include "../lib/base/time.h"
@@ -517,6 +518,33 @@ static int demo_definitions(store *st, profile *pr) {
   return rc ? 1 : 0;
 }
 
+/* The listening program's triggers from now on: CSAT an hour after a
+ * ticket is closed, CES two hours after an online order (surveys 2 and 3
+ * of demo_voice.c). They start at the log's head: the demo's past events
+ * send nothing. */
+static int demo_triggers(store *st, profile *pr, feedback *fb) {
+  static const char *const triggers[][2] = {
+      {"2", "{\"event\":\"Ticket Closed\",\"delay\":\"1h\",\"subject\":\"How did we do?\","
+            "\"body\":\"Hi,\\n\\nYou were in touch with our care team. How did we do? {{link}}\\n\\n{{unsubscribe}}\"}"},
+      {"3", "{\"event\":\"Order Completed\",\"delay\":\"2h\",\"where\":\"event.properties.revenue > 0\","
+            "\"subject\":\"Was it easy to order?\",\"body\":\"Hi,\\n\\nOne question about your order: {{link}}\\n\\n{{unsubscribe}}\"}"}};
+  feedback_dist *d = NULL;
+  cx_err rc = feedback_dist_open(st, pr, NULL, fb, NULL, "http://127.0.0.1:8080", &d);
+  for (size_t i = 0; !rc && i < 2; i++) {
+    cJSON *req = cJSON_Parse(triggers[i][1]);
+    cx_buf out;
+    cx_buf_init(&out, 1 << 16);
+    analytics_error err = {{0}, {0}, {0}};
+    rc = req ? feedback_dist_trigger_create(d, atoll(triggers[i][0]), req, &out, &err) : CX_ENOMEM;
+    if (rc == CX_EINVAL) cli_error("demo trigger %zu was refused: %s (%s) - a bug in cxm demo.", i, err.message, err.field);
+    cx_buf_free(&out);
+    cJSON_Delete(req);
+  }
+  feedback_dist_close(d);
+  if (rc && rc != CX_EINVAL) cli_error("the demo's survey triggers could not be saved (%s).", cx_strerror(rc));
+  return rc ? 1 : 0;
+}
+
 int cmd_demo(const cli_opts *o) {
   int64_t end = cx_now_ms();
   if (o->end && cx_time_parse(o->end, strlen(o->end), &end)) {
@@ -580,6 +608,7 @@ int cmd_demo(const cli_opts *o) {
     if (rc != CX_EINVAL) cli_error("the demo's surveys could not be saved (%s).", cx_strerror(rc));
     status = 1;
   }
+  if (!status && demo_triggers(st, pr, fb)) status = 1;
   if (!status) {
     printf("%s\n", creds);
     fflush(stdout);
@@ -588,7 +617,7 @@ int cmd_demo(const cli_opts *o) {
     double secs = (double)(cx_mono_ns() - t0) / 1e9;
     fprintf(stderr,
             "cxm: demo company ready in %s: %llu customers (%llu profiles merged into them), %llu events"
-            " over 12 months, 5 segments, 2 journey maps and 4 surveys with %zu responses, in %.1f s\n",
+            " over 12 months, 5 segments, 2 journey maps, 4 surveys with %zu responses and 2 survey triggers, in %.1f s\n",
             o->data, (unsigned long long)ps.customers, (unsigned long long)ps.merged,
             (unsigned long long)imported, responses, secs);
   }

@@ -88,15 +88,6 @@ static int text_ok(const char *s, size_t max, int controls_ok) {
   return 1;
 }
 
-static const char *unknown_member(const cJSON *obj, const char *const *names) {
-  for (const cJSON *m = obj->child; m; m = m->next) {
-    int ok = 0;
-    for (size_t i = 0; names[i] && !ok; i++) ok = !strcmp(m->string, names[i]);
-    if (!ok) return m->string;
-  }
-  return NULL;
-}
-
 static void bind_text(sqlite3_stmt *st, int i, const char *s) {
   if (s) sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
   else sqlite3_bind_null(st, i);
@@ -199,7 +190,7 @@ static cx_err apply_settings(void *ctx, sqlite3 *db) {
 
 cx_err feedback_dist_settings_put(feedback_dist *d, const cJSON *req, cx_buf *out, analytics_error *err) {
   static const char *const names[] = {"fatigue_days", "public_url", NULL};
-  const char *u = unknown_member(req, names);
+  const char *u = fb_unknown_member(req, names);
   if (u)
     return analytics_refuse(err, "invalid_field", u, "Unknown member \"%.40s\": the settings are fatigue_days and public_url.", u);
   settings_put p = {{0}, NULL};
@@ -761,7 +752,7 @@ static char *spec_of(const cJSON *req) {
 
 cx_err feedback_dist_create(feedback_dist *d, int64_t survey, const cJSON *req, cx_buf *out, analytics_error *err) {
   static const char *const names[] = {"name", "subject", "body", "to", "reminder_after", "expires_in", NULL};
-  const char *u = unknown_member(req, names);
+  const char *u = fb_unknown_member(req, names);
   if (u)
     return analytics_refuse(err, "invalid_field", u,
                             "Unknown member \"%.40s\": a distribution has name, subject, body, to, reminder_after and expires_in.", u);
@@ -1013,7 +1004,7 @@ static cx_err apply_trigger(void *ctx, sqlite3 *db) {
 cx_err feedback_dist_trigger_create(feedback_dist *d, int64_t survey, const cJSON *req, cx_buf *out,
                                     analytics_error *err) {
   static const char *const names[] = {"name", "event", "delay", "where", "subject", "body", "reminder_after", "expires_in", NULL};
-  const char *u = unknown_member(req, names);
+  const char *u = fb_unknown_member(req, names);
   if (u)
     return analytics_refuse(err, "invalid_field", u, "Unknown member \"%.40s\": a trigger has event, delay, where, subject, "
                             "body, name, reminder_after and expires_in.", u);

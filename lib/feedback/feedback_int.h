@@ -117,6 +117,9 @@ typedef struct {
 int64_t fb_root(feedback *f, int64_t customer);
 
 /* survey.c */
+/* The first member of obj whose name is not in names (NULL-terminated);
+ * NULL when all are known. */
+const char *fb_unknown_member(const cJSON *obj, const char *const *names);
 /* Checks req as POST /surveys would and compiles it (id 1, version 1),
  * without a store: for tests and the fuzzer. */
 cx_err fb_survey_from_json(const cJSON *req, feedback_survey **out, analytics_error *err);

@@ -667,15 +667,6 @@ static const char *str_member(const cJSON *o, const char *name, int *bad) {
   return v->valuestring;
 }
 
-static const char *unknown_member(const cJSON *obj, const char *const *names) {
-  for (const cJSON *m = obj->child; m; m = m->next) {
-    int ok = 0;
-    for (size_t i = 0; names[i] && !ok; i++) ok = !strcmp(m->string, names[i]);
-    if (!ok) return m->string;
-  }
-  return NULL;
-}
-
 /* The request's customer, context and time (the answers are checked
  * against the survey apart). */
 static cx_err parse_request(const cJSON *req, int employee, feedback_who *who, feedback_context *ctx, int64_t *submitted,
@@ -684,7 +675,7 @@ static cx_err parse_request(const cJSON *req, int employee, feedback_who *who, f
   static const char *const cust[] = {"user_id", "anonymous_id", "email", NULL};
   static const char *const ctxn[] = {"channel", "touchpoint", "unit", "agent", "language", NULL};
   if (!cJSON_IsObject(req)) return analytics_refuse(err, "invalid_field", "response", "A response is a JSON object.");
-  const char *u = unknown_member(req, top);
+  const char *u = fb_unknown_member(req, top);
   if (u) return analytics_refuse(err, "invalid_field", u, "Unknown member \"%.40s\": a response has customer, answers, context and submitted_at.", u);
   const cJSON *c = cJSON_GetObjectItemCaseSensitive(req, "customer");
   const cJSON *x = cJSON_GetObjectItemCaseSensitive(req, "context");
@@ -696,7 +687,7 @@ static cx_err parse_request(const cJSON *req, int employee, feedback_who *who, f
   if (!employee && !cJSON_IsObject(c))
     return analytics_refuse(err, "invalid_field", "customer", "customer must be an object with user_id, anonymous_id or email.");
   if (employee) goto context;
-  if ((u = unknown_member(c, cust)))
+  if ((u = fb_unknown_member(c, cust)))
     return analytics_refuse(err, "invalid_field", "customer", "Unknown member customer.%.40s: use user_id, anonymous_id or email.", u);
   *who = (feedback_who){str_member(c, "user_id", &bad), str_member(c, "anonymous_id", &bad), str_member(c, "email", &bad)};
   if (bad) return analytics_refuse(err, "wrong_type", "customer", "customer's user_id, anonymous_id and email are strings.");
@@ -706,7 +697,7 @@ context:
   *ctx = (feedback_context){0};
   if (x && !cJSON_IsNull(x)) {
     if (!cJSON_IsObject(x)) return analytics_refuse(err, "invalid_field", "context", "context must be an object.");
-    if ((u = unknown_member(x, ctxn)))
+    if ((u = fb_unknown_member(x, ctxn)))
       return analytics_refuse(err, "invalid_field", "context", "Unknown member context.%.40s: use channel, touchpoint, unit, agent and language.", u);
     *ctx = (feedback_context){str_member(x, "channel", &bad), str_member(x, "touchpoint", &bad), str_member(x, "unit", &bad),
                               str_member(x, "agent", &bad), str_member(x, "language", &bad)};

@@ -40,7 +40,7 @@ static int lang_ok(const char *s) {
   return 1;
 }
 
-static const char *unknown_member(const cJSON *obj, const char *const *names) {
+const char *fb_unknown_member(const cJSON *obj, const char *const *names) {
   for (const cJSON *m = obj->child; m; m = m->next) {
     int ok = 0;
     for (size_t i = 0; names[i] && !ok; i++) ok = !strcmp(m->string, names[i]);
@@ -115,7 +115,7 @@ static cx_err check_question(const cJSON *q, size_t i, const cJSON *out_question
   static const char *const names[] = {"id", "type", "text", "required", "scale", "options", "multiple",
                                       "show_if", "description", "placeholder", NULL};
   if (!cJSON_IsObject(q)) return analytics_refuse(err, "invalid_field", "questions", "questions[%zu] must be an object.", i);
-  const char *u = unknown_member(q, names);
+  const char *u = fb_unknown_member(q, names);
   if (u) {
     snprintf(f, sizeof f, "questions[%zu].%.30s", i, u);
     return analytics_refuse(err, "invalid_field", f, "Unknown member \"%.30s\": a question has id, type, text, required, scale, options, multiple, show_if, description and placeholder.", u);
@@ -227,7 +227,7 @@ static cx_err check_survey(const cJSON *req, cJSON **out, int *status, analytics
   static const char *const names[] = {"name", "kind", "status", "description", "language", "title", "intro",
                                       "thanks", "questions", NULL};
   if (!cJSON_IsObject(req)) return analytics_refuse(err, "malformed_json", NULL, "A survey is a JSON object.");
-  const char *u = unknown_member(req, names);
+  const char *u = fb_unknown_member(req, names);
   if (u) return analytics_refuse(err, "invalid_field", u, "Unknown member \"%.40s\": a survey has name, kind, status, description, language, title, intro, thanks and questions.", u);
   cJSON *doc = cJSON_CreateObject();
   if (!doc) return CX_ENOMEM;

@@ -15,20 +15,6 @@ static enum MHD_Result answer(http_server *h, struct MHD_Connection *c, http_req
   return http_send_outcome(h, c, r, status, b, rc, err, &dist_names);
 }
 
-static cJSON *parse_body(http_req *r) {
-  cJSON *body = cJSON_ParseWithLength(r->body.p ? r->body.p : "", r->body.len);
-  if (!cJSON_IsObject(body)) {
-    cJSON_Delete(body);
-    return NULL;
-  }
-  return body;
-}
-
-static const char *qarg(struct MHD_Connection *c, const char *name) {
-  const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
-  return v && *v ? v : NULL;
-}
-
 enum MHD_Result http_survey_settings(http_server *h, struct MHD_Connection *c, http_req *r, int admin) {
   analytics_error err = {{0}, {0}, {0}};
   cx_buf b;
@@ -38,7 +24,7 @@ enum MHD_Result http_survey_settings(http_server *h, struct MHD_Connection *c, h
   }
   if (strcmp(r->method, "PUT")) return http_send_error(h, c, r, 405, "method_not_allowed", "Use GET or PUT.", NULL);
   if (!admin) return http_send_error(h, c, r, 403, "forbidden", "This token may only read.", NULL);
-  cJSON *body = parse_body(r);
+  cJSON *body = http_json_object(r);
   if (!body) return http_send_error(h, c, r, 400, "malformed_json", "The body must be a JSON object.", NULL);
   cx_buf_init(&b, 4096);
   cx_err rc = feedback_dist_settings_put(h->cfg.dist, body, &b, &err);
@@ -59,9 +45,9 @@ enum MHD_Result http_distributions(http_server *h, struct MHD_Connection *c, htt
     if (!get) return http_send_error(h, c, r, 405, "method_not_allowed", "Use GET.", NULL);
     int64_t cursor = 0, limit = 100;
     const char *v;
-    if ((v = qarg(c, "cursor")) && (cx_parse_i64(v, strlen(v), &cursor) || cursor < 0))
+    if ((v = http_query(c, "cursor")) && (cx_parse_i64(v, strlen(v), &cursor) || cursor < 0))
       return http_send_error(h, c, r, 400, "invalid_parameter", "cursor must be a next_cursor of an earlier page.", "cursor");
-    if ((v = qarg(c, "limit")) && (cx_parse_i64(v, strlen(v), &limit) || limit < 1 || limit > 1000))
+    if ((v = http_query(c, "limit")) && (cx_parse_i64(v, strlen(v), &limit) || limit < 1 || limit > 1000))
       return http_send_error(h, c, r, 400, "invalid_parameter", "limit must be a whole number from 1 to 1000.", "limit");
     cx_buf_init(&b, 16 << 20);
     return answer(h, c, r, 200, &b,
@@ -73,7 +59,7 @@ enum MHD_Result http_distributions(http_server *h, struct MHD_Connection *c, htt
   }
   if (strcmp(r->method, "POST")) return http_send_error(h, c, r, 405, "method_not_allowed", "Use GET or POST.", NULL);
   if (!admin) return http_send_error(h, c, r, 403, "forbidden", "This token may only read.", NULL);
-  cJSON *body = parse_body(r);
+  cJSON *body = http_json_object(r);
   if (!body) return http_send_error(h, c, r, 400, "malformed_json", "The body must be a JSON object.", NULL);
   cx_buf_init(&b, 4096);
   cx_err rc = feedback_dist_create(h->cfg.dist, survey, body, &b, &err);
@@ -106,7 +92,7 @@ enum MHD_Result http_triggers(http_server *h, struct MHD_Connection *c, http_req
   }
   if (strcmp(r->method, "POST")) return http_send_error(h, c, r, 405, "method_not_allowed", "Use GET or POST.", NULL);
   if (!admin) return http_send_error(h, c, r, 403, "forbidden", "This token may only read.", NULL);
-  cJSON *body = parse_body(r);
+  cJSON *body = http_json_object(r);
   if (!body) return http_send_error(h, c, r, 400, "malformed_json", "The body must be a JSON object.", NULL);
   cx_buf_init(&b, 64 * 1024);
   cx_err rc = feedback_dist_trigger_create(h->cfg.dist, survey, body, &b, &err);

@@ -3,6 +3,7 @@
 #define CX_HTTP_INT_H
 #include "http.h"
 #include "../base/buf.h"
+#include <cjson/cJSON.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -82,6 +83,11 @@ typedef struct {
 enum MHD_Result http_send_outcome(http_server *h, struct MHD_Connection *c, http_req *r, int status,
                                   cx_buf *b, cx_err rc, const analytics_error *err,
                                   const http_names *names);
+/* A query argument, NULL when absent or empty (MHD's copy). */
+const char *http_query(struct MHD_Connection *c, const char *name);
+/* The request body as a JSON object the caller frees; NULL when it is
+ * not one. */
+cJSON *http_json_object(const http_req *r);
 /* The HTTP status that fits an engine error. */
 int http_status_for(cx_err rc);
 void http_count_reason(http_server *h, const char *code);

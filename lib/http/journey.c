@@ -18,25 +18,20 @@ static enum MHD_Result answer(http_server *h, struct MHD_Connection *c, http_req
   return http_send_outcome(h, c, r, status, b, rc, err, &map_names);
 }
 
-static const char *qarg(struct MHD_Connection *c, const char *name) {
-  const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
-  return v && *v ? v : NULL;
-}
-
 /* GET /journey-maps/{id}?version=&from=&to=&window= */
 static enum MHD_Result get_map(http_server *h, struct MHD_Connection *c, http_req *r, int64_t id) {
   int64_t version = 0, now = cx_now_ms(), to = now, from, window = 30 * DAY_MS;
   const char *v;
   analytics_error err = {{0}, {0}, {0}};
-  if ((v = qarg(c, "version")) && (cx_parse_i64(v, strlen(v), &version) || version < 1))
+  if ((v = http_query(c, "version")) && (cx_parse_i64(v, strlen(v), &version) || version < 1))
     return http_send_error(h, c, r, 400, "invalid_parameter", "version must be a whole number from 1.", "version");
-  if ((v = qarg(c, "to")) && cx_time_parse(v, strlen(v), &to))
+  if ((v = http_query(c, "to")) && cx_time_parse(v, strlen(v), &to))
     return http_send_error(h, c, r, 400, "invalid_parameter", "to must be an ISO-8601 time.", "to");
   from = to - 30 * DAY_MS;
-  if ((v = qarg(c, "from")) && cx_time_parse(v, strlen(v), &from))
+  if ((v = http_query(c, "from")) && cx_time_parse(v, strlen(v), &from))
     return http_send_error(h, c, r, 400, "invalid_parameter", "from must be an ISO-8601 time.", "from");
   if (to <= from) return http_send_error(h, c, r, 400, "invalid_parameter", "to must be after from.", "to");
-  if ((v = qarg(c, "window")) && analytics_parse_duration(v, 365 * DAY_MS, &window))
+  if ((v = http_query(c, "window")) && analytics_parse_duration(v, 365 * DAY_MS, &window))
     return http_send_error(h, c, r, 400, "invalid_parameter",
                            "window must be a duration above 0 and at most 365d, such as 12h or 7d.", "window");
   analytics_ctx ax;
@@ -44,7 +39,7 @@ static enum MHD_Result get_map(http_server *h, struct MHD_Connection *c, http_re
   ax.now_ms = now;
   cx_buf b;
   cx_buf_init(&b, 4 << 20);
-  const char *live = qarg(c, "live");
+  const char *live = http_query(c, "live");
   int with_live = !live || strcmp(live, "false");
   cx_err rc = journey_map_get(h->cfg.st, id, version, with_live ? &ax : NULL, h->cfg.fb, from, to, window, &b, &err);
   http_analytics_ctx_done(h, &ax);

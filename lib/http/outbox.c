@@ -10,11 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *qarg(struct MHD_Connection *c, const char *name) {
-  const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
-  return v && *v ? v : NULL;
-}
-
 static enum MHD_Result send_body(http_server *h, struct MHD_Connection *c, http_req *r, int status, cx_buf *b,
                                  cx_err rc) {
   static const http_names names = {"delivery_not_found", "No delivery has this id.", NULL, NULL};
@@ -26,13 +21,13 @@ static enum MHD_Result refused(http_server *h, struct MHD_Connection *c, http_re
 }
 
 static enum MHD_Result list(http_server *h, struct MHD_Connection *c, http_req *r) {
-  outbox_filter f = {.status = qarg(c, "status"), .kind = qarg(c, "kind"), .ref = qarg(c, "ref"), .limit = 50};
+  outbox_filter f = {.status = http_query(c, "status"), .kind = http_query(c, "kind"), .ref = http_query(c, "ref"), .limit = 50};
   const char *v;
   int64_t n;
-  if ((v = qarg(c, "limit")) && (cx_parse_i64(v, strlen(v), &n) || n < 1 || n > 1000))
+  if ((v = http_query(c, "limit")) && (cx_parse_i64(v, strlen(v), &n) || n < 1 || n > 1000))
     return http_send_error(h, c, r, 400, "invalid_parameter", "limit must be a whole number from 1 to 1000.", "limit");
   if (v) f.limit = (size_t)n;
-  if ((v = qarg(c, "cursor")) && (cx_parse_i64(v, strlen(v), &f.before) || f.before <= 0))
+  if ((v = http_query(c, "cursor")) && (cx_parse_i64(v, strlen(v), &f.before) || f.before <= 0))
     return http_send_error(h, c, r, 400, "invalid_parameter", "cursor must be a next_cursor value from an earlier page.",
                            "cursor");
   if (f.status && strcmp(f.status, "queued") && strcmp(f.status, "sending") && strcmp(f.status, "sent") &&

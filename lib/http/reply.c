@@ -112,3 +112,17 @@ enum MHD_Result http_send_outcome(http_server *h, struct MHD_Connection *c, http
   cx_buf_free(b);
   return ret;
 }
+
+const char *http_query(struct MHD_Connection *c, const char *name) {
+  const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
+  return v && *v ? v : NULL;
+}
+
+cJSON *http_json_object(const http_req *r) {
+  cJSON *body = cJSON_ParseWithLength(r->body.p ? r->body.p : "", r->body.len);
+  if (!cJSON_IsObject(body)) {
+    cJSON_Delete(body);
+    return NULL;
+  }
+  return body;
+}

@@ -101,11 +101,6 @@ static void wanted_lang(struct MHD_Connection *c, const char *given, char out[16
   if (tag_ok(al, n)) snprintf(out, 16, "%.*s", (int)n, al);
 }
 
-static const char *qarg(struct MHD_Connection *c, const char *name) {
-  const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
-  return v && *v ? v : NULL;
-}
-
 /* The session id of the cookie, when it is one we could have made. */
 static int session_of(struct MHD_Connection *c, char out[SESSION_HEX + 1]) {
   const char *v = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, COOKIE);
@@ -217,7 +212,7 @@ enum MHD_Result http_respondent(http_server *h, struct MHD_Connection *c, http_r
   http_form form = {0};
   const char *lang_arg = NULL, *page_arg = NULL;
   enum MHD_Result ret;
-  wanted_lang(c, get ? qarg(c, "lang") : NULL, p.lang);
+  wanted_lang(c, get ? http_query(c, "lang") : NULL, p.lang);
   if (!get && !post) return notice(&p, 405, FEEDBACK_NOTICE_METHOD, NULL);
   if (cx_parse_i64(rest, strlen(rest), &x.id) || x.id <= 0) return notice(&p, 404, FEEDBACK_NOTICE_NOT_FOUND, NULL);
   if (post) {
@@ -253,7 +248,7 @@ enum MHD_Result http_respondent(http_server *h, struct MHD_Connection *c, http_r
     if (x.token && !*x.token) x.token = NULL;
     wanted_lang(c, lang_arg, p.lang);
   } else {
-    x.token = qarg(c, "t");
+    x.token = http_query(c, "t");
   }
   cx_err rc = feedback_survey_acquire(h->cfg.fb, x.id, &x.s);
   if (rc) {
@@ -306,7 +301,7 @@ enum MHD_Result http_respondent(http_server *h, struct MHD_Connection *c, http_r
   if (post) {
     ret = post_page(&p, &x, page_arg, form.fields, form.n);
   } else {
-    const char *edit_arg = qarg(c, "edit");
+    const char *edit_arg = http_query(c, "edit");
     int edit = edit_arg && !strcmp(edit_arg, "1"); /* from page 1, answers shown */
     if (x.complete && !edit) {
       ret = show_thanks(&p, &x);
@@ -450,7 +445,7 @@ enum MHD_Result http_unsubscribe(http_server *h, struct MHD_Connection *c, http_
   page p = {.h = h, .c = c, .r = r, .lang = "en"};
   int get = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD"), post = !strcmp(r->method, "POST");
   if (!get && !post) return notice(&p, 405, FEEDBACK_NOTICE_METHOD, NULL);
-  const char *token = qarg(c, "t");
+  const char *token = http_query(c, "t");
   http_form form = {0};
   if (!token && post) {
     const char *why;

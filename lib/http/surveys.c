@@ -16,29 +16,15 @@ static enum MHD_Result answer(http_server *h, struct MHD_Connection *c, http_req
   return http_send_outcome(h, c, r, status, b, rc, err, &survey_names);
 }
 
-static const char *qarg(struct MHD_Connection *c, const char *name) {
-  const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
-  return v && *v ? v : NULL;
-}
-
-static cJSON *parse_body(http_req *r) {
-  cJSON *body = cJSON_ParseWithLength(r->body.p ? r->body.p : "", r->body.len);
-  if (!cJSON_IsObject(body)) {
-    cJSON_Delete(body);
-    return NULL;
-  }
-  return body;
-}
-
 static enum MHD_Result responses(http_server *h, struct MHD_Connection *c, http_req *r, int64_t id, int admin) {
   analytics_error err = {{0}, {0}, {0}};
   cx_buf b;
   if (!strcmp(r->method, "GET") || !strcmp(r->method, "HEAD")) {
     int64_t cursor = 0, limit = 50;
     const char *v;
-    if ((v = qarg(c, "cursor")) && (cx_parse_i64(v, strlen(v), &cursor) || cursor < 0))
+    if ((v = http_query(c, "cursor")) && (cx_parse_i64(v, strlen(v), &cursor) || cursor < 0))
       return http_send_error(h, c, r, 400, "invalid_parameter", "cursor must be a next_cursor of an earlier page.", "cursor");
-    if ((v = qarg(c, "limit")) && (cx_parse_i64(v, strlen(v), &limit) || limit < 1 || limit > 1000))
+    if ((v = http_query(c, "limit")) && (cx_parse_i64(v, strlen(v), &limit) || limit < 1 || limit > 1000))
       return http_send_error(h, c, r, 400, "invalid_parameter", "limit must be a whole number from 1 to 1000.", "limit");
     const feedback_survey *s;
     cx_err rc = feedback_survey_acquire(h->cfg.fb, id, &s);
@@ -49,7 +35,7 @@ static enum MHD_Result responses(http_server *h, struct MHD_Connection *c, http_
   }
   if (strcmp(r->method, "POST")) return http_send_error(h, c, r, 405, "method_not_allowed", "Use GET or POST.", NULL);
   if (!admin) return http_send_error(h, c, r, 403, "forbidden", "This token may only read.", NULL);
-  cJSON *body = parse_body(r);
+  cJSON *body = http_json_object(r);
   if (!body) return http_send_error(h, c, r, 400, "malformed_json", "The body must be a JSON object.", NULL);
   int64_t rid = 0, cust = 0;
   cx_err rc = feedback_respond(h->cfg.fb, id, body, &rid, &cust, &err);
@@ -64,7 +50,7 @@ static enum MHD_Result responses(http_server *h, struct MHD_Connection *c, http_
 static enum MHD_Result responses_batch(http_server *h, struct MHD_Connection *c, http_req *r, int64_t id, int admin) {
   if (strcmp(r->method, "POST")) return http_send_error(h, c, r, 405, "method_not_allowed", "Use POST.", NULL);
   if (!admin) return http_send_error(h, c, r, 403, "forbidden", "This token may only read.", NULL);
-  cJSON *body = parse_body(r);
+  cJSON *body = http_json_object(r);
   if (!body) return http_send_error(h, c, r, 400, "malformed_json", "The body must be a JSON object.", NULL);
   const cJSON *list = cJSON_GetObjectItemCaseSensitive(body, "responses");
   int n = cJSON_GetArraySize(list);
@@ -115,7 +101,7 @@ enum MHD_Result http_surveys(http_server *h, struct MHD_Connection *c, http_req 
     cx_buf_init(&b, 8 << 20);
     if (!id) return answer(h, c, r, 200, &b, feedback_surveys_list(h->cfg.fb, &b), &err);
     int64_t version = 0;
-    const char *v = qarg(c, "version");
+    const char *v = http_query(c, "version");
     if (v && (cx_parse_i64(v, strlen(v), &version) || version < 1)) {
       cx_buf_free(&b);
       return http_send_error(h, c, r, 400, "invalid_parameter", "version must be a whole number from 1.", "version");
@@ -130,7 +116,7 @@ enum MHD_Result http_surveys(http_server *h, struct MHD_Connection *c, http_req 
   if (!admin) return http_send_error(h, c, r, 403, "forbidden", "This token may only read.", NULL);
   cx_buf_init(&b, 1 << 20);
   if (del) return answer(h, c, r, 204, &b, feedback_survey_delete(h->cfg.fb, id, &err), &err);
-  cJSON *body = parse_body(r);
+  cJSON *body = http_json_object(r);
   if (!body) {
     cx_buf_free(&b);
     return http_send_error(h, c, r, 400, "malformed_json", "The body must be a JSON object.", NULL);
@@ -142,7 +128,7 @@ enum MHD_Result http_surveys(http_server *h, struct MHD_Connection *c, http_req 
 
 static enum MHD_Result time_arg(http_server *h, struct MHD_Connection *c, http_req *r, const char *name, int64_t *out,
                                 int *bad) {
-  const char *v = qarg(c, name);
+  const char *v = http_query(c, name);
   if (v && cx_time_parse(v, strlen(v), out)) {
     *bad = 1;
     char msg[80];
@@ -162,10 +148,10 @@ static enum MHD_Result enps_cx(http_server *h, struct MHD_Connection *c, http_re
   if (!bad) ret = time_arg(h, c, r, "to", &to, &bad);
   if (bad) return ret;
   if (to <= from) return http_send_error(h, c, r, 400, "invalid_parameter", "to must be after from.", "to");
-  const char *v = qarg(c, "min_n");
+  const char *v = http_query(c, "min_n");
   if (v && (cx_parse_i64(v, strlen(v), &min_n) || min_n < 1 || min_n > 1000000))
     return http_send_error(h, c, r, 400, "invalid_parameter", "min_n must be a whole number from 1.", "min_n");
-  v = qarg(c, "cx");
+  v = http_query(c, "cx");
   feedback_metric_kind k = !v || !strcmp(v, "csat") ? FEEDBACK_CSAT : !strcmp(v, "nps") ? FEEDBACK_NPS : FEEDBACK_CES;
   analytics_error err = {{0}, {0}, {0}};
   cx_buf b;
@@ -183,9 +169,9 @@ enum MHD_Result http_feedback_metric(http_server *h, struct MHD_Connection *c, h
   else return http_send_error(h, c, r, 404, "not_found", "The metrics are nps, csat and ces.", NULL);
   if (strcmp(r->method, "GET") && strcmp(r->method, "HEAD"))
     return http_send_error(h, c, r, 405, "method_not_allowed", "Use GET.", NULL);
-  feedback_query q = {.from = CX_TIME_MIN, .to = CX_TIME_MAX, .question = qarg(c, "question"), .by = qarg(c, "by"),
-                      .interval = qarg(c, "interval"), .seg = h->cfg.seg};
-  const char *v = qarg(c, "survey");
+  feedback_query q = {.from = CX_TIME_MIN, .to = CX_TIME_MAX, .question = http_query(c, "question"), .by = http_query(c, "by"),
+                      .interval = http_query(c, "interval"), .seg = h->cfg.seg};
+  const char *v = http_query(c, "survey");
   if (v && (cx_parse_i64(v, strlen(v), &q.survey) || q.survey <= 0))
     return http_send_error(h, c, r, 400, "unknown_survey", "survey must be a survey's id.", "survey");
   int bad = 0;
@@ -195,7 +181,7 @@ enum MHD_Result http_feedback_metric(http_server *h, struct MHD_Connection *c, h
   if (!bad) ret = time_arg(h, c, r, "compare_to", &q.compare_to, &bad);
   if (bad) return ret;
   if (q.to <= q.from) return http_send_error(h, c, r, 400, "invalid_parameter", "to must be after from.", "to");
-  if (!qarg(c, "compare_from") != !qarg(c, "compare_to") || (qarg(c, "compare_from") && q.compare_to <= q.compare_from))
+  if (!http_query(c, "compare_from") != !http_query(c, "compare_to") || (http_query(c, "compare_from") && q.compare_to <= q.compare_from))
     return http_send_error(h, c, r, 400, "invalid_parameter",
                            "compare_from and compare_to go together, compare_to after compare_from.", "compare_to");
   analytics_error err = {{0}, {0}, {0}};
@@ -211,9 +197,9 @@ enum MHD_Result http_feedback(http_server *h, struct MHD_Connection *c, http_req
     return http_send_error(h, c, r, 405, "method_not_allowed", "Use GET.", NULL);
   int themes = !strcmp(what, "themes");
   if (*what && !themes) return http_send_error(h, c, r, 404, "not_found", "There is no such API resource.", NULL);
-  feedback_verbatim_query q = {.from = CX_TIME_MIN, .to = CX_TIME_MAX, .limit = 50, .sentiment = qarg(c, "sentiment"),
-                               .theme = qarg(c, "theme"), .q = qarg(c, "q")};
-  const char *v = qarg(c, "survey");
+  feedback_verbatim_query q = {.from = CX_TIME_MIN, .to = CX_TIME_MAX, .limit = 50, .sentiment = http_query(c, "sentiment"),
+                               .theme = http_query(c, "theme"), .q = http_query(c, "q")};
+  const char *v = http_query(c, "survey");
   if (v && (cx_parse_i64(v, strlen(v), &q.survey) || q.survey <= 0))
     return http_send_error(h, c, r, 400, "unknown_survey", "survey must be a survey's id.", "survey");
   int bad = 0;
@@ -222,9 +208,9 @@ enum MHD_Result http_feedback(http_server *h, struct MHD_Connection *c, http_req
   if (bad) return ret;
   if (q.to <= q.from) return http_send_error(h, c, r, 400, "invalid_parameter", "to must be after from.", "to");
   int64_t limit = 50;
-  if ((v = qarg(c, "cursor")) && (cx_parse_i64(v, strlen(v), &q.cursor) || q.cursor < 0))
+  if ((v = http_query(c, "cursor")) && (cx_parse_i64(v, strlen(v), &q.cursor) || q.cursor < 0))
     return http_send_error(h, c, r, 400, "invalid_parameter", "cursor must be a next_cursor of an earlier page.", "cursor");
-  if ((v = qarg(c, "limit")) && (cx_parse_i64(v, strlen(v), &limit) || limit < 1 || limit > 1000))
+  if ((v = http_query(c, "limit")) && (cx_parse_i64(v, strlen(v), &limit) || limit < 1 || limit > 1000))
     return http_send_error(h, c, r, 400, "invalid_parameter", "limit must be a whole number from 1 to 1000.", "limit");
   q.limit = (size_t)limit;
   analytics_error err = {{0}, {0}, {0}};

@@ -53,9 +53,20 @@ build/cxm: $(LIB_SRC) $(SRC) $(HDRS) build/web_assets.c $(GEN_SRC)
 	@mkdir -p build
 	$(CC) $(CFLAGS_BASE) $(OPT) -o $@ $(LIB_SRC) $(SRC) build/web_assets.c $(GEN_SRC) $(LIBS)
 
-build/asan/cxm: $(LIB_SRC) $(SRC) $(HDRS) build/web_assets.c $(GEN_SRC)
+# The sanitizer builds compile each library file once into an archive
+# that the server, the unit tests and the fuzz targets link: much faster
+# than compiling the whole library for each of them.
+LIB_OBJ_ASAN := $(patsubst %.c,build/asan/obj/%.o,$(LIB_SRC) $(GEN_SRC))
+build/asan/obj/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(SAN) -c -o $@ $<
+build/asan/libcxm.a: $(LIB_OBJ_ASAN)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/asan/cxm: $(SRC) $(HDRS) build/web_assets.c build/asan/libcxm.a
 	@mkdir -p build/asan
-	$(CC) $(CFLAGS_BASE) $(SAN) -o $@ $(LIB_SRC) $(SRC) build/web_assets.c $(GEN_SRC) $(LIBS)
+	$(CC) $(CFLAGS_BASE) $(SAN) -o $@ $(SRC) build/web_assets.c build/asan/libcxm.a $(LIBS)
 
 # Installs what is missing: Debian packages (as root or through sudo), and
 # the npm packages of web/ and tests/ into their node_modules (git-ignored).
@@ -82,9 +93,9 @@ run: deps build/cxm
 # unit tests (cmocka) with the sanitizers
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,build/asan/%,$(UNIT_SRC))
-build/asan/test_%: tests/unit/test_%.c $(LIB_SRC) $(HDRS) $(GEN_SRC)
+build/asan/test_%: tests/unit/test_%.c build/asan/libcxm.a
 	@mkdir -p build/asan
-	$(CC) $(CFLAGS_BASE) $(SAN) -o $@ $< $(LIB_SRC) $(GEN_SRC) $(LIBS) -lcmocka
+	$(CC) $(CFLAGS_BASE) $(SAN) -o $@ $< build/asan/libcxm.a $(LIBS) -lcmocka
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 $$t; done
@@ -101,10 +112,17 @@ browser: build/asan/cxm
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
 FUZZ_BIN := $(patsubst fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 FUZZ_SECONDS ?= 60
-build/fuzz/%: fuzz/%.c $(LIB_SRC) $(HDRS) $(GEN_SRC)
+FUZZ_FLAGS := -O1 -g -fno-sanitize-recover=all
+LIB_OBJ_FUZZ := $(patsubst %.c,build/fuzz/obj/%.o,$(LIB_SRC) $(GEN_SRC))
+build/fuzz/obj/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(CFLAGS_BASE) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
+build/fuzz/libcxm.a: $(LIB_OBJ_FUZZ)
+	@rm -f $@
+	ar rcs $@ $^
+build/fuzz/%: fuzz/%.c build/fuzz/libcxm.a
 	@mkdir -p build/fuzz
-	$(CLANG) $(CFLAGS_BASE) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	  -o $@ $< $(LIB_SRC) $(GEN_SRC) $(LIBS)
+	$(CLANG) $(CFLAGS_BASE) $(FUZZ_FLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< build/fuzz/libcxm.a $(LIBS)
 
 fuzz: $(FUZZ_BIN)
 	@set -e; for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p build/fuzz/corpus-$$n; \

@@ -8,8 +8,11 @@ passed=0 failed=0
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
+# builds on both cores (each library file is compiled once per flavour)
+jobs=${JOBS:-$(nproc 2>/dev/null || echo 2)}
+
 # unit tests (cmocka)
-make --no-print-directory unit 2>&1 | tee "$log"
+make --no-print-directory -j"$jobs" unit 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 p=$(grep -oE '^\[  PASSED  \] [0-9]+' "$log" | awk '{s+=$4} END {print s+0}')
 f=$(grep -oE '^\[  FAILED  \] [0-9]+ test' "$log" | awk '{s+=$4} END {print s+0}')
@@ -17,7 +20,7 @@ f=$(grep -oE '^\[  FAILED  \] [0-9]+ test' "$log" | awk '{s+=$4} END {print s+0}
 passed=$((passed + p)) failed=$((failed + f))
 
 # fuzz smoke: each target briefly over its corpus
-make --no-print-directory fuzz FUZZ_SECONDS=${FUZZ_SECONDS:-10} 2>&1 | tee "$log"
+make --no-print-directory -j"$jobs" fuzz FUZZ_SECONDS=${FUZZ_SECONDS:-10} 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 n=$(grep -c '^Done ' "$log")
 if [ "$rc" -eq 0 ]; then passed=$((passed + n)); else failed=$((failed + 1)); fi

@@ -224,7 +224,7 @@ function sendCard(s: Survey, ctx: PageContext, sent: () => void): HTMLElement {
   const segSel = h('select', { name: 'segment' }, h('option', { value: '' }, 'Loading segments…'));
   const segF = field('Segment', segSel, { cls: 'grow', help: 'Its members now (at most 10,000).' });
   const listIn = h('textarea', { name: 'recipients', rows: 4, spellcheck: 'false', class: 'mono-input', placeholder: 'u-42\nada@example.com' });
-  const listF = field('Customers', listIn, { cls: 'grow', help: 'One user id or e-mail per line (at most 10,000).' });
+  const listF = field('User ids or e-mails', listIn, { cls: 'grow', help: 'One user id or e-mail per line (at most 10,000).' });
   const toBox = h('div', { class: 'form-row' });
   const showTo = (): void => replace(toBox, segRadio.checked ? segF.el : listF.el);
   segRadio.addEventListener('change', showTo);

@@ -240,8 +240,8 @@ function sendCard(s: Survey, ctx: PageContext, sent: () => void): HTMLElement {
 
   const remF = field('Reminder after', h('input', { type: 'text', name: 'reminder_after', maxlength: 12, autocomplete: 'off', spellcheck: 'false', class: 'short', placeholder: '3d' }),
     { help: 'Optional: one reminder to who has not answered, e.g. 3d.' });
-  const expF = field('Expires in', h('input', { type: 'text', name: 'expires_in', maxlength: 12, autocomplete: 'off', spellcheck: 'false', class: 'short', value: '30d' }),
-    { help: 'How long the link works; at most 366d.' });
+  const expF = field('Links valid for', h('input', { type: 'text', name: 'expires_in', maxlength: 12, autocomplete: 'off', spellcheck: 'false', class: 'short', value: '30d' }),
+    { help: 'How long the links work (they expire after); at most 366d.' });
 
   const send = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Send');
   const formErr = h('div', { class: 'form-alert' });

@@ -659,3 +659,87 @@ export interface EnpsCx {
   correlation: number | null;
   p_value: number | null; /* t test of r = 0; null below 4 teams */
 }
+
+// ---- Sending surveys by e-mail (docs/distribution.md) ----
+
+export type SkipReason = 'no_email' | 'fatigue' | 'unsubscribed' | 'no_consent' | 'unknown' | 'duplicate';
+
+export interface SurveySettings {
+  fatigue_days: number;
+  public_url: string;
+}
+
+/** Counts shared by a distribution and a trigger. */
+export interface SendCounts {
+  invited: number;
+  sent: number;
+  failed: number;
+  reminded: number;
+  responded: number;
+  /** responded / invited; null before any invitation */
+  response_rate: number | null;
+  skipped: Partial<Record<SkipReason, number>>;
+}
+
+export interface Distribution extends SendCounts {
+  id: string;
+  name: string;
+  created_at: string;
+  subject: string;
+  reminder_after: string | null;
+  expires_in: string | null;
+}
+
+export interface Invitation {
+  id: string;
+  customer_id: string;
+  /** masked (a***@example.com) for a read-only token */
+  email: string | null;
+  status: 'scheduled' | 'sent' | 'skipped' | 'cancelled';
+  /** the outbox status: queued, sending, sent or failed */
+  delivery: string | null;
+  sent_at: string | null;
+  reminded_at: string | null;
+  responded: boolean;
+}
+
+export interface DistributionDetail extends Distribution {
+  invitations: Invitation[];
+  next_cursor: string | null;
+}
+
+/** POST /surveys/{id}/distributions. */
+export interface DistributionDoc {
+  name: string;
+  subject: string;
+  body: string;
+  to: { customers: ({ user_id: string } | { email: string })[] } | { segment: string };
+  reminder_after?: string;
+  expires_in?: string;
+}
+
+export interface DistributionSent {
+  id: string;
+  invited: number;
+  skipped: Partial<Record<SkipReason, number>>;
+}
+
+export interface SurveyTrigger extends SendCounts {
+  id: string;
+  name: string;
+  created_at: string;
+  event: string;
+  delay: string | null;
+  where: string | null;
+  subject: string;
+  reminder_after: string | null;
+  expires_in: string | null;
+  scheduled: number;
+}
+
+export interface OutboxList {
+  deliveries: unknown[];
+  next_cursor: string | null;
+  /** false when cxm serve runs without --smtp: mail stays queued */
+  mail_configured: boolean;
+}

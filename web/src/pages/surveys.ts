@@ -18,6 +18,7 @@ import { aborted, emptyState, errorState, loading, pageHeader } from '../ui';
 import type { PageContext } from '../router';
 import { field, type Field } from '../analytics';
 import { textOf } from '../listen';
+import { distributionSection, settingsCard } from './distribution';
 
 const RESPONSES_PAGE = 25;
 const MAX_QUESTIONS = 50;
@@ -66,7 +67,7 @@ export function surveysPage(main: HTMLElement, ctx: PageContext): void {
   const results = h('div', { class: 'results', 'aria-busy': 'true' });
   main.append(
     pageHeader('Surveys', 'NPS, CSAT, CES and your own questions, asked on the public survey page or sent through the API.', add),
-    takeFlash() ?? '', results);
+    takeFlash() ?? '', results, settingsCard(ctx));
   async function load(): Promise<void> {
     replace(results, loading('Loading surveys…'));
     try {
@@ -485,7 +486,7 @@ export function surveyPage(main: HTMLElement, ctx: PageContext): void {
     replace(main,
       h('a', { class: 'back', href: '#/surveys' }, '← Surveys'),
       pageHeader(s.name, `${s.kind === 'employee' ? 'Employee' : 'Customer'} survey · ${fmtInt(s.questions.length)} questions`, actions),
-      actionMsg, facts, linkCard(s, ctx), questions,
+      actionMsg, facts, linkCard(s, ctx), distributionSection(s, ctx), questions,
       h('section', { class: 'card', 'aria-labelledby': 'h-responses' }, h('h2', { id: 'h-responses' }, 'Latest responses'), respBox));
     if (document.activeElement === main || document.activeElement === document.body) main.querySelector<HTMLElement>('h1')?.focus({ preventScroll: true });
     responses(respBox, s, ctx);

@@ -295,8 +295,12 @@ test('webhook: the test webhook arrives signed with the secret the API shows', a
 });
 
 test('kill -9: an acknowledged test e-mail survives and is sent after the restart', async () => {
-  const down = await freePort();
-  const first = await startServer(serve(down, { env: { CXM_OUTBOX_RETRY_MS: '60000' } }));
+  // an SMTP server that accepts and never answers: the first attempt hangs
+  // (or has not started) when the server is killed, so nothing pushes the
+  // delivery's next attempt into the future; either way it is due at the restart
+  const mute = net.createServer(() => {});
+  await new Promise((resolve) => mute.listen(0, '127.0.0.1', resolve));
+  const first = await startServer(serve(mute.address().port, { env: { CXM_OUTBOX_RETRY_MS: '60000' } }));
   let r;
   try {
     r = await api(first, '/outbox/test-mail', { method: 'POST', body: { to: 'survivor@example.com' } });
@@ -305,6 +309,7 @@ test('kill -9: an acknowledged test e-mail survives and is sent after the restar
     throw withServerLog(e, first);
   }
   await first.kill();
+  mute.close();
   const smtp = await smtpServer();
   const second = await startServer({ data: first.data, creds: first.creds, ...serve(smtp.port) });
   try {

@@ -93,7 +93,7 @@ run: deps build/cxm
 # unit tests (cmocka) with the sanitizers
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,build/asan/%,$(UNIT_SRC))
-build/asan/test_%: tests/unit/test_%.c build/asan/libcxm.a
+build/asan/test_%: tests/unit/test_%.c tests/unit/unit.h build/asan/libcxm.a
 	@mkdir -p build/asan
 	$(CC) $(CFLAGS_BASE) $(SAN) -o $@ $< build/asan/libcxm.a $(LIBS) -lcmocka
 

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "unit.h"
 #include <cjson/cJSON.h>
 
 #include "../../lib/base/time.h"
@@ -33,20 +35,6 @@ typedef struct {
   feedback *fb;
   int64_t survey, other;
 } fixture;
-
-static void remove_dir(const char *dir) {
-  DIR *d = opendir(dir);
-  if (!d) return;
-  struct dirent *e;
-  char path[512];
-  while ((e = readdir(d))) {
-    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-    unlink(path);
-  }
-  closedir(d);
-  rmdir(dir);
-}
 
 static int64_t create(fixture *f, const char *doc) {
   cJSON *req = cJSON_Parse(doc);

@@ -1259,6 +1259,13 @@ def part_dashboard():
         ("live: 50 newest", "/api/v1/events?limit=50", None),
         ("live: poll after last", f"/api/v1/events?after={last}", None),
         ("live: store only", "/api/v1/events?source=store&limit=50", None),
+        # the listening pages (the demo's surveys: 1 NPS, 2 CSAT, 3 CES, 4 employee pulse)
+        ("feedback: NPS by month by channel", "/api/v1/metrics/nps?survey=1&by=channel&interval=month", None),
+        ("feedback: CSAT by agent", "/api/v1/metrics/csat?survey=2&by=agent", None),
+        ("feedback: NPS by segment", "/api/v1/metrics/nps?survey=1&by=segment", None),
+        ("verbatims, 50 newest", "/api/v1/feedback?limit=50", None),
+        ("themes of the NPS survey", "/api/v1/feedback/themes?survey=1", None),
+        ("eNPS beside CSAT", "/api/v1/metrics/enps-cx?cx=csat", None),
     ]
     rows = []
     for label, path, ref in calls:

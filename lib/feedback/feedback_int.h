@@ -147,9 +147,14 @@ cx_err fb_check_answers(const feedback_survey *s, const cJSON *answers, int comp
  * s->nq), *n of them; free with fb_verbatims_free. */
 cx_err fb_verbatims_of(feedback *f, const feedback_survey *s, const cJSON *norm, fb_verbatim *out, size_t *n);
 void fb_verbatims_free(fb_verbatim *v, size_t n);
-/* On the writer thread, inside the response's transaction. nps: the
- * response's NPS answer, -1 when none. */
-cx_err fb_verbatims_write(feedback *f, sqlite3 *db, int64_t response, int64_t survey, int64_t customer, int64_t submitted,
-                          int nps, const char *channel, const fb_verbatim *v, size_t n);
+/* The response a verbatim belongs to: nps its NPS answer, rating its
+ * first CSAT or CES answer (rating_type Q_CSAT or Q_CES); -1 when none. */
+typedef struct {
+  int64_t response, survey, customer, submitted;
+  int nps, rating, rating_type;
+  const char *channel; /* borrowed */
+} fb_verbatim_of;
+/* On the writer thread, inside the response's transaction. */
+cx_err fb_verbatims_write(feedback *f, sqlite3 *db, const fb_verbatim_of *o, const fb_verbatim *v, size_t n);
 
 #endif

@@ -189,6 +189,7 @@ typedef struct {
   const fb_verbatim *verb; /* the text answers, scored */
   size_t nverb;
   int nps; /* the first NPS answer, -1 when none */
+  int rating, rating_type; /* the first CSAT or CES answer and its Q_ type; -1 when none */
   /* set by the listener */
   int64_t id, customer;
 } fb_pending;
@@ -301,7 +302,9 @@ static cx_err write_response(feedback *f, sqlite3 *db, fb_pending *p, int64_t cu
   }
   p->id = sqlite3_last_insert_rowid(db);
   p->customer = customer;
-  if ((rc = fb_verbatims_write(f, db, p->id, p->s->id, customer, p->submitted, p->nps, p->ctx.channel, p->verb, p->nverb)))
+  fb_verbatim_of vo = {.response = p->id, .survey = p->s->id, .customer = customer, .submitted = p->submitted,
+                       .nps = p->nps, .rating = p->rating, .rating_type = p->rating_type, .channel = p->ctx.channel};
+  if ((rc = fb_verbatims_write(f, db, &vo, p->verb, p->nverb)))
     return rc;
   if (old) {
     st = f->upd_repl;
@@ -580,13 +583,16 @@ scores:
   if (!rc) rc = scores_text(s, norm, &x->sc);
   if (!rc) rc = cx_buf_append(&x->sc, "", 1);
   if (!rc) rc = fb_verbatims_of(f, s, norm, x->verb, &x->nverb);
-  int nps = -1;
-  for (size_t i = 0; i < s->nq && nps < 0; i++)
-    if (s->q[i].type == Q_NPS && cJSON_GetObjectItemCaseSensitive(norm, s->q[i].id))
-      nps = cJSON_GetObjectItemCaseSensitive(norm, s->q[i].id)->valueint;
+  int nps = -1, rating = -1, rating_type = -1;
+  for (size_t i = 0; i < s->nq; i++) {
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(norm, s->q[i].id);
+    if (!a) continue;
+    if (s->q[i].type == Q_NPS && nps < 0) nps = a->valueint;
+    if ((s->q[i].type == Q_CSAT || s->q[i].type == Q_CES) && rating < 0) rating = a->valueint, rating_type = s->q[i].type;
+  }
   x->p = (fb_pending){.s = s, .answers = norm, .answers_text = x->answers_text, .scores_text = x->sc.p, .ctx = *ctx,
                       .link = link, .complete = complete, .submitted = submitted, .verb = x->verb,
-                      .nverb = x->nverb, .nps = nps};
+                      .nverb = x->nverb, .nps = nps, .rating = rating, .rating_type = rating_type};
   return rc;
 }
 

@@ -53,30 +53,36 @@ void fb_verbatims_free(fb_verbatim *v, size_t n) {
   for (size_t i = 0; i < n; i++) cx_buf_free(&v[i].phrases);
 }
 
-cx_err fb_verbatims_write(feedback *f, sqlite3 *db, int64_t response, int64_t survey, int64_t customer, int64_t submitted,
-                          int nps, const char *channel, const fb_verbatim *v, size_t n) {
+cx_err fb_verbatims_write(feedback *f, sqlite3 *db, const fb_verbatim_of *o, const fb_verbatim *v, size_t n) {
   if (!n) return CX_OK;
   if (f->ins_verb_db != db) {
     sqlite3_finalize(f->ins_verb);
     f->ins_verb = NULL;
     f->ins_verb_db = NULL;
     if (sqlite3_prepare_v3(db, "INSERT INTO verbatims(response_id, question, survey_id, customer_id, submitted_at, nps,"
-                               " channel, score, label, themes, phrases, text) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                               " channel, score, label, themes, phrases, text, rating, rating_type)"
+                               " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
                            -1, SQLITE_PREPARE_PERSISTENT, &f->ins_verb, NULL))
       return CX_EDB;
     f->ins_verb_db = db;
   }
   sqlite3_stmt *st = f->ins_verb;
   for (size_t i = 0; i < n; i++) {
-    sqlite3_bind_int64(st, 1, response);
+    sqlite3_bind_int64(st, 1, o->response);
     sqlite3_bind_text(st, 2, v[i].question, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, survey);
-    sqlite3_bind_int64(st, 4, customer);
-    sqlite3_bind_int64(st, 5, submitted);
-    if (nps >= 0) sqlite3_bind_int(st, 6, nps);
+    sqlite3_bind_int64(st, 3, o->survey);
+    sqlite3_bind_int64(st, 4, o->customer);
+    sqlite3_bind_int64(st, 5, o->submitted);
+    if (o->nps >= 0) sqlite3_bind_int(st, 6, o->nps);
     else sqlite3_bind_null(st, 6);
-    if (channel) sqlite3_bind_text(st, 7, channel, -1, SQLITE_STATIC);
+    if (o->channel) sqlite3_bind_text(st, 7, o->channel, -1, SQLITE_STATIC);
     else sqlite3_bind_null(st, 7);
+    if (o->rating >= 0) {
+      sqlite3_bind_int(st, 13, o->rating);
+      sqlite3_bind_text(st, 14, fb_type_name[o->rating_type], -1, SQLITE_STATIC);
+    } else {
+      sqlite3_bind_null(st, 13), sqlite3_bind_null(st, 14);
+    }
     sqlite3_bind_double(st, 8, v[i].score);
     sqlite3_bind_int(st, 9, v[i].label);
     sqlite3_bind_int64(st, 10, (sqlite3_int64)v[i].themes);
@@ -137,8 +143,9 @@ cx_err feedback_verbatims(feedback *f, const feedback_verbatim_query *q, cx_buf 
   sqlite3 *db = store_reader_get(f->st);
   sqlite3_stmt *s = NULL;
   cx_err rc = sqlite3_prepare_v2(db,
-                                 "SELECT v.id, v.response_id, v.question, v.survey_id, v.customer_id, v.submitted_at, v.nps,"
-                                 " v.channel, v.score, v.label, v.themes, v.text FROM verbatims v"
+                                 "SELECT v.id, v.response_id, v.question, v.survey_id, v.customer_id, v.submitted_at,"
+                                 " coalesce(v.nps, v.rating), v.channel, v.score, v.label, v.themes, v.text,"
+                                 " CASE WHEN v.nps IS NOT NULL THEN 'nps' ELSE v.rating_type END FROM verbatims v"
                                  " JOIN responses r ON r.id = v.response_id AND r.replaced_by IS NULL"
                                  " WHERE (?1 = 0 OR v.survey_id = ?1) AND (?2 = 2 OR v.label = ?2) AND (?3 = 0 OR v.themes & ?3 != 0)"
                                  " AND (?4 IS NULL OR v.text LIKE ?4 ESCAPE '\\') AND (?5 = 0 OR v.id < ?5)"
@@ -171,8 +178,9 @@ cx_err feedback_verbatims(feedback *f, const feedback_verbatim_query *q, cx_buf 
     if (!rc) rc = cx_buf_json_time(out, sqlite3_column_int64(s, 5));
     if (!rc) rc = cx_buf_puts(out, ",\"text\":");
     if (!rc) rc = cx_buf_json_str(out, (const char *)sqlite3_column_text(s, 11), (size_t)sqlite3_column_bytes(s, 11));
-    if (!rc) rc = sqlite3_column_type(s, 6) == SQLITE_NULL ? cx_buf_puts(out, ",\"score\":null")
-                                                         : cx_buf_printf(out, ",\"score\":%d", sqlite3_column_int(s, 6));
+    if (!rc) rc = sqlite3_column_type(s, 6) == SQLITE_NULL ? cx_buf_puts(out, ",\"score\":null,\"score_type\":null")
+                                                         : cx_buf_printf(out, ",\"score\":%d,\"score_type\":\"%s\"", sqlite3_column_int(s, 6),
+                                                                         (const char *)sqlite3_column_text(s, 12));
     if (!rc) rc = cx_buf_printf(out, ",\"sentiment\":{\"score\":%.4g,\"label\":\"%s\"},\"themes\":", sqlite3_column_double(s, 8),
                                 label_name(sqlite3_column_int(s, 9)));
     if (!rc) rc = theme_list(f, out, (uint64_t)sqlite3_column_int64(s, 10));

@@ -368,6 +368,14 @@ test('verbatims: each text answer with its sentiment and themes, filtered; theme
   assert.equal(byText['I was on hold for 40 minutes and then transferred three times. Terrible.'].sentiment.label, 'negative');
   assert.equal(byText['Great quality and super fast delivery!'].sentiment.label, 'positive');
   assert.equal(byText['Great quality and super fast delivery!'].score, 10);
+  assert.equal(byText['Great quality and super fast delivery!'].score_type, 'nps');
+  // a survey without NPS: the verbatim carries its CSAT
+  const cs = await api(srv, '/surveys', { method: 'POST', body: { name: uid('csatv'), questions: [
+    { id: 'c', type: 'csat', text: 'x' }, { id: 'w', type: 'text', text: 'y', required: false }] } });
+  assert.equal((await respond(cs.json.id, { customer: { user_id: uid('c') }, answers: { c: 2, w: 'The agent was rude.' } })).status, 201);
+  const [cv] = (await api(srv, `/feedback?survey=${cs.json.id}`)).json.responses;
+  assert.equal(cv.score, 2);
+  assert.equal(cv.score_type, 'csat');
   for (const v of all.responses) {
     assert.ok(v.sentiment.score >= -1 && v.sentiment.score <= 1);
     assert.equal(v.survey_id, id);

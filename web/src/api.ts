@@ -610,7 +610,8 @@ export interface Verbatim {
   customer_id: string;
   submitted_at: string;
   text: string;
-  score: number | null;
+  score: number | null; /* the response's NPS answer, or else its first CSAT or CES answer */
+  score_type: 'nps' | 'csat' | 'ces' | null;
   sentiment: { score: number; label: SentimentLabel } | null;
   themes: string[];
   context: Record<string, string>;

@@ -314,6 +314,12 @@ static cx_err compose(const char *body, const char *survey_name, const char *lin
   return rc;
 }
 
+cx_err feedback_dist_template(const char *body, const char *survey_name, const char *link, const char *unsub,
+                              cx_buf *text, cx_buf *html, analytics_error *err) {
+  cx_err rc = check_body(body, err);
+  return rc ? rc : compose(body, survey_name, link, unsub, text, html);
+}
+
 /* ---- one invitation, on the writer's connection ---- */
 
 typedef struct {

@@ -73,4 +73,9 @@ cx_err feedback_dist_trigger_delete(feedback_dist *d, int64_t survey, int64_t id
 cx_err feedback_dist_unsubscribe(feedback_dist *d, const char *token, size_t len, int apply, int *forged,
                                  char masked[OUTBOX_MAX_ADDRESS + 1]);
 
+/* A distribution's template checked as POST …/distributions checks it,
+ * then filled: the mail's text and HTML bodies (for tests and the fuzzer). */
+cx_err feedback_dist_template(const char *body, const char *survey_name, const char *link, const char *unsub,
+                              cx_buf *text, cx_buf *html, analytics_error *err);
+
 #endif

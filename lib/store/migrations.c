@@ -103,8 +103,7 @@ const char *const store_migrations[] = {
     "CREATE TABLE survey_optouts(email TEXT PRIMARY KEY, link TEXT, created_at INTEGER NOT NULL) WITHOUT ROWID;",
     /* 8: a verbatim's rating: the first CSAT or CES answer of its response
      * (for surveys without NPS), and which of the two it is */
-    "ALTER TABLE verbatims ADD COLUMN rating INTEGER;"
-    "ALTER TABLE verbatims ADD COLUMN rating_type TEXT;",
+    "ALTER TABLE verbatims ADD COLUMN rating INTEGER; ALTER TABLE verbatims ADD COLUMN rating_type TEXT;",
 };
 
 const int store_migration_count = (int)(sizeof store_migrations / sizeof store_migrations[0]);

@@ -124,6 +124,8 @@ static cx_err check_question(const cJSON *q, size_t i, const cJSON *out_question
   snprintf(f, sizeof f, "questions[%zu].id", i);
   if (!cJSON_IsString(id) || !id_ok(id->valuestring))
     return analytics_refuse(err, "invalid_field", f, "%s must be 1 to %d letters, digits, '_' or '-', such as q1.", f, FB_MAX_ID);
+  if (!strcmp(id->valuestring, "page") || !strcmp(id->valuestring, "t") || !strcmp(id->valuestring, "lang"))
+    return analytics_refuse(err, "invalid_field", f, "%s: page, t and lang are the respondent page's own fields; choose another id.", f);
   for (const cJSON *o = out_questions->child; o; o = o->next)
     if (!strcmp(cJSON_GetObjectItem(o, "id")->valuestring, id->valuestring))
       return analytics_refuse(err, "invalid_field", f, "Two questions have the id %s.", id->valuestring);

@@ -75,6 +75,8 @@ test('bad surveys: a 400 naming the field, and nothing saved', async () => {
     [q({ type: 'stars' }), 'invalid_field', 'questions[1].type'],
     [q({ id: 'q1' }), 'invalid_field', 'questions[1].id'],
     [q({ id: 'bad id' }), 'invalid_field', 'questions[1].id'],
+    [q({ id: 'page' }), 'invalid_field', 'questions[1].id'],
+    [q({ id: 'lang' }), 'invalid_field', 'questions[1].id'],
     [q({ text: '' }), 'invalid_field', 'questions[1].text'],
     [q({ text: { english: 'x' } }), 'invalid_field', 'questions[1].text'],
     [q({ required: 'yes' }), 'invalid_field', 'questions[1].required'],

@@ -31,7 +31,7 @@ static const char *const fixed =
     "{\"id\":\"s\",\"type\":\"choice\",\"options\":[\"a\",\"b\"],\"text\":\"x\",\"required\":false},"
     "{\"id\":\"m\",\"type\":\"choice\",\"multiple\":true,\"options\":[\"a\",\"b\",\"c\"],\"text\":\"x\",\"required\":false,"
     "\"show_if\":\"answers.s == \\\"a\\\" || answers.n >= 9\"},"
-    "{\"id\":\"t\",\"type\":\"text\",\"text\":{\"en\":\"x\",\"de\":\"y\"},\"required\":false}]}";
+    "{\"id\":\"x\",\"type\":\"text\",\"text\":{\"en\":\"x\",\"de\":\"y\"},\"required\":false}]}";
 
 static feedback_survey *survey;
 

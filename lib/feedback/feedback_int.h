@@ -82,7 +82,8 @@ struct feedback {
   pthread_rwlock_t lock;
   fb_hot *hot;
   fb_cold *cold;
-  size_t nsc, capsc;
+  size_t nsc, capsc; /* in response order: loaded ORDER BY id, then
+                        appended in commit order, and ids only grow */
   fb_span *span;
   size_t nspan;
   uint64_t responses;

@@ -330,11 +330,6 @@ static cx_err on_message(void *ctx, sqlite3 *db, ingest_msg *m, int64_t customer
   return write_response(ctx, db, m->attach, customer, seq);
 }
 
-static int by_response(const void *a, const void *b) {
-  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-  return x < y ? -1 : x > y;
-}
-
 cx_err fb_index_append(feedback *f, const fb_score *x, size_t n) {
   if (f->nsc + n > f->capsc) {
     size_t cap = f->capsc ? f->capsc : 4096;
@@ -371,11 +366,17 @@ static void after_commit(void *ctx) {
   if (!f->npend && !f->nrepl && !f->pend_new) return;
   pthread_rwlock_wrlock(&f->lock);
   f->responses += f->pend_new;
-  if (f->nrepl) { /* rare: a personal link answered again */
-    qsort(f->pend_replaced, f->nrepl, sizeof *f->pend_replaced, by_response);
-    for (size_t i = 0; i < f->nsc; i++)
-      if (bsearch(&f->cold[i].response, f->pend_replaced, f->nrepl, sizeof *f->pend_replaced, by_response))
-        f->hot[i].type |= 0x80;
+  /* a link answered again (each page of the respondent page saves): the
+   * index is in response order, so the replaced answer's scores are found
+   * by a binary search, not a scan */
+  for (size_t r = 0; r < f->nrepl; r++) {
+    size_t lo = 0, hi = f->nsc;
+    while (lo < hi) {
+      size_t mid = lo + (hi - lo) / 2;
+      if (f->cold[mid].response < f->pend_replaced[r]) lo = mid + 1;
+      else hi = mid;
+    }
+    for (; lo < f->nsc && f->cold[lo].response == f->pend_replaced[r]; lo++) f->hot[lo].type |= 0x80;
   }
   if (fb_index_append(f, f->pend, f->npend))
     cx_log("error", "feedback_index_full", "dropped", "scores of a group (out of memory)", NULL);

@@ -244,6 +244,7 @@ async function mint(id, customer, expires_in) {
 }
 
 test('personal links: minted, answered twice (one response with the second answers), forged, expired, closed', async () => {
+  const npsBefore = (await api(srv, `/metrics/nps?survey=${main}`)).json;
   const m = await mint(main, { user_id: 'link-user-1' }, '30d');
   assert.equal(m.status, 201, m.text);
   assert.match(m.json.token, /^[A-Za-z0-9_-]+$/);
@@ -270,6 +271,11 @@ test('personal links: minted, answered twice (one response with the second answe
   const theirs = (await responses()).filter((x) => x.customer_id === cust.json.customers[0].id);
   assert.equal(theirs.length, 1, JSON.stringify(theirs));
   assert.deepEqual(theirs[0].answers, { q1: 2, q2: 'changed my mind', q3: 'shop' });
+  // the metrics count the link's last answer once: each page saved replaced the one before
+  const npsAfter = (await api(srv, `/metrics/nps?survey=${main}`)).json;
+  assert.equal(npsAfter.n, npsBefore.n + 1);
+  assert.equal(npsAfter.detractors, npsBefore.detractors + 1);
+  assert.equal(npsAfter.passives, npsBefore.passives);
   assert.equal(theirs[0].context.channel, 'link');
 
   // an e-mail link makes a customer with that e-mail

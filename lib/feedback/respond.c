@@ -819,10 +819,11 @@ cx_err feedback_responses_list(feedback *f, int64_t survey, int64_t cursor, size
       break;
     }
     last = sqlite3_column_int64(s, 0);
-    rc = cx_buf_printf(out, "%s{\"id\":\"%lld\",\"survey_id\":\"%lld\",\"survey_version\":%lld,\"customer_id\":\"%lld\",\"complete\":%s,\"submitted_at\":",
-                       n ? "," : "", (long long)last, (long long)survey, (long long)sqlite3_column_int64(s, 1),
-                       (long long)fb_root(f, sqlite3_column_int64(s, 2)),
-                       sqlite3_column_int(s, 4) ? "true" : "false");
+    int64_t cust = fb_root(f, sqlite3_column_int64(s, 2)); /* 0: an employee's, anonymous */
+    rc = cx_buf_printf(out, "%s{\"id\":\"%lld\",\"survey_id\":\"%lld\",\"survey_version\":%lld,\"customer_id\":",
+                       n ? "," : "", (long long)last, (long long)survey, (long long)sqlite3_column_int64(s, 1));
+    if (!rc) rc = cust ? cx_buf_printf(out, "\"%lld\"", (long long)cust) : cx_buf_puts(out, "null");
+    if (!rc) rc = cx_buf_printf(out, ",\"complete\":%s,\"submitted_at\":", sqlite3_column_int(s, 4) ? "true" : "false");
     if (!rc) rc = cx_buf_json_time(out, sqlite3_column_int64(s, 3));
     if (!rc) rc = cx_buf_puts(out, ",\"context\":{");
     int first = 1;

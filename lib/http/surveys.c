@@ -42,7 +42,8 @@ static enum MHD_Result responses(http_server *h, struct MHD_Connection *c, http_
   cJSON_Delete(body);
   if (rc == CX_EFULL) return http_send_error(h, c, r, 503, "overloaded", "The ingest queue is full; retry.", NULL);
   cx_buf_init(&b, 256);
-  if (!rc) rc = cx_buf_printf(&b, "{\"id\":\"%lld\",\"customer_id\":\"%lld\"}", (long long)rid, (long long)cust);
+  if (!rc) rc = cust ? cx_buf_printf(&b, "{\"id\":\"%lld\",\"customer_id\":\"%lld\"}", (long long)rid, (long long)cust)
+                     : cx_buf_printf(&b, "{\"id\":\"%lld\",\"customer_id\":null}", (long long)rid); /* an employee's */
   return answer(h, c, r, 201, &b, rc, &err);
 }
 

@@ -427,12 +427,17 @@ test('employee surveys: anonymous, out of the customers\' NPS; eNPS beside CX by
   // four teams: eNPS and the CSAT of the customers they served move together
   const teams = { North: [[10, 9, 9, 10, 8], [5, 5, 4, 5, 4]], South: [[9, 8, 7, 9, 9], [4, 5, 4, 4, 3]], East: [[6, 7, 5, 8, 6], [3, 4, 3, 3, 4]], West: [[2, 4, 6, 3, 5], [2, 1, 3, 2, 2]] };
   for (const [unit, [enps, csat]] of Object.entries(teams)) {
-    for (const n of enps) { const rr = await respond(e.json.id, { answers: { enps: n }, context: { unit } }); assert.equal(rr.status, 201, rr.text); }
+    for (const n of enps) {
+      const rr = await respond(e.json.id, { answers: { enps: n }, context: { unit } });
+      assert.equal(rr.status, 201, rr.text);
+      assert.equal(rr.json.customer_id, null, 'anonymous');
+    }
     for (const v of csat) assert.equal((await respond(c.json.id, { customer: { user_id: uid('cs') }, answers: { c: v }, context: { unit } })).status, 201);
   }
   assertError(await respond(e.json.id, { customer: { user_id: 'x' }, answers: { enps: 9 }, context: { unit: 'North' } }), 400, 'invalid_field', 'customer');
   assert.equal((await api(srv, '/stats')).json.customers, before + 20, 'employees are not customers: only the 20 CSAT answers made customers');
   assert.equal((await api(srv, '/metrics/nps')).json.n, allNps, 'eNPS answers stay out of the NPS of every survey');
+  assert.ok((await api(srv, `/surveys/${e.json.id}/responses`)).json.responses.every((x) => x.customer_id === null));
   const en = (await api(srv, `/metrics/nps?survey=${e.json.id}&by=unit`)).json;
   assert.equal(en.n, 20);
   const x = (await api(srv, '/metrics/enps-cx?cx=csat&min_n=5')).json;

@@ -491,23 +491,10 @@ typedef struct {
 } survey_job;
 
 static cx_err exec1(sqlite3 *db, const char *sql, survey_job *j, int64_t *out) {
-  sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL)) return CX_EDB;
-  int n = sqlite3_bind_parameter_count(st);
-  for (int i = 1; i <= n; i++) {
-    const char *p = sqlite3_bind_parameter_name(st, i);
-    if (!strcmp(p, ":id")) sqlite3_bind_int64(st, i, j->id);
-    else if (!strcmp(p, ":name")) sqlite3_bind_text(st, i, j->name, -1, SQLITE_STATIC);
-    else if (!strcmp(p, ":kind")) sqlite3_bind_text(st, i, j->kind, -1, SQLITE_STATIC);
-    else if (!strcmp(p, ":status")) sqlite3_bind_text(st, i, j->status, -1, SQLITE_STATIC);
-    else if (!strcmp(p, ":doc")) sqlite3_bind_text(st, i, j->doc, -1, SQLITE_STATIC);
-    else if (!strcmp(p, ":now")) sqlite3_bind_int64(st, i, j->now);
-    else if (!strcmp(p, ":version")) sqlite3_bind_int64(st, i, j->version);
-  }
-  int r = sqlite3_step(st);
-  if (out) *out = r == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-  sqlite3_finalize(st);
-  return r == SQLITE_ROW || r == SQLITE_DONE ? CX_OK : CX_EDB;
+  const store_param p[] = {{":id", 0, NULL, j->id},        {":name", 1, j->name, 0}, {":kind", 1, j->kind, 0},
+                           {":status", 1, j->status, 0}, {":doc", 1, j->doc, 0},   {":now", 0, NULL, j->now},
+                           {":version", 0, NULL, j->version}};
+  return store_step_named(db, sql, p, sizeof p / sizeof p[0], out);
 }
 
 static cx_err apply_survey(store_job *job, sqlite3 *db) {

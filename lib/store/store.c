@@ -188,3 +188,23 @@ void store_reader_put(store *s, sqlite3 *db) {
   pthread_cond_signal(&s->rcv);
   pthread_mutex_unlock(&s->rmu);
 }
+
+cx_err store_step_named(sqlite3 *db, const char *sql, const store_param *params, size_t n, int64_t *out) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL)) return CX_EDB;
+  int np = sqlite3_bind_parameter_count(st);
+  for (int i = 1; i <= np; i++) {
+    const char *name = sqlite3_bind_parameter_name(st, i);
+    for (size_t k = 0; name && k < n; k++) {
+      if (strcmp(name, params[k].name)) continue;
+      if (!params[k].is_text) sqlite3_bind_int64(st, i, params[k].i64);
+      else if (params[k].text) sqlite3_bind_text(st, i, params[k].text, -1, SQLITE_STATIC);
+      else sqlite3_bind_null(st, i);
+      break;
+    }
+  }
+  int r = sqlite3_step(st);
+  if (out) *out = r == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+  sqlite3_finalize(st);
+  return r == SQLITE_ROW || r == SQLITE_DONE ? CX_OK : CX_EDB;
+}

@@ -99,6 +99,20 @@ typedef struct {
 } store_stats;
 void store_get_stats(store *s, store_stats *out);
 
+/* A named parameter of store_step_named: text (NULL binds null) when
+ * is_text, else the integer. */
+typedef struct {
+  const char *name; /* ":id" */
+  int is_text;
+  const char *text;
+  int64_t i64;
+} store_param;
+/* Prepares sql on db, binds each of its named parameters from params (a
+ * parameter not in params stays null) and steps once: CX_OK on a row or
+ * done, CX_EDB otherwise. *out, when out is not NULL: the row's first
+ * column, or -1 without a row. */
+cx_err store_step_named(sqlite3 *db, const char *sql, const store_param *params, size_t n, int64_t *out);
+
 /* Runs sql (no parameters) on db; CX_EDB on failure (logged). */
 cx_err store_exec(sqlite3 *db, const char *sql);
 

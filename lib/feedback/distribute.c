@@ -889,15 +889,18 @@ static cx_err write_list(feedback_dist *d, sqlite3 *db, int64_t survey, int trig
   return rc;
 }
 
-cx_err feedback_dist_list(feedback_dist *d, int64_t survey, cx_buf *out) {
+/* {"distributions":[…]} or {"triggers":[…]} of a survey. */
+static cx_err list_of(feedback_dist *d, int64_t survey, int triggers, cx_buf *out) {
   sqlite3 *db = store_reader_get(d->st);
   cx_err rc = survey_exists(db, survey);
-  if (!rc) rc = cx_buf_puts(out, "{\"distributions\":[");
-  if (!rc) rc = write_list(d, db, survey, 0, 0, out);
+  if (!rc) rc = cx_buf_puts(out, triggers ? "{\"triggers\":[" : "{\"distributions\":[");
+  if (!rc) rc = write_list(d, db, survey, triggers, 0, out);
   if (!rc) rc = cx_buf_puts(out, "]}");
   store_reader_put(d->st, db);
   return rc;
 }
+
+cx_err feedback_dist_list(feedback_dist *d, int64_t survey, cx_buf *out) { return list_of(d, survey, 0, out); }
 
 cx_err feedback_dist_get(feedback_dist *d, int64_t survey, int64_t id, int64_t cursor, size_t limit, int show_email,
                          cx_buf *out) {
@@ -1061,15 +1064,7 @@ cx_err feedback_dist_trigger_create(feedback_dist *d, int64_t survey, const cJSO
   return rc;
 }
 
-cx_err feedback_dist_triggers_list(feedback_dist *d, int64_t survey, cx_buf *out) {
-  sqlite3 *db = store_reader_get(d->st);
-  cx_err rc = survey_exists(db, survey);
-  if (!rc) rc = cx_buf_puts(out, "{\"triggers\":[");
-  if (!rc) rc = write_list(d, db, survey, 1, 0, out);
-  if (!rc) rc = cx_buf_puts(out, "]}");
-  store_reader_put(d->st, db);
-  return rc;
-}
+cx_err feedback_dist_triggers_list(feedback_dist *d, int64_t survey, cx_buf *out) { return list_of(d, survey, 1, out); }
 
 typedef struct {
   int64_t survey, id;

@@ -317,6 +317,18 @@ static int progress(void *p, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_o
   return atomic_load(&ob->abort_transfer) ? 1 : 0;
 }
 
+/* What every transfer sets: timeouts, no signals, the progress callback
+ * that lets outbox_stop cut a transfer short, and the error buffer. */
+static void transfer_options(CURL *c, outbox *ob, int64_t timeout_ms, char *errbuf) {
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, progress);
+  curl_easy_setopt(c, CURLOPT_XFERINFODATA, ob);
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+}
+
 /* Keeps printable ASCII of s[0..n) into out (ERROR_LEN). */
 static void printable(const char *s, size_t n, char *out, size_t cap) {
   size_t k = 0;
@@ -400,13 +412,7 @@ static int send_mail(outbox *ob, const item *it, char *error) {
   curl_easy_setopt(c, CURLOPT_READFUNCTION, read_upload);
   curl_easy_setopt(c, CURLOPT_READDATA, &u);
   curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)msg.len);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)ob->smtp_timeout_ms);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, progress);
-  curl_easy_setopt(c, CURLOPT_XFERINFODATA, ob);
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+  transfer_options(c, ob, ob->smtp_timeout_ms, errbuf);
   curl_easy_setopt(c, CURLOPT_VERBOSE, 1L);
   curl_easy_setopt(c, CURLOPT_DEBUGFUNCTION, smtp_debug);
   curl_easy_setopt(c, CURLOPT_DEBUGDATA, &trace);
@@ -478,13 +484,7 @@ static int send_webhook(outbox *ob, const item *it, char *error) {
   curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)n);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_response);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &head);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)ob->webhook_timeout_ms);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, progress);
-  curl_easy_setopt(c, CURLOPT_XFERINFODATA, ob);
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+  transfer_options(c, ob, ob->webhook_timeout_ms, errbuf);
   CURLcode r = curl_easy_perform(c);
   long code = 0;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);

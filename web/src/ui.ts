@@ -55,3 +55,15 @@ export function stageBadge(stage: string | null | undefined): HTMLElement {
   if (!stage) return h('span', { class: 'muted' }, '—');
   return h('span', { class: `badge stage stage-${stage.replace(/[^a-z_-]/gi, '')}` }, stage.replace(/_/g, ' '));
 }
+
+/** A message for the next page shown (after a save or a delete): set it,
+ * then the page that shows next takes it (once). */
+let flash = '';
+export function setFlash(message: string): void {
+  flash = message;
+}
+export function takeFlash(): HTMLElement | null {
+  const m = flash;
+  flash = '';
+  return m ? h('p', { class: 'notice', role: 'status' }, m) : null;
+}

@@ -14,7 +14,7 @@ import {
 import type { EmotionPoint } from '../chart';
 import { METRICS } from '../listen';
 import { fmtInt, fmtPercent, time } from '../format';
-import { aborted, chartFailed, emptyState, errorState, loading, pageHeader } from '../ui';
+import { aborted, chartFailed, emptyState, errorState, loading, pageHeader, setFlash, takeFlash } from '../ui';
 import { setQuery, type PageContext } from '../router';
 import {
   dateInput, dayBefore, field, fmtDuration, normalField, rangeOf, rangeText, settled, startFromData, type Field,
@@ -26,12 +26,6 @@ const EMOTIONS: [string, string][] = [
 ];
 
 /** A message for the next page shown (after a save). */
-let flash = '';
-function takeFlash(): HTMLElement | null {
-  const m = flash;
-  flash = '';
-  return m ? h('p', { class: 'notice', role: 'status' }, m) : null;
-}
 
 const mapPath = (id: string): string => `journey-maps/${encodeURIComponent(id)}`;
 const mapHref = (id: string): string => `#/journeys/${encodeURIComponent(id)}`;
@@ -405,7 +399,7 @@ function editor(main: HTMLElement, ctx: PageContext, m: JourneyMap | null, names
     save.textContent = 'Saving…';
     try {
       const out = m ? await put<JourneyMap>(mapPath(m.id), doc, { signal: ctx.signal }) : await post<JourneyMap>('journey-maps', doc, { signal: ctx.signal });
-      flash = m ? `Saved “${out.name}” as version ${out.version}.` : `Created “${out.name}”.`;
+      setFlash(m ? `Saved “${out.name}” as version ${out.version}.` : `Created “${out.name}”.`);
       location.hash = mapHref(out.id);
     } catch (err) {
       if (aborted(err)) return;

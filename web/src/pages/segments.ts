@@ -12,7 +12,7 @@ import {
   type Customer, type Persona, type Segment, type SegmentDetail, type SegmentMembers, type SegmentPreview,
 } from '../api';
 import { bucketLabel, fmtInt, time } from '../format';
-import { aborted, chartFailed, emptyState, errorState, loading, pageHeader, stageBadge } from '../ui';
+import { aborted, chartFailed, emptyState, errorState, loading, pageHeader, setFlash, stageBadge, takeFlash } from '../ui';
 import type { PageContext } from '../router';
 import { field, type Field } from '../analytics';
 
@@ -31,13 +31,6 @@ const EXAMPLES: { label: string; rule: string }[] = [
   { label: 'Recent support tickets', rule: 'count("Ticket Opened", 30d) >= 1' },
 ];
 
-/** A message for the next page shown (after a save or a delete). */
-let flash = '';
-function takeFlash(): HTMLElement | null {
-  const m = flash;
-  flash = '';
-  return m ? h('p', { class: 'notice', role: 'status' }, m) : null;
-}
 
 const segPath = (id: string): string => `segments/${encodeURIComponent(id)}`;
 const segHref = (id: string): string => `#/segments/${encodeURIComponent(id)}`;
@@ -333,7 +326,7 @@ function builder(main: HTMLElement, ctx: PageContext, seg: Segment | null): void
       const out = seg
         ? await patch<Segment>(segPath(seg.id), body, { signal: ctx.signal })
         : await post<Segment>('segments', body, { signal: ctx.signal });
-      flash = `${seg ? 'Saved' : 'Created'} “${out.name}”: ${fmtInt(out.size)} ${out.size === 1 ? 'customer' : 'customers'}.`;
+      setFlash(`${seg ? 'Saved' : 'Created'} “${out.name}”: ${fmtInt(out.size)} ${out.size === 1 ? 'customer' : 'customers'}.`);
       location.hash = segHref(out.id);
     } catch (err) {
       if (aborted(err)) return;
@@ -432,7 +425,7 @@ export function segmentPage(main: HTMLElement, ctx: PageContext): void {
       confirmErr.replaceChildren();
       try {
         await del(segPath(s.id), { signal: ctx.signal });
-        flash = `Deleted “${s.name}”.`;
+        setFlash(`Deleted “${s.name}”.`);
         location.hash = '#/segments';
       } catch (e) {
         if (aborted(e)) return;

@@ -14,7 +14,7 @@ import {
   type Localised, type PersonalLink, type QuestionType, type Survey, type SurveyDoc, type SurveyList, type SurveyQuestion, type SurveyResponses,
 } from '../api';
 import { fmtInt, time } from '../format';
-import { aborted, emptyState, errorState, loading, pageHeader } from '../ui';
+import { aborted, emptyState, errorState, loading, pageHeader, setFlash, takeFlash } from '../ui';
 import type { PageContext } from '../router';
 import { field, type Field } from '../analytics';
 import { textOf } from '../listen';
@@ -32,12 +32,6 @@ const TYPES: { id: QuestionType; label: string }[] = [
   { id: 'text', label: 'Text' },
 ];
 
-let flash = '';
-function takeFlash(): HTMLElement | null {
-  const m = flash;
-  flash = '';
-  return m ? h('p', { class: 'notice', role: 'status' }, m) : null;
-}
 
 const path = (id: string): string => `surveys/${encodeURIComponent(id)}`;
 const href = (id: string): string => `#/surveys/${encodeURIComponent(id)}`;
@@ -392,9 +386,9 @@ function builder(main: HTMLElement, ctx: PageContext, s: Survey | null): void {
     save.textContent = 'Saving…';
     try {
       const out = s ? await put<Survey>(path(s.id), body, { signal: ctx.signal }) : await post<Survey>('surveys', body, { signal: ctx.signal });
-      flash = s
+      setFlash(s
         ? out.version > s.version ? `Saved “${out.name}” as version ${out.version}.` : `Saved “${out.name}”.`
-        : `Created “${out.name}” as a draft: publish it to collect answers.`;
+        : `Created “${out.name}” as a draft: publish it to collect answers.`);
       location.hash = href(out.id);
     } catch (e) {
       if (aborted(e)) return;

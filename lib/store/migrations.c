@@ -104,6 +104,29 @@ const char *const store_migrations[] = {
     /* 8: a verbatim's rating: the first CSAT or CES answer of its response
      * (for surveys without NPS), and which of the two it is */
     "ALTER TABLE verbatims ADD COLUMN rating INTEGER; ALTER TABLE verbatims ADD COLUMN rating_type TEXT;",
+    /* 9: people and access (lib/govern, docs/access.md). units: the
+     * organisation tree (parent_id NULL at the top; names unique, since
+     * responses and cases name their unit). users: pw_hash an argon2id
+     * string; role admin|cx_lead|analyst|agent|viewer. tokens gain the
+     * user they act for, their role (at most the user's), kind api|session,
+     * expiry and revocation; the admin token of cxm init has no user.
+     * audit: append-only; hash = BLAKE2b-256 over the previous row's hash
+     * and this row's fields (docs/audit.md) */
+    "CREATE TABLE units(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, parent_id INTEGER,"
+    "  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
+    "CREATE INDEX units_parent ON units(parent_id);"
+    "CREATE TABLE users(id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE, name TEXT NOT NULL,"
+    "  pw_hash TEXT NOT NULL, role TEXT NOT NULL, unit_id INTEGER, disabled INTEGER NOT NULL DEFAULT 0,"
+    "  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
+    "CREATE INDEX users_unit ON users(unit_id);"
+    "ALTER TABLE tokens ADD COLUMN kind TEXT NOT NULL DEFAULT 'api';"
+    "ALTER TABLE tokens ADD COLUMN user_id INTEGER;"
+    "ALTER TABLE tokens ADD COLUMN role TEXT;"
+    "ALTER TABLE tokens ADD COLUMN expires_at INTEGER;"
+    "ALTER TABLE tokens ADD COLUMN revoked_at INTEGER;"
+    "UPDATE tokens SET role = CASE scope WHEN 'admin' THEN 'admin' ELSE 'viewer' END;"
+    "CREATE TABLE audit(id INTEGER PRIMARY KEY, at INTEGER NOT NULL, actor TEXT NOT NULL,"
+    "  action TEXT NOT NULL, target TEXT NOT NULL, before TEXT, after TEXT, hash TEXT NOT NULL);",
 };
 
 const int store_migration_count = (int)(sizeof store_migrations / sizeof store_migrations[0]);

@@ -1,0 +1,97 @@
+/* govern.h - people and access: units (the organisation tree), users,
+ * roles and the one permission matrix, API tokens and dashboard sessions,
+ * and the audit log (docs/access.md, docs/audit.md).
+ *
+ * The matrix (access.c) is the only place that says which role may do
+ * what: lib/http asks gv_route_permission for the permission a request
+ * needs and gv_allows whether the caller's role has it, before any
+ * handler runs. Units scope data: a caller whose user belongs to a unit
+ * sees only the cases and responses of that unit's subtree.
+ *
+ * Secrets (passwords, tokens, sessions) are never stored: passwords as
+ * argon2id strings (libsodium crypto_pwhash_str), tokens and sessions as
+ * BLAKE2b hashes, compared in constant time. Every function is
+ * thread-safe; units and credentials are cached in memory and the cache
+ * is updated after each commit. */
+#ifndef CX_GOVERN_H
+#define CX_GOVERN_H
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "../analytics/analytics.h"
+#include "../base/buf.h"
+#include "../base/err.h"
+#include "../store/store.h"
+
+typedef enum { GV_ADMIN, GV_CX_LEAD, GV_ANALYST, GV_AGENT, GV_VIEWER, GV_ROLE_COUNT } gv_role;
+
+/* What a request needs. The matrix (access.c, docs/access.md) gives each
+ * role a set of these. */
+typedef enum {
+  GV_P_NONE,     /* any signed-in caller (their own profile and tokens) */
+  GV_P_READ,     /* customers, events, analytics, segments, journeys, surveys, metrics */
+  GV_P_FEEDBACK, /* verbatims and responses (scoped by unit) */
+  GV_P_ANALYSE,  /* change segments and journey maps */
+  GV_P_PROGRAM,  /* change surveys, distributions, lifecycle, case rules, SLA, root causes,
+                    targets, initiatives, maturity assessments */
+  GV_P_RESPOND,  /* submit survey responses through the API */
+  GV_P_CASES,    /* read cases (scoped by unit) */
+  GV_P_WORK,     /* open, assign, note and resolve cases (scoped by unit) */
+  GV_P_PEOPLE,   /* read units and users */
+  GV_P_ADMIN,    /* users, units, sources, settings, outbox, audit, privacy */
+  GV_P_COUNT
+} gv_perm;
+
+#define GV_ALL_UNITS 0 /* a principal's unit_id when it is not scoped */
+
+/* Who is calling: built from a token or a session by gv_authenticate;
+ * plain data, copied freely. */
+typedef struct {
+  int64_t user_id;  /* 0: a token of no user (the admin token of cxm init) */
+  int64_t token_id; /* the token or session row */
+  gv_role role;
+  int64_t unit_id;  /* GV_ALL_UNITS or the user's unit: scopes cases and responses */
+  int session;      /* 1: a dashboard session cookie (mutations need the CSRF token) */
+  char actor[130];  /* how the audit names the caller: "user:<email>" or "token:<name>" */
+} gv_principal;
+
+typedef struct govern govern;
+
+/* Loads units and credentials from st (borrowed; must outlive it). */
+cx_err gv_open(store *st, govern **out);
+void gv_close(govern *g);
+
+/* ---- the matrix (access.c) ---- */
+const char *gv_role_name(gv_role r);
+/* CX_EINVAL for an unknown name. */
+cx_err gv_role_parse(const char *s, gv_role *out);
+/* The permission that method on rest (the path after /api/v1/, without
+ * the query) needs; GV_P_NONE for the caller's own things. */
+gv_perm gv_route_permission(const char *method, const char *rest);
+int gv_allows(gv_role r, gv_perm p);
+/* The matrix as JSON {"roles":[…],"permissions":{perm:[roles…]}} (GET
+ * /api/v1/roles). */
+cx_err gv_matrix_json(cx_buf *out);
+
+/* ---- units ---- */
+/* 1 when unit is unit_id scope or below it (any unit when scope is
+ * GV_ALL_UNITS; never for unit 0 otherwise). */
+int gv_unit_in_scope(govern *g, int64_t scope, int64_t unit);
+/* The same test by a unit's name (responses and cases name their unit):
+ * a name that is no unit is in scope only of GV_ALL_UNITS. */
+int gv_unit_name_in_scope(govern *g, int64_t scope, const char *name);
+/* The unit with this name, 0 when none. */
+int64_t gv_unit_by_name(govern *g, const char *name);
+/* Copies unit id's name into out (cap bytes); CX_ENOTFOUND. */
+cx_err gv_unit_name(govern *g, int64_t id, char *out, size_t cap);
+
+/* ---- authentication (auth.c) ---- */
+/* The principal of a bearer token or a session id (the cookie's value);
+ * CX_EAUTH when unknown, revoked, expired or its user is disabled. */
+cx_err gv_authenticate(govern *g, const char *secret, size_t n, int session, gv_principal *out);
+/* The CSRF token of a session (hex BLAKE2b keyed by the session id) into
+ * out (65 bytes); a session's mutating requests must send it in
+ * X-CSRF-Token. */
+void gv_csrf_token(const char *session, size_t n, char out[65]);
+
+#endif

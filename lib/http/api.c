@@ -577,17 +577,44 @@ static enum MHD_Result sources(ctx *x, int admin) {
   return send_buf(x, 201, &b, rc);
 }
 
+/* The routes after the caller passed the matrix; admin: it may change
+ * things (the matrix decided). */
+static enum MHD_Result dispatch(http_server *h, struct MHD_Connection *c, http_req *r, const char *rest,
+                                const gv_principal *p, const char *session);
+
 enum MHD_Result http_api(http_server *h, struct MHD_Connection *c, http_req *r, const char *rest) {
-  ctx x = {h, c, r};
-  int admin = 0;
-  if (http_bearer(h, c, &admin))
-    return http_send_error(h, c, r, 401, "unauthorized", "Send Authorization: Bearer <token>.", NULL);
-  if (!strcmp(rest, "sources")) return sources(&x, admin);
-  if (!strcmp(rest, "me")) { /* what this token may do, for a dashboard to show */
-    cx_buf b;
-    cx_buf_init(&b, 64);
-    return send_buf(&x, 200, &b, cx_buf_printf(&b, "{\"scope\":\"%s\"}", admin ? "admin" : "read"));
+  if (!strcmp(rest, "auth/login")) return http_login(h, c, r);
+  gv_principal p;
+  char session[128];
+  if (http_principal(h, c, &p, session, sizeof session))
+    return http_send_error(h, c, r, 401, "unauthorized",
+                           "Send Authorization: Bearer <token>, or sign in (POST /api/v1/auth/login).", NULL);
+  int read = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");
+  /* a session (the dashboard's cookie) proves each change with its CSRF
+   * token, which another site cannot read */
+  if (p.session && !read && !http_csrf_ok(c, session))
+    return http_send_error(h, c, r, 403, "csrf_failed",
+                           "Send the session's CSRF token (from GET /api/v1/auth/me) in X-CSRF-Token.", NULL);
+  gv_perm need = gv_route_permission(r->method, rest);
+  if (!gv_allows(p.role, need)) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "Your role (%s) may not do this: it needs the %s permission (GET /api/v1/roles).",
+             gv_role_name(p.role), gv_perm_name(need));
+    return http_send_error(h, c, r, 403, "forbidden", msg, NULL);
   }
+  enum MHD_Result ret = dispatch(h, c, r, rest, &p, session);
+  if (gv_route_mutates(r->method, rest) && need != GV_P_RESPOND) http_audit_request(h, r, &p, rest);
+  return ret;
+}
+
+static enum MHD_Result dispatch(http_server *h, struct MHD_Connection *c, http_req *r, const char *rest,
+                                const gv_principal *p, const char *session) {
+  ctx x = {h, c, r};
+  const int admin = 1;
+  int handled;
+  enum MHD_Result ret = http_people(h, c, r, rest, p, session, &handled);
+  if (handled) return ret;
+  if (!strcmp(rest, "sources")) return sources(&x, admin);
   int get = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");
   if (!strcmp(rest, "customers") || !strncmp(rest, "customers/", 10) || !strcmp(rest, "stats") ||
       !strcmp(rest, "merges") || !strncmp(rest, "accounts/", 9) || !strcmp(rest, "events") ||

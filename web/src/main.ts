@@ -2,7 +2,7 @@
 // router, and the sign-in guard.
 import './style.css';
 import { h, replace } from './dom';
-import { clearToken, getToken, setUnauthorizedHandler } from './api';
+import { clearToken, getToken, post, setUnauthorizedHandler, signedIn } from './api';
 import { signInPage } from './pages/signin';
 import { overviewPage } from './pages/overview';
 import { customersPage } from './pages/customers';
@@ -109,6 +109,8 @@ function buildShell(): NonNullable<typeof shell> {
   menuBtn.addEventListener('click', () => setMenu(!root.classList.contains('menu-open')));
   const signOut = h('button', { type: 'button', class: 'btn btn-quiet sign-out' }, 'Sign out');
   signOut.addEventListener('click', () => {
+    // a password sign-in ends its session on the server too
+    if (!getToken()) void post('auth/logout', {}).catch(() => undefined);
     clearToken();
     signInMessage = 'You are signed out.';
     sessionStorage.removeItem(RETURN_KEY);
@@ -141,7 +143,7 @@ function render(): void {
   current = new AbortController();
   const { path, query } = parseHash();
 
-  if (!getToken()) {
+  if (!signedIn()) {
     // Remember where the viewer was going, and go there after sign-in.
     if (path !== '/signin') sessionStorage.setItem(RETURN_KEY, location.hash);
     shell = null;
@@ -200,7 +202,7 @@ let navigated = false;
 
 // Any 401 ends the session and returns to the sign-in page with the reason.
 setUnauthorizedHandler(() => {
-  if (!getToken()) return;
+  if (!signedIn()) return;
   clearToken();
   signInMessage = 'Your session has ended: the server no longer accepts this token. Sign in again.';
   render();

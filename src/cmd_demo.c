@@ -13,6 +13,8 @@
 #include "../lib/feedback/distribute.h"
 #include "../lib/analytics/analytics.h"
 #include "../lib/journey/journey.h"
+#include "../lib/govern/govern.h"
+#include "../lib/base/util.h"
 #include "../lib/base/time.h"
 #include "../lib/ingest/ingest.h"
 #include "../lib/profile/profile.h"
@@ -545,6 +547,80 @@ static int demo_triggers(store *st, profile *pr, feedback *fb) {
   return rc ? 1 : 0;
 }
 
+/* The demo's people: units (the care teams its responses name) and a
+ * user per role, all with one password made now (out, 40 bytes), printed
+ * with the credentials. 0 on success. */
+static int demo_people(store *st, char *password, size_t cap, size_t *nusers) {
+  govern *gv;
+  cx_err rc = gv_open(st, &gv);
+  if (rc) {
+    cli_error("the demo's users could not be created (%s).", cx_strerror(rc));
+    return 1;
+  }
+  cx_secret("demo-", password, cap);
+  static const char *const teams[] = {"Care North", "Care South", "Care East", "Care West"};
+  static const struct {
+    const char *email, *name, *role;
+    int team; /* -2: no unit, -1: Customer care, else a team */
+  } people[] = {
+      {"admin@northwind.example", "Alex Admin", "admin", -2},
+      {"lead@northwind.example", "Maya Lindqvist", "cx_lead", -1},
+      {"analyst@northwind.example", "Omar Haddad", "analyst", -2},
+      {"viewer@northwind.example", "Vera Board", "viewer", -2},
+      {"ana@northwind.example", "Ana", "agent", 0},
+      {"ben@northwind.example", "Ben", "agent", 0},
+      {"chloe@northwind.example", "Chloe", "agent", 1},
+      {"dev@northwind.example", "Dev", "agent", 1},
+      {"eli@northwind.example", "Eli", "agent", 2},
+      {"farah@northwind.example", "Farah", "agent", 2},
+      {"goran@northwind.example", "Goran", "agent", 3},
+      {"hana@northwind.example", "Hana", "agent", 3},
+  };
+  int64_t ids[5] = {0};
+  char buf[256];
+  analytics_error err;
+  cx_buf b;
+  cx_buf_init(&b, 1 << 16);
+  for (int i = -1; !rc && i < 4; i++) {
+    if (i < 0) snprintf(buf, sizeof buf, "{\"name\":\"Customer care\"}");
+    else snprintf(buf, sizeof buf, "{\"name\":\"%s\",\"parent\":\"%lld\"}", teams[i], (long long)ids[0]);
+    cJSON *req = cJSON_Parse(buf);
+    cx_buf_reset(&b);
+    rc = req ? gv_unit_create(gv, req, &b, NULL, &err) : CX_ENOMEM;
+    cJSON_Delete(req);
+    const char *idp = rc ? NULL : strstr(b.p, "\"id\":\"");
+    if (idp) ids[i + 1] = strtoll(idp + 6, NULL, 10);
+  }
+  for (size_t i = 0; !rc && i < sizeof people / sizeof people[0]; i++) {
+    cJSON *req = cJSON_CreateObject();
+    if (!req) {
+      rc = CX_ENOMEM;
+      break;
+    }
+    cJSON_AddStringToObject(req, "email", people[i].email);
+    cJSON_AddStringToObject(req, "name", people[i].name);
+    cJSON_AddStringToObject(req, "password", password);
+    cJSON_AddStringToObject(req, "role", people[i].role);
+    if (people[i].team >= -1) {
+      snprintf(buf, sizeof buf, "%lld", (long long)ids[people[i].team + 1]);
+      cJSON_AddStringToObject(req, "unit", buf);
+    }
+    cx_buf_reset(&b);
+    rc = gv_user_create(gv, req, &b, NULL, &err);
+    cJSON_Delete(req);
+    if (!rc) gv_audit(gv, "cli:demo", "user.create", people[i].email, NULL, NULL);
+  }
+  cx_buf_free(&b);
+  gv_close(gv);
+  if (rc) {
+    cli_error("the demo's users could not be created (%s%s%s).", cx_strerror(rc), rc == CX_EINVAL ? ": " : "",
+              rc == CX_EINVAL ? err.message : "");
+    return 1;
+  }
+  *nusers = sizeof people / sizeof people[0];
+  return 0;
+}
+
 int cmd_demo(const cli_opts *o) {
   int64_t end = cx_now_ms();
   if (o->end && cx_time_parse(o->end, strlen(o->end), &end)) {
@@ -609,7 +685,18 @@ int cmd_demo(const cli_opts *o) {
     status = 1;
   }
   if (!status && demo_triggers(st, pr, fb)) status = 1;
+  char password[48];
+  size_t nusers = 0;
+  if (!status && demo_people(st, password, sizeof password, &nusers)) status = 1;
   if (!status) {
+    /* the credentials of cxm init, and the demo's sign-in */
+    size_t len = strlen(creds);
+    if (len && creds[len - 1] == '}')
+      snprintf(creds + len - 1, sizeof creds - len + 1,
+               ",\"users\":{\"admin\":\"admin@northwind.example\",\"cx_lead\":\"lead@northwind.example\","
+               "\"analyst\":\"analyst@northwind.example\",\"viewer\":\"viewer@northwind.example\","
+               "\"agent\":\"ana@northwind.example\"},\"password\":\"%s\"}",
+               password);
     printf("%s\n", creds);
     fflush(stdout);
     profile_stats ps;
@@ -617,9 +704,10 @@ int cmd_demo(const cli_opts *o) {
     double secs = (double)(cx_mono_ns() - t0) / 1e9;
     fprintf(stderr,
             "cxm: demo company ready in %s: %llu customers (%llu profiles merged into them), %llu events"
-            " over 12 months, 5 segments, 2 journey maps, 4 surveys with %zu responses and 2 survey triggers, in %.1f s\n",
+            " over 12 months, 5 segments, 2 journey maps, 4 surveys with %zu responses, 2 survey triggers and %zu users"
+            " in 5 units, in %.1f s\n",
             o->data, (unsigned long long)ps.customers, (unsigned long long)ps.merged,
-            (unsigned long long)imported, responses, secs);
+            (unsigned long long)imported, responses, nusers, secs);
   }
 out:
   store_writer_stop(st);

@@ -81,8 +81,9 @@ static const route routes[] = {
     /* listening */
     {"POST", "surveys/*/responses", GV_P_RESPOND},
     {"POST", "surveys/*/responses/batch", GV_P_RESPOND},
+    {"GET", "surveys", GV_P_FEEDBACK}, /* what a response answered: for everyone who reads responses */
+    {"GET", "surveys/*", GV_P_FEEDBACK},
     {"GET", "surveys/**", GV_P_READ},
-    {"GET", "surveys", GV_P_READ},
     {"W", "surveys/**", GV_P_PROGRAM},
     {"W", "surveys", GV_P_PROGRAM},
     {"GET", "survey-settings", GV_P_READ},

@@ -632,8 +632,8 @@ static enum MHD_Result dispatch(http_server *h, struct MHD_Connection *c, http_r
   if (!strcmp(rest, "surveys")) return http_surveys(h, c, r, "", admin);
   if (!strncmp(rest, "surveys/", 8)) return http_surveys(h, c, r, rest + 8, admin);
   if (!strncmp(rest, "metrics/", 8)) return http_feedback_metric(h, c, r, rest + 8);
-  if (!strcmp(rest, "feedback")) return http_feedback(h, c, r, "");
-  if (!strncmp(rest, "feedback/", 9)) return http_feedback(h, c, r, rest + 9);
+  if (!strcmp(rest, "feedback")) return http_feedback(h, c, r, "", p);
+  if (!strncmp(rest, "feedback/", 9)) return http_feedback(h, c, r, rest + 9, p);
   if (!strcmp(rest, "journey-maps")) return http_journey(h, c, r, "", admin);
   if (!strncmp(rest, "journey-maps/", 13)) return http_journey(h, c, r, rest + 13, admin);
   if (!strncmp(rest, "segments/", 9)) return http_segments(h, c, r, rest + 9, admin);

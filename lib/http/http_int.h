@@ -120,8 +120,10 @@ enum MHD_Result http_journey(http_server *h, struct MHD_Connection *c, http_req 
 enum MHD_Result http_surveys(http_server *h, struct MHD_Connection *c, http_req *r, const char *rest, int admin);
 /* surveys.c: what is "nps", "csat" or "ces" (/api/v1/metrics/{what}). */
 enum MHD_Result http_feedback_metric(http_server *h, struct MHD_Connection *c, http_req *r, const char *what);
-/* surveys.c: what is "" (/api/v1/feedback) or "themes". */
-enum MHD_Result http_feedback(http_server *h, struct MHD_Connection *c, http_req *r, const char *what);
+/* surveys.c: what is "" (/api/v1/feedback) or "themes"; a caller with a
+ * unit sees the verbatims of its unit's subtree. */
+enum MHD_Result http_feedback(http_server *h, struct MHD_Connection *c, http_req *r, const char *what,
+                              const gv_principal *p);
 /* outbox.c: rest is what follows /api/v1/outbox ("" or "/…"). */
 enum MHD_Result http_outbox(http_server *h, struct MHD_Connection *c, http_req *r, const char *rest, int admin);
 /* outbox.c: the outbox's lines of /metrics. */

@@ -40,7 +40,7 @@ const NEED = {
   'GET /me': 'none', 'GET /auth/me': 'none', 'GET /roles': 'none',
   'GET /journey-maps': 'read', 'POST /journey-maps': 'analyse', 'GET /journey-maps/{id}': 'read',
   'PUT /journey-maps/{id}': 'analyse', 'DELETE /journey-maps/{id}': 'analyse',
-  'GET /surveys': 'read', 'POST /surveys': 'program', 'GET /surveys/{id}': 'read', 'PUT /surveys/{id}': 'program',
+  'GET /surveys': 'feedback', 'POST /surveys': 'program', 'GET /surveys/{id}': 'feedback', 'PUT /surveys/{id}': 'program',
   'DELETE /surveys/{id}': 'program', 'POST /surveys/{id}/{action}': 'program',
   'GET /surveys/{id}/responses': 'read', 'POST /surveys/{id}/responses': 'respond',
   'POST /surveys/{id}/responses/batch': 'respond', 'GET /metrics/{metric}': 'read',
@@ -339,4 +339,20 @@ test('audit: every change on record with who, before and after; the chain verifi
   assert.equal(JSON.parse(bad.stdout).first_bad, 3);
   assert.match(bad.stderr, /broken at entry 3/);
   assert.equal((await api(srv, '/audit/verify')).json.ok, false);
+});
+
+test('unit scoping: an agent sees the verbatims of its unit\'s subtree only; a lead sees its region', async () => {
+  const s = await api(srv, '/surveys', { method: 'POST', body: { name: 'Scoped CSAT', questions: [
+    { id: 'q1', type: 'nps', text: 'How likely…?' }, { id: 'q2', type: 'text', text: 'Why?', required: false }] } });
+  assert.equal(s.status, 201, s.text);
+  for (const unit of ['Care North', 'Care South', 'The Americas', null]) {
+    const r = await api(srv, `/surveys/${s.json.id}/responses`, { method: 'POST', body: {
+      customer: { user_id: `scoped-${unit}` }, answers: { q1: 3, q2: `Slow answer from ${unit ?? 'nobody'}` },
+      context: unit ? { unit } : {} } });
+    assert.equal(r.status, 201, r.text);
+  }
+  const texts = async (token) => (await api(srv, `/feedback?survey=${s.json.id}`, { token })).json.responses.map((x) => x.text).sort();
+  assert.deepEqual(await texts(users.agent.token), ['Slow answer from Care North']);
+  assert.deepEqual(await texts(users.cx_lead.token), ['Slow answer from Care North', 'Slow answer from Care South']);
+  assert.equal((await texts(users.viewer.token)).length, 4);
 });

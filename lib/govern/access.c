@@ -145,7 +145,8 @@ static int method_matches(const char *methods, const char *m) {
 /* 1 when path (segments split by '/') matches pattern. */
 static int path_matches(const char *pat, const char *path) {
   for (;;) {
-    if (!strcmp(pat, "**")) return 1;
+    if (!strcmp(pat, "**")) /* the rest, if it has no empty segment */
+      return *path && *path != '/' && !strstr(path, "//") && path[strlen(path) - 1] != '/';
     const char *pe = strchr(pat, '/'), *se = strchr(path, '/');
     size_t pn = pe ? (size_t)(pe - pat) : strlen(pat), sn = se ? (size_t)(se - path) : strlen(path);
     if (!sn) return 0; /* an empty segment matches nothing */

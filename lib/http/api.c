@@ -4,6 +4,7 @@
 #include "../base/time.h"
 #include "../base/util.h"
 #include "../base/vec.h"
+#include "../privacy/privacy.h"
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,6 +149,29 @@ static enum MHD_Result customer_get(ctx *x, int64_t id) {
   cx_buf_init(&b, 16 << 20);
   cx_err rc = profile_customer_json(x->h->cfg.pr, db, canon, &b);
   store_reader_put(x->h->cfg.st, db);
+  return send_buf(x, 200, &b, rc);
+}
+
+/* GET /customers/{id}/export: everything held about the customer (GDPR
+ * access); recorded in the audit log, without the data. */
+static enum MHD_Result customer_export(ctx *x, int64_t id, const gv_principal *p) {
+  int64_t canon = profile_canonical(x->h->cfg.pr, id);
+  if (!canon)
+    return http_send_error(x->h, x->c, x->r, 404, "customer_not_found", "No customer has this id.", "id");
+  sqlite3 *db = store_reader_get(x->h->cfg.st);
+  cx_buf b;
+  cx_buf_init(&b, PRIVACY_EXPORT_MAX);
+  cx_err rc = privacy_export(db, canon, cx_now_ms(), &b);
+  store_reader_put(x->h->cfg.st, db);
+  if (!rc) {
+    char target[48];
+    snprintf(target, sizeof target, "customers/%lld", (long long)canon);
+    if (gv_audit(x->h->cfg.gv, p->actor, "customer.export", target, NULL, NULL)) rc = CX_EDB; /* no unrecorded export */
+  }
+  if (rc == CX_ENOTFOUND) {
+    cx_buf_free(&b);
+    return http_send_error(x->h, x->c, x->r, 404, "customer_not_found", "No customer has this id.", "id");
+  }
   return send_buf(x, 200, &b, rc);
 }
 
@@ -649,9 +673,10 @@ static enum MHD_Result dispatch(http_server *h, struct MHD_Connection *c, http_r
     const char *id = rest + 10, *slash = strchr(id, '/');
     size_t n = slash ? (size_t)(slash - id) : strlen(id);
     int64_t cid = parse_customer_id(id, n);
-    if (!slash || !strcmp(slash, "/events")) {
+    if (!slash || !strcmp(slash, "/events") || !strcmp(slash, "/export")) {
       if (!cid)
         return http_send_error(h, c, r, 404, "customer_not_found", "No customer has this id.", "id");
+      if (slash && !strcmp(slash, "/export")) return customer_export(&x, cid, p);
       return slash ? customer_events(&x, cid) : customer_get(&x, cid);
     }
   }

@@ -8,10 +8,11 @@
 
 static const char *const list_name[] = {"case_rules", "sla_policies", "root_causes"};
 static const char *const select_sql[] = {
-    "SELECT id, name, rule, unit_id, priority, sla_policy_id, follow_up_survey_id, enabled, created_at, updated_at"
-    " FROM case_rules WHERE ?1 = 0 OR id = ?1 ORDER BY id",
+    ("SELECT id, name, rule, unit_id, priority, sla_policy_id, follow_up_survey_id, enabled, created_at, updated_at"
+     " FROM case_rules WHERE ?1 = 0 OR id = ?1 ORDER BY id"),
     "SELECT id, name, first_response_s, resolution_s, is_default FROM sla_policies WHERE ?1 = 0 OR id = ?1 ORDER BY id",
-    "SELECT id, name, parent_id FROM root_causes WHERE ?1 = 0 OR id = ?1 ORDER BY coalesce(parent_id, id), parent_id IS NOT NULL, id"};
+    ("SELECT id, name, parent_id FROM root_causes WHERE ?1 = 0 OR id = ?1"
+     " ORDER BY coalesce(parent_id, id), parent_id IS NOT NULL, id")};
 
 static cx_err id_or_null(cx_buf *b, sqlite3_stmt *st, int i) {
   if (sqlite3_column_type(st, i) == SQLITE_NULL) return cx_buf_puts(b, "null");

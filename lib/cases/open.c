@@ -116,15 +116,31 @@ static cx_err resp_lookup(void *ctx, const char *root, const char *const *parts,
 
 typedef struct {
   int64_t id, unit, sla, follow_up, cursor;
+  int64_t sla_id, first_s, res_s; /* the policy, read once per tick */
   char *name, *priority; /* owned */
   rules_expr *e;         /* owned; NULL when disabled or not compilable */
 } live_rule;
+
+/* A unit's round robin during one tick: its agents (else CX leads) in id
+ * order and the last one given a case; saved to case_routing at the end. */
+#define ROUTE_UNITS 32
+#define ROUTE_USERS 256
+typedef struct {
+  int64_t unit, last;
+  int64_t users[ROUTE_USERS];
+  size_t n;
+  int used;
+} route_cache;
 
 typedef struct {
   cases *c;
   sqlite3 *db;
   int64_t now;
   int opened, mailed;
+  /* prepared once per tick (scan) */
+  sqlite3_stmt *ins_case, *ins_history, *unit_by_name;
+  route_cache routes[ROUTE_UNITS];
+  size_t nroutes;
 } tick_ctx;
 
 int cs_unit_exists(sqlite3 *db, int64_t unit) {
@@ -218,32 +234,78 @@ cx_err cs_sla(sqlite3 *db, int64_t policy, int64_t *id, int64_t *first_s, int64_
 
 /* The unit a response's case goes to: its context unit when that names
  * a unit in the rule's subtree, else the rule's. */
-static int64_t route_unit(sqlite3 *db, const live_rule *r, const char *unit_name) {
+static int64_t route_unit(tick_ctx *x, const live_rule *r, const char *unit_name) {
   if (!unit_name) return r->unit;
-  sqlite3_stmt *st;
   int64_t u = 0;
-  if (sqlite3_prepare_v2(db, "SELECT id FROM units WHERE name = ?1", -1, &st, NULL)) return r->unit;
-  sqlite3_bind_text(st, 1, unit_name, -1, SQLITE_STATIC);
-  if (sqlite3_step(st) == SQLITE_ROW) u = sqlite3_column_int64(st, 0);
+  sqlite3_bind_text(x->unit_by_name, 1, unit_name, -1, SQLITE_STATIC);
+  if (sqlite3_step(x->unit_by_name) == SQLITE_ROW) u = sqlite3_column_int64(x->unit_by_name, 0);
+  sqlite3_reset(x->unit_by_name);
+  return u && u != r->unit && cs_in_subtree(x->db, r->unit, u) == 1 ? u : r->unit;
+}
+
+/* The next owner of unit from the tick's cache (loaded on first use). */
+static cx_err next_owner(tick_ctx *x, int64_t unit, int64_t *owner) {
+  route_cache *rc = NULL;
+  for (size_t i = 0; i < x->nroutes && !rc; i++)
+    if (x->routes[i].unit == unit) rc = &x->routes[i];
+  if (!rc && x->nroutes == ROUTE_UNITS) return cs_route_owner(x->db, unit, owner); /* many units: uncached */
+  if (!rc) {
+    rc = &x->routes[x->nroutes++];
+    memset(rc, 0, sizeof *rc);
+    rc->unit = unit;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(x->db, "SELECT last_user_id FROM case_routing WHERE unit_id = ?1", -1, &st, NULL)) return CX_EDB;
+    sqlite3_bind_int64(st, 1, unit);
+    if (sqlite3_step(st) == SQLITE_ROW) rc->last = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if (sqlite3_prepare_v2(x->db, "SELECT id FROM users WHERE unit_id = ?1 AND disabled = 0 AND role = ?2 ORDER BY id", -1,
+                           &st, NULL))
+      return CX_EDB;
+    static const char *const roles[] = {"agent", "cx_lead"};
+    for (int k = 0; k < 2 && !rc->n; k++) {
+      sqlite3_bind_int64(st, 1, unit);
+      sqlite3_bind_text(st, 2, roles[k], -1, SQLITE_STATIC);
+      while (rc->n < ROUTE_USERS && sqlite3_step(st) == SQLITE_ROW) rc->users[rc->n++] = sqlite3_column_int64(st, 0);
+      sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+  }
+  *owner = 0;
+  if (!rc->n) return CX_OK;
+  size_t k = 0;
+  while (k < rc->n && rc->users[k] <= rc->last) k++;
+  *owner = rc->users[k < rc->n ? k : 0];
+  rc->last = *owner;
+  rc->used = 1;
+  return CX_OK;
+}
+
+static cx_err save_routes(tick_ctx *x) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(x->db, "INSERT INTO case_routing(unit_id, last_user_id) VALUES(?1, ?2)"
+                                " ON CONFLICT(unit_id) DO UPDATE SET last_user_id = excluded.last_user_id", -1, &st, NULL))
+    return CX_EDB;
+  cx_err rc = CX_OK;
+  for (size_t i = 0; i < x->nroutes && !rc; i++) {
+    if (!x->routes[i].used) continue;
+    sqlite3_bind_int64(st, 1, x->routes[i].unit);
+    sqlite3_bind_int64(st, 2, x->routes[i].last);
+    if (sqlite3_step(st) != SQLITE_DONE) rc = CX_EDB;
+    sqlite3_reset(st);
+  }
   sqlite3_finalize(st);
-  return u && cs_in_subtree(db, r->unit, u) == 1 ? u : r->unit;
+  return rc;
 }
 
 static cx_err open_case(tick_ctx *x, const live_rule *r, const resp_env *e, int64_t customer) {
-  int64_t unit = route_unit(x->db, r, e->ctx[2]), owner = 0, sla = 0, first_s = 0, res_s = 0;
-  cx_err rc = cs_route_owner(x->db, unit, &owner);
-  if (!rc) rc = cs_sla(x->db, r->sla, &sla, &first_s, &res_s);
+  int64_t unit = route_unit(x, r, e->ctx[2]), owner = 0;
+  cx_err rc = next_owner(x, unit, &owner);
   if (rc) return rc;
   if (x->c->pr) {
     int64_t canon = profile_canonical(x->c->pr, customer);
     if (canon) customer = canon;
   }
-  sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(x->db, "INSERT INTO cases(status, title, priority, customer_id, response_id, rule_id, unit_id,"
-                                " owner_id, sla_policy_id, nps, opened_at, first_response_due_at, resolution_due_at,"
-                                " updated_at) VALUES('new', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?10)"
-                                " ON CONFLICT DO NOTHING", -1, &st, NULL))
-    return CX_EDB;
+  sqlite3_stmt *st = x->ins_case;
   sqlite3_bind_text(st, 1, r->name, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, r->priority, -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 3, customer);
@@ -251,13 +313,15 @@ static cx_err open_case(tick_ctx *x, const live_rule *r, const resp_env *e, int6
   sqlite3_bind_int64(st, 5, r->id);
   sqlite3_bind_int64(st, 6, unit);
   if (owner) sqlite3_bind_int64(st, 7, owner);
-  sqlite3_bind_int64(st, 8, sla);
+  else sqlite3_bind_null(st, 7);
+  sqlite3_bind_int64(st, 8, r->sla_id);
   if (e->score[0] >= 0) sqlite3_bind_int(st, 9, e->score[0]);
+  else sqlite3_bind_null(st, 9);
   sqlite3_bind_int64(st, 10, x->now);
-  sqlite3_bind_int64(st, 11, x->now + first_s * 1000);
-  sqlite3_bind_int64(st, 12, x->now + res_s * 1000);
+  sqlite3_bind_int64(st, 11, x->now + r->first_s * 1000);
+  sqlite3_bind_int64(st, 12, x->now + r->res_s * 1000);
   int step = sqlite3_step(st);
-  sqlite3_finalize(st);
+  sqlite3_reset(st);
   if (step != SQLITE_DONE) return CX_EDB;
   if (!sqlite3_changes(x->db)) return CX_OK; /* opened already */
   int64_t id = sqlite3_last_insert_rowid(x->db);
@@ -267,7 +331,14 @@ static cx_err open_case(tick_ctx *x, const live_rule *r, const resp_env *e, int6
   snprintf(after, sizeof after, "{\"rule\":\"%lld\",\"response\":\"%lld\",\"unit\":\"%lld\",\"owner\":%s}",
            (long long)r->id, (long long)e->id, (long long)unit, own);
   x->opened++;
-  return cs_history(x->db, id, x->now, actor, 0, "opened", NULL, after);
+  st = x->ins_history;
+  sqlite3_bind_int64(st, 1, id);
+  sqlite3_bind_int64(st, 2, x->now);
+  sqlite3_bind_text(st, 3, actor, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 4, after, -1, SQLITE_TRANSIENT);
+  step = sqlite3_step(st);
+  sqlite3_reset(st);
+  return step == SQLITE_DONE ? CX_OK : CX_EDB;
 }
 
 static void rules_done(live_rule *r, size_t n) {
@@ -317,6 +388,7 @@ static cx_err scan(tick_ctx *x) {
     if (r->cursor < low) low = r->cursor;
   }
   sqlite3_finalize(st);
+  for (size_t i = 0; i < n && !rc; i++) rc = cs_sla(x->db, rules[i].sla, &rules[i].sla_id, &rules[i].first_s, &rules[i].res_s);
   if (rc || !n) {
     rules_done(rules, n);
     return rc;
@@ -326,7 +398,14 @@ static cx_err scan(tick_ctx *x) {
                                 " language, answers, scores, complete, replaced_by FROM responses WHERE id > ?1"
                                 " ORDER BY id LIMIT ?2", -1, &rs, NULL) ||
       sqlite3_prepare_v2(x->db, "SELECT avg(score) FROM verbatims WHERE response_id = ?1", -1, &sent, NULL) ||
-      sqlite3_prepare_v2(x->db, "UPDATE case_rules SET cursor = ?1 WHERE id = ?2 AND cursor < ?1", -1, &upd, NULL))
+      sqlite3_prepare_v2(x->db, "UPDATE case_rules SET cursor = ?1 WHERE id = ?2 AND cursor < ?1", -1, &upd, NULL) ||
+      sqlite3_prepare_v2(x->db, "INSERT INTO cases(status, title, priority, customer_id, response_id, rule_id, unit_id,"
+                                " owner_id, sla_policy_id, nps, opened_at, first_response_due_at, resolution_due_at,"
+                                " updated_at) VALUES('new', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?10)"
+                                " ON CONFLICT DO NOTHING", -1, &x->ins_case, NULL) ||
+      sqlite3_prepare_v2(x->db, "INSERT INTO case_history(case_id, at, actor, action, after)"
+                                " VALUES(?1, ?2, ?3, 'opened', ?4)", -1, &x->ins_history, NULL) ||
+      sqlite3_prepare_v2(x->db, "SELECT id FROM units WHERE name = ?1", -1, &x->unit_by_name, NULL))
     rc = CX_EDB;
   int64_t last = low;
   char scratch[512];
@@ -357,9 +436,15 @@ static cx_err scan(tick_ctx *x) {
     if (sqlite3_step(upd) != SQLITE_DONE) rc = CX_EDB;
     sqlite3_reset(upd);
   }
+  if (!rc) rc = save_routes(x);
   sqlite3_finalize(rs);
   sqlite3_finalize(sent);
   sqlite3_finalize(upd);
+  sqlite3_finalize(x->ins_case);
+  sqlite3_finalize(x->ins_history);
+  sqlite3_finalize(x->unit_by_name);
+  x->ins_case = x->ins_history = x->unit_by_name = NULL;
+  x->nroutes = 0;
   rules_done(rules, n);
   return rc;
 }
@@ -397,7 +482,7 @@ static cx_err breaches(tick_ctx *x, const char *kind) {
                                         " AND first_response_at IS NULL AND first_response_breached_at IS NULL"
                                         " AND first_response_due_at <= ?1 LIMIT 500"
                                       : "SELECT id, owner_id, title FROM cases WHERE status IN ('new', 'open', 'waiting')"
-                                        " AND resolution_breached_at IS NULL AND resolution_due_at <= ?1 LIMIT 500",
+                                        " AND resolved_at IS NULL AND resolution_breached_at IS NULL AND resolution_due_at <= ?1 LIMIT 500",
                          -1, &st, NULL))
     return CX_EDB;
   cx_err rc = CX_OK;

@@ -163,7 +163,11 @@ const char *const store_migrations[] = {
     "CREATE UNIQUE INDEX cases_rule_response ON cases(rule_id, response_id) WHERE rule_id IS NOT NULL;"
     "CREATE INDEX cases_unit ON cases(unit_id, id);"
     "CREATE INDEX cases_customer ON cases(customer_id);"
-    "CREATE INDEX cases_open ON cases(status, resolution_due_at);"
+    /* the clocks the scheduler watches, only while they run */
+    "CREATE INDEX cases_first_due ON cases(first_response_due_at)"
+    "  WHERE first_response_at IS NULL AND first_response_breached_at IS NULL;"
+    "CREATE INDEX cases_resolution_due ON cases(resolution_due_at)"
+    "  WHERE resolved_at IS NULL AND resolution_breached_at IS NULL;"
     "CREATE TABLE case_notes(id INTEGER PRIMARY KEY, case_id INTEGER NOT NULL, at INTEGER NOT NULL,"
     "  actor TEXT NOT NULL, user_id INTEGER, body TEXT NOT NULL);"
     "CREATE INDEX case_notes_case ON case_notes(case_id, id);"

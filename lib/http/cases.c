@@ -103,8 +103,13 @@ static cx_err create_fn(cases *cs, int64_t id, const cJSON *req, const gv_princi
   return cases_create(cs, req, p, out, err);
 }
 
+static enum MHD_Result unavailable(http_server *h, struct MHD_Connection *c, http_req *r) {
+  return http_send_error(h, c, r, 503, "unavailable", "Cases are not running on this server.", NULL);
+}
+
 enum MHD_Result http_cases(http_server *h, struct MHD_Connection *c, http_req *r, const char *rest,
                            const gv_principal *p) {
+  if (!h->cfg.cases) return unavailable(h, c, r);
   if (!*rest) {
     if (is_get(r)) return list(h, c, r, p);
     if (strcmp(r->method, "POST")) return http_send_error(h, c, r, 405, "method_not_allowed", "Use GET or POST.", NULL);
@@ -132,6 +137,7 @@ enum MHD_Result http_cases(http_server *h, struct MHD_Connection *c, http_req *r
 
 enum MHD_Result http_case_config(http_server *h, struct MHD_Connection *c, http_req *r, cases_kind kind,
                                  const char *rest, const gv_principal *p) {
+  if (!h->cfg.cases) return unavailable(h, c, r);
   int64_t id = 0;
   if (*rest && !(id = path_id(rest, strlen(rest))))
     return http_send_error(h, c, r, 404, "not_found", "Nothing of this kind has this id.", "id");

@@ -58,6 +58,15 @@ const NEED = {
   'GET /users': 'people', 'POST /users': 'admin', 'GET /users/{id}': 'people', 'PATCH /users/{id}': 'admin',
   'GET /tokens': 'none', 'POST /tokens': 'none', 'DELETE /tokens/{id}': 'none',
   'GET /audit': 'admin', 'GET /audit/verify': 'admin',
+  'GET /customers/{id}/export': 'admin',
+  'GET /cases': 'cases', 'POST /cases': 'work', 'GET /cases/metrics': 'cases', 'GET /cases/{id}': 'cases',
+  'PATCH /cases/{id}': 'work', 'POST /cases/{id}/notes': 'work',
+  'GET /case-rules': 'cases', 'POST /case-rules': 'program', 'GET /case-rules/{id}': 'cases',
+  'PUT /case-rules/{id}': 'program', 'DELETE /case-rules/{id}': 'program',
+  'GET /sla-policies': 'cases', 'POST /sla-policies': 'program', 'GET /sla-policies/{id}': 'cases',
+  'PUT /sla-policies/{id}': 'program', 'DELETE /sla-policies/{id}': 'program',
+  'GET /root-causes': 'cases', 'POST /root-causes': 'program', 'GET /root-causes/{id}': 'cases',
+  'PUT /root-causes/{id}': 'program', 'DELETE /root-causes/{id}': 'program',
   // tested on their own below: signing in and out changes the caller
   'POST /auth/login': null, 'POST /auth/logout': null,
 };

@@ -139,3 +139,30 @@ test('erasure holds across a restart: nothing comes back from a snapshot or the 
   assert.equal(nps.n, 1);
   assert.equal((await api(srv, '/audit/verify')).json.ok, true);
 });
+
+test('consent per purpose: a Consent Updated event sets <purpose>_consent at its time; a bad one is refused whole', async () => {
+  const c = await customerByUser(srv, KEPT.user);
+  const ok = await track(srv, '/v1/track', { userId: KEPT.user, event: 'Consent Updated',
+    properties: { purpose: 'survey', granted: false }, timestamp: '2026-11-20T10:00:00Z' });
+  assert.equal(ok.status, 200, ok.text);
+  assert.equal((await api(srv, `/customers/${c.id}`)).json.traits.survey_consent, false);
+  // an older event does not undo a newer one
+  const old = await track(srv, '/v1/track', { userId: KEPT.user, event: 'Consent Updated',
+    properties: { purpose: 'survey', granted: true }, timestamp: '2026-11-01T10:00:00Z' });
+  assert.equal(old.status, 200);
+  assert.equal((await api(srv, `/customers/${c.id}`)).json.traits.survey_consent, false);
+  const events = (await api(srv, '/stats')).json.events;
+  for (const [properties, field] of [[{ granted: true }, 'properties.purpose'], [{ purpose: 'Marketing!', granted: true }, 'properties.purpose'],
+    [{ purpose: 'marketing', granted: 'yes' }, 'properties.granted']]) {
+    const r = await track(srv, '/v1/batch', { batch: [
+      { type: 'track', userId: KEPT.user, event: 'Order Completed' },
+      { type: 'track', userId: KEPT.user, event: 'Consent Updated', properties }] });
+    assertError(r, 400, 'invalid_field', `batch[1].${field}`);
+  }
+  assert.equal((await api(srv, '/stats')).json.events, events, 'nothing of a refused batch is stored');
+  const later = await track(srv, '/v1/track', { userId: KEPT.user, event: 'Consent Updated', properties: { purpose: 'marketing', granted: true } });
+  assert.equal(later.status, 200);
+  const t = (await api(srv, `/customers/${c.id}`)).json.traits;
+  assert.equal(t.marketing_consent, true);
+  assert.equal(t.survey_consent, false);
+});

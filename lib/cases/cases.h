@@ -51,6 +51,13 @@ void cases_close(cases *c);
  * gets how many cases were opened. */
 cx_err cases_tick(cases *c, int64_t now_ms, int *opened);
 
+/* Replaying history (cxm demo, an import of past cases): every later
+ * case change of c (notes, status, owner, manual cases, configuration) is
+ * dated at_ms instead of the clock; 0: the clock again. Not for a running
+ * server: set it only while nothing else uses c. A tick's time is its
+ * own now_ms argument. */
+void cases_set_clock(cases *c, int64_t at_ms);
+
 /* ---- cases (work.c) ---- */
 typedef struct {
   const char *status;  /* NULL or a status */
@@ -64,6 +71,9 @@ typedef struct {
 cx_err cases_list(cases *c, const cases_query *q, const gv_principal *p, cx_buf *out, analytics_error *err);
 /* CASE with "notes" and "history". CX_ENOTFOUND. */
 cx_err cases_get(cases *c, int64_t id, const gv_principal *p, cx_buf *out);
+/* The customer of case id when p may see the case (the case view's
+ * timeline, GET /cases/{id}/timeline); CX_ENOTFOUND otherwise. */
+cx_err cases_customer(cases *c, int64_t id, const gv_principal *p, int64_t *customer);
 /* POST /cases: {"customer_id","title","unit","owner"?,"priority"?,
  * "sla_policy"?,"note"?}; answers like cases_get. */
 cx_err cases_create(cases *c, const cJSON *req, const gv_principal *p, cx_buf *out, analytics_error *err);

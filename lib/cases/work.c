@@ -147,6 +147,27 @@ static int64_t visible_unit(sqlite3 *db, int64_t id, const gv_principal *p) {
   return unit;
 }
 
+cx_err cases_customer(cases *c, int64_t id, const gv_principal *p, int64_t *customer) {
+  sqlite3 *db = store_reader_get(c->st);
+  cx_err rc = CX_ENOTFOUND;
+  sqlite3_stmt *st;
+  *customer = 0;
+  if (visible_unit(db, id, p)) {
+    if (sqlite3_prepare_v2(db, "SELECT customer_id FROM cases WHERE id = ?1", -1, &st, NULL)) {
+      rc = CX_EDB;
+    } else {
+      sqlite3_bind_int64(st, 1, id);
+      if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+        *customer = sqlite3_column_int64(st, 0);
+        rc = CX_OK;
+      }
+      sqlite3_finalize(st);
+    }
+  }
+  store_reader_put(c->st, db);
+  return rc;
+}
+
 cx_err cases_get(cases *c, int64_t id, const gv_principal *p, cx_buf *out) {
   sqlite3 *db = store_reader_get(c->st);
   cx_err rc = visible_unit(db, id, p) ? cs_case_json(db, id, 1, out) : CX_ENOTFOUND;
@@ -184,7 +205,7 @@ cx_err cases_list(cases *c, const cases_query *q, const gv_principal *p, cx_buf 
     sqlite3_bind_int64(st, 7, (int64_t)q->limit + 1);
     rc = cx_buf_puts(out, "{\"cases\":[");
   }
-  int64_t now = cx_now_ms(), last = 0;
+  int64_t now = cs_now(c), last = 0;
   size_t k = 0;
   int more = 0;
   while (!rc && sqlite3_step(st) == SQLITE_ROW) {
@@ -358,7 +379,7 @@ static cx_err answer_case(cases *c, int64_t id, cx_buf *out) {
 }
 
 cx_err cases_patch(cases *c, int64_t id, const cJSON *req, const gv_principal *p, cx_buf *out, analytics_error *err) {
-  patch_ctx x = {.p = p, .id = id, .now = cx_now_ms(), .err = err};
+  patch_ctx x = {.p = p, .id = id, .now = cs_now(c), .err = err};
   cx_err rc = cases_patch_check(req, &x.req, err);
   if (rc) return rc;
   if ((rc = cs_run(c, apply_patch, &x))) return rc;
@@ -375,7 +396,7 @@ cx_err cases_note(cases *c, int64_t id, const cJSON *req, const gv_principal *p,
   const cJSON *body = cJSON_GetObjectItemCaseSensitive(req, "body");
   if (!cJSON_IsString(body) || !cs_note_ok(body->valuestring))
     return analytics_refuse(err, "invalid_field", "body", "body must be 1 to %d bytes of text.", CASES_MAX_NOTE);
-  patch_ctx x = {.p = p, .id = id, .now = cx_now_ms(), .err = err,
+  patch_ctx x = {.p = p, .id = id, .now = cs_now(c), .err = err,
                  .req = {.has_note = 1, .note = body->valuestring}};
   cx_err rc = cs_run(c, apply_patch, &x);
   if (rc) return rc;
@@ -444,7 +465,7 @@ cx_err cases_create(cases *c, const cJSON *req, const gv_principal *p, cx_buf *o
   if (u)
     return analytics_refuse(err, "invalid_field", u, "Unknown member \"%.40s\": a case has customer_id, title, unit, "
                             "owner, priority, sla_policy and note.", u);
-  create_ctx x = {.base = {.p = p, .now = cx_now_ms(), .err = err}, .priority = "normal"};
+  create_ctx x = {.base = {.p = p, .now = cs_now(c), .err = err}, .priority = "normal"};
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, "customer_id");
   if (!cs_json_id(v, 0, &x.customer))
     return analytics_refuse(err, "invalid_field", "customer_id", "customer_id must be the id of a customer.");

@@ -31,6 +31,8 @@ export function stackedBars(
   signal: AbortSignal,
   /** room above the plot for the legend, on a narrow chart (many series take more lines) */
   narrowTop = 64,
+  /** counts: no ticks between whole numbers */
+  integer = false,
 ): void {
   const chart = echarts.init(el, null, { renderer: 'svg' });
   const text = cssVar('--text-2');
@@ -57,7 +59,7 @@ export function stackedBars(
       axisLabel: { color: text, hideOverlap: true, fontFamily },
     },
     yAxis: {
-      type: 'value', splitLine: { lineStyle: { color: grid } },
+      type: 'value', splitLine: { lineStyle: { color: grid } }, minInterval: integer ? 1 : 0,
       axisLabel: { color: text, fontFamily, formatter: (v: number) => fmt(v) },
     },
     series: series.map((s) => ({

@@ -85,15 +85,15 @@ export function slaPage(main: HTMLElement, ctx: PageContext): void {
       })),
       h('tfoot', null, h('tr', null, h('th', { scope: 'row' }, 'All'), totals.map((t) => h('td', { class: 'num' }, fmtInt(t))),
         h('td', { class: 'num' }, fmtInt(open.length))))));
-    replace(body, tiles,
+    replace(body, h('div', { class: 'stack' }, tiles,
       h('section', { class: 'card', 'aria-labelledby': 'sla-units-h' }, h('h2', { id: 'sla-units-h' }, 'Open cases by unit'),
-        open.length ? [chart, table] : emptyState('No open cases.', 'Every case is resolved or closed.')));
+        open.length ? [chart, table] : emptyState('No open cases.', 'Every case is resolved or closed.'))));
     if (open.length) {
       chartMod.then((c) => c.stackedBars(chart, units, [
         { name: 'On time', color: '#2f9e44', data: units.map((u) => byUnit.get(u)?.[0] ?? 0) },
         { name: 'Due within 4 h', color: '#e07b00', data: units.map((u) => byUnit.get(u)?.[1] ?? 0) },
         { name: 'Breached or overdue', color: '#c92a2a', data: units.map((u) => byUnit.get(u)?.[2] ?? 0) },
-      ], fmtInt, ctx.signal)).catch(() => chartFailed(chart));
+      ], fmtInt, ctx.signal, 64, true)).catch(() => chartFailed(chart));
     }
   }
 
@@ -244,10 +244,10 @@ export function rootCausesPage(main: HTMLElement, ctx: PageContext): void {
         h('th', { class: 'num' }, 'Cumulative'))),
       h('tbody', null, m.root_causes.map((r) => h('tr', null, h('th', { scope: 'row' }, r.name), h('td', { class: 'num' }, fmtInt(r.count)),
         h('td', { class: 'num' }, `${one.format(r.percent)} %`), h('td', { class: 'num' }, `${one.format(r.cumulative_percent)} %`))))));
-    replace(body, tiles,
+    replace(body, h('div', { class: 'stack' }, tiles,
       h('section', { class: 'card', 'aria-labelledby': 'pareto-h' }, h('h2', { id: 'pareto-h' }, 'Pareto of root causes'),
         m.root_causes.length ? [chart, table] : emptyState('No case has a root cause yet.', 'Resolving a case records its root cause.')),
-      config);
+      config));
     if (m.root_causes.length) {
       chartMod.then((c) => c.pareto(chart, m.root_causes.map((r) => r.name), m.root_causes.map((r) => r.count),
         m.root_causes.map((r) => r.cumulative_percent), ctx.signal)).catch(() => chartFailed(chart));

@@ -201,6 +201,9 @@ static cx_err adopt(loop *l, int n, int64_t opened, uint64_t seed, int64_t nps_r
   return rc;
 }
 
+/* No follow-up survey on the demo's rules: the replayed answers are all
+ * received now, after every replayed close, so each opening answer would
+ * count as its own case's follow-up (metrics.c reads received_at). */
 static cx_err configure(loop *l, const demo_voice *v, int64_t *nps_rule) {
   cx_buf out;
   cx_buf_init(&out, 1 << 20);

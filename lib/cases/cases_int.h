@@ -15,6 +15,9 @@ struct cases {
   int started, stop;
   int64_t tick_ms;
   int64_t clock_ms; /* cases_set_clock: 0, the clock */
+  cases_invite_fn invite; /* cases_set_follow_up */
+  cx_err (*invite_ready)(void *ctx);
+  void *invite_ctx;
   pthread_t thread;
 };
 

@@ -228,6 +228,8 @@ cx_err cases_list(cases *c, const cases_query *q, const gv_principal *p, cx_buf 
 /* ---- changes ---- */
 
 typedef struct {
+  cases *c; /* the follow-up's invite (patches only) */
+  int64_t invited; /* the follow-up invitation made */
   const gv_principal *p;
   int64_t id, now;
   cases_patch_req req;
@@ -292,6 +294,27 @@ static cx_err add_note(sqlite3 *db, patch_ctx *x, const char *body) {
   char after[32];
   snprintf(after, sizeof after, "%lld", (long long)sqlite3_last_insert_rowid(db));
   return cs_history(db, x->id, x->now, x->p->actor, x->p->user_id, "note", NULL, after);
+}
+
+/* The follow-up survey of a case that closes: the invitation, in the same
+ * job, once per case (a reopened and closed again case keeps its first). */
+static cx_err follow_up(sqlite3 *db, patch_ctx *x) {
+  if (!x->c || !x->c->invite) return CX_OK;
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db, "SELECT follow_up_survey_id, customer_id FROM cases WHERE id = ?1"
+                             " AND follow_up_survey_id IS NOT NULL AND follow_up_invitation_id IS NULL", -1, &st, NULL))
+    return CX_EDB;
+  sqlite3_bind_int64(st, 1, x->id);
+  int64_t survey = 0, customer = 0;
+  if (sqlite3_step(st) == SQLITE_ROW) survey = sqlite3_column_int64(st, 0), customer = sqlite3_column_int64(st, 1);
+  sqlite3_finalize(st);
+  if (!survey || !customer) return CX_OK;
+  int64_t inv = 0;
+  cx_err rc = x->c->invite(x->c->invite_ctx, db, survey, customer, x->now, &inv);
+  if (!rc && inv) rc = set_col(db, "UPDATE cases SET follow_up_invitation_id = ?1 WHERE id = ?2", x->id, inv, 0);
+  if (!rc && inv) rc = cs_history(db, x->id, x->now, "follow_up", 0, "follow_up_sent", NULL, NULL);
+  if (!rc) x->invited = inv;
+  return rc;
 }
 
 static cx_err apply_patch(void *ctx, sqlite3 *db) {
@@ -360,6 +383,7 @@ static cx_err apply_patch(void *ctx, sqlite3 *db) {
       if (!rc && rule)
         rc = set_col(db, "UPDATE cases SET follow_up_survey_id = (SELECT follow_up_survey_id FROM case_rules"
                          " WHERE id = ?1) WHERE id = ?2", x->id, rule, 0);
+      if (!rc && rule) rc = follow_up(db, x);
     }
     if (!rc && !strcmp(to, "open") && (!strcmp(status, "resolved") || !strcmp(status, "closed")))
       rc = set_col(db, "UPDATE cases SET resolved_at = NULL, closed_at = NULL WHERE id = ?2 AND ?1 = ?1", x->id, 0, 0);
@@ -379,10 +403,15 @@ static cx_err answer_case(cases *c, int64_t id, cx_buf *out) {
 }
 
 cx_err cases_patch(cases *c, int64_t id, const cJSON *req, const gv_principal *p, cx_buf *out, analytics_error *err) {
-  patch_ctx x = {.p = p, .id = id, .now = cs_now(c), .err = err};
+  patch_ctx x = {.c = c, .p = p, .id = id, .now = cs_now(c), .err = err};
   cx_err rc = cases_patch_check(req, &x.req, err);
   if (rc) return rc;
+  /* what the follow-up's invitation needs outside the job */
+  if (x.req.has_status && !strcmp(x.req.status, "closed") && c->invite && c->invite_ready &&
+      (rc = c->invite_ready(c->invite_ctx)))
+    return rc;
   if ((rc = cs_run(c, apply_patch, &x))) return rc;
+  if (x.invited && c->ob) outbox_kick(c->ob);
   if (!x.found) return CX_ENOTFOUND;
   if (x.refused) return CX_EINVAL;
   return answer_case(c, id, out);

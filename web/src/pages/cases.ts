@@ -175,7 +175,9 @@ export function casePage(main: HTMLElement, ctx: PageContext): void {
       h('div', null, h('dt', null, 'Resolution'), h('dd', null, c.resolved_at ? time(c.resolved_at, 'short') : h('span', null, 'Due ', time(c.resolution_due_at, 'short')),
         c.breached.resolution ? h('span', { class: 'badge due-breached' }, ' Breached') : null)),
       h('div', null, h('dt', null, 'Root cause'), h('dd', null, c.root_cause_name ?? h('span', { class: 'muted' }, 'Not set'))),
-      h('div', null, h('dt', null, 'Score'), h('dd', null, c.nps !== null ? `NPS ${c.nps}` : '—')));
+      h('div', null, h('dt', null, 'Score'), h('dd', null, c.nps !== null ? `NPS ${c.nps}` : '—')),
+      c.follow_up.survey ? h('div', null, h('dt', null, 'Follow-up survey'),
+        h('dd', null, c.follow_up.invitation ? 'Invitation sent' : c.status === 'closed' ? 'Not sent (no e-mail, consent or fatigue)' : 'Sent when the case closes')) : null);
     const summary = h('section', { class: 'card', 'aria-labelledby': 'case-facts-h' }, h('h2', { id: 'case-facts-h' }, 'The case'), facts);
     const actions = work ? actionsCard(c) : null;
     const notes = h('section', { class: 'card', 'aria-labelledby': 'case-notes-h' }, h('h2', { id: 'case-notes-h' }, 'Notes'),

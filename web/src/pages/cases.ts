@@ -102,12 +102,13 @@ export function casesPage(main: HTMLElement, ctx: PageContext): void {
         h('tbody', null, list.map((c) => h('tr', { 'data-case': c.id, class: c.due_at && (c.overdue || breached(c)) ? 'late' : null },
           h('td', null, h('a', { href: `#/cases/${encodeURIComponent(c.id)}` }, c.title),
             h('div', { class: 'muted small' }, `Customer ${c.customer_id}${c.nps !== null ? ` · NPS ${c.nps}` : ''} · #${c.id}`)),
-          h('td', null, statusBadge(c.status)),
-          h('td', null, PRIORITY_LABEL[c.priority] ?? c.priority),
-          h('td', null, c.unit_name ?? c.unit),
-          h('td', null, c.owner_name ?? h('span', { class: 'muted' }, 'Unassigned')),
-          h('td', null, dueCell(c, now)),
-          h('td', { class: 'nowrap' }, age(c, now)))))))));
+          // data-label: the column's name above the value on a phone (CSS)
+          h('td', { 'data-label': 'Status' }, statusBadge(c.status)),
+          h('td', { 'data-label': 'Priority' }, PRIORITY_LABEL[c.priority] ?? c.priority),
+          h('td', { 'data-label': 'Unit' }, c.unit_name ?? c.unit),
+          h('td', { 'data-label': 'Owner' }, c.owner_name ?? h('span', { class: 'muted' }, 'Unassigned')),
+          h('td', { 'data-label': 'Due' }, dueCell(c, now)),
+          h('td', { 'data-label': 'Age', class: 'nowrap' }, age(c, now)))))))));
   }
 
   load();

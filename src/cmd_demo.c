@@ -10,6 +10,7 @@
  * times are offsets back from --end (default: now, to the minute). */
 #include "cli.h"
 #include "demo_voice.h"
+#include "demo_cases.h"
 #include "../lib/feedback/distribute.h"
 #include "../lib/analytics/analytics.h"
 #include "../lib/journey/journey.h"
@@ -550,7 +551,7 @@ static int demo_triggers(store *st, profile *pr, feedback *fb) {
 /* The demo's people: units (the care teams its responses name) and a
  * user per role, all with one password made now (out, 40 bytes), printed
  * with the credentials. 0 on success. */
-static int demo_people(store *st, char *password, size_t cap, size_t *nusers) {
+static int demo_people(store *st, char *password, size_t cap, demo_org *org) {
   govern *gv;
   cx_err rc = gv_open(st, &gv);
   if (rc) {
@@ -608,6 +609,12 @@ static int demo_people(store *st, char *password, size_t cap, size_t *nusers) {
     cx_buf_reset(&b);
     rc = gv_user_create(gv, req, &b, NULL, &err);
     cJSON_Delete(req);
+    const char *idp = rc ? NULL : strstr(b.p, "\"id\":\"");
+    demo_user *u = &org->users[i];
+    u->id = idp ? strtoll(idp + 6, NULL, 10) : 0;
+    u->unit = people[i].team >= -1 ? ids[people[i].team + 1] : 0;
+    u->email = people[i].email;
+    if (!rc) gv_role_parse(people[i].role, &u->role);
     if (!rc) gv_audit(gv, "cli:demo", "user.create", people[i].email, NULL, NULL);
   }
   cx_buf_free(&b);
@@ -617,7 +624,8 @@ static int demo_people(store *st, char *password, size_t cap, size_t *nusers) {
               rc == CX_EINVAL ? err.message : "");
     return 1;
   }
-  *nusers = sizeof people / sizeof people[0];
+  org->nusers = sizeof people / sizeof people[0];
+  for (int i = 0; i < 5; i++) org->units[i] = ids[i];
   return 0;
 }
 
@@ -680,14 +688,20 @@ int cmd_demo(const cli_opts *o) {
     cli_error("the demo data could not be committed (%s).", cx_strerror(g->rc ? g->rc : frc));
   else
     status = demo_definitions(st, pr);
-  if (!status && (rc = demo_voice_save(g->voice, fb, g->start, g->end, &responses))) {
+  /* the last weeks of NPS and CSAT answers come in later, hour by hour,
+   * while the closed loop works them (demo_cases) */
+  int64_t cut = end - DEMO_CASES_WEEKS * 7 * DAY;
+  if (!status && (rc = demo_voice_save(g->voice, fb, g->start, g->end, cut, &responses))) {
     if (rc != CX_EINVAL) cli_error("the demo's surveys could not be saved (%s).", cx_strerror(rc));
     status = 1;
   }
   if (!status && demo_triggers(st, pr, fb)) status = 1;
   char password[48];
-  size_t nusers = 0;
-  if (!status && demo_people(st, password, sizeof password, &nusers)) status = 1;
+  demo_org org = {0};
+  demo_cases_figures cf = {0};
+  if (!status && demo_people(st, password, sizeof password, &org)) status = 1;
+  if (!status && demo_cases(st, pr, fb, g->voice, &org, cut, end, &responses, &cf)) status = 1;
+  size_t nusers = org.nusers;
   if (!status) {
     /* the credentials of cxm init, and the demo's sign-in */
     size_t len = strlen(creds);
@@ -704,10 +718,10 @@ int cmd_demo(const cli_opts *o) {
     double secs = (double)(cx_mono_ns() - t0) / 1e9;
     fprintf(stderr,
             "cxm: demo company ready in %s: %llu customers (%llu profiles merged into them), %llu events"
-            " over 12 months, 5 segments, 2 journey maps, 4 surveys with %zu responses, 2 survey triggers and %zu users"
-            " in 5 units, in %.1f s\n",
+            " over 12 months, 5 segments, 2 journey maps, 4 surveys with %zu responses, 2 survey triggers, %zu users"
+            " in 5 units and %zu cases (%zu open, %zu breached), in %.1f s\n",
             o->data, (unsigned long long)ps.customers, (unsigned long long)ps.merged,
-            (unsigned long long)imported, responses, nusers, secs);
+            (unsigned long long)imported, responses, nusers, cf.cases, cf.open, cf.breached, secs);
   }
 out:
   store_writer_stop(st);

@@ -137,7 +137,9 @@ int cmd_serve(const cli_opts *o) {
     cli_error("survey distribution could not be started (%s).", cx_strerror(rc));
     goto out;
   }
-  if ((rc = cases_open(st, pr, ob, &cs))) {
+  if (!(rc = cases_open(st, pr, ob, &cs)))
+    cases_set_follow_up(cs, feedback_dist_invite_in, feedback_dist_invite_ready, dist); /* docs/cases.md */
+  if (rc) {
     cli_error("the case module could not be started (%s).", cx_strerror(rc));
     goto out;
   }

@@ -26,6 +26,8 @@ typedef struct {
 struct demo_voice {
   note *v;
   size_t n, cap;
+  int64_t survey[4]; /* the surveys' ids, once saved */
+  int64_t start, end;
 };
 
 cx_err demo_voice_new(demo_voice **out) {
@@ -205,8 +207,62 @@ static cJSON *answers(const note *x, int64_t start, int64_t end, cJSON *ctx) {
   return a;
 }
 
-cx_err demo_voice_save(demo_voice *d, feedback *f, int64_t start, int64_t end, size_t *saved) {
-  int64_t ids[4];
+/* Saves the answers of kind k noted in [from, to) (and before the end),
+ * in batches, in the order noted. */
+static cx_err save_kind(demo_voice *d, feedback *f, int k, int64_t from, int64_t to, size_t *saved) {
+  cx_err rc = CX_OK;
+  int64_t start = d->start, end = d->end, *ids = d->survey;
+  cJSON *batch = NULL;
+  int n = 0;
+  for (size_t i = 0; i <= d->n && !rc; i++) {
+    if (i < d->n && (d->v[i].kind != k || d->v[i].t >= end || d->v[i].t < from || d->v[i].t >= to)) continue;
+    if (i < d->n) {
+      const note *x = &d->v[i];
+      if (!batch && !(batch = cJSON_CreateArray())) {
+        rc = CX_ENOMEM;
+        break;
+      }
+      cJSON *r = cJSON_CreateObject(), *ctx = cJSON_CreateObject();
+      cJSON *c = r ? cJSON_AddObjectToObject(r, "customer") : NULL;
+      cJSON *a = ctx ? answers(x, start, end, ctx) : NULL;
+      char iso[CX_TIME_LEN];
+      cx_time_format(x->t, iso);
+      if (!r || !c || !a || !cJSON_AddStringToObject(c, "user_id", x->uid) ||
+          !cJSON_AddStringToObject(r, "submitted_at", iso)) {
+        cJSON_Delete(r), cJSON_Delete(ctx), cJSON_Delete(a);
+        rc = CX_ENOMEM;
+        break;
+      }
+      cJSON_AddItemToObject(r, "answers", a);
+      cJSON_AddItemToObject(r, "context", ctx);
+      cJSON_AddItemToArray(batch, r);
+      n++;
+    }
+    if (batch && (n == FEEDBACK_MAX_BATCH || i == d->n)) {
+      int64_t *got = cx_calloc((size_t)n, sizeof *got);
+      analytics_error err = {{0}, {0}, {0}};
+      rc = got ? feedback_respond_batch(f, ids[k], batch, got, &err) : CX_ENOMEM;
+      if (rc == CX_EINVAL) cli_error("demo responses were refused: %s (%s) - a bug in cxm demo.", err.message, err.field);
+      if (!rc) *saved += (size_t)n;
+      cx_free(got);
+      cJSON_Delete(batch);
+      batch = NULL;
+      n = 0;
+    }
+  }
+  cJSON_Delete(batch);
+  return rc;
+}
+
+cx_err demo_voice_save_window(demo_voice *d, feedback *f, int64_t from, int64_t to, size_t *saved) {
+  cx_err rc = save_kind(d, f, DEMO_VOICE_NPS, from, to, saved);
+  return rc ? rc : save_kind(d, f, DEMO_VOICE_CSAT, from, to, saved);
+}
+
+int64_t demo_voice_survey(const demo_voice *d, int kind) { return kind >= 0 && kind < 4 ? d->survey[kind] : 0; }
+
+cx_err demo_voice_save(demo_voice *d, feedback *f, int64_t start, int64_t end, int64_t cut, size_t *saved) {
+  int64_t ids[4] = {0};
   cx_err rc = CX_OK;
   *saved = 0;
   for (int i = 0; i < 4 && !rc; i++) {
@@ -226,48 +282,11 @@ cx_err demo_voice_save(demo_voice *d, feedback *f, int64_t start, int64_t end, s
     cx_buf_free(&out);
     cJSON_Delete(req);
   }
-  /* by survey, in batches, oldest first within each */
-  for (int k = 0; k < 3 && !rc; k++) {
-    cJSON *batch = NULL;
-    int n = 0;
-    for (size_t i = 0; i <= d->n && !rc; i++) {
-      if (i < d->n && (d->v[i].kind != k || d->v[i].t >= end)) continue;
-      if (i < d->n) {
-        const note *x = &d->v[i];
-        if (!batch && !(batch = cJSON_CreateArray())) {
-          rc = CX_ENOMEM;
-          break;
-        }
-        cJSON *r = cJSON_CreateObject(), *ctx = cJSON_CreateObject();
-        cJSON *c = r ? cJSON_AddObjectToObject(r, "customer") : NULL;
-        cJSON *a = ctx ? answers(x, start, end, ctx) : NULL;
-        char iso[CX_TIME_LEN];
-        cx_time_format(x->t, iso);
-        if (!r || !c || !a || !cJSON_AddStringToObject(c, "user_id", x->uid) ||
-            !cJSON_AddStringToObject(r, "submitted_at", iso)) {
-          cJSON_Delete(r), cJSON_Delete(ctx), cJSON_Delete(a);
-          rc = CX_ENOMEM;
-          break;
-        }
-        cJSON_AddItemToObject(r, "answers", a);
-        cJSON_AddItemToObject(r, "context", ctx);
-        cJSON_AddItemToArray(batch, r);
-        n++;
-      }
-      if (batch && (n == FEEDBACK_MAX_BATCH || i == d->n)) {
-        int64_t *got = cx_calloc((size_t)n, sizeof *got);
-        analytics_error err = {{0}, {0}, {0}};
-        rc = got ? feedback_respond_batch(f, ids[k], batch, got, &err) : CX_ENOMEM;
-        if (rc == CX_EINVAL) cli_error("demo responses were refused: %s (%s) - a bug in cxm demo.", err.message, err.field);
-        if (!rc) *saved += (size_t)n;
-        cx_free(got);
-        cJSON_Delete(batch);
-        batch = NULL;
-        n = 0;
-      }
-    }
-    cJSON_Delete(batch);
-  }
+  d->start = start, d->end = end;
+  for (int i = 0; i < 4; i++) d->survey[i] = ids[i];
+  /* by survey, in batches; the NPS and CSAT answers from cut on are left
+   * for demo_voice_save_window */
+  for (int k = 0; k < 3 && !rc; k++) rc = save_kind(d, f, k, INT64_MIN, k == DEMO_VOICE_CES ? end : cut, saved);
   /* the employee pulse: each care team's twelve people, every quarter;
    * the team whose agent needs coaching (Care West) is the least happy */
   static const double team_mean[] = {8.6, 8.0, 7.4, 5.6};

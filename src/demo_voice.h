@@ -15,7 +15,14 @@ void demo_voice_free(demo_voice *d);
  * in the app. r: random bits that fix the answer. */
 cx_err demo_voice_note(demo_voice *d, int kind, int64_t t, const char *uid, int persona, int a, int b, uint32_t r);
 size_t demo_voice_count(const demo_voice *d);
-/* Creates the three surveys and stores every noted answer before end. */
-cx_err demo_voice_save(demo_voice *d, feedback *f, int64_t start, int64_t end, size_t *saved);
+/* Creates the surveys and stores every noted answer before end, but the
+ * NPS and CSAT answers from cut on (cut = end: all), which
+ * demo_voice_save_window stores later (cmd_demo replays the closed loop
+ * over them, hour by hour). */
+cx_err demo_voice_save(demo_voice *d, feedback *f, int64_t start, int64_t end, int64_t cut, size_t *saved);
+/* Stores the NPS and CSAT answers noted in [from, to) (after demo_voice_save). */
+cx_err demo_voice_save_window(demo_voice *d, feedback *f, int64_t from, int64_t to, size_t *saved);
+/* The id of the survey of kind (DEMO_VOICE_*, 3: the employee pulse), once saved. */
+int64_t demo_voice_survey(const demo_voice *d, int kind);
 
 #endif

@@ -51,6 +51,26 @@ void cases_close(cases *c);
  * gets how many cases were opened. */
 cx_err cases_tick(cases *c, int64_t now_ms, int *opened);
 
+/* The follow-up survey on close (docs/cases.md): when a case whose rule
+ * has a follow_up_survey closes, invite(ctx, db, survey, customer, now_ms,
+ * &invitation) runs inside the closing store job (db: the writer's
+ * connection) and gives the invitation's id (0: none sent); ready(ctx)
+ * runs before that job, outside it, to load what invite needs. Either
+ * NULL: nothing is sent (follow_up.invitation stays null). Set before the
+ * server serves. lib/feedback's feedback_dist_invite_in and
+ * feedback_dist_invite_ready fit, with a feedback_dist as ctx. */
+struct sqlite3;
+typedef cx_err (*cases_invite_fn)(void *ctx, struct sqlite3 *db, int64_t survey, int64_t customer, int64_t now_ms,
+                                  int64_t *invitation);
+void cases_set_follow_up(cases *c, cases_invite_fn invite, cx_err (*ready)(void *ctx), void *ctx);
+
+/* Replaying history (cxm demo, an import of past cases): every later
+ * case change of c (notes, status, owner, manual cases, configuration) is
+ * dated at_ms instead of the clock; 0: the clock again. Not for a running
+ * server: set it only while nothing else uses c. A tick's time is its
+ * own now_ms argument. */
+void cases_set_clock(cases *c, int64_t at_ms);
+
 /* ---- cases (work.c) ---- */
 typedef struct {
   const char *status;  /* NULL or a status */
@@ -64,6 +84,9 @@ typedef struct {
 cx_err cases_list(cases *c, const cases_query *q, const gv_principal *p, cx_buf *out, analytics_error *err);
 /* CASE with "notes" and "history". CX_ENOTFOUND. */
 cx_err cases_get(cases *c, int64_t id, const gv_principal *p, cx_buf *out);
+/* The customer of case id when p may see the case (the case view's
+ * timeline, GET /cases/{id}/timeline); CX_ENOTFOUND otherwise. */
+cx_err cases_customer(cases *c, int64_t id, const gv_principal *p, int64_t *customer);
 /* POST /cases: {"customer_id","title","unit","owner"?,"priority"?,
  * "sla_policy"?,"note"?}; answers like cases_get. */
 cx_err cases_create(cases *c, const cJSON *req, const gv_principal *p, cx_buf *out, analytics_error *err);

@@ -14,8 +14,15 @@ struct cases {
   pthread_cond_t cv;
   int started, stop;
   int64_t tick_ms;
+  int64_t clock_ms; /* cases_set_clock: 0, the clock */
+  cases_invite_fn invite; /* cases_set_follow_up */
+  cx_err (*invite_ready)(void *ctx);
+  void *invite_ctx;
   pthread_t thread;
 };
+
+/* The time an action is dated: the replay clock when set, else now. */
+int64_t cs_now(const cases *c);
 
 /* Runs fn(ctx, db) as a store job on the writer thread (store_run). fn
  * must not fail for a refusal: it records it in its ctx and writes

@@ -272,7 +272,7 @@ static cx_err check_other(put_ctx *x, const cJSON *req) {
 
 cx_err cases_config_put(cases *c, cases_kind kind, int64_t id, const cJSON *req, const gv_principal *p, cx_buf *out,
                         analytics_error *err) {
-  put_ctx x = {.kind = kind, .id = id, .now = cx_now_ms(), .p = p, .err = err};
+  put_ctx x = {.kind = kind, .id = id, .now = cs_now(c), .p = p, .err = err};
   cx_err rc = kind == CASES_RULES ? cases_rule_check(req, &x.rule, err) : check_other(&x, req);
   if (rc) return rc;
   if ((rc = cs_run(c, apply_put, &x))) return rc;

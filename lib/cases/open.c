@@ -556,6 +556,14 @@ cx_err cases_open(store *st, profile *pr, outbox *ob, cases **out) {
   return CX_OK;
 }
 
+int64_t cs_now(const cases *c) { return c->clock_ms ? c->clock_ms : cx_now_ms(); }
+
+void cases_set_follow_up(cases *c, cases_invite_fn invite, cx_err (*ready)(void *ctx), void *ctx) {
+  c->invite = invite, c->invite_ready = ready, c->invite_ctx = ctx;
+}
+
+void cases_set_clock(cases *c, int64_t at_ms) { c->clock_ms = at_ms > 0 ? at_ms : 0; }
+
 cx_err cases_start(cases *c, int64_t tick_ms) {
   c->tick_ms = tick_ms > 0 ? tick_ms : 10000;
   if (pthread_create(&c->thread, NULL, scheduler, c)) return CX_ENOMEM;

@@ -147,6 +147,27 @@ static int64_t visible_unit(sqlite3 *db, int64_t id, const gv_principal *p) {
   return unit;
 }
 
+cx_err cases_customer(cases *c, int64_t id, const gv_principal *p, int64_t *customer) {
+  sqlite3 *db = store_reader_get(c->st);
+  cx_err rc = CX_ENOTFOUND;
+  sqlite3_stmt *st;
+  *customer = 0;
+  if (visible_unit(db, id, p)) {
+    if (sqlite3_prepare_v2(db, "SELECT customer_id FROM cases WHERE id = ?1", -1, &st, NULL)) {
+      rc = CX_EDB;
+    } else {
+      sqlite3_bind_int64(st, 1, id);
+      if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+        *customer = sqlite3_column_int64(st, 0);
+        rc = CX_OK;
+      }
+      sqlite3_finalize(st);
+    }
+  }
+  store_reader_put(c->st, db);
+  return rc;
+}
+
 cx_err cases_get(cases *c, int64_t id, const gv_principal *p, cx_buf *out) {
   sqlite3 *db = store_reader_get(c->st);
   cx_err rc = visible_unit(db, id, p) ? cs_case_json(db, id, 1, out) : CX_ENOTFOUND;
@@ -184,7 +205,7 @@ cx_err cases_list(cases *c, const cases_query *q, const gv_principal *p, cx_buf 
     sqlite3_bind_int64(st, 7, (int64_t)q->limit + 1);
     rc = cx_buf_puts(out, "{\"cases\":[");
   }
-  int64_t now = cx_now_ms(), last = 0;
+  int64_t now = cs_now(c), last = 0;
   size_t k = 0;
   int more = 0;
   while (!rc && sqlite3_step(st) == SQLITE_ROW) {
@@ -207,6 +228,8 @@ cx_err cases_list(cases *c, const cases_query *q, const gv_principal *p, cx_buf 
 /* ---- changes ---- */
 
 typedef struct {
+  cases *c; /* the follow-up's invite (patches only) */
+  int64_t invited; /* the follow-up invitation made */
   const gv_principal *p;
   int64_t id, now;
   cases_patch_req req;
@@ -271,6 +294,27 @@ static cx_err add_note(sqlite3 *db, patch_ctx *x, const char *body) {
   char after[32];
   snprintf(after, sizeof after, "%lld", (long long)sqlite3_last_insert_rowid(db));
   return cs_history(db, x->id, x->now, x->p->actor, x->p->user_id, "note", NULL, after);
+}
+
+/* The follow-up survey of a case that closes: the invitation, in the same
+ * job, once per case (a reopened and closed again case keeps its first). */
+static cx_err follow_up(sqlite3 *db, patch_ctx *x) {
+  if (!x->c || !x->c->invite) return CX_OK;
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db, "SELECT follow_up_survey_id, customer_id FROM cases WHERE id = ?1"
+                             " AND follow_up_survey_id IS NOT NULL AND follow_up_invitation_id IS NULL", -1, &st, NULL))
+    return CX_EDB;
+  sqlite3_bind_int64(st, 1, x->id);
+  int64_t survey = 0, customer = 0;
+  if (sqlite3_step(st) == SQLITE_ROW) survey = sqlite3_column_int64(st, 0), customer = sqlite3_column_int64(st, 1);
+  sqlite3_finalize(st);
+  if (!survey || !customer) return CX_OK;
+  int64_t inv = 0;
+  cx_err rc = x->c->invite(x->c->invite_ctx, db, survey, customer, x->now, &inv);
+  if (!rc && inv) rc = set_col(db, "UPDATE cases SET follow_up_invitation_id = ?1 WHERE id = ?2", x->id, inv, 0);
+  if (!rc && inv) rc = cs_history(db, x->id, x->now, "follow_up", 0, "follow_up_sent", NULL, NULL);
+  if (!rc) x->invited = inv;
+  return rc;
 }
 
 static cx_err apply_patch(void *ctx, sqlite3 *db) {
@@ -339,6 +383,7 @@ static cx_err apply_patch(void *ctx, sqlite3 *db) {
       if (!rc && rule)
         rc = set_col(db, "UPDATE cases SET follow_up_survey_id = (SELECT follow_up_survey_id FROM case_rules"
                          " WHERE id = ?1) WHERE id = ?2", x->id, rule, 0);
+      if (!rc && rule) rc = follow_up(db, x);
     }
     if (!rc && !strcmp(to, "open") && (!strcmp(status, "resolved") || !strcmp(status, "closed")))
       rc = set_col(db, "UPDATE cases SET resolved_at = NULL, closed_at = NULL WHERE id = ?2 AND ?1 = ?1", x->id, 0, 0);
@@ -358,10 +403,15 @@ static cx_err answer_case(cases *c, int64_t id, cx_buf *out) {
 }
 
 cx_err cases_patch(cases *c, int64_t id, const cJSON *req, const gv_principal *p, cx_buf *out, analytics_error *err) {
-  patch_ctx x = {.p = p, .id = id, .now = cx_now_ms(), .err = err};
+  patch_ctx x = {.c = c, .p = p, .id = id, .now = cs_now(c), .err = err};
   cx_err rc = cases_patch_check(req, &x.req, err);
   if (rc) return rc;
+  /* what the follow-up's invitation needs outside the job */
+  if (x.req.has_status && !strcmp(x.req.status, "closed") && c->invite && c->invite_ready &&
+      (rc = c->invite_ready(c->invite_ctx)))
+    return rc;
   if ((rc = cs_run(c, apply_patch, &x))) return rc;
+  if (x.invited && c->ob) outbox_kick(c->ob);
   if (!x.found) return CX_ENOTFOUND;
   if (x.refused) return CX_EINVAL;
   return answer_case(c, id, out);
@@ -375,7 +425,7 @@ cx_err cases_note(cases *c, int64_t id, const cJSON *req, const gv_principal *p,
   const cJSON *body = cJSON_GetObjectItemCaseSensitive(req, "body");
   if (!cJSON_IsString(body) || !cs_note_ok(body->valuestring))
     return analytics_refuse(err, "invalid_field", "body", "body must be 1 to %d bytes of text.", CASES_MAX_NOTE);
-  patch_ctx x = {.p = p, .id = id, .now = cx_now_ms(), .err = err,
+  patch_ctx x = {.p = p, .id = id, .now = cs_now(c), .err = err,
                  .req = {.has_note = 1, .note = body->valuestring}};
   cx_err rc = cs_run(c, apply_patch, &x);
   if (rc) return rc;
@@ -444,7 +494,7 @@ cx_err cases_create(cases *c, const cJSON *req, const gv_principal *p, cx_buf *o
   if (u)
     return analytics_refuse(err, "invalid_field", u, "Unknown member \"%.40s\": a case has customer_id, title, unit, "
                             "owner, priority, sla_policy and note.", u);
-  create_ctx x = {.base = {.p = p, .now = cx_now_ms(), .err = err}, .priority = "normal"};
+  create_ctx x = {.base = {.p = p, .now = cs_now(c), .err = err}, .priority = "normal"};
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, "customer_id");
   if (!cs_json_id(v, 0, &x.customer))
     return analytics_refuse(err, "invalid_field", "customer_id", "customer_id must be the id of a customer.");

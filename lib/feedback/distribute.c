@@ -628,6 +628,71 @@ static cx_err survey_live(feedback_dist *d, int64_t survey, char name[MAX_NAME *
   return rc;
 }
 
+/* ---- one customer, inside the caller's job (a case's follow-up) ---- */
+
+#define FOLLOW_UP_NAME "Case follow-ups"
+#define FOLLOW_UP_SUBJECT "Did we put it right?"
+#define FOLLOW_UP_BODY                                                                                                  \
+  "Hi,\n\nYou told us recently that something went wrong, and our team worked on it. Did we put it right? "         \
+  "One question, one minute: {{link}}\n\n{{unsubscribe}}"
+#define FOLLOW_UP_EXPIRES_MS (30 * DAY_MS)
+
+cx_err feedback_dist_invite_ready(void *dist) {
+  feedback_dist *d = dist;
+  return feedback_link_key_load(d->fb);
+}
+
+/* The survey's follow-up mailing row (made on first use) into *id. */
+static cx_err follow_up_row(sqlite3 *db, int64_t survey, int64_t now, int64_t *id) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db, "SELECT id FROM distributions WHERE survey_id = ?1 AND kind = 'follow_up' AND deleted = 0"
+                             " ORDER BY id LIMIT 1", -1, &st, NULL))
+    return CX_EDB;
+  sqlite3_bind_int64(st, 1, survey);
+  *id = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+  sqlite3_finalize(st);
+  if (*id) return CX_OK;
+  if (sqlite3_prepare_v2(db, "INSERT INTO distributions(survey_id, kind, name, subject, body, expires_ms, spec, created_at)"
+                             " VALUES(?1, 'follow_up', ?2, ?3, ?4, ?5, '{}', ?6)", -1, &st, NULL))
+    return CX_EDB;
+  sqlite3_bind_int64(st, 1, survey);
+  sqlite3_bind_text(st, 2, FOLLOW_UP_NAME, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 3, FOLLOW_UP_SUBJECT, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 4, FOLLOW_UP_BODY, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 5, FOLLOW_UP_EXPIRES_MS);
+  sqlite3_bind_int64(st, 6, now);
+  cx_err rc = step_done(st);
+  if (!rc) *id = sqlite3_last_insert_rowid(db);
+  return rc;
+}
+
+cx_err feedback_dist_invite_in(void *dist, sqlite3 *db, int64_t survey, int64_t customer, int64_t now_ms,
+                               int64_t *invitation) {
+  feedback_dist *d = dist;
+  char name[MAX_NAME * 4 + 1];
+  analytics_error err = {{0}, {0}, {0}};
+  *invitation = 0;
+  cx_err rc = survey_live(d, survey, name, &err);
+  if (rc == CX_EINVAL || rc == CX_ENOTFOUND) return CX_OK; /* not live, or gone: nothing to send */
+  int64_t row = 0;
+  if (!rc) rc = follow_up_row(db, survey, now_ms, &row);
+  if (rc) return rc;
+  int64_t cust = profile_canonical(d->pr, customer);
+  wctx x = {.d = d, .db = db, .now = now_ms};
+  settings_read(d, db, &x.set);
+  mailing m = {.survey = survey, .dist = row, .expires_ms = FOLLOW_UP_EXPIRES_MS, .subject = FOLLOW_UP_SUBJECT,
+               .body = FOLLOW_UP_BODY, .survey_name = name};
+  int skip = -1;
+  rc = invite(&x, &m, cust ? cust : customer, 0, &skip);
+  if (rc || skip >= 0) return rc;
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db, "SELECT max(id) FROM invitations WHERE distribution_id = ?1", -1, &st, NULL)) return CX_EDB;
+  sqlite3_bind_int64(st, 1, row);
+  if (sqlite3_step(st) == SQLITE_ROW) *invitation = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return CX_OK;
+}
+
 /* The members common to distributions and triggers: name, subject, body,
  * reminder_after, expires_in; the mail checked with a sample address. */
 static cx_err parse_mailing(const cJSON *req, int name_required, mailing *m, const char **name, int64_t *reminder_ms,

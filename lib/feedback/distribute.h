@@ -73,6 +73,24 @@ cx_err feedback_dist_trigger_delete(feedback_dist *d, int64_t survey, int64_t id
 cx_err feedback_dist_unsubscribe(feedback_dist *d, const char *token, size_t len, int apply, int *forged,
                                  char masked[OUTBOX_MAX_ADDRESS + 1]);
 
+/* Invites one customer to a survey by e-mail inside the caller's store
+ * job (db: the writer's connection), so that what asked for it (a closed
+ * case's follow-up, docs/cases.md) and the invitation commit together.
+ * d is a feedback_dist. The invitation counts under the survey's
+ * "Case follow-ups" mailing (kind follow_up, made on first use; not
+ * listed with the distributions), with a personal link valid 30 days and
+ * the default follow-up text; it is skipped like a distribution's (no
+ * e-mail, no consent, unsubscribed, fatigue). *invitation gets its id, or
+ * 0 when skipped or when the survey is not live (not an error). The mail
+ * is queued in the outbox: kick it after the job (outbox_kick). Call
+ * feedback_dist_invite_ready first, outside any store job. */
+struct sqlite3;
+cx_err feedback_dist_invite_in(void *d, struct sqlite3 *db, int64_t survey, int64_t customer, int64_t now_ms,
+                               int64_t *invitation);
+/* Loads what feedback_dist_invite_in needs outside the job (the links'
+ * key). d is a feedback_dist. */
+cx_err feedback_dist_invite_ready(void *d);
+
 /* A distribution's template checked as POST …/distributions checks it,
  * then filled: the mail's text and HTML bodies (for tests and the fuzzer). */
 cx_err feedback_dist_template(const char *body, const char *survey_name, const char *link, const char *unsub,

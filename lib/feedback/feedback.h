@@ -121,6 +121,10 @@ typedef struct {
   char ident[PROFILE_ID_MAX + 1];
   feedback_who who;
 } feedback_link;
+/* Loads (or, the first time, creates) the key that signs personal links,
+ * so that feedback_link_make and _check need no store job after it: call
+ * it before making links inside another store job. */
+cx_err feedback_link_key_load(feedback *f);
 /* Writes a new personal link's token (NUL-terminated) for survey into
  * out[cap]. who holds exactly one of user_id, anonymous_id and email (1 to
  * PROFILE_ID_MAX bytes of UTF-8); expires_at in ms since the epoch.

@@ -99,6 +99,13 @@ static uint64_t get64(const unsigned char *p) {
   return v;
 }
 
+cx_err feedback_link_key_load(feedback *f) {
+  unsigned char key[32];
+  cx_err rc = link_key(f, key);
+  sodium_memzero(key, sizeof key);
+  return rc;
+}
+
 cx_err feedback_link_make(feedback *f, int64_t survey, const feedback_who *who, int64_t expires_at, char *out,
                           size_t cap) {
   int kinds = !!who->user_id + !!who->anonymous_id + !!who->email;

@@ -314,6 +314,19 @@ static enum MHD_Result customer_events(ctx *x, int64_t id) {
   return send_buf(x, 200, &b, rc);
 }
 
+/* GET /cases/{id}/timeline: the case's customer's events, newest first,
+ * as GET /customers/{id}/events answers them (its filters and paging), for
+ * whoever may see the case (the 'cases' permission, scoped by unit: an
+ * agent has no 'read' permission for /customers). rest: "{id}". */
+static enum MHD_Result case_timeline(ctx *x, const char *id, size_t n, const gv_principal *p) {
+  int64_t cid, customer;
+  if (!x->h->cfg.cases)
+    return http_send_error(x->h, x->c, x->r, 503, "unavailable", "Cases are not running on this server.", NULL);
+  if (cx_parse_i64(id, n, &cid) || cid <= 0 || cases_customer(x->h->cfg.cases, cid, p, &customer))
+    return http_send_error(x->h, x->c, x->r, 404, "not_found", "No case has this id (in your units).", "id");
+  return customer_events(x, customer);
+}
+
 /* GET /merges?customer_id=&limit=&cursor= : newest first */
 static enum MHD_Result merges_list(ctx *x) {
   size_t limit;
@@ -732,7 +745,14 @@ static enum MHD_Result dispatch(http_server *h, struct MHD_Connection *c, http_r
   if (!strcmp(rest, "feedback")) return http_feedback(h, c, r, "", p);
   if (!strncmp(rest, "feedback/", 9)) return http_feedback(h, c, r, rest + 9, p);
   if (!strcmp(rest, "cases")) return http_cases(h, c, r, "", p);
-  if (!strncmp(rest, "cases/", 6)) return http_cases(h, c, r, rest + 6, p);
+  if (!strncmp(rest, "cases/", 6)) {
+    const char *slash = strchr(rest + 6, '/');
+    if (slash && !strcmp(slash, "/timeline")) {
+      if (!get) return http_send_error(h, c, r, 405, "method_not_allowed", "Use GET.", NULL);
+      return case_timeline(&x, rest + 6, (size_t)(slash - rest - 6), p);
+    }
+    return http_cases(h, c, r, rest + 6, p);
+  }
   if (!strcmp(rest, "case-rules")) return http_case_config(h, c, r, CASES_RULES, "", p);
   if (!strncmp(rest, "case-rules/", 11)) return http_case_config(h, c, r, CASES_RULES, rest + 11, p);
   if (!strcmp(rest, "sla-policies")) return http_case_config(h, c, r, CASES_SLA, "", p);

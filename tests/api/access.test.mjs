@@ -61,7 +61,7 @@ const NEED = {
   'GET /customers/{id}/export': 'admin', 'DELETE /customers/{id}': 'admin',
   'GET /privacy/retention': 'admin', 'PUT /privacy/retention': 'admin', 'POST /privacy/retention/run': 'admin',
   'GET /cases': 'cases', 'POST /cases': 'work', 'GET /cases/metrics': 'cases', 'GET /cases/{id}': 'cases',
-  'PATCH /cases/{id}': 'work', 'POST /cases/{id}/notes': 'work',
+  'PATCH /cases/{id}': 'work', 'POST /cases/{id}/notes': 'work', 'GET /cases/{id}/timeline': 'cases',
   'GET /case-rules': 'cases', 'POST /case-rules': 'program', 'GET /case-rules/{id}': 'cases',
   'PUT /case-rules/{id}': 'program', 'DELETE /case-rules/{id}': 'program',
   'GET /sla-policies': 'cases', 'POST /sla-policies': 'program', 'GET /sla-policies/{id}': 'cases',

@@ -62,12 +62,15 @@ test('an agent sees the verbatims of its own team only, and no analytics', async
     if (/\/api\/v1\/feedback\?/.test(r.url()) && r.status() === 200) feedback.push(await r.json());
   });
   await h.signInAs(page, srv.url, 'ana@northwind.example', srv.creds.password);
+  // an agent lands on its cases inbox, then reads its team's verbatims
+  await page.getByRole('heading', { name: 'Cases', level: 1 }).waitFor();
+  await page.goto(srv.url + '/#/verbatims');
   await page.getByRole('heading', { name: 'Verbatims', level: 1 }).waitFor();
   await page.locator('.verbatim').first().waitFor();
   await page.getByRole('button', { name: 'Menu' }).click();
   const labels = await navLabels(page);
   assert.ok(!labels.includes('Overview') && !labels.includes('Customers'), labels.join(', '));
-  assert.ok(labels.includes('Verbatims') && labels.includes('People'));
+  assert.ok(labels.includes('Verbatims') && labels.includes('People') && labels.includes('Cases'));
   await page.keyboard.press('Escape');
   assert.ok(feedback.length >= 1);
   const units = new Set(feedback.flatMap((f) => f.responses.map((v) => v.context?.unit)));

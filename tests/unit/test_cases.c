@@ -335,10 +335,83 @@ static void test_config_refusals(void **state) {
   cx_buf_free(&out);
 }
 
+/* The follow-up hook: what the closing job asked for. */
+static int64_t asked_survey, asked_customer;
+static int ready_calls;
+static cx_err fake_ready(void *ctx) {
+  (void)ctx;
+  ready_calls++;
+  return CX_OK;
+}
+static cx_err fake_invite(void *ctx, struct sqlite3 *db, int64_t survey, int64_t customer, int64_t now_ms,
+                          int64_t *invitation) {
+  (void)ctx, (void)db, (void)now_ms;
+  asked_survey = survey, asked_customer = customer;
+  *invitation = 77;
+  return CX_OK;
+}
+
+/* The replay clock dates changes; cases_customer is scoped; closing a case
+ * of a rule with a follow-up survey calls the hook once, in the job. */
+static void test_clock_customer_follow_up(void **state) {
+  fixture *f = *state;
+  char doc[160];
+  snprintf(doc, sizeof doc, "{\"name\":\"D\",\"when\":\"response.nps <= 6\",\"unit\":\"2\",\"follow_up_survey\":\"%lld\"}",
+           (long long)f->survey);
+  put(f, CASES_RULES, doc);
+  respond(f, "u9", 2, NULL, NULL);
+  int64_t opened_at = 1700000000000LL;
+  int n = 0;
+  assert_int_equal(cases_tick(f->cs, opened_at, &n), CX_OK);
+  assert_int_equal(n, 1);
+  gv_principal north = {.role = GV_AGENT, .user_id = 3, .unit_id = 2, .actor = "user:n1@example.com"};
+  gv_principal sales = {.role = GV_AGENT, .user_id = 5, .unit_id = 3, .actor = "user:l1@example.com"};
+  int64_t customer = 0;
+  assert_int_equal(cases_customer(f->cs, 1, &north, &customer), CX_OK);
+  assert_true(customer > 0);
+  int64_t none = 0;
+  assert_int_equal(cases_customer(f->cs, 1, &sales, &none), CX_ENOTFOUND);
+  assert_int_equal(cases_customer(f->cs, 99, &north, &none), CX_ENOTFOUND);
+  cases_set_follow_up(f->cs, fake_invite, fake_ready, NULL);
+  cx_buf out;
+  cx_buf_init(&out, 1 << 20);
+  analytics_error err;
+  cases_set_clock(f->cs, opened_at + 3600000);
+  cJSON *req = cJSON_Parse("{\"note\":\"called\",\"status\":\"resolved\",\"root_cause\":\"5\"}");
+  assert_int_equal(cases_patch(f->cs, 1, req, &north, &out, &err), CX_OK);
+  cJSON_Delete(req);
+  cJSON *c = parsed(&out);
+  assert_string_equal(field(c, "first_response_at"), "2023-11-14T23:13:20.000Z");
+  assert_string_equal(field(c, "resolved_at"), "2023-11-14T23:13:20.000Z");
+  cJSON_Delete(c);
+  cases_set_clock(f->cs, 0);
+  req = cJSON_Parse("{\"status\":\"closed\"}");
+  assert_int_equal(cases_patch(f->cs, 1, req, &north, &out, &err), CX_OK);
+  c = parsed(&out);
+  const cJSON *fu = cJSON_GetObjectItem(c, "follow_up");
+  assert_string_equal(field(fu, "invitation"), "77");
+  cJSON_Delete(c);
+  assert_int_equal(ready_calls, 1);
+  assert_int_equal(asked_survey, f->survey);
+  assert_int_equal(asked_customer, customer);
+  /* reopened and closed again: the first invitation stays, no second */
+  cJSON *reopen = cJSON_Parse("{\"status\":\"open\"}"), *resolve = cJSON_Parse("{\"status\":\"resolved\"}");
+  asked_survey = 0;
+  assert_int_equal(cases_patch(f->cs, 1, reopen, &north, &out, &err), CX_OK);
+  assert_int_equal(cases_patch(f->cs, 1, resolve, &north, &out, &err), CX_OK);
+  assert_int_equal(cases_patch(f->cs, 1, req, &north, &out, &err), CX_OK);
+  assert_int_equal(asked_survey, 0);
+  cJSON_Delete(reopen);
+  cJSON_Delete(resolve);
+  cJSON_Delete(req);
+  cx_buf_free(&out);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 int main(void) {
   ingest_global_init(); /* cJSON trees of events live in their batch's arena */
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_validators), T(test_rules_open_once_round_robin),
-                                     T(test_scoping), T(test_breaches_and_resolve), T(test_config_refusals)};
+                                     T(test_scoping), T(test_breaches_and_resolve), T(test_config_refusals),
+                                     T(test_clock_customer_follow_up)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -31,6 +31,8 @@ export function stackedBars(
   signal: AbortSignal,
   /** room above the plot for the legend, on a narrow chart (many series take more lines) */
   narrowTop = 64,
+  /** counts: no ticks between whole numbers */
+  integer = false,
 ): void {
   const chart = echarts.init(el, null, { renderer: 'svg' });
   const text = cssVar('--text-2');
@@ -57,7 +59,7 @@ export function stackedBars(
       axisLabel: { color: text, hideOverlap: true, fontFamily },
     },
     yAxis: {
-      type: 'value', splitLine: { lineStyle: { color: grid } },
+      type: 'value', splitLine: { lineStyle: { color: grid } }, minInterval: integer ? 1 : 0,
       axisLabel: { color: text, fontFamily, formatter: (v: number) => fmt(v) },
     },
     series: series.map((s) => ({
@@ -489,4 +491,53 @@ function follow(chart: echarts.ECharts, el: HTMLElement, signal: AbortSignal, on
 /** A custom tooltip is HTML: names from the API go in escaped. */
 function esc(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** A Pareto chart: bars of `counts` (largest first, as given) on the left
+ *  axis and the cumulative percent as a line on a 0–100 % right axis.
+ *  Resizes; disposed on abort. */
+export function pareto(
+  el: HTMLElement,
+  labels: string[],
+  counts: number[],
+  cumulative: number[],
+  signal: AbortSignal,
+): void {
+  const chart = echarts.init(el, null, { renderer: 'svg' });
+  const text = cssVar('--text-2');
+  const grid = cssVar('--border');
+  const fontFamily = getComputedStyle(document.body).fontFamily;
+  const narrow = (): boolean => el.clientWidth < 520;
+  const option: Option = {
+    animationDuration: 300,
+    textStyle: { fontFamily },
+    grid: { left: 8, right: 8, top: 36, bottom: 4, containLabel: true },
+    legend: { top: 0, left: 0, icon: 'roundRect', itemWidth: 10, itemHeight: 10, itemGap: 16, textStyle: { color: text, fontFamily } },
+    tooltip: {
+      trigger: 'axis',
+      axisPointer: { type: 'shadow' },
+      backgroundColor: cssVar('--surface'),
+      borderColor: grid,
+      textStyle: { color: cssVar('--text'), fontFamily },
+    },
+    xAxis: {
+      type: 'category', data: labels,
+      axisLine: { lineStyle: { color: grid } }, axisTick: { show: false },
+      axisLabel: { color: text, fontFamily, interval: 0, rotate: narrow() ? 60 : 30, width: 110, overflow: 'truncate' },
+    },
+    yAxis: [
+      { type: 'value', minInterval: 1, splitLine: { lineStyle: { color: grid } }, axisLabel: { color: text, fontFamily } },
+      { type: 'value', min: 0, max: 100, splitLine: { show: false }, axisLabel: { color: text, fontFamily, formatter: '{value} %' } },
+    ],
+    series: [
+      { type: 'bar', name: 'Cases', data: counts, itemStyle: { color: cssVar('--accent') || '#4f5bd5' }, barMaxWidth: 36 },
+      {
+        type: 'line', name: 'Cumulative %', yAxisIndex: 1, data: cumulative, symbolSize: 6,
+        itemStyle: { color: '#e07b00' }, lineStyle: { color: '#e07b00', width: 2 },
+        tooltip: { valueFormatter: (v) => (typeof v === 'number' ? `${v.toFixed(1)} %` : String(v)) },
+      },
+    ],
+  };
+  chart.setOption(option);
+  follow(chart, el, signal, () => chart.setOption({ xAxis: { axisLabel: { rotate: narrow() ? 60 : 30 } } }));
 }

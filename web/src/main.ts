@@ -22,6 +22,8 @@ import { themesPage } from './pages/themes';
 import { enpsPage } from './pages/enps';
 import { peoplePage } from './pages/people';
 import { auditPage } from './pages/audit';
+import { casesPage, casePage } from './pages/cases';
+import { slaPage, rootCausesPage } from './pages/casesboard';
 import { pageHeader, emptyState } from './ui';
 import { parseHash, type PageContext } from './router';
 
@@ -52,6 +54,10 @@ const routes: { pattern: RegExp; keys: string[]; page: Page; nav: string }[] = [
   { pattern: /^\/verbatims$/, keys: [], page: verbatimsPage, nav: 'verbatims' },
   { pattern: /^\/themes$/, keys: [], page: themesPage, nav: 'themes' },
   { pattern: /^\/enps$/, keys: [], page: enpsPage, nav: 'enps' },
+  { pattern: /^\/cases$/, keys: [], page: casesPage, nav: 'cases' },
+  { pattern: /^\/cases\/([^/]+)$/, keys: ['id'], page: casePage, nav: 'cases' },
+  { pattern: /^\/sla$/, keys: [], page: slaPage, nav: 'sla' },
+  { pattern: /^\/root-causes$/, keys: [], page: rootCausesPage, nav: 'root-causes' },
   { pattern: /^\/people$/, keys: [], page: peoplePage, nav: 'people' },
   { pattern: /^\/audit$/, keys: [], page: auditPage, nav: 'audit' },
 ];
@@ -72,6 +78,10 @@ const NAV = [
   { id: 'verbatims', href: '#/verbatims', label: 'Verbatims', icon: 'M7 7h4v4c0 3-2 5-4 6M15 7h4v4c0 3-2 5-4 6' },
   { id: 'themes', href: '#/themes', label: 'Themes', icon: 'M4 6h10M4 12h16M4 18h7' },
   { id: 'enps', href: '#/enps', label: 'eNPS × CX', icon: 'M4 4v16h16M7 13h2v2H7zM11 9h2v2h-2zM15 6h2v2h-2zM13 14h2v2h-2z' },
+  // Act: the closed loop (an agent's day starts in the inbox: `home`)
+  { id: 'cases', href: '#/cases', label: 'Cases', icon: 'M4 5h16v14H4zM4 9h16M9 13h6', group: 'Act', perm: 'cases', home: true },
+  { id: 'sla', href: '#/sla', label: 'SLA board', icon: 'M12 3a9 9 0 1 0 0 18 9 9 0 0 0 0-18zM12 7v5l3 3', perm: 'cases' },
+  { id: 'root-causes', href: '#/root-causes', label: 'Root causes', icon: 'M4 20h4V10H4zM10 20h4V4h-4zM16 20h4v-6h-4zM3 8l7-4 7 6 4-2', perm: 'cases' },
   // Govern: who may do what, and the record of what they did
   { id: 'people', href: '#/people', label: 'People', icon: 'M9 11a3 3 0 1 0 0-6 3 3 0 0 0 0 6zM3 20a6 6 0 0 1 12 0M17 11a3 3 0 1 0 0-6M21 20a6 6 0 0 0-4-5.6', group: 'Govern', perm: 'people' },
   { id: 'audit', href: '#/audit', label: 'Audit log', icon: 'M6 3h9l4 4v14H6zM9 12h7M9 16h7M9 8h3', perm: 'admin' },
@@ -189,7 +199,10 @@ function render(): void {
     }).catch(() => { /* a 401 signs out (the handler); else the next navigation retries */ });
     return;
   }
-  const home = NAV.find((n) => me?.permissions.includes(permOf(n.id)))?.href ?? '#/people';
+  // a caller without 'read' lands on the first page marked home it may
+  // see (the cases inbox for agents), else on the first page it may see
+  const allowed = (n: (typeof NAV)[number]): boolean => !!me?.permissions.includes(permOf(n.id));
+  const home = (NAV.find((n) => 'home' in n && n.home && allowed(n)) ?? NAV.find(allowed))?.href ?? '#/people';
   if (path === '/signin' || ((path === '/' || path === '/overview') && !me.permissions.includes('read'))) {
     location.hash = home;
     return;

@@ -172,7 +172,7 @@ function timeline(c: Customer, sources: Source[], ctx: PageContext): HTMLElement
 
 /** One timeline entry: time, type, name, source, the properties in one
  *  line, and the full message on demand. */
-function eventRow(m: Message): HTMLElement {
+export function eventRow(m: Message): HTMLElement {
   const name = messageName(m);
   // The one-line summary is the toggle that shows the full message.
   const details = h('details', { class: 'raw' },

@@ -605,6 +605,17 @@ enum MHD_Result http_api(http_server *h, struct MHD_Connection *c, http_req *r, 
   if (!strcmp(rest, "surveys")) return http_surveys(h, c, r, "", admin);
   if (!strncmp(rest, "surveys/", 8)) return http_surveys(h, c, r, rest + 8, admin);
   if (!strncmp(rest, "metrics/", 8)) return http_feedback_metric(h, c, r, rest + 8);
+  if (!strncmp(rest, "maturity/", 9)) {
+    /* TODO(govern): the principal comes from gv_authenticate and the
+     * permission from gv_route_permission (GET: GV_P_READ; POST, DELETE:
+     * GV_P_PROGRAM) once lib/govern lands; until then the admin token is
+     * the admin and any other token a viewer. */
+    gv_principal p = {.role = admin ? GV_ADMIN : GV_VIEWER, .unit_id = GV_ALL_UNITS,
+                      .actor = "token:admin"};
+    if (!admin) snprintf(p.actor, sizeof p.actor, "token:read");
+    if (!get && !admin) return http_send_error(h, c, r, 403, "forbidden", "This token may only read.", NULL);
+    return http_maturity(h, c, r, rest + 9, &p);
+  }
   if (!strcmp(rest, "feedback")) return http_feedback(h, c, r, "");
   if (!strncmp(rest, "feedback/", 9)) return http_feedback(h, c, r, rest + 9);
   if (!strcmp(rest, "journey-maps")) return http_journey(h, c, r, "", admin);

@@ -127,6 +127,16 @@ const char *const store_migrations[] = {
     "UPDATE tokens SET role = CASE scope WHEN 'admin' THEN 'admin' ELSE 'viewer' END;"
     "CREATE TABLE audit(id INTEGER PRIMARY KEY, at INTEGER NOT NULL, actor TEXT NOT NULL,"
     "  action TEXT NOT NULL, target TEXT NOT NULL, before TEXT, after TEXT, hash TEXT NOT NULL);",
+    /* 10: cases - written on the branch `cases`; this placeholder gives way
+     * to it when both merge (a data directory made on this branch alone is
+     * for development only) */
+    "SELECT 1;",
+    /* 11: the CX maturity self-assessments (lib/govern/maturity.c,
+     * docs/maturity.md): answers {statement id: 1..5} and result (scores,
+     * levels, recommendations and the evidence) as JSON, saved as computed;
+     * actor: the audit name of who answered */
+    "CREATE TABLE maturity_assessments(id INTEGER PRIMARY KEY, created_at INTEGER NOT NULL,"
+    "  actor TEXT NOT NULL, answers TEXT NOT NULL, result TEXT NOT NULL, note TEXT);",
 };
 
 const int store_migration_count = (int)(sizeof store_migrations / sizeof store_migrations[0]);

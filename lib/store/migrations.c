@@ -136,7 +136,8 @@ const char *const store_migrations[] = {
      * levels, recommendations and the evidence) as JSON, saved as computed;
      * actor: the audit name of who answered */
     "CREATE TABLE maturity_assessments(id INTEGER PRIMARY KEY, created_at INTEGER NOT NULL,"
-    "  actor TEXT NOT NULL, answers TEXT NOT NULL, result TEXT NOT NULL, note TEXT);",
+    "  actor TEXT NOT NULL, answers TEXT NOT NULL, result TEXT NOT NULL, note TEXT);"
+    "CREATE INDEX maturity_assessments_created ON maturity_assessments(created_at);",
 };
 
 const int store_migration_count = (int)(sizeof store_migrations / sizeof store_migrations[0]);

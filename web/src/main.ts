@@ -19,6 +19,7 @@ import { surveysPage, surveyPage, surveyEditPage } from './pages/surveys';
 import { verbatimsPage } from './pages/verbatims';
 import { themesPage } from './pages/themes';
 import { enpsPage } from './pages/enps';
+import { maturityPage, maturityNewPage } from './pages/maturity';
 import { pageHeader, emptyState } from './ui';
 import { parseHash, type PageContext } from './router';
 
@@ -49,6 +50,8 @@ const routes: { pattern: RegExp; keys: string[]; page: Page; nav: string }[] = [
   { pattern: /^\/verbatims$/, keys: [], page: verbatimsPage, nav: 'verbatims' },
   { pattern: /^\/themes$/, keys: [], page: themesPage, nav: 'themes' },
   { pattern: /^\/enps$/, keys: [], page: enpsPage, nav: 'enps' },
+  { pattern: /^\/maturity$/, keys: [], page: maturityPage, nav: 'maturity' },
+  { pattern: /^\/maturity\/new$/, keys: [], page: maturityNewPage, nav: 'maturity' },
 ];
 
 const NAV = [
@@ -67,6 +70,8 @@ const NAV = [
   { id: 'verbatims', href: '#/verbatims', label: 'Verbatims', icon: 'M7 7h4v4c0 3-2 5-4 6M15 7h4v4c0 3-2 5-4 6' },
   { id: 'themes', href: '#/themes', label: 'Themes', icon: 'M4 6h10M4 12h16M4 18h7' },
   { id: 'enps', href: '#/enps', label: 'eNPS × CX', icon: 'M4 4v16h16M7 13h2v2H7zM11 9h2v2h-2zM15 6h2v2h-2zM13 14h2v2h-2z' },
+  // Govern: how the organisation manages the experience
+  { id: 'maturity', href: '#/maturity', label: 'CX maturity', icon: 'M12 3l8.5 6.2-3.3 9.8H6.8L3.5 9.2zM12 8.5l3.7 2.7-1.4 4.3H9.7l-1.4-4.3z', group: 'Govern' },
 ];
 
 const app = document.getElementById('app') as HTMLElement;

@@ -86,7 +86,7 @@ static cx_err listening(ev *e) {
                      "SELECT (SELECT count(*) FROM surveys WHERE status = 'live' AND kind = 'customer'"
                      "   AND created_at <= ?2),"
                      " (SELECT count(*) FROM responses r JOIN surveys s ON s.id = r.survey_id"
-                     "   WHERE s.kind = 'customer' AND r.replaced_by IS NULL"
+                     "   WHERE s.kind = 'customer' AND s.created_at <= ?2 AND r.replaced_by IS NULL"
                      "   AND r.submitted_at >= ?1 AND r.submitted_at < ?2)",
                      v, 2);
   if (rc) return rc;
@@ -105,9 +105,10 @@ static cx_err listening(ev *e) {
 static cx_err touchpoints(ev *e) {
   int64_t v[1] = {0};
   cx_err rc = counts(e,
-                     "SELECT count(DISTINCT touchpoint) FROM responses WHERE touchpoint IS NOT NULL"
-                     " AND touchpoint != '' AND replaced_by IS NULL AND submitted_at >= ?1 AND submitted_at < ?2"
-                     " AND (scores LIKE '0:%' OR scores LIKE '%;0:%' OR scores LIKE '1:%' OR scores LIKE '%;1:%')",
+                     "SELECT count(DISTINCT r.touchpoint) FROM responses r JOIN surveys s ON s.id = r.survey_id"
+                     " WHERE s.kind = 'customer' AND s.created_at <= ?2 AND r.touchpoint IS NOT NULL"
+                     " AND r.touchpoint != '' AND r.replaced_by IS NULL AND r.submitted_at >= ?1 AND r.submitted_at < ?2"
+                     " AND (r.scores LIKE '0:%' OR r.scores LIKE '%;0:%' OR r.scores LIKE '1:%' OR r.scores LIKE '%;1:%')",
                      v, 1);
   if (rc) return rc;
   /* 0: 1; 1: 2; 2-3: 3; 4-6: 4; 7 or more: 5 */
@@ -254,7 +255,7 @@ static cx_err employees(ev *e) {
                      "SELECT (SELECT count(*) FROM surveys WHERE status = 'live' AND kind = 'employee'"
                      "   AND created_at <= ?2),"
                      " (SELECT count(*) FROM responses r JOIN surveys s ON s.id = r.survey_id"
-                     "   WHERE s.kind = 'employee' AND r.replaced_by IS NULL"
+                     "   WHERE s.kind = 'employee' AND s.created_at <= ?2 AND r.replaced_by IS NULL"
                      "   AND r.submitted_at >= ?1 AND r.submitted_at < ?2)",
                      v, 2);
   if (rc) return rc;

@@ -494,9 +494,9 @@ export function radar(
   const radarOpt = (): RadarComponentOption => ({
     indicator: axes.map((name) => ({ name, min: opts.min, max: opts.max })),
     center: ['50%', narrow() ? '56%' : '54%'],
-    radius: narrow() ? '55%' : '66%',
+    radius: narrow() ? '50%' : '62%',
     splitNumber: opts.max - opts.min,
-    axisName: { color: cssVar('--text'), fontFamily, fontSize: narrow() ? 10 : 12, width: narrow() ? 70 : 120, overflow: 'break' },
+    axisName: { color: cssVar('--text'), fontFamily, fontSize: narrow() ? 10 : 12, lineHeight: narrow() ? 12 : 15, formatter: (name?: string) => wrap(name ?? '', narrow() ? 11 : 16) },
     axisLine: { lineStyle: { color: grid } },
     splitLine: { lineStyle: { color: grid } },
     splitArea: { show: false },
@@ -587,6 +587,18 @@ function follow(chart: echarts.ECharts, el: HTMLElement, signal: AbortSignal, on
     ro.disconnect();
     chart.dispose();
   });
+}
+
+/** s in lines of about n characters, broken between words (ECharts
+ *  draws "\n" as a line break). */
+function wrap(s: string, n: number): string {
+  const lines: string[] = [];
+  for (const w of s.split(' ')) {
+    const last = lines[lines.length - 1];
+    if (last !== undefined && last.length + 1 + w.length <= n) lines[lines.length - 1] = `${last} ${w}`;
+    else lines.push(w);
+  }
+  return lines.join('\n');
 }
 
 /** A custom tooltip is HTML: names from the API go in escaped. */

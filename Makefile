@@ -80,13 +80,17 @@ run: deps build/cxm
 	  creds=$$(./build/cxm demo --data $(DATA)) || exit 1; \
 	  tok=$$(printf '%s\n' "$$creds" | sed -n 's/.*"admin_token":"\([^"]*\)".*/\1/p'); \
 	  key=$$(printf '%s\n' "$$creds" | sed -n 's/.*"write_key":"\([^"]*\)".*/\1/p'); \
+	  pw=$$(printf '%s\n' "$$creds" | sed -n 's/.*"password":"\([^"]*\)".*/\1/p'); \
 	  echo; echo "  Dashboard: http://$(LISTEN)/"; \
-	  echo "  Sign in with the admin token (shown only now; keep it):"; \
+	  echo "  Sign in as lead@northwind.example (CX lead), admin@, analyst@, viewer@ or the agent"; \
+	  echo "  ana@northwind.example, all with the password (shown only now; keep it):"; \
+	  echo; echo "    $$pw"; echo; \
+	  echo "  The admin token, for the API (also shown only now):"; \
 	  echo; echo "    $$tok"; echo; \
 	  echo "  Write key of the source 'default', for SDKs and /v1/ (also shown only now):"; \
 	  echo; echo "    $$key"; echo; \
 	else \
-	  echo; echo "  Dashboard: http://$(LISTEN)/ (sign in with the admin token printed when $(DATA) was created)"; echo; \
+	  echo; echo "  Dashboard: http://$(LISTEN)/ (sign in with the demo password or the admin token printed when $(DATA) was created)"; echo; \
 	fi
 	./build/cxm serve --data $(DATA) --listen $(LISTEN)
 

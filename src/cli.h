@@ -53,5 +53,6 @@ int cmd_init(const cli_opts *o);
 int cmd_serve(const cli_opts *o);
 int cmd_import(const cli_opts *o);
 int cmd_demo(const cli_opts *o);
+int cmd_audit(const cli_opts *o);
 
 #endif

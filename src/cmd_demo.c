@@ -14,6 +14,8 @@
 #include "../lib/analytics/analytics.h"
 #include "../lib/journey/journey.h"
 #include "../lib/govern/maturity.h"
+#include "../lib/govern/govern.h"
+#include "../lib/base/util.h"
 #include "../lib/base/time.h"
 #include "../lib/ingest/ingest.h"
 #include "../lib/profile/profile.h"
@@ -549,8 +551,9 @@ static int demo_triggers(store *st, profile *pr, feedback *fb) {
 /* Two CX maturity assessments six months apart, the later one better:
  * per component, the answers to its statements in the model's order.
  * The later one is saved now, so that its evidence sees the demo's
- * surveys, maps and triggers (made just now); the earlier one, dated six
- * months back, sees what existed then: nothing yet. */
+ * surveys, maps, triggers, units and users (made just now); the earlier
+ * one, dated six months back, sees what existed then: nothing yet. Both
+ * are the CX lead's (demo_people). */
 static int demo_maturity(store *st) {
   int64_t now = cx_now_ms();
   static const struct {
@@ -574,13 +577,87 @@ static int demo_maturity(store *st) {
     cx_buf out;
     cx_buf_init(&out, 1 << 20);
     analytics_error err = {{0}, {0}, {0}};
-    if (!rc) rc = gv_maturity_create(st, req, "user:cx.lead@demo.example", now - rounds[k].days_ago * DAY, &out, &err);
+    if (!rc) rc = gv_maturity_create(st, req, "user:lead@northwind.example", now - rounds[k].days_ago * DAY, &out, &err);
     if (rc == CX_EINVAL) cli_error("demo assessment %zu was refused: %s (%s) - a bug in cxm demo.", k, err.message, err.field);
     cx_buf_free(&out);
     cJSON_Delete(req);
   }
   if (rc && rc != CX_EINVAL) cli_error("the demo's maturity assessments could not be saved (%s).", cx_strerror(rc));
   return rc ? 1 : 0;
+}
+
+/* The demo's people: units (the care teams its responses name) and a
+ * user per role, all with one password made now (out, 40 bytes), printed
+ * with the credentials. 0 on success. */
+static int demo_people(store *st, char *password, size_t cap, size_t *nusers) {
+  govern *gv;
+  cx_err rc = gv_open(st, &gv);
+  if (rc) {
+    cli_error("the demo's users could not be created (%s).", cx_strerror(rc));
+    return 1;
+  }
+  cx_secret("demo-", password, cap);
+  static const char *const teams[] = {"Care North", "Care South", "Care East", "Care West"};
+  static const struct {
+    const char *email, *name, *role;
+    int team; /* -2: no unit, -1: Customer care, else a team */
+  } people[] = {
+      {"admin@northwind.example", "Alex Admin", "admin", -2},
+      {"lead@northwind.example", "Maya Lindqvist", "cx_lead", -1},
+      {"analyst@northwind.example", "Omar Haddad", "analyst", -2},
+      {"viewer@northwind.example", "Vera Board", "viewer", -2},
+      {"ana@northwind.example", "Ana", "agent", 0},
+      {"ben@northwind.example", "Ben", "agent", 0},
+      {"chloe@northwind.example", "Chloe", "agent", 1},
+      {"dev@northwind.example", "Dev", "agent", 1},
+      {"eli@northwind.example", "Eli", "agent", 2},
+      {"farah@northwind.example", "Farah", "agent", 2},
+      {"goran@northwind.example", "Goran", "agent", 3},
+      {"hana@northwind.example", "Hana", "agent", 3},
+  };
+  int64_t ids[5] = {0};
+  char buf[256];
+  analytics_error err;
+  cx_buf b;
+  cx_buf_init(&b, 1 << 16);
+  for (int i = -1; !rc && i < 4; i++) {
+    if (i < 0) snprintf(buf, sizeof buf, "{\"name\":\"Customer care\"}");
+    else snprintf(buf, sizeof buf, "{\"name\":\"%s\",\"parent\":\"%lld\"}", teams[i], (long long)ids[0]);
+    cJSON *req = cJSON_Parse(buf);
+    cx_buf_reset(&b);
+    rc = req ? gv_unit_create(gv, req, &b, NULL, &err) : CX_ENOMEM;
+    cJSON_Delete(req);
+    const char *idp = rc ? NULL : strstr(b.p, "\"id\":\"");
+    if (idp) ids[i + 1] = strtoll(idp + 6, NULL, 10);
+  }
+  for (size_t i = 0; !rc && i < sizeof people / sizeof people[0]; i++) {
+    cJSON *req = cJSON_CreateObject();
+    if (!req) {
+      rc = CX_ENOMEM;
+      break;
+    }
+    cJSON_AddStringToObject(req, "email", people[i].email);
+    cJSON_AddStringToObject(req, "name", people[i].name);
+    cJSON_AddStringToObject(req, "password", password);
+    cJSON_AddStringToObject(req, "role", people[i].role);
+    if (people[i].team >= -1) {
+      snprintf(buf, sizeof buf, "%lld", (long long)ids[people[i].team + 1]);
+      cJSON_AddStringToObject(req, "unit", buf);
+    }
+    cx_buf_reset(&b);
+    rc = gv_user_create(gv, req, &b, NULL, &err);
+    cJSON_Delete(req);
+    if (!rc) gv_audit(gv, "cli:demo", "user.create", people[i].email, NULL, NULL);
+  }
+  cx_buf_free(&b);
+  gv_close(gv);
+  if (rc) {
+    cli_error("the demo's users could not be created (%s%s%s).", cx_strerror(rc), rc == CX_EINVAL ? ": " : "",
+              rc == CX_EINVAL ? err.message : "");
+    return 1;
+  }
+  *nusers = sizeof people / sizeof people[0];
+  return 0;
 }
 
 int cmd_demo(const cli_opts *o) {
@@ -647,8 +724,19 @@ int cmd_demo(const cli_opts *o) {
     status = 1;
   }
   if (!status && demo_triggers(st, pr, fb)) status = 1;
+  char password[48];
+  size_t nusers = 0;
+  if (!status && demo_people(st, password, sizeof password, &nusers)) status = 1;
   if (!status && demo_maturity(st)) status = 1;
   if (!status) {
+    /* the credentials of cxm init, and the demo's sign-in */
+    size_t len = strlen(creds);
+    if (len && creds[len - 1] == '}')
+      snprintf(creds + len - 1, sizeof creds - len + 1,
+               ",\"users\":{\"admin\":\"admin@northwind.example\",\"cx_lead\":\"lead@northwind.example\","
+               "\"analyst\":\"analyst@northwind.example\",\"viewer\":\"viewer@northwind.example\","
+               "\"agent\":\"ana@northwind.example\"},\"password\":\"%s\"}",
+               password);
     printf("%s\n", creds);
     fflush(stdout);
     profile_stats ps;
@@ -656,9 +744,10 @@ int cmd_demo(const cli_opts *o) {
     double secs = (double)(cx_mono_ns() - t0) / 1e9;
     fprintf(stderr,
             "cxm: demo company ready in %s: %llu customers (%llu profiles merged into them), %llu events"
-            " over 12 months, 5 segments, 2 journey maps, 4 surveys with %zu responses, 2 survey triggers and 2 maturity assessments, in %.1f s\n",
+            " over 12 months, 5 segments, 2 journey maps, 4 surveys with %zu responses, 2 survey triggers, %zu users"
+            " in 5 units and 2 maturity assessments, in %.1f s\n",
             o->data, (unsigned long long)ps.customers, (unsigned long long)ps.merged,
-            (unsigned long long)imported, responses, secs);
+            (unsigned long long)imported, responses, nusers, secs);
   }
 out:
   store_writer_stop(st);

@@ -77,10 +77,12 @@ int cmd_serve(const cli_opts *o) {
   feedback *fb = NULL;
   outbox *ob = NULL;
   feedback_dist *dist = NULL;
+  govern *gv = NULL;
   if ((rc = ingest_open(st, &pr, &in)) ||
       (rc = feedback_open(st, pr, in, &fb)) ||
       (rc = ingest_start(in, queue_messages())) ||
-      (rc = analytics_segments_open(st, pr, &seg))) {
+      (rc = analytics_segments_open(st, pr, &seg)) ||
+      (rc = gv_open(st, &gv))) {
     cli_error("the derived indexes could not be built (%s).", cx_strerror(rc));
     goto out;
   }
@@ -102,7 +104,8 @@ int cmd_serve(const cli_opts *o) {
     cli_error("survey distribution could not be started (%s).", cx_strerror(rc));
     goto out;
   }
-  http_cfg cfg = {.st = st, .pr = pr, .in = in, .seg = seg, .fb = fb, .ob = ob, .dist = dist, .listen = o->listen};
+  http_cfg cfg = {.st = st, .pr = pr, .in = in, .seg = seg, .fb = fb, .ob = ob, .dist = dist, .gv = gv,
+                  .listen = o->listen};
   if ((rc = http_start(&cfg, &h))) {
     if (rc == CX_EINVAL) cli_error("--listen must be HOST:PORT with an IPv4 address, not '%s'.", o->listen);
     else cli_error("cannot listen on %s (is the port in use?).", o->listen);
@@ -143,6 +146,7 @@ out:
   if (h) http_stop(h, 30000);
   feedback_dist_close(dist);
   outbox_stop(ob);
+  gv_close(gv); /* after the server, its only user */
   analytics_segments_close(seg); /* before the writer stops: it records sizes through it */
   store_writer_stop(st);
   feedback_close(fb); /* after the writer, whose listener it is; before the store */

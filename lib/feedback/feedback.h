@@ -247,6 +247,8 @@ typedef struct {
   int64_t from, to;       /* [from, to) on submitted_at */
   int64_t cursor;         /* 0: from the newest */
   size_t limit;
+  int64_t unit_scope;     /* 0: every response; else only those whose context
+                             unit names a unit in this unit's subtree (table units) */
 } feedback_verbatim_query;
 /* {"responses":[{id, response_id, survey_id, question, customer_id,
  * submitted_at, text, score, sentiment:{score,label}, themes, context}…],

@@ -145,11 +145,15 @@ cx_err feedback_verbatims(feedback *f, const feedback_verbatim_query *q, cx_buf 
   cx_err rc = sqlite3_prepare_v2(db,
                                  "SELECT v.id, v.response_id, v.question, v.survey_id, v.customer_id, v.submitted_at,"
                                  " coalesce(v.nps, v.rating), v.channel, v.score, v.label, v.themes, v.text,"
-                                 " CASE WHEN v.nps IS NOT NULL THEN 'nps' ELSE v.rating_type END FROM verbatims v"
+                                 " CASE WHEN v.nps IS NOT NULL THEN 'nps' ELSE v.rating_type END, r.touchpoint, r.unit, r.agent FROM verbatims v"
                                  " JOIN responses r ON r.id = v.response_id AND r.replaced_by IS NULL"
                                  " WHERE (?1 = 0 OR v.survey_id = ?1) AND (?2 = 2 OR v.label = ?2) AND (?3 = 0 OR v.themes & ?3 != 0)"
                                  " AND (?4 IS NULL OR v.text LIKE ?4 ESCAPE '\\') AND (?5 = 0 OR v.id < ?5)"
                                  " AND v.submitted_at >= ?6 AND v.submitted_at < ?7"
+                                 /* a caller scoped to a unit: responses whose unit is in its subtree */
+                                 " AND (?9 = 0 OR r.unit IN (WITH RECURSIVE sub(id) AS (SELECT ?9 UNION"
+                                 " SELECT u.id FROM units u JOIN sub ON u.parent_id = sub.id)"
+                                 " SELECT name FROM units WHERE id IN sub))"
                                  " ORDER BY v.id DESC LIMIT ?8", -1, &s, NULL) ? CX_EDB : CX_OK;
   if (!rc) {
     sqlite3_bind_int64(s, 1, q->survey);
@@ -160,6 +164,7 @@ cx_err feedback_verbatims(feedback *f, const feedback_verbatim_query *q, cx_buf 
     sqlite3_bind_int64(s, 6, q->from);
     sqlite3_bind_int64(s, 7, q->to);
     sqlite3_bind_int64(s, 8, (int64_t)q->limit + 1);
+    sqlite3_bind_int64(s, 9, q->unit_scope);
     rc = cx_buf_puts(out, "{\"responses\":[");
   }
   size_t n = 0;
@@ -185,9 +190,16 @@ cx_err feedback_verbatims(feedback *f, const feedback_verbatim_query *q, cx_buf 
                                 label_name(sqlite3_column_int(s, 9)));
     if (!rc) rc = theme_list(f, out, (uint64_t)sqlite3_column_int64(s, 10));
     if (!rc) rc = cx_buf_puts(out, ",\"context\":{");
-    if (!rc && sqlite3_column_type(s, 7) != SQLITE_NULL) {
-      rc = cx_buf_puts(out, "\"channel\":");
-      if (!rc) rc = cx_buf_json_str(out, (const char *)sqlite3_column_text(s, 7), (size_t)sqlite3_column_bytes(s, 7));
+    /* the response's context: channel, touchpoint, unit, agent */
+    static const struct {
+      int col;
+      const char *name;
+    } ctx[] = {{7, "channel"}, {13, "touchpoint"}, {14, "unit"}, {15, "agent"}};
+    for (size_t c = 0, k = 0; !rc && c < 4; c++) {
+      if (sqlite3_column_type(s, ctx[c].col) == SQLITE_NULL) continue;
+      rc = cx_buf_printf(out, "%s\"%s\":", k++ ? "," : "", ctx[c].name);
+      if (!rc) rc = cx_buf_json_str(out, (const char *)sqlite3_column_text(s, ctx[c].col),
+                                    (size_t)sqlite3_column_bytes(s, ctx[c].col));
     }
     if (!rc) rc = cx_buf_puts(out, "}}");
     n++;

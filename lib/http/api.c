@@ -4,6 +4,7 @@
 #include "../base/time.h"
 #include "../base/util.h"
 #include "../base/vec.h"
+#include "../privacy/privacy.h"
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,6 +149,29 @@ static enum MHD_Result customer_get(ctx *x, int64_t id) {
   cx_buf_init(&b, 16 << 20);
   cx_err rc = profile_customer_json(x->h->cfg.pr, db, canon, &b);
   store_reader_put(x->h->cfg.st, db);
+  return send_buf(x, 200, &b, rc);
+}
+
+/* GET /customers/{id}/export: everything held about the customer (GDPR
+ * access); recorded in the audit log, without the data. */
+static enum MHD_Result customer_export(ctx *x, int64_t id, const gv_principal *p) {
+  int64_t canon = profile_canonical(x->h->cfg.pr, id);
+  if (!canon)
+    return http_send_error(x->h, x->c, x->r, 404, "customer_not_found", "No customer has this id.", "id");
+  sqlite3 *db = store_reader_get(x->h->cfg.st);
+  cx_buf b;
+  cx_buf_init(&b, PRIVACY_EXPORT_MAX);
+  cx_err rc = privacy_export(db, canon, cx_now_ms(), &b);
+  store_reader_put(x->h->cfg.st, db);
+  if (!rc) {
+    char target[48];
+    snprintf(target, sizeof target, "customers/%lld", (long long)canon);
+    if (gv_audit(x->h->cfg.gv, p->actor, "customer.export", target, NULL, NULL)) rc = CX_EDB; /* no unrecorded export */
+  }
+  if (rc == CX_ENOTFOUND) {
+    cx_buf_free(&b);
+    return http_send_error(x->h, x->c, x->r, 404, "customer_not_found", "No customer has this id.", "id");
+  }
   return send_buf(x, 200, &b, rc);
 }
 
@@ -577,17 +601,44 @@ static enum MHD_Result sources(ctx *x, int admin) {
   return send_buf(x, 201, &b, rc);
 }
 
+/* The routes after the caller passed the matrix; admin: it may change
+ * things (the matrix decided). */
+static enum MHD_Result dispatch(http_server *h, struct MHD_Connection *c, http_req *r, const char *rest,
+                                const gv_principal *p, const char *session);
+
 enum MHD_Result http_api(http_server *h, struct MHD_Connection *c, http_req *r, const char *rest) {
-  ctx x = {h, c, r};
-  int admin = 0;
-  if (http_bearer(h, c, &admin))
-    return http_send_error(h, c, r, 401, "unauthorized", "Send Authorization: Bearer <token>.", NULL);
-  if (!strcmp(rest, "sources")) return sources(&x, admin);
-  if (!strcmp(rest, "me")) { /* what this token may do, for a dashboard to show */
-    cx_buf b;
-    cx_buf_init(&b, 64);
-    return send_buf(&x, 200, &b, cx_buf_printf(&b, "{\"scope\":\"%s\"}", admin ? "admin" : "read"));
+  if (!strcmp(rest, "auth/login")) return http_login(h, c, r);
+  gv_principal p;
+  char session[128];
+  if (http_principal(h, c, &p, session, sizeof session))
+    return http_send_error(h, c, r, 401, "unauthorized",
+                           "Send Authorization: Bearer <token>, or sign in (POST /api/v1/auth/login).", NULL);
+  int read = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");
+  /* a session (the dashboard's cookie) proves each change with its CSRF
+   * token, which another site cannot read */
+  if (p.session && !read && !http_csrf_ok(c, session))
+    return http_send_error(h, c, r, 403, "csrf_failed",
+                           "Send the session's CSRF token (from GET /api/v1/auth/me) in X-CSRF-Token.", NULL);
+  gv_perm need = gv_route_permission(r->method, rest);
+  if (!gv_allows(p.role, need)) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "Your role (%s) may not do this: it needs the %s permission (GET /api/v1/roles).",
+             gv_role_name(p.role), gv_perm_name(need));
+    return http_send_error(h, c, r, 403, "forbidden", msg, NULL);
   }
+  enum MHD_Result ret = dispatch(h, c, r, rest, &p, session);
+  if (gv_route_mutates(r->method, rest) && need != GV_P_RESPOND) http_audit_request(h, r, &p, rest);
+  return ret;
+}
+
+static enum MHD_Result dispatch(http_server *h, struct MHD_Connection *c, http_req *r, const char *rest,
+                                const gv_principal *p, const char *session) {
+  ctx x = {h, c, r};
+  const int admin = 1;
+  int handled;
+  enum MHD_Result ret = http_people(h, c, r, rest, p, session, &handled);
+  if (handled) return ret;
+  if (!strcmp(rest, "sources")) return sources(&x, admin);
   int get = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");
   if (!strcmp(rest, "customers") || !strncmp(rest, "customers/", 10) || !strcmp(rest, "stats") ||
       !strcmp(rest, "merges") || !strncmp(rest, "accounts/", 9) || !strcmp(rest, "events") ||
@@ -605,19 +656,9 @@ enum MHD_Result http_api(http_server *h, struct MHD_Connection *c, http_req *r, 
   if (!strcmp(rest, "surveys")) return http_surveys(h, c, r, "", admin);
   if (!strncmp(rest, "surveys/", 8)) return http_surveys(h, c, r, rest + 8, admin);
   if (!strncmp(rest, "metrics/", 8)) return http_feedback_metric(h, c, r, rest + 8);
-  if (!strncmp(rest, "maturity/", 9)) {
-    /* TODO(govern): the principal comes from gv_authenticate and the
-     * permission from gv_route_permission (GET: GV_P_READ; POST, DELETE:
-     * GV_P_PROGRAM) once lib/govern lands; until then the admin token is
-     * the admin and any other token a viewer. */
-    gv_principal p = {.role = admin ? GV_ADMIN : GV_VIEWER, .unit_id = GV_ALL_UNITS,
-                      .actor = "token:admin"};
-    if (!admin) snprintf(p.actor, sizeof p.actor, "token:read");
-    if (!get && !admin) return http_send_error(h, c, r, 403, "forbidden", "This token may only read.", NULL);
-    return http_maturity(h, c, r, rest + 9, &p);
-  }
-  if (!strcmp(rest, "feedback")) return http_feedback(h, c, r, "");
-  if (!strncmp(rest, "feedback/", 9)) return http_feedback(h, c, r, rest + 9);
+  if (!strncmp(rest, "maturity/", 9)) return http_maturity(h, c, r, rest + 9, p);
+  if (!strcmp(rest, "feedback")) return http_feedback(h, c, r, "", p);
+  if (!strncmp(rest, "feedback/", 9)) return http_feedback(h, c, r, rest + 9, p);
   if (!strcmp(rest, "journey-maps")) return http_journey(h, c, r, "", admin);
   if (!strncmp(rest, "journey-maps/", 13)) return http_journey(h, c, r, rest + 13, admin);
   if (!strncmp(rest, "segments/", 9)) return http_segments(h, c, r, rest + 9, admin);
@@ -633,9 +674,10 @@ enum MHD_Result http_api(http_server *h, struct MHD_Connection *c, http_req *r, 
     const char *id = rest + 10, *slash = strchr(id, '/');
     size_t n = slash ? (size_t)(slash - id) : strlen(id);
     int64_t cid = parse_customer_id(id, n);
-    if (!slash || !strcmp(slash, "/events")) {
+    if (!slash || !strcmp(slash, "/events") || !strcmp(slash, "/export")) {
       if (!cid)
         return http_send_error(h, c, r, 404, "customer_not_found", "No customer has this id.", "id");
+      if (slash && !strcmp(slash, "/export")) return customer_export(&x, cid, p);
       return slash ? customer_events(&x, cid) : customer_get(&x, cid);
     }
   }

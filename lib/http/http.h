@@ -6,6 +6,7 @@
 #include "../analytics/analytics.h"
 #include "../feedback/distribute.h"
 #include "../feedback/feedback.h"
+#include "../govern/govern.h"
 #include "../ingest/ingest.h"
 #include "../outbox/outbox.h"
 #include "../profile/profile.h"
@@ -21,6 +22,7 @@ typedef struct {
   feedback *fb;
   outbox *ob; /* may be NULL: mail and webhooks stay queued */
   feedback_dist *dist; /* survey distribution (e-mail invitations) */
+  govern *gv;          /* people, access and the audit */
   const char *listen; /* "HOST:PORT"; port 0 picks a free one */
 } http_cfg;
 

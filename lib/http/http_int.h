@@ -36,12 +36,14 @@ struct http_req {
   struct MHD_Connection *conn;
   ingest_batch batch;
   ingest_async pending;
+  /* extra headers of the answer */
+  int retry_after;      /* seconds; 0: none */
+  char set_cookie[256]; /* "" : none */
+  /* the API's caller (api.c) and the audit: a handler that writes its own
+   * audit entry sets audited */
+  int audited;
 };
 
-typedef struct {
-  char hash[65];
-  int admin; /* 0: read-only */
-} http_token;
 
 enum { ROUTE_TRACK, ROUTE_API, ROUTE_OPS, ROUTE_OTHER, ROUTE_COUNT };
 
@@ -54,9 +56,7 @@ struct http_server {
   int port;
   atomic_int in_flight;
   sem_t ingest_slots;
-  pthread_mutex_t mu; /* guards tokens and reasons */
-  http_token *tokens;
-  size_t ntokens;
+  pthread_mutex_t mu; /* guards reasons */
   /* metrics */
   atomic_uint_fast64_t requests[ROUTE_COUNT][6]; /* by status class 0..5xx */
   atomic_uint_fast64_t lat_bucket[HTTP_LAT_BUCKETS + 1];
@@ -125,8 +125,10 @@ enum MHD_Result http_feedback_metric(http_server *h, struct MHD_Connection *c, h
  * "evidence", "assessments[/{id}]"); p: the caller, already allowed. */
 enum MHD_Result http_maturity(http_server *h, struct MHD_Connection *c, http_req *r, const char *rest,
                               const gv_principal *p);
-/* surveys.c: what is "" (/api/v1/feedback) or "themes". */
-enum MHD_Result http_feedback(http_server *h, struct MHD_Connection *c, http_req *r, const char *what);
+/* surveys.c: what is "" (/api/v1/feedback) or "themes"; a caller with a
+ * unit sees the verbatims of its unit's subtree. */
+enum MHD_Result http_feedback(http_server *h, struct MHD_Connection *c, http_req *r, const char *what,
+                              const gv_principal *p);
 /* outbox.c: rest is what follows /api/v1/outbox ("" or "/…"). */
 enum MHD_Result http_outbox(http_server *h, struct MHD_Connection *c, http_req *r, const char *rest, int admin);
 /* outbox.c: the outbox's lines of /metrics. */
@@ -168,9 +170,21 @@ typedef struct {
 cx_err http_form_parse(const char *p, size_t n, http_form *out, const char **why);
 void http_form_free(http_form *f);
 
-/* auth.c */
-cx_err http_tokens_load(http_server *h);
-/* CX_OK with *admin set, CX_EAUTH when the bearer token is missing/unknown. */
-cx_err http_bearer(http_server *h, struct MHD_Connection *c, int *admin);
+/* auth.c: the caller of an API request, from its bearer token or else its
+ * session cookie (whose value goes to session, cap bytes, when given);
+ * CX_EAUTH when neither is valid. */
+cx_err http_principal(http_server *h, struct MHD_Connection *c, gv_principal *p, char *session, size_t cap);
+/* auth.c: 1 when the X-CSRF-Token header matches the session's token. */
+int http_csrf_ok(struct MHD_Connection *c, const char *session);
+/* auth.c: appends the audit entry of a mutating API request that its
+ * handler did not record itself (the body, secrets removed, as after). */
+void http_audit_request(http_server *h, http_req *r, const gv_principal *p, const char *rest);
+
+/* people.c: POST /api/v1/auth/login (before any credential is checked) */
+enum MHD_Result http_login(http_server *h, struct MHD_Connection *c, http_req *r);
+/* people.c: me, auth/me, auth/logout, roles, units[/…], users[/…],
+ * tokens[/…], audit[/verify]; NULL when rest is none of them. */
+enum MHD_Result http_people(http_server *h, struct MHD_Connection *c, http_req *r, const char *rest,
+                            const gv_principal *p, const char *session, int *handled);
 
 #endif

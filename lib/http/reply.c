@@ -1,5 +1,6 @@
 /* reply.c - responses, the error body, and the cx_err -> status mapping. */
 #include "http_int.h"
+#include <stdio.h>
 #include <string.h>
 
 int http_status_for(cx_err rc) {
@@ -29,7 +30,14 @@ enum MHD_Result http_send(struct MHD_Connection *c, http_req *r, int status, con
   MHD_add_response_header(resp, "Content-Type", ctype);
   MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
   MHD_add_response_header(resp, "Cache-Control", "no-store");
-  if (status == 503) MHD_add_response_header(resp, "Retry-After", "1");
+  if (r->retry_after > 0) {
+    char ra[16];
+    snprintf(ra, sizeof ra, "%d", r->retry_after);
+    MHD_add_response_header(resp, "Retry-After", ra);
+  } else if (status == 503) {
+    MHD_add_response_header(resp, "Retry-After", "1");
+  }
+  if (r->set_cookie[0]) MHD_add_response_header(resp, "Set-Cookie", r->set_cookie);
   if (r->route == ROUTE_TRACK) {
     /* browsers send events from any site; the write key is the credential */
     MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");

@@ -159,12 +159,11 @@ cx_err http_start(const http_cfg *cfg, http_server **out) {
   h->cfg = *cfg;
   pthread_mutex_init(&h->mu, NULL);
   sem_init(&h->ingest_slots, 0, HTTP_INGEST_SLOTS);
-  cx_err rc = http_tokens_load(h);
-  if (rc) {
+  if (!cfg->gv) {
     sem_destroy(&h->ingest_slots);
     pthread_mutex_destroy(&h->mu);
     cx_free(h);
-    return rc;
+    return CX_EINVAL;
   }
   /* a few epoll threads serve every connection; a tracking request waiting
    * for its commit is suspended (track.c), not a blocked thread */
@@ -177,7 +176,6 @@ cx_err http_start(const http_cfg *cfg, http_server **out) {
                           MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
                           MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
   if (!h->d) {
-    cx_free(h->tokens);
     sem_destroy(&h->ingest_slots);
     pthread_mutex_destroy(&h->mu);
     cx_free(h);
@@ -200,6 +198,5 @@ void http_stop(http_server *h, int timeout_ms) {
   MHD_stop_daemon(h->d);
   sem_destroy(&h->ingest_slots);
   pthread_mutex_destroy(&h->mu);
-  cx_free(h->tokens);
   cx_free(h);
 }

@@ -193,13 +193,14 @@ enum MHD_Result http_feedback_metric(http_server *h, struct MHD_Connection *c, h
 
 /* GET /feedback?survey=&sentiment=&theme=&q=&from=&to=&cursor=&limit= and
  * GET /feedback/themes?survey=&from=&to= */
-enum MHD_Result http_feedback(http_server *h, struct MHD_Connection *c, http_req *r, const char *what) {
+enum MHD_Result http_feedback(http_server *h, struct MHD_Connection *c, http_req *r, const char *what,
+                              const gv_principal *p) {
   if (strcmp(r->method, "GET") && strcmp(r->method, "HEAD"))
     return http_send_error(h, c, r, 405, "method_not_allowed", "Use GET.", NULL);
   int themes = !strcmp(what, "themes");
   if (*what && !themes) return http_send_error(h, c, r, 404, "not_found", "There is no such API resource.", NULL);
   feedback_verbatim_query q = {.from = CX_TIME_MIN, .to = CX_TIME_MAX, .limit = 50, .sentiment = http_query(c, "sentiment"),
-                               .theme = http_query(c, "theme"), .q = http_query(c, "q")};
+                               .theme = http_query(c, "theme"), .q = http_query(c, "q"), .unit_scope = p->unit_id};
   const char *v = http_query(c, "survey");
   if (v && (cx_parse_i64(v, strlen(v), &q.survey) || q.survey <= 0))
     return http_send_error(h, c, r, 400, "unknown_survey", "survey must be a survey's id.", "survey");

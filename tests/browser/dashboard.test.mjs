@@ -48,14 +48,15 @@ test('sign-in: a wrong token is refused with a message, the admin token opens Ov
   await assertLabelled(page);
   await shoot(page, 'signin');
 
-  p.allow(/HTTP 401: .*\/api\/v1\/stats/);
+  p.allow(/HTTP 401: .*\/api\/v1\/me/);
   p.allow(/console: Failed to load resource: the server responded with a status of 401/);
-  await page.getByLabel('Admin token').fill('cxm_at_not-the-token');
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByText('Sign in with an API token').click();
+  await page.getByLabel('API token').fill('cxm_at_not-the-token');
+  await page.getByRole('button', { name: 'Sign in with token' }).click();
   await page.getByText('This token was not accepted').waitFor();
 
-  await page.getByLabel('Admin token').fill(srv.adminToken);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByLabel('API token').fill(srv.adminToken);
+  await page.getByRole('button', { name: 'Sign in with token' }).click();
   await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
   assert.equal(await page.evaluate(() => sessionStorage.getItem('cxm.token')), srv.adminToken);
   assert.deepEqual(p.problems(), []);
@@ -237,8 +238,9 @@ test('a refused token returns to sign-in with a clear message; sign out works', 
   await page.getByText('Your session has ended').waitFor();
   await page.getByRole('heading', { name: 'Sign in to the dashboard' }).waitFor();
   // signing in again returns to the page that was asked for
-  await page.getByLabel('Admin token').fill(srv.adminToken);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByText('Sign in with an API token').click();
+  await page.getByLabel('API token').fill(srv.adminToken);
+  await page.getByRole('button', { name: 'Sign in with token' }).click();
   await page.getByRole('heading', { name: 'Customers', level: 1 }).waitFor();
 
   await page.getByRole('button', { name: 'Sign out' }).click();

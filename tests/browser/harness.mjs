@@ -62,10 +62,21 @@ export async function openPage(browser, viewport = WIDE, options = {}) {
   };
 }
 
+// Signs in with an API token (the admin token of a test server).
 export async function signIn(page, url, token) {
   await page.goto(url + '/');
-  await page.getByLabel('Admin token').fill(token);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByText('Sign in with an API token').click();
+  await page.getByLabel('API token').fill(token);
+  await page.getByRole('button', { name: 'Sign in with token' }).click();
+  await page.locator('#nav').waitFor({ state: 'attached' });
+}
+
+// Signs in as a user, with e-mail and password (a session cookie).
+export async function signInAs(page, url, email, password) {
+  await page.goto(url + '/');
+  await page.getByLabel('E-mail').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await page.locator('#nav').waitFor({ state: 'attached' });
 }
 

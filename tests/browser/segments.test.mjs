@@ -264,7 +264,7 @@ test('segments: a taken name shows under the name; a read-only token reads but i
   const refused = r.page.waitForResponse((x) => x.url().endsWith(`/api/v1/segments/${seg.id}`) && x.request().method() === 'DELETE');
   await r.page.getByRole('button', { name: 'Delete segment' }).click();
   assert.equal((await refused).status(), 403);
-  await r.page.getByText('This token may only read.').waitFor();
+  await r.page.getByText('Your role (viewer) may not do this').waitFor();
   await r.page.screenshot({ path: `${ARTIFACTS}segment-readonly-390.png`, fullPage: true });
   assert.equal((await api(srv, `/segments/${seg.id}`)).status, 200, 'still there');
   assert.deepEqual(r.problems(), []);

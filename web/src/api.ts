@@ -2,15 +2,47 @@
 // requests, and the API's error body turned into an ApiError.
 
 const TOKEN_KEY = 'cxm.token';
+const CSRF_KEY = 'cxm.csrf';
 
+/** The API token of a token sign-in, or null. */
 export function getToken(): string | null {
   return sessionStorage.getItem(TOKEN_KEY);
 }
 export function setToken(token: string): void {
+  sessionStorage.removeItem(CSRF_KEY);
   sessionStorage.setItem(TOKEN_KEY, token);
+}
+/** A password sign-in: the session lives in an HttpOnly cookie the page
+ *  cannot read; the page keeps only the session's CSRF token, sent with
+ *  every change. */
+export function setSession(csrf: string): void {
+  sessionStorage.removeItem(TOKEN_KEY);
+  sessionStorage.setItem(CSRF_KEY, csrf);
+}
+export function signedIn(): boolean {
+  return !!(getToken() || sessionStorage.getItem(CSRF_KEY));
 }
 export function clearToken(): void {
   sessionStorage.removeItem(TOKEN_KEY);
+  sessionStorage.removeItem(CSRF_KEY);
+}
+
+/** The caller as GET /api/v1/me describes it. */
+export interface Me {
+  role: 'admin' | 'cx_lead' | 'analyst' | 'agent' | 'viewer';
+  actor: string;
+  user: { id: string; email: string; name: string; unit: string | null; unit_name: string | null } | null;
+  unit: string | null;
+  session: boolean;
+  permissions: string[];
+  csrf?: string;
+}
+
+function authHeaders(method: string, token?: string): Record<string, string> {
+  const t = token ?? getToken();
+  if (t !== null && t !== undefined) return { authorization: `Bearer ${t}` };
+  const csrf = sessionStorage.getItem(CSRF_KEY);
+  return csrf && method !== 'GET' ? { 'x-csrf-token': csrf } : {};
 }
 
 /** An error answered by the API (`{"error":{code,message,field}}`) or a
@@ -71,7 +103,7 @@ export async function getText(path: string, query: Query = {}, opts: { signal?: 
   const url = `/api/v1/${path}${qs.size ? `?${qs}` : ''}`;
   let res: Response;
   try {
-    res = await fetch(url, { headers: { authorization: `Bearer ${getToken() ?? ''}` }, signal: opts.signal ?? null });
+    res = await fetch(url, { headers: authHeaders('GET'), signal: opts.signal ?? null });
   } catch (e) {
     if (e instanceof DOMException && e.name === 'AbortError') throw e;
     throw new ApiError(0, 'network', 'The server cannot be reached. Check that cxm is running, then try again.');
@@ -100,8 +132,7 @@ async function errorOf(res: Response, ownToken: boolean): Promise<ApiError> {
 }
 
 async function request<T>(method: string, url: string, body: string | undefined, opts: { signal?: AbortSignal; token?: string }): Promise<T> {
-  const token = opts.token ?? getToken() ?? '';
-  const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: 'application/json' };
+  const headers: Record<string, string> = { ...authHeaders(method, opts.token), accept: 'application/json' };
   if (body !== undefined) headers['content-type'] = 'application/json';
   let res: Response;
   try {

@@ -2,7 +2,8 @@
 // router, and the sign-in guard.
 import './style.css';
 import { h, replace } from './dom';
-import { clearToken, getToken, setUnauthorizedHandler } from './api';
+import { clearToken, get, getToken, post, setUnauthorizedHandler, signedIn, type Me } from './api';
+import { setMe } from './session';
 import { signInPage } from './pages/signin';
 import { overviewPage } from './pages/overview';
 import { customersPage } from './pages/customers';
@@ -19,6 +20,8 @@ import { surveysPage, surveyPage, surveyEditPage } from './pages/surveys';
 import { verbatimsPage } from './pages/verbatims';
 import { themesPage } from './pages/themes';
 import { enpsPage } from './pages/enps';
+import { peoplePage } from './pages/people';
+import { auditPage } from './pages/audit';
 import { maturityPage, maturityNewPage } from './pages/maturity';
 import { pageHeader, emptyState } from './ui';
 import { parseHash, type PageContext } from './router';
@@ -50,6 +53,8 @@ const routes: { pattern: RegExp; keys: string[]; page: Page; nav: string }[] = [
   { pattern: /^\/verbatims$/, keys: [], page: verbatimsPage, nav: 'verbatims' },
   { pattern: /^\/themes$/, keys: [], page: themesPage, nav: 'themes' },
   { pattern: /^\/enps$/, keys: [], page: enpsPage, nav: 'enps' },
+  { pattern: /^\/people$/, keys: [], page: peoplePage, nav: 'people' },
+  { pattern: /^\/audit$/, keys: [], page: auditPage, nav: 'audit' },
   { pattern: /^\/maturity$/, keys: [], page: maturityPage, nav: 'maturity' },
   { pattern: /^\/maturity\/new$/, keys: [], page: maturityNewPage, nav: 'maturity' },
 ];
@@ -70,9 +75,15 @@ const NAV = [
   { id: 'verbatims', href: '#/verbatims', label: 'Verbatims', icon: 'M7 7h4v4c0 3-2 5-4 6M15 7h4v4c0 3-2 5-4 6' },
   { id: 'themes', href: '#/themes', label: 'Themes', icon: 'M4 6h10M4 12h16M4 18h7' },
   { id: 'enps', href: '#/enps', label: 'eNPS × CX', icon: 'M4 4v16h16M7 13h2v2H7zM11 9h2v2h-2zM15 6h2v2h-2zM13 14h2v2h-2z' },
-  // Govern: how the organisation manages the experience
-  { id: 'maturity', href: '#/maturity', label: 'CX maturity', icon: 'M12 3l8.5 6.2-3.3 9.8H6.8L3.5 9.2zM12 8.5l3.7 2.7-1.4 4.3H9.7l-1.4-4.3z', group: 'Govern' },
+  // Govern: who may do what, and the record of what they did
+  { id: 'people', href: '#/people', label: 'People', icon: 'M9 11a3 3 0 1 0 0-6 3 3 0 0 0 0 6zM3 20a6 6 0 0 1 12 0M17 11a3 3 0 1 0 0-6M21 20a6 6 0 0 0-4-5.6', group: 'Govern', perm: 'people' },
+  { id: 'audit', href: '#/audit', label: 'Audit log', icon: 'M6 3h9l4 4v14H6zM9 12h7M9 16h7M9 8h3', perm: 'admin' },
+  { id: 'maturity', href: '#/maturity', label: 'CX maturity', icon: 'M12 3l8.5 6.2-3.3 9.8H6.8L3.5 9.2zM12 8.5l3.7 2.7-1.4 4.3H9.7l-1.4-4.3z' },
 ];
+// The permission a page needs (GET /api/v1/roles); 'read' unless it says.
+const PAGE_PERM: Record<string, string> = { verbatims: 'feedback', people: 'people', audit: 'admin' };
+const permOf = (nav: string): string => (NAV.find((n) => n.id === nav) as { perm?: string } | undefined)?.perm ?? PAGE_PERM[nav] ?? 'read';
+let me: Me | null = null;
 
 const app = document.getElementById('app') as HTMLElement;
 let signInMessage = '';
@@ -97,8 +108,12 @@ function buildShell(): NonNullable<typeof shell> {
   const main = h('main', { id: 'main', tabindex: '-1' });
   const links = new Map<string, HTMLAnchorElement>();
   const list = h('ul', { class: 'nav-links' });
+  let group = '';
   for (const n of NAV) {
-    if ('group' in n && n.group) list.appendChild(h('li', { class: 'nav-group', 'aria-hidden': 'true' }, n.group));
+    if ('group' in n && n.group) group = n.group;
+    if (!me?.permissions.includes(permOf(n.id))) continue;
+    if (group) list.appendChild(h('li', { class: 'nav-group', 'aria-hidden': 'true' }, group));
+    group = '';
     const a = h('a', { href: n.href }, icon(n.icon), h('span', null, n.label));
     links.set(n.id, a);
     list.appendChild(h('li', null, a));
@@ -114,7 +129,11 @@ function buildShell(): NonNullable<typeof shell> {
   menuBtn.addEventListener('click', () => setMenu(!root.classList.contains('menu-open')));
   const signOut = h('button', { type: 'button', class: 'btn btn-quiet sign-out' }, 'Sign out');
   signOut.addEventListener('click', () => {
+    // a password sign-in ends its session on the server too
+    if (!getToken()) void post('auth/logout', {}).catch(() => undefined);
     clearToken();
+    me = null;
+    setMe(null);
     signInMessage = 'You are signed out.';
     sessionStorage.removeItem(RETURN_KEY);
     location.hash = '#/signin';
@@ -146,7 +165,7 @@ function render(): void {
   current = new AbortController();
   const { path, query } = parseHash();
 
-  if (!getToken()) {
+  if (!signedIn()) {
     // Remember where the viewer was going, and go there after sign-in.
     if (path !== '/signin') sessionStorage.setItem(RETURN_KEY, location.hash);
     shell = null;
@@ -163,8 +182,20 @@ function render(): void {
     signInMessage = '';
     return;
   }
-  if (path === '/signin') {
-    location.hash = '#/overview';
+  if (!me) {
+    // who is signed in decides the navigation: ask once per sign-in
+    replace(app, h('main', { id: 'main', class: 'signin' }, h('p', { class: 'muted', role: 'status' }, 'Loading…')));
+    const signal = current.signal;
+    get<Me>('me', {}, { signal }).then((m) => {
+      me = m;
+      setMe(m);
+      render();
+    }).catch(() => { /* a 401 signs out (the handler); else the next navigation retries */ });
+    return;
+  }
+  const home = NAV.find((n) => me?.permissions.includes(permOf(n.id)))?.href ?? '#/people';
+  if (path === '/signin' || ((path === '/' || path === '/overview') && !me.permissions.includes('read'))) {
+    location.hash = home;
     return;
   }
 
@@ -205,8 +236,10 @@ let navigated = false;
 
 // Any 401 ends the session and returns to the sign-in page with the reason.
 setUnauthorizedHandler(() => {
-  if (!getToken()) return;
+  if (!signedIn()) return;
   clearToken();
+  me = null;
+  setMe(null);
   signInMessage = 'Your session has ended: the server no longer accepts this token. Sign in again.';
   render();
 });

@@ -26,6 +26,9 @@
 #      correlation with VADER's ground truth, verbatims/s on one core, vs
 #      VADER itself (npm vader-sentiment, bench/text_ref.mjs) on the same
 #      sentences. Data: BENCH_TEXT_DATA (default ../shared/datasets/sentiment).
+#   9. the closed loop (bench/cases_bench.c): a case rule over new survey
+#      responses, cases opened per second through lib/cases' scheduler
+#      tick, vs one INSERT … SELECT of the same selection on the same file.
 #   8. survey responses posted in bulk (1M; 100k with BENCH_QUICK), then NPS
 #      by month by channel over them (bench/feedback.mjs) vs DuckDB and
 #      SQLite running the same aggregation over the same rows.
@@ -113,6 +116,12 @@ make -C "$root" --no-print-directory build/text_data.c >/dev/null
 # shellcheck disable=SC2086
 build text_bench "$here/text_bench.c $(echo "$root"/lib/text/*.c "$root"/lib/base/*.c) $root/build/text_data.c" \
   "$(echo "$root"/lib/text/*.h "$root"/lib/base/*.h)" $(pkg-config --libs libsodium libcjson) -lstemmer -lm -pthread
+
+# part 9: lib/cases over the whole library (-O2), as the server links it
+# shellcheck disable=SC2086
+build cases_bench "$here/cases_bench.c $(echo "$root"/lib/*/*.c) $root/build/text_data.c" \
+  "$(echo "$root"/lib/*/*.h)" $(pkg-config --cflags --libs libmicrohttpd libcjson sqlite3 zlib libsodium libcurl gsl) \
+  -lstemmer -lm -pthread
 
 origin="${CXM_BIN:-$root/build/cxm}"
 if [ ! -x "$origin" ]; then

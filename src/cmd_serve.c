@@ -6,6 +6,7 @@
 #include "../lib/analytics/analytics.h"
 #include "../lib/http/http.h"
 #include "../lib/ingest/ingest.h"
+#include "../lib/cases/cases.h"
 #include "../lib/feedback/distribute.h"
 #include "../lib/outbox/outbox.h"
 #include "../lib/profile/profile.h"
@@ -45,6 +46,14 @@ static int64_t survey_tick_ms(void) {
   return n > 0 ? n : 0;
 }
 
+/* CXM_CASES_TICK_MS: the case scheduler's tick (tests use a short one);
+ * 0: its default. */
+static int64_t cases_tick_ms(void) {
+  const char *v = getenv("CXM_CASES_TICK_MS");
+  long long n = v ? strtoll(v, NULL, 10) : 0;
+  return n > 0 ? n : 0;
+}
+
 int cmd_serve(const cli_opts *o) {
   int64_t t0 = cx_mono_ns();
   /* signals are taken by sigwait below; every thread inherits the mask */
@@ -78,6 +87,7 @@ int cmd_serve(const cli_opts *o) {
   outbox *ob = NULL;
   feedback_dist *dist = NULL;
   govern *gv = NULL;
+  cases *cs = NULL;
   if ((rc = ingest_open(st, &pr, &in)) ||
       (rc = feedback_open(st, pr, in, &fb)) ||
       (rc = ingest_start(in, queue_messages())) ||
@@ -104,7 +114,11 @@ int cmd_serve(const cli_opts *o) {
     cli_error("survey distribution could not be started (%s).", cx_strerror(rc));
     goto out;
   }
-  http_cfg cfg = {.st = st, .pr = pr, .in = in, .seg = seg, .fb = fb, .ob = ob, .dist = dist, .gv = gv,
+  if ((rc = cases_open(st, pr, ob, &cs))) {
+    cli_error("the case module could not be started (%s).", cx_strerror(rc));
+    goto out;
+  }
+  http_cfg cfg = {.st = st, .pr = pr, .in = in, .seg = seg, .fb = fb, .ob = ob, .dist = dist, .gv = gv, .cases = cs,
                   .listen = o->listen};
   if ((rc = http_start(&cfg, &h))) {
     if (rc == CX_EINVAL) cli_error("--listen must be HOST:PORT with an IPv4 address, not '%s'.", o->listen);
@@ -118,6 +132,10 @@ int cmd_serve(const cli_opts *o) {
   }
   if ((rc = feedback_dist_start(dist, survey_tick_ms()))) { /* after the writer (ingest_start) */
     cli_error("the survey scheduler could not be started (%s).", cx_strerror(rc));
+    goto out;
+  }
+  if ((rc = cases_start(cs, cases_tick_ms()))) { /* after the writer (ingest_start) */
+    cli_error("the case scheduler could not be started (%s).", cx_strerror(rc));
     goto out;
   }
   profile_stats ps;
@@ -136,6 +154,8 @@ int cmd_serve(const cli_opts *o) {
   h = NULL;
   feedback_dist_close(dist); /* before the outbox and the writer: it enqueues through them */
   dist = NULL;
+  cases_close(cs); /* likewise */
+  cs = NULL;
   outbox_stop(ob); /* before the writer stops: it records what it abandons */
   ob = NULL;
   if (store_failed(st)) {
@@ -145,6 +165,7 @@ int cmd_serve(const cli_opts *o) {
 out:
   if (h) http_stop(h, 30000);
   feedback_dist_close(dist);
+  cases_close(cs);
   outbox_stop(ob);
   gv_close(gv); /* after the server, its only user */
   analytics_segments_close(seg); /* before the writer stops: it records sizes through it */

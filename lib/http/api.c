@@ -659,6 +659,14 @@ static enum MHD_Result dispatch(http_server *h, struct MHD_Connection *c, http_r
   if (!strncmp(rest, "maturity/", 9)) return http_maturity(h, c, r, rest + 9, p);
   if (!strcmp(rest, "feedback")) return http_feedback(h, c, r, "", p);
   if (!strncmp(rest, "feedback/", 9)) return http_feedback(h, c, r, rest + 9, p);
+  if (!strcmp(rest, "cases")) return http_cases(h, c, r, "", p);
+  if (!strncmp(rest, "cases/", 6)) return http_cases(h, c, r, rest + 6, p);
+  if (!strcmp(rest, "case-rules")) return http_case_config(h, c, r, CASES_RULES, "", p);
+  if (!strncmp(rest, "case-rules/", 11)) return http_case_config(h, c, r, CASES_RULES, rest + 11, p);
+  if (!strcmp(rest, "sla-policies")) return http_case_config(h, c, r, CASES_SLA, "", p);
+  if (!strncmp(rest, "sla-policies/", 13)) return http_case_config(h, c, r, CASES_SLA, rest + 13, p);
+  if (!strcmp(rest, "root-causes")) return http_case_config(h, c, r, CASES_ROOTS, "", p);
+  if (!strncmp(rest, "root-causes/", 12)) return http_case_config(h, c, r, CASES_ROOTS, rest + 12, p);
   if (!strcmp(rest, "journey-maps")) return http_journey(h, c, r, "", admin);
   if (!strncmp(rest, "journey-maps/", 13)) return http_journey(h, c, r, rest + 13, admin);
   if (!strncmp(rest, "segments/", 9)) return http_segments(h, c, r, rest + 9, admin);

@@ -4,6 +4,7 @@
 #define CX_HTTP_H
 #include "../base/err.h"
 #include "../analytics/analytics.h"
+#include "../cases/cases.h"
 #include "../feedback/distribute.h"
 #include "../feedback/feedback.h"
 #include "../govern/govern.h"
@@ -23,6 +24,7 @@ typedef struct {
   outbox *ob; /* may be NULL: mail and webhooks stay queued */
   feedback_dist *dist; /* survey distribution (e-mail invitations) */
   govern *gv;          /* people, access and the audit */
+  cases *cases;        /* the closed loop */
   const char *listen; /* "HOST:PORT"; port 0 picks a free one */
 } http_cfg;
 

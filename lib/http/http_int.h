@@ -141,6 +141,13 @@ enum MHD_Result http_distributions(http_server *h, struct MHD_Connection *c, htt
                                    const char *rest, int admin);
 enum MHD_Result http_triggers(http_server *h, struct MHD_Connection *c, http_req *r, int64_t survey, const char *rest,
                               int admin);
+/* cases.c: rest is what follows /api/v1/cases ("" or "metrics" or
+ * "{id}[/notes]"); p scopes and names the caller (authorised before). */
+enum MHD_Result http_cases(http_server *h, struct MHD_Connection *c, http_req *r, const char *rest,
+                           const gv_principal *p);
+/* cases.c: /case-rules, /sla-policies, /root-causes; rest "" or "{id}". */
+enum MHD_Result http_case_config(http_server *h, struct MHD_Connection *c, http_req *r, cases_kind kind,
+                                 const char *rest, const gv_principal *p);
 /* respond.c: GET/POST /s/unsubscribe?t= (HTML) */
 enum MHD_Result http_unsubscribe(http_server *h, struct MHD_Connection *c, http_req *r);
 /* static.c: the embedded dashboard files */

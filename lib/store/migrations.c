@@ -127,10 +127,54 @@ const char *const store_migrations[] = {
     "UPDATE tokens SET role = CASE scope WHEN 'admin' THEN 'admin' ELSE 'viewer' END;"
     "CREATE TABLE audit(id INTEGER PRIMARY KEY, at INTEGER NOT NULL, actor TEXT NOT NULL,"
     "  action TEXT NOT NULL, target TEXT NOT NULL, before TEXT, after TEXT, hash TEXT NOT NULL);",
-    /* 10: cases - written on the branch `cases`; this placeholder gives way
-     * to it when both merge (a data directory made on this branch alone is
-     * for development only) */
-    "SELECT 1;",
+    /* 10: the closed loop (lib/cases, docs/cases.md). cases: status
+     * new|open|waiting|resolved|closed; times in ms (NULL: not yet);
+     * nps: the opening response's NPS answer (recovery rate); follow-up:
+     * the survey asked for on close. case_rules: cursor = the last
+     * responses.id read (each response opens at most one case per rule:
+     * UNIQUE(rule_id, response_id)). case_routing: the round robin's last
+     * owner per unit. root_causes: a tree, a default one seeded here */
+    "CREATE TABLE sla_policies(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+    "  first_response_s INTEGER NOT NULL, resolution_s INTEGER NOT NULL, is_default INTEGER NOT NULL DEFAULT 0,"
+    "  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
+    "INSERT INTO sla_policies(name, first_response_s, resolution_s, is_default, created_at, updated_at)"
+    "  VALUES('Standard', 86400, 432000, 1, 0, 0);"
+    "CREATE TABLE root_causes(id INTEGER PRIMARY KEY, name TEXT NOT NULL, parent_id INTEGER,"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE INDEX root_causes_parent ON root_causes(parent_id);"
+    "INSERT INTO root_causes(id, name, parent_id, created_at) VALUES"
+    "  (1, 'Product', NULL, 0), (2, 'Defect', 1, 0), (3, 'Missing feature', 1, 0), (4, 'Hard to use', 1, 0),"
+    "  (5, 'Service', NULL, 0), (6, 'Long wait', 5, 0), (7, 'Rude or unhelpful', 5, 0),"
+    "  (8, 'Not resolved first time', 5, 0), (9, 'Delivery', NULL, 0), (10, 'Late', 9, 0), (11, 'Damaged', 9, 0),"
+    "  (12, 'Wrong item', 9, 0), (13, 'Billing', NULL, 0), (14, 'Wrong charge', 13, 0), (15, 'Refund delay', 13, 0),"
+    "  (16, 'Communication', NULL, 0), (17, 'Unclear information', 16, 0), (18, 'No update', 16, 0),"
+    "  (19, 'Other', NULL, 0);"
+    "CREATE TABLE case_rules(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, rule TEXT NOT NULL,"
+    "  unit_id INTEGER NOT NULL, priority TEXT NOT NULL, sla_policy_id INTEGER, follow_up_survey_id INTEGER,"
+    "  enabled INTEGER NOT NULL DEFAULT 1, cursor INTEGER NOT NULL, created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL);"
+    "CREATE TABLE cases(id INTEGER PRIMARY KEY, status TEXT NOT NULL, title TEXT NOT NULL, priority TEXT NOT NULL,"
+    "  customer_id INTEGER NOT NULL, response_id INTEGER, rule_id INTEGER, unit_id INTEGER NOT NULL,"
+    "  owner_id INTEGER, sla_policy_id INTEGER, nps INTEGER, opened_at INTEGER NOT NULL,"
+    "  first_response_at INTEGER, resolved_at INTEGER, closed_at INTEGER,"
+    "  first_response_due_at INTEGER NOT NULL, resolution_due_at INTEGER NOT NULL,"
+    "  first_response_breached_at INTEGER, resolution_breached_at INTEGER, root_cause_id INTEGER,"
+    "  follow_up_survey_id INTEGER, follow_up_invitation_id INTEGER, updated_at INTEGER NOT NULL);"
+    "CREATE UNIQUE INDEX cases_rule_response ON cases(rule_id, response_id) WHERE rule_id IS NOT NULL;"
+    "CREATE INDEX cases_unit ON cases(unit_id, id);"
+    "CREATE INDEX cases_customer ON cases(customer_id);"
+    /* the clocks the scheduler watches, only while they run */
+    "CREATE INDEX cases_first_due ON cases(first_response_due_at)"
+    "  WHERE first_response_at IS NULL AND first_response_breached_at IS NULL;"
+    "CREATE INDEX cases_resolution_due ON cases(resolution_due_at)"
+    "  WHERE resolved_at IS NULL AND resolution_breached_at IS NULL;"
+    "CREATE TABLE case_notes(id INTEGER PRIMARY KEY, case_id INTEGER NOT NULL, at INTEGER NOT NULL,"
+    "  actor TEXT NOT NULL, user_id INTEGER, body TEXT NOT NULL);"
+    "CREATE INDEX case_notes_case ON case_notes(case_id, id);"
+    "CREATE TABLE case_history(id INTEGER PRIMARY KEY, case_id INTEGER NOT NULL, at INTEGER NOT NULL,"
+    "  actor TEXT NOT NULL, user_id INTEGER, action TEXT NOT NULL, before TEXT, after TEXT);"
+    "CREATE INDEX case_history_case ON case_history(case_id, id);"
+    "CREATE TABLE case_routing(unit_id INTEGER PRIMARY KEY, last_user_id INTEGER NOT NULL);",
     /* 11: the CX maturity self-assessments (lib/govern/maturity.c,
      * docs/maturity.md): answers {statement id: 1..5} and result (scores,
      * levels, recommendations and the evidence) as JSON, saved as computed;

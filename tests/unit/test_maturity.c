@@ -3,8 +3,8 @@
  * either side of each bound, scoring with its rounding, the weakest
  * components and their ties, every refusal of the request validator (and
  * its limits), and the store: save, page, read, delete, and the evidence
- * read from tables written here by hand (cases included, as migration 10
- * will make them). */
+ * read from tables written here by hand (the cases of migration 10
+ * included). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -325,36 +325,41 @@ static void test_evidence(void **state) {
   sqlite3 *db = store_db(f->st);
   cx_buf b;
   cx_buf_init(&b, 1 << 20);
-  /* before any case table: "no cases yet" */
+  /* no case yet (the table of migration 10 is empty) */
   assert_int_equal(gv_maturity_evidence(f->st, now, &b), CX_OK);
   cJSON *doc = parse(&b);
   const cJSON *e = evidence_item(doc, "closed_loop");
   assert_non_null(strstr(cJSON_GetObjectItem(e, "text")->valuestring, "No cases yet"));
   assert_string_equal(cJSON_GetObjectItem(e, "component")->valuestring, "culture");
+  assert_int_equal(cJSON_GetObjectItem(e, "suggested_score")->valueint, 1);
   cJSON_Delete(doc);
-  /* cases as migration 10 makes them: 7 resolved in time, 1 resolved late,
-   * 1 open past its first-response due time, 1 open within its SLA; one
-   * customer survey live with 40 answers in the window (3 touchpoints with
-   * NPS or CSAT, one with CES only) and one answer before the window; a
-   * future-state map and a current one; two units */
-  char sql[512];
-  assert_int_equal(store_exec(db, "CREATE TABLE cases(id INTEGER PRIMARY KEY, status TEXT NOT NULL,"
-                                  " first_response_due_at INTEGER, resolution_due_at INTEGER,"
-                                  " first_response_at INTEGER, resolved_at INTEGER)"), CX_OK);
-  for (int i = 0; i < 7; i++) {
-    snprintf(sql, sizeof sql, "INSERT INTO cases(status, first_response_due_at, resolution_due_at, first_response_at,"
-                              " resolved_at) VALUES('closed', %lld, %lld, %lld, %lld)",
-             (long long)(now - 5 * day), (long long)(now - 3 * day), (long long)(now - 6 * day),
-             (long long)(now - 4 * day));
-    assert_int_equal(store_exec(db, sql), CX_OK);
-  }
-  snprintf(sql, sizeof sql, "INSERT INTO cases VALUES(NULL, 'resolved', NULL, %lld, %lld, %lld);"
-                            "INSERT INTO cases VALUES(NULL, 'new', %lld, %lld, NULL, NULL);"
-                            "INSERT INTO cases VALUES(NULL, 'open', %lld, %lld, %lld, NULL);",
-           (long long)(now - 3 * day), (long long)(now - 6 * day), (long long)(now - 2 * day),
-           (long long)(now - day), (long long)(now + day), (long long)(now + day), (long long)(now + 2 * day),
-           (long long)(now - day));
-  assert_int_equal(store_exec(db, sql), CX_OK);
+  /* cases opened in the window: 7 that met their SLA, 1 resolved late, 1
+   * open past its first-response due time, 1 open within its SLA, 1
+   * resolved only after now (not yet, for an assessment dated now); and 1
+   * opened before the window. Then one customer survey live with 40
+   * answers in the window (3 touchpoints with NPS or CSAT, one with CES
+   * only) and one answer before the window; a current and a future-state
+   * map, and a map made after now; two units */
+  char sql[1024];
+  static const struct {
+    int opened, fr, frd, res, rd; /* hours from now; 999: NULL */
+    int n;
+  } cs[] = {{-168, -156, -144, -120, -48, 7}, {-168, -156, -144, -24, -48, 1}, {-72, 999, -24, 999, 48, 1},
+            {-24, -12, 24, 999, 48, 1},       {-24, -12, 24, 24, 72, 1},      {-2400, -2390, -2380, -2300, -2200, 1}};
+  for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++)
+    for (int j = 0; j < cs[i].n; j++) {
+      char t[5][24];
+      const int hours[5] = {cs[i].opened, cs[i].fr, cs[i].frd, cs[i].res, cs[i].rd};
+      for (int k = 0; k < 5; k++)
+        if (hours[k] == 999) snprintf(t[k], sizeof t[k], "NULL");
+        else snprintf(t[k], sizeof t[k], "%lld", (long long)(now + hours[k] * 3600000LL));
+      snprintf(sql, sizeof sql,
+               "INSERT INTO cases(status, title, priority, customer_id, unit_id, opened_at, first_response_at,"
+               " first_response_due_at, resolved_at, resolution_due_at, updated_at)"
+               " VALUES('%s', 'A detractor', 'normal', 1, 1, %s, %s, %s, %s, %s, 0)",
+               cs[i].res == 999 ? "open" : "resolved", t[0], t[1], t[2], t[3], t[4]);
+      assert_int_equal(store_exec(db, sql), CX_OK);
+    }
   snprintf(sql, sizeof sql, "INSERT INTO surveys VALUES(1, 'Post-purchase', 'customer', 'live', 1, %lld, %lld);"
                             "INSERT INTO surveys VALUES(2, 'Old', 'customer', 'closed', 1, %lld, %lld);",
            (long long)(now - 100 * day), (long long)(now - 100 * day), (long long)(now - 100 * day),
@@ -382,13 +387,13 @@ static void test_evidence(void **state) {
   assert_int_equal(gv_maturity_evidence(f->st, now, &b), CX_OK);
   doc = parse(&b);
   e = evidence_item(doc, "closed_loop");
-  assert_int_equal(figure(e, "cases"), 10);
-  assert_int_equal(figure(e, "decided"), 9);
+  assert_int_equal(figure(e, "cases"), 11);
+  assert_int_equal(figure(e, "settled"), 9);
   assert_int_equal(figure(e, "within_sla"), 7);
-  assert_int_equal(figure(e, "breached"), 2);
+  assert_int_equal(figure(e, "missed"), 2);
   assert_int_equal(figure(e, "within_sla_percent"), 78); /* 7 / 9 = 77.8 */
   assert_string_equal(cJSON_GetObjectItem(e, "text")->valuestring,
-                      "Closed loop in place: 78% of 9 cases within SLA (2 breached, 1 still open).");
+                      "Closed loop in place: 78% of 9 cases within SLA (2 missed, 2 still open).");
   assert_int_equal(cJSON_GetObjectItem(e, "suggested_score")->valueint, 3);
   e = evidence_item(doc, "listening");
   assert_int_equal(figure(e, "live_surveys"), 1);

@@ -1,13 +1,14 @@
 // The CX maturity self-assessment (docs/maturity.md) against a live
 // server: the model, an assessment scored as worked out by hand below,
 // every kind of bad answer refused with its field and nothing stored, the
-// history newest first in pages, and the evidence's figures checked
-// against surveys, responses, journey maps, segments and a trigger that
-// this test creates.
+// history newest first in pages, who may read and who may answer (and the
+// answerer recorded as its actor), and the evidence's figures checked
+// against surveys, responses, journey maps, segments, a trigger and cases
+// that this test creates (the closed loop's as GET /cases/metrics says).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, api } from './server.mjs';
-import { assertError, ISO_MS } from './helpers.mjs';
+import { assertError, ISO_MS, request } from './helpers.mjs';
 
 const D = 24 * 3600_000;
 const iso = (ms) => new Date(ms).toISOString();
@@ -149,6 +150,40 @@ test('history: newest first, limit and cursor, read and delete', async () => {
   assert.equal((await history()).length, all.length - 1);
 });
 
+test('roles: every role that reads sees the assessments; only program (admin, CX lead) answers and deletes', async () => {
+  const password = 'a long enough passphrase';
+  const tokens = {};
+  for (const role of ['cx_lead', 'analyst', 'viewer']) {
+    const email = `${role}@maturity.example`;
+    const u = await api(srv, '/users', { method: 'POST', body: { email, name: `The ${role}`, password, role } });
+    assert.equal(u.status, 201, u.text);
+    const l = await request(srv, 'POST', '/api/v1/auth/login', {
+      headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) });
+    assert.equal(l.status, 200, l.text);
+    tokens[role] = l.json.token;
+  }
+  const before = (await history()).length;
+  for (const role of ['analyst', 'viewer']) {
+    const token = tokens[role];
+    for (const path of ['/maturity/model', '/maturity/evidence', '/maturity/assessments']) {
+      assert.equal((await api(srv, path, { token })).status, 200, `${role} reads ${path}`);
+    }
+    assertError(await api(srv, '/maturity/assessments', { method: 'POST', body: { answers: answers() }, token }), 403, 'forbidden');
+    const some = (await history())[0].id;
+    assertError(await api(srv, `/maturity/assessments/${some}`, { method: 'DELETE', token }), 403, 'forbidden');
+  }
+  assert.equal((await history()).length, before, 'a forbidden request stored nothing');
+  const r = await api(srv, '/maturity/assessments', { method: 'POST', body: { answers: answers(() => 4) }, token: tokens.cx_lead });
+  assert.equal(r.status, 201, r.text);
+  assert.equal(r.json.actor, 'user:cx_lead@maturity.example');
+  assert.equal((await history())[0].actor, 'user:cx_lead@maturity.example');
+  // the change is on the audit log, by the same actor
+  const audit = (await api(srv, '/audit')).json.entries;
+  assert.ok(audit.some((e) => e.actor === 'user:cx_lead@maturity.example' && /maturity/.test(`${e.action} ${e.target}`)),
+    JSON.stringify(audit.slice(-3)));
+  assert.equal((await api(srv, `/maturity/assessments/${r.json.id}`, { method: 'DELETE', token: tokens.cx_lead })).status, 204);
+});
+
 test('evidence: figures from the data this test creates', async () => {
   const ev = async () => {
     const r = await api(srv, '/maturity/evidence');
@@ -208,6 +243,24 @@ test('evidence: figures from the data this test creates', async () => {
   assert.equal(e.survey_triggers.suggested_score, 2);
   assert.equal(e.unified_customer.figures.sources, (await api(srv, '/sources')).json.sources.length);
   assert.equal(e.unified_customer.figures.customers, 5);
+
+  // the closed loop: two cases opened by hand, neither due yet; the
+  // figures are those of GET /cases/metrics over the same 90 days
+  const unit = await api(srv, '/units', { method: 'POST', body: { name: 'Care', parent: null } });
+  assert.equal(unit.status, 201, unit.text);
+  const cust = (await api(srv, '/customers?user_id=m-2')).json.customers[0].id;
+  for (const title of ['Called back', 'Wrong size']) {
+    const c = await api(srv, '/cases', { method: 'POST', body: { customer_id: cust, title, unit: unit.json.id } });
+    assert.equal(c.status, 201, c.text);
+  }
+  e = await ev();
+  assert.equal(e.closed_loop.figures.cases, 2);
+  assert.equal(e.closed_loop.text, 'Closed loop started: 2 open cases, none resolved or past a due time yet.');
+  assert.equal(e.closed_loop.suggested_score, 2);
+  const m = await api(srv, `/cases/metrics?from=${iso(Date.now() - 90 * D)}&to=${iso(Date.now() + 60_000)}`);
+  assert.equal(m.status, 200, m.text);
+  assert.equal(e.closed_loop.figures.settled, m.json.within_sla.settled);
+  assert.equal(e.closed_loop.figures.within_sla, m.json.within_sla.met);
 
   // an assessment saves the evidence of its moment
   const r = await api(srv, '/maturity/assessments', { method: 'POST', body: { answers: answers() } });

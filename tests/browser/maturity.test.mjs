@@ -3,8 +3,9 @@
 // (radar of the latest against the one before, levels, recommendations,
 // evidence, history) matches the API; the questionnaire refuses to send an
 // unanswered statement, then, filled in, saves an assessment and shows it,
-// with its note as text (no markup). No console errors and no failed
-// requests; screenshots at 1366×800 and 390×844 go to tests/artifacts/.
+// with its note as text (no markup); a viewer reads the result but is not
+// offered the questionnaire. No console errors and no failed requests;
+// screenshots at 1366×800 and 390×844 go to tests/artifacts/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as h from './harness.mjs';
@@ -110,6 +111,21 @@ test('the questionnaire: an unanswered statement is pointed at; filled in, it sa
   assert.equal(await page.evaluate(() => window.hacked), undefined);
   assert.equal(await page.locator('.mat-history tbody tr').count(), before + 1);
   await h.shoot(page, 'maturity-result');
+  assert.deepEqual(p.problems(), []);
+  await p.close();
+});
+
+test('a viewer reads the assessments but is not offered the questionnaire', async () => {
+  const p = await h.openPage(browser, h.WIDE, { locale: 'en-US' });
+  const { page } = p;
+  await h.signInAs(page, srv.url, 'viewer@northwind.example', srv.creds.password);
+  await page.goto(`${srv.url}/#/maturity`);
+  await page.locator('.mat-radar svg').waitFor();
+  assert.equal(await page.getByRole('link', { name: 'Take the assessment' }).count(), 0);
+  assert.match(await page.locator('.mat-history').innerText(), /user:lead@northwind\.example/); // the demo's CX lead
+  await page.goto(`${srv.url}/#/maturity/new`);
+  await page.getByText('Your role may read the assessments but not answer them.').waitFor();
+  assert.equal(await page.locator('fieldset.mat-statement').count(), 0);
   assert.deepEqual(p.problems(), []);
   await p.close();
 });

@@ -10,7 +10,7 @@
 //                    component.
 // Every text from the API goes into the page as a text node (dom.ts).
 import { h, replace, uid } from '../dom';
-import { ApiError, get, post } from '../api';
+import { ApiError, get, post, type Me } from '../api';
 import { time } from '../format';
 import { aborted, chartFailed, emptyState, errorState, loading, pageHeader, setFlash, takeFlash } from '../ui';
 import { type PageContext } from '../router';
@@ -52,7 +52,7 @@ function evidenceList(m: Model, items: Evidence[], only?: string): HTMLElement |
 
 export function maturityPage(main: HTMLElement, ctx: PageContext): void {
   const results = h('div', { class: 'results', 'aria-busy': 'true' }, loading('Loading the assessments…'));
-  const take = h('a', { class: 'btn btn-primary', href: '#/maturity/new' }, 'Take the assessment');
+  const take = h('a', { class: 'btn btn-primary', href: '#/maturity/new', hidden: true }, 'Take the assessment');
   main.append(pageHeader('CX maturity', 'Where the organisation stands on the ten components of the maturity model, and what to do next.', take),
     takeFlash() ?? '', results);
   const chartMod = import('../chart');
@@ -61,15 +61,21 @@ export function maturityPage(main: HTMLElement, ctx: PageContext): void {
   async function load(): Promise<void> {
     const signal = ctx.signal;
     try {
-      const [model, hist] = await Promise.all([
+      const [model, hist, me] = await Promise.all([
         get<Model>('maturity/model', {}, { signal }),
         get<History>('maturity/assessments', { limit: HISTORY_MAX }, { signal }),
+        get<Me>('me', {}, { signal }),
       ]);
+      // answering needs the program permission (admins and CX leads)
+      const mayAnswer = me.permissions.includes('program');
+      take.hidden = !mayAnswer;
       const list = hist.assessments;
       if (!list.length) {
         replace(results, h('section', { class: 'card' },
-          emptyState('No assessment yet.', 'Answer the statements of the ten components (about 15 minutes) to see where the organisation stands and what to do next.'),
-          h('p', { class: 'center' }, h('a', { class: 'btn btn-primary', href: '#/maturity/new' }, 'Take the assessment'))));
+          emptyState('No assessment yet.', mayAnswer
+            ? 'Answer the statements of the ten components (about 15 minutes) to see where the organisation stands and what to do next.'
+            : 'An admin or a CX lead answers the assessment; its result will show here.'),
+          mayAnswer ? h('p', { class: 'center' }, h('a', { class: 'btn btn-primary', href: '#/maturity/new' }, 'Take the assessment')) : null));
         return;
       }
       const want = ctx.query.get('id');
@@ -193,6 +199,14 @@ export function maturityNewPage(main: HTMLElement, ctx: PageContext): void {
 
   async function load(): Promise<void> {
     try {
+      const me = await get<Me>('me', {}, { signal: ctx.signal });
+      if (!me.permissions.includes('program')) {
+        replace(body, h('section', { class: 'card' },
+          emptyState('Your role may read the assessments but not answer them.',
+            'Answering needs the program permission, which admins and CX leads have.'),
+          h('p', { class: 'center' }, h('a', { class: 'btn', href: '#/maturity' }, 'See the assessments'))));
+        return;
+      }
       const [model, ev] = await Promise.all([
         get<Model>('maturity/model', {}, { signal: ctx.signal }),
         get<{ evidence: Evidence[] }>('maturity/evidence', {}, { signal: ctx.signal }).catch((e) => {

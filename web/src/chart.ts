@@ -494,7 +494,7 @@ export function radar(
   const radarOpt = (): RadarComponentOption => ({
     indicator: axes.map((name) => ({ name, min: opts.min, max: opts.max })),
     center: ['50%', narrow() ? '56%' : '54%'],
-    radius: narrow() ? '50%' : '62%',
+    radius: narrow() ? '46%' : '62%',
     splitNumber: opts.max - opts.min,
     axisName: { color: cssVar('--text'), fontFamily, fontSize: narrow() ? 10 : 12, lineHeight: narrow() ? 12 : 15, formatter: (name?: string) => wrap(name ?? '', narrow() ? 11 : 16) },
     axisLine: { lineStyle: { color: grid } },

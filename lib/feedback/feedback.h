@@ -38,6 +38,11 @@ typedef struct feedback feedback;
 cx_err feedback_open(store *st, profile *pr, ingest *in, feedback **out);
 void feedback_close(feedback *f);
 
+/* [writer] Inside a store job: response (a row the job deletes) leaves
+ * every figure at the commit, its customer and score cleared from the
+ * index; a rollback keeps it. For erasure (lib/privacy). */
+cx_err feedback_forget_response(feedback *f, int64_t response);
+
 /* ---- surveys ---- */
 /* Creates a survey from req (docs/surveys.md); status "live" unless req
  * says "draft". CX_EEXIST when the name is taken. Appends the survey. */

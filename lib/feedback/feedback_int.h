@@ -94,6 +94,7 @@ struct feedback {
   uint32_t *pend_replaced; /* response ids superseded by a pending answer */
   size_t nrepl, caprepl;
   uint64_t pend_new; /* responses that replace none */
+  uint64_t pend_gone; /* responses erased (feedback_forget_response) */
   /* the listener's statements, on the writer's connection */
   sqlite3 *stmt_db, *ins_verb_db;
   sqlite3_stmt *ins_resp, *sel_link, *upd_repl, *ins_verb;

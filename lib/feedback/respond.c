@@ -363,7 +363,7 @@ cx_err fb_index_append(feedback *f, const fb_score *x, size_t n) {
 
 static void after_commit(void *ctx) {
   feedback *f = ctx;
-  if (!f->npend && !f->nrepl && !f->pend_new) return;
+  if (!f->npend && !f->nrepl && !f->pend_new && !f->pend_gone) return;
   pthread_rwlock_wrlock(&f->lock);
   f->responses += f->pend_new;
   /* a link answered again (each page of the respondent page saves): the
@@ -376,17 +376,43 @@ static void after_commit(void *ctx) {
       if (f->cold[mid].response < f->pend_replaced[r]) lo = mid + 1;
       else hi = mid;
     }
-    for (; lo < f->nsc && f->cold[lo].response == f->pend_replaced[r]; lo++) f->hot[lo].type |= 0x80;
+    /* out of every figure; who and what it was no longer kept (an erasure) */
+    for (; lo < f->nsc && f->cold[lo].response == f->pend_replaced[r]; lo++) {
+      f->hot[lo].type |= 0x80;
+      f->hot[lo].score = 0;
+      f->cold[lo].customer = 0;
+    }
   }
+  f->responses -= f->pend_gone < f->responses ? f->pend_gone : f->responses;
   if (fb_index_append(f, f->pend, f->npend))
     cx_log("error", "feedback_index_full", "dropped", "scores of a group (out of memory)", NULL);
   pthread_rwlock_unlock(&f->lock);
-  f->npend = f->nrepl = f->pend_new = 0;
+  f->npend = f->nrepl = f->pend_new = f->pend_gone = 0;
 }
 
 static void after_rollback(void *ctx) {
   feedback *f = ctx;
-  f->npend = f->nrepl = f->pend_new = 0;
+  f->npend = f->nrepl = f->pend_new = f->pend_gone = 0;
+}
+
+cx_err feedback_forget_response(feedback *f, int64_t response) {
+  if (response <= 0 || response > UINT32_MAX) return CX_EINVAL;
+  /* answered in this same group: not in the index yet */
+  for (size_t i = 0; i < f->npend; i++)
+    if (f->pend[i].c.response == (uint32_t)response) {
+      f->pend[i].h.type |= 0x80;
+      f->pend[i].h.score = 0;
+      f->pend[i].c.customer = 0;
+    }
+  if (f->nrepl == f->caprepl) {
+    size_t nc = f->caprepl ? 2 * f->caprepl : 64;
+    uint32_t *na = cx_realloc(f->pend_replaced, nc * sizeof *na);
+    if (!na) return CX_ENOMEM;
+    f->pend_replaced = na, f->caprepl = nc;
+  }
+  f->pend_replaced[f->nrepl++] = (uint32_t)response;
+  f->pend_gone++;
+  return CX_OK;
 }
 
 /* ---- open and load ---- */

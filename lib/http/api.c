@@ -1,5 +1,6 @@
 /* api.c - the admin and query API under /api/v1/ (bearer token). */
 #include "http_int.h"
+#include "../base/log.h"
 #include "../base/mem.h"
 #include "../base/time.h"
 #include "../base/util.h"
@@ -172,6 +173,45 @@ static enum MHD_Result customer_export(ctx *x, int64_t id, const gv_principal *p
     cx_buf_free(&b);
     return http_send_error(x->h, x->c, x->r, 404, "customer_not_found", "No customer has this id.", "id");
   }
+  return send_buf(x, 200, &b, rc);
+}
+
+static cx_err erase_rebuild(void *server, sqlite3 *db) { return profile_rebuild(((http_server *)server)->cfg.pr, db); }
+static cx_err erase_forget(void *server, int64_t response) {
+  return feedback_forget_response(((http_server *)server)->cfg.fb, response);
+}
+
+/* DELETE /customers/{id}: erasure (GDPR); audited with the counts only. */
+static enum MHD_Result customer_erase(ctx *x, int64_t id, const gv_principal *p) {
+  int64_t canon = profile_canonical(x->h->cfg.pr, id);
+  if (!canon)
+    return http_send_error(x->h, x->c, x->r, 404, "customer_not_found", "No customer has this id.", "id");
+  privacy_erase_ctx ec = {.forget_responses = x->h->cfg.fb ? erase_forget : NULL, .rebuild = erase_rebuild, .ctx = x->h};
+  privacy_erase_counts n;
+  cx_err rc = privacy_erase(x->h->cfg.st, canon, &ec, &n);
+  if (rc == CX_ENOTFOUND)
+    return http_send_error(x->h, x->c, x->r, 404, "customer_not_found", "No customer has this id.", "id");
+  if (rc) {
+    if (store_failed(x->h->cfg.st))
+      return http_send_error(x->h, x->c, x->r, 503, "store_unavailable",
+                             "The server stopped taking writes after a storage failure and needs a restart.", NULL);
+    return http_send_error(x->h, x->c, x->r, http_status_for(rc), "erase_failed",
+                           "The customer could not be erased; nothing was removed. Retry.", NULL);
+  }
+  cx_buf b;
+  cx_buf_init(&b, 1024);
+  rc = cx_buf_printf(&b,
+                     "{\"erased\":true,\"customer_id\":\"%lld\",\"profiles\":%lld,\"events\":%lld,\"identities\":%lld,"
+                     "\"traits\":%lld,\"responses\":%lld,\"invitations\":%lld,\"mails\":%lld,\"cases\":%lld,\"compacted\":%s}",
+                     (long long)canon, (long long)n.profiles, (long long)n.events, (long long)n.identities,
+                     (long long)n.traits, (long long)n.responses, (long long)n.invitations, (long long)n.mails,
+                     (long long)n.cases, n.compacted ? "true" : "false");
+  char target[48];
+  snprintf(target, sizeof target, "customers/%lld", (long long)canon);
+  x->r->audited = 1;
+  /* what was erased is counted, never shown */
+  if (!rc && gv_audit(x->h->cfg.gv, p->actor, "customer.erase", target, NULL, b.p))
+    cx_log("error", "audit_failed", "action", "customer.erase", NULL);
   return send_buf(x, 200, &b, rc);
 }
 
@@ -644,7 +684,9 @@ static enum MHD_Result dispatch(http_server *h, struct MHD_Connection *c, http_r
       !strcmp(rest, "merges") || !strncmp(rest, "accounts/", 9) || !strcmp(rest, "events") ||
       !strcmp(rest, "events/names") ||
       !strcmp(rest, "overview")) {
-    if (!get) return http_send_error(h, c, r, 405, "method_not_allowed", "Use GET.", NULL);
+    /* DELETE /customers/{id} is the erasure */
+    int erase = !strcmp(r->method, "DELETE") && !strncmp(rest, "customers/", 10) && !strchr(rest + 10, '/');
+    if (!get && !erase) return http_send_error(h, c, r, 405, "method_not_allowed", "Use GET.", NULL);
   }
   if (!strcmp(rest, "analytics/funnel") || !strcmp(rest, "analytics/retention") ||
       !strcmp(rest, "analytics/paths") || !strcmp(rest, "analytics/kpis"))
@@ -685,7 +727,11 @@ static enum MHD_Result dispatch(http_server *h, struct MHD_Connection *c, http_r
     if (!slash || !strcmp(slash, "/events") || !strcmp(slash, "/export")) {
       if (!cid)
         return http_send_error(h, c, r, 404, "customer_not_found", "No customer has this id.", "id");
-      if (slash && !strcmp(slash, "/export")) return customer_export(&x, cid, p);
+      if (slash && !strcmp(slash, "/export")) {
+        if (!get) return http_send_error(h, c, r, 405, "method_not_allowed", "Use GET.", NULL);
+        return customer_export(&x, cid, p);
+      }
+      if (!slash && !strcmp(r->method, "DELETE")) return customer_erase(&x, cid, p);
       return slash ? customer_events(&x, cid) : customer_get(&x, cid);
     }
   }

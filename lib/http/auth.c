@@ -35,8 +35,10 @@ int http_csrf_ok(struct MHD_Connection *c, const char *session) {
 
 /* Removes members that hold secrets, at any depth. */
 static void redact(cJSON *v, int depth) {
+  /* secrets, and who a customer is: an erased customer's identifiers
+   * must not stay in the append-only log */
   static const char *const secret[] = {"password", "token", "secret", "webhook_secret", "write_key", "smtp_password",
-                                       NULL};
+                                       "customer", "email", "user_id", "anonymous_id", "to", "recipients", NULL};
   if (depth > 20) return;
   for (cJSON *m = v ? v->child : NULL; m; m = m->next) {
     if (m->string)

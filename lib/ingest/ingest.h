@@ -24,6 +24,10 @@
 #define INGEST_MAX_COUNT 2500            /* messages per batch */
 #define INGEST_MAX_MESSAGE_ID 100
 #define INGEST_MAX_NAME 255              /* event and page names */
+/* A track event with this name records consent: properties.purpose (1 to
+ * 40 of a-z, 0-9, '_') and properties.granted (true/false) set the trait
+ * "<purpose>_consent" at the event's time (docs/privacy.md). */
+#define INGEST_CONSENT_EVENT "Consent Updated"
 #define INGEST_MAX_DEPTH 64              /* nesting of objects and arrays */
 
 typedef enum {

@@ -387,6 +387,22 @@ static cx_err one_message(int type, cJSON *item, const cJSON *top, const char *p
                   name->string, INGEST_MAX_NAME);
     m->name = name->valuestring;
   }
+  if (type == INGEST_TRACK && m->name && !strcmp(m->name, INGEST_CONSENT_EVENT)) {
+    const cJSON *purpose = props ? cJSON_GetObjectItemCaseSensitive(props, "purpose") : NULL;
+    const cJSON *granted = props ? cJSON_GetObjectItemCaseSensitive(props, "granted") : NULL;
+    size_t n = cJSON_IsString(purpose) ? strlen(purpose->valuestring) : 0;
+    int ok = n >= 1 && n <= 40;
+    for (size_t i = 0; ok && i < n; i++) {
+      char ch = purpose->valuestring[i];
+      ok = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_';
+    }
+    if (!ok)
+      return fail(e, 400, "invalid_field", prefix, "properties.purpose",
+                  "A Consent Updated event names its purpose in properties.purpose: 1 to 40 of a-z, 0-9 and '_', such as \"survey\".");
+    if (!cJSON_IsBool(granted))
+      return fail(e, 400, "invalid_field", prefix, "properties.granted",
+                  "A Consent Updated event says in properties.granted whether consent is given: true or false.");
+  }
   /* e-mail: identify/group traits, else context.traits */
   const cJSON *email_src = (type == INGEST_IDENTIFY) ? traits : NULL;
   if (!email_src && ctx) email_src = cJSON_GetObjectItemCaseSensitive(ctx, "traits");

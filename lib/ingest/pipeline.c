@@ -315,6 +315,25 @@ void ingest_close(ingest *in) {
 
 typedef ingest_async batch_job; /* a job: the store job, then the batch */
 
+/* A consent event (checked at parse) as the trait "<purpose>_consent" at
+ * the event's time: a later identify wins, an older one does not. */
+static cx_err consent_trait(ingest *in, sqlite3 *db, int64_t cust, const ingest_msg *m) {
+  const cJSON *props = cJSON_GetObjectItemCaseSensitive(m->item, "properties");
+  const cJSON *purpose = cJSON_GetObjectItemCaseSensitive(props, "purpose");
+  const cJSON *granted = cJSON_GetObjectItemCaseSensitive(props, "granted");
+  if (!cJSON_IsString(purpose) || !cJSON_IsBool(granted)) return CX_OK; /* parse refused these */
+  char key[64];
+  snprintf(key, sizeof key, "%.40s_consent", purpose->valuestring);
+  cJSON *t = cJSON_CreateObject(); /* the writer's thread: heap nodes */
+  if (!t || !cJSON_AddBoolToObject(t, key, cJSON_IsTrue(granted))) {
+    cJSON_Delete(t);
+    return CX_ENOMEM;
+  }
+  cx_err rc = profile_set_traits(in->pr, db, cust, t, m->ts);
+  cJSON_Delete(t);
+  return rc;
+}
+
 static cx_err apply_message(ingest *in, sqlite3 *db, ingest_msg *m, int64_t source_id,
                             int64_t received_at) {
   if (idset_has(&in->cur, m->mid_hash) || idset_has(&in->old, m->mid_hash)) {
@@ -332,6 +351,8 @@ static cx_err apply_message(ingest *in, sqlite3 *db, ingest_msg *m, int64_t sour
     rc = profile_set_traits(in->pr, db, cust, m->traits, m->ts);
   if (!rc && m->type == INGEST_GROUP)
     rc = profile_group(in->pr, db, cust, m->group_id, m->traits, m->ts, received_at);
+  if (!rc && m->type == INGEST_TRACK && m->name && !strcmp(m->name, INGEST_CONSENT_EVENT))
+    rc = consent_trait(in, db, cust, m);
   if (rc) return rc;
   sqlite3_stmt *st = in->ins_event;
   sqlite3_bind_int64(st, 1, (sqlite3_int64)m->mid_hash);

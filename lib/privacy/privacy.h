@@ -6,8 +6,10 @@
 #include <stdint.h>
 #include "../base/buf.h"
 #include "../base/err.h"
+#include "../store/store.h"
 
 #define PRIVACY_EXPORT_MAX (256u << 20) /* bytes of one export */
+#define PRIVACY_COMPACT_TRIES 20         /* of 1 s each: emptying the WAL after an erasure */
 
 /* Writes into out one JSON document of everything the store holds about
  * customer (the canonical id) and every profile merged into it: the
@@ -18,5 +20,26 @@
  * agree). CX_ENOTFOUND when no such customer, CX_ETOOBIG past
  * PRIVACY_EXPORT_MAX. */
 cx_err privacy_export(sqlite3 *db, int64_t customer, int64_t now_ms, cx_buf *out);
+
+/* What an erasure needs from the modules that keep derived state. Both
+ * run on the writer thread, inside the erasure's transaction. */
+typedef struct {
+  /* drop one response's scores at the commit (feedback_forget_response) */
+  cx_err (*forget_responses)(void *ctx, int64_t response);
+  /* rebuild the indexes built from the log, from db (profile_rebuild) */
+  cx_err (*rebuild)(void *ctx, sqlite3 *db);
+  void *ctx;
+} privacy_erase_ctx;
+typedef struct {
+  int64_t profiles, events, identities, traits, responses, invitations, mails, cases;
+  int compacted; /* the file was rewritten and the WAL emptied */
+} privacy_erase_counts;
+/* Erases customer (the canonical id) and every profile merged into it:
+ * events, identities, traits, memberships, merges, survey responses and
+ * verbatims, invitations, the mails to them, opt-outs, cases with their
+ * notes and history. Then VACUUM and a TRUNCATE checkpoint leave no copy
+ * in the files. CX_ENOTFOUND when there is no such customer. Blocks the
+ * writer for the rebuild and the VACUUM (docs/privacy.md). */
+cx_err privacy_erase(store *st, int64_t customer, const privacy_erase_ctx *ctx, privacy_erase_counts *out);
 
 #endif

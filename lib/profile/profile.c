@@ -486,6 +486,13 @@ static cx_err load(profile *p, sqlite3 *db, int use_snapshot) {
   }
   sqlite3_finalize(st);
   st = NULL;
+  /* an erased customer leaves a hole in the ids: unknown (parent 0) and
+   * without times */
+  for (int64_t id = 1; id <= p->ncust; id++)
+    if (!p->cust[id].parent) {
+      p->cust[id].first_seen = p->cust[id].last_seen = CX_NO_TIME;
+      p->holes++;
+    }
   /* rings of merged customers, and short chains */
   for (int64_t id = 1; id <= p->ncust; id++) {
     if (!p->cust[id].parent || p->cust[id].parent == id) continue;
@@ -499,7 +506,9 @@ static cx_err load(profile *p, sqlite3 *db, int use_snapshot) {
   t_cust = cx_mono_ns();
   il.p = p;
   const char *file = sqlite3_db_filename(db, "main");
-  if (file && *file &&
+  /* inside a transaction (an erasure rebuilds in the one that deletes)
+   * another connection would not see its changes: one after the other */
+  if (file && *file && sqlite3_get_autocommit(db) &&
       sqlite3_open_v2(file, &il.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) == SQLITE_OK) {
     sqlite3_busy_timeout(il.db, 10000);
     threaded = !pthread_create(&il.thread, NULL, load_identities, &il);
@@ -598,6 +607,7 @@ cx_err profile_rebuild(profile *p, sqlite3 *db) {
   p->kind_names = fresh.kind_names;
   p->slab = fresh.slab;
   p->merged = fresh.merged;
+  p->holes = fresh.holes;
   p->events = fresh.events;
   time_bounds(p);
   p->kinds = fresh.kinds;
@@ -949,7 +959,7 @@ size_t profile_members(profile *p, int64_t id, int64_t *out, size_t max) {
 
 void profile_get_stats(profile *p, profile_stats *out) {
   pthread_rwlock_rdlock(&p->lock);
-  out->customers = (uint64_t)p->ncust - p->merged;
+  out->customers = (uint64_t)p->ncust - p->merged - p->holes;
   out->merged = p->merged;
   out->identities = p->nused;
   out->events = p->events;

@@ -68,6 +68,7 @@ struct profile {
   profile_chunk *kind_names; /* event kind names (kept apart: loaded on another thread) */
   profile_point *slab; /* the timelines built at load, exactly sized, one block */
   uint64_t merged, events;
+  uint64_t holes; /* ids with no customers row (erased, lib/privacy): parent 0, no times */
   int64_t first_ts, last_ts; /* the oldest and newest event times; CX_NO_TIME when none */
   profile_kind *kinds; /* [1..nkinds]; [0] unused */
   uint32_t nkinds, capkinds;

@@ -46,6 +46,11 @@ struct store_job {
    * error rolls back the whole group. */
   cx_err (*apply)(store_job *job, sqlite3 *db);
   size_t weight; /* counts against the queue bound (e.g. messages) */
+  /* When set, the job runs alone and outside any transaction (after the
+   * group before it has committed, before any job after it): for
+   * statements that cannot run in one, such as VACUUM. It completes once
+   * the WAL it wrote is synced. A failure fails only this job. */
+  int exclusive;
   /* When set, the job is asynchronous: instead of posting sem, the store
    * calls on_done(job) once the job is complete (rc and done set), on the
    * writer or syncer thread and with the store's lock held, so on_done must

@@ -51,7 +51,9 @@ cx_err store_failed(store *s) {
  * Called with s->mu held. Returns the first job taken, NULL if none. */
 static store_job *take(store *s, store_job **first, store_job **last, size_t *weight) {
   store_job *taken = NULL;
-  while (s->head && (!*first || *weight + s->head->weight <= s->cfg.max_group)) {
+  /* an exclusive job only ever starts a group, and ends it */
+  while (s->head && (!*first || (*weight + s->head->weight <= s->cfg.max_group && !s->head->exclusive &&
+                                 !(*first)->exclusive))) {
     store_job *j = s->head;
     s->head = j->next;
     if (!s->head) s->tail = NULL;
@@ -78,6 +80,25 @@ static void *writer_main(void *arg) {
     pthread_mutex_unlock(&s->mu);
 
     int began = 0;
+    if (first && first->exclusive) {
+      /* alone and in autocommit: its statements commit themselves */
+      if (!rc) rc = first->apply(first, s->db);
+      if (!sqlite3_get_autocommit(s->db)) store_exec(s->db, "ROLLBACK"); /* left open by the job: undo */
+      if (rc) cx_log("error", "exclusive_job_failed", "error", cx_strerror(rc), NULL);
+      pthread_mutex_lock(&s->mu);
+      if (rc) {
+        s->stats.rollbacks++;
+        complete(s, first, rc);
+      } else {
+        s->stats.commits++;
+        s->stats.committed_weight += weight;
+        if (s->unsynced_tail) s->unsynced_tail->next = first;
+        else s->unsynced_head = first;
+        s->unsynced_tail = last;
+        pthread_cond_signal(&s->sync_cv);
+      }
+      continue;
+    }
     if (!rc) began = !(rc = store_exec(s->db, "BEGIN IMMEDIATE"));
     for (;;) {
       for (store_job *j = todo; j && !rc; j = j->next) rc = j->apply(j, s->db);

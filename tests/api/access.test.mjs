@@ -58,7 +58,7 @@ const NEED = {
   'GET /users': 'people', 'POST /users': 'admin', 'GET /users/{id}': 'people', 'PATCH /users/{id}': 'admin',
   'GET /tokens': 'none', 'POST /tokens': 'none', 'DELETE /tokens/{id}': 'none',
   'GET /audit': 'admin', 'GET /audit/verify': 'admin',
-  'GET /customers/{id}/export': 'admin',
+  'GET /customers/{id}/export': 'admin', 'DELETE /customers/{id}': 'admin',
   'GET /cases': 'cases', 'POST /cases': 'work', 'GET /cases/metrics': 'cases', 'GET /cases/{id}': 'cases',
   'PATCH /cases/{id}': 'work', 'POST /cases/{id}/notes': 'work',
   'GET /case-rules': 'cases', 'POST /case-rules': 'program', 'GET /case-rules/{id}': 'cases',

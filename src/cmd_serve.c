@@ -40,6 +40,28 @@ static size_t queue_messages(void) {
 
 /* CXM_SURVEY_TICK_MS: the survey scheduler's tick (tests use a short
  * one); 0: its default. */
+/* How an erasure or a retention run rebuilds what is derived from the
+ * store (lib/privacy). */
+static profile *priv_pr;
+static feedback *priv_fb;
+static cx_err priv_rebuild(void *ctx, sqlite3 *db) {
+  (void)ctx;
+  return profile_rebuild(priv_pr, db);
+}
+static cx_err priv_forget(void *ctx, int64_t response) {
+  (void)ctx;
+  return feedback_forget_response(priv_fb, response);
+}
+static const privacy_erase_ctx priv_ctx = {.forget_responses = priv_forget, .rebuild = priv_rebuild};
+
+/* CXM_RETENTION_TICK_MS: how often the retention thread looks (tests use
+ * a short one); 0: an hour. */
+static int64_t retention_tick_ms(void) {
+  const char *v = getenv("CXM_RETENTION_TICK_MS");
+  long long n = v ? strtoll(v, NULL, 10) : 0;
+  return n > 0 ? n : 0;
+}
+
 static int64_t survey_tick_ms(void) {
   const char *v = getenv("CXM_SURVEY_TICK_MS");
   long long n = v ? strtoll(v, NULL, 10) : 0;
@@ -88,6 +110,7 @@ int cmd_serve(const cli_opts *o) {
   feedback_dist *dist = NULL;
   govern *gv = NULL;
   cases *cs = NULL;
+  privacy_retention_thread *ret = NULL;
   if ((rc = ingest_open(st, &pr, &in)) ||
       (rc = feedback_open(st, pr, in, &fb)) ||
       (rc = ingest_start(in, queue_messages())) ||
@@ -118,7 +141,7 @@ int cmd_serve(const cli_opts *o) {
     cli_error("the case module could not be started (%s).", cx_strerror(rc));
     goto out;
   }
-  http_cfg cfg = {.st = st, .pr = pr, .in = in, .seg = seg, .fb = fb, .ob = ob, .dist = dist, .gv = gv, .cases = cs,
+  http_cfg cfg = {.st = st, .pr = pr, .in = in, .seg = seg, .fb = fb, .ob = ob, .dist = dist, .gv = gv, .cases = cs, .privacy = &priv_ctx,
                   .listen = o->listen};
   if ((rc = http_start(&cfg, &h))) {
     if (rc == CX_EINVAL) cli_error("--listen must be HOST:PORT with an IPv4 address, not '%s'.", o->listen);
@@ -136,6 +159,12 @@ int cmd_serve(const cli_opts *o) {
   }
   if ((rc = cases_start(cs, cases_tick_ms()))) { /* after the writer (ingest_start) */
     cli_error("the case scheduler could not be started (%s).", cx_strerror(rc));
+    goto out;
+  }
+  priv_pr = pr;
+  priv_fb = fb;
+  if ((rc = privacy_retention_start(st, &priv_ctx, retention_tick_ms(), &ret))) {
+    cli_error("the retention thread could not be started (%s).", cx_strerror(rc));
     goto out;
   }
   profile_stats ps;
@@ -156,6 +185,8 @@ int cmd_serve(const cli_opts *o) {
   dist = NULL;
   cases_close(cs); /* likewise */
   cs = NULL;
+  privacy_retention_stop(ret); /* it writes through the store */
+  ret = NULL;
   outbox_stop(ob); /* before the writer stops: it records what it abandons */
   ob = NULL;
   if (store_failed(st)) {
@@ -166,6 +197,7 @@ out:
   if (h) http_stop(h, 30000);
   feedback_dist_close(dist);
   cases_close(cs);
+  privacy_retention_stop(ret);
   outbox_stop(ob);
   gv_close(gv); /* after the server, its only user */
   analytics_segments_close(seg); /* before the writer stops: it records sizes through it */

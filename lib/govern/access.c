@@ -50,7 +50,8 @@ static const route routes[] = {
     {"W", "users", GV_P_ADMIN},
     {"*", "audit/**", GV_P_ADMIN},
     {"*", "audit", GV_P_ADMIN},
-    /* customers: reading, and privacy (export and erasure) */
+    /* customers: reading, and privacy (export, erasure, retention) */
+    {"*", "privacy/**", GV_P_ADMIN},
     {"GET", "customers/*/export", GV_P_ADMIN},
     {"DELETE", "customers/*", GV_P_ADMIN},
     {"GET", "customers/**", GV_P_READ},

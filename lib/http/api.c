@@ -176,19 +176,13 @@ static enum MHD_Result customer_export(ctx *x, int64_t id, const gv_principal *p
   return send_buf(x, 200, &b, rc);
 }
 
-static cx_err erase_rebuild(void *server, sqlite3 *db) { return profile_rebuild(((http_server *)server)->cfg.pr, db); }
-static cx_err erase_forget(void *server, int64_t response) {
-  return feedback_forget_response(((http_server *)server)->cfg.fb, response);
-}
-
 /* DELETE /customers/{id}: erasure (GDPR); audited with the counts only. */
 static enum MHD_Result customer_erase(ctx *x, int64_t id, const gv_principal *p) {
   int64_t canon = profile_canonical(x->h->cfg.pr, id);
   if (!canon)
     return http_send_error(x->h, x->c, x->r, 404, "customer_not_found", "No customer has this id.", "id");
-  privacy_erase_ctx ec = {.forget_responses = x->h->cfg.fb ? erase_forget : NULL, .rebuild = erase_rebuild, .ctx = x->h};
   privacy_erase_counts n;
-  cx_err rc = privacy_erase(x->h->cfg.st, canon, &ec, &n);
+  cx_err rc = privacy_erase(x->h->cfg.st, canon, x->h->cfg.privacy, &n);
   if (rc == CX_ENOTFOUND)
     return http_send_error(x->h, x->c, x->r, 404, "customer_not_found", "No customer has this id.", "id");
   if (rc) {
@@ -213,6 +207,43 @@ static enum MHD_Result customer_erase(ctx *x, int64_t id, const gv_principal *p)
   if (!rc && gv_audit(x->h->cfg.gv, p->actor, "customer.erase", target, NULL, b.p))
     cx_log("error", "audit_failed", "action", "customer.erase", NULL);
   return send_buf(x, 200, &b, rc);
+}
+
+/* GET/PUT /privacy/retention, POST /privacy/retention/run */
+static enum MHD_Result retention(ctx *x, const char *sub) {
+  cx_buf b;
+  cx_buf_init(&b, 4096);
+  privacy_retention pr;
+  analytics_error err = {{0}, {0}, {0}};
+  int get = !strcmp(x->r->method, "GET") || !strcmp(x->r->method, "HEAD");
+  if (!*sub && get) {
+    cx_err rc = privacy_retention_get(x->h->cfg.st, &pr);
+    if (!rc) rc = privacy_retention_json(&pr, &b);
+    return send_buf(x, 200, &b, rc);
+  }
+  if (!*sub && !strcmp(x->r->method, "PUT")) {
+    cJSON *req = http_json_object(x->r);
+    if (!req) {
+      cx_buf_free(&b);
+      return http_send_error(x->h, x->c, x->r, 400, "malformed_json", "The body must be a JSON object.", NULL);
+    }
+    cx_err rc = privacy_retention_set(x->h->cfg.st, req, &pr, &err);
+    cJSON_Delete(req);
+    if (!rc) rc = privacy_retention_json(&pr, &b);
+    return http_send_outcome(x->h, x->c, x->r, 200, &b, rc, &err, NULL);
+  }
+  if (!strcmp(sub, "/run") && !strcmp(x->r->method, "POST")) {
+    int64_t deleted = 0;
+    cx_err rc = privacy_retention_run(x->h->cfg.st, cx_now_ms(), x->h->cfg.privacy, &deleted);
+    if (!rc) rc = privacy_retention_get(x->h->cfg.st, &pr);
+    if (!rc) rc = cx_buf_printf(&b, "{\"events_deleted\":%lld,\"policy\":", (long long)deleted);
+    if (!rc) rc = privacy_retention_json(&pr, &b);
+    if (!rc) rc = cx_buf_puts(&b, "}");
+    return http_send_outcome(x->h, x->c, x->r, 200, &b, rc, &err, NULL);
+  }
+  cx_buf_free(&b);
+  if (*sub && strcmp(sub, "/run")) return http_send_error(x->h, x->c, x->r, 404, "not_found", "There is no such API resource.", NULL);
+  return http_send_error(x->h, x->c, x->r, 405, "method_not_allowed", *sub ? "Use POST." : "Use GET or PUT.", NULL);
 }
 
 /* Cursor for a timeline page: "<ts>_<seq>" of the last event shown. */
@@ -713,6 +744,7 @@ static enum MHD_Result dispatch(http_server *h, struct MHD_Connection *c, http_r
   if (!strncmp(rest, "journey-maps/", 13)) return http_journey(h, c, r, rest + 13, admin);
   if (!strncmp(rest, "segments/", 9)) return http_segments(h, c, r, rest + 9, admin);
   if (!strncmp(rest, "outbox", 6) && (!rest[6] || rest[6] == '/')) return http_outbox(h, c, r, rest + 6, admin);
+  if (!strncmp(rest, "privacy/retention", 17)) return retention(&x, rest + 17);
   if (!strcmp(rest, "customers")) return customers_list(&x);
   if (!strcmp(rest, "stats")) return stats_get(&x);
   if (!strcmp(rest, "events")) return events_list(&x);

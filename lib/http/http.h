@@ -11,6 +11,7 @@
 #include "../ingest/ingest.h"
 #include "../outbox/outbox.h"
 #include "../profile/profile.h"
+#include "../privacy/privacy.h"
 #include "../store/store.h"
 
 typedef struct http_server http_server;
@@ -24,6 +25,7 @@ typedef struct {
   outbox *ob; /* may be NULL: mail and webhooks stay queued */
   feedback_dist *dist; /* survey distribution (e-mail invitations) */
   govern *gv;          /* people, access and the audit */
+  const privacy_erase_ctx *privacy; /* how an erasure rebuilds derived state */
   cases *cases;        /* the closed loop */
   const char *listen; /* "HOST:PORT"; port 0 picks a free one */
 } http_cfg;

@@ -161,15 +161,19 @@ static int compact(store *st) {
   return ok;
 }
 
+int privacy_compact(store *st) {
+  store_job v = {.apply = vacuum_apply, .weight = 1, .exclusive = 1};
+  int ok = !store_run(st, &v) && compact(st);
+  if (!ok) cx_log("warn", "not_compacted", "hint", "the next erasure, retention run or restart compacts the file", NULL);
+  return ok;
+}
+
 cx_err privacy_erase(store *st, int64_t customer, const privacy_erase_ctx *ctx, privacy_erase_counts *out) {
   erase_job e = {.job = {.apply = erase_apply, .weight = 1}, .ctx = ctx, .customer = customer};
   cx_err rc = store_run(st, &e.job);
   if (rc) return rc;
   if (!e.found) return CX_ENOTFOUND;
-  store_job v = {.apply = vacuum_apply, .weight = 1, .exclusive = 1};
-  rc = store_run(st, &v);
-  e.n.compacted = !rc && compact(st);
-  if (!e.n.compacted) cx_log("warn", "erase_not_compacted", "hint", "the next erasure or restart compacts the file", NULL);
+  e.n.compacted = privacy_compact(st);
   if (out) *out = e.n;
   return CX_OK;
 }

@@ -59,6 +59,7 @@ const NEED = {
   'GET /tokens': 'none', 'POST /tokens': 'none', 'DELETE /tokens/{id}': 'none',
   'GET /audit': 'admin', 'GET /audit/verify': 'admin',
   'GET /customers/{id}/export': 'admin', 'DELETE /customers/{id}': 'admin',
+  'GET /privacy/retention': 'admin', 'PUT /privacy/retention': 'admin', 'POST /privacy/retention/run': 'admin',
   'GET /cases': 'cases', 'POST /cases': 'work', 'GET /cases/metrics': 'cases', 'GET /cases/{id}': 'cases',
   'PATCH /cases/{id}': 'work', 'POST /cases/{id}/notes': 'work',
   'GET /case-rules': 'cases', 'POST /case-rules': 'program', 'GET /case-rules/{id}': 'cases',

@@ -166,3 +166,58 @@ test('consent per purpose: a Consent Updated event sets <purpose>_consent at its
   assert.equal(t.marketing_consent, true);
   assert.equal(t.survey_consent, false);
 });
+
+test('retention: events older than the policy leave the log (run now, or by the daily thread); bad policies refused', async () => {
+  for (const [body, field] of [[{ events_days: 0 }, 'events_days'], [{ events_days: 'a year' }, 'events_days'],
+    [{ events_days: 1.5 }, 'events_days'], [{ days: 30 }, 'days'], [{}, 'events_days']]) {
+    const r = await api(srv, '/privacy/retention', { method: 'PUT', body });
+    assert.equal(r.status, 400, r.text);
+    assert.equal(r.json.error.field, field);
+  }
+  assert.equal((await api(srv, '/privacy/retention')).json.events_days, null);
+  // without a policy a run deletes nothing
+  assert.equal((await api(srv, '/privacy/retention/run', { method: 'POST' })).json.events_deleted, 0);
+  const old = await track(srv, '/v1/batch', { batch: [
+    { type: 'track', userId: 'old-timer', event: 'Order Completed', timestamp: '2020-01-01T00:00:00Z', properties: { note: 'zq-ancient-7001' } },
+    { type: 'track', userId: 'old-timer', event: 'Order Completed', timestamp: '2020-02-01T00:00:00Z' }] });
+  assert.equal(old.status, 200);
+  // (the newest event of the log is kept whatever its age: it is the log's head)
+  assert.equal((await track(srv, '/v1/track', { userId: 'old-timer', event: 'Page Viewed' })).status, 200);
+  const before = (await api(srv, '/stats')).json.events;
+  const set = await api(srv, '/privacy/retention', { method: 'PUT', body: { events_days: 365 } });
+  assert.equal(set.status, 200, set.text);
+  assert.equal(set.json.events_days, 365);
+  const run = await api(srv, '/privacy/retention/run', { method: 'POST' });
+  assert.equal(run.status, 200, run.text);
+  assert.equal(run.json.events_deleted, 2);
+  assert.equal((await api(srv, '/stats')).json.events, before - 2);
+  const c = await customerByUser(srv, 'old-timer');
+  assert.equal((await api(srv, `/customers/${c.id}/export`)).json.events.length, 1);
+  assert.deepEqual(filesHolding(srv.data, ['zq-ancient-7001']), []);
+  const got = (await api(srv, '/privacy/retention')).json;
+  assert.equal(got.last_deleted, 2);
+  assert.ok(got.last_run_at);
+  assert.equal((await api(srv, '/privacy/retention', { method: 'PUT', body: { events_days: null } })).json.events_days, null);
+  assert.ok((await api(srv, '/audit?action=PUT%20privacy/retention')).json.entries.length >= 2);
+});
+
+test('retention: the thread runs the policy by itself', async () => {
+  const s = await startServer({ env: { CXM_RETENTION_TICK_MS: '100' } });
+  try {
+    await track(s, '/v1/track', { userId: 'ancient', event: 'Page Viewed', timestamp: '2019-05-01T00:00:00Z' });
+    await track(s, '/v1/track', { userId: 'ancient', event: 'Page Viewed' });
+    assert.equal((await api(s, '/privacy/retention', { method: 'PUT', body: { events_days: 30 } })).status, 200);
+    let r;
+    for (let i = 0; i < 100; i++) {
+      r = (await api(s, '/privacy/retention')).json;
+      if (r.last_run_at) break;
+      await new Promise((ok) => setTimeout(ok, 100));
+    }
+    assert.ok(r.last_run_at, 'the thread ran');
+    assert.equal(r.last_deleted, 1);
+    assert.equal((await api(s, '/stats')).json.events, 1);
+  } finally {
+    assert.equal((await s.stop()).code, 0);
+    s.cleanup();
+  }
+});

@@ -14,6 +14,7 @@
 #include "../lib/feedback/distribute.h"
 #include "../lib/analytics/analytics.h"
 #include "../lib/journey/journey.h"
+#include "../lib/govern/maturity.h"
 #include "../lib/govern/govern.h"
 #include "../lib/base/util.h"
 #include "../lib/base/time.h"
@@ -548,6 +549,44 @@ static int demo_triggers(store *st, profile *pr, feedback *fb) {
   return rc ? 1 : 0;
 }
 
+/* Two CX maturity assessments six months apart, the later one better:
+ * per component, the answers to its statements in the model's order.
+ * The later one is saved now, so that its evidence sees the demo's
+ * surveys, maps, triggers, units and users (made just now); the earlier
+ * one, dated six months back, sees what existed then: nothing yet. Both
+ * are the CX lead's (demo_people). */
+static int demo_maturity(store *st) {
+  int64_t now = cx_now_ms();
+  static const struct {
+    int64_t days_ago;
+    const char *note;
+    const char *answers[GV_MATURITY_COMPONENTS];
+  } rounds[] = {
+      {182, "Baseline with the leadership team: listening has started, little is acted on yet.",
+       {"22132", "2322", "1212", "121", "2212", "21221", "2222", "2312", "33232", "3323"}},
+      {0, "Six months on: detractors are called back, triggers send the surveys, KPIs have owners.",
+       {"33243", "3433", "2323", "232", "3323", "42332", "4343", "3423", "44343", "4434"}},
+  };
+  cx_err rc = CX_OK;
+  for (size_t k = 0; k < sizeof rounds / sizeof rounds[0] && !rc; k++) {
+    cJSON *req = cJSON_CreateObject(), *ans = req ? cJSON_AddObjectToObject(req, "answers") : NULL;
+    if (!ans || !cJSON_AddStringToObject(req, "note", rounds[k].note)) rc = CX_ENOMEM;
+    for (int c = 0; c < GV_MATURITY_COMPONENTS && !rc; c++)
+      for (size_t i = 0; i < gv_maturity_model[c].nstatements && !rc; i++)
+        if (!cJSON_AddNumberToObject(ans, gv_maturity_model[c].statements[i].id, rounds[k].answers[c][i] - '0'))
+          rc = CX_ENOMEM;
+    cx_buf out;
+    cx_buf_init(&out, 1 << 20);
+    analytics_error err = {{0}, {0}, {0}};
+    if (!rc) rc = gv_maturity_create(st, req, "user:lead@northwind.example", now - rounds[k].days_ago * DAY, &out, &err);
+    if (rc == CX_EINVAL) cli_error("demo assessment %zu was refused: %s (%s) - a bug in cxm demo.", k, err.message, err.field);
+    cx_buf_free(&out);
+    cJSON_Delete(req);
+  }
+  if (rc && rc != CX_EINVAL) cli_error("the demo's maturity assessments could not be saved (%s).", cx_strerror(rc));
+  return rc ? 1 : 0;
+}
+
 /* The demo's people: units (the care teams its responses name) and a
  * user per role, all with one password made now (out, 40 bytes), printed
  * with the credentials. 0 on success. */
@@ -701,6 +740,7 @@ int cmd_demo(const cli_opts *o) {
   demo_cases_figures cf = {0};
   if (!status && demo_people(st, password, sizeof password, &org)) status = 1;
   if (!status && demo_cases(st, pr, fb, g->voice, &org, cut, end, &responses, &cf)) status = 1;
+  if (!status && demo_maturity(st)) status = 1;
   size_t nusers = org.nusers;
   if (!status) {
     /* the credentials of cxm init, and the demo's sign-in */
@@ -719,7 +759,7 @@ int cmd_demo(const cli_opts *o) {
     fprintf(stderr,
             "cxm: demo company ready in %s: %llu customers (%llu profiles merged into them), %llu events"
             " over 12 months, 5 segments, 2 journey maps, 4 surveys with %zu responses, 2 survey triggers, %zu users"
-            " in 5 units and %zu cases (%zu open, %zu breached), in %.1f s\n",
+            " in 5 units, %zu cases (%zu open, %zu breached) and 2 maturity assessments, in %.1f s\n",
             o->data, (unsigned long long)ps.customers, (unsigned long long)ps.merged,
             (unsigned long long)imported, responses, nusers, cf.cases, cf.open, cf.breached, secs);
   }

@@ -742,6 +742,7 @@ static enum MHD_Result dispatch(http_server *h, struct MHD_Connection *c, http_r
   if (!strcmp(rest, "surveys")) return http_surveys(h, c, r, "", admin);
   if (!strncmp(rest, "surveys/", 8)) return http_surveys(h, c, r, rest + 8, admin);
   if (!strncmp(rest, "metrics/", 8)) return http_feedback_metric(h, c, r, rest + 8);
+  if (!strncmp(rest, "maturity/", 9)) return http_maturity(h, c, r, rest + 9, p);
   if (!strcmp(rest, "feedback")) return http_feedback(h, c, r, "", p);
   if (!strncmp(rest, "feedback/", 9)) return http_feedback(h, c, r, rest + 9, p);
   if (!strcmp(rest, "cases")) return http_cases(h, c, r, "", p);

@@ -3,6 +3,7 @@
 #define CX_HTTP_INT_H
 #include "http.h"
 #include "../base/buf.h"
+#include "../govern/govern.h"
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
 #include <pthread.h>
@@ -120,6 +121,10 @@ enum MHD_Result http_journey(http_server *h, struct MHD_Connection *c, http_req 
 enum MHD_Result http_surveys(http_server *h, struct MHD_Connection *c, http_req *r, const char *rest, int admin);
 /* surveys.c: what is "nps", "csat" or "ces" (/api/v1/metrics/{what}). */
 enum MHD_Result http_feedback_metric(http_server *h, struct MHD_Connection *c, http_req *r, const char *what);
+/* maturity.c: rest is what follows /api/v1/maturity/ ("model",
+ * "evidence", "assessments[/{id}]"); p: the caller, already allowed. */
+enum MHD_Result http_maturity(http_server *h, struct MHD_Connection *c, http_req *r, const char *rest,
+                              const gv_principal *p);
 /* surveys.c: what is "" (/api/v1/feedback) or "themes"; a caller with a
  * unit sees the verbatims of its unit's subtree. */
 enum MHD_Result http_feedback(http_server *h, struct MHD_Connection *c, http_req *r, const char *what,

@@ -175,6 +175,13 @@ const char *const store_migrations[] = {
     "  actor TEXT NOT NULL, user_id INTEGER, action TEXT NOT NULL, before TEXT, after TEXT);"
     "CREATE INDEX case_history_case ON case_history(case_id, id);"
     "CREATE TABLE case_routing(unit_id INTEGER PRIMARY KEY, last_user_id INTEGER NOT NULL);",
+    /* 11: the CX maturity self-assessments (lib/govern/maturity.c,
+     * docs/maturity.md): answers {statement id: 1..5} and result (scores,
+     * levels, recommendations and the evidence) as JSON, saved as computed;
+     * actor: the audit name of who answered */
+    "CREATE TABLE maturity_assessments(id INTEGER PRIMARY KEY, created_at INTEGER NOT NULL,"
+    "  actor TEXT NOT NULL, answers TEXT NOT NULL, result TEXT NOT NULL, note TEXT);"
+    "CREATE INDEX maturity_assessments_created ON maturity_assessments(created_at);",
 };
 
 const int store_migration_count = (int)(sizeof store_migrations / sizeof store_migrations[0]);

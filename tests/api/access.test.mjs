@@ -68,6 +68,9 @@ const NEED = {
   'PUT /sla-policies/{id}': 'program', 'DELETE /sla-policies/{id}': 'program',
   'GET /root-causes': 'cases', 'POST /root-causes': 'program', 'GET /root-causes/{id}': 'cases',
   'PUT /root-causes/{id}': 'program', 'DELETE /root-causes/{id}': 'program',
+  'GET /maturity/model': 'read', 'GET /maturity/evidence': 'read', 'GET /maturity/assessments': 'read',
+  'POST /maturity/assessments': 'program', 'GET /maturity/assessments/{id}': 'read',
+  'DELETE /maturity/assessments/{id}': 'program',
   // tested on their own below: signing in and out changes the caller
   'POST /auth/login': null, 'POST /auth/logout': null,
 };

@@ -3,17 +3,18 @@
 // charts.
 import * as echarts from 'echarts/core';
 import {
-  BarChart, LineChart, ScatterChart, type BarSeriesOption, type LineSeriesOption, type ScatterSeriesOption,
+  BarChart, LineChart, ScatterChart, RadarChart,
+  type BarSeriesOption, type LineSeriesOption, type ScatterSeriesOption, type RadarSeriesOption,
 } from 'echarts/charts';
 import {
-  GridComponent, TooltipComponent, LegendComponent,
-  type GridComponentOption, type TooltipComponentOption, type LegendComponentOption,
+  GridComponent, TooltipComponent, LegendComponent, RadarComponent,
+  type GridComponentOption, type TooltipComponentOption, type LegendComponentOption, type RadarComponentOption,
 } from 'echarts/components';
 import { SVGRenderer } from 'echarts/renderers';
 
-echarts.use([BarChart, LineChart, ScatterChart, GridComponent, TooltipComponent, LegendComponent, SVGRenderer]);
+echarts.use([BarChart, LineChart, ScatterChart, RadarChart, GridComponent, TooltipComponent, LegendComponent, RadarComponent, SVGRenderer]);
 
-type Option = echarts.ComposeOption<BarSeriesOption | LineSeriesOption | ScatterSeriesOption | GridComponentOption | TooltipComponentOption | LegendComponentOption>;
+type Option = echarts.ComposeOption<BarSeriesOption | LineSeriesOption | ScatterSeriesOption | RadarSeriesOption | GridComponentOption | TooltipComponentOption | LegendComponentOption | RadarComponentOption>;
 
 /** Reads a colour from the page's CSS variables, so the chart follows the
  *  light or dark scheme. */
@@ -476,6 +477,108 @@ export function divergingBars(
 
 /** Keeps `chart` fitted to `el` as it resizes (after `onResize`, when
  *  given), until `signal` aborts; then disposes of it. */
+/** A radar of `axes` (each from `min` to `max`), one filled shape per
+ *  series (the first drawn strongest); the tooltip lists each axis with
+ *  `fmt`. On a narrow chart the axis names wrap and the radar shrinks so
+ *  that they fit. Resizes with its box; disposed when `signal` aborts. */
+export function radar(
+  el: HTMLElement,
+  axes: string[],
+  series: { name: string; color: string; data: number[] }[],
+  opts: { min: number; max: number; fmt: (v: number) => string },
+  signal: AbortSignal,
+): void {
+  const chart = echarts.init(el, null, { renderer: 'svg' });
+  const text = cssVar('--text-2');
+  const grid = cssVar('--border');
+  const fontFamily = getComputedStyle(document.body).fontFamily;
+  const narrow = (): boolean => el.clientWidth < 520;
+  const radarOpt = (): RadarComponentOption => ({
+    indicator: axes.map((name) => ({ name, min: opts.min, max: opts.max })),
+    center: ['50%', narrow() ? '56%' : '54%'],
+    radius: narrow() ? '46%' : '62%',
+    splitNumber: opts.max - opts.min,
+    axisName: { color: cssVar('--text'), fontFamily, fontSize: narrow() ? 10 : 12, lineHeight: narrow() ? 12 : 15, formatter: (name?: string) => wrap(name ?? '', narrow() ? 11 : 16) },
+    axisLine: { lineStyle: { color: grid } },
+    splitLine: { lineStyle: { color: grid } },
+    splitArea: { show: false },
+  });
+  const option: Option = {
+    animationDuration: 300,
+    textStyle: { fontFamily },
+    legend: { top: 0, left: 0, icon: 'roundRect', itemWidth: 10, itemHeight: 10, itemGap: 16, textStyle: { color: text, fontFamily } },
+    tooltip: {
+      trigger: 'item',
+      backgroundColor: cssVar('--surface'),
+      borderColor: grid,
+      textStyle: { color: cssVar('--text'), fontFamily },
+      formatter: (p) => {
+        const q = p as { seriesIndex?: number; name?: string; value?: number[] };
+        const s = series[q.seriesIndex ?? 0];
+        if (!s) return '';
+        return [esc(s.name), ...axes.map((a, i) => `${esc(a)}: ${esc(opts.fmt(s.data[i] ?? 0))}`)].join('<br>');
+      },
+    },
+    radar: radarOpt(),
+    series: [{
+      type: 'radar',
+      data: series.map((s, i) => ({
+        name: s.name, value: s.data, symbol: 'circle', symbolSize: i ? 4 : 6,
+        itemStyle: { color: s.color }, lineStyle: { color: s.color, width: i ? 1.5 : 2.5, type: i ? 'dashed' : 'solid' },
+        areaStyle: { color: s.color, opacity: i ? 0.06 : 0.18 },
+      })),
+    }],
+  };
+  chart.setOption(option);
+  follow(chart, el, signal, () => chart.setOption({ radar: radarOpt() }));
+}
+
+/** A line of scores over time (`labels` on the x axis) on a fixed scale
+ *  from `min` to `max`; the tooltip says `tip(i)`. Resizes with its box;
+ *  disposed when `signal` aborts. */
+export function scoreLine(
+  el: HTMLElement,
+  labels: string[],
+  values: number[],
+  opts: { min: number; max: number; color?: string; fmt: (v: number) => string; tip: (i: number) => string },
+  signal: AbortSignal,
+): void {
+  const chart = echarts.init(el, null, { renderer: 'svg' });
+  const text = cssVar('--text-2');
+  const grid = cssVar('--border');
+  const fontFamily = getComputedStyle(document.body).fontFamily;
+  const color = opts.color ?? cssVar('--accent');
+  const option: Option = {
+    animationDuration: 300,
+    textStyle: { fontFamily },
+    grid: { left: 8, right: 16, top: 12, bottom: 4, containLabel: true },
+    tooltip: {
+      trigger: 'item',
+      backgroundColor: cssVar('--surface'),
+      borderColor: grid,
+      textStyle: { color: cssVar('--text'), fontFamily },
+      formatter: (p) => esc(opts.tip((p as { dataIndex: number }).dataIndex)),
+    },
+    xAxis: {
+      type: 'category', data: labels, boundaryGap: labels.length < 3,
+      axisLine: { lineStyle: { color: grid } }, axisTick: { show: false },
+      axisLabel: { color: text, hideOverlap: true, fontFamily },
+    },
+    yAxis: {
+      type: 'value', min: opts.min, max: opts.max, interval: 1,
+      splitLine: { lineStyle: { color: grid } },
+      axisLabel: { color: text, fontFamily, formatter: (v: number) => opts.fmt(v) },
+    },
+    series: [{
+      type: 'line', data: values, symbol: 'circle', symbolSize: 8,
+      itemStyle: { color }, lineStyle: { color, width: 2 },
+      label: { show: true, position: 'top', color: cssVar('--text'), fontFamily, formatter: (p) => opts.fmt(Number(p.value)) },
+    }],
+  };
+  chart.setOption(option);
+  follow(chart, el, signal);
+}
+
 function follow(chart: echarts.ECharts, el: HTMLElement, signal: AbortSignal, onResize?: () => void): void {
   const ro = new ResizeObserver(() => {
     onResize?.();
@@ -486,6 +589,18 @@ function follow(chart: echarts.ECharts, el: HTMLElement, signal: AbortSignal, on
     ro.disconnect();
     chart.dispose();
   });
+}
+
+/** s in lines of about n characters, broken between words (ECharts
+ *  draws "\n" as a line break). */
+function wrap(s: string, n: number): string {
+  const lines: string[] = [];
+  for (const w of s.split(' ')) {
+    const last = lines[lines.length - 1];
+    if (last !== undefined && last.length + 1 + w.length <= n) lines[lines.length - 1] = `${last} ${w}`;
+    else lines.push(w);
+  }
+  return lines.join('\n');
 }
 
 /** A custom tooltip is HTML: names from the API go in escaped. */

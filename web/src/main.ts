@@ -24,6 +24,7 @@ import { peoplePage } from './pages/people';
 import { auditPage } from './pages/audit';
 import { casesPage, casePage } from './pages/cases';
 import { slaPage, rootCausesPage } from './pages/casesboard';
+import { maturityPage, maturityNewPage } from './pages/maturity';
 import { pageHeader, emptyState } from './ui';
 import { parseHash, type PageContext } from './router';
 
@@ -60,6 +61,8 @@ const routes: { pattern: RegExp; keys: string[]; page: Page; nav: string }[] = [
   { pattern: /^\/root-causes$/, keys: [], page: rootCausesPage, nav: 'root-causes' },
   { pattern: /^\/people$/, keys: [], page: peoplePage, nav: 'people' },
   { pattern: /^\/audit$/, keys: [], page: auditPage, nav: 'audit' },
+  { pattern: /^\/maturity$/, keys: [], page: maturityPage, nav: 'maturity' },
+  { pattern: /^\/maturity\/new$/, keys: [], page: maturityNewPage, nav: 'maturity' },
 ];
 
 const NAV = [
@@ -85,6 +88,7 @@ const NAV = [
   // Govern: who may do what, and the record of what they did
   { id: 'people', href: '#/people', label: 'People', icon: 'M9 11a3 3 0 1 0 0-6 3 3 0 0 0 0 6zM3 20a6 6 0 0 1 12 0M17 11a3 3 0 1 0 0-6M21 20a6 6 0 0 0-4-5.6', group: 'Govern', perm: 'people' },
   { id: 'audit', href: '#/audit', label: 'Audit log', icon: 'M6 3h9l4 4v14H6zM9 12h7M9 16h7M9 8h3', perm: 'admin' },
+  { id: 'maturity', href: '#/maturity', label: 'CX maturity', icon: 'M12 3l8.5 6.2-3.3 9.8H6.8L3.5 9.2zM12 8.5l3.7 2.7-1.4 4.3H9.7l-1.4-4.3z' },
 ];
 // The permission a page needs (GET /api/v1/roles); 'read' unless it says.
 const PAGE_PERM: Record<string, string> = { verbatims: 'feedback', people: 'people', audit: 'admin' };

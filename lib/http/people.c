@@ -122,108 +122,87 @@ static enum MHD_Result logout(http_server *h, struct MHD_Connection *c, http_req
   return ret;
 }
 
-static enum MHD_Result units(http_server *h, struct MHD_Connection *c, http_req *r, const char *sub,
-                             const gv_principal *p) {
-  int64_t id = id_in(sub);
-  if (*sub && !id) return http_send_error(h, c, r, 404, "unit_not_found", "No unit has this id.", "id");
+/* A kind of person-or-place the API changes: how to create and update
+ * one, and how its errors and audit entries are named. */
+typedef struct {
+  const char *path, *kind; /* "units", "unit" */
+  const http_names *names;
+  cx_err (*get)(govern *g, int64_t id, cx_buf *out);
+  cx_err (*create)(govern *g, const cJSON *req, cx_buf *out, cx_buf *after, analytics_error *err);
+  cx_err (*update)(govern *g, int64_t id, const cJSON *req, cx_buf *out, cx_buf *before, cx_buf *after,
+                   analytics_error *err);
+  cx_err (*remove)(govern *g, int64_t id, cx_buf *before, analytics_error *err); /* NULL: none */
+} people_kind;
+
+static cx_err unit_list(govern *g, int64_t scope, cx_buf *out) {
+  (void)scope; /* the tree is the same for everyone who may see it */
+  return gv_units_json(g, out);
+}
+
+/* POST (id 0) or PATCH/PUT one, audited with its before and after. */
+static enum MHD_Result change(http_server *h, struct MHD_Connection *c, http_req *r, const gv_principal *p,
+                              const people_kind *k, int64_t id) {
+  cJSON *req = http_json_object(r);
+  if (!req) return http_send_error(h, c, r, 400, "malformed_json", "The body must be a JSON object.", NULL);
   cx_buf b, before, after;
-  cx_buf_init(&b, 4 << 20);
+  cx_buf_init(&b, 1 << 20);
   cx_buf_init(&before, 1 << 16);
   cx_buf_init(&after, 1 << 16);
   analytics_error err = {0};
-  enum MHD_Result ret;
-  char target[48];
-  if (is_get(r)) {
-    ret = http_send_outcome(h, c, r, 200, &b, id ? gv_unit_get(h->cfg.gv, id, &b) : gv_units_json(h->cfg.gv, &b), &err,
-                            &unit_names);
-  } else if (!id && !strcmp(r->method, "POST")) {
-    cJSON *req = http_json_object(r);
-    if (!req) {
-      cx_buf_free(&b);
-      ret = http_send_error(h, c, r, 400, "malformed_json", "The body must be a JSON object.", NULL);
-    } else {
-      cx_err rc = gv_unit_create(h->cfg.gv, req, &b, &after, &err);
-      cJSON_Delete(req);
-      const char *idp = !rc && after.p ? strstr(after.p, "\"id\":\"") : NULL;
-      snprintf(target, sizeof target, "units/%lld", idp ? atoll(idp + 6) : 0LL);
-      ret = http_send_outcome(h, c, r, 201, &b, rc, &err, &unit_names);
-      audit(h, r, p, "unit.create", target, NULL, &after);
-    }
-  } else if (id && (!strcmp(r->method, "PATCH") || !strcmp(r->method, "PUT"))) {
-    cJSON *req = http_json_object(r);
-    if (!req) {
-      cx_buf_free(&b);
-      ret = http_send_error(h, c, r, 400, "malformed_json", "The body must be a JSON object.", NULL);
-    } else {
-      cx_err rc = gv_unit_update(h->cfg.gv, id, req, &b, &before, &after, &err);
-      cJSON_Delete(req);
-      snprintf(target, sizeof target, "units/%lld", (long long)id);
-      ret = http_send_outcome(h, c, r, 200, &b, rc, &err, &unit_names);
-      audit(h, r, p, "unit.update", target, &before, &after);
-    }
-  } else if (id && !strcmp(r->method, "DELETE")) {
-    cx_err rc = gv_unit_delete(h->cfg.gv, id, &before, &err);
-    snprintf(target, sizeof target, "units/%lld", (long long)id);
-    ret = http_send_outcome(h, c, r, 204, &b, rc, &err, &unit_names);
-    audit(h, r, p, "unit.delete", target, &before, NULL);
-  } else {
-    cx_buf_free(&b);
-    ret = method_not_allowed(h, c, r, id ? "Use GET, PATCH or DELETE." : "Use GET or POST.");
+  int pw = cJSON_GetObjectItemCaseSensitive(req, "password") != NULL;
+  cx_err rc = id ? k->update(h->cfg.gv, id, req, &b, &before, &after, &err) : k->create(h->cfg.gv, req, &b, &after, &err);
+  cJSON_Delete(req);
+  if (!id && !rc) { /* the new one's id, for the audit's target */
+    const char *idp = after.p ? strstr(after.p, "\"id\":\"") : NULL;
+    id = idp ? atoll(idp + 6) : 0;
   }
+  char target[48], action[40];
+  snprintf(target, sizeof target, "%s/%lld", k->path, (long long)id);
+  snprintf(action, sizeof action, "%s.%s", k->kind, !strcmp(r->method, "POST") ? "create" : pw ? "update_password" : "update");
+  enum MHD_Result ret = http_send_outcome(h, c, r, strcmp(r->method, "POST") ? 200 : 201, &b, rc, &err, k->names);
+  audit(h, r, p, action, target, &before, &after);
   cx_buf_free(&before);
   cx_buf_free(&after);
   return ret;
 }
 
-static enum MHD_Result users(http_server *h, struct MHD_Connection *c, http_req *r, const char *sub,
-                             const gv_principal *p) {
+/* GET, POST on /units and /users; GET, PATCH, DELETE on one. */
+static enum MHD_Result people(http_server *h, struct MHD_Connection *c, http_req *r, const char *sub,
+                              const gv_principal *p, const people_kind *k,
+                              cx_err (*list)(govern *g, int64_t scope, cx_buf *out)) {
   int64_t id = id_in(sub);
-  if (*sub && !id) return http_send_error(h, c, r, 404, "user_not_found", "No user has this id.", "id");
-  cx_buf b, before, after;
-  cx_buf_init(&b, 8 << 20);
-  cx_buf_init(&before, 1 << 16);
-  cx_buf_init(&after, 1 << 16);
-  analytics_error err = {0};
-  enum MHD_Result ret;
-  char target[48];
+  if (*sub && !id) return http_send_error(h, c, r, 404, k->names->not_found_code, k->names->not_found_message, "id");
   if (is_get(r)) {
+    cx_buf b;
+    cx_buf_init(&b, 8 << 20);
     /* a scoped caller sees the people of its unit's subtree */
-    ret = http_send_outcome(h, c, r, 200, &b, id ? gv_user_get(h->cfg.gv, id, &b) : gv_users_json(h->cfg.gv, p->unit_id, &b),
-                            &err, &user_names);
-  } else if (!id && !strcmp(r->method, "POST")) {
-    cJSON *req = http_json_object(r);
-    if (!req) {
-      cx_buf_free(&b);
-      ret = http_send_error(h, c, r, 400, "malformed_json", "The body must be a JSON object.", NULL);
-    } else {
-      cx_err rc = gv_user_create(h->cfg.gv, req, &b, &after, &err);
-      cJSON_Delete(req);
-      const char *idp = !rc && after.p ? strstr(after.p, "\"id\":\"") : NULL;
-      snprintf(target, sizeof target, "users/%lld", idp ? atoll(idp + 6) : 0LL);
-      ret = http_send_outcome(h, c, r, 201, &b, rc, &err, &user_names);
-      audit(h, r, p, "user.create", target, NULL, &after);
-    }
-  } else if (id && (!strcmp(r->method, "PATCH") || !strcmp(r->method, "PUT"))) {
-    cJSON *req = http_json_object(r);
-    if (!req) {
-      cx_buf_free(&b);
-      ret = http_send_error(h, c, r, 400, "malformed_json", "The body must be a JSON object.", NULL);
-    } else {
-      int pw = cJSON_GetObjectItemCaseSensitive(req, "password") != NULL;
-      cx_err rc = gv_user_update(h->cfg.gv, id, req, &b, &before, &after, &err);
-      cJSON_Delete(req);
-      snprintf(target, sizeof target, "users/%lld", (long long)id);
-      ret = http_send_outcome(h, c, r, 200, &b, rc, &err, &user_names);
-      audit(h, r, p, pw ? "user.update_password" : "user.update", target, &before, &after);
-    }
-  } else {
-    cx_buf_free(&b);
-    ret = method_not_allowed(h, c, r, id ? "Use GET or PATCH (\"disabled\": true removes access)." : "Use GET or POST.");
+    cx_err rc = id ? k->get(h->cfg.gv, id, &b) : list(h->cfg.gv, p->unit_id, &b);
+    return http_send_outcome(h, c, r, 200, &b, rc, NULL, k->names);
   }
-  cx_buf_free(&before);
-  cx_buf_free(&after);
-  return ret;
+  if (!id && !strcmp(r->method, "POST")) return change(h, c, r, p, k, 0);
+  if (id && (!strcmp(r->method, "PATCH") || !strcmp(r->method, "PUT"))) return change(h, c, r, p, k, id);
+  if (id && k->remove && !strcmp(r->method, "DELETE")) {
+    cx_buf b, before;
+    cx_buf_init(&b, 16);
+    cx_buf_init(&before, 1 << 16);
+    analytics_error err = {0};
+    char target[48], action[40];
+    cx_err rc = k->remove(h->cfg.gv, id, &before, &err);
+    snprintf(target, sizeof target, "%s/%lld", k->path, (long long)id);
+    snprintf(action, sizeof action, "%s.delete", k->kind);
+    enum MHD_Result ret = http_send_outcome(h, c, r, 204, &b, rc, &err, k->names);
+    audit(h, r, p, action, target, &before, NULL);
+    cx_buf_free(&before);
+    return ret;
+  }
+  return method_not_allowed(h, c, r, !id ? "Use GET or POST."
+                                     : k->remove ? "Use GET, PATCH or DELETE."
+                                                 : "Use GET or PATCH (\"disabled\": true removes access).");
 }
+
+static const people_kind unit_kind = {"units", "unit", &unit_names, gv_unit_get, gv_unit_create, gv_unit_update,
+                                      gv_unit_delete};
+static const people_kind user_kind = {"users", "user", &user_names, gv_user_get, gv_user_create, gv_user_update, NULL};
 
 static enum MHD_Result tokens(http_server *h, struct MHD_Connection *c, http_req *r, const char *sub,
                               const gv_principal *p) {
@@ -313,10 +292,10 @@ enum MHD_Result http_people(http_server *h, struct MHD_Connection *c, http_req *
     cx_buf_init(&b, 1 << 16);
     return http_send_outcome(h, c, r, 200, &b, gv_matrix_json(&b), NULL, NULL);
   }
-  if (!strcmp(rest, "units")) return units(h, c, r, "", p);
-  if (!strncmp(rest, "units/", 6)) return units(h, c, r, rest + 6, p);
-  if (!strcmp(rest, "users")) return users(h, c, r, "", p);
-  if (!strncmp(rest, "users/", 6)) return users(h, c, r, rest + 6, p);
+  if (!strcmp(rest, "units")) return people(h, c, r, "", p, &unit_kind, unit_list);
+  if (!strncmp(rest, "units/", 6)) return people(h, c, r, rest + 6, p, &unit_kind, unit_list);
+  if (!strcmp(rest, "users")) return people(h, c, r, "", p, &user_kind, gv_users_json);
+  if (!strncmp(rest, "users/", 6)) return people(h, c, r, rest + 6, p, &user_kind, gv_users_json);
   if (!strcmp(rest, "tokens")) return tokens(h, c, r, "", p);
   if (!strncmp(rest, "tokens/", 7)) return tokens(h, c, r, rest + 7, p);
   if (!strcmp(rest, "audit")) return audit_get(h, c, r, "");

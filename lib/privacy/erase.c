@@ -11,14 +11,12 @@
  * transaction: VACUUM rewrites the file, so that no b-tree page keeps a
  * copy of a deleted key. Then a TRUNCATE checkpoint, from a connection of
  * its own, empties the WAL. */
-#include "privacy.h"
+#include "privacy_int.h"
 #include "../base/log.h"
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#define PROFILES                                                                                          \
-  "WITH RECURSIVE m(id) AS (SELECT ?1 UNION SELECT c.id FROM customers c JOIN m ON c.merged_into = m.id) "
 
 typedef struct {
   store_job job;
@@ -27,15 +25,6 @@ typedef struct {
   int found;
   privacy_erase_counts n;
 } erase_job;
-
-static int table_exists(sqlite3 *db, const char *name) {
-  sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1", -1, &st, NULL)) return 0;
-  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-  int yes = sqlite3_step(st) == SQLITE_ROW;
-  sqlite3_finalize(st);
-  return yes;
-}
 
 /* Runs sql with ?1 = the customer; *changed (may be NULL) gets the rows
  * it changed. */
@@ -70,7 +59,7 @@ static cx_err erase_apply(store_job *job, sqlite3 *db) {
                                "CREATE TEMP TABLE IF NOT EXISTS erase_emails(email TEXT PRIMARY KEY);"
                                "CREATE TEMP TABLE IF NOT EXISTS erase_responses(id INTEGER PRIMARY KEY);"
                                "DELETE FROM erase_ids; DELETE FROM erase_emails; DELETE FROM erase_responses;");
-  if (!rc) rc = run(db, PROFILES "INSERT INTO erase_ids SELECT id FROM m", c, &j->n.profiles);
+  if (!rc) rc = run(db, PRIVACY_PROFILES "INSERT INTO erase_ids SELECT id FROM m", c, &j->n.profiles);
   if (!rc) rc = run(db, "INSERT OR IGNORE INTO erase_emails SELECT value FROM identities WHERE type = 3 AND customer_id IN erase_ids"
                         " UNION SELECT email FROM invitations WHERE email IS NOT NULL AND customer_id IN erase_ids", c, NULL);
   if (!rc) rc = run(db, "INSERT INTO erase_responses SELECT id FROM responses WHERE customer_id IN erase_ids", c, NULL);
@@ -104,10 +93,10 @@ static cx_err erase_apply(store_job *job, sqlite3 *db) {
                         " OR id IN (SELECT reminder_id FROM invitations WHERE customer_id IN erase_ids)", c, &j->n.mails);
   if (!rc) rc = run(db, "DELETE FROM invitations WHERE customer_id IN erase_ids", c, &j->n.invitations);
   if (!rc) rc = run(db, "DELETE FROM survey_optouts WHERE email IN erase_emails", c, NULL);
-  if (!rc && table_exists(db, "cases")) {
-    if (table_exists(db, "case_notes"))
+  if (!rc && privacy_table_exists(db, "cases")) {
+    if (privacy_table_exists(db, "case_notes"))
       rc = run(db, "DELETE FROM case_notes WHERE case_id IN (SELECT id FROM cases WHERE customer_id IN erase_ids)", c, NULL);
-    if (!rc && table_exists(db, "case_history"))
+    if (!rc && privacy_table_exists(db, "case_history"))
       rc = run(db, "DELETE FROM case_history WHERE case_id IN (SELECT id FROM cases WHERE customer_id IN erase_ids)", c, NULL);
     if (!rc) rc = run(db, "DELETE FROM cases WHERE customer_id IN erase_ids", c, &j->n.cases);
   }

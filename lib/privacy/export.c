@@ -2,12 +2,10 @@
  * part is one query over the customer's profiles: the canonical id and
  * every id merged into it, directly or through another (a recursive CTE
  * over customers.merged_into, bound as ?1). */
-#include "privacy.h"
+#include "privacy_int.h"
 #include <stdio.h>
 #include <string.h>
 
-#define PROFILES                                                                                          \
-  "WITH RECURSIVE m(id) AS (SELECT ?1 UNION SELECT c.id FROM customers c JOIN m ON c.merged_into = m.id) "
 
 /* How a column goes into the JSON. */
 enum { C_INT, C_TEXT, C_TIME, C_JSON, C_REAL };
@@ -16,7 +14,7 @@ typedef struct {
   int kind;
 } col;
 
-static int table_exists(sqlite3 *db, const char *name) {
+int privacy_table_exists(sqlite3 *db, const char *name) {
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1", -1, &st, NULL)) return 0;
   sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -87,46 +85,46 @@ cx_err privacy_export(sqlite3 *db, int64_t customer, int64_t now_ms, cx_buf *out
   static const col invitations[] = {{"survey_id", C_INT}, {"email", C_TEXT}, {"status", C_TEXT},
                                     {"skip_reason", C_TEXT}, {"sent_at", C_TIME}, {"reminded_at", C_TIME}};
   static const col optouts[] = {{"email", C_TEXT}, {"at", C_TIME}};
-  if (!rc) rc = part(db, out, "profiles", PROFILES "SELECT c.id, c.created_at, c.merged_into FROM customers c WHERE c.id IN m ORDER BY c.id",
+  if (!rc) rc = part(db, out, "profiles", PRIVACY_PROFILES "SELECT c.id, c.created_at, c.merged_into FROM customers c WHERE c.id IN m ORDER BY c.id",
                      customer, profiles, 3);
   if (!rc) rc = part(db, out, "identities",
-                     PROFILES "SELECT CASE type WHEN 1 THEN 'user_id' WHEN 2 THEN 'anonymous_id' ELSE 'email' END, value, created_at"
+                     PRIVACY_PROFILES "SELECT CASE type WHEN 1 THEN 'user_id' WHEN 2 THEN 'anonymous_id' ELSE 'email' END, value, created_at"
                               " FROM identities WHERE customer_id IN m ORDER BY type, value",
                      customer, identities, 3);
-  if (!rc) rc = part(db, out, "traits", PROFILES "SELECT key, value, ts FROM traits WHERE customer_id IN m ORDER BY key", customer,
+  if (!rc) rc = part(db, out, "traits", PRIVACY_PROFILES "SELECT key, value, ts FROM traits WHERE customer_id IN m ORDER BY key", customer,
                      traits, 3);
-  if (!rc) rc = part(db, out, "accounts", PROFILES "SELECT account_id, ts FROM memberships WHERE customer_id IN m ORDER BY account_id",
+  if (!rc) rc = part(db, out, "accounts", PRIVACY_PROFILES "SELECT account_id, ts FROM memberships WHERE customer_id IN m ORDER BY account_id",
                      customer, groups, 2);
-  if (!rc) rc = part(db, out, "merges", PROFILES "SELECT at, from_id, into_id, reason FROM merges WHERE from_id IN m OR into_id IN m ORDER BY id",
+  if (!rc) rc = part(db, out, "merges", PRIVACY_PROFILES "SELECT at, from_id, into_id, reason FROM merges WHERE from_id IN m OR into_id IN m ORDER BY id",
                      customer, merges, 4);
-  if (!rc) rc = part(db, out, "events", PROFILES "SELECT e.seq, b.body FROM events e JOIN event_bodies b ON b.seq = e.seq"
+  if (!rc) rc = part(db, out, "events", PRIVACY_PROFILES "SELECT e.seq, b.body FROM events e JOIN event_bodies b ON b.seq = e.seq"
                                                  " WHERE e.customer_id IN m ORDER BY e.ts, e.seq",
                      customer, events, 2);
   if (!rc) rc = part(db, out, "survey_responses",
-                     PROFILES "SELECT r.id, r.survey_id, s.name, r.submitted_at, r.complete, r.channel, r.touchpoint, r.unit,"
+                     PRIVACY_PROFILES "SELECT r.id, r.survey_id, s.name, r.submitted_at, r.complete, r.channel, r.touchpoint, r.unit,"
                               " r.agent, r.language, r.answers FROM responses r LEFT JOIN surveys s ON s.id = r.survey_id"
                               " WHERE r.customer_id IN m AND r.replaced_by IS NULL ORDER BY r.id",
                      customer, responses, 11);
   if (!rc) rc = part(db, out, "verbatims",
-                     PROFILES "SELECT response_id, question, text, score, phrases FROM verbatims WHERE customer_id IN m ORDER BY id",
+                     PRIVACY_PROFILES "SELECT response_id, question, text, score, phrases FROM verbatims WHERE customer_id IN m ORDER BY id",
                      customer, verbatims, 5);
   if (!rc) rc = part(db, out, "survey_invitations",
-                     PROFILES "SELECT survey_id, email, status, skip_reason, sent_at, reminded_at FROM invitations"
+                     PRIVACY_PROFILES "SELECT survey_id, email, status, skip_reason, sent_at, reminded_at FROM invitations"
                               " WHERE customer_id IN m ORDER BY id",
                      customer, invitations, 6);
   if (!rc) rc = part(db, out, "survey_optouts",
-                     PROFILES "SELECT email, created_at FROM survey_optouts WHERE email IN"
+                     PRIVACY_PROFILES "SELECT email, created_at FROM survey_optouts WHERE email IN"
                               " (SELECT value FROM identities WHERE type = 3 AND customer_id IN m)",
                      customer, optouts, 2);
-  if (!rc && table_exists(db, "cases")) {
+  if (!rc && privacy_table_exists(db, "cases")) {
     static const col cases[] = {{"id", C_INT}, {"status", C_TEXT}, {"title", C_TEXT}, {"opened_at", C_TIME},
                                 {"resolved_at", C_TIME}, {"closed_at", C_TIME}};
-    rc = part(db, out, "cases", PROFILES "SELECT id, status, title, opened_at, resolved_at, closed_at FROM cases"
+    rc = part(db, out, "cases", PRIVACY_PROFILES "SELECT id, status, title, opened_at, resolved_at, closed_at FROM cases"
                                          " WHERE customer_id IN m ORDER BY id",
               customer, cases, 6);
-    if (!rc && table_exists(db, "case_notes")) {
+    if (!rc && privacy_table_exists(db, "case_notes")) {
       static const col notes[] = {{"case_id", C_INT}, {"at", C_TIME}, {"text", C_TEXT}};
-      rc = part(db, out, "case_notes", PROFILES "SELECT n.case_id, n.at, n.body FROM case_notes n"
+      rc = part(db, out, "case_notes", PRIVACY_PROFILES "SELECT n.case_id, n.at, n.body FROM case_notes n"
                                                 " JOIN cases c ON c.id = n.case_id WHERE c.customer_id IN m ORDER BY n.id",
                 customer, notes, 3);
     }

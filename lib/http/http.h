@@ -7,6 +7,7 @@
 #include "../feedback/distribute.h"
 #include "../feedback/feedback.h"
 #include "../govern/govern.h"
+#include "../govern/targets.h"
 #include "../ingest/ingest.h"
 #include "../outbox/outbox.h"
 #include "../profile/profile.h"
@@ -23,6 +24,7 @@ typedef struct {
   outbox *ob; /* may be NULL: mail and webhooks stay queued */
   feedback_dist *dist; /* survey distribution (e-mail invitations) */
   govern *gv;          /* people, access and the audit */
+  gv_targets *targets; /* KPI owners and targets; may be NULL */
   const char *listen; /* "HOST:PORT"; port 0 picks a free one */
 } http_cfg;
 

@@ -358,9 +358,7 @@ static cx_err add_name(scope_set *x, const char *s, size_t *cap) {
   return CX_OK;
 }
 
-/* Resolves s's scope into x on db (a reader). CX_ENOTFOUND when the scope
- * value names nothing. */
-static cx_err scope_resolve(gv_targets *t, sqlite3 *db, const gv_target_spec *s, scope_set *x) {
+static cx_err scope_fill(gv_targets *t, sqlite3 *db, const gv_target_spec *s, scope_set *x) {
   memset(x, 0, sizeof *x);
   int64_t id = 0;
   if (s->scope != GV_SCOPE_COMPANY && s->scope != GV_SCOPE_TOUCHPOINT &&
@@ -441,6 +439,15 @@ static cx_err scope_resolve(gv_targets *t, sqlite3 *db, const gv_target_spec *s,
   default:
     return CX_ENOTFOUND;
   }
+}
+
+/* Resolves s's scope into x on db (a reader). CX_ENOTFOUND when the scope
+ * value names nothing. On an error x holds nothing; else free it with
+ * scope_free. */
+static cx_err scope_resolve(gv_targets *t, sqlite3 *db, const gv_target_spec *s, scope_set *x) {
+  cx_err rc = scope_fill(t, db, s, x);
+  if (rc) scope_free(x);
+  return rc;
 }
 
 /* The KPI of s with scope x at now: *value (NAN without answers) and *n. */

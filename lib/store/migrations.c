@@ -137,7 +137,7 @@ const char *const store_migrations[] = {
      * by the scheduler (changed_at: when status last changed).
      * kpi_target_history: each scheduler check, for the trend and the
      * transitions */
-    "CREATE TABLE kpi_targets(id INTEGER PRIMARY KEY, kpi TEXT NOT NULL, scope_type TEXT NOT NULL,"
+    "CREATE TABLE kpi_targets(id INTEGER PRIMARY KEY AUTOINCREMENT, kpi TEXT NOT NULL, scope_type TEXT NOT NULL,"
     "  scope_value TEXT, owner_id INTEGER NOT NULL, target REAL NOT NULL, direction TEXT NOT NULL,"
     "  period_days INTEGER NOT NULL, min_n INTEGER NOT NULL, alert TEXT NOT NULL, webhook_url TEXT,"
     "  status TEXT NOT NULL DEFAULT 'unknown', value REAL, n INTEGER NOT NULL DEFAULT 0, checked_at INTEGER,"

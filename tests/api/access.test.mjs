@@ -58,6 +58,8 @@ const NEED = {
   'GET /users': 'people', 'POST /users': 'admin', 'GET /users/{id}': 'people', 'PATCH /users/{id}': 'admin',
   'GET /tokens': 'none', 'POST /tokens': 'none', 'DELETE /tokens/{id}': 'none',
   'GET /audit': 'admin', 'GET /audit/verify': 'admin',
+  'GET /targets': 'read', 'POST /targets': 'program', 'GET /targets/{id}': 'read', 'PATCH /targets/{id}': 'program',
+  'DELETE /targets/{id}': 'program', 'GET /targets/{id}/history': 'read', 'GET /scorecard': 'read',
   // tested on their own below: signing in and out changes the caller
   'POST /auth/login': null, 'POST /auth/logout': null,
 };

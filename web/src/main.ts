@@ -21,6 +21,7 @@ import { verbatimsPage } from './pages/verbatims';
 import { themesPage } from './pages/themes';
 import { enpsPage } from './pages/enps';
 import { peoplePage } from './pages/people';
+import { scorecardPage } from './pages/scorecard';
 import { auditPage } from './pages/audit';
 import { pageHeader, emptyState } from './ui';
 import { parseHash, type PageContext } from './router';
@@ -52,6 +53,7 @@ const routes: { pattern: RegExp; keys: string[]; page: Page; nav: string }[] = [
   { pattern: /^\/verbatims$/, keys: [], page: verbatimsPage, nav: 'verbatims' },
   { pattern: /^\/themes$/, keys: [], page: themesPage, nav: 'themes' },
   { pattern: /^\/enps$/, keys: [], page: enpsPage, nav: 'enps' },
+  { pattern: /^\/scorecard$/, keys: [], page: scorecardPage, nav: 'scorecard' },
   { pattern: /^\/people$/, keys: [], page: peoplePage, nav: 'people' },
   { pattern: /^\/audit$/, keys: [], page: auditPage, nav: 'audit' },
 ];
@@ -72,8 +74,9 @@ const NAV = [
   { id: 'verbatims', href: '#/verbatims', label: 'Verbatims', icon: 'M7 7h4v4c0 3-2 5-4 6M15 7h4v4c0 3-2 5-4 6' },
   { id: 'themes', href: '#/themes', label: 'Themes', icon: 'M4 6h10M4 12h16M4 18h7' },
   { id: 'enps', href: '#/enps', label: 'eNPS × CX', icon: 'M4 4v16h16M7 13h2v2H7zM11 9h2v2h-2zM15 6h2v2h-2zM13 14h2v2h-2z' },
-  // Govern: who may do what, and the record of what they did
-  { id: 'people', href: '#/people', label: 'People', icon: 'M9 11a3 3 0 1 0 0-6 3 3 0 0 0 0 6zM3 20a6 6 0 0 1 12 0M17 11a3 3 0 1 0 0-6M21 20a6 6 0 0 0-4-5.6', group: 'Govern', perm: 'people' },
+  // Govern: the KPIs' owners and targets, who may do what, and the record of what they did
+  { id: 'scorecard', href: '#/scorecard', label: 'Scorecard', icon: 'M4 20V10M9 20V4M14 20v-8M19 20v-5M3 20h18M15 5l3 3 4-5', group: 'Govern', perm: 'read' },
+  { id: 'people', href: '#/people', label: 'People', icon: 'M9 11a3 3 0 1 0 0-6 3 3 0 0 0 0 6zM3 20a6 6 0 0 1 12 0M17 11a3 3 0 1 0 0-6M21 20a6 6 0 0 0-4-5.6', perm: 'people' },
   { id: 'audit', href: '#/audit', label: 'Audit log', icon: 'M6 3h9l4 4v14H6zM9 12h7M9 16h7M9 8h3', perm: 'admin' },
 ];
 // The permission a page needs (GET /api/v1/roles); 'read' unless it says.

@@ -165,7 +165,7 @@ cx_err gv_target_check(const cJSON *req, int partial, gv_target_spec *spec, anal
     s.target = v->valuedouble;
   }
   if (s.target < lo || s.target > hi)
-    return analytics_refuse(err, "invalid_field", "target", "A %s target must be from %g to %g.", kpi_names[s.kpi], lo, hi);
+    return analytics_refuse(err, "invalid_field", "target", "target must be from %g to %g for %s.", lo, hi, kpi_names[s.kpi]);
   int64_t w;
   if ((v = cJSON_GetObjectItemCaseSensitive(req, "period_days"))) {
     if (!whole_in(v, 1, GV_TARGET_MAX_PERIOD, &w))
@@ -865,7 +865,9 @@ typedef struct {
 static cx_err apply_tick(void *ctx, sqlite3 *db) {
   tick_ctx *x = ctx;
   sqlite3_stmt *sel, *upd;
-  if (sqlite3_prepare_v2(db, "SELECT status, updated_at FROM kpi_targets WHERE id = ?1", -1, &sel, NULL)) return CX_EDB;
+  if (sqlite3_prepare_v2(db, "SELECT status, updated_at, (SELECT max(at) FROM kpi_target_history WHERE target_id = ?1)"
+                             " FROM kpi_targets WHERE id = ?1", -1, &sel, NULL))
+    return CX_EDB;
   if (sqlite3_prepare_v2(db, "UPDATE kpi_targets SET status = ?1, value = ?2, n = ?3, checked_at = ?4,"
                              " changed_at = CASE WHEN status = ?1 THEN changed_at ELSE ?4 END WHERE id = ?5",
                          -1, &upd, NULL)) {
@@ -881,7 +883,8 @@ static cx_err apply_tick(void *ctx, sqlite3 *db) {
     /* changed or deleted since it was measured: the next tick sees it */
     int same = found && sqlite3_column_int64(sel, 1) == c->row.updated_at;
     int old = -1;
-    if (same) old = find_name(status_names, 3, (const char *)sqlite3_column_text(sel, 0));
+    int64_t last = 0;
+    if (same) old = find_name(status_names, 3, (const char *)sqlite3_column_text(sel, 0)), last = sqlite3_column_int64(sel, 2);
     sqlite3_reset(sel);
     if (!same) continue;
     sqlite3_bind_text(upd, 1, status_names[c->status], -1, SQLITE_STATIC);
@@ -892,7 +895,13 @@ static cx_err apply_tick(void *ctx, sqlite3 *db) {
     sqlite3_bind_int64(upd, 5, c->row.id);
     if (sqlite3_step(upd) != SQLITE_DONE) rc = CX_EDB;
     sqlite3_reset(upd);
-    if (!rc) rc = add_history(db, c->row.id, x->now, c->status, c->value, c->n);
+    /* the history: every change of status, and a point an hour otherwise;
+     * points past GV_TARGET_HISTORY_DAYS go */
+    if (!rc && (old != (int)c->status || x->now - last >= GV_TARGET_HISTORY_EVERY_MS)) {
+      rc = add_history(db, c->row.id, x->now, c->status, c->value, c->n);
+      store_param pp[2] = {{":id", 0, NULL, c->row.id}, {":before", 0, NULL, x->now - GV_TARGET_HISTORY_DAYS * DAY_MS}};
+      if (!rc) rc = store_step_named(db, "DELETE FROM kpi_target_history WHERE target_id = :id AND at < :before", pp, 2, NULL);
+    }
     /* the transition into off, seen once: the status above commits with the alert */
     if (rc || !x->alert || c->status != GV_STATUS_OFF || old == GV_STATUS_OFF) continue;
     int sent = 0;

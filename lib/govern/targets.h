@@ -6,7 +6,8 @@
  * the value meets the target, "off" when not, and "unknown" below min_n.
  *
  * The status is computed when asked (GET) and by a scheduler thread that
- * records each check in the history and, when a target goes from on or
+ * stores each check's status, records the history (every change of
+ * status, and a point an hour between) and, when a target goes from on or
  * unknown to off, alerts its owner by e-mail and/or a signed webhook
  * through lib/outbox. The new status and the alert are written in one
  * store job, so there is exactly one alert per transition, across a
@@ -34,6 +35,8 @@
 #define GV_TARGET_MAX_VALUE 200     /* bytes of a scope value */
 #define GV_TARGET_SERIES 12         /* points of a scorecard sparkline */
 #define GV_TARGET_HISTORY_MAX 1000  /* points per GET …/history */
+#define GV_TARGET_HISTORY_EVERY_MS (3600 * 1000LL) /* a history point an hour, and at each change */
+#define GV_TARGET_HISTORY_DAYS 400  /* points older than this are deleted */
 
 typedef enum {
   GV_KPI_NPS, GV_KPI_CSAT, GV_KPI_CES,

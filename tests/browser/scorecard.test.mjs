@@ -56,7 +56,7 @@ test('a CX lead sees the demo scorecard and adds a target', async () => {
   p.allow(/HTTP 400: .*\/api\/v1\/targets/);
   p.allow(/status of 400/);
   await page.getByRole('button', { name: 'Add target' }).click();
-  await page.getByText('A csat target must be from 0 to 100.').waitFor();
+  await page.getByText('target must be from 0 to 100 for csat.').waitFor();
   await page.getByLabel('Target', { exact: true }).fill('80');
   await page.getByRole('button', { name: 'Add target' }).click();
   await page.getByText(/^Added: CSAT of Care South/).waitFor();

@@ -52,7 +52,7 @@ IMPORT_GROUP = env_int("BENCH_IMPORT_GROUP", 5000)  # src/cmd_import.c IMPORT_BA
 REF_MIN_ROWS = env_int("BENCH_REF_MIN_ROWS", 200000 if QUICK else 500000)
 SCALE = os.environ.get("BENCH_SCALE", "") not in ("", "0")
 SCALE_FACTOR = env_float("BENCH_SCALE_FACTOR", 0.01 if QUICK else 1.0)
-ONLY = set(os.environ.get("BENCH_ONLY", "1 2 3 4 5 6 7 8 9").replace(",", " ").split())
+ONLY = set(os.environ.get("BENCH_ONLY", "1 2 3 4 5 6 7 8 9 10").replace(",", " ").split())
 DEMO_CUSTOMERS = env_int("BENCH_DEMO_CUSTOMERS", 5000 if QUICK else 50000)
 API_REPS = env_int("BENCH_API_REPS", 21)
 PROFILE = os.environ.get("BENCH_PROFILE", "") not in ("", "0")
@@ -1425,6 +1425,130 @@ def part_cases():
     results["parts"]["cases"] = r
     add_summary("cases opened per s (rule over responses)", r["cxm_cases_per_s"], r["ref_cases_per_s"],
                 r["cxm_cases_per_s"] / r["ref_cases_per_s"], ">= 10,000", r["cxm_cases_per_s"] >= 10000)
+# ---------------------------------------------------------------- 10. scorecard
+
+def part_scorecard():
+    """The KPI scorecard (GET /api/v1/scorecard: every target measured
+    now) on the demo company with 30 targets at every scope, beside plain
+    SQLite computing the same NPS, CSAT and CES figures over the responses
+    table of the same file (one query per feedback target, python
+    sqlite3); the feedback targets' values are checked equal."""
+    reps = env_int("BENCH_API_REPS", 21)
+    say(f"\n== 10. scorecard: cxm demo --customers {DEMO_CUSTOMERS:,}, 30 KPI targets (NPS, CSAT and CES at the company, "
+        f"units, touchpoints, surveys and a journey; the four rates at the company and a segment); GET /scorecard "
+        f"{reps} times; reference: the feedback targets' figures by plain SQL over the same file (python sqlite3)")
+    data = os.path.join(TMP, "scorecard")
+    shutil.rmtree(data, ignore_errors=True)
+    out = subprocess.run([CXM, "demo", "--data", data, "--customers", str(DEMO_CUSTOMERS), "--seed", "1"],
+                         capture_output=True, text=True, check=True)
+    creds = json.loads(out.stdout.strip().splitlines()[-1])
+    srv = Server(data, "scorecard")
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=600)
+        auth = {"Authorization": "Bearer " + creds["admin_token"], "Content-Type": "application/json"}
+
+        def call(method, path, body=None):
+            t = time.monotonic()
+            c.request(method, path, body=None if body is None else json.dumps(body), headers=auth)
+            r = c.getresponse()
+            raw = r.read()
+            if r.status >= 300:
+                raise RuntimeError(f"{method} {path}: {r.status} {raw[:300]!r}")
+            return json.loads(raw), (time.monotonic() - t) * 1000
+
+        units = {u["name"]: u["id"] for u in call("GET", "/api/v1/units")[0]["units"]}
+        owner = call("GET", "/api/v1/users")[0]["users"][0]["id"]
+        segs = call("GET", "/api/v1/segments")[0]["segments"]
+        maps = call("GET", "/api/v1/journey-maps")[0]["maps"]
+        want = [{"kpi": kpi, "target": 0.2} for kpi in ("activation_rate", "repeat_rate", "loyalty_rate", "churn_rate")]
+        want.append({"kpi": "churn_rate", "scope": "segment", "scope_value": segs[0]["id"], "target": 0.2})
+        for u in ("Customer care", "Care North", "Care South", "Care West"):
+            want.append({"kpi": "csat", "scope": "unit", "scope_value": units[u], "target": 80})
+        want.append({"kpi": "ces", "scope": "journey", "scope_value": maps[0]["id"], "target": 5})
+        for kpi in ("nps", "csat", "ces"):
+            lo = {"nps": 0, "csat": 50, "ces": 4}[kpi]
+            want.append({"kpi": kpi, "target": lo})
+            for sv in ("1", "2", "3"):
+                want.append({"kpi": kpi, "scope": "survey", "scope_value": sv, "target": lo})
+            for tp in ("Checkout", "Ticket solved"):
+                want.append({"kpi": kpi, "scope": "touchpoint", "scope_value": tp, "target": lo})
+        have = len(call("GET", "/api/v1/targets")[0]["targets"])
+        for w in want[: max(0, 30 - have)]:
+            call("POST", "/api/v1/targets", {"owner": owner, "min_n": 1, "alert": "none", **w})
+        card = call("GET", "/api/v1/scorecard")[0]["targets"]
+        ms = []
+        for _ in range(reps):
+            sc, t = call("GET", "/api/v1/scorecard")
+            ms.append(t)
+        card = sc["targets"]
+        cx_ms = med(ms)
+
+        # the reference: each feedback target's figure by SQL over responses
+        con = sqlite3.connect(f"file:{data}/cxm.db?mode=ro", uri=True)
+        parent = dict(con.execute("SELECT id, parent_id FROM units").fetchall())
+        names = dict(con.execute("SELECT id, name FROM units").fetchall())
+
+        def subtree(uid):
+            out = []
+            for u in names:
+                x = u
+                while x is not None and x != uid:
+                    x = parent.get(x)
+                if x == uid:
+                    out.append(names[u])
+            return out
+
+        def tps_of(map_id):
+            doc = json.loads(con.execute("SELECT v.doc FROM journey_maps m JOIN journey_map_versions v ON v.map_id = m.id"
+                                         " AND v.version = m.version WHERE m.id = ?", (map_id,)).fetchone()[0])
+            return [t["name"] for st in doc["stages"] for t in st.get("touchpoints", [])]
+
+        typ = {"nps": 0, "csat": 1, "ces": 2}
+        agg = {"nps": "100.0 * (sum(s >= 9) - sum(s <= 6)) / count(*)", "csat": "100.0 * sum(s >= 4) / count(*)",
+               "ces": "avg(s)"}
+
+        def sql_for(t):
+            now = int(time.time() * 1000)
+            where, args = ["r.replaced_by IS NULL", "r.submitted_at >= ?"], [now - t["period_days"] * 86400000]
+            if t["scope"] == "survey":
+                where.append("r.survey_id = ?"), args.append(int(t["scope_value"]))
+            else:
+                where.append("r.survey_id IN (SELECT id FROM surveys WHERE kind = 'customer')")
+            if t["scope"] in ("touchpoint", "journey"):
+                tps = [t["scope_value"]] if t["scope"] == "touchpoint" else tps_of(int(t["scope_value"]))
+                where.append(f"r.touchpoint IN ({','.join('?' * len(tps))})"), args.extend(tps)
+            if t["scope"] == "unit":
+                us = subtree(int(t["scope_value"]))
+                where.append(f"r.unit IN ({','.join('?' * len(us))})"), args.extend(us)
+            # scores: "T:qid:score;" per scored answer; the demo's surveys score one question each
+            q = (f"SELECT count(*), {agg[t['kpi']]} FROM (SELECT CAST(substr(x, instr(x, ':') + 1) AS INTEGER) AS s FROM"
+                 f" (SELECT substr(r.scores, 3, instr(r.scores, ';') - 3) AS x FROM responses r WHERE"
+                 f" substr(r.scores, 1, 1) = '{typ[t['kpi']]}' AND {' AND '.join(where)}))")
+            return q, args
+
+        fb = [t for t in card if t["kpi"] in typ]
+        ref_ms, equal = [], 0
+        for _ in range(max(3, reps // 3)):
+            t0 = time.monotonic()
+            got = [con.execute(*sql_for(t)).fetchone() for t in fb]
+            ref_ms.append((time.monotonic() - t0) * 1000)
+        for t, (n, v) in zip(fb, got):
+            if n == t["n"] and (v is None) == (t["value"] is None) and (v is None or abs(v - t["value"]) < 0.01 * max(1, abs(v))):
+                equal += 1
+            else:
+                say(f"  differs: {t['kpi']} {t['scope']} {t['scope_label']}: cxm {t['value']} n {t['n']}, SQL {v} n {n}")
+        con.close()
+        sql_ms = med(ref_ms)
+        say(f"  {len(card)} targets ({len(fb)} feedback, {len(card) - len(fb)} rates): GET /scorecard median {cx_ms:.1f} ms "
+            f"(p95 {sorted(ms)[int(len(ms) * 0.95) - 1]:.1f}); SQLite, the {len(fb)} feedback figures: {sql_ms:.1f} ms; "
+            f"{equal}/{len(fb)} equal")
+        results["parts"]["scorecard"] = {"targets": len(card), "feedback_targets": len(fb), "scorecard_ms": cx_ms,
+                                         "sqlite_feedback_ms": sql_ms, "equal": equal}
+        add_summary(f"scorecard, {len(card)} targets, {DEMO_CUSTOMERS:,} customers (ms)", cx_ms, sql_ms, cx_ms / sql_ms,
+                    "< 100 ms", cx_ms < 100)
+    finally:
+        srv.stop()
+        shutil.rmtree(data, ignore_errors=True)
 
 
 def main():
@@ -1452,6 +1576,7 @@ def main():
     parts.append(("7", part_text))
     parts.append(("8", part_feedback))
     parts.append(("9", part_cases))
+    parts.append(("10", part_scorecard))
     failed = []
     for key, fn in parts:
         if key not in ONLY:

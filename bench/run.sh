@@ -32,11 +32,14 @@
 #   8. survey responses posted in bulk (1M; 100k with BENCH_QUICK), then NPS
 #      by month by channel over them (bench/feedback.mjs) vs DuckDB and
 #      SQLite running the same aggregation over the same rows.
+#   9. the KPI scorecard (GET /api/v1/scorecard, 30 targets at every scope, all
+#      measured now) on the demo company vs plain SQLite computing the same
+#      NPS, CSAT and CES figures over the responses of the same file.
 #
 # Options (environment):
 #   BENCH_QUICK=1          short runs: 3 s per run, 200k-message import,
 #                          scale factor 0.01
-#   BENCH_ONLY="1 3"       parts to run (default: 1 2 3 5 7, and 4 and 6 with
+#   BENCH_ONLY="1 3"       parts to run (default: 1 2 3 5 7 8 9, and 4 and 6 with
 #                          BENCH_SCALE; BENCH_ONLY=6 runs part 6 alone)
 #   BENCH_DEMO_CUSTOMERS=50000  customers of the demo (part 5); BENCH_API_REPS
 #                          calls of each (21 in part 5, 11 in part 6)

@@ -16,6 +16,7 @@
 #include "../lib/journey/journey.h"
 #include "../lib/govern/maturity.h"
 #include "../lib/govern/govern.h"
+#include "../lib/govern/targets.h"
 #include "../lib/base/util.h"
 #include "../lib/base/time.h"
 #include "../lib/ingest/ingest.h"
@@ -668,6 +669,80 @@ static int demo_people(store *st, char *password, size_t cap, demo_org *org) {
   return 0;
 }
 
+/* The first column of sql with one text parameter, 0 without a row. */
+static int64_t demo_lookup(store *st, const char *sql, const char *text) {
+  sqlite3 *db = store_reader_get(st);
+  store_param p = {":v", 1, text, 0};
+  int64_t id = -1;
+  if (store_step_named(db, sql, &p, 1, &id)) id = -1;
+  store_reader_put(st, db);
+  return id > 0 ? id : 0;
+}
+
+/* The demo's KPI targets, each owned by a demo user, and their trend: a
+ * check a week for twelve weeks back, computed from the demo's answers
+ * and events (no alert for any of it). 0 on success; *n the targets. */
+static int demo_targets(store *st, profile *pr, feedback *fb, int64_t end, size_t *n) {
+  static const struct {
+    const char *owner, *kpi, *scope, *unit, *touchpoint, *direction;
+    double target;
+    int period_days, min_n; /* the teams answer less often: a quarter, fewer answers */
+  } targets[] = {
+      {"lead@northwind.example", "nps", "company", NULL, NULL, "higher", 30, 90, 30},
+      {"ana@northwind.example", "csat", "unit", "Care North", NULL, "higher", 85, 90, 15},
+      {"goran@northwind.example", "csat", "unit", "Care West", NULL, "higher", 80, 90, 15},
+      {"lead@northwind.example", "csat", "unit", "Customer care", NULL, "higher", 75, 90, 30},
+      /* the demo's CES question is agreement with "made it easy": higher is easier */
+      {"analyst@northwind.example", "ces", "touchpoint", NULL, "Checkout", "higher", 5.5, 30, 30},
+      {"lead@northwind.example", "churn_rate", "company", NULL, NULL, "lower", 0.1, 30, 30},
+  };
+  govern *gv = NULL;
+  gv_targets *t = NULL;
+  cx_err rc = gv_open(st, &gv);
+  gv_targets_cfg cfg = {.st = st, .pr = pr, .fb = fb, .gv = gv};
+  if (!rc) rc = gv_targets_open(&cfg, &t);
+  analytics_error err = {{0}, {0}, {0}};
+  cx_buf b;
+  cx_buf_init(&b, 1 << 20);
+  for (size_t i = 0; !rc && i < sizeof targets / sizeof targets[0]; i++) {
+    int64_t owner = demo_lookup(st, "SELECT id FROM users WHERE email = :v", targets[i].owner);
+    cJSON *req = cJSON_CreateObject();
+    if (!req) {
+      rc = CX_ENOMEM;
+      break;
+    }
+    char id[32];
+    snprintf(id, sizeof id, "%lld", (long long)owner);
+    cJSON_AddStringToObject(req, "kpi", targets[i].kpi);
+    cJSON_AddStringToObject(req, "scope", targets[i].scope);
+    cJSON_AddStringToObject(req, "owner", id);
+    cJSON_AddNumberToObject(req, "target", targets[i].target);
+    cJSON_AddStringToObject(req, "direction", targets[i].direction);
+    cJSON_AddNumberToObject(req, "period_days", targets[i].period_days);
+    cJSON_AddNumberToObject(req, "min_n", targets[i].min_n);
+    if (targets[i].unit) {
+      snprintf(id, sizeof id, "%lld", (long long)demo_lookup(st, "SELECT id FROM units WHERE name = :v", targets[i].unit));
+      cJSON_AddStringToObject(req, "scope_value", id);
+    }
+    if (targets[i].touchpoint) cJSON_AddStringToObject(req, "scope_value", targets[i].touchpoint);
+    cx_buf_reset(&b);
+    rc = gv_target_create(t, req, &b, NULL, &err);
+    cJSON_Delete(req);
+    if (!rc) gv_audit(gv, "cli:demo", "target.create", targets[i].kpi, NULL, NULL);
+    if (!rc) ++*n;
+  }
+  cx_buf_free(&b);
+  for (int k = 12; !rc && k >= 0; k--) rc = gv_targets_backfill(t, end - (int64_t)k * 7 * DAY);
+  gv_targets_close(t);
+  gv_close(gv);
+  if (rc) {
+    cli_error("the demo's KPI targets could not be created (%s%s%s).", cx_strerror(rc), rc == CX_EINVAL ? ": " : "",
+              rc == CX_EINVAL ? err.message : "");
+    return 1;
+  }
+  return 0;
+}
+
 int cmd_demo(const cli_opts *o) {
   int64_t end = cx_now_ms();
   if (o->end && cx_time_parse(o->end, strlen(o->end), &end)) {
@@ -741,6 +816,8 @@ int cmd_demo(const cli_opts *o) {
   if (!status && demo_people(st, password, sizeof password, &org)) status = 1;
   if (!status && demo_cases(st, pr, fb, g->voice, &org, cut, end, &responses, &cf)) status = 1;
   if (!status && demo_maturity(st)) status = 1;
+  size_t ntargets = 0;
+  if (!status && demo_targets(st, pr, fb, end, &ntargets)) status = 1;
   size_t nusers = org.nusers;
   if (!status) {
     /* the credentials of cxm init, and the demo's sign-in */
@@ -759,9 +836,9 @@ int cmd_demo(const cli_opts *o) {
     fprintf(stderr,
             "cxm: demo company ready in %s: %llu customers (%llu profiles merged into them), %llu events"
             " over 12 months, 5 segments, 2 journey maps, 4 surveys with %zu responses, 2 survey triggers, %zu users"
-            " in 5 units, %zu cases (%zu open, %zu breached) and 2 maturity assessments, in %.1f s\n",
+            " in 5 units, %zu cases (%zu open, %zu breached), %zu KPI targets and 2 maturity assessments, in %.1f s\n",
             o->data, (unsigned long long)ps.customers, (unsigned long long)ps.merged,
-            (unsigned long long)imported, responses, nusers, cf.cases, cf.open, cf.breached, secs);
+            (unsigned long long)imported, responses, nusers, cf.cases, cf.open, cf.breached, ntargets, secs);
   }
 out:
   store_writer_stop(st);

@@ -8,6 +8,7 @@
 #include "../lib/ingest/ingest.h"
 #include "../lib/cases/cases.h"
 #include "../lib/feedback/distribute.h"
+#include "../lib/govern/targets.h"
 #include "../lib/outbox/outbox.h"
 #include "../lib/profile/profile.h"
 #include <signal.h>
@@ -76,6 +77,14 @@ static int64_t cases_tick_ms(void) {
   return n > 0 ? n : 0;
 }
 
+/* CXM_TARGET_TICK_MS: how often the KPI targets are checked (tests use a
+ * short one); 0: its default (5 minutes). */
+static int64_t target_tick_ms(void) {
+  const char *v = getenv("CXM_TARGET_TICK_MS");
+  long long n = v ? strtoll(v, NULL, 10) : 0;
+  return n > 0 ? n : 0;
+}
+
 int cmd_serve(const cli_opts *o) {
   int64_t t0 = cx_mono_ns();
   /* signals are taken by sigwait below; every thread inherits the mask */
@@ -111,6 +120,7 @@ int cmd_serve(const cli_opts *o) {
   govern *gv = NULL;
   cases *cs = NULL;
   privacy_retention_thread *ret = NULL;
+  gv_targets *targets = NULL;
   if ((rc = ingest_open(st, &pr, &in)) ||
       (rc = feedback_open(st, pr, in, &fb)) ||
       (rc = ingest_start(in, queue_messages())) ||
@@ -143,8 +153,13 @@ int cmd_serve(const cli_opts *o) {
     cli_error("the case module could not be started (%s).", cx_strerror(rc));
     goto out;
   }
-  http_cfg cfg = {.st = st, .pr = pr, .in = in, .seg = seg, .fb = fb, .ob = ob, .dist = dist, .gv = gv, .cases = cs, .privacy = &priv_ctx,
-                  .listen = o->listen};
+  gv_targets_cfg tcfg = {.st = st, .pr = pr, .fb = fb, .seg = seg, .gv = gv, .ob = ob, .base_url = url};
+  if ((rc = gv_targets_open(&tcfg, &targets))) {
+    cli_error("the KPI targets could not be opened (%s).", cx_strerror(rc));
+    goto out;
+  }
+  http_cfg cfg = {.st = st, .pr = pr, .in = in, .seg = seg, .fb = fb, .ob = ob, .dist = dist, .gv = gv, .cases = cs,
+                  .privacy = &priv_ctx, .targets = targets, .listen = o->listen};
   if ((rc = http_start(&cfg, &h))) {
     if (rc == CX_EINVAL) cli_error("--listen must be HOST:PORT with an IPv4 address, not '%s'.", o->listen);
     else cli_error("cannot listen on %s (is the port in use?).", o->listen);
@@ -154,6 +169,7 @@ int cmd_serve(const cli_opts *o) {
     const char *colon = strrchr(o->listen, ':');
     snprintf(url, sizeof url, "http://%.*s:%d", colon ? (int)(colon - o->listen) : 0, o->listen, http_port(h));
     feedback_dist_set_default_url(dist, url);
+    gv_targets_set_base_url(targets, url);
   }
   if ((rc = feedback_dist_start(dist, survey_tick_ms()))) { /* after the writer (ingest_start) */
     cli_error("the survey scheduler could not be started (%s).", cx_strerror(rc));
@@ -167,6 +183,10 @@ int cmd_serve(const cli_opts *o) {
   priv_fb = fb;
   if ((rc = privacy_retention_start(st, &priv_ctx, retention_tick_ms(), &ret))) {
     cli_error("the retention thread could not be started (%s).", cx_strerror(rc));
+    goto out;
+  }
+  if ((rc = gv_targets_start(targets, target_tick_ms()))) {
+    cli_error("the KPI target scheduler could not be started (%s).", cx_strerror(rc));
     goto out;
   }
   profile_stats ps;
@@ -189,6 +209,8 @@ int cmd_serve(const cli_opts *o) {
   cs = NULL;
   privacy_retention_stop(ret); /* it writes through the store */
   ret = NULL;
+  gv_targets_close(targets); /* the same */
+  targets = NULL;
   outbox_stop(ob); /* before the writer stops: it records what it abandons */
   ob = NULL;
   if (store_failed(st)) {
@@ -200,6 +222,7 @@ out:
   feedback_dist_close(dist);
   cases_close(cs);
   privacy_retention_stop(ret);
+  gv_targets_close(targets);
   outbox_stop(ob);
   gv_close(gv); /* after the server, its only user */
   analytics_segments_close(seg); /* before the writer stops: it records sizes through it */

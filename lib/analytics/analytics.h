@@ -67,6 +67,20 @@ cx_err analytics_lifecycle(const analytics_ctx *c, const cJSON *req, cx_buf *out
  * "activation_window" (strings, from a query). */
 cx_err analytics_kpis(const analytics_ctx *c, const cJSON *req, cx_buf *out, analytics_error *err);
 
+/* The counts behind the four KPI rates over one window [from, to),
+ * against the window of the same length before it (KPI targets,
+ * lib/govern/targets.c): activation = activated / fresh, repeat = repeat
+ * / buyers, loyalty = loyal / buyers_prev, churn = churned / active_prev
+ * (each as analytics_kpis defines it, with the activation event = the
+ * purchase event and a 30-day activation window). members: NULL for
+ * every customer, else only these root ids (ascending; a segment).
+ * An unknown purchase_event (NULL: "Order Completed") counts nothing. */
+typedef struct {
+  uint64_t fresh, activated, buyers, repeat, buyers_prev, loyal, active_prev, churned, active;
+} analytics_kpi_counts;
+cx_err analytics_kpi_window(const analytics_ctx *c, int64_t from, int64_t to, const char *purchase_event,
+                            const int64_t *members, size_t nmembers, analytics_kpi_counts *out);
+
 /* A duration of the rules language ("30m", "12h", "7d") above 0 and at
  * most max_ms, into *out; CX_EINVAL otherwise. */
 cx_err analytics_parse_duration(const char *s, int64_t max_ms, int64_t *out);

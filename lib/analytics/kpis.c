@@ -6,6 +6,8 @@
 #include "analytics_int.h"
 #include "../base/mem.h"
 #include "../base/time.h"
+#include "../base/vec.h"
+#include <stdlib.h>
 #include <string.h>
 
 #define MAX_INTERVALS 100
@@ -24,6 +26,8 @@ typedef struct {
   size_t n;        /* intervals in the period */
   int64_t window;
   uint8_t *purchase, *activation; /* [kind] */
+  const int64_t *members;         /* NULL: every customer; else only these (ascending roots) */
+  size_t nmembers;
   counts *parts[ANALYTICS_THREADS];
 } kpis;
 
@@ -37,6 +41,7 @@ static void scan(void *arg, int which, int64_t lo, int64_t hi) {
     size_t n;
     const profile_point *tl = profile_points(q->c->pr, id, &n);
     if (!n || tl[0].ts >= q->bounds[N]) continue;
+    if (q->members && !bsearch(&id, q->members, q->nmembers, sizeof id, cx_i64_cmp)) continue;
     memset(active, 0, N);
     memset(bought, 0, N * sizeof *bought);
     uint64_t before = 0; /* orders before the interval before from */
@@ -176,6 +181,40 @@ cx_err analytics_kpis(const analytics_ctx *c, const cJSON *req, cx_buf *out, ana
   if (!rc) rc = cx_buf_puts(out, "],");
   if (!rc) rc = an_took(out, started);
   if (!rc) rc = cx_buf_puts(out, "}");
+  cx_free(m);
+  cx_free(q.purchase);
+  cx_free(q.activation);
+  for (size_t t = 0; t < ANALYTICS_THREADS; t++) cx_free(q.parts[t]);
+  return rc;
+}
+
+cx_err analytics_kpi_window(const analytics_ctx *c, int64_t from, int64_t to, const char *purchase_event,
+                            const int64_t *members, size_t nmembers, analytics_kpi_counts *out) {
+  memset(out, 0, sizeof *out);
+  if (to <= from) return CX_EINVAL;
+  int64_t b[3] = {from - (to - from), from, to};
+  kpis q = {.c = c, .window = 30 * 86400000LL, .bounds = b, .n = 1, .members = members, .nmembers = nmembers};
+  if (members && !nmembers) return CX_OK;
+  const char *purchase = purchase_event ? purchase_event : "Order Completed";
+  profile_read_begin(c->pr);
+  uint32_t nk = profile_kind_count(c->pr);
+  uint32_t *m = cx_calloc((size_t)nk + 1, sizeof *m);
+  q.purchase = cx_calloc((size_t)nk + 1, 1);
+  q.activation = cx_calloc((size_t)nk + 1, 1);
+  for (size_t t = 0; t < ANALYTICS_THREADS; t++) q.parts[t] = cx_calloc(1, sizeof(counts));
+  cx_err rc = m && q.purchase && q.activation ? CX_OK : CX_ENOMEM;
+  for (size_t t = 0; t < ANALYTICS_THREADS; t++)
+    if (!q.parts[t]) rc = CX_ENOMEM;
+  int known = !rc && an_mark_kinds(c->pr, purchase, m, 3); /* activation: the purchase */
+  for (uint32_t k = 0; !rc && known && k <= nk; k++) q.purchase[k] = m[k] & 1, q.activation[k] = (m[k] >> 1) & 1;
+  if (!rc && known) an_parallel(ANALYTICS_THREADS, profile_max_id(c->pr), scan, &q);
+  profile_read_end(c->pr);
+  for (size_t t = 0; !rc && known && t < ANALYTICS_THREADS; t++) {
+    const counts *p = q.parts[t];
+    out->active_prev += p->active_prev, out->churned += p->churned, out->buyers += p->buyers;
+    out->repeat += p->repeat, out->buyers_prev += p->buyers_prev, out->loyal += p->loyal;
+    out->fresh += p->fresh, out->activated += p->activated, out->active += p->active;
+  }
   cx_free(m);
   cx_free(q.purchase);
   cx_free(q.activation);

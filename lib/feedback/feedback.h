@@ -224,6 +224,17 @@ typedef struct {
   analytics_segments *seg; /* for by segment; borrowed */
   const char *interval;    /* NULL, "day", "week", "month", "quarter" */
   int64_t compare_from, compare_to; /* a second period to test against; 0, 0: none */
+  /* Filters, all borrowed and ANDed; NULL: no filter (an empty list that
+   * is not NULL matches nothing). The answers whose context touchpoint is
+   * one of touchpoints (journeys and touchpoints of KPI targets), whose
+   * context unit is one of units (a unit's subtree, by name), and whose
+   * customer's root is in customers (ascending root ids: a segment). */
+  const char *const *touchpoints;
+  size_t ntouchpoints;
+  const char *const *units;
+  size_t nunits;
+  const int64_t *customers;
+  size_t ncustomers;
 } feedback_query;
 cx_err feedback_metric(feedback *f, feedback_metric_kind kind, const feedback_query *q, cx_buf *out,
                        analytics_error *err);

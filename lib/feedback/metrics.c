@@ -296,6 +296,15 @@ static int by_id(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
+/* mask[k] = 1 for each key k of keys named in names[0..n) (the caller
+ * holds the index's lock); mask has FEEDBACK_MAX_KEYS + 1 entries. */
+static void key_mask(const fb_keys *keys, const char *const *names, size_t n, uint8_t *mask) {
+  memset(mask, 0, FEEDBACK_MAX_KEYS + 1);
+  for (size_t k = 1; k < keys->n && k <= FEEDBACK_MAX_KEYS; k++)
+    for (size_t i = 0; i < n && !mask[k]; i++)
+      if (names[i] && !strcmp(names[i], keys->s[k])) mask[k] = 1;
+}
+
 cx_err feedback_metric(feedback *f, feedback_metric_kind k, const feedback_query *q, cx_buf *out,
                        analytics_error *err) {
   int type = k == FEEDBACK_NPS ? Q_NPS : k == FEEDBACK_CSAT ? Q_CSAT : Q_CES;
@@ -351,8 +360,13 @@ cx_err feedback_metric(feedback *f, feedback_metric_kind k, const feedback_query
     }
   }
   /* roots of the customers: the profile before our lock, as the writer takes them */
-  if (by >= 6) profile_read_begin(f->pr);
+  int rd = by >= 6 || q->customers;
+  if (rd) profile_read_begin(f->pr);
   pthread_rwlock_rdlock(&f->lock);
+  /* the context filters as masks over the interned keys (0: none, never in) */
+  uint8_t tpmask[FEEDBACK_MAX_KEYS + 1], unitmask[FEEDBACK_MAX_KEYS + 1];
+  if (q->touchpoints) key_mask(&f->keys[K_TOUCHPOINT], q->touchpoints, q->ntouchpoints, tpmask);
+  if (q->units) key_mask(&f->keys[K_UNIT], q->units, q->nunits, unitmask);
   uint16_t qk = 0;
   int no_question = 0;
   if (q->question) {
@@ -384,7 +398,7 @@ cx_err feedback_metric(feedback *f, feedback_metric_kind k, const feedback_query
       pthread_rwlock_unlock(&f->lock);
     cx_free(emp);
     cust_groups_free(&cg);
-    if (by >= 6) profile_read_end(f->pr);
+    if (rd) profile_read_end(f->pr);
       return analytics_refuse(err, "invalid_parameter", "interval", "That makes more than %d intervals: take a longer interval or a shorter range.", MAX_BUCKETS);
     }
   }
@@ -402,7 +416,7 @@ cx_err feedback_metric(feedback *f, feedback_metric_kind k, const feedback_query
     pthread_rwlock_unlock(&f->lock);
     cx_free(emp);
     cust_groups_free(&cg);
-    if (by >= 6) profile_read_end(f->pr);
+    if (rd) profile_read_end(f->pr);
     return analytics_refuse(err, "invalid_parameter", "interval",
                             "by and interval together make %zu cells (at most %d): take a longer interval or a shorter range.", ncell, MAX_CELLS);
   }
@@ -413,7 +427,7 @@ cx_err feedback_metric(feedback *f, feedback_metric_kind k, const feedback_query
     pthread_rwlock_unlock(&f->lock);
     cx_free(emp);
     cust_groups_free(&cg);
-    if (by >= 6) profile_read_end(f->pr);
+    if (rd) profile_read_end(f->pr);
     cx_free(buck), cx_free(grp), cx_free(grid);
     return CX_ENOMEM;
   }
@@ -429,7 +443,7 @@ cx_err feedback_metric(feedback *f, feedback_metric_kind k, const feedback_query
       pthread_rwlock_unlock(&f->lock);
     cx_free(emp);
     cust_groups_free(&cg);
-    if (by >= 6) profile_read_end(f->pr);
+    if (rd) profile_read_end(f->pr);
       cx_free(buck), cx_free(grp), cx_free(grid);
       return CX_ENOMEM;
     }
@@ -442,6 +456,11 @@ cx_err feedback_metric(feedback *f, feedback_metric_kind k, const feedback_query
     const fb_hot *x = &hot[i];
     if (x->type != type || (want_survey && x->survey != want_survey) || (qk && cold[i].question != qk)) continue;
     if (emp && (x->survey >= nemp || emp[x->survey])) continue; /* nemp: ids past it came after the mask */
+    if ((q->touchpoints && !tpmask[cold[i].touchpoint]) || (q->units && !unitmask[cold[i].unit])) continue;
+    if (q->customers) {
+      int64_t root = profile_root_of(f->pr, cold[i].customer);
+      if (!q->ncustomers || !bsearch(&root, q->customers, q->ncustomers, sizeof root, by_id)) continue;
+    }
     if (cmp && x->ts >= q->compare_from && x->ts < q->compare_to) prev.h[x->score]++;
     if (x->ts < from || x->ts >= to) continue;
     total.h[x->score]++;
@@ -481,7 +500,7 @@ cx_err feedback_metric(feedback *f, feedback_metric_kind k, const feedback_query
       }
     }
   }
-  if (by >= 6) profile_read_end(f->pr);
+  if (rd) profile_read_end(f->pr);
   cx_err rc = cx_buf_puts(out, "{");
   if (!rc) rc = put_figure(out, k, &total);
   if (!rc && by > 0) {

@@ -111,7 +111,12 @@ static const route routes[] = {
     {"W", "sla-policies", GV_P_PROGRAM},
     {"W", "root-causes/**", GV_P_PROGRAM},
     {"W", "root-causes", GV_P_PROGRAM},
-    /* governance */
+    /* governance: KPI owners and targets (docs/targets.md) */
+    {"GET", "scorecard", GV_P_READ},
+    {"GET", "targets/**", GV_P_READ},
+    {"GET", "targets", GV_P_READ},
+    {"W", "targets/**", GV_P_PROGRAM},
+    {"W", "targets", GV_P_PROGRAM},
     {"GET", "maturity/**", GV_P_READ},
     {"W", "maturity/**", GV_P_PROGRAM},
 };

@@ -8,6 +8,7 @@
 #include "../feedback/distribute.h"
 #include "../feedback/feedback.h"
 #include "../govern/govern.h"
+#include "../govern/targets.h"
 #include "../ingest/ingest.h"
 #include "../outbox/outbox.h"
 #include "../profile/profile.h"
@@ -27,6 +28,7 @@ typedef struct {
   govern *gv;          /* people, access and the audit */
   const privacy_erase_ctx *privacy; /* how an erasure rebuilds derived state */
   cases *cases;        /* the closed loop */
+  gv_targets *targets; /* KPI owners and targets; may be NULL */
   const char *listen; /* "HOST:PORT"; port 0 picks a free one */
 } http_cfg;
 

@@ -187,6 +187,10 @@ int http_csrf_ok(struct MHD_Connection *c, const char *session);
  * handler did not record itself (the body, secrets removed, as after). */
 void http_audit_request(http_server *h, http_req *r, const gv_principal *p, const char *rest);
 
+/* targets.c: rest is "targets[/…]" or "scorecard" (the matrix passed). */
+enum MHD_Result http_targets(http_server *h, struct MHD_Connection *c, http_req *r, const char *rest,
+                             const gv_principal *p);
+
 /* people.c: POST /api/v1/auth/login (before any credential is checked) */
 enum MHD_Result http_login(http_server *h, struct MHD_Connection *c, http_req *r);
 /* people.c: me, auth/me, auth/logout, roles, units[/…], users[/…],

@@ -182,6 +182,24 @@ const char *const store_migrations[] = {
     "CREATE TABLE maturity_assessments(id INTEGER PRIMARY KEY, created_at INTEGER NOT NULL,"
     "  actor TEXT NOT NULL, answers TEXT NOT NULL, result TEXT NOT NULL, note TEXT);"
     "CREATE INDEX maturity_assessments_created ON maturity_assessments(created_at);",
+    /* 12: KPI owners and targets
+     * (lib/govern/targets.c, docs/targets.md). kpi nps|csat|ces|
+     * activation_rate|repeat_rate|loyalty_rate|churn_rate; scope_type
+     * company|unit|touchpoint|journey|segment|survey with scope_value the
+     * unit, map, segment or survey id or the touchpoint's name (NULL for
+     * company); direction higher|lower; alert email|webhook|both|none.
+     * status on|off|unknown with value, n and checked_at as last computed
+     * by the scheduler (changed_at: when status last changed).
+     * kpi_target_history: each scheduler check, for the trend and the
+     * transitions */
+    "CREATE TABLE kpi_targets(id INTEGER PRIMARY KEY AUTOINCREMENT, kpi TEXT NOT NULL, scope_type TEXT NOT NULL,"
+    "  scope_value TEXT, owner_id INTEGER NOT NULL, target REAL NOT NULL, direction TEXT NOT NULL,"
+    "  period_days INTEGER NOT NULL, min_n INTEGER NOT NULL, alert TEXT NOT NULL, webhook_url TEXT,"
+    "  status TEXT NOT NULL DEFAULT 'unknown', value REAL, n INTEGER NOT NULL DEFAULT 0, checked_at INTEGER,"
+    "  changed_at INTEGER, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
+    "CREATE INDEX kpi_targets_owner ON kpi_targets(owner_id);"
+    "CREATE TABLE kpi_target_history(target_id INTEGER NOT NULL, at INTEGER NOT NULL, status TEXT NOT NULL,"
+    "  value REAL, n INTEGER NOT NULL, PRIMARY KEY(target_id, at)) WITHOUT ROWID;",
 };
 
 const int store_migration_count = (int)(sizeof store_migrations / sizeof store_migrations[0]);

@@ -71,6 +71,8 @@ const NEED = {
   'GET /maturity/model': 'read', 'GET /maturity/evidence': 'read', 'GET /maturity/assessments': 'read',
   'POST /maturity/assessments': 'program', 'GET /maturity/assessments/{id}': 'read',
   'DELETE /maturity/assessments/{id}': 'program',
+  'GET /targets': 'read', 'POST /targets': 'program', 'GET /targets/{id}': 'read', 'PATCH /targets/{id}': 'program',
+  'DELETE /targets/{id}': 'program', 'GET /targets/{id}/history': 'read', 'GET /scorecard': 'read',
   // tested on their own below: signing in and out changes the caller
   'POST /auth/login': null, 'POST /auth/logout': null,
 };

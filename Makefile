@@ -17,11 +17,12 @@ LISTEN  ?= 127.0.0.1:8080
 .PHONY: all deps run test unit api browser fuzz fuzz-smoke bench clean web
 all: build/cxm
 
-# ---- lib/text (sentiment and themes): its lexicons, lib/text/data/*.txt,
+# ---- lib/text (sentiment and themes): its lexicons and VADER's ground truth
+# (which the naive Bayes half of the score learns from), lib/text/data/*.txt,
 # compiled into the binary as build/text_data.c (tools/bin2c.c); GEN_SRC is
 # on every link line that links $(LIB_SRC).
 TEXT_DATA := lib/text/data/vader_lexicon.txt lib/text/data/emoji_utf8_lexicon.txt \
-  lib/text/data/afinn_165.txt
+  lib/text/data/afinn_165.txt lib/text/data/gt_amazon_snippets.txt lib/text/data/gt_tweets.txt
 GEN_SRC := build/text_data.c
 build/bin2c: tools/bin2c.c
 	@mkdir -p build
@@ -29,7 +30,9 @@ build/bin2c: tools/bin2c.c
 build/text_data.c: build/bin2c $(TEXT_DATA)
 	./build/bin2c $@ text_vader_lexicon=lib/text/data/vader_lexicon.txt \
 	  text_emoji_lexicon=lib/text/data/emoji_utf8_lexicon.txt \
-	  text_afinn_lexicon=lib/text/data/afinn_165.txt
+	  text_afinn_lexicon=lib/text/data/afinn_165.txt \
+	  text_gt_amazon=lib/text/data/gt_amazon_snippets.txt \
+	  text_gt_tweets=lib/text/data/gt_tweets.txt
 # ---- end of lib/text
 
 # The dashboard (web/: TypeScript, Vite, ECharts) is built into web/dist and

@@ -1359,7 +1359,8 @@ def part_text():
                     f"{r['accuracy']:.4f}" if r else "—",
                     c["accuracy"] / r["accuracy"] if r else None, "≥ 0.80",
                     c["accuracy"] >= 0.80)
-    say("  Pearson r with the human ratings of vader/ground-truth")
+    say("  Pearson r with the human ratings of vader/ground-truth (cxm out of fold: its model "
+        "learns from these sentences, each is scored by a model trained on the other 4 of 5 folds)")
     for k in ("amazon_snippets", "tweets"):
         c = cxm["correlation"][k]
         r = ref["correlation"][k] if ref else None

@@ -403,7 +403,9 @@ static cx_err load_themes(text_model *m) {
   return CX_OK;
 }
 
-cx_err text_open(text_model **out) {
+cx_err text_open(text_model **out) { return text_open_fold(out, 0, 0); }
+
+cx_err text_open_fold(text_model **out, unsigned fold, unsigned folds) {
   text_model *m = cx_calloc(1, sizeof *m);
   if (!m) return CX_ENOMEM;
   cx_arena_init(&m->arena, MODEL_MAX_BYTES);
@@ -420,7 +422,8 @@ cx_err text_open(text_model **out) {
   m->theme_keys_mask = THEME_KEYS_CAP - 1;
   size_t count = 0;
   if ((rc = load_vader(m, &count)) || (rc = load_words(m, &count)) ||
-      (rc = load_afinn(m, &count)) || (rc = load_emoji(m)) || (rc = load_themes(m)))
+      (rc = load_afinn(m, &count)) || (rc = load_emoji(m)) || (rc = load_themes(m)) ||
+      (rc = text_bayes_train(m, fold, folds)))
     goto fail;
   *out = m;
   return CX_OK;

@@ -2,8 +2,9 @@
  * 2014, as in vaderSentiment 3.3) over VADER's lexicon, with cxm's
  * multi-word customer-service vocabulary matched first, AFINN-165 for the
  * words VADER's lexicon lacks, and "however", "although" and "though"
- * weighed like "but". The differences
- * from VADER are listed in docs/internals/text.md. */
+ * weighed like "but"; then the naive Bayes log-odds of bayes.c added to
+ * VADER's compound. The differences from VADER are listed in
+ * docs/internals/text.md. */
 #include <math.h>
 #include <string.h>
 #include "../base/mem.h"
@@ -265,10 +266,8 @@ static double punctuation_emphasis(const char *s, size_t n) {
   return amp;
 }
 
-cx_err text_sentiment_of(const text_model *m, const char *s, size_t n, text_sentiment *out) {
-  if (!m || !out || (!s && n)) return CX_EINVAL;
-  if (n > TEXT_MAX_INPUT) return CX_ETOOBIG;
-  if (n && !cx_utf8_valid(s, n)) return CX_EINVAL;
+/* VADER's sum of valences of s[0..n), emphasis included. */
+static cx_err lexicon_sum(const text_model *m, const char *s, size_t n, double *out) {
   tokens ts = {.t = NULL, .n = 0, .cap = STACK_TOKENS};
   ts.t = ts.stack;
   item stack_items[STACK_TOKENS], *it = stack_items;
@@ -297,15 +296,40 @@ cx_err text_sentiment_of(const text_model *m, const char *s, size_t n, text_sent
   }
   if (sum > 0) sum += punctuation_emphasis(s, n);
   else if (sum < 0) sum -= punctuation_emphasis(s, n);
-  double score = sum / sqrt(sum * sum + 15);
-  score = score < -1 ? -1 : score > 1 ? 1 : score;
-  score = round(score * 10000) / 10000;
-  out->score = score;
-  out->label = score >= TEXT_THRESHOLD ? TEXT_POSITIVE : score <= -TEXT_THRESHOLD ? TEXT_NEGATIVE
-                                                                                 : TEXT_NEUTRAL;
+  *out = sum;
   rc = CX_OK;
 done:
   if (it != stack_items) cx_free(it);
   if (ts.t != ts.stack) cx_free(ts.t);
   return rc;
+}
+
+cx_err text_sentiment_parts(const text_model *m, const char *s, size_t n, text_parts *out) {
+  if (!m || !out || (!s && n)) return CX_EINVAL;
+  if (n > TEXT_MAX_INPUT) return CX_ETOOBIG;
+  if (n && !cx_utf8_valid(s, n)) return CX_EINVAL;
+  text_parts p;
+  cx_err rc = lexicon_sum(m, s, n, &p.sum);
+  if (!rc) rc = text_bayes_of(m, s, n, &p.bayes);
+  if (rc) return rc;
+  p.compound = p.sum / sqrt(p.sum * p.sum + 15);
+  *out = p;
+  return CX_OK;
+}
+
+double text_combine(const text_parts *p) {
+  double z = p->compound + TEXT_BAYES_WEIGHT * p->bayes;
+  double score = z / sqrt(z * z + TEXT_COMBINED_ALPHA);
+  return score < -1 ? -1 : score > 1 ? 1 : score;
+}
+
+cx_err text_sentiment_of(const text_model *m, const char *s, size_t n, text_sentiment *out) {
+  text_parts p;
+  cx_err rc = text_sentiment_parts(m, s, n, &p);
+  if (rc) return rc;
+  double score = round(text_combine(&p) * 10000) / 10000;
+  out->score = score;
+  out->label = score >= TEXT_THRESHOLD ? TEXT_POSITIVE : score <= -TEXT_THRESHOLD ? TEXT_NEGATIVE
+                                                                                 : TEXT_NEUTRAL;
+  return CX_OK;
 }

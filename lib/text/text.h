@@ -1,12 +1,13 @@
 /* text.h - sentiment and themes of verbatims (issue 5, "Listen").
  *
- * A text_model holds the built-in lexicons (VADER's word and emoji lexicons,
- * compiled into the binary, plus cxm's customer-service vocabulary), the
- * stop words and the theme catalogue. It is built once by text_open and is
- * read-only afterwards: any number of threads may share one model and call
- * every function below at the same time. Stemming uses one libstemmer
- * stemmer per thread, created on the thread's first call and deleted when
- * the thread exits.
+ * A text_model holds the built-in lexicons (VADER's word and emoji lexicons
+ * and AFINN-165, compiled into the binary, plus cxm's customer-service
+ * vocabulary), a naive Bayes table learnt in text_open from VADER's ground
+ * truth (also compiled in), the stop words and the theme catalogue. It is
+ * built once by text_open (~12 ms, 4 MB) and is read-only afterwards: any
+ * number of threads may share one model and call every function below at
+ * the same time. Stemming uses one libstemmer stemmer per thread, created
+ * on the thread's first call and deleted when the thread exits.
  *
  * Input is a UTF-8 slice s[0..n) of at most TEXT_MAX_INPUT bytes; it need
  * not be NUL-terminated and is never kept. docs/sentiment-and-themes.md is
@@ -35,15 +36,18 @@ void text_close(text_model *m); /* NULL is fine */
 enum { TEXT_NEGATIVE = -1, TEXT_NEUTRAL = 0, TEXT_POSITIVE = 1 };
 #define TEXT_THRESHOLD 0.05 /* label: positive at score >= 0.05, negative at <= -0.05 */
 
+/* The score: z = c + 0.05 b, mapped to z / sqrt(z^2 + 1) and rounded to 4
+ * decimals, where c is VADER's "compound" (its rules over the lexicons, in
+ * [-1, 1]) and b the naive Bayes log-odds of the text (docs/internals/text.md). */
 typedef struct {
-  double score; /* in [-1, 1]: VADER's "compound", rounded to 4 decimals */
+  double score; /* in [-1, 1] */
   int label;    /* TEXT_NEGATIVE, TEXT_NEUTRAL or TEXT_POSITIVE, from score */
 } text_sentiment;
 
 /* The sentiment of s[0..n). CX_EINVAL when s is not valid UTF-8 (or s is
  * NULL with n > 0), CX_ETOOBIG past TEXT_MAX_INPUT, CX_ENOMEM; *out is
- * written only on success. Empty text (or text without any sentiment word)
- * scores 0, neutral. */
+ * written only on success. Empty text, text without a letter, and text of
+ * words neither the lexicons nor the model know, score 0, neutral. */
 cx_err text_sentiment_of(const text_model *m, const char *s, size_t n, text_sentiment *out);
 
 /* ---- themes ---- */

@@ -5,20 +5,17 @@
 #include <pthread.h>
 #include <sqlite3.h>
 #include "../rules/rules.h"
+#include "../base/ticker.h"
 
 struct cases {
   store *st;
   profile *pr; /* may be NULL */
   outbox *ob;  /* may be NULL */
-  pthread_mutex_t mu; /* stop */
-  pthread_cond_t cv;
-  int started, stop;
-  int64_t tick_ms;
+  cx_ticker *ticker; /* the scheduler, once started */
   int64_t clock_ms; /* cases_set_clock: 0, the clock */
   cases_invite_fn invite; /* cases_set_follow_up */
   cx_err (*invite_ready)(void *ctx);
   void *invite_ctx;
-  pthread_t thread;
 };
 
 /* The time an action is dated: the replay clock when set, else now. */

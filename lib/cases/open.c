@@ -15,21 +15,7 @@
 
 /* ---- the store job ---- */
 
-typedef struct {
-  store_job job;
-  cx_err (*fn)(void *ctx, sqlite3 *db);
-  void *ctx;
-} fn_job;
-
-static cx_err apply_fn(store_job *job, sqlite3 *db) {
-  fn_job *j = (fn_job *)job;
-  return j->fn(j->ctx, db);
-}
-
-cx_err cs_run(cases *c, cx_err (*fn)(void *, sqlite3 *), void *ctx) {
-  fn_job j = {.job = {.apply = apply_fn, .weight = 1}, .fn = fn, .ctx = ctx};
-  return store_run(c->st, &j.job);
-}
+cx_err cs_run(cases *c, cx_err (*fn)(void *, sqlite3 *), void *ctx) { return store_run_fn(c->st, fn, ctx, 1); }
 
 /* ---- what a rule reads of a response ---- */
 
@@ -524,34 +510,16 @@ cx_err cases_tick(cases *c, int64_t now_ms, int *opened) {
 
 /* ---- life ---- */
 
-static void *scheduler(void *arg) {
-  cases *c = arg;
-  pthread_mutex_lock(&c->mu);
-  while (!c->stop) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t ns = ts.tv_nsec + (c->tick_ms % 1000) * 1000000;
-    ts.tv_sec += c->tick_ms / 1000 + ns / 1000000000;
-    ts.tv_nsec = ns % 1000000000;
-    while (!c->stop && pthread_cond_timedwait(&c->cv, &c->mu, &ts) != ETIMEDOUT) {
-    }
-    if (c->stop) break;
-    pthread_mutex_unlock(&c->mu);
-    int opened = 0;
-    cx_err rc = cases_tick(c, 0, &opened);
-    if (rc && rc != CX_ESTOPPED) cx_log("error", "cases_scheduler_failed", "error", cx_strerror(rc), NULL);
-    pthread_mutex_lock(&c->mu);
-  }
-  pthread_mutex_unlock(&c->mu);
-  return NULL;
+static void scheduled(void *arg) {
+  int opened = 0;
+  cx_err rc = cases_tick(arg, 0, &opened);
+  if (rc && rc != CX_ESTOPPED) cx_log("error", "cases_scheduler_failed", "error", cx_strerror(rc), NULL);
 }
 
 cx_err cases_open(store *st, profile *pr, outbox *ob, cases **out) {
   cases *c = cx_calloc(1, sizeof *c);
   if (!c) return CX_ENOMEM;
   c->st = st, c->pr = pr, c->ob = ob;
-  pthread_mutex_init(&c->mu, NULL);
-  pthread_cond_init(&c->cv, NULL);
   *out = c;
   return CX_OK;
 }
@@ -565,22 +533,11 @@ void cases_set_follow_up(cases *c, cases_invite_fn invite, cx_err (*ready)(void 
 void cases_set_clock(cases *c, int64_t at_ms) { c->clock_ms = at_ms > 0 ? at_ms : 0; }
 
 cx_err cases_start(cases *c, int64_t tick_ms) {
-  c->tick_ms = tick_ms > 0 ? tick_ms : 10000;
-  if (pthread_create(&c->thread, NULL, scheduler, c)) return CX_ENOMEM;
-  c->started = 1;
-  return CX_OK;
+  return cx_ticker_start(tick_ms > 0 ? tick_ms : 10000, scheduled, c, &c->ticker);
 }
 
 void cases_close(cases *c) {
   if (!c) return;
-  if (c->started) {
-    pthread_mutex_lock(&c->mu);
-    c->stop = 1;
-    pthread_cond_signal(&c->cv);
-    pthread_mutex_unlock(&c->mu);
-    pthread_join(c->thread, NULL);
-  }
-  pthread_cond_destroy(&c->cv);
-  pthread_mutex_destroy(&c->mu);
+  cx_ticker_stop(c->ticker);
   cx_free(c);
 }

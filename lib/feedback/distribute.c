@@ -13,6 +13,7 @@
 #include "feedback_int.h"
 #include "../base/log.h"
 #include "../base/mem.h"
+#include "../base/ticker.h"
 #include "../base/time.h"
 #include "../base/util.h"
 #include <errno.h>
@@ -41,31 +42,15 @@ struct feedback_dist {
   analytics_segments *seg;
   feedback *fb;
   outbox *ob;
-  pthread_mutex_t mu; /* default_url, stop */
-  pthread_cond_t cv;
+  pthread_mutex_t mu; /* default_url */
   char default_url[DIST_MAX_URL + 1];
-  int started, stop;
-  int64_t tick_ms;
-  pthread_t thread;
+  cx_ticker *ticker; /* the scheduler, once started */
 };
 
 /* ---- small helpers ---- */
 
-/* A generic store job: fn(ctx, db) on the writer thread. */
-typedef struct {
-  store_job job;
-  cx_err (*fn)(void *ctx, sqlite3 *db);
-  void *ctx;
-} fn_job;
-
-static cx_err apply_fn(store_job *job, sqlite3 *db) {
-  fn_job *j = (fn_job *)job;
-  return j->fn(j->ctx, db);
-}
-
 static cx_err run_job(feedback_dist *d, cx_err (*fn)(void *, sqlite3 *), void *ctx, size_t weight) {
-  fn_job j = {.job = {.apply = apply_fn, .weight = weight ? weight : 1}, .fn = fn, .ctx = ctx};
-  return store_run(d->st, &j.job);
+  return store_run_fn(d->st, fn, ctx, weight);
 }
 
 /* "30d", "12h", "15m", "90s", "2w": a positive span of at most a year. */
@@ -1400,25 +1385,9 @@ cx_err feedback_dist_tick(feedback_dist *d) {
   return rc;
 }
 
-static void *scheduler(void *arg) {
-  feedback_dist *d = arg;
-  pthread_mutex_lock(&d->mu);
-  while (!d->stop) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t ns = ts.tv_nsec + (d->tick_ms % 1000) * 1000000;
-    ts.tv_sec += d->tick_ms / 1000 + ns / 1000000000;
-    ts.tv_nsec = ns % 1000000000;
-    while (!d->stop && pthread_cond_timedwait(&d->cv, &d->mu, &ts) != ETIMEDOUT) {
-    }
-    if (d->stop) break;
-    pthread_mutex_unlock(&d->mu);
-    cx_err rc = feedback_dist_tick(d);
-    if (rc && rc != CX_ESTOPPED) cx_log("error", "survey_scheduler_failed", "error", cx_strerror(rc), NULL);
-    pthread_mutex_lock(&d->mu);
-  }
-  pthread_mutex_unlock(&d->mu);
-  return NULL;
+static void scheduled(void *arg) {
+  cx_err rc = feedback_dist_tick(arg);
+  if (rc && rc != CX_ESTOPPED) cx_log("error", "survey_scheduler_failed", "error", cx_strerror(rc), NULL);
 }
 
 /* ---- unsubscribe ---- */
@@ -1483,7 +1452,6 @@ cx_err feedback_dist_open(store *st, profile *pr, analytics_segments *seg, feedb
   if (!d) return CX_ENOMEM;
   d->st = st, d->pr = pr, d->seg = seg, d->fb = fb, d->ob = ob;
   pthread_mutex_init(&d->mu, NULL);
-  pthread_cond_init(&d->cv, NULL);
   snprintf(d->default_url, sizeof d->default_url, "%s", default_url ? default_url : "http://127.0.0.1:8080");
   *out = d;
   return CX_OK;
@@ -1496,22 +1464,12 @@ void feedback_dist_set_default_url(feedback_dist *d, const char *url) {
 }
 
 cx_err feedback_dist_start(feedback_dist *d, int64_t tick_ms) {
-  d->tick_ms = tick_ms > 0 ? tick_ms : 30000;
-  if (pthread_create(&d->thread, NULL, scheduler, d)) return CX_ENOMEM;
-  d->started = 1;
-  return CX_OK;
+  return cx_ticker_start(tick_ms > 0 ? tick_ms : 30000, scheduled, d, &d->ticker);
 }
 
 void feedback_dist_close(feedback_dist *d) {
   if (!d) return;
-  if (d->started) {
-    pthread_mutex_lock(&d->mu);
-    d->stop = 1;
-    pthread_cond_signal(&d->cv);
-    pthread_mutex_unlock(&d->mu);
-    pthread_join(d->thread, NULL);
-  }
-  pthread_cond_destroy(&d->cv);
+  cx_ticker_stop(d->ticker);
   pthread_mutex_destroy(&d->mu);
   cx_free(d);
 }

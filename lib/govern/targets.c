@@ -11,6 +11,7 @@
 #include "targets.h"
 #include "../base/log.h"
 #include "../base/mem.h"
+#include "../base/ticker.h"
 #include "../base/time.h"
 #include "../base/util.h"
 #include <errno.h>
@@ -201,28 +202,13 @@ cx_err gv_target_check(const cJSON *req, int partial, gv_target_spec *spec, anal
 
 struct gv_targets {
   gv_targets_cfg cfg;
-  pthread_mutex_t mu; /* base_url, stop */
-  pthread_cond_t cv;
+  pthread_mutex_t mu; /* base_url */
   char base_url[OUTBOX_MAX_URL + 1];
-  int started, stop;
-  int64_t tick_ms;
-  pthread_t thread;
+  cx_ticker *ticker; /* the scheduler, once started */
 };
 
-typedef struct {
-  store_job job;
-  cx_err (*fn)(void *ctx, sqlite3 *db);
-  void *ctx;
-} fn_job;
-
-static cx_err apply_fn(store_job *job, sqlite3 *db) {
-  fn_job *j = (fn_job *)job;
-  return j->fn(j->ctx, db);
-}
-
 static cx_err run_job(gv_targets *t, cx_err (*fn)(void *, sqlite3 *), void *ctx) {
-  fn_job j = {.job = {.apply = apply_fn, .weight = 1}, .fn = fn, .ctx = ctx};
-  return store_run(t->cfg.st, &j.job);
+  return store_run_fn(t->cfg.st, fn, ctx, 1);
 }
 
 /* A stored target. */
@@ -1014,25 +1000,9 @@ cx_err gv_targets_tick(gv_targets *t, size_t *alerts) { return tick_at(t, cx_now
 
 cx_err gv_targets_backfill(gv_targets *t, int64_t at) { return tick_at(t, at, at + 1, 0, NULL); }
 
-static void *scheduler(void *arg) {
-  gv_targets *t = arg;
-  pthread_mutex_lock(&t->mu);
-  while (!t->stop) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t ns = ts.tv_nsec + (t->tick_ms % 1000) * 1000000;
-    ts.tv_sec += t->tick_ms / 1000 + ns / 1000000000;
-    ts.tv_nsec = ns % 1000000000;
-    while (!t->stop && pthread_cond_timedwait(&t->cv, &t->mu, &ts) != ETIMEDOUT) {
-    }
-    if (t->stop) break;
-    pthread_mutex_unlock(&t->mu);
-    cx_err rc = gv_targets_tick(t, NULL);
-    if (rc && rc != CX_ESTOPPED) cx_log("error", "target_scheduler_failed", "error", cx_strerror(rc), NULL);
-    pthread_mutex_lock(&t->mu);
-  }
-  pthread_mutex_unlock(&t->mu);
-  return NULL;
+static void scheduled(void *arg) {
+  cx_err rc = gv_targets_tick(arg, NULL);
+  if (rc && rc != CX_ESTOPPED) cx_log("error", "target_scheduler_failed", "error", cx_strerror(rc), NULL);
 }
 
 cx_err gv_targets_open(const gv_targets_cfg *cfg, gv_targets **out) {
@@ -1041,7 +1011,6 @@ cx_err gv_targets_open(const gv_targets_cfg *cfg, gv_targets **out) {
   t->cfg = *cfg;
   t->cfg.base_url = NULL;
   pthread_mutex_init(&t->mu, NULL);
-  pthread_cond_init(&t->cv, NULL);
   snprintf(t->base_url, sizeof t->base_url, "%s", cfg->base_url ? cfg->base_url : "http://127.0.0.1:8080");
   *out = t;
   return CX_OK;
@@ -1054,22 +1023,12 @@ void gv_targets_set_base_url(gv_targets *t, const char *url) {
 }
 
 cx_err gv_targets_start(gv_targets *t, int64_t tick_ms) {
-  t->tick_ms = tick_ms > 0 ? tick_ms : DEFAULT_TICK_MS;
-  if (pthread_create(&t->thread, NULL, scheduler, t)) return CX_ENOMEM;
-  t->started = 1;
-  return CX_OK;
+  return cx_ticker_start(tick_ms > 0 ? tick_ms : DEFAULT_TICK_MS, scheduled, t, &t->ticker);
 }
 
 void gv_targets_close(gv_targets *t) {
   if (!t) return;
-  if (t->started) {
-    pthread_mutex_lock(&t->mu);
-    t->stop = 1;
-    pthread_cond_signal(&t->cv);
-    pthread_mutex_unlock(&t->mu);
-    pthread_join(t->thread, NULL);
-  }
-  pthread_cond_destroy(&t->cv);
+  cx_ticker_stop(t->ticker);
   pthread_mutex_destroy(&t->mu);
   cx_free(t);
 }

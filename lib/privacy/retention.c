@@ -9,8 +9,8 @@
 #include "privacy.h"
 #include "../base/log.h"
 #include "../base/mem.h"
+#include "../base/ticker.h"
 #include "../base/time.h"
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,48 +135,27 @@ cx_err privacy_retention_run(store *st, int64_t now, const privacy_erase_ctx *ct
 struct privacy_retention_thread {
   store *st;
   const privacy_erase_ctx *ctx;
-  int64_t tick_ms;
-  pthread_t thread;
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-  int stop;
+  cx_ticker *ticker;
 };
 
-static void *ret_main(void *arg) {
+static void scheduled(void *arg) {
   privacy_retention_thread *t = arg;
-  pthread_mutex_lock(&t->mu);
-  while (!t->stop) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t ns = ts.tv_nsec + (t->tick_ms % 1000) * 1000000;
-    ts.tv_sec += t->tick_ms / 1000 + ns / 1000000000;
-    ts.tv_nsec = ns % 1000000000;
-    pthread_cond_timedwait(&t->cv, &t->mu, &ts);
-    if (t->stop) break;
-    pthread_mutex_unlock(&t->mu);
-    privacy_retention r;
-    privacy_retention_get(t->st, &r);
-    int64_t now = cx_now_ms(), deleted;
-    if (r.events_days && now - r.last_run_at >= PRIVACY_RETENTION_EVERY_MS &&
-        privacy_retention_run(t->st, now, t->ctx, &deleted))
-      cx_log("error", "retention_failed", NULL);
-    pthread_mutex_lock(&t->mu);
-  }
-  pthread_mutex_unlock(&t->mu);
-  return NULL;
+  privacy_retention r;
+  privacy_retention_get(t->st, &r);
+  int64_t now = cx_now_ms(), deleted;
+  if (r.events_days && now - r.last_run_at >= PRIVACY_RETENTION_EVERY_MS &&
+      privacy_retention_run(t->st, now, t->ctx, &deleted))
+    cx_log("error", "retention_failed", NULL);
 }
 
 cx_err privacy_retention_start(store *st, const privacy_erase_ctx *ctx, int64_t tick_ms, privacy_retention_thread **out) {
   privacy_retention_thread *t = cx_calloc(1, sizeof *t);
   if (!t) return CX_ENOMEM;
-  t->st = st, t->ctx = ctx, t->tick_ms = tick_ms > 0 ? tick_ms : 3600000;
-  pthread_mutex_init(&t->mu, NULL);
-  pthread_cond_init(&t->cv, NULL);
-  if (pthread_create(&t->thread, NULL, ret_main, t)) {
-    pthread_mutex_destroy(&t->mu);
-    pthread_cond_destroy(&t->cv);
+  t->st = st, t->ctx = ctx;
+  cx_err rc = cx_ticker_start(tick_ms > 0 ? tick_ms : 3600000, scheduled, t, &t->ticker);
+  if (rc) {
     cx_free(t);
-    return CX_ENOMEM;
+    return rc;
   }
   *out = t;
   return CX_OK;
@@ -184,12 +163,6 @@ cx_err privacy_retention_start(store *st, const privacy_erase_ctx *ctx, int64_t 
 
 void privacy_retention_stop(privacy_retention_thread *t) {
   if (!t) return;
-  pthread_mutex_lock(&t->mu);
-  t->stop = 1;
-  pthread_cond_signal(&t->cv);
-  pthread_mutex_unlock(&t->mu);
-  pthread_join(t->thread, NULL);
-  pthread_mutex_destroy(&t->mu);
-  pthread_cond_destroy(&t->cv);
+  cx_ticker_stop(t->ticker);
   cx_free(t);
 }

@@ -87,6 +87,9 @@ cx_err store_submit(store *s, store_job *job);
 cx_err store_wait(store *s, store_job *job);
 /* submit + wait. */
 cx_err store_run(store *s, store_job *job);
+/* store_run of a job that calls fn(ctx, db) on the writer thread, inside
+ * the group's transaction; weight 0 counts as 1. */
+cx_err store_run_fn(store *s, cx_err (*fn)(void *ctx, sqlite3 *db), void *ctx, size_t weight);
 /* CX_OK, or why the store stopped taking writes: a WAL fdatasync failed
  * (CX_EIO: what was written may not be on disk, and Linux may have dropped
  * the pages), or derived state could not be rebuilt after a rollback. Like

@@ -296,6 +296,22 @@ cx_err store_run(store *s, store_job *job) {
   return rc ? rc : store_wait(s, job);
 }
 
+typedef struct {
+  store_job job;
+  cx_err (*fn)(void *ctx, sqlite3 *db);
+  void *ctx;
+} fn_job;
+
+static cx_err apply_fn(store_job *job, sqlite3 *db) {
+  fn_job *j = (fn_job *)job;
+  return j->fn(j->ctx, db);
+}
+
+cx_err store_run_fn(store *s, cx_err (*fn)(void *ctx, sqlite3 *db), void *ctx, size_t weight) {
+  fn_job j = {.job = {.apply = apply_fn, .weight = weight ? weight : 1}, .fn = fn, .ctx = ctx};
+  return store_run(s, &j.job);
+}
+
 void store_writer_stop(store *s) {
   pthread_mutex_lock(&s->mu);
   if (!s->running) {

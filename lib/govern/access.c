@@ -171,10 +171,13 @@ gv_perm gv_route_permission(const char *method, const char *rest) {
   return GV_P_ADMIN; /* a route the matrix does not name: the least privilege */
 }
 
-int gv_route_mutates(const char *method, const char *rest) {
+int gv_mutates(const char *method, gv_perm need) {
   if (!strcmp(method, "GET") || !strcmp(method, "HEAD") || !strcmp(method, "OPTIONS")) return 0;
-  if (!strcmp(method, "POST") && gv_route_permission(method, rest) == GV_P_READ) return 0; /* a query */
-  return 1;
+  return strcmp(method, "POST") || need != GV_P_READ; /* a POSTed read is a query */
+}
+
+int gv_route_mutates(const char *method, const char *rest) {
+  return gv_mutates(method, gv_route_permission(method, rest));
 }
 
 cx_err gv_matrix_json(cx_buf *out) {

@@ -75,6 +75,8 @@ int gv_role_within(gv_role r, gv_role of);
 /* 1 when method on rest changes something (what the audit records): any
  * method but GET/HEAD, except the POSTed queries of GV_P_READ. */
 int gv_route_mutates(const char *method, const char *rest);
+/* The same, for a route whose permission the caller has looked up. */
+int gv_mutates(const char *method, gv_perm need);
 const char *gv_perm_name(gv_perm p);
 /* The matrix as JSON {"roles":[…],"permissions":{perm:[roles…]}} (GET
  * /api/v1/roles). */

@@ -711,7 +711,7 @@ enum MHD_Result http_api(http_server *h, struct MHD_Connection *c, http_req *r, 
     return http_send_error(h, c, r, 403, "forbidden", msg, NULL);
   }
   enum MHD_Result ret = dispatch(h, c, r, rest, &p, session);
-  if (gv_route_mutates(r->method, rest) && need != GV_P_RESPOND) http_audit_request(h, r, &p, rest);
+  if (gv_mutates(r->method, need) && need != GV_P_RESPOND) http_audit_request(h, r, &p, rest);
   return ret;
 }
 

@@ -215,13 +215,6 @@ int64_t gv_unit_by_name(govern *g, const char *name) {
   return id;
 }
 
-cx_err gv_unit_name(govern *g, int64_t id, char *out, size_t cap) {
-  pthread_rwlock_rdlock(&g->lock);
-  const gv_unit *u = unit_find(g, id);
-  if (u) snprintf(out, cap, "%s", u->name);
-  pthread_rwlock_unlock(&g->lock);
-  return u ? CX_OK : CX_ENOTFOUND;
-}
 
 /* ---- authentication ---- */
 

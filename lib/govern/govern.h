@@ -91,8 +91,6 @@ int gv_unit_in_scope(govern *g, int64_t scope, int64_t unit);
 int gv_unit_name_in_scope(govern *g, int64_t scope, const char *name);
 /* The unit with this name, 0 when none. */
 int64_t gv_unit_by_name(govern *g, const char *name);
-/* Copies unit id's name into out (cap bytes); CX_ENOTFOUND. */
-cx_err gv_unit_name(govern *g, int64_t id, char *out, size_t cap);
 
 /* ---- authentication (auth.c) ---- */
 /* The principal of a bearer token or a session id (the cookie's value);

@@ -47,7 +47,6 @@ struct govern {
 
 /* govern.c: reloads units and credentials from the store (after a commit). */
 cx_err gv_reload(govern *g);
-/* auth.c: the role a tokens row holds (its role column, or its legacy scope). */
 /* people.c: a user's JSON (no secret) from a reader connection. */
 cx_err gv_user_json_db(sqlite3 *db, int64_t id, cx_buf *out);
 

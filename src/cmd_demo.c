@@ -17,6 +17,7 @@
 #include "../lib/govern/maturity.h"
 #include "../lib/govern/govern.h"
 #include "../lib/govern/targets.h"
+#include "../lib/govern/initiatives.h"
 #include "../lib/base/util.h"
 #include "../lib/base/time.h"
 #include "../lib/ingest/ingest.h"
@@ -743,6 +744,101 @@ static int demo_targets(store *st, profile *pr, feedback *fb, int64_t end, size_
   return 0;
 }
 
+/* The demo's initiatives board: six initiatives in every status, linked
+ * to the cases' root causes (the default tree's ids) and the themes, each
+ * measured from the demo's data when asked. One of them, the Care West
+ * coaching, is the story demo_voice.c tells (DEMO_COACHED_DAYS). 0 on
+ * success; *n the initiatives. */
+static int demo_initiatives(store *st, profile *pr, feedback *fb, int64_t end, size_t *n) {
+  static const struct {
+    const char *owner, *json; /* json: the request, with %s for the unit's id */
+    int started_days, done_days; /* before the end; 0: not set */
+  } items[] = {
+      {"lead@northwind.example",
+       "{\"title\":\"Coach Care West on refunds and tone\",\"description\":\"Side-by-side coaching for the Care West"
+       " agent whose tickets score lowest, on refunds and on tone.\",\"status\":\"done\",\"kpi\":\"csat\","
+       "\"scope\":\"unit\",\"scope_value\":\"%s\",\"expected_change\":10,\"reach\":1500,\"impact\":2,"
+       "\"confidence\":80,\"effort\":1,\"root_causes\":[7,15],\"themes\":[\"Staff friendliness\",\"Billing & refunds\"],"
+       "\"measure_days\":60}",
+       DEMO_COACHED_DAYS + 14, DEMO_COACHED_DAYS},
+      {"lead@northwind.example",
+       "{\"title\":\"Call back within one hour\",\"description\":\"Every caller who waits more than five minutes gets"
+       " a call back within the hour.\",\"status\":\"in_progress\",\"kpi\":\"nps\",\"expected_change\":5,"
+       "\"reach\":8000,\"impact\":1,\"confidence\":50,\"effort\":4,\"root_causes\":[6],\"themes\":[\"Wait time\"],"
+       "\"measure_days\":90}",
+       20, 0},
+      {"analyst@northwind.example",
+       "{\"title\":\"One-page checkout on the web\",\"status\":\"planned\",\"kpi\":\"ces\",\"scope\":\"touchpoint\","
+       "\"scope_value\":\"Checkout\",\"expected_change\":0.5,\"reach\":20000,\"impact\":1,\"confidence\":80,"
+       "\"effort\":6,\"root_causes\":[4],\"themes\":[\"Checkout & payment\",\"Website & app\"]}",
+       0, 0},
+      {"lead@northwind.example",
+       "{\"title\":\"Delivery updates by text message\",\"status\":\"idea\",\"kpi\":\"nps\",\"expected_change\":3,"
+       "\"reach\":15000,\"impact\":0.5,\"confidence\":50,\"effort\":2,\"root_causes\":[10,18],"
+       "\"themes\":[\"Delivery\",\"Communication\"]}",
+       0, 0},
+      {"lead@northwind.example",
+       "{\"title\":\"Win-back offer for customers at risk\",\"status\":\"idea\",\"kpi\":\"churn_rate\","
+       "\"expected_change\":-0.02,\"reach\":3000,\"impact\":1,\"confidence\":50,\"effort\":1}",
+       0, 0},
+      {"analyst@northwind.example",
+       "{\"title\":\"Fix the payment page time-outs\",\"status\":\"done\",\"kpi\":\"ces\",\"scope\":\"touchpoint\","
+       "\"scope_value\":\"Checkout\",\"expected_change\":0.3,\"reach\":20000,\"impact\":0.5,\"confidence\":100,"
+       "\"effort\":0.5,\"root_causes\":[2],\"themes\":[\"Checkout & payment\"]}",
+       150, 140},
+  };
+  govern *gv = NULL;
+  gv_targets *t = NULL;
+  cx_err rc = gv_open(st, &gv);
+  gv_targets_cfg cfg = {.st = st, .pr = pr, .fb = fb, .gv = gv};
+  if (!rc) rc = gv_targets_open(&cfg, &t);
+  analytics_error err = {{0}, {0}, {0}};
+  cx_buf b;
+  cx_buf_init(&b, 1 << 20);
+  char unit[32];
+  snprintf(unit, sizeof unit, "%lld", (long long)demo_lookup(st, "SELECT id FROM units WHERE name = :v", "Care West"));
+  for (size_t i = 0; !rc && i < sizeof items / sizeof items[0]; i++) {
+    char json[2048], id[32], at[CX_TIME_LEN];
+    snprintf(json, sizeof json, items[i].json, unit);
+    cJSON *req = cJSON_Parse(json);
+    if (!req) {
+      rc = CX_ENOMEM;
+      break;
+    }
+    snprintf(id, sizeof id, "%lld", (long long)demo_lookup(st, "SELECT id FROM users WHERE email = :v", items[i].owner));
+    cJSON_AddStringToObject(req, "owner", id);
+    if (items[i].started_days) {
+      cx_time_format(end - (int64_t)items[i].started_days * DAY, at);
+      cJSON_AddStringToObject(req, "started_at", at);
+    }
+    if (items[i].done_days) {
+      cx_time_format(end - (int64_t)items[i].done_days * DAY, at);
+      cJSON_AddStringToObject(req, "done_at", at);
+    }
+    cx_buf_reset(&b);
+    rc = gv_initiative_create(t, req, &b, NULL, &err);
+    cJSON_Delete(req);
+    if (!rc) {
+      cJSON *made = cJSON_ParseWithLength(b.p, b.len);
+      const cJSON *mid = cJSON_GetObjectItemCaseSensitive(made, "id");
+      char target[64];
+      snprintf(target, sizeof target, "initiative:%s", cJSON_IsString(mid) ? mid->valuestring : "?");
+      gv_audit(gv, "cli:demo", "initiative.create", target, NULL, NULL);
+      cJSON_Delete(made);
+    }
+    if (!rc) ++*n;
+  }
+  cx_buf_free(&b);
+  gv_targets_close(t);
+  gv_close(gv);
+  if (rc) {
+    cli_error("the demo's initiatives could not be created (%s%s%s).", cx_strerror(rc), rc == CX_EINVAL ? ": " : "",
+              rc == CX_EINVAL ? err.message : "");
+    return 1;
+  }
+  return 0;
+}
+
 int cmd_demo(const cli_opts *o) {
   int64_t end = cx_now_ms();
   if (o->end && cx_time_parse(o->end, strlen(o->end), &end)) {
@@ -818,6 +914,8 @@ int cmd_demo(const cli_opts *o) {
   if (!status && demo_maturity(st)) status = 1;
   size_t ntargets = 0;
   if (!status && demo_targets(st, pr, fb, end, &ntargets)) status = 1;
+  size_t ninitiatives = 0;
+  if (!status && demo_initiatives(st, pr, fb, end, &ninitiatives)) status = 1;
   size_t nusers = org.nusers;
   if (!status) {
     /* the credentials of cxm init, and the demo's sign-in */
@@ -836,9 +934,11 @@ int cmd_demo(const cli_opts *o) {
     fprintf(stderr,
             "cxm: demo company ready in %s: %llu customers (%llu profiles merged into them), %llu events"
             " over 12 months, 5 segments, 2 journey maps, 4 surveys with %zu responses, 2 survey triggers, %zu users"
-            " in 5 units, %zu cases (%zu open, %zu breached), %zu KPI targets and 2 maturity assessments, in %.1f s\n",
+            " in 5 units, %zu cases (%zu open, %zu breached), %zu KPI targets, %zu initiatives and 2 maturity assessments,"
+            " in %.1f s\n",
             o->data, (unsigned long long)ps.customers, (unsigned long long)ps.merged,
-            (unsigned long long)imported, responses, nusers, cf.cases, cf.open, cf.breached, ntargets, secs);
+            (unsigned long long)imported, responses, nusers, cf.cases, cf.open, cf.breached, ntargets, ninitiatives,
+            secs);
   }
 out:
   store_writer_stop(st);

@@ -185,7 +185,7 @@ static cJSON *answers(const note *x, int64_t start, int64_t end, cJSON *ctx) {
   } else if (x->kind == DEMO_VOICE_CSAT) {
     int resolved = x->a & 1, agent = x->b % 8;
     double m = resolved ? (x->persona == 4 ? 3.2 : 4.4) : 1.7;
-    if (agent == 6) m -= 0.8; /* one agent needs coaching */
+    if (agent == 6 && x->t < end - DEMO_COACHED_DAYS * 86400000LL) m -= 0.8; /* one agent needs coaching, until it */
     int s = clampi((int)lround(m + noise(r) * 0.6), 1, 5);
     cJSON_AddNumberToObject(a, "csat", s);
     if ((r >> 3) % 100 < 55) {

@@ -6,6 +6,13 @@
 
 enum { DEMO_VOICE_NPS, DEMO_VOICE_CSAT, DEMO_VOICE_CES };
 
+/* The demo's story for its initiatives board: one agent of Care West
+ * needs coaching (a lower CSAT) until the coaching, an initiative done
+ * this many days before the end; from then on that agent scores like the
+ * others. The initiative's measurement finds (or not) the change in the
+ * answers; nothing of it is written into the result. */
+#define DEMO_COACHED_DAYS 60
+
 typedef struct demo_voice demo_voice;
 cx_err demo_voice_new(demo_voice **out);
 void demo_voice_free(demo_voice *d);

@@ -117,6 +117,11 @@ static const route routes[] = {
     {"GET", "targets", GV_P_READ},
     {"W", "targets/**", GV_P_PROGRAM},
     {"W", "targets", GV_P_PROGRAM},
+    /* initiatives (docs/initiatives.md) */
+    {"GET", "initiatives/**", GV_P_READ},
+    {"GET", "initiatives", GV_P_READ},
+    {"W", "initiatives/**", GV_P_PROGRAM},
+    {"W", "initiatives", GV_P_PROGRAM},
     {"GET", "maturity/**", GV_P_READ},
     {"W", "maturity/**", GV_P_PROGRAM},
 };

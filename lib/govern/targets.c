@@ -94,6 +94,61 @@ static int url_ok(const char *u) {
   return 1;
 }
 
+/* The KPI and its scope of req (kpi, scope, scope_value) into *s, which
+ * holds the defaults or, partial, what is stored; *kpi_given: kpi was in
+ * req. */
+static cx_err kpi_scope_part(const cJSON *req, int partial, gv_target_spec *s, int *kpi_given, analytics_error *err) {
+  const cJSON *v;
+  int scope_given = 0;
+  *kpi_given = 0;
+  if ((v = cJSON_GetObjectItemCaseSensitive(req, "kpi")) || !partial) {
+    int k = cJSON_IsString(v) ? find_name(kpi_names, GV_KPI_COUNT, v->valuestring) : -1;
+    if (k < 0)
+      return analytics_refuse(err, "invalid_field", "kpi",
+                              "kpi must be nps, csat, ces, activation_rate, repeat_rate, loyalty_rate or churn_rate.");
+    s->kpi = (gv_kpi)k, *kpi_given = 1;
+  }
+  if ((v = cJSON_GetObjectItemCaseSensitive(req, "scope")) || !partial) {
+    int k = v ? (cJSON_IsString(v) ? find_name(scope_names, GV_SCOPE_COUNT, v->valuestring) : -1) : GV_SCOPE_COMPANY;
+    if (k < 0)
+      return analytics_refuse(err, "invalid_field", "scope",
+                              "scope must be company, unit, touchpoint, journey, segment or survey.");
+    s->scope = (gv_scope)k, scope_given = 1;
+  }
+  v = cJSON_GetObjectItemCaseSensitive(req, "scope_value");
+  if (v && !cJSON_IsNull(v)) {
+    int64_t id;
+    if (cJSON_IsNumber(v) && id_of(v, &id)) snprintf(s->scope_value, sizeof s->scope_value, "%lld", (long long)id);
+    else if (!cJSON_IsString(v) || !*v->valuestring || strlen(v->valuestring) > GV_TARGET_MAX_VALUE ||
+             !cx_utf8_valid(v->valuestring, strlen(v->valuestring)))
+      return analytics_refuse(err, "invalid_field", "scope_value",
+                              "scope_value must be the id (or, for a touchpoint, the name) of what the scope names.");
+    else snprintf(s->scope_value, sizeof s->scope_value, "%s", v->valuestring);
+  } else if (v || scope_given) { /* null, or another scope (PATCH): its value too */
+    s->scope_value[0] = 0;
+  }
+  if (s->scope == GV_SCOPE_COMPANY) s->scope_value[0] = 0;
+  else if (!s->scope_value[0])
+    return analytics_refuse(err, "invalid_field", "scope_value", "A %s scope needs scope_value: which %s.",
+                            scope_names[s->scope], scope_names[s->scope]);
+  if (s->scope != GV_SCOPE_COMPANY && s->scope != GV_SCOPE_TOUCHPOINT) {
+    int64_t id;
+    if (cx_parse_i64(s->scope_value, strlen(s->scope_value), &id) || id <= 0)
+      return analytics_refuse(err, "invalid_field", "scope_value", "scope_value must be the %s's id.",
+                              scope_names[s->scope]);
+  }
+  if (!gv_kpi_supports(s->kpi, s->scope))
+    return analytics_refuse(err, "invalid_field", "scope",
+                            "%s is measured at the company or a segment only, not at a %s.", kpi_names[s->kpi],
+                            scope_names[s->scope]);
+  return CX_OK;
+}
+
+cx_err gv_kpi_scope_check(const cJSON *req, int partial, gv_target_spec *spec, analytics_error *err) {
+  int kpi_given;
+  return kpi_scope_part(req, partial, spec, &kpi_given, err);
+}
+
 cx_err gv_target_check(const cJSON *req, int partial, gv_target_spec *spec, analytics_error *err) {
   if (!cJSON_IsObject(req)) return analytics_refuse(err, "invalid_field", NULL, "The body must be a JSON object.");
   for (const cJSON *m = req->child; m; m = m->next)
@@ -106,48 +161,9 @@ cx_err gv_target_check(const cJSON *req, int partial, gv_target_spec *spec, anal
     s = (gv_target_spec){.higher = -1, .period_days = GV_TARGET_DEFAULT_PERIOD, .min_n = GV_TARGET_DEFAULT_MIN_N,
                          .alert = GV_ALERT_EMAIL};
   const cJSON *v;
-  int kpi_given = 0, scope_given = 0;
-  if ((v = cJSON_GetObjectItemCaseSensitive(req, "kpi")) || !partial) {
-    int k = cJSON_IsString(v) ? find_name(kpi_names, GV_KPI_COUNT, v->valuestring) : -1;
-    if (k < 0)
-      return analytics_refuse(err, "invalid_field", "kpi",
-                              "kpi must be nps, csat, ces, activation_rate, repeat_rate, loyalty_rate or churn_rate.");
-    s.kpi = (gv_kpi)k, kpi_given = 1;
-  }
-  if ((v = cJSON_GetObjectItemCaseSensitive(req, "scope")) || !partial) {
-    int k = v ? (cJSON_IsString(v) ? find_name(scope_names, GV_SCOPE_COUNT, v->valuestring) : -1) : GV_SCOPE_COMPANY;
-    if (k < 0)
-      return analytics_refuse(err, "invalid_field", "scope",
-                              "scope must be company, unit, touchpoint, journey, segment or survey.");
-    s.scope = (gv_scope)k, scope_given = 1;
-  }
-  v = cJSON_GetObjectItemCaseSensitive(req, "scope_value");
-  if (v && !cJSON_IsNull(v)) {
-    int64_t id;
-    if (cJSON_IsNumber(v) && id_of(v, &id)) snprintf(s.scope_value, sizeof s.scope_value, "%lld", (long long)id);
-    else if (!cJSON_IsString(v) || !*v->valuestring || strlen(v->valuestring) > GV_TARGET_MAX_VALUE ||
-             !cx_utf8_valid(v->valuestring, strlen(v->valuestring)))
-      return analytics_refuse(err, "invalid_field", "scope_value",
-                              "scope_value must be the id (or, for a touchpoint, the name) of what the scope names.");
-    else snprintf(s.scope_value, sizeof s.scope_value, "%s", v->valuestring);
-  } else if (v || (scope_given && !partial)) {
-    s.scope_value[0] = 0;
-  } else if (scope_given) { /* PATCH to another scope: its value too */
-    s.scope_value[0] = 0;
-  }
-  if (s.scope == GV_SCOPE_COMPANY) s.scope_value[0] = 0;
-  else if (!s.scope_value[0])
-    return analytics_refuse(err, "invalid_field", "scope_value", "A %s scope needs scope_value: which %s.",
-                            scope_names[s.scope], scope_names[s.scope]);
-  if (s.scope != GV_SCOPE_COMPANY && s.scope != GV_SCOPE_TOUCHPOINT) {
-    int64_t id;
-    if (cx_parse_i64(s.scope_value, strlen(s.scope_value), &id) || id <= 0)
-      return analytics_refuse(err, "invalid_field", "scope_value", "scope_value must be the %s's id.", scope_names[s.scope]);
-  }
-  if (!gv_kpi_supports(s.kpi, s.scope))
-    return analytics_refuse(err, "invalid_field", "scope",
-                            "%s is measured at the company or a segment only, not at a %s.", kpi_names[s.kpi],
-                            scope_names[s.scope]);
+  int kpi_given;
+  cx_err rc = kpi_scope_part(req, partial, &s, &kpi_given, err);
+  if (rc) return rc;
   if ((v = cJSON_GetObjectItemCaseSensitive(req, "owner")) || !partial) {
     if (!id_of(v, &s.owner)) return analytics_refuse(err, "invalid_field", "owner", "owner must be a user's id.");
   }
@@ -436,20 +452,28 @@ static cx_err scope_resolve(gv_targets *t, sqlite3 *db, const gv_target_spec *s,
   return rc;
 }
 
+/* an empty list filters too (nothing matches): never pass NULL for one */
+static const char *const no_names[1] = {NULL};
+static const int64_t no_ids[1] = {0};
+
+/* The answers of a feedback KPI of s with scope x in [from, to). */
+static void query_of(const gv_target_spec *s, const scope_set *x, int64_t from, int64_t to, feedback_query *q) {
+  const char *const *names = x->names ? (const char *const *)x->names : no_names;
+  const int64_t *ids = x->has_customers ? (x->customers ? x->customers : no_ids) : NULL;
+  *q = (feedback_query){.survey = x->survey, .from = from, .to = to, .customers = ids, .ncustomers = x->ncustomers};
+  if (s->scope == GV_SCOPE_TOUCHPOINT || s->scope == GV_SCOPE_JOURNEY) q->touchpoints = names, q->ntouchpoints = x->nnames;
+  if (s->scope == GV_SCOPE_UNIT) q->units = names, q->nunits = x->nnames;
+}
+
 /* The KPI of s with scope x at now: *value (NAN without answers) and *n. */
 static cx_err measure(gv_targets *t, const gv_target_spec *s, const scope_set *x, int64_t now, int64_t to,
                       double *value, uint64_t *n) {
   *value = NAN, *n = 0;
   int64_t from = now - (int64_t)s->period_days * DAY_MS;
-  /* an empty list filters too (nothing matches): never pass NULL for one */
-  static const char *const no_names[1] = {NULL};
-  static const int64_t no_ids[1] = {0};
-  const char *const *names = x->names ? (const char *const *)x->names : no_names;
   const int64_t *ids = x->has_customers ? (x->customers ? x->customers : no_ids) : NULL;
   if (is_feedback_kpi(s->kpi)) {
-    feedback_query q = {.survey = x->survey, .from = from, .to = to, .customers = ids, .ncustomers = x->ncustomers};
-    if (s->scope == GV_SCOPE_TOUCHPOINT || s->scope == GV_SCOPE_JOURNEY) q.touchpoints = names, q.ntouchpoints = x->nnames;
-    if (s->scope == GV_SCOPE_UNIT) q.units = names, q.nunits = x->nnames;
+    feedback_query q;
+    query_of(s, x, from, to, &q);
     feedback_metric_kind k = s->kpi == GV_KPI_NPS ? FEEDBACK_NPS : s->kpi == GV_KPI_CSAT ? FEEDBACK_CSAT : FEEDBACK_CES;
     cx_buf b;
     cx_buf_init(&b, 1 << 20);
@@ -499,6 +523,81 @@ cx_err gv_target_measure(gv_targets *t, const gv_target_spec *s, double *value, 
   store_reader_put(t->cfg.st, db);
   return rc;
 }
+
+static double p_two_sided(double z) { return erfc(fabs(z) / sqrt(2.0)); }
+
+static double num_of(const cJSON *o, const char *name) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+  return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+/* A rate of the counts c: its numerator and denominator. */
+static void rate_of(gv_kpi k, const analytics_kpi_counts *c, uint64_t *num, uint64_t *den) {
+  *num = k == GV_KPI_ACTIVATION ? c->activated : k == GV_KPI_REPEAT ? c->repeat : k == GV_KPI_LOYALTY ? c->loyal : c->churned;
+  *den = k == GV_KPI_ACTIVATION ? c->fresh : k == GV_KPI_REPEAT ? c->buyers : k == GV_KPI_LOYALTY ? c->buyers_prev
+                                                                                                   : c->active_prev;
+}
+
+cx_err gv_kpi_compare_windows(gv_targets *t, sqlite3 *db, const gv_target_spec *s, int64_t bfrom, int64_t bto,
+                              int64_t afrom, int64_t ato, gv_kpi_compare *out) {
+  *out = (gv_kpi_compare){.before = NAN, .after = NAN, .change = NAN, .z = NAN, .p = NAN};
+  if (bfrom >= bto || afrom >= ato) return CX_EINVAL;
+  scope_set x;
+  cx_err rc = scope_resolve(t, db, s, &x);
+  if (rc == CX_ENOTFOUND) return CX_OK; /* what it measured is gone */
+  if (rc) return rc;
+  if (is_feedback_kpi(s->kpi)) {
+    feedback_query q;
+    query_of(s, &x, afrom, ato, &q);
+    q.compare_from = bfrom, q.compare_to = bto;
+    feedback_metric_kind k = s->kpi == GV_KPI_NPS ? FEEDBACK_NPS : s->kpi == GV_KPI_CSAT ? FEEDBACK_CSAT : FEEDBACK_CES;
+    cx_buf b;
+    cx_buf_init(&b, 1 << 20);
+    analytics_error err;
+    rc = feedback_metric(t->cfg.fb, k, &q, &b, &err);
+    cJSON *o = rc ? NULL : cJSON_ParseWithLength(b.p, b.len);
+    cx_buf_free(&b);
+    if (!rc && !o) rc = CX_ENOMEM;
+    if (!rc) {
+      const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "compare");
+      double an = num_of(o, "n"), bn = num_of(c, "n");
+      out->after = num_of(o, kpi_names[s->kpi]), out->before = num_of(c, kpi_names[s->kpi]);
+      out->n_after = isnan(an) ? 0 : (uint64_t)an, out->n_before = isnan(bn) ? 0 : (uint64_t)bn;
+      out->change = num_of(c, "change"), out->z = num_of(c, "z"), out->p = num_of(c, "p_value");
+      if (!isnan(out->z)) out->p = p_two_sided(out->z); /* the API rounds a p below 5e-5 to 0 */
+    }
+    cJSON_Delete(o);
+  } else { /* two proportions, pooled */
+    const int64_t *ids = x.has_customers ? (x.customers ? x.customers : no_ids) : NULL;
+    analytics_kpi_counts cb, ca;
+    analytics_ctx bx = {.pr = t->cfg.pr, .now_ms = bto}, ax = {.pr = t->cfg.pr, .now_ms = ato};
+    rc = analytics_kpi_window(&bx, bfrom, bto, NULL, ids, x.ncustomers, &cb);
+    if (!rc) rc = analytics_kpi_window(&ax, afrom, ato, NULL, ids, x.ncustomers, &ca);
+    if (!rc) {
+      uint64_t bnum, bden, anum, aden;
+      rate_of(s->kpi, &cb, &bnum, &bden);
+      rate_of(s->kpi, &ca, &anum, &aden);
+      out->n_before = bden, out->n_after = aden;
+      if (bden) out->before = (double)bnum / (double)bden;
+      if (aden) out->after = (double)anum / (double)aden;
+      if (bden && aden) out->change = out->after - out->before;
+      if (bden > 1 && aden > 1) {
+        double pool = (double)(bnum + anum) / (double)(bden + aden);
+        double se = sqrt(pool * (1 - pool) * (1.0 / (double)bden + 1.0 / (double)aden));
+        if (se > 0) out->z = out->change / se, out->p = p_two_sided(out->z);
+      }
+    }
+  }
+  scope_free(&x);
+  return rc;
+}
+
+store *gv_targets_store(gv_targets *t) { return t->cfg.st; }
+feedback *gv_targets_feedback(gv_targets *t) { return t->cfg.fb; }
+
+const char *gv_kpi_label(gv_kpi k) { return k >= 0 && k < GV_KPI_COUNT ? kpi_labels[k] : "?"; }
+
+void gv_kpi_scope_label(sqlite3 *db, const gv_target_spec *s, char *out, size_t cap) { scope_label(db, s, out, cap); }
 
 /* ---- JSON ---- */
 
@@ -660,6 +759,32 @@ cx_err gv_target_history(gv_targets *t, int64_t id, size_t limit, cx_buf *out) {
 
 /* ---- changes ---- */
 
+/* The scope's value names something, on db (a reader). */
+static cx_err scope_refs(gv_targets *t, sqlite3 *db, const gv_target_spec *s, analytics_error *err) {
+  scope_set x;
+  cx_err rc = scope_resolve(t, db, s, &x);
+  if (rc == CX_ENOTFOUND)
+    return analytics_refuse(err, "invalid_field", "scope_value", "No %s has the id %.60s.", scope_names[s->scope],
+                            s->scope_value);
+  if (rc) return rc;
+  if (s->scope == GV_SCOPE_TOUCHPOINT && /* a touchpoint: named by an answer or a journey map */
+      !lookup_text(db, "SELECT 1 FROM responses WHERE touchpoint = ?1", 0, s->scope_value, NULL, 0) &&
+      !lookup_text(db, "SELECT 1 FROM journey_map_versions v JOIN journey_maps m ON m.id = v.map_id AND"
+                       " v.version = m.version, json_each(v.doc, '$.stages') sg, json_each(sg.value, '$.touchpoints') tp"
+                       " WHERE json_extract(tp.value, '$.name') = ?1", 0, s->scope_value, NULL, 0))
+    rc = analytics_refuse(err, "invalid_field", "scope_value", "No answer and no journey map names the touchpoint %.60s.",
+                          s->scope_value);
+  scope_free(&x);
+  return rc;
+}
+
+cx_err gv_kpi_scope_refs(gv_targets *t, const gv_target_spec *s, analytics_error *err) {
+  sqlite3 *db = store_reader_get(t->cfg.st);
+  cx_err rc = scope_refs(t, db, s, err);
+  store_reader_put(t->cfg.st, db);
+  return rc;
+}
+
 /* What names something exists: the scope's value and an enabled owner. */
 static cx_err check_refs(gv_targets *t, const gv_target_spec *s, analytics_error *err) {
   sqlite3 *db = store_reader_get(t->cfg.st);
@@ -668,23 +793,7 @@ static cx_err check_refs(gv_targets *t, const gv_target_spec *s, analytics_error
   if (!lookup_text(db, "SELECT disabled FROM users WHERE id = ?1", s->owner, NULL, disabled, sizeof disabled) ||
       strcmp(disabled, "0"))
     rc = analytics_refuse(err, "invalid_field", "owner", "owner must be the id of an enabled user (GET /api/v1/users).");
-  scope_set x;
-  cx_err sr = rc ? CX_OK : scope_resolve(t, db, s, &x);
-  if (!rc && sr == CX_ENOTFOUND) {
-    rc = analytics_refuse(err, "invalid_field", "scope_value", "No %s has the id %.60s.", scope_names[s->scope],
-                          s->scope_value);
-  } else if (!rc && sr) {
-    rc = sr;
-  } else if (!rc) {
-    if (s->scope == GV_SCOPE_TOUCHPOINT && /* a touchpoint: named by an answer or a journey map */
-        !lookup_text(db, "SELECT 1 FROM responses WHERE touchpoint = ?1", 0, s->scope_value, NULL, 0) &&
-        !lookup_text(db, "SELECT 1 FROM journey_map_versions v JOIN journey_maps m ON m.id = v.map_id AND"
-                         " v.version = m.version, json_each(v.doc, '$.stages') sg, json_each(sg.value, '$.touchpoints') tp"
-                         " WHERE json_extract(tp.value, '$.name') = ?1", 0, s->scope_value, NULL, 0))
-      rc = analytics_refuse(err, "invalid_field", "scope_value",
-                            "No answer and no journey map names the touchpoint %.60s.", s->scope_value);
-    scope_free(&x);
-  }
+  if (!rc) rc = scope_refs(t, db, s, err);
   store_reader_put(t->cfg.st, db);
   return rc;
 }

@@ -118,6 +118,36 @@ cx_err gv_targets_backfill(gv_targets *t, int64_t at);
  * answers or no customers to count). */
 cx_err gv_target_measure(gv_targets *t, const gv_target_spec *s, double *value, uint64_t *n);
 
+/* ---- a KPI at a scope, for the initiatives (initiatives.h) ---- */
+/* Checks kpi, scope and scope_value of req into *spec (the rest of it
+ * untouched); partial: only what req holds. Other members are not
+ * looked at. CX_EINVAL with err. */
+cx_err gv_kpi_scope_check(const cJSON *req, int partial, gv_target_spec *spec, analytics_error *err);
+/* The scope's value names something that exists. CX_EINVAL with err. */
+cx_err gv_kpi_scope_refs(gv_targets *t, const gv_target_spec *s, analytics_error *err);
+/* The store and the feedback module it was opened with (borrowed). */
+store *gv_targets_store(gv_targets *t);
+feedback *gv_targets_feedback(gv_targets *t);
+/* "NPS", "Churn rate"… */
+const char *gv_kpi_label(gv_kpi k);
+/* What the scope names, for people ("Company", a unit's name…), read on
+ * db (a reader the caller holds). */
+void gv_kpi_scope_label(sqlite3 *db, const gv_target_spec *s, char *out, size_t cap);
+/* The KPI of s (its kpi, scope and scope_value; the scope resolved on
+ * db, a reader the caller holds) over [afrom, ato)
+ * against [bfrom, bto): each value and n (NAN, 0 without answers or
+ * customers), change = after - before, and the two-sided test of no
+ * change: z and p (NAN when either side has fewer than 2). The test is
+ * feedback_metric's for NPS, CSAT and CES (docs/feedback-metrics.md) and
+ * the pooled two-proportion z test for the rates. A scope that names
+ * nothing any more counts nothing. CX_EINVAL for an empty window. */
+typedef struct {
+  double before, after, change, z, p;
+  uint64_t n_before, n_after;
+} gv_kpi_compare;
+cx_err gv_kpi_compare_windows(gv_targets *t, sqlite3 *db, const gv_target_spec *s, int64_t bfrom, int64_t bto,
+                              int64_t afrom, int64_t ato, gv_kpi_compare *out);
+
 /* ---- the API (lib/http/targets.c). after/before, when not NULL, get
  * the target's JSON for the audit. ---- */
 /* {"targets":[TARGET…]}: each computed now. */

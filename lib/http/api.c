@@ -725,6 +725,7 @@ static enum MHD_Result dispatch(http_server *h, struct MHD_Connection *c, http_r
   if (!strcmp(rest, "sources")) return sources(&x, admin);
   if (!strcmp(rest, "scorecard") || !strcmp(rest, "targets") || !strncmp(rest, "targets/", 8))
     return http_targets(h, c, r, rest, p);
+  if (!strcmp(rest, "initiatives") || !strncmp(rest, "initiatives/", 12)) return http_initiatives(h, c, r, rest, p);
   int get = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");
   if (!strcmp(rest, "customers") || !strncmp(rest, "customers/", 10) || !strcmp(rest, "stats") ||
       !strcmp(rest, "merges") || !strncmp(rest, "accounts/", 9) || !strcmp(rest, "events") ||

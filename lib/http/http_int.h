@@ -191,6 +191,10 @@ void http_audit_request(http_server *h, http_req *r, const gv_principal *p, cons
 enum MHD_Result http_targets(http_server *h, struct MHD_Connection *c, http_req *r, const char *rest,
                              const gv_principal *p);
 
+/* targets.c: rest is "initiatives[/{id}]" (the matrix passed). */
+enum MHD_Result http_initiatives(http_server *h, struct MHD_Connection *c, http_req *r, const char *rest,
+                                 const gv_principal *p);
+
 /* people.c: POST /api/v1/auth/login (before any credential is checked) */
 enum MHD_Result http_login(http_server *h, struct MHD_Connection *c, http_req *r);
 /* people.c: me, auth/me, auth/logout, roles, units[/…], users[/…],

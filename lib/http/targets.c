@@ -1,8 +1,11 @@
 /* targets.c - KPI owners and targets: /api/v1/targets[/{id}[/history]]
- * and /api/v1/scorecard (lib/govern/targets.h, docs/targets.md). The
- * caller has passed the matrix (api.c); changes are audited here with
- * the target before and after. */
+ * and /api/v1/scorecard (lib/govern/targets.h, docs/targets.md), and
+ * the initiatives: /api/v1/initiatives[/{id}] (lib/govern/initiatives.h,
+ * docs/initiatives.md). The caller has passed the matrix (api.c);
+ * changes are audited here with the target or initiative before and
+ * after. */
 #include "http_int.h"
+#include "../govern/initiatives.h"
 #include "../base/log.h"
 #include "../base/util.h"
 #include <stdio.h>
@@ -17,7 +20,7 @@ static void audit(http_server *h, http_req *r, const gv_principal *p, const char
   r->audited = 1;
   if (r->status < 200 || r->status > 299) return;
   char target[48];
-  snprintf(target, sizeof target, "target:%lld", (long long)id);
+  snprintf(target, sizeof target, "%.*s:%lld", (int)strcspn(action, "."), action, (long long)id);
   const char *b = before && before->len ? before->p : NULL, *a = after && after->len ? after->p : NULL;
   if (gv_audit(h->cfg.gv, p->actor, action, target, b, a)) cx_log("error", "audit_failed", "action", action, NULL);
 }
@@ -104,6 +107,61 @@ enum MHD_Result http_targets(http_server *h, struct MHD_Connection *c, http_req 
     cx_buf_free(&b);
     ret = http_send_error(h, c, r, 405, "method_not_allowed", "Use GET, PATCH or DELETE.", NULL);
   }
+  cx_buf_free(&before), cx_buf_free(&after);
+  return ret;
+}
+
+static const http_names initiative_names = {"initiative_not_found", "No initiative has this id.", NULL, NULL};
+
+enum MHD_Result http_initiatives(http_server *h, struct MHD_Connection *c, http_req *r, const char *rest,
+                                 const gv_principal *p) {
+  gv_targets *t = h->cfg.targets;
+  if (!t) return http_send_error(h, c, r, 503, "unavailable", "Initiatives are not available on this server.", NULL);
+  analytics_error err = {{0}, {0}, {0}};
+  cx_buf b, before, after;
+  const char *sub = rest + 11; /* after "initiatives" */
+  if (!*sub) {
+    if (is_get(r)) {
+      int64_t owner = 0;
+      const char *o = http_query(c, "owner");
+      if (o && (cx_parse_i64(o, strlen(o), &owner) || owner <= 0))
+        return http_send_error(h, c, r, 400, "invalid_parameter", "owner must be a user's id.", "owner");
+      cx_buf_init(&b, 16 << 20);
+      return http_send_outcome(h, c, r, 200, &b, gv_initiatives_list(t, http_query(c, "status"), owner, &b, &err), &err,
+                               &initiative_names);
+    }
+    if (strcmp(r->method, "POST")) return http_send_error(h, c, r, 405, "method_not_allowed", "Use GET or POST.", NULL);
+    cJSON *body = http_json_object(r);
+    if (!body) return http_send_error(h, c, r, 400, "malformed_json", "The body must be a JSON object.", NULL);
+    cx_buf_init(&b, 1 << 20);
+    cx_buf_init(&after, 1 << 20);
+    cx_err rc = gv_initiative_create(t, body, &b, &after, &err);
+    cJSON_Delete(body);
+    int64_t id = rc ? 0 : id_from(&b);
+    enum MHD_Result ret = http_send_outcome(h, c, r, 201, &b, rc, &err, &initiative_names);
+    audit(h, r, p, "initiative.create", id, NULL, &after);
+    cx_buf_free(&after);
+    return ret;
+  }
+  int64_t id;
+  if (*sub != '/' || cx_parse_i64(sub + 1, strlen(sub + 1), &id) || id <= 0)
+    return http_send_error(h, c, r, 404, "initiative_not_found", "No initiative has this id.", "id");
+  if (is_get(r)) {
+    cx_buf_init(&b, 1 << 20);
+    return http_send_outcome(h, c, r, 200, &b, gv_initiative_get(t, id, &b), &err, &initiative_names);
+  }
+  int del = !strcmp(r->method, "DELETE");
+  if (!del && strcmp(r->method, "PATCH"))
+    return http_send_error(h, c, r, 405, "method_not_allowed", "Use GET, PATCH or DELETE.", NULL);
+  cJSON *body = del ? NULL : http_json_object(r);
+  if (!del && !body) return http_send_error(h, c, r, 400, "malformed_json", "The body must be a JSON object.", NULL);
+  cx_buf_init(&before, 1 << 20);
+  cx_buf_init(&after, 1 << 20);
+  cx_buf_init(&b, 1 << 20);
+  cx_err rc = del ? gv_initiative_delete(t, id, &before) : gv_initiative_update(t, id, body, &b, &before, &after, &err);
+  cJSON_Delete(body);
+  enum MHD_Result ret = http_send_outcome(h, c, r, del ? 204 : 200, &b, rc, &err, &initiative_names);
+  audit(h, r, p, del ? "initiative.delete" : "initiative.update", id, &before, del ? NULL : &after);
   cx_buf_free(&before), cx_buf_free(&after);
   return ret;
 }

@@ -200,6 +200,19 @@ const char *const store_migrations[] = {
     "CREATE INDEX kpi_targets_owner ON kpi_targets(owner_id);"
     "CREATE TABLE kpi_target_history(target_id INTEGER NOT NULL, at INTEGER NOT NULL, status TEXT NOT NULL,"
     "  value REAL, n INTEGER NOT NULL, PRIMARY KEY(target_id, at)) WITHOUT ROWID;",
+    /* 13: CX improvement initiatives (lib/govern/initiatives.c,
+     * docs/initiatives.md). status idea|planned|in_progress|done|dropped;
+     * kpi, scope_type, scope_value as in kpi_targets (NULL: no KPI);
+     * reach, impact, confidence, effort: the RICE inputs (NULL: not
+     * given); root_causes: a JSON array of root_causes ids; themes: a JSON
+     * array of theme names; started_at, done_at: the measurement's dates */
+    "CREATE TABLE initiatives(id INTEGER PRIMARY KEY AUTOINCREMENT, title TEXT NOT NULL,"
+    "  description TEXT NOT NULL DEFAULT '', owner_id INTEGER NOT NULL, status TEXT NOT NULL, kpi TEXT,"
+    "  scope_type TEXT, scope_value TEXT, expected_change REAL, reach INTEGER, impact REAL, confidence REAL,"
+    "  effort REAL, root_causes TEXT NOT NULL DEFAULT '[]', themes TEXT NOT NULL DEFAULT '[]',"
+    "  measure_days INTEGER NOT NULL, started_at INTEGER, done_at INTEGER, created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL);"
+    "CREATE INDEX initiatives_owner ON initiatives(owner_id);",
 };
 
 const int store_migration_count = (int)(sizeof store_migrations / sizeof store_migrations[0]);

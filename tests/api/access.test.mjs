@@ -73,6 +73,8 @@ const NEED = {
   'DELETE /maturity/assessments/{id}': 'program',
   'GET /targets': 'read', 'POST /targets': 'program', 'GET /targets/{id}': 'read', 'PATCH /targets/{id}': 'program',
   'DELETE /targets/{id}': 'program', 'GET /targets/{id}/history': 'read', 'GET /scorecard': 'read',
+  'GET /initiatives': 'read', 'POST /initiatives': 'program', 'GET /initiatives/{id}': 'read',
+  'PATCH /initiatives/{id}': 'program', 'DELETE /initiatives/{id}': 'program',
   // tested on their own below: signing in and out changes the caller
   'POST /auth/login': null, 'POST /auth/logout': null,
 };

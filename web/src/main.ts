@@ -22,6 +22,7 @@ import { themesPage } from './pages/themes';
 import { enpsPage } from './pages/enps';
 import { peoplePage } from './pages/people';
 import { scorecardPage } from './pages/scorecard';
+import { initiativesPage } from './pages/initiatives';
 import { auditPage } from './pages/audit';
 import { casesPage, casePage } from './pages/cases';
 import { slaPage, rootCausesPage } from './pages/casesboard';
@@ -61,6 +62,7 @@ const routes: { pattern: RegExp; keys: string[]; page: Page; nav: string }[] = [
   { pattern: /^\/sla$/, keys: [], page: slaPage, nav: 'sla' },
   { pattern: /^\/root-causes$/, keys: [], page: rootCausesPage, nav: 'root-causes' },
   { pattern: /^\/scorecard$/, keys: [], page: scorecardPage, nav: 'scorecard' },
+  { pattern: /^\/initiatives$/, keys: [], page: initiativesPage, nav: 'initiatives' },
   { pattern: /^\/people$/, keys: [], page: peoplePage, nav: 'people' },
   { pattern: /^\/audit$/, keys: [], page: auditPage, nav: 'audit' },
   { pattern: /^\/maturity$/, keys: [], page: maturityPage, nav: 'maturity' },
@@ -89,6 +91,7 @@ const NAV = [
   { id: 'root-causes', href: '#/root-causes', label: 'Root causes', icon: 'M4 20h4V10H4zM10 20h4V4h-4zM16 20h4v-6h-4zM3 8l7-4 7 6 4-2', perm: 'cases' },
   // Govern: the KPIs' owners and targets, who may do what, and the record of what they did
   { id: 'scorecard', href: '#/scorecard', label: 'Scorecard', icon: 'M4 20V10M9 20V4M14 20v-8M19 20v-5M3 20h18M15 5l3 3 4-5', group: 'Govern', perm: 'read' },
+  { id: 'initiatives', href: '#/initiatives', label: 'Initiatives', icon: 'M5 4h4v16H5zM10 4h4v10h-4zM15 4h4v6h-4z', perm: 'read' },
   { id: 'people', href: '#/people', label: 'People', icon: 'M9 11a3 3 0 1 0 0-6 3 3 0 0 0 0 6zM3 20a6 6 0 0 1 12 0M17 11a3 3 0 1 0 0-6M21 20a6 6 0 0 0-4-5.6', perm: 'people' },
   { id: 'audit', href: '#/audit', label: 'Audit log', icon: 'M6 3h9l4 4v14H6zM9 12h7M9 16h7M9 8h3', perm: 'admin' },
   { id: 'maturity', href: '#/maturity', label: 'CX maturity', icon: 'M12 3l8.5 6.2-3.3 9.8H6.8L3.5 9.2zM12 8.5l3.7 2.7-1.4 4.3H9.7l-1.4-4.3z' },

@@ -6,6 +6,7 @@
 // a text node.
 import { h, replace, svg } from '../dom';
 import { ApiError, del, get, post } from '../api';
+import { SCOPES, fmtValue, kpiScopeFields, KPIS } from '../kpiscope';
 import { time } from '../format';
 import { aborted, emptyState, errorState, loading, pageHeader } from '../ui';
 import type { PageContext } from '../router';
@@ -20,32 +21,8 @@ interface Target {
   status: 'on' | 'off' | 'unknown'; checked_at: string | null; changed_at: string | null; series?: Point[];
 }
 interface Scorecard { targets: Target[]; summary: { on: number; off: number; unknown: number } }
-interface Named { id: string; name: string }
-
-const KPIS: { id: string; label: string; lo: number; hi: number; step: string; rate?: boolean }[] = [
-  { id: 'nps', label: 'NPS', lo: -100, hi: 100, step: '1' },
-  { id: 'csat', label: 'CSAT (%)', lo: 0, hi: 100, step: '0.1' },
-  { id: 'ces', label: 'CES (1–7)', lo: 1, hi: 7, step: '0.1' },
-  { id: 'activation_rate', label: 'Activation rate', lo: 0, hi: 1, step: '0.01', rate: true },
-  { id: 'repeat_rate', label: 'Repeat rate', lo: 0, hi: 1, step: '0.01', rate: true },
-  { id: 'loyalty_rate', label: 'Loyalty rate', lo: 0, hi: 1, step: '0.01', rate: true },
-  { id: 'churn_rate', label: 'Churn rate', lo: 0, hi: 1, step: '0.01', rate: true },
-];
-const SCOPES: Record<string, string> = {
-  company: 'Whole company', unit: 'Unit (and below)', touchpoint: 'Touchpoint', journey: 'Journey map',
-  segment: 'Segment', survey: 'Survey',
-};
-const RATE_SCOPES = ['company', 'segment'];
 const STATUS_TEXT: Record<string, string> = { on: 'On target', off: 'Off target', unknown: 'Not enough data' };
 const STATUS_ICON: Record<string, string> = { on: '✓', off: '✗', unknown: '?' };
-
-function fmtValue(kpi: string, v: number | null): string {
-  if (v === null || v === undefined) return '—';
-  if (kpi === 'nps') return v.toFixed(1);
-  if (kpi === 'csat') return `${v.toFixed(1)} %`;
-  if (kpi === 'ces') return v.toFixed(2);
-  return `${(100 * v).toFixed(1)} %`;
-}
 
 function statusBadge(s: string): HTMLElement {
   return h('span', { class: `badge target-${s}` }, h('span', { 'aria-hidden': 'true' }, `${STATUS_ICON[s] ?? ''} `), STATUS_TEXT[s] ?? s);
@@ -128,10 +105,9 @@ export function scorecardPage(main: HTMLElement, ctx: PageContext): void {
   }
 
   function form(): HTMLElement {
-    const kpi = field('KPI', h('select', { name: 'kpi' }, KPIS.map((k) => h('option', { value: k.id }, k.label))));
-    const scope = field('Scope', h('select', { name: 'scope' }));
-    const value = field('Which', h('select', { name: 'scope_value', disabled: true }, h('option', { value: '' }, '—')));
-    const owner = field('Owner', h('select', { name: 'owner', required: true }, h('option', { value: '' }, 'Loading…')));
+    const msg = h('p', { class: 'form-msg', role: 'alert' });
+    const ks = kpiScopeFields(ctx.signal, { onError: (m) => { msg.textContent = m; } });
+    const { kpi, scope, value, owner } = ks;
     const target = field('Target', h('input', { type: 'number', name: 'target', required: true, inputmode: 'decimal' }));
     const direction = field('On target when the value is', h('select', { name: 'direction' },
       h('option', { value: 'higher' }, 'at least the target'), h('option', { value: 'lower' }, 'at most the target')));
@@ -141,63 +117,18 @@ export function scorecardPage(main: HTMLElement, ctx: PageContext): void {
       h('option', { value: 'webhook' }, 'by webhook'), h('option', { value: 'both' }, 'by e-mail and webhook'), h('option', { value: 'none' }, 'not at all')));
     const hook = field('Webhook URL', h('input', { type: 'url', name: 'webhook_url', placeholder: 'https://…' }));
     hook.el.hidden = true;
-    const msg = h('p', { class: 'form-msg', role: 'alert' });
     const fields: Record<string, { error(m: string): void }> = {
       kpi, scope, scope_value: value, owner, target, direction, period_days: period, min_n: minN, alert: alertSel, webhook_url: hook,
     };
-    const lists: Record<string, Named[]> = {};
-    let listsLoaded = false;
-
-    const setScopes = (): void => {
+    ks.onKpi(() => {
       const k = KPIS.find((x) => x.id === kpi.input.value)!;
-      const allowed = k.rate ? RATE_SCOPES : Object.keys(SCOPES);
-      const was = scope.input.value;
-      replace(scope.input, allowed.map((s) => h('option', { value: s }, SCOPES[s])));
-      scope.input.value = allowed.includes(was) ? was : 'company';
       target.input.min = String(k.lo);
       target.input.max = String(k.hi);
       target.input.step = k.step;
       direction.input.value = k.id === 'churn_rate' ? 'lower' : 'higher';
-      setValues();
-    };
-    const setValues = (): void => {
-      const s = scope.input.value;
-      const v = value.input as HTMLSelectElement;
-      if (s === 'company') {
-        replace(v, h('option', { value: '' }, '—'));
-        v.disabled = true;
-        return;
-      }
-      const items = lists[s] ?? [];
-      replace(v, items.length ? items.map((x) => h('option', { value: x.id }, x.name)) : h('option', { value: '' }, listsLoaded ? 'None to choose' : 'Loading…'));
-      v.disabled = !items.length;
-    };
-    kpi.input.addEventListener('change', setScopes);
-    scope.input.addEventListener('change', setValues);
+    });
+    ks.set(kpi.input.value, 'company', null);
     alertSel.input.addEventListener('change', () => { hook.el.hidden = !['webhook', 'both'].includes(alertSel.input.value); });
-
-    void (async () => {
-      const q = { signal: ctx.signal };
-      const [units, maps, segs, surveys, users, tpN, tpC, tpE] = await Promise.all([
-        get<{ units: Named[] }>('units', {}, q).catch(() => ({ units: [] })),
-        get<{ maps: Named[] }>('journey-maps', {}, q).catch(() => ({ maps: [] })),
-        get<{ segments: Named[] }>('segments', {}, q).catch(() => ({ segments: [] })),
-        get<{ surveys: Named[] }>('surveys', {}, q).catch(() => ({ surveys: [] })),
-        get<{ users: (Named & { email: string; disabled: boolean })[] }>('users', {}, q).catch(() => ({ users: [] })),
-        ...['nps', 'csat', 'ces'].map((m) => get<{ groups: { key: string | null }[] }>(`metrics/${m}`, { by: 'touchpoint' }, q).catch(() => ({ groups: [] }))),
-      ]);
-      const tps = [...new Set([tpN, tpC, tpE].flatMap((g) => g.groups.map((x) => x.key)).filter((k): k is string => !!k))].sort();
-      lists.unit = units.units;
-      lists.journey = maps.maps;
-      lists.segment = segs.segments;
-      lists.survey = surveys.surveys;
-      lists.touchpoint = tps.map((t) => ({ id: t, name: t }));
-      listsLoaded = true;
-      const people = users.users.filter((u) => !u.disabled);
-      replace(owner.input, h('option', { value: '' }, 'Choose an owner'), people.map((u) => h('option', { value: u.id }, `${u.name} (${u.email})`)));
-      setValues();
-    })().catch((e) => { if (!aborted(e)) msg.textContent = 'The lists could not be loaded; reload the page.'; });
-    setScopes();
 
     const f = h('form', { class: 'card target-form', 'aria-labelledby': 'add-target-h', novalidate: true },
       h('h2', { id: 'add-target-h' }, 'Add a target'),

@@ -683,7 +683,7 @@ static int64_t demo_lookup(store *st, const char *sql, const char *text) {
 /* The demo's KPI targets, each owned by a demo user, and their trend: a
  * check a week for twelve weeks back, computed from the demo's answers
  * and events (no alert for any of it). 0 on success; *n the targets. */
-static int demo_targets(store *st, profile *pr, feedback *fb, int64_t end, size_t *n) {
+static cx_err demo_targets(store *st, govern *gv, gv_targets *t, int64_t end, size_t *n, analytics_error *err) {
   static const struct {
     const char *owner, *kpi, *scope, *unit, *touchpoint, *direction;
     double target;
@@ -697,12 +697,7 @@ static int demo_targets(store *st, profile *pr, feedback *fb, int64_t end, size_
       {"analyst@northwind.example", "ces", "touchpoint", NULL, "Checkout", "higher", 5.5, 30, 30},
       {"lead@northwind.example", "churn_rate", "company", NULL, NULL, "lower", 0.1, 30, 30},
   };
-  govern *gv = NULL;
-  gv_targets *t = NULL;
-  cx_err rc = gv_open(st, &gv);
-  gv_targets_cfg cfg = {.st = st, .pr = pr, .fb = fb, .gv = gv};
-  if (!rc) rc = gv_targets_open(&cfg, &t);
-  analytics_error err = {{0}, {0}, {0}};
+  cx_err rc = CX_OK;
   cx_buf b;
   cx_buf_init(&b, 1 << 20);
   for (size_t i = 0; !rc && i < sizeof targets / sizeof targets[0]; i++) {
@@ -727,21 +722,14 @@ static int demo_targets(store *st, profile *pr, feedback *fb, int64_t end, size_
     }
     if (targets[i].touchpoint) cJSON_AddStringToObject(req, "scope_value", targets[i].touchpoint);
     cx_buf_reset(&b);
-    rc = gv_target_create(t, req, &b, NULL, &err);
+    rc = gv_target_create(t, req, &b, NULL, err);
     cJSON_Delete(req);
     if (!rc) gv_audit(gv, "cli:demo", "target.create", targets[i].kpi, NULL, NULL);
     if (!rc) ++*n;
   }
   cx_buf_free(&b);
   for (int k = 12; !rc && k >= 0; k--) rc = gv_targets_backfill(t, end - (int64_t)k * 7 * DAY);
-  gv_targets_close(t);
-  gv_close(gv);
-  if (rc) {
-    cli_error("the demo's KPI targets could not be created (%s%s%s).", cx_strerror(rc), rc == CX_EINVAL ? ": " : "",
-              rc == CX_EINVAL ? err.message : "");
-    return 1;
-  }
-  return 0;
+  return rc;
 }
 
 /* The demo's initiatives board: six initiatives in every status, linked
@@ -749,7 +737,7 @@ static int demo_targets(store *st, profile *pr, feedback *fb, int64_t end, size_
  * measured from the demo's data when asked. One of them, the Care West
  * coaching, is the story demo_voice.c tells (DEMO_COACHED_DAYS). 0 on
  * success; *n the initiatives. */
-static int demo_initiatives(store *st, profile *pr, feedback *fb, int64_t end, size_t *n) {
+static cx_err demo_initiatives(store *st, govern *gv, gv_targets *t, int64_t end, size_t *n, analytics_error *err) {
   static const struct {
     const char *owner, *json; /* json: the request, with %s for the unit's id */
     int started_days, done_days; /* before the end; 0: not set */
@@ -787,12 +775,7 @@ static int demo_initiatives(store *st, profile *pr, feedback *fb, int64_t end, s
        "\"effort\":0.5,\"root_causes\":[2],\"themes\":[\"Checkout & payment\"]}",
        150, 140},
   };
-  govern *gv = NULL;
-  gv_targets *t = NULL;
-  cx_err rc = gv_open(st, &gv);
-  gv_targets_cfg cfg = {.st = st, .pr = pr, .fb = fb, .gv = gv};
-  if (!rc) rc = gv_targets_open(&cfg, &t);
-  analytics_error err = {{0}, {0}, {0}};
+  cx_err rc = CX_OK;
   cx_buf b;
   cx_buf_init(&b, 1 << 20);
   char unit[32];
@@ -816,7 +799,7 @@ static int demo_initiatives(store *st, profile *pr, feedback *fb, int64_t end, s
       cJSON_AddStringToObject(req, "done_at", at);
     }
     cx_buf_reset(&b);
-    rc = gv_initiative_create(t, req, &b, NULL, &err);
+    rc = gv_initiative_create(t, req, &b, NULL, err);
     cJSON_Delete(req);
     if (!rc) {
       cJSON *made = cJSON_ParseWithLength(b.p, b.len);
@@ -829,10 +812,25 @@ static int demo_initiatives(store *st, profile *pr, feedback *fb, int64_t end, s
     if (!rc) ++*n;
   }
   cx_buf_free(&b);
+  return rc;
+}
+
+/* The demo's KPI targets and initiatives, through one targets module. 0
+ * on success; *ntargets, *ninitiatives: how many. */
+static int demo_govern(store *st, profile *pr, feedback *fb, int64_t end, size_t *ntargets, size_t *ninitiatives) {
+  govern *gv = NULL;
+  gv_targets *t = NULL;
+  cx_err rc = gv_open(st, &gv);
+  gv_targets_cfg cfg = {.st = st, .pr = pr, .fb = fb, .gv = gv};
+  if (!rc) rc = gv_targets_open(&cfg, &t);
+  analytics_error err = {{0}, {0}, {0}};
+  const char *what = "KPI targets";
+  if (!rc) rc = demo_targets(st, gv, t, end, ntargets, &err);
+  if (!rc) what = "initiatives", rc = demo_initiatives(st, gv, t, end, ninitiatives, &err);
   gv_targets_close(t);
   gv_close(gv);
   if (rc) {
-    cli_error("the demo's initiatives could not be created (%s%s%s).", cx_strerror(rc), rc == CX_EINVAL ? ": " : "",
+    cli_error("the demo's %s could not be created (%s%s%s).", what, cx_strerror(rc), rc == CX_EINVAL ? ": " : "",
               rc == CX_EINVAL ? err.message : "");
     return 1;
   }
@@ -913,9 +911,8 @@ int cmd_demo(const cli_opts *o) {
   if (!status && demo_cases(st, pr, fb, g->voice, &org, cut, end, &responses, &cf)) status = 1;
   if (!status && demo_maturity(st)) status = 1;
   size_t ntargets = 0;
-  if (!status && demo_targets(st, pr, fb, end, &ntargets)) status = 1;
   size_t ninitiatives = 0;
-  if (!status && demo_initiatives(st, pr, fb, end, &ninitiatives)) status = 1;
+  if (!status && demo_govern(st, pr, fb, end, &ntargets, &ninitiatives)) status = 1;
   size_t nusers = org.nusers;
   if (!status) {
     /* the credentials of cxm init, and the demo's sign-in */

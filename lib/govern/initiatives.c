@@ -5,6 +5,7 @@
  * the themes with feedback_themes. Writes are store jobs; reads use a
  * reader. */
 #include "initiatives.h"
+#include "rows.h"
 #include "../base/log.h"
 #include "../base/mem.h"
 #include "../base/time.h"
@@ -38,12 +39,6 @@ typedef struct {
   int status, started, done;
 } ini_given;
 
-static int find_name(const char *const *names, int n, const char *s) {
-  for (int i = 0; s && i < n; i++)
-    if (!strcmp(names[i], s)) return i;
-  return -1;
-}
-
 double gv_rice_score(int64_t reach, double impact, double confidence, double effort) {
   if (reach < 0 || isnan(impact) || isnan(confidence) || isnan(effort) || effort <= 0) return NAN;
   return (double)reach * impact * (confidence / 100.0) / effort;
@@ -57,15 +52,6 @@ static const char *const members[] = {"title",  "description", "owner",       "s
                                       "scope",  "scope_value", "expected_change", "reach", "impact",
                                       "confidence", "effort",  "root_causes", "themes",     "measure_days",
                                       "started_at", "done_at", NULL};
-
-static int id_of(const cJSON *v, int64_t *out) {
-  if (cJSON_IsString(v)) return !cx_parse_i64(v->valuestring, strlen(v->valuestring), out) && *out > 0;
-  if (cJSON_IsNumber(v)) {
-    double d = v->valuedouble;
-    if (d >= 1 && d <= 9e15 && d == floor(d)) return *out = (int64_t)d, 1;
-  }
-  return 0;
-}
 
 static int text_ok(const cJSON *v, size_t max, int empty_ok) {
   if (!cJSON_IsString(v)) return 0;
@@ -90,7 +76,7 @@ static int time_of(const cJSON *v, int64_t *out) {
 static cx_err ini_check(const cJSON *req, int partial, gv_initiative_spec *spec, ini_given *g, analytics_error *err) {
   if (!cJSON_IsObject(req)) return analytics_refuse(err, "invalid_field", NULL, "The body must be a JSON object.");
   for (const cJSON *m = req->child; m; m = m->next)
-    if (find_name(members, (int)(sizeof members / sizeof *members) - 1, m->string) < 0)
+    if (gv_name_index(members, (int)(sizeof members / sizeof *members) - 1, m->string) < 0)
       return analytics_refuse(err, "invalid_field", m->string ? m->string : "",
                               "%.60s is not a member of an initiative.", m->string ? m->string : "(unnamed)");
   gv_initiative_spec s;
@@ -118,10 +104,10 @@ static cx_err ini_check(const cJSON *req, int partial, gv_initiative_spec *spec,
     else snprintf(s.description, sizeof s.description, "%s", v->valuestring);
   }
   if ((v = cJSON_GetObjectItemCaseSensitive(req, "owner")) || !partial) {
-    if (!id_of(v, &s.owner)) return analytics_refuse(err, "invalid_field", "owner", "owner must be a user's id.");
+    if (!gv_json_id(v, &s.owner)) return analytics_refuse(err, "invalid_field", "owner", "owner must be a user's id.");
   }
   if ((v = cJSON_GetObjectItemCaseSensitive(req, "status"))) {
-    int k = cJSON_IsString(v) ? find_name(status_names, ST_COUNT, v->valuestring) : -1;
+    int k = cJSON_IsString(v) ? gv_name_index(status_names, ST_COUNT, v->valuestring) : -1;
     if (k < 0)
       return analytics_refuse(err, "invalid_field", "status", "status must be idea, planned, in_progress, done or dropped.");
     s.status = k, g->status = 1;
@@ -192,7 +178,7 @@ static cx_err ini_check(const cJSON *req, int partial, gv_initiative_spec *spec,
     s.nroots = 0;
     for (const cJSON *x = v->child; x; x = x->next) {
       int64_t id;
-      if (!id_of(x, &id)) return analytics_refuse(err, "invalid_field", "root_causes", "root_causes must hold root cause ids.");
+      if (!gv_json_id(x, &id)) return analytics_refuse(err, "invalid_field", "root_causes", "root_causes must hold root cause ids.");
       int dup = 0;
       for (size_t i = 0; i < s.nroots; i++) dup |= s.roots[i] == id;
       if (!dup) s.roots[s.nroots++] = id;
@@ -297,7 +283,7 @@ static void row_read(sqlite3_stmt *st, ini_row *r) {
   snprintf(s->title, sizeof s->title, "%s", col_text(st, 1));
   snprintf(s->description, sizeof s->description, "%s", col_text(st, 2));
   s->owner = sqlite3_column_int64(st, 3);
-  int k = find_name(status_names, ST_COUNT, col_text(st, 4));
+  int k = gv_name_index(status_names, ST_COUNT, col_text(st, 4));
   s->status = k < 0 ? ST_IDEA : k;
   if (sqlite3_column_type(st, 5) != SQLITE_NULL) { /* the KPI, as stored by this module */
     cJSON *q = cJSON_CreateObject();
@@ -328,46 +314,20 @@ static void row_read(sqlite3_stmt *st, ini_row *r) {
   r->updated_at = sqlite3_column_int64(st, 19);
 }
 
+static void row_read_any(sqlite3_stmt *st, void *row) { row_read(st, row); }
+
 /* Every initiative (id 0) or one: *rows (caller frees), *n. */
 static cx_err rows_load(sqlite3 *db, int64_t id, ini_row **rows, size_t *n) {
-  *rows = NULL, *n = 0;
-  sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(db, "SELECT " ROW_COLS " FROM initiatives WHERE ?1 = 0 OR id = ?1 ORDER BY id LIMIT ?2", -1,
-                         &st, NULL))
-    return CX_EDB;
-  sqlite3_bind_int64(st, 1, id);
-  sqlite3_bind_int64(st, 2, GV_INITIATIVE_MAX + 1);
-  size_t cap = 0;
-  cx_err rc = CX_OK;
-  int r;
-  while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-    if (*n == cap) {
-      cap = cap ? 2 * cap : 8;
-      ini_row *l = cx_realloc(*rows, cap * sizeof *l);
-      if (!l) {
-        rc = CX_ENOMEM;
-        break;
-      }
-      *rows = l;
-    }
-    row_read(st, &(*rows)[(*n)++]);
-  }
-  if (!rc && r != SQLITE_DONE) rc = CX_EDB;
-  sqlite3_finalize(st);
-  if (rc) cx_free(*rows), *rows = NULL, *n = 0;
+  void *r;
+  cx_err rc = gv_rows_load(db, "SELECT " ROW_COLS " FROM initiatives WHERE ?1 = 0 OR id = ?1 ORDER BY id LIMIT ?2", id,
+                           GV_INITIATIVE_MAX + 1, sizeof **rows, row_read_any, &r, n);
+  *rows = r;
   return rc;
 }
 
 /* The first column of sql (one int64 parameter) as text; 0 without a row. */
 static int lookup(sqlite3 *db, const char *sql, int64_t id, char *out, size_t cap) {
-  sqlite3_stmt *st;
-  if (cap) out[0] = 0;
-  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL)) return 0;
-  sqlite3_bind_int64(st, 1, id);
-  int found = sqlite3_step(st) == SQLITE_ROW;
-  if (found && cap) snprintf(out, cap, "%s", col_text(st, 0));
-  sqlite3_finalize(st);
-  return found;
+  return gv_sql_text(db, sql, id, NULL, out, cap);
 }
 
 /* The cases opened in [from, to) whose root cause is one of ids or below
@@ -442,10 +402,6 @@ static cx_err check_refs(gv_targets *t, const gv_initiative_spec *s, analytics_e
 
 /* ---- JSON ---- */
 
-static cx_err put_num(cx_buf *b, double v) { return isnan(v) ? cx_buf_puts(b, "null") : cx_buf_printf(b, "%.6g", v); }
-static cx_err put_time(cx_buf *b, int64_t ms) { return ms ? cx_buf_json_time(b, ms) : cx_buf_puts(b, "null"); }
-static cx_err put_str(cx_buf *b, const char *s) { return cx_buf_json_str(b, s, strlen(s)); }
-
 /* The stored members (no braces): the audit's form, and the start of the
  * full one. */
 static cx_err stored_members(gv_targets *t, sqlite3 *db, const ini_row *r, cx_buf *b) {
@@ -453,45 +409,45 @@ static cx_err stored_members(gv_targets *t, sqlite3 *db, const ini_row *r, cx_bu
   char owner[256];
   lookup(db, "SELECT name FROM users WHERE id = ?1", s->owner, owner, sizeof owner);
   cx_err rc = cx_buf_printf(b, "\"id\":\"%lld\",\"title\":", (long long)r->id);
-  if (!rc) rc = put_str(b, s->title);
+  if (!rc) rc = gv_put_str(b, s->title);
   if (!rc) rc = cx_buf_puts(b, ",\"description\":");
-  if (!rc) rc = put_str(b, s->description);
+  if (!rc) rc = gv_put_str(b, s->description);
   if (!rc) rc = cx_buf_printf(b, ",\"owner\":\"%lld\",\"owner_name\":", (long long)s->owner);
-  if (!rc) rc = owner[0] ? put_str(b, owner) : cx_buf_puts(b, "null");
+  if (!rc) rc = owner[0] ? gv_put_str(b, owner) : cx_buf_puts(b, "null");
   if (!rc) rc = cx_buf_printf(b, ",\"status\":\"%s\"", status_names[s->status]);
   if (!rc && s->has_kpi) {
     char label[256];
     gv_kpi_scope_label(db, &s->k, label, sizeof label);
     rc = cx_buf_printf(b, ",\"kpi\":\"%s\",\"kpi_label\":\"%s\",\"scope\":\"%s\",\"scope_value\":", gv_kpi_name(s->k.kpi),
                        gv_kpi_label(s->k.kpi), gv_scope_name(s->k.scope));
-    if (!rc) rc = s->k.scope_value[0] ? put_str(b, s->k.scope_value) : cx_buf_puts(b, "null");
+    if (!rc) rc = s->k.scope_value[0] ? gv_put_str(b, s->k.scope_value) : cx_buf_puts(b, "null");
     if (!rc) rc = cx_buf_puts(b, ",\"scope_label\":");
-    if (!rc) rc = put_str(b, label);
+    if (!rc) rc = gv_put_str(b, label);
     if (!rc) rc = cx_buf_printf(b, ",\"direction\":\"%s\"", s->k.kpi == GV_KPI_CHURN ? "lower" : "higher");
   } else if (!rc) {
     rc = cx_buf_puts(b, ",\"kpi\":null,\"kpi_label\":null,\"scope\":null,\"scope_value\":null,\"scope_label\":null,"
                         "\"direction\":null");
   }
   if (!rc) rc = cx_buf_puts(b, ",\"expected_change\":");
-  if (!rc) rc = put_num(b, s->expected);
+  if (!rc) rc = gv_put_num(b, s->expected);
   if (!rc) rc = cx_buf_puts(b, ",\"reach\":");
   if (!rc) rc = s->reach < 0 ? cx_buf_puts(b, "null") : cx_buf_printf(b, "%lld", (long long)s->reach);
   if (!rc) rc = cx_buf_puts(b, ",\"impact\":");
-  if (!rc) rc = put_num(b, s->impact);
+  if (!rc) rc = gv_put_num(b, s->impact);
   if (!rc) rc = cx_buf_puts(b, ",\"confidence\":");
-  if (!rc) rc = put_num(b, s->confidence);
+  if (!rc) rc = gv_put_num(b, s->confidence);
   if (!rc) rc = cx_buf_puts(b, ",\"effort\":");
-  if (!rc) rc = put_num(b, s->effort);
+  if (!rc) rc = gv_put_num(b, s->effort);
   if (!rc) rc = cx_buf_puts(b, ",\"score\":");
-  if (!rc) rc = put_num(b, score_of(s));
+  if (!rc) rc = gv_put_num(b, score_of(s));
   if (!rc) rc = cx_buf_printf(b, ",\"measure_days\":%d,\"started_at\":", s->measure_days);
-  if (!rc) rc = put_time(b, s->started_at);
+  if (!rc) rc = gv_put_time(b, s->started_at);
   if (!rc) rc = cx_buf_puts(b, ",\"done_at\":");
-  if (!rc) rc = put_time(b, s->done_at);
+  if (!rc) rc = gv_put_time(b, s->done_at);
   if (!rc) rc = cx_buf_puts(b, ",\"created_at\":");
-  if (!rc) rc = put_time(b, r->created_at);
+  if (!rc) rc = gv_put_time(b, r->created_at);
   if (!rc) rc = cx_buf_puts(b, ",\"updated_at\":");
-  if (!rc) rc = put_time(b, r->updated_at);
+  if (!rc) rc = gv_put_time(b, r->updated_at);
   return rc;
 }
 
@@ -501,7 +457,7 @@ static cx_err put_window(cx_buf *b, const char *name, int64_t from, int64_t to, 
   if (!rc) rc = cx_buf_puts(b, ",\"to\":");
   if (!rc) rc = cx_buf_json_time(b, to);
   if (!rc) rc = cx_buf_puts(b, ",\"value\":");
-  if (!rc) rc = put_num(b, value);
+  if (!rc) rc = gv_put_num(b, value);
   if (!rc) rc = cx_buf_printf(b, ",\"n\":%llu}", (unsigned long long)n);
   return rc;
 }
@@ -530,22 +486,20 @@ static cx_err measurement(gv_targets *t, sqlite3 *db, const gv_initiative_spec *
   if (!rc && early) rc = cx_buf_puts(b, ",\"after\":null");
   else if (!rc) rc = put_window(b, "after", afrom, ato, c.after, c.n_after);
   if (!rc) rc = cx_buf_puts(b, ",\"change\":");
-  if (!rc) rc = put_num(b, c.change);
+  if (!rc) rc = gv_put_num(b, c.change);
   if (!rc) rc = cx_buf_puts(b, ",\"z\":");
-  if (!rc) rc = put_num(b, c.z);
+  if (!rc) rc = gv_put_num(b, c.z);
   if (!rc) rc = cx_buf_puts(b, ",\"p_value\":");
-  if (!rc) rc = put_num(b, c.p);
+  if (!rc) rc = gv_put_num(b, c.p);
   if (!rc) rc = cx_buf_printf(b, ",\"significant\":%s,\"expected_change\":", significant ? "true" : "false");
-  if (!rc) rc = put_num(b, s->expected);
+  if (!rc) rc = gv_put_num(b, s->expected);
   if (!rc) rc = cx_buf_puts(b, ",\"root_cause_cases\":");
   if (!rc && !s->nroots) rc = cx_buf_puts(b, "null");
   else if (!rc) {
     /* cases counted before the closed loop began would read as none */
-    char first[32];
     int64_t since = 0;
-    if (lookup(db, "SELECT min(opened_at) FROM cases WHERE ?1 = ?1", 0, first, sizeof first) && first[0])
-      cx_parse_i64(first, strlen(first), &since);
-    int recorded = since && since <= bfrom;
+    if (store_step_named(db, "SELECT coalesce(min(opened_at), 0) FROM cases", NULL, 0, &since)) return CX_EDB;
+    int recorded = since > 0 && since <= bfrom;
     int64_t before = recorded ? root_cases(db, s->roots, s->nroots, bfrom, bto) : 0;
     int64_t after = early ? 0 : root_cases(db, s->roots, s->nroots, afrom, ato);
     if (before < 0 || after < 0) return CX_EDB;
@@ -554,11 +508,11 @@ static cx_err measurement(gv_targets *t, sqlite3 *db, const gv_initiative_spec *
     if (!rc) rc = recorded ? cx_buf_printf(b, "%lld", (long long)before) : cx_buf_puts(b, "null");
     if (!rc) rc = early ? cx_buf_puts(b, ",\"after\":null") : cx_buf_printf(b, ",\"after\":%lld", (long long)after);
     if (!rc) rc = cx_buf_puts(b, ",\"before_per_week\":");
-    if (!rc) rc = put_num(b, recorded ? 7.0 * (double)before / (double)s->measure_days : NAN);
+    if (!rc) rc = gv_put_num(b, recorded ? 7.0 * (double)before / (double)s->measure_days : NAN);
     if (!rc) rc = cx_buf_puts(b, ",\"after_per_week\":");
-    if (!rc) rc = put_num(b, early ? NAN : 7.0 * (double)after / adays);
+    if (!rc) rc = gv_put_num(b, early ? NAN : 7.0 * (double)after / adays);
     if (!rc) rc = cx_buf_puts(b, ",\"cases_since\":");
-    if (!rc) rc = put_time(b, since);
+    if (!rc) rc = gv_put_time(b, since);
     if (!rc) rc = cx_buf_puts(b, "}");
   }
   if (!rc) rc = cx_buf_puts(b, "}");
@@ -578,7 +532,7 @@ static cx_err full_json(gv_targets *t, sqlite3 *db, const ini_row *r, const cJSO
     int64_t n = root_cases(db, &s->roots[i], 1, now - (int64_t)s->measure_days * DAY_MS, now + 1);
     if (n < 0) return CX_EDB;
     rc = cx_buf_printf(b, "%s{\"id\":\"%lld\",\"name\":", i ? "," : "", (long long)s->roots[i]);
-    if (!rc) rc = put_str(b, name);
+    if (!rc) rc = gv_put_str(b, name);
     if (!rc) rc = cx_buf_printf(b, ",\"cases\":%lld}", (long long)n);
   }
   if (!rc) rc = cx_buf_puts(b, "],\"themes\":[");
@@ -590,13 +544,13 @@ static cx_err full_json(gv_targets *t, sqlite3 *db, const ini_row *r, const cJSO
       if (cJSON_IsString(nm) && !strcmp(nm->valuestring, s->themes[i])) hit = x;
     }
     rc = cx_buf_puts(b, i ? ",{\"name\":" : "{\"name\":");
-    if (!rc) rc = put_str(b, s->themes[i]);
+    if (!rc) rc = gv_put_str(b, s->themes[i]);
     const cJSON *vol = cJSON_GetObjectItemCaseSensitive(hit, "volume"), *sh = cJSON_GetObjectItemCaseSensitive(hit, "share");
     const cJSON *imp = cJSON_GetObjectItemCaseSensitive(hit, "nps_impact");
     if (!rc) rc = cx_buf_printf(b, ",\"volume\":%lld,\"share\":", cJSON_IsNumber(vol) ? (long long)vol->valuedouble : 0LL);
-    if (!rc) rc = put_num(b, cJSON_IsNumber(sh) ? sh->valuedouble : 0);
+    if (!rc) rc = gv_put_num(b, cJSON_IsNumber(sh) ? sh->valuedouble : 0);
     if (!rc) rc = cx_buf_puts(b, ",\"nps_impact\":");
-    if (!rc) rc = put_num(b, cJSON_IsNumber(imp) ? imp->valuedouble : NAN);
+    if (!rc) rc = gv_put_num(b, cJSON_IsNumber(imp) ? imp->valuedouble : NAN);
     if (!rc) rc = cx_buf_puts(b, "}");
   }
   if (!rc) rc = cx_buf_puts(b, "],");
@@ -614,7 +568,7 @@ static int by_score(const void *a, const void *b) {
 }
 
 cx_err gv_initiatives_list(gv_targets *t, const char *status, int64_t owner, cx_buf *out, analytics_error *err) {
-  int want = status ? find_name(status_names, ST_COUNT, status) : -1;
+  int want = status ? gv_name_index(status_names, ST_COUNT, status) : -1;
   if (status && want < 0)
     return analytics_refuse(err, "invalid_parameter", "status", "status must be idea, planned, in_progress, done or dropped.");
   int64_t now = cx_now_ms();
@@ -669,7 +623,7 @@ static cx_err one_json(gv_targets *t, int64_t id, int full, cx_buf *out) {
     if (!rc) rc = cx_buf_puts(out, "],\"themes\":[");
     for (size_t i = 0; !rc && i < rows[0].s.nthemes; i++) {
       if (i) rc = cx_buf_puts(out, ",");
-      if (!rc) rc = put_str(out, rows[0].s.themes[i]);
+      if (!rc) rc = gv_put_str(out, rows[0].s.themes[i]);
     }
     if (!rc) rc = cx_buf_puts(out, "]}");
   }
@@ -712,7 +666,7 @@ static cx_err apply_write(void *ctx, sqlite3 *db) {
   if (!rc) rc = cx_buf_puts(&themes, "[");
   for (size_t i = 0; !rc && i < s->nthemes; i++) {
     if (i) rc = cx_buf_puts(&themes, ",");
-    if (!rc) rc = put_str(&themes, s->themes[i]);
+    if (!rc) rc = gv_put_str(&themes, s->themes[i]);
   }
   if (!rc) rc = cx_buf_puts(&themes, "]");
   const char *sql = w->id ? "UPDATE initiatives SET title = ?1, description = ?2, owner_id = ?3, status = ?4, kpi = ?5,"

@@ -9,6 +9,7 @@
  * replaces on the writer's connection, so a transition is seen, and
  * alerted, once. */
 #include "targets.h"
+#include "rows.h"
 #include "../base/log.h"
 #include "../base/mem.h"
 #include "../base/ticker.h"
@@ -56,26 +57,10 @@ gv_status gv_target_status(double value, uint64_t n, double target, int higher, 
   return (higher ? value >= target : value <= target) ? GV_STATUS_ON : GV_STATUS_OFF;
 }
 
-static int find_name(const char *const *names, int n, const char *s) {
-  for (int i = 0; s && i < n; i++)
-    if (!strcmp(names[i], s)) return i;
-  return -1;
-}
-
 /* ---- checking a request (no store) ---- */
 
 static const char *const members[] = {"kpi",     "scope",  "scope_value", "owner",       "target", "direction",
                                       "period_days", "min_n", "alert",  "webhook_url", NULL};
-
-/* An id given as "12" or 12. */
-static int id_of(const cJSON *v, int64_t *out) {
-  if (cJSON_IsString(v)) return !cx_parse_i64(v->valuestring, strlen(v->valuestring), out) && *out > 0;
-  if (cJSON_IsNumber(v)) {
-    double d = v->valuedouble;
-    if (d >= 1 && d <= 9e15 && d == floor(d)) return *out = (int64_t)d, 1;
-  }
-  return 0;
-}
 
 static int whole_in(const cJSON *v, int64_t lo, int64_t hi, int64_t *out) {
   if (!cJSON_IsNumber(v) || isnan(v->valuedouble) || v->valuedouble != floor(v->valuedouble)) return 0;
@@ -102,14 +87,14 @@ static cx_err kpi_scope_part(const cJSON *req, int partial, gv_target_spec *s, i
   int scope_given = 0;
   *kpi_given = 0;
   if ((v = cJSON_GetObjectItemCaseSensitive(req, "kpi")) || !partial) {
-    int k = cJSON_IsString(v) ? find_name(kpi_names, GV_KPI_COUNT, v->valuestring) : -1;
+    int k = cJSON_IsString(v) ? gv_name_index(kpi_names, GV_KPI_COUNT, v->valuestring) : -1;
     if (k < 0)
       return analytics_refuse(err, "invalid_field", "kpi",
                               "kpi must be nps, csat, ces, activation_rate, repeat_rate, loyalty_rate or churn_rate.");
     s->kpi = (gv_kpi)k, *kpi_given = 1;
   }
   if ((v = cJSON_GetObjectItemCaseSensitive(req, "scope")) || !partial) {
-    int k = v ? (cJSON_IsString(v) ? find_name(scope_names, GV_SCOPE_COUNT, v->valuestring) : -1) : GV_SCOPE_COMPANY;
+    int k = v ? (cJSON_IsString(v) ? gv_name_index(scope_names, GV_SCOPE_COUNT, v->valuestring) : -1) : GV_SCOPE_COMPANY;
     if (k < 0)
       return analytics_refuse(err, "invalid_field", "scope",
                               "scope must be company, unit, touchpoint, journey, segment or survey.");
@@ -118,7 +103,7 @@ static cx_err kpi_scope_part(const cJSON *req, int partial, gv_target_spec *s, i
   v = cJSON_GetObjectItemCaseSensitive(req, "scope_value");
   if (v && !cJSON_IsNull(v)) {
     int64_t id;
-    if (cJSON_IsNumber(v) && id_of(v, &id)) snprintf(s->scope_value, sizeof s->scope_value, "%lld", (long long)id);
+    if (cJSON_IsNumber(v) && gv_json_id(v, &id)) snprintf(s->scope_value, sizeof s->scope_value, "%lld", (long long)id);
     else if (!cJSON_IsString(v) || !*v->valuestring || strlen(v->valuestring) > GV_TARGET_MAX_VALUE ||
              !cx_utf8_valid(v->valuestring, strlen(v->valuestring)))
       return analytics_refuse(err, "invalid_field", "scope_value",
@@ -152,7 +137,7 @@ cx_err gv_kpi_scope_check(const cJSON *req, int partial, gv_target_spec *spec, a
 cx_err gv_target_check(const cJSON *req, int partial, gv_target_spec *spec, analytics_error *err) {
   if (!cJSON_IsObject(req)) return analytics_refuse(err, "invalid_field", NULL, "The body must be a JSON object.");
   for (const cJSON *m = req->child; m; m = m->next)
-    if (find_name(members, (int)(sizeof members / sizeof *members) - 1, m->string) < 0)
+    if (gv_name_index(members, (int)(sizeof members / sizeof *members) - 1, m->string) < 0)
       return analytics_refuse(err, "invalid_field", m->string ? m->string : "", "%.60s is not a member of a target.",
                               m->string ? m->string : "(unnamed)");
   gv_target_spec s;
@@ -165,7 +150,7 @@ cx_err gv_target_check(const cJSON *req, int partial, gv_target_spec *spec, anal
   cx_err rc = kpi_scope_part(req, partial, &s, &kpi_given, err);
   if (rc) return rc;
   if ((v = cJSON_GetObjectItemCaseSensitive(req, "owner")) || !partial) {
-    if (!id_of(v, &s.owner)) return analytics_refuse(err, "invalid_field", "owner", "owner must be a user's id.");
+    if (!gv_json_id(v, &s.owner)) return analytics_refuse(err, "invalid_field", "owner", "owner must be a user's id.");
   }
   if ((v = cJSON_GetObjectItemCaseSensitive(req, "direction"))) {
     int d = cJSON_IsString(v) ? (!strcmp(v->valuestring, "higher") ? 1 : !strcmp(v->valuestring, "lower") ? 0 : -1) : -1;
@@ -197,7 +182,7 @@ cx_err gv_target_check(const cJSON *req, int partial, gv_target_spec *spec, anal
     s.min_n = w;
   }
   if ((v = cJSON_GetObjectItemCaseSensitive(req, "alert"))) {
-    int a = cJSON_IsString(v) ? find_name(alert_names, 4, v->valuestring) : -1;
+    int a = cJSON_IsString(v) ? gv_name_index(alert_names, 4, v->valuestring) : -1;
     if (a < 0) return analytics_refuse(err, "invalid_field", "alert", "alert must be email, webhook, both or none.");
     s.alert = a;
   }
@@ -244,8 +229,8 @@ typedef struct {
 static void row_read(sqlite3_stmt *st, target_row *r) {
   memset(r, 0, sizeof *r);
   r->id = sqlite3_column_int64(st, 0);
-  int k = find_name(kpi_names, GV_KPI_COUNT, (const char *)sqlite3_column_text(st, 1));
-  int sc = find_name(scope_names, GV_SCOPE_COUNT, (const char *)sqlite3_column_text(st, 2));
+  int k = gv_name_index(kpi_names, GV_KPI_COUNT, (const char *)sqlite3_column_text(st, 1));
+  int sc = gv_name_index(scope_names, GV_SCOPE_COUNT, (const char *)sqlite3_column_text(st, 2));
   r->s.kpi = k < 0 ? GV_KPI_NPS : (gv_kpi)k;
   r->s.scope = sc < 0 ? GV_SCOPE_COMPANY : (gv_scope)sc;
   snprintf(r->s.scope_value, sizeof r->s.scope_value, "%s", (const char *)sqlite3_column_text(st, 3));
@@ -254,10 +239,10 @@ static void row_read(sqlite3_stmt *st, target_row *r) {
   r->s.higher = !strcmp((const char *)sqlite3_column_text(st, 6), "higher");
   r->s.period_days = sqlite3_column_int(st, 7);
   r->s.min_n = sqlite3_column_int64(st, 8);
-  int a = find_name(alert_names, 4, (const char *)sqlite3_column_text(st, 9));
+  int a = gv_name_index(alert_names, 4, (const char *)sqlite3_column_text(st, 9));
   r->s.alert = a < 0 ? GV_ALERT_NONE : a;
   snprintf(r->s.webhook_url, sizeof r->s.webhook_url, "%s", (const char *)sqlite3_column_text(st, 10));
-  int stt = find_name(status_names, 3, (const char *)sqlite3_column_text(st, 11));
+  int stt = gv_name_index(status_names, 3, (const char *)sqlite3_column_text(st, 11));
   r->status = stt < 0 ? GV_STATUS_UNKNOWN : (gv_status)stt;
   r->value = sqlite3_column_type(st, 12) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 12);
   r->n = sqlite3_column_int64(st, 13);
@@ -267,51 +252,15 @@ static void row_read(sqlite3_stmt *st, target_row *r) {
   r->updated_at = sqlite3_column_int64(st, 17);
 }
 
+static void row_read_any(sqlite3_stmt *st, void *row) { row_read(st, row); }
+
 /* Every target (id 0) or one, in id order: *rows (caller frees), *n. */
 static cx_err rows_load(sqlite3 *db, int64_t id, target_row **rows, size_t *n) {
-  *rows = NULL, *n = 0;
-  sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(db, "SELECT " ROW_COLS " FROM kpi_targets WHERE ?1 = 0 OR id = ?1 ORDER BY id LIMIT ?2", -1,
-                         &st, NULL))
-    return CX_EDB;
-  sqlite3_bind_int64(st, 1, id);
-  sqlite3_bind_int64(st, 2, GV_TARGET_MAX + 1);
-  size_t cap = 0;
-  cx_err rc = CX_OK;
-  int r;
-  while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-    if (*n == cap) {
-      cap = cap ? 2 * cap : 16;
-      target_row *l = cx_realloc(*rows, cap * sizeof *l);
-      if (!l) {
-        rc = CX_ENOMEM;
-        break;
-      }
-      *rows = l;
-    }
-    row_read(st, &(*rows)[(*n)++]);
-  }
-  if (!rc && r != SQLITE_DONE) rc = CX_EDB;
-  sqlite3_finalize(st);
-  if (rc) cx_free(*rows), *rows = NULL, *n = 0;
+  void *r;
+  cx_err rc = gv_rows_load(db, "SELECT " ROW_COLS " FROM kpi_targets WHERE ?1 = 0 OR id = ?1 ORDER BY id LIMIT ?2", id,
+                           GV_TARGET_MAX + 1, sizeof **rows, row_read_any, &r, n);
+  *rows = r;
   return rc;
-}
-
-/* The first column of sql (one int64 or text parameter) as text into out;
- * 0 when there is no row. */
-static int lookup_text(sqlite3 *db, const char *sql, int64_t id, const char *text, char *out, size_t cap) {
-  sqlite3_stmt *st;
-  if (cap) out[0] = 0;
-  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL)) return 0;
-  if (text) sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
-  else sqlite3_bind_int64(st, 1, id);
-  int found = sqlite3_step(st) == SQLITE_ROW;
-  if (found && cap) {
-    const char *v = (const char *)sqlite3_column_text(st, 0);
-    snprintf(out, cap, "%s", v ? v : "");
-  }
-  sqlite3_finalize(st);
-  return found;
 }
 
 /* What the scope's value names, for people: "Care North", a map's name… */
@@ -324,7 +273,7 @@ static void scope_label(sqlite3 *db, const gv_target_spec *s, char *out, size_t 
       "SELECT name FROM segments WHERE id = ?1", "SELECT name FROM surveys WHERE id = ?1"};
   if (s->scope == GV_SCOPE_COMPANY) snprintf(out, cap, "Company");
   else if (s->scope == GV_SCOPE_TOUCHPOINT) snprintf(out, cap, "%s", s->scope_value);
-  else if (!lookup_text(db, sql[s->scope], id, NULL, out, cap)) snprintf(out, cap, "(deleted %s %s)", scope_names[s->scope], s->scope_value);
+  else if (!gv_sql_text(db, sql[s->scope], id, NULL, out, cap)) snprintf(out, cap, "(deleted %s %s)", scope_names[s->scope], s->scope_value);
 }
 
 /* ---- what a scope covers ---- */
@@ -372,13 +321,13 @@ static cx_err scope_fill(gv_targets *t, sqlite3 *db, const gv_target_spec *s, sc
   case GV_SCOPE_COMPANY:
     return CX_OK;
   case GV_SCOPE_SURVEY:
-    if (!lookup_text(db, "SELECT id FROM surveys WHERE id = ?1", id, NULL, NULL, 0)) return CX_ENOTFOUND;
+    if (!gv_sql_text(db, "SELECT id FROM surveys WHERE id = ?1", id, NULL, NULL, 0)) return CX_ENOTFOUND;
     x->survey = id;
     return CX_OK;
   case GV_SCOPE_TOUCHPOINT:
     return add_name(x, s->scope_value, &cap);
   case GV_SCOPE_UNIT: { /* the unit and every unit below it, by name */
-    if (!lookup_text(db, "SELECT id FROM units WHERE id = ?1", id, NULL, NULL, 0)) return CX_ENOTFOUND;
+    if (!gv_sql_text(db, "SELECT id FROM units WHERE id = ?1", id, NULL, NULL, 0)) return CX_ENOTFOUND;
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db, "SELECT id, name FROM units ORDER BY id", -1, &st, NULL)) return CX_EDB;
     while (!rc && sqlite3_step(st) == SQLITE_ROW)
@@ -388,7 +337,7 @@ static cx_err scope_fill(gv_targets *t, sqlite3 *db, const gv_target_spec *s, sc
     if (!rc && !x->nnames) rc = add_name(x, "", &cap); /* not in the cache yet: itself by name */
     if (!rc && x->nnames == 1 && !x->names[0][0]) {
       char name[256];
-      lookup_text(db, "SELECT name FROM units WHERE id = ?1", id, NULL, name, sizeof name);
+      gv_sql_text(db, "SELECT name FROM units WHERE id = ?1", id, NULL, name, sizeof name);
       cx_free(x->names[0]);
       x->nnames = 0;
       rc = add_name(x, name, &cap);
@@ -601,47 +550,39 @@ void gv_kpi_scope_label(sqlite3 *db, const gv_target_spec *s, char *out, size_t 
 
 /* ---- JSON ---- */
 
-static cx_err put_num(cx_buf *b, double v) {
-  return isnan(v) ? cx_buf_puts(b, "null") : cx_buf_printf(b, "%.6g", v);
-}
-
-static cx_err put_time(cx_buf *b, int64_t ms) { return ms ? cx_buf_json_time(b, ms) : cx_buf_puts(b, "null"); }
-
-static cx_err put_str(cx_buf *b, const char *s) { return cx_buf_json_str(b, s, strlen(s)); }
-
 /* The members of a target (no braces) with value, n and status as given. */
 static cx_err target_members(sqlite3 *db, const target_row *r, double value, uint64_t n, gv_status status,
                              cx_buf *b) {
   char label[256], owner[256], email[256];
   scope_label(db, &r->s, label, sizeof label);
-  lookup_text(db, "SELECT name FROM users WHERE id = ?1", r->s.owner, NULL, owner, sizeof owner);
-  lookup_text(db, "SELECT email FROM users WHERE id = ?1", r->s.owner, NULL, email, sizeof email);
+  gv_sql_text(db, "SELECT name FROM users WHERE id = ?1", r->s.owner, NULL, owner, sizeof owner);
+  gv_sql_text(db, "SELECT email FROM users WHERE id = ?1", r->s.owner, NULL, email, sizeof email);
   cx_err rc = cx_buf_printf(b, "\"id\":\"%lld\",\"kpi\":\"%s\",\"kpi_label\":\"%s\",\"scope\":\"%s\",\"scope_value\":",
                             (long long)r->id, kpi_names[r->s.kpi], kpi_labels[r->s.kpi], scope_names[r->s.scope]);
-  if (!rc) rc = r->s.scope_value[0] ? put_str(b, r->s.scope_value) : cx_buf_puts(b, "null");
+  if (!rc) rc = r->s.scope_value[0] ? gv_put_str(b, r->s.scope_value) : cx_buf_puts(b, "null");
   if (!rc) rc = cx_buf_puts(b, ",\"scope_label\":");
-  if (!rc) rc = put_str(b, label);
+  if (!rc) rc = gv_put_str(b, label);
   if (!rc) rc = cx_buf_printf(b, ",\"owner\":\"%lld\",\"owner_name\":", (long long)r->s.owner);
-  if (!rc) rc = owner[0] ? put_str(b, owner) : cx_buf_puts(b, "null");
+  if (!rc) rc = owner[0] ? gv_put_str(b, owner) : cx_buf_puts(b, "null");
   if (!rc) rc = cx_buf_puts(b, ",\"owner_email\":");
-  if (!rc) rc = email[0] ? put_str(b, email) : cx_buf_puts(b, "null");
+  if (!rc) rc = email[0] ? gv_put_str(b, email) : cx_buf_puts(b, "null");
   if (!rc) rc = cx_buf_puts(b, ",\"target\":");
-  if (!rc) rc = put_num(b, r->s.target);
+  if (!rc) rc = gv_put_num(b, r->s.target);
   if (!rc)
     rc = cx_buf_printf(b, ",\"direction\":\"%s\",\"period_days\":%d,\"min_n\":%lld,\"alert\":\"%s\",\"webhook_url\":",
                        r->s.higher ? "higher" : "lower", r->s.period_days, (long long)r->s.min_n, alert_names[r->s.alert]);
-  if (!rc) rc = r->s.webhook_url[0] ? put_str(b, r->s.webhook_url) : cx_buf_puts(b, "null");
+  if (!rc) rc = r->s.webhook_url[0] ? gv_put_str(b, r->s.webhook_url) : cx_buf_puts(b, "null");
   if (!rc) rc = cx_buf_puts(b, ",\"value\":");
-  if (!rc) rc = put_num(b, value);
+  if (!rc) rc = gv_put_num(b, value);
   if (!rc) rc = cx_buf_printf(b, ",\"n\":%llu,\"status\":\"%s\",\"checked_status\":\"%s\",\"checked_at\":",
                               (unsigned long long)n, status_names[status], status_names[r->status]);
-  if (!rc) rc = put_time(b, r->checked_at);
+  if (!rc) rc = gv_put_time(b, r->checked_at);
   if (!rc) rc = cx_buf_puts(b, ",\"changed_at\":");
-  if (!rc) rc = put_time(b, r->changed_at);
+  if (!rc) rc = gv_put_time(b, r->changed_at);
   if (!rc) rc = cx_buf_puts(b, ",\"created_at\":");
-  if (!rc) rc = put_time(b, r->created_at);
+  if (!rc) rc = gv_put_time(b, r->created_at);
   if (!rc) rc = cx_buf_puts(b, ",\"updated_at\":");
-  if (!rc) rc = put_time(b, r->updated_at);
+  if (!rc) rc = gv_put_time(b, r->updated_at);
   return rc;
 }
 
@@ -660,7 +601,7 @@ static cx_err history_points(sqlite3 *db, int64_t id, size_t limit, cx_buf *b, i
     if (!rc) rc = cx_buf_json_time(b, sqlite3_column_int64(st, 0));
     if (!rc && full) rc = cx_buf_printf(b, ",\"status\":\"%s\"", (const char *)sqlite3_column_text(st, 1));
     if (!rc) rc = cx_buf_puts(b, ",\"value\":");
-    if (!rc) rc = sqlite3_column_type(st, 2) == SQLITE_NULL ? cx_buf_puts(b, "null") : put_num(b, sqlite3_column_double(st, 2));
+    if (!rc) rc = sqlite3_column_type(st, 2) == SQLITE_NULL ? cx_buf_puts(b, "null") : gv_put_num(b, sqlite3_column_double(st, 2));
     if (!rc && full) rc = cx_buf_printf(b, ",\"n\":%lld", (long long)sqlite3_column_int64(st, 3));
     if (!rc) rc = cx_buf_puts(b, "}");
   }
@@ -726,7 +667,7 @@ static cx_err stored_json(gv_targets *t, int64_t id, cx_buf *out) {
 
 cx_err gv_target_history(gv_targets *t, int64_t id, size_t limit, cx_buf *out) {
   sqlite3 *db = store_reader_get(t->cfg.st);
-  cx_err rc = lookup_text(db, "SELECT id FROM kpi_targets WHERE id = ?1", id, NULL, NULL, 0) ? CX_OK : CX_ENOTFOUND;
+  cx_err rc = gv_sql_text(db, "SELECT id FROM kpi_targets WHERE id = ?1", id, NULL, NULL, 0) ? CX_OK : CX_ENOTFOUND;
   if (!rc) rc = cx_buf_printf(out, "{\"target_id\":\"%lld\",\"history\":[", (long long)id);
   if (!rc) rc = history_points(db, id, limit, out, 1);
   if (!rc) rc = cx_buf_puts(out, "],\"transitions\":[");
@@ -746,7 +687,7 @@ cx_err gv_target_history(gv_targets *t, int64_t id, size_t limit, cx_buf *out) {
       rc = cx_buf_puts(out, k++ ? ",{\"at\":" : "{\"at\":");
       if (!rc) rc = cx_buf_json_time(out, sqlite3_column_int64(st, 0));
       if (!rc) rc = cx_buf_printf(out, ",\"from\":\"%s\",\"to\":\"%s\",\"value\":", prev, s);
-      if (!rc) rc = sqlite3_column_type(st, 2) == SQLITE_NULL ? cx_buf_puts(out, "null") : put_num(out, sqlite3_column_double(st, 2));
+      if (!rc) rc = sqlite3_column_type(st, 2) == SQLITE_NULL ? cx_buf_puts(out, "null") : gv_put_num(out, sqlite3_column_double(st, 2));
       if (!rc) rc = cx_buf_puts(out, "}");
     }
     snprintf(prev, sizeof prev, "%s", s);
@@ -768,8 +709,8 @@ static cx_err scope_refs(gv_targets *t, sqlite3 *db, const gv_target_spec *s, an
                             s->scope_value);
   if (rc) return rc;
   if (s->scope == GV_SCOPE_TOUCHPOINT && /* a touchpoint: named by an answer or a journey map */
-      !lookup_text(db, "SELECT 1 FROM responses WHERE touchpoint = ?1", 0, s->scope_value, NULL, 0) &&
-      !lookup_text(db, "SELECT 1 FROM journey_map_versions v JOIN journey_maps m ON m.id = v.map_id AND"
+      !gv_sql_text(db, "SELECT 1 FROM responses WHERE touchpoint = ?1", 0, s->scope_value, NULL, 0) &&
+      !gv_sql_text(db, "SELECT 1 FROM journey_map_versions v JOIN journey_maps m ON m.id = v.map_id AND"
                        " v.version = m.version, json_each(v.doc, '$.stages') sg, json_each(sg.value, '$.touchpoints') tp"
                        " WHERE json_extract(tp.value, '$.name') = ?1", 0, s->scope_value, NULL, 0))
     rc = analytics_refuse(err, "invalid_field", "scope_value", "No answer and no journey map names the touchpoint %.60s.",
@@ -790,7 +731,7 @@ static cx_err check_refs(gv_targets *t, const gv_target_spec *s, analytics_error
   sqlite3 *db = store_reader_get(t->cfg.st);
   cx_err rc = CX_OK;
   char disabled[8];
-  if (!lookup_text(db, "SELECT disabled FROM users WHERE id = ?1", s->owner, NULL, disabled, sizeof disabled) ||
+  if (!gv_sql_text(db, "SELECT disabled FROM users WHERE id = ?1", s->owner, NULL, disabled, sizeof disabled) ||
       strcmp(disabled, "0"))
     rc = analytics_refuse(err, "invalid_field", "owner", "owner must be the id of an enabled user (GET /api/v1/users).");
   if (!rc) rc = scope_refs(t, db, s, err);
@@ -979,7 +920,7 @@ static cx_err apply_tick(void *ctx, sqlite3 *db) {
     int same = found && sqlite3_column_int64(sel, 1) == c->row.updated_at;
     int old = -1;
     int64_t last = 0;
-    if (same) old = find_name(status_names, 3, (const char *)sqlite3_column_text(sel, 0)), last = sqlite3_column_int64(sel, 2);
+    if (same) old = gv_name_index(status_names, 3, (const char *)sqlite3_column_text(sel, 0)), last = sqlite3_column_int64(sel, 2);
     sqlite3_reset(sel);
     if (!same) continue;
     sqlite3_bind_text(upd, 1, status_names[c->status], -1, SQLITE_STATIC);
@@ -1028,10 +969,10 @@ static cx_err compose_alert(gv_targets *t, sqlite3 *db, check *c, int64_t now) {
   char label[256], owner[256], val[48], tgt[48], base[OUTBOX_MAX_URL + 1], at[CX_TIME_LEN];
   const gv_target_spec *s = &c->row.s;
   scope_label(db, s, label, sizeof label);
-  lookup_text(db, "SELECT name FROM users WHERE id = ?1", s->owner, NULL, owner, sizeof owner);
+  gv_sql_text(db, "SELECT name FROM users WHERE id = ?1", s->owner, NULL, owner, sizeof owner);
   char disabled[8] = "1";
-  if (!lookup_text(db, "SELECT email FROM users WHERE id = ?1", s->owner, NULL, c->email, sizeof c->email) ||
-      !lookup_text(db, "SELECT disabled FROM users WHERE id = ?1", s->owner, NULL, disabled, sizeof disabled) ||
+  if (!gv_sql_text(db, "SELECT email FROM users WHERE id = ?1", s->owner, NULL, c->email, sizeof c->email) ||
+      !gv_sql_text(db, "SELECT disabled FROM users WHERE id = ?1", s->owner, NULL, disabled, sizeof disabled) ||
       strcmp(disabled, "0"))
     c->email[0] = 0; /* no one to mail */
   fmt_value(s->kpi, c->value, val, sizeof val);
@@ -1069,7 +1010,7 @@ static cx_err compose_alert(gv_targets *t, sqlite3 *db, check *c, int64_t now) {
     if (!rc) {
       char url[OUTBOX_MAX_URL + 32];
       snprintf(url, sizeof url, "%s/#/scorecard", base);
-      rc = put_str(&b, url);
+      rc = gv_put_str(&b, url);
     }
     if (!rc) rc = cx_buf_puts(&b, "}");
     if (!rc && !(c->hook = cx_buf_take(&b))) rc = CX_ENOMEM;

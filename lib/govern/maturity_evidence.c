@@ -253,6 +253,32 @@ static cx_err audit(ev *e) {
   return item(e, "audit_chain", "governance", text, fig, s);
 }
 
+/* change management: initiatives measured before and after on their KPI
+ * (docs/initiatives.md) */
+static cx_err initiatives(ev *e) {
+  int64_t v[4] = {0};
+  if (table_exists(e->db, "initiatives")) {
+    cx_err rc = counts(e,
+                       "SELECT count(*), coalesce(sum(started_at <= ?2 AND (done_at IS NULL OR done_at > ?2)), 0),"
+                       " coalesce(sum(done_at <= ?2), 0), coalesce(sum(kpi IS NOT NULL AND started_at <= ?2), 0)"
+                       " FROM initiatives WHERE created_at <= ?2",
+                       v, 4);
+    if (rc) return rc;
+  }
+  /* none: 1; initiatives, none started with a KPI: 2; one started with a
+   * KPI (measured before and after): 3; three or more: 4 */
+  int s = !v[0] ? 1 : !v[3] ? 2 : v[3] >= 3 ? 4 : 3;
+  char text[256], fig[160], a[32], b[32], c[32], d[32];
+  if (v[0])
+    snprintf(text, sizeof text, "%s %s on record (%s in progress, %s done); %s started with a KPI, measured before and after.",
+             num(v[0], a), plural(v[0], "initiative", "initiatives"), num(v[1], b), num(v[2], c), num(v[3], d));
+  else
+    snprintf(text, sizeof text, "No initiatives yet: no change is measured before and after on its KPI.");
+  snprintf(fig, sizeof fig, "\"initiatives\":%lld,\"in_progress\":%lld,\"done\":%lld,\"measured\":%lld",
+           (long long)v[0], (long long)v[1], (long long)v[2], (long long)v[3]);
+  return item(e, "measured_changes", "change", text, fig, s);
+}
+
 /* people: employee listening (eNPS) */
 static cx_err employees(ev *e) {
   int64_t v[2] = {0};
@@ -298,8 +324,8 @@ static cx_err technology(ev *e) {
 cx_err gv_maturity_evidence_items(store *st, int64_t now_ms, cx_buf *out) {
   ev e = {.db = store_reader_get(st), .since = now_ms - GV_EVIDENCE_DAYS * DAY_MS, .now = now_ms, .b = out};
   /* in the model's order of their components */
-  static cx_err (*const items[])(ev *) = {closed_loop, employees, people,    audit,      triggers,
-                                          design,      listening, touchpoints, technology};
+  static cx_err (*const items[])(ev *) = {closed_loop, employees, initiatives, people,      audit,
+                                          triggers,    design,    listening,   touchpoints, technology};
   cx_err rc = cx_buf_puts(out, "[");
   for (size_t i = 0; i < sizeof items / sizeof items[0] && !rc; i++) rc = items[i](&e);
   if (!rc) rc = cx_buf_puts(out, "]");

@@ -408,6 +408,32 @@ static void test_evidence(void **state) {
   e = evidence_item(doc, "units_and_users");
   assert_int_equal(figure(e, "units"), 2);
   assert_int_equal(cJSON_GetObjectItem(e, "suggested_score")->valueint, 3);
+  e = evidence_item(doc, "measured_changes");
+  assert_int_equal(figure(e, "initiatives"), 0);
+  assert_int_equal(cJSON_GetObjectItem(e, "suggested_score")->valueint, 1);
+  cJSON_Delete(doc);
+  /* initiatives (migration 13): an idea; one in progress with a KPI; one
+   * done with a KPI; one done without; one created after now */
+  snprintf(sql, sizeof sql,
+           "INSERT INTO initiatives(title, owner_id, status, kpi, measure_days, started_at, done_at, created_at,"
+           " updated_at) VALUES('a', 1, 'idea', NULL, 30, NULL, NULL, %lld, 0), ('b', 1, 'in_progress', 'nps', 30, %lld,"
+           " NULL, %lld, 0), ('c', 1, 'done', 'csat', 30, %lld, %lld, %lld, 0), ('d', 1, 'done', NULL, 30, %lld, %lld,"
+           " %lld, 0), ('e', 1, 'in_progress', 'nps', 30, %lld, NULL, %lld, 0)",
+           (long long)(now - day), (long long)(now - 5 * day), (long long)(now - day), (long long)(now - 9 * day),
+           (long long)(now - 2 * day), (long long)(now - day), (long long)(now - 9 * day), (long long)(now - 2 * day),
+           (long long)(now - day), (long long)(now + day), (long long)(now + day));
+  assert_int_equal(store_exec(db, sql), CX_OK);
+  assert_int_equal(gv_maturity_evidence(f->st, now, &b), CX_OK);
+  doc = parse(&b);
+  e = evidence_item(doc, "measured_changes");
+  assert_string_equal(cJSON_GetObjectItem(e, "component")->valuestring, "change");
+  assert_int_equal(figure(e, "initiatives"), 4);
+  assert_int_equal(figure(e, "in_progress"), 1);
+  assert_int_equal(figure(e, "done"), 2);
+  assert_int_equal(figure(e, "measured"), 2);
+  assert_string_equal(cJSON_GetObjectItem(e, "text")->valuestring,
+                      "4 initiatives on record (1 in progress, 2 done); 2 started with a KPI, measured before and after.");
+  assert_int_equal(cJSON_GetObjectItem(e, "suggested_score")->valueint, 3);
   cJSON_Delete(doc);
   cx_buf_free(&b);
 }

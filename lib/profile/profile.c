@@ -312,6 +312,7 @@ static void indexes_free(profile *p) {
   chunks_free(&p->keys);
   chunks_free(&p->kind_names);
   profile_postings_free(p);
+  profile_roots_free(p);
   p->cust = NULL;
   p->slots = NULL;
   p->ncust = p->capcust = 0;
@@ -659,6 +660,7 @@ static cx_err new_customer(profile *p, int64_t now, int64_t *out) {
   if ((rc = step_done(p->ins_customer))) return rc;
   cust_init(&p->cust[id], id);
   p->ncust = id;
+  profile_roots_note(p, id, 1);
   *out = id;
   return CX_OK;
 }
@@ -723,6 +725,7 @@ static cx_err merge(profile *p, int64_t a, int64_t b, const char *reason, const 
   if (!ci->uid_hash) ci->uid_hash = cf->uid_hash;
   ci->has_email |= cf->has_email;
   cf->parent = into;
+  profile_roots_note(p, from, 0);
   int64_t ring = ci->next_member; /* splice the two rings into one */
   ci->next_member = cf->next_member;
   cf->next_member = ring;

@@ -128,6 +128,11 @@ const profile_point *profile_points_in(const profile *p, int64_t id, int64_t fro
  * first use (one pass over the timelines), then keeps it current. */
 int64_t profile_customers_with(profile *p, const uint8_t *kinds, int64_t from, int64_t to,
                                int64_t max, uint64_t *bits, size_t nwords);
+/* [section] The root customers (neither merged nor erased) as a bitmap
+ * over ids, *nwords words (ids past it: ask profile_root_of); NULL when
+ * memory ran out. Built on first use, then kept current by the writer.
+ * Borrowed: valid until the section ends. */
+const uint64_t *profile_roots(profile *p, size_t *nwords);
 /* [section] Asks the CPU to fetch id's timeline (its first 256 bytes) into
  * the cache: a scan calls it a few customers ahead. */
 static inline void profile_prefetch(const profile_point *tl, size_t n) {

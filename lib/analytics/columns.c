@@ -1,17 +1,20 @@
 /* columns.c - a rule about the customer evaluated over columns instead of
- * customer by customer, when all it reads is count() (from the kinds'
- * index) and traits (from loaded trait columns).
+ * customer by customer, when all it reads is count() (from the counts the
+ * profile keeps per kind, or the kinds' index) and traits (from loaded
+ * trait columns).
  *
- * Such a rule's answer for a customer depends only on the values it reads,
- * and few distinct values occur: counts are small numbers, a trait such
- * as plan has a handful of values. So the rule is evaluated once per
- * combination of the distinct values present (by the rules engine itself,
- * so that null, types and every operator mean what they mean elsewhere)
- * into a table, and each root customer is one table lookup: its values'
- * codes, combined. A rule that reads anything else (a callback this
- * environment does not serve fires while the table is built), or whose
- * combinations outnumber what a walk of the customers would cost, is
- * refused: the caller evaluates customer by customer. */
+ * Such a rule's answer for a customer depends only on the values it
+ * reads, and few distinct combinations of them occur: counts are small
+ * numbers, a trait such as plan has a handful of values. Each column's
+ * value is coded as a small number (a count as itself, or by the distinct
+ * counts present; a trait by its value's index), a customer's codes
+ * combine into one index, and a table per thread remembers the rule's
+ * answer for each index met so far: the rules engine evaluates each
+ * combination once (so that null, types and every operator mean what
+ * they mean elsewhere), and every other customer with it is one lookup.
+ * A rule that reads anything else (an event, customer.*, sum(),
+ * days_since(), first_seen, last_seen) is refused before the scan: the
+ * caller evaluates customer by customer. */
 #include "analytics_int.h"
 #include "../base/mem.h"
 #include <stdlib.h>
@@ -19,7 +22,7 @@
 
 #define MAX_COLUMNS 8
 #define MAX_COUNT ((uint32_t)1 << 20) /* a larger count: per customer instead */
-#define MIN_TABLE 65536              /* combinations always allowed */
+#define MAX_TABLE ((size_t)1 << 22)   /* combinations: a byte each per thread */
 
 typedef struct {
   int is_count;
@@ -27,8 +30,9 @@ typedef struct {
   const char *name;
   int64_t window;
   uint32_t *count; /* [0..maxid], owned */
-  uint32_t *code;  /* count value -> code [0..max], owned */
-  uint32_t *value; /* code -> count value [0..ncodes), owned */
+  uint32_t max;    /* at least the largest count; UINT32_MAX: not known */
+  uint32_t *code;  /* count value -> code [0..max], owned; NULL: the count is its code */
+  uint32_t *value; /* code -> count value [0..ncodes), owned; NULL: as code */
   /* a trait: the column's value index is the code */
   const char *key;
   const uint32_t *of; /* borrowed from the traits */
@@ -37,22 +41,31 @@ typedef struct {
   size_t stride;
 } column;
 
+typedef struct columns columns;
+
+/* One thread's evaluation of combinations. */
 typedef struct {
+  columns *c;
+  uint32_t cur[MAX_COLUMNS]; /* the combination being evaluated: a code per column */
+  int refused;               /* the rule read something the columns do not hold */
+  uint8_t *table;            /* [combinations]: 0 not yet evaluated, 1 false, 2 true; owned */
+  char scratch[1024];
+} evaluator;
+
+struct columns {
   profile *p;
   const an_traits *t;
+  int64_t now;
   column col[MAX_COLUMNS];
-  size_t ncol;
-  int refused; /* the rule reads something the columns do not hold */
-  /* the table's current combination */
-  uint32_t cur[MAX_COLUMNS];
-  char scratch[1024];
+  size_t ncol, combos;
   /* the scan */
+  const rules_expr *rule;
   const uint64_t *roots;
   size_t nroots_words;
-  const uint8_t *table;
   uint64_t *bits;
+  evaluator ev[ANALYTICS_THREADS];
   int64_t found[ANALYTICS_THREADS];
-} columns;
+};
 
 static cx_err add_count(void *ctx, const char *name, int64_t window_ms) {
   columns *c = ctx;
@@ -83,68 +96,108 @@ static cx_err add_path(void *ctx, const char *root, const char *const *parts, si
 
 static cx_err col_lookup(void *ctx, const char *root, const char *const *parts, size_t nparts,
                          rules_value *out) {
-  columns *c = ctx;
+  evaluator *e = ctx;
+  const columns *c = e->c;
   if (strcmp(root, "traits")) {
-    c->refused = 1;
+    e->refused = 1;
     return CX_OK;
   }
   if (nparts != 1) return CX_OK;
   for (size_t i = 0; i < c->ncol; i++)
     if (!c->col[i].is_count && !strcmp(c->col[i].key, parts[0])) {
-      an_trait_value(c->t, parts[0], c->cur[i], out);
+      an_trait_value(c->t, parts[0], e->cur[i], out);
       return CX_OK;
     }
-  c->refused = 1;
+  e->refused = 1;
   return CX_OK;
 }
 
 static cx_err col_count(void *ctx, const char *name, int64_t window_ms, double *out) {
-  columns *c = ctx;
+  evaluator *e = ctx;
+  const columns *c = e->c;
   for (size_t i = 0; i < c->ncol; i++)
     if (c->col[i].is_count && c->col[i].window == window_ms && !strcmp(c->col[i].name, name)) {
-      *out = c->col[i].value[c->cur[i]];
+      *out = c->col[i].value ? c->col[i].value[e->cur[i]] : e->cur[i];
       return CX_OK;
     }
-  c->refused = 1;
+  e->refused = 1;
   *out = 0;
   return CX_OK;
 }
 
 static cx_err col_sum(void *ctx, const char *name, const char *property, int64_t window_ms,
                       double *out) {
-  ((columns *)ctx)->refused = 1;
+  ((evaluator *)ctx)->refused = 1;
   *out = 0;
   return CX_OK;
 }
 
 static cx_err col_time(void *ctx, const char *name, int64_t *out_ms) {
-  ((columns *)ctx)->refused = 1;
+  ((evaluator *)ctx)->refused = 1;
   *out_ms = CX_NO_TIME;
   return CX_OK;
 }
 
 static cx_err col_seen(void *ctx, int64_t *out_ms) {
-  ((columns *)ctx)->refused = 1;
+  ((evaluator *)ctx)->refused = 1;
   *out_ms = CX_NO_TIME;
   return CX_OK;
 }
 
+/* The rule's answer for combination x: 1 false, 2 true (as rules_match). */
+static uint8_t evaluate(evaluator *e, const rules_expr *rule, size_t x) {
+  const columns *c = e->c;
+  for (size_t i = 0; i < c->ncol; i++) e->cur[i] = (uint32_t)(x / c->col[i].stride % c->col[i].ncodes);
+  rules_env env = {.ctx = e, .now_ms = c->now, .lookup = col_lookup, .count = col_count, .sum = col_sum,
+                   .last_time = col_time, .first_seen = col_seen, .last_seen = col_seen,
+                   .scratch = e->scratch, .scratch_size = sizeof e->scratch};
+  return rules_match(rule, &env) ? 2 : 1;
+}
+
 /* ---- building the columns ---- */
 
-/* Counts column k's events per root customer and codes its distinct
- * values: 0, or -1 (the index cannot serve, or a count is too large). */
+/* Counts column k's events per root customer: 0, or -1 (the index
+ * cannot serve). All-time counts come from the counts the profile keeps
+ * per kind, others from the kinds' index. k->max: at least the largest
+ * count, UINT32_MAX when not known. */
 static int count_column(columns *c, column *k, int64_t now, int64_t maxid) {
   uint32_t nk = profile_kind_count(c->p);
   uint32_t *m = cx_calloc((size_t)nk + 1, sizeof *m);
   uint8_t *kinds = cx_calloc((size_t)nk + 1, 1);
-  k->count = cx_calloc((size_t)maxid + 1, sizeof *k->count);
-  int ok = m && kinds && k->count;
+  k->count = cx_malloc(((size_t)maxid + 1) * sizeof *k->count);
+  int ok = m && kinds && k->count, kept = k->window < 0;
+  uint32_t bound = 0;
   if (ok) {
     an_mark_kinds(c->p, k->name, m, 1);
     for (uint32_t i = 0; i <= nk; i++) kinds[i] = (uint8_t)m[i];
+  }
+  size_t n = (size_t)maxid + 1, first = 1;
+  for (uint32_t i = 1; ok && kept && i <= nk; i++) {
+    if (!kinds[i]) continue;
+    size_t ids;
+    uint32_t max;
+    const uint32_t *col = profile_kind_counts(c->p, i, now, &ids, &max);
+    if (!col) {
+      kept = 0;
+      break;
+    }
+    size_t have = ids < n ? ids : n;
+    if (first) {
+      memcpy(k->count, col, have * sizeof *col);
+      memset(k->count + have, 0, (n - have) * sizeof *col);
+    } else {
+      for (size_t id = 0; id < have; id++) k->count[id] += col[id];
+    }
+    first = 0;
+    bound += max;
+  }
+  if (ok && kept && first) memset(k->count, 0, n * sizeof *k->count); /* no kind has the name */
+  if (ok && !kept) {
+    memset(k->count, 0, n * sizeof *k->count);
     /* the events count(name, window) reads at now: (now - window, now] */
     int64_t from = k->window < 0 ? -((int64_t)1 << 60) : now - k->window + 1;
-    ok = !profile_count_events(c->p, kinds, from, now + 1, k->count, (size_t)maxid + 1);
+    ok = !profile_count_events(c->p, kinds, from, now + 1, k->count, n);
+    bound = UINT32_MAX;
   }
   cx_free(m);
   cx_free(kinds);
@@ -158,24 +211,47 @@ static int count_column(columns *c, column *k, int64_t now, int64_t maxid) {
       notroot &= notroot - 1;
       if (id < 1 || id > maxid || !k->count[id]) continue;
       int64_t r = profile_root_of(c->p, id);
-      if (r > 0 && r != id && r <= maxid) k->count[r] += k->count[id];
+      if (r > 0 && r != id && r <= maxid) {
+        k->count[r] += k->count[id];
+        if (bound != UINT32_MAX && k->count[r] > bound) bound = k->count[r];
+      }
       k->count[id] = 0;
     }
   }
-  uint32_t max = 0;
-  for (int64_t id = 1; id <= maxid; id++)
-    if (k->count[id] > max) max = k->count[id];
-  if (max >= MAX_COUNT) return -1;
+  k->max = bound;
+  return 0;
+}
+
+/* Codes k's counts by the distinct values present (one pass): 0, or -1
+ * (a count too large: per customer instead). */
+static int dense_codes(column *k, int64_t maxid) {
+  uint64_t *seen = cx_calloc(MAX_COUNT / 64, sizeof *seen);
+  if (!seen) return -1;
+  uint32_t max = 0, or = 0;
+  for (int64_t id = 1; id <= maxid; id++) {
+    uint32_t v = k->count[id];
+    or |= v;
+    if (v >= MAX_COUNT) {
+      cx_free(seen);
+      return -1;
+    }
+    seen[v >> 6] |= 1ULL << (v & 63);
+  }
+  seen[0] |= 1; /* 0 is always possible (a customer without such events) */
+  for (uint32_t w = 0; w <= (or >> 6) && w < MAX_COUNT / 64; w++)
+    if (seen[w]) max = w * 64 + 63 - (uint32_t)__builtin_clzll(seen[w]);
   k->code = cx_calloc((size_t)max + 1, sizeof *k->code);
-  if (!k->code) return -1;
-  k->code[0] = 1; /* 0 is always possible (a customer without such events) */
-  for (int64_t id = 1; id <= maxid; id++) k->code[k->count[id]] = 1;
   size_t n = 0;
-  for (uint32_t v = 0; v <= max; v++) n += k->code[v];
-  if (!(k->value = cx_malloc(n * sizeof *k->value))) return -1;
+  for (uint32_t w = 0; w <= max >> 6; w++) n += (size_t)__builtin_popcountll(seen[w]);
+  k->value = k->code ? cx_malloc(n * sizeof *k->value) : NULL;
+  if (!k->value) {
+    cx_free(seen);
+    return -1;
+  }
   n = 0;
   for (uint32_t v = 0; v <= max; v++)
-    if (k->code[v]) k->value[n] = v, k->code[v] = (uint32_t)n++;
+    if (seen[v >> 6] >> (v & 63) & 1) k->value[n] = v, k->code[v] = (uint32_t)n++;
+  cx_free(seen);
   k->ncodes = n;
   return 0;
 }
@@ -190,25 +266,47 @@ static void columns_free(columns *c) {
 
 /* ---- the scan ---- */
 
-static inline uint32_t code_of(const column *k, int64_t id) {
-  if (k->is_count) return k->code[k->count[id]];
-  return id <= k->of_maxid ? k->of[id] : 0;
+/* The codes of column k for ids base..base+n-1 (n <= 64) into out. */
+static void codes(const column *k, int64_t base, int64_t n, uint32_t *out) {
+  if (k->is_count && k->code) {
+    for (int64_t b = 0; b < n; b++) out[b] = k->code[k->count[base + b]];
+    return;
+  }
+  if (k->is_count) {
+    memcpy(out, k->count + base, (size_t)n * sizeof *out);
+    return;
+  }
+  int64_t m = k->of_maxid + 1 - base; /* ids past the column: none */
+  if (m > n) m = n;
+  int64_t b = 0;
+  for (; b < m; b++) out[b] = k->of[base + b];
+  for (; b < n; b++) out[b] = 0;
 }
 
+/* Sets the bits of the roots in [lo, hi) the rule holds for: 64 ids at a
+ * time, a table lookup each. */
 static void scan(void *arg, int part, int64_t lo, int64_t hi) {
   columns *c = arg;
+  evaluator *e = &c->ev[part];
   int64_t found = 0;
-  const column *k0 = &c->col[0];
-  for (int64_t w = lo >> 6; (w << 6) < hi; w++) {
-    uint64_t word = (size_t)w < c->nroots_words ? c->roots[w] : 0, hit = 0;
-    while (word) {
-      int64_t id = (w << 6) + __builtin_ctzll(word);
-      word &= word - 1;
-      if (id < lo || id >= hi) continue;
-      size_t idx = code_of(k0, id); /* stride 1 */
-      for (size_t i = 1; i < c->ncol; i++) idx += code_of(&c->col[i], id) * c->col[i].stride;
-      if (c->table[idx]) hit |= 1ULL << (id & 63);
+  uint32_t idx[64], code[64];
+  for (int64_t w = lo >> 6; lo < hi && (w << 6) < hi; w++) { /* an empty part: lo == hi, anywhere */
+    uint64_t roots = (size_t)w < c->nroots_words ? c->roots[w] : 0;
+    if (!roots) continue;
+    int64_t base = w << 6, n = hi - base < 64 ? hi - base : 64; /* lo: 1 or a multiple of 64 */
+    codes(&c->col[0], base, n, idx);
+    for (size_t i = 1; i < c->ncol; i++) {
+      codes(&c->col[i], base, n, code);
+      uint32_t stride = (uint32_t)c->col[i].stride;
+      for (int64_t b = 0; b < n; b++) idx[b] += code[b] * stride;
     }
+    uint64_t hit = 0;
+    for (int64_t b = 0; b < n; b++) {
+      uint8_t t = e->table[idx[b]];
+      if (!t && (roots >> b & 1)) t = e->table[idx[b]] = evaluate(e, c->rule, idx[b]);
+      hit |= (uint64_t)(t == 2) << b;
+    }
+    hit &= roots;
     if (hit) {
       c->bits[w] |= hit;
       found += __builtin_popcountll(hit);
@@ -221,44 +319,49 @@ int64_t an_columns_match(profile *p, const an_traits *t, const rules_expr *rule,
                          uint64_t *bits, size_t nwords) {
   const char *force = getenv("CXM_ANALYTICS_INDEX");
   if (force && !strcmp(force, "never")) return -1;
+  /* what the columns cannot answer, refused before anything is set */
+  if (rules_calls(rule, "sum") || rules_calls(rule, "days_since") || rules_reads_seen(rule)) return -1;
   columns *c = cx_calloc(1, sizeof *c);
   if (!c) return -1;
   c->p = p;
   c->t = t;
+  c->now = now;
+  c->rule = rule;
   int64_t maxid = profile_max_id(p), found = -1;
-  uint8_t *table = NULL;
   if (rules_each_count(rule, add_count, c) || rules_each_path(rule, add_path, c) || !c->ncol)
     goto out; /* !ncol: a constant rule, rare; per customer */
   if ((size_t)(maxid >> 6) >= nwords) goto out;
   if (!(c->roots = profile_roots(p, &c->nroots_words)) || (size_t)(maxid >> 6) >= c->nroots_words)
     goto out;
-  /* the table: every combination of the codes, column 0 varying fastest */
-  size_t combos = 1, limit = (size_t)maxid / 2 > MIN_TABLE ? (size_t)maxid / 2 : MIN_TABLE;
+  /* the combinations: column 0's code varies fastest */
+  size_t combos = 1;
   for (size_t i = 0; i < c->ncol; i++) {
     column *k = &c->col[i];
     if (k->is_count && count_column(c, k, now, maxid)) goto out;
+    /* a count codes as itself when the table stays small, else by the
+     * distinct counts present (a pass over the column) */
+    if (k->is_count && k->max < MAX_TABLE && k->max + (size_t)1 <= MAX_TABLE / combos) k->ncodes = k->max + (size_t)1;
+    else if (k->is_count && dense_codes(k, maxid)) goto out;
+    if (k->ncodes > MAX_TABLE / combos) goto out;
     k->stride = combos;
-    if (k->ncodes > limit / combos) goto out;
     combos *= k->ncodes;
   }
-  if (!(table = cx_malloc(combos))) goto out;
-  rules_env env = {.ctx = c, .now_ms = now, .lookup = col_lookup, .count = col_count, .sum = col_sum,
-                   .last_time = col_time, .first_seen = col_seen, .last_seen = col_seen,
-                   .scratch = c->scratch, .scratch_size = sizeof c->scratch};
-  for (size_t x = 0; x < combos; x++) {
-    for (size_t i = 0; i < c->ncol; i++) c->cur[i] = (uint32_t)(x / c->col[i].stride % c->col[i].ncodes);
-    rules_value v;
-    cx_err rc = rules_eval(rule, &env, &v);
-    if (c->refused || rc == CX_ENOMEM) goto out;
-    table[x] = !rc && v.type == RULES_BOOL && v.u.boolean; /* as rules_match */
+  c->combos = combos;
+  for (int i = 0; i < ANALYTICS_THREADS; i++) {
+    c->ev[i].c = c;
+    if (!(c->ev[i].table = cx_calloc(combos, 1))) goto out;
   }
-  c->table = table;
   c->bits = bits;
   an_parallel(ANALYTICS_THREADS, maxid, scan, c);
   found = 0;
-  for (int i = 0; i < ANALYTICS_THREADS; i++) found += c->found[i];
+  int refused = 0;
+  for (int i = 0; i < ANALYTICS_THREADS; i++) found += c->found[i], refused |= c->ev[i].refused;
+  if (refused) { /* cannot happen (refused above); if it does, set nothing */
+    memset(bits, 0, nwords * sizeof *bits);
+    found = -1;
+  }
 out:
-  cx_free(table);
+  for (int i = 0; i < ANALYTICS_THREADS; i++) cx_free(c->ev[i].table);
   columns_free(c);
   cx_free(c);
   return found;

@@ -313,6 +313,7 @@ static void indexes_free(profile *p) {
   chunks_free(&p->kind_names);
   profile_postings_free(p);
   profile_roots_free(p);
+  profile_kind_counts_free(p);
   p->cust = NULL;
   p->slots = NULL;
   p->ncust = p->capcust = 0;
@@ -873,6 +874,7 @@ cx_err profile_note_event(profile *p, int64_t customer, int64_t seq, int64_t ts,
   }
   if (!rc) {
     profile_postings_note(p, kind, ts, c);
+    profile_kind_counts_note(p, kind, c);
     p->events++;
     if (p->first_ts == CX_NO_TIME || ts < p->first_ts) p->first_ts = ts;
     if (p->last_ts == CX_NO_TIME || ts > p->last_ts) p->last_ts = ts;

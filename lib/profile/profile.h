@@ -146,6 +146,15 @@ static inline void profile_prefetch(const profile_point *tl, size_t n) {
  * index could not be built (count from the timelines instead). */
 int profile_count_events(profile *p, const uint8_t *kinds, int64_t from, int64_t to,
                          uint32_t *counts, size_t ncounts);
+/* [section] The events of kind filed under each customer id, of all
+ * times, as an array of *ids counts (ids past it: none; a root's count
+ * adds its merged members', like profile_count_events), the largest in
+ * *max. Built on first use, then kept by the writer. NULL when an event
+ * lies after upto (the counts would include it), or more kinds are kept
+ * than there is room for: count through the index instead. Borrowed:
+ * valid until the section ends. */
+const uint32_t *profile_kind_counts(profile *p, uint32_t kind, int64_t upto, size_t *ids,
+                                    uint32_t *max);
 /* [section] The next customer in the ring of those merged into id's root
  * (the root comes back after the last): a root's events may be filed
  * under its members' ids. */

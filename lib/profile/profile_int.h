@@ -54,6 +54,15 @@ typedef struct {
   uint32_t ndays;
 } profile_postings;
 
+/* kindcounts.c: events of one kind per customer id */
+#define PROFILE_KIND_COUNTS 8
+typedef struct {
+  uint32_t kind;
+  uint32_t max; /* the largest of n[] */
+  uint32_t *n;  /* [ids]: events filed under each id (all times); owned */
+  size_t ids;
+} profile_kind_tally;
+
 struct profile {
   pthread_rwlock_t lock;
   pthread_mutex_t post_mu; /* guards post among readers (the writer has the write lock) */
@@ -62,6 +71,8 @@ struct profile {
   uint32_t npost;
   uint64_t *roots;    /* bit per root id (roots.c); NULL until asked */
   size_t roots_words;
+  profile_kind_tally kcount[PROFILE_KIND_COUNTS]; /* kindcounts.c, built when asked */
+  uint32_t nkcount;
   profile_customer *cust; /* indexed by id; [0] unused */
   int64_t ncust, capcust;
   profile_slot *slots;
@@ -104,6 +115,11 @@ void profile_postings_note(profile *p, uint32_t kind, int64_t ts, int64_t cust);
 void profile_roots_free(profile *p);
 /* [writer] id is now a root (1: new) or not (0: merged away) */
 void profile_roots_note(profile *p, int64_t id, int root);
+
+/* kindcounts.c */
+void profile_kind_counts_free(profile *p);
+/* [writer] an event of kind filed under cust */
+void profile_kind_counts_note(profile *p, uint32_t kind, int64_t cust);
 
 /* [writer, or a load] The kind of (type, name), added when new. */
 cx_err profile_kind_intern(profile *p, int type, const char *name, uint32_t *out);

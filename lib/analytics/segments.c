@@ -22,7 +22,8 @@
  * profile's read lock, never after. s->tlock guards the trait columns
  * against a preview reading them without s->mu: whoever changes them
  * holds s->mu and takes it for writing; a preview takes it for reading
- * before it lets go of s->mu. */
+ * before it lets go of s->mu. Order: s->mu, a store reader, s->tlock,
+ * the profile's read lock. */
 #include "analytics_int.h"
 #include "../base/log.h"
 #include "../base/mem.h"
@@ -833,9 +834,11 @@ cx_err analytics_segment_preview(analytics_segments *s, const cJSON *req, cx_buf
   }
   pthread_mutex_lock(&s->mu);
   rc = preview_traits(s, g.rule);
-  pthread_rwlock_rdlock(&s->tlock); /* before mu goes: no refresh in between */
-  pthread_mutex_unlock(&s->mu);
+  /* in the order refresh takes them (mu, a reader, tlock); tlock before
+   * mu goes, so that no refresh comes in between */
   sqlite3 *rdb = rc ? NULL : store_reader_get(s->st);
+  pthread_rwlock_rdlock(&s->tlock);
+  pthread_mutex_unlock(&s->mu);
   analytics_ctx c = ctx_of(s, rdb);
   uint64_t size = 0;
   int64_t maxid = 0;

@@ -617,8 +617,12 @@ cx_err profile_rebuild(profile *p, sqlite3 *db) {
   p->capkinds = fresh.capkinds;
   p->kind_slots = fresh.kind_slots;
   p->nkind_slots = fresh.nkind_slots;
-  p->changes_head += PROFILE_CHANGES + 1; /* whoever follows the changes starts over */
-  p->changes_published = p->changes_head;
+  /* whoever follows the changes starts over — once the transaction this
+   * rebuild belongs to (an erasure, a retention run) has committed and the
+   * writer publishes: reloading from the store before the commit would
+   * miss what the group changed. After a rollback nothing committed
+   * differs from what the followers know; the next commit tells them. */
+  p->changes_head += PROFILE_CHANGES + 1;
   pthread_rwlock_unlock(&p->lock);
   return CX_OK;
 }
@@ -1049,9 +1053,12 @@ size_t profile_changes(profile *p, uint64_t *cursor, int64_t *out, size_t max) {
   size_t k = 0;
   pthread_rwlock_rdlock(&p->lock);
   uint64_t head = p->changes_published;
-  if (p->changes_head - *cursor > PROFILE_CHANGES || *cursor > head) {
+  if (head - *cursor > PROFILE_CHANGES || *cursor > head) {
     *cursor = head;
     k = PROFILE_CHANGES_LOST;
+  } else if (p->changes_head - *cursor > PROFILE_CHANGES) {
+    /* the ring moved past *cursor, but what overwrote it is not committed
+     * yet: nothing until it is (then the loss shows) */
   } else {
     for (; *cursor < head && k < max; k++, ++*cursor)
       out[k] = p->changes[*cursor & (PROFILE_CHANGES - 1)];

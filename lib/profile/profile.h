@@ -230,8 +230,9 @@ size_t profile_stage_of(const profile *p, int64_t id, int64_t now, profile_name_
  * PROFILE_CHANGED_TRAITS when its traits may have changed: copies up to max ids into out, advances
  * *cursor past them and returns how many. Returns PROFILE_CHANGES_LOST
  * (and moves *cursor to now) when more changed than the log holds or the
- * indexes were rebuilt: the caller must look at every customer. Start
- * with *cursor = profile_changes_now(p). */
+ * indexes were rebuilt, from the publish of the commit that follows (not
+ * before: the store would not show it yet): the caller must look at every
+ * customer. Start with *cursor = profile_changes_now(p). */
 #define PROFILE_CHANGES_LOST SIZE_MAX
 /* set in a listed id when the customer's traits may have changed (mask
  * it off: id & ~PROFILE_CHANGED_TRAITS) */

@@ -513,6 +513,19 @@ static void test_segment_columns_oracle(void **state) {
                                   (unsigned long long)want);
     }
   }
+  /* more trait keys previewed than are kept: the oldest columns go (and
+   * come back when asked again), answers unchanged */
+  char s0[512], s1[512];
+  for (int k = 0; k < 12; k++) {
+    char rule[64];
+    snprintf(rule, sizeof rule, "has(traits.k%d) || traits.plan == \"team\"", k);
+    uint64_t never = preview_size(seg, rule, "never", s0, sizeof s0);
+    assert_int_equal(preview_size(seg, rule, NULL, s1, sizeof s1), never);
+    assert_string_equal(s0, s1);
+  }
+  uint64_t never = preview_size(seg, rules[0], "never", s0, sizeof s0);
+  assert_int_equal(preview_size(seg, rules[0], NULL, s1, sizeof s1), never);
+  assert_string_equal(s0, s1);
   analytics_segments_close(seg);
   store_writer_stop(f->st);
 }

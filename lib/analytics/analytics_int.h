@@ -46,6 +46,28 @@ void an_traits_free(an_traits *t);
  * connection back (another thread may use the connection next). */
 void an_traits_release(an_traits *t);
 
+/* Adds to t the columns of the traits the rules read that t lacks,
+ * loaded now (a scan of the store's traits of each such key); t's other
+ * columns stay as they are. On failure t holds what it held. */
+cx_err an_traits_ensure(const analytics_ctx *c, an_traits *t, rules_expr *const *rules,
+                        size_t nrules);
+/* The same for one key (traits.<key>). */
+cx_err an_traits_ensure_key(const analytics_ctx *c, an_traits *t, const char *key);
+/* 1 when t holds key's column. */
+int an_traits_has(const an_traits *t, const char *key);
+/* Drops key's column (when t holds it). */
+void an_traits_drop(an_traits *t, const char *key);
+/* The bytes t's columns hold (for /metrics and the docs' memory figures). */
+size_t an_traits_bytes(const an_traits *t);
+/* key's column: the value index of each root customer [0..*maxid] (0:
+ * none), values 1..*nvalues, distinct (same type and text: one index);
+ * NULL when t lacks key. Borrowed: valid while t is unchanged. */
+const uint32_t *an_trait_column(const an_traits *t, const char *key, int64_t *maxid,
+                                size_t *nvalues);
+/* Value idx of key's column as the rules read it (strings borrowed from t);
+ * null for idx 0. */
+void an_trait_value(const an_traits *t, const char *key, uint32_t idx, rules_value *out);
+
 /* A breakdown: each root customer's group, decided before the scan.
  * Groups are numbered 1..n (0: "(none)"); a trait's distinct values get
  * their own group up to max_keys (at most AN_MAX_KEYS), after which the
@@ -98,6 +120,16 @@ typedef struct {
 cx_err an_precounts_build(profile *p, rules_expr *const *rules, size_t nrules, int64_t now,
                           an_precounts *out);
 void an_precounts_free(an_precounts *pc);
+
+/* [section] Evaluates rule (about the customer, at now) for every root
+ * customer over columns (columns.c) when all it reads is count() — through
+ * the kinds' index — and traits of t: sets the bits (by id; nwords words
+ * covering profile_max_id, zeroed by the caller) of the roots it holds for
+ * and returns how many. -1, having set nothing, when it cannot (it reads
+ * something else, too many distinct values, no index, or
+ * CXM_ANALYTICS_INDEX=never): evaluate each customer instead. */
+int64_t an_columns_match(profile *p, const an_traits *t, const rules_expr *rule, int64_t now,
+                         uint64_t *bits, size_t nwords);
 
 /* The rule environment of one event on one root customer's timeline: the
  * history functions read the timeline up to the event's time. */

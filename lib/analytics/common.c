@@ -136,8 +136,10 @@ struct an_trait {
   char *key;          /* owned */
   uint32_t *of;       /* value index per customer id [0..maxid]; 0 = none */
   int64_t *ts;        /* the value's time per root, while loading */
-  an_value *values;   /* [1..nvalues], strings in text */
+  an_value *values;   /* [1..nvalues], distinct (interned), strings in text */
   size_t nvalues, capvalues;
+  uint32_t *vslots;   /* open addressing over values: index, 0 = empty */
+  size_t nvslots;
   cx_arena text;      /* the values' strings */
   int64_t maxid;
 };
@@ -168,8 +170,41 @@ static char *keep_str(an_trait *t, const char *s, size_t n) {
   return k;
 }
 
-/* Decodes the stored JSON text of a value into t->values[*idx]. */
+static uint64_t value_hash(rules_type type, const char *s, size_t n) {
+  return cx_hash64((uint64_t)type + 1, s, n) | 1;
+}
+
+/* The slot of (type, s[0..n)) in t->vslots: its value's or the empty one
+ * where it goes. */
+static size_t value_slot(const an_trait *t, rules_type type, const char *s, size_t n) {
+  size_t k = value_hash(type, s, n) & (t->nvslots - 1);
+  for (;;) {
+    uint32_t i = t->vslots[k];
+    if (!i) return k;
+    const an_value *v = &t->values[i];
+    if (v->type == type && v->len == n && !memcmp(v->str, s, n)) return k;
+    k = (k + 1) & (t->nvslots - 1);
+  }
+}
+
+/* Keeps vslots at most half full. */
+static cx_err value_slots_grow(an_trait *t) {
+  if (t->nvslots && (t->nvalues + 1) * 2 < t->nvslots) return CX_OK;
+  size_t n = t->nvslots ? t->nvslots * 2 : 1024;
+  uint32_t *slots = cx_calloc(n, sizeof *slots);
+  if (!slots) return CX_ENOMEM;
+  cx_free(t->vslots);
+  t->vslots = slots;
+  t->nvslots = n;
+  for (uint32_t i = 1; i <= t->nvalues; i++)
+    t->vslots[value_slot(t, t->values[i].type, t->values[i].str, t->values[i].len)] = i;
+  return CX_OK;
+}
+
+/* Decodes the stored JSON text of a value into *idx: the index of an
+ * equal value (same type and text) already in t, or of a new one. */
 static cx_err trait_value(an_trait *t, const char *json, size_t n, uint32_t *idx) {
+  if (value_slots_grow(t)) return CX_ENOMEM;
   if (t->nvalues + 1 >= t->capvalues) {
     size_t cap = t->capvalues ? t->capvalues * 2 : 1024;
     an_value *v = cx_realloc(t->values, cap * sizeof *v);
@@ -195,10 +230,21 @@ static cx_err trait_value(an_trait *t, const char *json, size_t n, uint32_t *idx
   } else {
     v->type = RULES_NULL; /* null, objects and arrays read as null */
   }
+  size_t k = value_slot(t, v->type, text, tn);
+  if (t->vslots[k]) { /* seen: forget the new one */
+    cJSON_Delete(j);
+    *idx = t->vslots[k];
+    t->nvalues--;
+    return CX_OK;
+  }
   v->str = keep_str(t, text, tn);
   v->len = tn;
   cJSON_Delete(j);
-  if (!v->str) return CX_ENOMEM;
+  if (!v->str) {
+    t->nvalues--;
+    return CX_ENOMEM;
+  }
+  t->vslots[k] = (uint32_t)t->nvalues;
   *idx = (uint32_t)t->nvalues;
   return CX_OK;
 }
@@ -261,6 +307,7 @@ void an_traits_free(an_traits *t) {
     an_trait *g = &t->t[i];
     cx_arena_free(&g->text);
     cx_free(g->values);
+    cx_free(g->vslots);
     cx_free(g->of);
     cx_free(g->ts);
     cx_free(g->key);
@@ -271,9 +318,14 @@ void an_traits_free(an_traits *t) {
 
 cx_err an_traits_refresh(const analytics_ctx *c, an_traits *t, int64_t cust) {
   if (!t->n) return CX_OK;
-  int64_t members[64];
-  size_t nm = profile_members(c->pr, cust, members, 64);
-  if (nm > 64) nm = 64; /* a cluster that large: its first 64 customers' traits */
+  int64_t few[64], *members = few;
+  size_t nm = profile_members(c->pr, cust, few, 64);
+  if (nm > 64) { /* a cluster that large: all of its members, as a load reads them */
+    size_t want = nm + 64; /* it may grow in between */
+    if (!(members = cx_malloc(want * sizeof *members))) return CX_ENOMEM;
+    nm = profile_members(c->pr, cust, members, want);
+    if (nm > want) nm = want;
+  }
   profile_read_begin(c->pr);
   int64_t maxid = profile_max_id(c->pr);
   profile_read_end(c->pr);
@@ -322,7 +374,88 @@ cx_err an_traits_refresh(const analytics_ctx *c, an_traits *t, int64_t cust) {
     }
   }
   sqlite3_reset(st);
+  if (members != few) cx_free(members);
   return rc;
+}
+
+cx_err an_traits_ensure_key(const analytics_ctx *c, an_traits *t, const char *key) {
+  if (an_traits_has(t, key)) return CX_OK;
+  size_t n = t->n;
+  cx_err rc = trait_add(t, key, strlen(key));
+  if (!rc) rc = trait_load(c, &t->t[n]);
+  if (rc && t->n > n) an_traits_drop(t, key); /* no half-loaded column */
+  return rc;
+}
+
+cx_err an_traits_ensure(const analytics_ctx *c, an_traits *t, rules_expr *const *rules,
+                        size_t nrules) {
+  an_traits want = {0}; /* the keys only */
+  cx_err rc = CX_OK;
+  for (size_t i = 0; !rc && i < nrules; i++)
+    if (rules[i]) rc = rules_each_path(rules[i], trait_path, &want);
+  for (size_t i = 0; !rc && i < want.n; i++) rc = an_traits_ensure_key(c, t, want.t[i].key);
+  an_traits_free(&want);
+  return rc;
+}
+
+int an_traits_has(const an_traits *t, const char *key) {
+  for (size_t i = 0; i < t->n; i++)
+    if (!strcmp(t->t[i].key, key)) return 1;
+  return 0;
+}
+
+void an_traits_drop(an_traits *t, const char *key) {
+  for (size_t i = 0; i < t->n; i++) {
+    if (strcmp(t->t[i].key, key)) continue;
+    an_trait *g = &t->t[i];
+    cx_arena_free(&g->text);
+    cx_free(g->values);
+    cx_free(g->vslots);
+    cx_free(g->of);
+    cx_free(g->ts);
+    cx_free(g->key);
+    memmove(g, g + 1, (t->n - i - 1) * sizeof *g);
+    t->n--;
+    return;
+  }
+}
+
+size_t an_traits_bytes(const an_traits *t) {
+  size_t b = 0;
+  for (size_t i = 0; i < t->n; i++) {
+    const an_trait *g = &t->t[i];
+    b += ((size_t)g->maxid + 1) * sizeof *g->of + g->capvalues * sizeof *g->values +
+         g->nvslots * sizeof *g->vslots;
+    for (size_t v = 1; v <= g->nvalues; v++) b += g->values[v].len + 1;
+  }
+  return b;
+}
+
+const uint32_t *an_trait_column(const an_traits *t, const char *key, int64_t *maxid,
+                                size_t *nvalues) {
+  for (size_t i = 0; i < t->n; i++) {
+    const an_trait *g = &t->t[i];
+    if (strcmp(g->key, key)) continue;
+    *maxid = g->maxid;
+    *nvalues = g->nvalues;
+    return g->of;
+  }
+  return NULL;
+}
+
+void an_trait_value(const an_traits *t, const char *key, uint32_t idx, rules_value *out) {
+  memset(out, 0, sizeof *out);
+  out->type = RULES_NULL;
+  for (size_t i = 0; i < t->n; i++) {
+    const an_trait *g = &t->t[i];
+    if (strcmp(g->key, key) || !idx || idx > g->nvalues) continue;
+    const an_value *v = &g->values[idx];
+    out->type = v->type;
+    if (v->type == RULES_STRING) out->u.str.p = v->str, out->u.str.n = v->len;
+    else if (v->type == RULES_NUMBER) out->u.number = v->number;
+    else if (v->type == RULES_BOOL) out->u.boolean = v->boolean;
+    return;
+  }
 }
 
 static const an_value *trait_get(const an_traits *t, const char *key, int64_t cust) {

@@ -10,8 +10,20 @@
  * second by the refresh thread and before every answer. Each segment's
  * size is recorded per UTC day (segment_sizes) for its history.
  *
+ * The trait columns the rules read (s->traits) are kept too: loaded in
+ * full with the members, then each customer the change log flags
+ * (traits set, merged) is read again. A preview reads them as well: the
+ * columns of the traits its rule reads are added, and the last
+ * PREVIEW_KEYS such keys that no segment reads stay loaded (each costs
+ * 4 bytes per customer id, plus its distinct values), so that a builder
+ * typing a trait rule does not scan the store's traits every time.
+ *
  * Locking: s->mu guards everything below it; it is taken before the
- * profile's read lock, never after. */
+ * profile's read lock, never after. s->tlock guards the trait columns
+ * against a preview reading them without s->mu: whoever changes them
+ * holds s->mu and takes it for writing; a preview takes it for reading
+ * before it lets go of s->mu. Order: s->mu, a store reader, s->tlock,
+ * the profile's read lock. */
 #include "analytics_int.h"
 #include "../base/log.h"
 #include "../base/mem.h"
@@ -33,6 +45,7 @@
 #define CHANGES_BATCH 4096
 #define HISTORY_DAYS 90
 #define DAY_MS 86400000LL
+#define PREVIEW_KEYS 8 /* trait columns kept for previews beyond the segments' */
 
 typedef struct {
   int64_t id;
@@ -53,7 +66,10 @@ struct analytics_segments {
   pthread_mutex_t mu;
   segment *seg;
   size_t nseg;
-  an_traits traits;     /* the traits the rules read, per root customer */
+  an_traits traits;     /* the traits the rules and recent previews read, per root customer */
+  pthread_rwlock_t tlock; /* traits: see Locking above */
+  char *pkeys[PREVIEW_KEYS]; /* the keys recent previews read; owned */
+  uint64_t pused[PREVIEW_KEYS], uses; /* when each was last read (a counter) */
   uint64_t cursor;      /* the profile's change log, read up to here */
   int64_t full_at;      /* when members were last computed in full */
   int64_t sizes_at;     /* when sizes were last recorded */
@@ -117,40 +133,80 @@ static analytics_ctx ctx_of(analytics_segments *s, sqlite3 *rdb) {
 typedef struct {
   analytics_segments *s;
   analytics_ctx c;
-  segment *only; /* NULL: every segment */
+  uint8_t todo[MAX_SEGMENTS]; /* the segments evaluated customer by customer */
+  const uint64_t *roots; /* the profile's root bitmap, or NULL */
+  size_t nroots_words;
   an_env env[ANALYTICS_THREADS];
 } full_job;
+
+/* The next root customer id >= id and < hi (hi when none). [section] */
+static int64_t next_root(const profile *pr, const uint64_t *roots, size_t nwords, int64_t id,
+                         int64_t hi) {
+  while (id < hi) {
+    size_t w = (size_t)id >> 6;
+    if (!roots || w >= nwords) { /* no bitmap, or an id past it: ask */
+      if (profile_root_of(pr, id) == id) return id;
+      id++;
+      continue;
+    }
+    uint64_t b = roots[w] >> (id & 63);
+    if (b) return id + __builtin_ctzll(b);
+    id = (id | 63) + 1;
+  }
+  return hi;
+}
 
 static void full_scan(void *arg, int part, int64_t lo, int64_t hi) {
   full_job *j = arg;
   analytics_segments *s = j->s;
   for (size_t k = 0; k < s->nseg; k++) {
     segment *g = &s->seg[k];
-    if (j->only && g != j->only) continue;
-    for (int64_t id = lo; id < hi; id++)
-      if (profile_root_of(s->pr, id) == id && an_env_match_customer(&j->env[part], g->rule, id, j->c.now_ms))
+    if (!j->todo[k]) continue;
+    for (int64_t id = next_root(s->pr, j->roots, j->nroots_words, lo, hi); id < hi;
+         id = next_root(s->pr, j->roots, j->nroots_words, id + 1, hi))
+      if (an_env_match_customer(&j->env[part], g->rule, id, j->c.now_ms))
         g->bits[(size_t)id >> 6] |= 1ULL << (id & 63);
   }
 }
 
+/* Loads the columns of the traits the segments and the kept previews read,
+ * from scratch (the values no customer holds any more go). [mu] */
 static cx_err load_traits(analytics_segments *s, sqlite3 *rdb) {
   rules_expr *rules[MAX_SEGMENTS];
   for (size_t k = 0; k < s->nseg; k++) rules[k] = s->seg[k].rule;
   analytics_ctx c = ctx_of(s, rdb);
   an_traits fresh; /* swapped in only when whole: the old ones serve until then */
   cx_err rc = an_traits_load(&c, rules, s->nseg, NULL, &fresh);
-  if (rc) return rc;
+  for (size_t i = 0; !rc && i < PREVIEW_KEYS; i++)
+    if (s->pkeys[i]) rc = an_traits_ensure_key(&c, &fresh, s->pkeys[i]);
+  if (rc) {
+    an_traits_free(&fresh);
+    return rc;
+  }
+  pthread_rwlock_wrlock(&s->tlock);
   an_traits_free(&s->traits);
   s->traits = fresh;
+  pthread_rwlock_unlock(&s->tlock);
   return CX_OK;
 }
 
-/* Computes the members of only (or of all segments) from scratch. [mu] */
+/* Computes the members of only (or of all segments) from scratch: over
+ * columns when the rule allows (columns.c), else customer by customer. A
+ * full computation reloads the trait columns; one segment's loads only
+ * those it lacks (the others are kept current by refresh). [mu] */
 static cx_err compute_full(analytics_segments *s, segment *only) {
   int64_t started = cx_mono_ns();
   sqlite3 *rdb = store_reader_get(s->st);
   uint64_t cursor = profile_changes_now(s->pr); /* changes from here on are drained after */
-  cx_err rc = load_traits(s, rdb);
+  cx_err rc = CX_OK;
+  if (only) {
+    analytics_ctx c = ctx_of(s, rdb);
+    pthread_rwlock_wrlock(&s->tlock);
+    rc = an_traits_ensure(&c, &s->traits, &only->rule, 1);
+    pthread_rwlock_unlock(&s->tlock);
+  } else {
+    rc = load_traits(s, rdb);
+  }
   full_job *j = cx_calloc(1, sizeof *j);
   if (!rc && !j) rc = CX_ENOMEM;
   if (rc) {
@@ -160,38 +216,45 @@ static cx_err compute_full(analytics_segments *s, segment *only) {
   }
   j->s = s;
   j->c = ctx_of(s, rdb);
-  j->only = only;
   for (int t = 0; t < ANALYTICS_THREADS; t++) an_env_init(&j->env[t], &j->c, &s->traits);
   profile_read_begin(s->pr);
   int64_t maxid = profile_max_id(s->pr);
   size_t nwords = (size_t)(maxid >> 6) + 1;
+  if (nwords < 1024) nwords = 1024;
   for (size_t k = 0; !rc && k < s->nseg; k++) {
     segment *g = &s->seg[k];
     if (only && g != only) continue;
-    uint64_t *b = cx_calloc(nwords < 1024 ? 1024 : nwords, sizeof *b);
+    uint64_t *b = cx_calloc(nwords, sizeof *b);
     if (!b) {
       rc = CX_ENOMEM;
       break;
     }
     cx_free(g->bits);
     g->bits = b;
-    g->nwords = nwords < 1024 ? 1024 : nwords;
+    g->nwords = nwords;
   }
   /* the rules of the segments read no event: one thread would serialise
    * nothing on the store, but sum() does read it */
-  int threads = ANALYTICS_THREADS;
+  int threads = ANALYTICS_THREADS, todo = 0;
   rules_expr *rules[MAX_SEGMENTS];
   size_t nrules = 0;
-  for (size_t k = 0; k < s->nseg; k++) {
-    if (only && &s->seg[k] != only) continue;
-    if (an_reads_store(s->seg[k].rule)) threads = 1;
-    rules[nrules++] = s->seg[k].rule;
+  for (size_t k = 0; !rc && k < s->nseg; k++) {
+    segment *g = &s->seg[k];
+    if (only && g != only) continue;
+    if (an_columns_match(s->pr, &s->traits, g->rule, j->c.now_ms, g->bits, g->nwords) >= 0) continue;
+    j->todo[k] = 1;
+    todo = 1;
+    if (an_reads_store(g->rule)) threads = 1;
+    rules[nrules++] = g->rule;
   }
-  an_precounts pre; /* count() from the kinds' index, not every timeline */
-  if (!rc) rc = an_precounts_build(s->pr, rules, nrules, j->c.now_ms, &pre);
-  for (int t = 0; !rc && t < ANALYTICS_THREADS; t++) j->env[t].pre = &pre;
-  if (!rc) an_parallel(threads, maxid, full_scan, j);
-  if (!rc) an_precounts_free(&pre);
+  if (!rc && todo) {
+    j->roots = profile_roots(s->pr, &j->nroots_words);
+    an_precounts pre; /* count() from the kinds' index, not every timeline */
+    rc = an_precounts_build(s->pr, rules, nrules, j->c.now_ms, &pre);
+    for (int t = 0; !rc && t < ANALYTICS_THREADS; t++) j->env[t].pre = &pre;
+    if (!rc) an_parallel(threads, maxid, full_scan, j);
+    if (!rc) an_precounts_free(&pre);
+  }
   profile_read_end(s->pr);
   for (int t = 0; t < ANALYTICS_THREADS; t++) an_env_free(&j->env[t]);
   int64_t now = cx_now_ms();
@@ -221,7 +284,7 @@ static cx_err compute_full(analytics_segments *s, segment *only) {
 static cx_err refresh(analytics_segments *s) {
   int64_t now = cx_now_ms();
   if (s->stale || now - s->full_at >= FULL_EVERY_MS) return compute_full(s, NULL);
-  if (!s->nseg) {
+  if (!s->nseg && !s->traits.n) { /* nothing derived to keep current */
     s->cursor = profile_changes_now(s->pr);
     return CX_OK;
   }
@@ -247,12 +310,15 @@ static cx_err refresh(analytics_segments *s) {
       else ids[u++] = ids[i];
     }
     n = u;
+    pthread_rwlock_wrlock(&s->tlock);
     for (size_t i = 0; !rc && i < n; i++) { /* traits first: outside the read section */
       if (!(ids[i] & PROFILE_CHANGED_TRAITS) || !s->traits.n) continue;
       ids[i] &= ~PROFILE_CHANGED_TRAITS;
       int64_t r = profile_canonical(s->pr, ids[i]);
       if (r == ids[i]) rc = an_traits_refresh(&c, &s->traits, r);
     }
+    pthread_rwlock_unlock(&s->tlock);
+    if (!s->nseg) continue; /* the columns were all there was to keep */
     profile_read_begin(s->pr);
     /* the name caches hold for one read section (a stage model may change) */
     memset(&env.stage, 0, sizeof env.stage);
@@ -269,7 +335,9 @@ static cx_err refresh(analytics_segments *s) {
     if (rc) break;
   }
   an_env_free(&env);
+  pthread_rwlock_wrlock(&s->tlock);
   an_traits_release(&s->traits);
+  pthread_rwlock_unlock(&s->tlock);
   store_reader_put(s->st, rdb);
   if (rc) return rc;
   return s->stale ? compute_full(s, NULL) : CX_OK;
@@ -547,6 +615,7 @@ cx_err analytics_segments_open(store *st, profile *pr, analytics_segments **out)
   s->pr = pr;
   s->seg = cx_calloc(MAX_SEGMENTS, sizeof *s->seg);
   pthread_mutex_init(&s->mu, NULL);
+  pthread_rwlock_init(&s->tlock, NULL);
   pthread_cond_init(&s->cv, NULL);
   cx_err rc = s->seg ? load(s) : CX_ENOMEM;
   if (!rc) rc = compute_full(s, NULL);
@@ -575,6 +644,8 @@ void analytics_segments_close(analytics_segments *s) {
   for (size_t k = 0; k < s->nseg; k++) segment_free(&s->seg[k]);
   cx_free(s->seg);
   an_traits_free(&s->traits);
+  for (size_t i = 0; i < PREVIEW_KEYS; i++) cx_free(s->pkeys[i]);
+  pthread_rwlock_destroy(&s->tlock);
   pthread_mutex_destroy(&s->mu);
   pthread_cond_destroy(&s->cv);
   cx_free(s);
@@ -667,25 +738,76 @@ cx_err analytics_segment_delete(analytics_segments *s, int64_t id) {
   return rc;
 }
 
-/* A preview: the rule over every customer, counted, on its own traits
- * and without the segments' lock, so that a builder typing does not hold
- * up the segments' readers. */
+/* A preview: the rule over every customer, counted, saving nothing. It
+ * takes s->mu only to bring the segments' state (change log, trait
+ * columns) up to now and to add its traits' columns, then evaluates under
+ * s->tlock alone, so that a builder typing does not hold up the segments'
+ * readers. */
 typedef struct {
   const analytics_ctx *c;
   const rules_expr *rule;
+  const uint64_t *roots;
+  size_t nroots_words;
+  uint64_t *bits; /* the members, by id */
   an_env env[ANALYTICS_THREADS];
   uint64_t size[ANALYTICS_THREADS];
-  int64_t sample[ANALYTICS_THREADS][10];
-  size_t nsample[ANALYTICS_THREADS];
 } preview_job;
 
 static void preview_scan(void *arg, int part, int64_t lo, int64_t hi) {
   preview_job *j = arg;
-  for (int64_t id = lo; id < hi; id++)
-    if (profile_root_of(j->c->pr, id) == id && an_env_match_customer(&j->env[part], j->rule, id, j->c->now_ms)) {
-      if (j->nsample[part] < 10) j->sample[part][j->nsample[part]++] = id;
+  for (int64_t id = next_root(j->c->pr, j->roots, j->nroots_words, lo, hi); id < hi;
+       id = next_root(j->c->pr, j->roots, j->nroots_words, id + 1, hi))
+    if (an_env_match_customer(&j->env[part], j->rule, id, j->c->now_ms)) {
+      j->bits[(size_t)id >> 6] |= 1ULL << (id & 63);
       j->size[part]++;
     }
+}
+
+static cx_err is_key(void *ctx, const char *root, const char *const *parts, size_t nparts) {
+  return !strcmp(root, "traits") && nparts >= 1 && !strcmp(parts[0], ctx) ? CX_EEXIST : CX_OK;
+}
+
+/* 1 when rule reads traits.<key>. */
+static int reads_trait(const rules_expr *rule, const char *key) {
+  return rules_each_path(rule, is_key, (void *)key) == CX_EEXIST;
+}
+
+static cx_err note_key(void *ctx, const char *root, const char *const *parts, size_t nparts) {
+  analytics_segments *s = ctx;
+  if (strcmp(root, "traits") || nparts < 1) return CX_OK;
+  size_t at = PREVIEW_KEYS, lru = 0;
+  for (size_t i = 0; i < PREVIEW_KEYS; i++) {
+    if (s->pkeys[i] && !strcmp(s->pkeys[i], parts[0])) at = i;
+    if (!s->pkeys[i] || (s->pkeys[lru] && s->pused[i] < s->pused[lru])) lru = i;
+  }
+  if (at == PREVIEW_KEYS) { /* a new key: in the free or least recently used place */
+    char *k = dup(parts[0]);
+    if (!k) return CX_ENOMEM;
+    char *old = s->pkeys[lru];
+    s->pkeys[lru] = k;
+    at = lru;
+    int kept = !old; /* the old key's column goes, unless a segment reads it */
+    for (size_t g = 0; old && !kept && g < s->nseg; g++) kept = reads_trait(s->seg[g].rule, old);
+    if (old && !kept) an_traits_drop(&s->traits, old);
+    cx_free(old);
+  }
+  s->pused[at] = ++s->uses;
+  return CX_OK;
+}
+
+/* Brings the segments and the trait columns up to now and adds the
+ * columns rule reads. [mu; takes tlock] */
+static cx_err preview_traits(analytics_segments *s, rules_expr *rule) {
+  cx_err rc = refresh(s);
+  if (rc) return rc;
+  sqlite3 *rdb = store_reader_get(s->st);
+  analytics_ctx c = ctx_of(s, rdb);
+  pthread_rwlock_wrlock(&s->tlock);
+  rc = rules_each_path(rule, note_key, s); /* first: an evicted column is not this rule's */
+  if (!rc) rc = an_traits_ensure(&c, &s->traits, &rule, 1);
+  pthread_rwlock_unlock(&s->tlock);
+  store_reader_put(s->st, rdb);
+  return rc;
 }
 
 cx_err analytics_segment_preview(analytics_segments *s, const cJSON *req, cx_buf *out,
@@ -706,35 +828,53 @@ cx_err analytics_segment_preview(analytics_segments *s, const cJSON *req, cx_buf
   cJSON_Delete(probe);
   preview_job *j = rc ? NULL : cx_calloc(1, sizeof *j);
   if (!rc && !j) rc = CX_ENOMEM;
+  if (rc) {
+    segment_free(&g);
+    return rc;
+  }
+  pthread_mutex_lock(&s->mu);
+  rc = preview_traits(s, g.rule);
+  /* in the order refresh takes them (mu, a reader, tlock); tlock before
+   * mu goes, so that no refresh comes in between */
   sqlite3 *rdb = rc ? NULL : store_reader_get(s->st);
+  pthread_rwlock_rdlock(&s->tlock);
+  pthread_mutex_unlock(&s->mu);
   analytics_ctx c = ctx_of(s, rdb);
-  an_traits traits = {0};
-  if (!rc) rc = an_traits_load(&c, &g.rule, 1, NULL, &traits);
+  uint64_t size = 0;
+  int64_t maxid = 0;
   if (!rc) {
     j->c = &c;
     j->rule = g.rule;
-    for (int t = 0; t < ANALYTICS_THREADS; t++) an_env_init(&j->env[t], &c, &traits);
     profile_read_begin(s->pr);
-    an_precounts pre;
-    rc = an_precounts_build(s->pr, &g.rule, 1, c.now_ms, &pre);
-    for (int t = 0; !rc && t < ANALYTICS_THREADS; t++) j->env[t].pre = &pre;
-    if (!rc) an_parallel(an_reads_store(g.rule) ? 1 : ANALYTICS_THREADS, profile_max_id(s->pr), preview_scan, j);
-    if (!rc) an_precounts_free(&pre);
+    maxid = profile_max_id(s->pr);
+    size_t nwords = (size_t)(maxid >> 6) + 1;
+    if (!(j->bits = cx_calloc(nwords, sizeof *j->bits))) rc = CX_ENOMEM;
+    int64_t found = rc ? 0 : an_columns_match(s->pr, &s->traits, g.rule, c.now_ms, j->bits, nwords);
+    if (found >= 0) {
+      size = (uint64_t)found;
+    } else { /* customer by customer */
+      for (int t = 0; t < ANALYTICS_THREADS; t++) an_env_init(&j->env[t], &c, &s->traits);
+      j->roots = profile_roots(s->pr, &j->nroots_words);
+      an_precounts pre;
+      rc = an_precounts_build(s->pr, &g.rule, 1, c.now_ms, &pre);
+      for (int t = 0; !rc && t < ANALYTICS_THREADS; t++) j->env[t].pre = &pre;
+      if (!rc) an_parallel(an_reads_store(g.rule) ? 1 : ANALYTICS_THREADS, maxid, preview_scan, j);
+      if (!rc) an_precounts_free(&pre);
+      for (int t = 0; t < ANALYTICS_THREADS; t++) an_env_free(&j->env[t]), size += j->size[t];
+    }
     profile_read_end(s->pr);
-    for (int t = 0; t < ANALYTICS_THREADS; t++) an_env_free(&j->env[t]);
-    uint64_t size = 0;
-    for (int t = 0; t < ANALYTICS_THREADS; t++) size += j->size[t];
-    rc = cx_buf_printf(out, "{\"size\":%llu,\"sample\":[", (unsigned long long)size);
-    size_t shown = 0; /* the lowest ids: thread 0's range comes first */
-    for (int t = 0; !rc && t < ANALYTICS_THREADS; t++)
-      for (size_t i = 0; !rc && i < j->nsample[t] && shown < 10; i++)
-        rc = cx_buf_printf(out, "%s\"%lld\"", shown++ ? "," : "", (long long)j->sample[t][i]);
-    if (!rc) rc = cx_buf_puts(out, "],");
-    if (!rc) rc = an_took(out, started);
-    if (!rc) rc = cx_buf_puts(out, "}");
   }
+  pthread_rwlock_unlock(&s->tlock);
+  if (!rc) rc = cx_buf_printf(out, "{\"size\":%llu,\"sample\":[", (unsigned long long)size);
+  size_t shown = 0; /* the lowest ids */
+  for (int64_t w = 0; !rc && shown < 10 && w <= maxid >> 6; w++)
+    for (uint64_t b = j->bits[w]; !rc && b && shown < 10; b &= b - 1)
+      rc = cx_buf_printf(out, "%s\"%lld\"", shown++ ? "," : "", (long long)(w * 64 + __builtin_ctzll(b)));
+  if (!rc) rc = cx_buf_puts(out, "],");
+  if (!rc) rc = an_took(out, started);
+  if (!rc) rc = cx_buf_puts(out, "}");
   if (rdb) store_reader_put(s->st, rdb);
-  an_traits_free(&traits);
+  cx_free(j->bits);
   cx_free(j);
   segment_free(&g);
   return rc;

@@ -312,6 +312,8 @@ static void indexes_free(profile *p) {
   chunks_free(&p->keys);
   chunks_free(&p->kind_names);
   profile_postings_free(p);
+  profile_roots_free(p);
+  profile_kind_counts_free(p);
   p->cust = NULL;
   p->slots = NULL;
   p->ncust = p->capcust = 0;
@@ -615,8 +617,12 @@ cx_err profile_rebuild(profile *p, sqlite3 *db) {
   p->capkinds = fresh.capkinds;
   p->kind_slots = fresh.kind_slots;
   p->nkind_slots = fresh.nkind_slots;
-  p->changes_head += PROFILE_CHANGES + 1; /* whoever follows the changes starts over */
-  p->changes_published = p->changes_head;
+  /* whoever follows the changes starts over — once the transaction this
+   * rebuild belongs to (an erasure, a retention run) has committed and the
+   * writer publishes: reloading from the store before the commit would
+   * miss what the group changed. After a rollback nothing committed
+   * differs from what the followers know; the next commit tells them. */
+  p->changes_head += PROFILE_CHANGES + 1;
   pthread_rwlock_unlock(&p->lock);
   return CX_OK;
 }
@@ -659,6 +665,7 @@ static cx_err new_customer(profile *p, int64_t now, int64_t *out) {
   if ((rc = step_done(p->ins_customer))) return rc;
   cust_init(&p->cust[id], id);
   p->ncust = id;
+  profile_roots_note(p, id, 1);
   *out = id;
   return CX_OK;
 }
@@ -723,6 +730,7 @@ static cx_err merge(profile *p, int64_t a, int64_t b, const char *reason, const 
   if (!ci->uid_hash) ci->uid_hash = cf->uid_hash;
   ci->has_email |= cf->has_email;
   cf->parent = into;
+  profile_roots_note(p, from, 0);
   int64_t ring = ci->next_member; /* splice the two rings into one */
   ci->next_member = cf->next_member;
   cf->next_member = ring;
@@ -870,6 +878,7 @@ cx_err profile_note_event(profile *p, int64_t customer, int64_t seq, int64_t ts,
   }
   if (!rc) {
     profile_postings_note(p, kind, ts, c);
+    profile_kind_counts_note(p, kind, c);
     p->events++;
     if (p->first_ts == CX_NO_TIME || ts < p->first_ts) p->first_ts = ts;
     if (p->last_ts == CX_NO_TIME || ts > p->last_ts) p->last_ts = ts;
@@ -1044,9 +1053,12 @@ size_t profile_changes(profile *p, uint64_t *cursor, int64_t *out, size_t max) {
   size_t k = 0;
   pthread_rwlock_rdlock(&p->lock);
   uint64_t head = p->changes_published;
-  if (p->changes_head - *cursor > PROFILE_CHANGES || *cursor > head) {
+  if (head - *cursor > PROFILE_CHANGES || *cursor > head) {
     *cursor = head;
     k = PROFILE_CHANGES_LOST;
+  } else if (p->changes_head - *cursor > PROFILE_CHANGES) {
+    /* the ring moved past *cursor, but what overwrote it is not committed
+     * yet: nothing until it is (then the loss shows) */
   } else {
     for (; *cursor < head && k < max; k++, ++*cursor)
       out[k] = p->changes[*cursor & (PROFILE_CHANGES - 1)];

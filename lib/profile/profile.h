@@ -128,6 +128,11 @@ const profile_point *profile_points_in(const profile *p, int64_t id, int64_t fro
  * first use (one pass over the timelines), then keeps it current. */
 int64_t profile_customers_with(profile *p, const uint8_t *kinds, int64_t from, int64_t to,
                                int64_t max, uint64_t *bits, size_t nwords);
+/* [section] The root customers (neither merged nor erased) as a bitmap
+ * over ids, *nwords words (ids past it: ask profile_root_of); NULL when
+ * memory ran out. Built on first use, then kept current by the writer.
+ * Borrowed: valid until the section ends. */
+const uint64_t *profile_roots(profile *p, size_t *nwords);
 /* [section] Asks the CPU to fetch id's timeline (its first 256 bytes) into
  * the cache: a scan calls it a few customers ahead. */
 static inline void profile_prefetch(const profile_point *tl, size_t n) {
@@ -141,6 +146,15 @@ static inline void profile_prefetch(const profile_point *tl, size_t n) {
  * index could not be built (count from the timelines instead). */
 int profile_count_events(profile *p, const uint8_t *kinds, int64_t from, int64_t to,
                          uint32_t *counts, size_t ncounts);
+/* [section] The events of kind filed under each customer id, of all
+ * times, as an array of *ids counts (ids past it: none; a root's count
+ * adds its merged members', like profile_count_events), the largest in
+ * *max. Built on first use, then kept by the writer. NULL when an event
+ * lies after upto (the counts would include it), or more kinds are kept
+ * than there is room for: count through the index instead. Borrowed:
+ * valid until the section ends. */
+const uint32_t *profile_kind_counts(profile *p, uint32_t kind, int64_t upto, size_t *ids,
+                                    uint32_t *max);
 /* [section] The next customer in the ring of those merged into id's root
  * (the root comes back after the last): a root's events may be filed
  * under its members' ids. */
@@ -216,8 +230,9 @@ size_t profile_stage_of(const profile *p, int64_t id, int64_t now, profile_name_
  * PROFILE_CHANGED_TRAITS when its traits may have changed: copies up to max ids into out, advances
  * *cursor past them and returns how many. Returns PROFILE_CHANGES_LOST
  * (and moves *cursor to now) when more changed than the log holds or the
- * indexes were rebuilt: the caller must look at every customer. Start
- * with *cursor = profile_changes_now(p). */
+ * indexes were rebuilt, from the publish of the commit that follows (not
+ * before: the store would not show it yet): the caller must look at every
+ * customer. Start with *cursor = profile_changes_now(p). */
 #define PROFILE_CHANGES_LOST SIZE_MAX
 /* set in a listed id when the customer's traits may have changed (mask
  * it off: id & ~PROFILE_CHANGED_TRAITS) */

@@ -54,12 +54,25 @@ typedef struct {
   uint32_t ndays;
 } profile_postings;
 
+/* kindcounts.c: events of one kind per customer id */
+#define PROFILE_KIND_COUNTS 8
+typedef struct {
+  uint32_t kind;
+  uint32_t max; /* the largest of n[] */
+  uint32_t *n;  /* [ids]: events filed under each id (all times); owned */
+  size_t ids;
+} profile_kind_tally;
+
 struct profile {
   pthread_rwlock_t lock;
   pthread_mutex_t post_mu; /* guards post among readers (the writer has the write lock) */
   profile_postings *post;  /* [kind], built on first use */
   profile_stages *stages;  /* the lifecycle stage model; NULL: the defaults (stage.c) */
   uint32_t npost;
+  uint64_t *roots;    /* bit per root id (roots.c); NULL until asked */
+  size_t roots_words;
+  profile_kind_tally kcount[PROFILE_KIND_COUNTS]; /* kindcounts.c, built when asked */
+  uint32_t nkcount;
   profile_customer *cust; /* indexed by id; [0] unused */
   int64_t ncust, capcust;
   profile_slot *slots;
@@ -97,6 +110,16 @@ void profile_changed(profile *p, int64_t id, int64_t what);
 void profile_postings_free(profile *p);
 /* [writer] an event of kind at ts, filed under cust */
 void profile_postings_note(profile *p, uint32_t kind, int64_t ts, int64_t cust);
+
+/* roots.c */
+void profile_roots_free(profile *p);
+/* [writer] id is now a root (1: new) or not (0: merged away) */
+void profile_roots_note(profile *p, int64_t id, int root);
+
+/* kindcounts.c */
+void profile_kind_counts_free(profile *p);
+/* [writer] an event of kind filed under cust */
+void profile_kind_counts_note(profile *p, uint32_t kind, int64_t cust);
 
 /* [writer, or a load] The kind of (type, name), added when new. */
 cx_err profile_kind_intern(profile *p, int type, const char *name, uint32_t *out);

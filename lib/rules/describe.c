@@ -207,6 +207,12 @@ int rules_calls(const rules_expr *e, const char *name) {
   return 0;
 }
 
+int rules_reads_seen(const rules_expr *e) {
+  for (uint32_t i = 0; i < e->nnodes; i++)
+    if (e->nodes[i].kind == N_FIRST_SEEN || e->nodes[i].kind == N_LAST_SEEN) return 1;
+  return 0;
+}
+
 int rules_may_be(const rules_expr *e, rules_type t) {
   return (e->nodes[e->root].types >> t) & 1;
 }

@@ -125,6 +125,8 @@ int rules_reads_root(const rules_expr *e, const char *root);
 int rules_may_be(const rules_expr *e, rules_type t);
 /* 1 when e calls the function named name ("count", "sum", ...). */
 int rules_calls(const rules_expr *e, const char *name);
+/* 1 when e reads first_seen or last_seen. */
+int rules_reads_seen(const rules_expr *e);
 
 /* Appends e's canonical form: one space around binary operators,
  * parentheses only where precedence needs them, numbers and durations in

@@ -91,6 +91,42 @@ test('preview: the size a rule would have, saving nothing', async () => {
   assert.equal((await api(srv, '/segments')).json.segments.length, count);
 });
 
+test('preview: right at once after a trait changes, a merge and an erasure (the kept columns follow)', async () => {
+  const preview = async (rule) => {
+    const r = await api(srv, '/segments/preview', { method: 'POST', body: { rule } });
+    assert.equal(r.status, 200, r.text);
+    return [...r.json.sample].sort();
+  };
+  const gift = (who) => ({ type: 'track', userId: who, event: 'Gift Sent', timestamp: iso(NOW - 3600000) });
+  const ev = uid('eve'), fa = uid('fay');
+  await send([{ type: 'identify', userId: ev, traits: { tier: 'gold' } }, { type: 'identify', userId: fa, traits: { tier: 'silver' } },
+    gift(ev), gift(fa), gift(fa)]);
+  const eve = await idOf(ev), fay = await idOf(fa);
+  const gold = 'traits.tier == "gold"', twoGifts = 'count("Gift Sent") >= 2';
+  // the first preview loads the tier column and the gift counts; later ones keep them
+  assert.deepEqual(await preview(gold), [eve]);
+  assert.deepEqual(await preview(twoGifts), [fay]);
+  // a trait changes
+  await send([{ type: 'identify', userId: fa, traits: { tier: 'gold' } }]);
+  assert.deepEqual(await preview(gold), [eve, fay].sort());
+  // a visitor with a newer tier and a gift merges into eve: eve is bronze, with two gifts
+  const anon = uid('anon');
+  await send([{ type: 'identify', anonymousId: anon, traits: { tier: 'bronze' } },
+    { type: 'track', anonymousId: anon, event: 'Gift Sent', timestamp: iso(NOW - 1000) }]);
+  const visitor = (await api(srv, `/customers?anonymous_id=${anon}`)).json.customers[0].id;
+  assert.deepEqual(await preview('traits.tier == "bronze"'), [visitor]);
+  await send([{ type: 'identify', userId: ev, anonymousId: anon }]);
+  assert.equal(await idOf(ev), eve);
+  assert.deepEqual(await preview('traits.tier == "bronze"'), [eve]);
+  assert.deepEqual(await preview(gold), [fay]);
+  assert.deepEqual(await preview(twoGifts), [eve, fay].sort());
+  // fay is erased
+  assert.equal((await api(srv, `/customers/${fay}`, { method: 'DELETE' })).status, 200);
+  assert.deepEqual(await preview(gold), []);
+  assert.deepEqual(await preview(twoGifts), [eve]);
+  assert.deepEqual(await preview('has(traits.tier)'), [eve]);
+});
+
 test('members follow events, trait changes and merges as they come', async () => {
   // bob orders again: a repeat buyer now; he moves to pro
   await send([order('bob', 1), { type: 'identify', userId: u.bob, traits: { plan: 'pro' } }]);

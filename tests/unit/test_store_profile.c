@@ -843,7 +843,16 @@ static void test_profile_rebuild(void **state) {
   assert_int_equal(before.ntl[v], 2);
   assert_int_equal(before.canonical[w], v);
   /* rebuilt from the store: the same answers */
+  profile_changes_publish(f->pr);
+  uint64_t cursor = profile_changes_now(f->pr);
+  int64_t ids[8];
   assert_int_equal(profile_rebuild(f->pr, store_db(f->st)), CX_OK);
+  /* the change log tells its followers to start over only once the
+   * rebuild's transaction is committed (published) */
+  assert_int_equal(profile_changes(f->pr, &cursor, ids, 8), 0);
+  profile_changes_publish(f->pr);
+  assert_true(profile_changes(f->pr, &cursor, ids, 8) == PROFILE_CHANGES_LOST);
+  assert_int_equal(profile_changes(f->pr, &cursor, ids, 8), 0);
   take_snapshot(f, f->pr, &after);
   assert_memory_equal(&before, &after, sizeof before);
   /* and a profile opened afresh agrees */

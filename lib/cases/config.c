@@ -300,6 +300,9 @@ static cx_err apply_delete(void *ctx, sqlite3 *db) {
     return refuse(x, "in_use", NULL, "This root cause has causes below it: delete or move them first.");
   if (x->kind == CASES_ROOTS && scalar(db, "SELECT 1 FROM cases WHERE root_cause_id = ?1", x->id, NULL))
     return refuse(x, "in_use", NULL, "Cases name this root cause; it stays for their history.");
+  if (x->kind == CASES_ROOTS &&
+      scalar(db, "SELECT 1 FROM initiatives, json_each(initiatives.root_causes) WHERE json_each.value = ?1", x->id, NULL))
+    return refuse(x, "in_use", NULL, "An initiative answers this root cause: unlink it there first.");
   if (x->kind == CASES_RULES && x->p->unit_id != GV_ALL_UNITS &&
       cs_in_subtree(db, x->p->unit_id, scalar(db, "SELECT unit_id FROM case_rules WHERE id = ?1", x->id, NULL)) != 1) {
     x->found = 0;

@@ -370,20 +370,25 @@ static cx_err themes_load(gv_targets *t, int64_t now, cJSON **out) {
 
 /* What names something exists: an enabled owner, the KPI's scope, the
  * root causes and the themes (in the catalogue). */
-static cx_err check_refs(gv_targets *t, const gv_initiative_spec *s, analytics_error *err) {
+static cx_err check_refs(gv_targets *t, const gv_initiative_spec *s, const cJSON *req, int partial,
+                         analytics_error *err) {
+  /* a PATCH checks what it gives: an owner who has left since, say, does
+   * not block moving the initiative along */
+#define GIVEN(m) (!partial || cJSON_GetObjectItemCaseSensitive(req, m))
   store *st = gv_targets_store(t);
   sqlite3 *db = store_reader_get(st);
   cx_err rc = CX_OK;
   char disabled[8];
-  if (!lookup(db, "SELECT disabled FROM users WHERE id = ?1", s->owner, disabled, sizeof disabled) || strcmp(disabled, "0"))
+  if (GIVEN("owner") &&
+      (!lookup(db, "SELECT disabled FROM users WHERE id = ?1", s->owner, disabled, sizeof disabled) || strcmp(disabled, "0")))
     rc = analytics_refuse(err, "invalid_field", "owner", "owner must be the id of an enabled user (GET /api/v1/users).");
-  for (size_t i = 0; !rc && i < s->nroots; i++)
+  for (size_t i = 0; !rc && GIVEN("root_causes") && i < s->nroots; i++)
     if (!lookup(db, "SELECT 1 FROM root_causes WHERE id = ?1", s->roots[i], NULL, 0))
       rc = analytics_refuse(err, "invalid_field", "root_causes", "No root cause has the id %lld (GET /api/v1/root-causes).",
                             (long long)s->roots[i]);
   store_reader_put(st, db);
-  if (!rc && s->has_kpi) rc = gv_kpi_scope_refs(t, &s->k, err);
-  if (!rc && s->nthemes) {
+  if (!rc && s->has_kpi && (GIVEN("kpi") || GIVEN("scope") || GIVEN("scope_value"))) rc = gv_kpi_scope_refs(t, &s->k, err);
+  if (!rc && s->nthemes && GIVEN("themes")) {
     cJSON *th;
     if ((rc = themes_load(t, cx_now_ms(), &th))) return rc;
     const cJSON *cat = cJSON_GetObjectItemCaseSensitive(th, "catalogue");
@@ -398,6 +403,7 @@ static cx_err check_refs(gv_targets *t, const gv_initiative_spec *s, analytics_e
     cJSON_Delete(th);
   }
   return rc;
+#undef GIVEN
 }
 
 /* ---- JSON ---- */
@@ -474,13 +480,14 @@ static cx_err measurement(gv_targets *t, sqlite3 *db, const gv_initiative_spec *
   int early = ato <= afrom;
   gv_kpi_compare c = {.before = NAN, .after = NAN, .change = NAN, .z = NAN, .p = NAN};
   if (s->has_kpi && !early && (rc = gv_kpi_compare_windows(t, db, &s->k, bfrom, bto, afrom, ato, &c))) return rc;
-  const char *verdict;
+  const char *verdict = NULL;
   int significant = !isnan(c.p) && c.p < 0.05;
   if (!s->has_kpi) verdict = "no_kpi";
   else if (early) verdict = "too_early";
-  else if (isnan(c.p)) verdict = "not_enough_data";
-  else if (!significant) verdict = "no_significant_change";
-  else verdict = (c.change > 0) == (s->k.kpi != GV_KPI_CHURN) ? "improved" : "worse";
+  else if (c.n_before < 2 || c.n_after < 2 || isnan(c.change)) verdict = "not_enough_data";
+  else if (isnan(c.p) && c.change != 0) significant = 1; /* no spread on either side: the change is certain */
+  if (!verdict) verdict = !significant ? "no_significant_change"
+                        : (c.change > 0) == (s->k.kpi != GV_KPI_CHURN) ? "improved" : "worse";
   rc = cx_buf_printf(b, "{\"verdict\":\"%s\",\"complete\":%s", verdict, !early && afrom + d <= now ? "true" : "false");
   if (!rc) rc = put_window(b, "before", bfrom, bto, c.before, c.n_before);
   if (!rc && early) rc = cx_buf_puts(b, ",\"after\":null");
@@ -510,7 +517,7 @@ static cx_err measurement(gv_targets *t, sqlite3 *db, const gv_initiative_spec *
     if (!rc) rc = cx_buf_puts(b, ",\"before_per_week\":");
     if (!rc) rc = gv_put_num(b, recorded ? 7.0 * (double)before / (double)s->measure_days : NAN);
     if (!rc) rc = cx_buf_puts(b, ",\"after_per_week\":");
-    if (!rc) rc = gv_put_num(b, early ? NAN : 7.0 * (double)after / adays);
+    if (!rc) rc = gv_put_num(b, early || adays < 1 ? NAN : 7.0 * (double)after / adays); /* a rate of minutes misleads */
     if (!rc) rc = cx_buf_puts(b, ",\"cases_since\":");
     if (!rc) rc = gv_put_time(b, since);
     if (!rc) rc = cx_buf_puts(b, "}");
@@ -641,7 +648,8 @@ typedef struct {
   int64_t id; /* 0: create (set by the job) */
   const gv_initiative_spec *s;
   int64_t now;
-  int full, missing;
+  int64_t seen; /* update: the updated_at the change was made over */
+  int full, missing, stale;
 } write_ctx;
 
 static void bind_opt(sqlite3_stmt *st, int i, double v) {
@@ -672,7 +680,7 @@ static cx_err apply_write(void *ctx, sqlite3 *db) {
   const char *sql = w->id ? "UPDATE initiatives SET title = ?1, description = ?2, owner_id = ?3, status = ?4, kpi = ?5,"
                             " scope_type = ?6, scope_value = ?7, expected_change = ?8, reach = ?9, impact = ?10,"
                             " confidence = ?11, effort = ?12, root_causes = ?13, themes = ?14, measure_days = ?15,"
-                            " started_at = ?16, done_at = ?17, updated_at = ?18 WHERE id = ?19"
+                            " started_at = ?16, done_at = ?17, updated_at = max(?18, updated_at + 1) WHERE id = ?19 AND updated_at = ?20"
                           : "INSERT INTO initiatives(title, description, owner_id, status, kpi, scope_type, scope_value,"
                             " expected_change, reach, impact, confidence, effort, root_causes, themes, measure_days,"
                             " started_at, done_at, created_at, updated_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
@@ -700,14 +708,21 @@ static cx_err apply_write(void *ctx, sqlite3 *db) {
     if (s->started_at) sqlite3_bind_int64(st, 16, s->started_at);
     if (s->done_at) sqlite3_bind_int64(st, 17, s->done_at);
     sqlite3_bind_int64(st, 18, w->now);
-    if (w->id) sqlite3_bind_int64(st, 19, w->id);
+    if (w->id) sqlite3_bind_int64(st, 19, w->id), sqlite3_bind_int64(st, 20, w->seen);
     if (sqlite3_step(st) != SQLITE_DONE) rc = CX_EDB;
   }
   sqlite3_finalize(st);
   cx_buf_free(&roots), cx_buf_free(&themes);
   if (rc) return rc;
-  if (w->id) w->missing = !sqlite3_changes(db);
-  else w->id = sqlite3_last_insert_rowid(db);
+  if (w->id && !sqlite3_changes(db)) { /* gone, or changed since it was read: the caller reads it again */
+    store_param p = {":id", 0, NULL, w->id};
+    int64_t there = -1;
+    if (store_step_named(db, "SELECT 1 FROM initiatives WHERE id = :id", &p, 1, &there)) return CX_EDB;
+    if (there == 1) w->stale = 1;
+    else w->missing = 1;
+  } else if (!w->id) {
+    w->id = sqlite3_last_insert_rowid(db);
+  }
   return CX_OK;
 }
 
@@ -715,7 +730,7 @@ cx_err gv_initiative_create(gv_targets *t, const cJSON *req, cx_buf *out, cx_buf
   gv_initiative_spec s = {0};
   int64_t now = cx_now_ms();
   cx_err rc = gv_initiative_check(req, 0, &s, now, err);
-  if (!rc) rc = check_refs(t, &s, err);
+  if (!rc) rc = check_refs(t, &s, req, 0, err);
   if (rc) return rc;
   write_ctx w = {.s = &s, .now = now};
   if ((rc = store_run_fn(gv_targets_store(t), apply_write, &w, 1))) return rc;
@@ -727,28 +742,51 @@ cx_err gv_initiative_create(gv_targets *t, const cJSON *req, cx_buf *out, cx_buf
   return rc;
 }
 
-cx_err gv_initiative_update(gv_targets *t, int64_t id, const cJSON *req, cx_buf *out, cx_buf *before, cx_buf *after,
-                            analytics_error *err) {
+/* One try of an update: *stale when the initiative changed between the
+ * read and the write (nothing written then). before is read after the
+ * row, so a write that lands is over exactly the row it shows. */
+static cx_err update_once(gv_targets *t, int64_t id, const cJSON *req, cx_buf *before, analytics_error *err,
+                          int *stale) {
   store *st = gv_targets_store(t);
   sqlite3 *db = store_reader_get(st);
   ini_row *rows;
   size_t n;
-  cx_err rc = id > 0 ? rows_load(db, id, &rows, &n) : CX_ENOTFOUND;
+  cx_err rc = rows_load(db, id, &rows, &n);
   store_reader_put(st, db);
   if (rc) return rc;
   if (!n) {
     cx_free(rows);
     return CX_ENOTFOUND;
   }
-  gv_initiative_spec s = rows[0].s;
+  gv_initiative_spec *s = cx_malloc(sizeof *s); /* large: not on the stack twice */
+  if (!s) {
+    cx_free(rows);
+    return CX_ENOMEM;
+  }
+  *s = rows[0].s;
+  int64_t seen = rows[0].updated_at;
   cx_free(rows);
   int64_t now = cx_now_ms();
-  if ((rc = gv_initiative_check(req, 1, &s, now, err)) || (rc = check_refs(t, &s, err))) return rc;
-  if ((rc = one_json(t, id, 0, before))) return rc;
-  write_ctx w = {.id = id, .s = &s, .now = now};
-  if ((rc = store_run_fn(st, apply_write, &w, 1))) return rc;
-  if (w.missing) return CX_ENOTFOUND;
-  rc = one_json(t, id, 1, out);
+  if (before) cx_buf_reset(before);
+  if (!(rc = gv_initiative_check(req, 1, s, now, err)) && !(rc = check_refs(t, s, req, 1, err)) &&
+      !(rc = one_json(t, id, 0, before))) {
+    write_ctx w = {.id = id, .s = s, .now = now, .seen = seen};
+    rc = store_run_fn(st, apply_write, &w, 1);
+    if (!rc && w.missing) rc = CX_ENOTFOUND;
+    *stale = !rc && w.stale;
+  }
+  cx_free(s);
+  return rc;
+}
+
+cx_err gv_initiative_update(gv_targets *t, int64_t id, const cJSON *req, cx_buf *out, cx_buf *before, cx_buf *after,
+                            analytics_error *err) {
+  if (id <= 0) return CX_ENOTFOUND;
+  int stale = 1;
+  cx_err rc = CX_OK;
+  for (int tries = 0; !rc && stale && tries < 8; tries++) rc = update_once(t, id, req, before, err, &stale);
+  if (!rc && stale) return CX_EBUSY; /* eight changes in between: rare enough to ask again */
+  if (!rc) rc = one_json(t, id, 1, out);
   if (!rc) rc = one_json(t, id, 0, after);
   return rc;
 }

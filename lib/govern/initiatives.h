@@ -6,7 +6,7 @@
  * should move (as a KPI target names one) with the change expected, and
  * its RICE inputs: reach (customers a quarter), impact (0.25, 0.5, 1, 2
  * or 3), confidence (%) and effort (person-months); its score is reach ×
- * impact × confidence / effort.
+ * impact × confidence / 100 / effort.
  *
  * Once started, an initiative is measured: its KPI over the measure_days
  * before started_at against the measure_days from done_at (or, until it
@@ -78,9 +78,13 @@ cx_err gv_initiative_get(gv_targets *t, int64_t id, cx_buf *out);
  * the audit. CX_EINVAL with err; CX_EINVAL (too_many_initiatives) past
  * GV_INITIATIVE_MAX. */
 cx_err gv_initiative_create(gv_targets *t, const cJSON *req, cx_buf *out, cx_buf *after, analytics_error *err);
-/* Changes what req holds. Moving to in_progress sets started_at (and to
- * done, done_at) to now unless req gives it or it is set; moving back to
- * idea or planned clears both, and out of done clears done_at. */
+/* Changes what req holds; only the references req gives are checked to
+ * exist (a disabled owner does not block a move). Moving to in_progress
+ * sets started_at (and to done, done_at) to now unless req gives it or it
+ * is set; back to idea or planned clears both; to in_progress clears
+ * done_at; to dropped keeps both. The write is made over the row as it
+ * was read (compare and set on updated_at, read again up to 8 times):
+ * two PATCHes at once both land. CX_EBUSY when it kept changing. */
 cx_err gv_initiative_update(gv_targets *t, int64_t id, const cJSON *req, cx_buf *out, cx_buf *before, cx_buf *after,
                             analytics_error *err);
 cx_err gv_initiative_delete(gv_targets *t, int64_t id, cx_buf *before);

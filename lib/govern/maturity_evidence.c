@@ -260,17 +260,19 @@ static cx_err initiatives(ev *e) {
   if (table_exists(e->db, "initiatives")) {
     cx_err rc = counts(e,
                        "SELECT count(*), coalesce(sum(started_at <= ?2 AND (done_at IS NULL OR done_at > ?2)), 0),"
-                       " coalesce(sum(done_at <= ?2), 0), coalesce(sum(kpi IS NOT NULL AND started_at <= ?2), 0)"
-                       " FROM initiatives WHERE created_at <= ?2",
+                       " coalesce(sum(done_at <= ?2), 0),"
+                       " coalesce(sum(kpi IS NOT NULL AND coalesce(done_at, started_at) <= ?2), 0)"
+                       " FROM initiatives WHERE created_at <= ?2 AND status != 'dropped'",
                        v, 4);
     if (rc) return rc;
   }
-  /* none: 1; initiatives, none started with a KPI: 2; one started with a
-   * KPI (measured before and after): 3; three or more: 4 */
+  /* dropped ones left out. none: 1; initiatives, none measured: 2; one
+   * with a KPI whose after window has begun (from done_at, or started_at
+   * while in progress), so measured before and after: 3; three or more: 4 */
   int s = !v[0] ? 1 : !v[3] ? 2 : v[3] >= 3 ? 4 : 3;
   char text[256], fig[160], a[32], b[32], c[32], d[32];
   if (v[0])
-    snprintf(text, sizeof text, "%s %s on record (%s in progress, %s done); %s started with a KPI, measured before and after.",
+    snprintf(text, sizeof text, "%s %s on record (%s in progress, %s done); %s with a KPI measured before and after.",
              num(v[0], a), plural(v[0], "initiative", "initiatives"), num(v[1], b), num(v[2], c), num(v[3], d));
   else
     snprintf(text, sizeof text, "No initiatives yet: no change is measured before and after on its KPI.");

@@ -126,7 +126,7 @@ enum MHD_Result http_initiatives(http_server *h, struct MHD_Connection *c, http_
       const char *o = http_query(c, "owner");
       if (o && (cx_parse_i64(o, strlen(o), &owner) || owner <= 0))
         return http_send_error(h, c, r, 400, "invalid_parameter", "owner must be a user's id.", "owner");
-      cx_buf_init(&b, 16 << 20);
+      cx_buf_init(&b, 32 << 20); /* 500 initiatives of 4,000-byte descriptions escaped: about 20 MB */
       return http_send_outcome(h, c, r, 200, &b, gv_initiatives_list(t, http_query(c, "status"), owner, &b, &err), &err,
                                &initiative_names);
     }

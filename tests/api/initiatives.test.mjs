@@ -154,6 +154,47 @@ test('the before/after of the linked KPI, its test, the root causes and the them
   assert.equal((await api(srv, `/initiatives/${x.id}`, { method: 'DELETE' })).status, 204);
 });
 
+test('two PATCHes at once both land; a disabled owner or a linked root cause does not block a move', async () => {
+  const x = await create({ title: 'Race', reach: 1 });
+  for (let i = 0; i < 10; i++) {
+    const [a, b] = await Promise.all([
+      api(srv, `/initiatives/${x.id}`, { method: 'PATCH', body: { title: `T${i}` } }),
+      api(srv, `/initiatives/${x.id}`, { method: 'PATCH', body: { reach: 100 + i } }),
+    ]);
+    assert.deepEqual([a.status, b.status], [200, 200], a.text + b.text);
+    const y = ok(await api(srv, `/initiatives/${x.id}`));
+    assert.deepEqual([y.title, y.reach], [`T${i}`, 100 + i], `round ${i}: one change was lost`);
+  }
+  // an owner who leaves: the initiative still moves; a new owner must be enabled
+  const leaver = ok(await api(srv, '/users', { method: 'POST', body: { email: 'lea@acme.example', name: 'Lea Leaver',
+    password: 'a long password', role: 'analyst' } }), 201).id;
+  const rc = ok(await api(srv, '/root-causes', { method: 'POST', body: { name: 'Slow refunds' } }), 201);
+  ok(await api(srv, `/initiatives/${x.id}`, { method: 'PATCH', body: { owner: leaver, root_causes: [rc.id] } }));
+  ok(await api(srv, `/users/${leaver}`, { method: 'PATCH', body: { disabled: true } }));
+  const y = ok(await api(srv, `/initiatives/${x.id}`, { method: 'PATCH', body: { status: 'in_progress' } }));
+  assert.deepEqual([y.status, y.owner], ['in_progress', leaver]);
+  assertError(await api(srv, `/initiatives/${x.id}`, { method: 'PATCH', body: { owner: leaver } }), 400, 'invalid_field', 'owner');
+  // the root cause it answers cannot be deleted while it does
+  assertError(await api(srv, `/root-causes/${rc.id}`, { method: 'DELETE' }), 409, 'in_use');
+  ok(await api(srv, `/initiatives/${x.id}`, { method: 'PATCH', body: { root_causes: [] } }));
+  assert.equal((await api(srv, `/root-causes/${rc.id}`, { method: 'DELETE' })).status, 204);
+  assert.equal((await api(srv, `/initiatives/${x.id}`, { method: 'DELETE' })).status, 204);
+});
+
+test('no spread on either side: no change is no significant change, not a lack of data', async () => {
+  const s2 = ok(await api(srv, '/surveys', { method: 'POST', body: { name: 'CSAT only',
+    questions: [{ id: 'c', type: 'csat', text: 'Satisfied?' }] } }), 201).id;
+  for (const [u, at] of [['z1', now - 6 * D], ['z2', now - 6 * D], ['z3', now - 2 * D], ['z4', now - 2 * D]])
+    ok(await api(srv, `/surveys/${s2}/responses`, { method: 'POST',
+      body: { customer: { user_id: u }, answers: { c: 5 }, submitted_at: iso(at) } }), 201);
+  const x = await create({ title: 'Flat', status: 'done', kpi: 'csat', scope: 'survey', scope_value: s2, measure_days: 3,
+    started_at: iso(now - 4 * D), done_at: iso(now - 3 * D) });
+  const m = x.measurement;
+  assert.deepEqual([m.before.value, m.before.n, m.after.value, m.after.n, m.change], [100, 2, 100, 2, 0]);
+  assert.equal(m.verdict, 'no_significant_change');
+  assert.equal((await api(srv, `/initiatives/${x.id}`, { method: 'DELETE' })).status, 204);
+});
+
 test('a viewer reads the board and changes nothing', async () => {
   const x = await create({ title: 'Read me' });
   assert.equal((await api(srv, '/initiatives', { token: viewerToken })).status, 200);

@@ -413,12 +413,13 @@ static void test_evidence(void **state) {
   assert_int_equal(cJSON_GetObjectItem(e, "suggested_score")->valueint, 1);
   cJSON_Delete(doc);
   /* initiatives (migration 13): an idea; one in progress with a KPI; one
-   * done with a KPI; one done without; one created after now */
+   * done with a KPI; one done without; one created after now; a dropped one */
   snprintf(sql, sizeof sql,
            "INSERT INTO initiatives(title, owner_id, status, kpi, measure_days, started_at, done_at, created_at,"
            " updated_at) VALUES('a', 1, 'idea', NULL, 30, NULL, NULL, %lld, 0), ('b', 1, 'in_progress', 'nps', 30, %lld,"
            " NULL, %lld, 0), ('c', 1, 'done', 'csat', 30, %lld, %lld, %lld, 0), ('d', 1, 'done', NULL, 30, %lld, %lld,"
-           " %lld, 0), ('e', 1, 'in_progress', 'nps', 30, %lld, NULL, %lld, 0)",
+           " %lld, 0), ('e', 1, 'in_progress', 'nps', 30, %lld, NULL, %lld, 0),"
+           " ('f', 1, 'dropped', 'nps', 30, 1, NULL, 1, 0)",
            (long long)(now - day), (long long)(now - 5 * day), (long long)(now - day), (long long)(now - 9 * day),
            (long long)(now - 2 * day), (long long)(now - day), (long long)(now - 9 * day), (long long)(now - 2 * day),
            (long long)(now - day), (long long)(now + day), (long long)(now + day));
@@ -432,7 +433,7 @@ static void test_evidence(void **state) {
   assert_int_equal(figure(e, "done"), 2);
   assert_int_equal(figure(e, "measured"), 2);
   assert_string_equal(cJSON_GetObjectItem(e, "text")->valuestring,
-                      "4 initiatives on record (1 in progress, 2 done); 2 started with a KPI, measured before and after.");
+                      "4 initiatives on record (1 in progress, 2 done); 2 with a KPI measured before and after.");
   assert_int_equal(cJSON_GetObjectItem(e, "suggested_score")->valueint, 3);
   cJSON_Delete(doc);
   cx_buf_free(&b);

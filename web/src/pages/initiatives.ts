@@ -104,8 +104,8 @@ function measurementBox(x: Initiative): HTMLElement | null {
   const rc = m.root_cause_cases;
   if (rc && rc.after !== null) {
     box.append(h('p', { class: 'muted small' }, 'Cases with its root causes: ',
-      rc.before_per_week !== null ? `${one.format(rc.before_per_week)} a week before, ` : 'none recorded before, ',
-      rc.after_per_week !== null ? `${one.format(rc.after_per_week)} a week after` : ''));
+      rc.before_per_week !== null ? `${one.format(rc.before_per_week)} a week before` : 'not recorded before (the closed loop began later)',
+      rc.after_per_week !== null ? `, ${one.format(rc.after_per_week)} a week after` : `, ${fmtInt(rc.after)} after so far`));
   }
   return box;
 }
@@ -223,7 +223,7 @@ export function initiativesPage(main: HTMLElement, ctx: PageContext): void {
     const cancel = h('button', { type: 'button', class: 'btn btn-quiet', hidden: true }, 'Cancel');
     let editing: Initiative | null = null;
 
-    void (async () => {
+    const listsReady = (async () => {
       const [rc, th] = await Promise.all([
         get<{ root_causes: RootCause[] }>('root-causes', {}, { signal: ctx.signal }).catch(() => ({ root_causes: [] })),
         get<{ catalogue: string[] }>('feedback/themes', {}, { signal: ctx.signal }).catch(() => ({ catalogue: [] })),
@@ -234,7 +234,22 @@ export function initiativesPage(main: HTMLElement, ctx: PageContext): void {
         th.catalogue.map((t) => h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'themes', value: t }), t)), themeErr);
     })();
 
-    const dateOf = (iso: string | null): string => (iso ? iso.slice(0, 10) : '');
+    // dates are the user's own days: a start at the day's local midnight,
+    // an end at its last moment (or now, today); shown as local dates
+    const pad = (n: number): string => String(n).padStart(2, '0');
+    const dateOf = (iso: string | null): string => {
+      if (!iso) return '';
+      const d = new Date(iso);
+      return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+    };
+    const dayStart = (v: string): string => {
+      const [y, mo, d] = v.split('-').map(Number);
+      return new Date(y, mo - 1, d).toISOString();
+    };
+    const dayEnd = (v: string): string => {
+      const [y, mo, d] = v.split('-').map(Number);
+      return new Date(Math.min(new Date(y, mo - 1, d + 1).getTime() - 1, Date.now())).toISOString();
+    };
     const num = (el: HTMLInputElement | HTMLSelectElement): number | null => (el.value === '' ? null : Number(el.value));
     const checked = (fs: HTMLElement): string[] => [...fs.querySelectorAll<HTMLInputElement>('input:checked')].map((i) => i.value);
 
@@ -247,6 +262,8 @@ export function initiativesPage(main: HTMLElement, ctx: PageContext): void {
       desc.input.value = x?.description ?? '';
       status.input.value = x?.status ?? 'idea';
       void ks.ready.then(() => {
+        if (x && ![...owner.input.options].some((o) => o.value === x.owner)) // an owner disabled since
+          owner.input.append(h('option', { value: x.owner }, `${x.owner_name ?? `user ${x.owner}`} (disabled)`));
         owner.input.value = x?.owner ?? '';
         ks.set(x?.kpi ?? '', x?.scope ?? '', x?.scope_value ?? null);
       });
@@ -258,8 +275,10 @@ export function initiativesPage(main: HTMLElement, ctx: PageContext): void {
       days.input.value = String(x?.measure_days ?? 30);
       started.input.value = dateOf(x?.started_at ?? null);
       done.input.value = dateOf(x?.done_at ?? null);
-      for (const i of causes.querySelectorAll<HTMLInputElement>('input')) i.checked = !!x?.root_causes.some((r) => r.id === i.value);
-      for (const i of themes.querySelectorAll<HTMLInputElement>('input')) i.checked = !!x?.themes.some((t) => t.name === i.value);
+      void listsReady.then(() => { // the boxes exist once the lists are in
+        for (const i of causes.querySelectorAll<HTMLInputElement>('input')) i.checked = !!x?.root_causes.some((r) => r.id === i.value);
+        for (const i of themes.querySelectorAll<HTMLInputElement>('input')) i.checked = !!x?.themes.some((t) => t.name === i.value);
+      });
       if (x) title.input.focus();
     };
     cancel.addEventListener('click', () => edit?.(null));
@@ -292,9 +311,9 @@ export function initiativesPage(main: HTMLElement, ctx: PageContext): void {
       // a date is sent when it was changed: an unchanged day keeps the stored time
       if (st !== 'idea' && st !== 'planned') {
         if (started.input.value && started.input.value !== dateOf(editing?.started_at ?? null))
-          bodyOut.started_at = `${started.input.value}T00:00:00Z`;
+          bodyOut.started_at = dayStart(started.input.value);
         if (st !== 'in_progress' && done.input.value && done.input.value !== dateOf(editing?.done_at ?? null))
-          bodyOut.done_at = `${done.input.value}T00:00:00Z`;
+          bodyOut.done_at = dayEnd(done.input.value);
       }
       try {
         const y = editing

@@ -801,16 +801,20 @@ int an_reads_store(const rules_expr *rule) {
   return reads || rules_calls(rule, "sum");
 }
 
-uint64_t *an_candidates(profile *p, const uint8_t *kinds, int64_t from, int64_t to) {
+int64_t an_index_max(const profile *p) {
   const char *force = getenv("CXM_ANALYTICS_INDEX");
-  if (force && !strcmp(force, "never")) return NULL;
-  int64_t maxid = profile_max_id(p);
+  if (force && !strcmp(force, "never")) return -1;
   /* an index walk visits the candidates' timelines out of order, a scan
    * streams every one. Measured on 10M events of 1.17M customers (medians
    * on a quiet machine): the walk takes 1.3 ms for 4k entries (scan 31),
    * 13 ms for 100k (34), 19.5 ms for 290k (33) and 53 ms for 1.7M (37):
    * the break-even is near 0.7 entries per customer */
-  int64_t max = force && !strcmp(force, "always") ? INT64_MAX : maxid / 2;
+  return force && !strcmp(force, "always") ? INT64_MAX : profile_max_id(p) / 2;
+}
+
+uint64_t *an_candidates(profile *p, const uint8_t *kinds, int64_t from, int64_t to) {
+  int64_t max = an_index_max(p), maxid = profile_max_id(p);
+  if (max < 0) return NULL;
   size_t nwords = (size_t)(maxid >> 6) + 1;
   uint64_t *bits = cx_calloc(nwords, sizeof *bits);
   if (!bits) return NULL;

@@ -5,6 +5,7 @@
 #include "../base/mem.h"
 #include "../base/time.h"
 #include "../base/util.h"
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,6 +155,7 @@ static cx_err cust_reserve(profile *p, int64_t id) {
   while (cap <= id) cap *= 2;
   profile_customer *c = cx_realloc(p->cust, (size_t)cap * sizeof *c);
   if (!c) return CX_ENOMEM;
+  cx_advise_huge(c, (size_t)cap * sizeof *c); /* read at random by id */
   memset(c + p->capcust, 0, (size_t)(cap - p->capcust) * sizeof *c);
   p->cust = c;
   p->capcust = cap;
@@ -419,6 +421,7 @@ static cx_err load_timelines(profile *p, sqlite3 *db, int use_snapshot) {
   st = NULL;
   rc = CX_ENOMEM;
   if (n && !(p->slab = cx_malloc(n * sizeof *p->slab))) goto out;
+  cx_advise_huge(p->slab, n * sizeof *p->slab); /* timelines are read at random by id */
   /* pos[r] = where customer r's points start; then the scatter moves it on */
   for (int64_t id = 1; id <= p->ncust + 1; id++) pos[id] += pos[id - 1];
   for (int64_t id = 1; id <= p->ncust; id++) {
@@ -997,6 +1000,13 @@ const profile_point *profile_points_in(const profile *p, int64_t id, int64_t fro
   if (c->parent != id || !c->n || c->last_seen < from || c->first_seen >= to) return NULL;
   *n = c->n;
   return c->tl;
+}
+
+void profile_prefetch_customer(const profile *p, int64_t id) {
+  if (id <= 0 || id > p->ncust) return;
+  const char *c = (const char *)&p->cust[id]; /* what profile_points_in reads may straddle two lines */
+  __builtin_prefetch(c);
+  __builtin_prefetch(c + offsetof(profile_customer, n));
 }
 
 int64_t profile_member_next(const profile *p, int64_t id) {

@@ -187,9 +187,8 @@ int64_t profile_customers_with(profile *p, const uint8_t *kinds, int64_t from, i
     runs(q, from, to, run);
     for (int r = 0; r < 4; r += 2)
       for (size_t i = run[r]; i < run[r + 1]; i++) {
-        if (i + 16 < run[r + 1]) profile_prefetch_customer(p, q->e[i + 16].cust); /* for profile_root */
         if (q->e[i].ts < from || q->e[i].ts >= to) continue;
-        int64_t root = profile_root(p, q->e[i].cust);
+        int64_t root = profile_root_quick(p, q->e[i].cust);
         size_t w = (size_t)root >> 6;
         uint64_t m = 1ULL << (root & 63);
         if (root && w < nwords && !(bits[w] & m)) {
@@ -226,9 +225,8 @@ int profile_postings_each(profile *p, const uint8_t *kinds, int64_t from, int64_
         hi = q->off[d - q->day0 + 1];
       }
       for (size_t i = lo; i < hi; i++) {
-        if (i + 16 < hi) profile_prefetch_customer(p, q->e[i + 16].cust); /* for profile_root */
         if (q->e[i].ts < from || q->e[i].ts >= to) continue;
-        int64_t root = profile_root(p, q->e[i].cust);
+        int64_t root = profile_root_quick(p, q->e[i].cust);
         if (root) fn(arg, root, q->e[i].ts, d < day_of(from));
       }
     }

@@ -158,6 +158,11 @@ static cx_err cust_reserve(profile *p, int64_t id) {
   cx_advise_huge(c, (size_t)cap * sizeof *c); /* read at random by id */
   memset(c + p->capcust, 0, (size_t)(cap - p->capcust) * sizeof *c);
   p->cust = c;
+  size_t had = p->capcust ? ((size_t)p->capcust >> 6) + 1 : 0, words = ((size_t)cap >> 6) + 1;
+  uint64_t *r = cx_realloc(p->roots, words * sizeof *r);
+  if (!r) return CX_ENOMEM; /* capcust unchanged: the next call grows both */
+  memset(r + had, 0, (words - had) * sizeof *r);
+  p->roots = r;
   p->capcust = cap;
   return CX_OK;
 }
@@ -305,6 +310,8 @@ static void indexes_free(profile *p) {
   cx_free(p->slab);
   p->slab = NULL;
   cx_free(p->cust);
+  cx_free(p->roots);
+  p->roots = NULL;
   cx_free(p->slots);
   cx_free(p->kinds);
   cx_free(p->kind_slots);
@@ -480,6 +487,8 @@ static cx_err load(profile *p, sqlite3 *db, int use_snapshot) {
     if (sqlite3_column_type(st, 1) != SQLITE_NULL) {
       p->cust[id].parent = sqlite3_column_int64(st, 1);
       p->merged++;
+    } else {
+      p->roots[id >> 6] |= 1ULL << (id & 63);
     }
     if (id > p->ncust) p->ncust = id;
   }
@@ -601,6 +610,7 @@ cx_err profile_rebuild(profile *p, sqlite3 *db) {
   pthread_rwlock_wrlock(&p->lock);
   indexes_free(p);
   p->cust = fresh.cust;
+  p->roots = fresh.roots;
   p->ncust = fresh.ncust;
   p->capcust = fresh.capcust;
   p->slots = fresh.slots;
@@ -661,6 +671,7 @@ static cx_err new_customer(profile *p, int64_t now, int64_t *out) {
   sqlite3_bind_int64(p->ins_customer, 2, now);
   if ((rc = step_done(p->ins_customer))) return rc;
   cust_init(&p->cust[id], id);
+  p->roots[id >> 6] |= 1ULL << (id & 63);
   p->ncust = id;
   *out = id;
   return CX_OK;
@@ -726,6 +737,7 @@ static cx_err merge(profile *p, int64_t a, int64_t b, const char *reason, const 
   if (!ci->uid_hash) ci->uid_hash = cf->uid_hash;
   ci->has_email |= cf->has_email;
   cf->parent = into;
+  p->roots[from >> 6] &= ~(1ULL << (from & 63));
   int64_t ring = ci->next_member; /* splice the two rings into one */
   ci->next_member = cf->next_member;
   cf->next_member = ring;

@@ -61,6 +61,8 @@ struct profile {
   profile_stages *stages;  /* the lifecycle stage model; NULL: the defaults (stage.c) */
   uint32_t npost;
   profile_customer *cust; /* indexed by id; [0] unused */
+  uint64_t *roots; /* bit per id (capcust bits), set while cust[id].parent == id: the
+                    * kinds' index maps most ids to their root without the record */
   int64_t ncust, capcust;
   profile_slot *slots;
   size_t nslots, nused;
@@ -116,6 +118,12 @@ static inline int64_t profile_root(const profile *p, int64_t id) {
   if (id <= 0 || id > p->ncust || !p->cust[id].parent) return 0;
   while (p->cust[id].parent != id) id = p->cust[id].parent;
   return id;
+}
+
+/* profile_root, without reading the record of an id that is a root. */
+static inline int64_t profile_root_quick(const profile *p, int64_t id) {
+  if (id > 0 && id <= p->ncust && (p->roots[id >> 6] >> (id & 63) & 1)) return id;
+  return profile_root(p, id);
 }
 
 #endif

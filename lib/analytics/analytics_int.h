@@ -210,6 +210,9 @@ cx_err an_push(uint64_t **v, size_t *n, size_t *cap, uint64_t x);
 double an_median(uint64_t *v, size_t n);
 /* The index of the first point with ts >= t. */
 size_t an_first_at(const profile_point *tl, size_t n, int64_t t);
+/* The same from index lo on (lo <= n), in steps that double: cheap when
+ * the answer is near lo. */
+size_t an_gallop(const profile_point *tl, size_t lo, size_t n, int64_t t);
 /* Appends `"took_ms":N` measured from started_ns (cx_mono_ns). */
 cx_err an_took(cx_buf *out, int64_t started_ns);
 

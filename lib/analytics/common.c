@@ -881,6 +881,17 @@ size_t an_first_at(const profile_point *tl, size_t n, int64_t t) {
   return lo;
 }
 
+size_t an_gallop(const profile_point *tl, size_t lo, size_t n, int64_t t) {
+  size_t hi = lo, step = 1;
+  while (hi < n && tl[hi].ts < t) { /* every point before hi + 1 is early */
+    lo = hi + 1;
+    hi += step;
+    step *= 2;
+  }
+  if (hi > n) hi = n;
+  return lo + an_first_at(tl + lo, hi - lo, t); /* tl[hi] (when hi < n) is not */
+}
+
 cx_err an_took(cx_buf *out, int64_t started_ns) {
   return cx_buf_printf(out, "\"took_ms\":%.1f", (double)(cx_mono_ns() - started_ns) / 1e6);
 }

@@ -52,7 +52,6 @@ static void scan(void *arg, int which, int64_t lo, int64_t hi) {
   part *pt = &r->parts[which];
   const profile *pr = r->c->pr;
   size_t P = (size_t)r->periods, C = r->ncohorts;
-  uint8_t seen[ANALYTICS_MAX_PERIODS];
   an_cursor cur;
   AN_EACH_AHEAD(cur, pr, r->cand, lo, hi) {
     int64_t id = cur.id;
@@ -67,15 +66,17 @@ static void scan(void *arg, int which, int64_t lo, int64_t hi) {
     pt->size[g * C + cohort]++;
     uint64_t *ret = &pt->retained[(g * C + cohort) * P];
     int64_t end = r->bounds[cohort + P];
-    memset(seen, 0, P);
     size_t k = 0; /* the period of the walk so far: events are in time order */
-    for (size_t j = i + 1; j < n && tl[j].ts < end; j++) {
-      if (!(r->match[tl[j].kind] & 2)) continue;
-      while (tl[j].ts >= r->bounds[cohort + k + 1]) k++;
-      if (!seen[k]) {
-        seen[k] = 1;
-        ret[k]++;
+    for (size_t j = i + 1; j < n && tl[j].ts < end;) {
+      if (!(r->match[tl[j].kind] & 2)) {
+        j++;
+        continue;
       }
+      while (tl[j].ts >= r->bounds[cohort + k + 1]) k++;
+      ret[k]++;
+      /* the rest of period k adds nothing: on to the next one (a long
+       * timeline is crossed in a few jumps) */
+      j = an_gallop(tl, j + 1, n, r->bounds[cohort + k + 1]);
     }
   }
 }

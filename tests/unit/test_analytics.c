@@ -55,6 +55,20 @@ static void test_first_at(void **state) {
   assert_int_equal(an_first_at(tl, 5, 21), 3);
   assert_int_equal(an_first_at(tl, 5, 41), 5);
   assert_int_equal(an_first_at(tl, 0, 1), 0);
+  /* an_gallop from every start against a linear search, on long runs of ties */
+  profile_point big[300];
+  for (int round = 0; round < 50; round++) {
+    size_t n = below(300);
+    int64_t ts = 0;
+    for (size_t i = 0; i < n; i++) big[i] = (profile_point){ts += below(3) ? 0 : (int64_t)below(5), (int64_t)i, 0, 0};
+    for (int q = 0; q < 40; q++) {
+      int64_t t = (int64_t)below((uint64_t)ts + 3) - 1;
+      size_t lo = n ? below(n + 1) : 0, want = lo;
+      while (want < n && big[want].ts < t) want++;
+      assert_int_equal(an_gallop(big, lo, n, t), want);
+      if (!lo) assert_int_equal(an_first_at(big, n, t), want);
+    }
+  }
 }
 
 /* ---- random timelines in a real store and profile ---- */

@@ -137,6 +137,14 @@ cx_err an_traits_refresh(const analytics_ctx *c, an_traits *t, int64_t cust);
  * is not shared between threads. */
 void an_parallel(int threads, int64_t maxid,
                  void (*fn)(void *arg, int part, int64_t lo, int64_t hi), void *arg);
+/* The same over the set bits of bits (ids 1..maxid; NULL: an_parallel),
+ * in chunks that hold about as many set bits each (the candidates of a
+ * query crowd the low ids: the earliest customers are the busiest), which
+ * the threads take in turn until none is left. fn is then called several
+ * times per part, with ranges in no order, and must add up what it finds
+ * in one part over its calls. */
+void an_parallel_bits(int threads, int64_t maxid, const uint64_t *bits,
+                      void (*fn)(void *arg, int part, int64_t lo, int64_t hi), void *arg);
 /* 1 when rule reads the store while it runs (event.properties and the
  * like, or sum()). */
 int an_reads_store(const rules_expr *rule);

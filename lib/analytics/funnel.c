@@ -28,7 +28,7 @@ typedef struct {
   uint64_t *reached; /* [group][step] */
   uint64_t *dur;     /* (group, step, ms) packed, one per step reached after the first */
   size_t ndur, capdur;
-  int64_t dropped[2 * MAX_DROPPED]; /* up to MAX_DROPPED from the bitmaps and from the walk */
+  int64_t dropped[2 * MAX_DROPPED]; /* the lowest MAX_DROPPED ids kept by add_dropped */
   size_t ndropped;
   an_env env;
   cx_err rc;
@@ -41,9 +41,9 @@ typedef struct {
   rules_expr *where[ANALYTICS_MAX_STEPS];
   uint32_t *match; /* [kind]: bit k when the kind is step k's event */
   uint64_t *cand;  /* the customers with a step-1 event in range (NULL: everyone) */
-  uint64_t *next;  /* NULL, or the customers with a step-2 event in [from, to + window): the
-                    * scan counts cand minus next without a walk and turns next into
-                    * cand and next, the customers it walks */
+  uint64_t *next;  /* NULL, or the customers of cand with a step-2 event in [from,
+                    * to + window): the scan walks them, and counts cand minus next
+                    * without a walk */
   int64_t from, to, window;
   int64_t dropped_at; /* list customers who reached the step before this one (1-based) but not it; 0: none */
   an_traits traits;
@@ -58,15 +58,27 @@ static int id_cmp(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-/* The entrants of ids [lo, hi) without a step-2 event in range: counted
- * at step 1 (and listed when the drop-off at step 2 is asked); f->next
- * keeps the others, those the scan walks. */
+/* Keeps the lowest MAX_DROPPED ids (sorted) of those listed; the ranges
+ * of a part come in no order. */
+static void keep_lowest(part *pt) {
+  qsort(pt->dropped, pt->ndropped, sizeof *pt->dropped, id_cmp);
+  if (pt->ndropped > MAX_DROPPED) pt->ndropped = MAX_DROPPED;
+}
+
+static void add_dropped(part *pt, int64_t id) {
+  if (pt->ndropped == 2 * MAX_DROPPED) keep_lowest(pt);
+  pt->dropped[pt->ndropped++] = id;
+}
+
+/* The entrants of ids [lo, hi) without a step-2 event in range (cand
+ * minus next, next being already cut to cand): counted at step 1, and
+ * listed when the drop-off at step 2 is asked. */
 static void settle_stayers(funnel *f, part *pt, int64_t lo, int64_t hi) {
-  size_t S = f->nsteps, listed = 0;
+  size_t S = f->nsteps, listed = 0; /* ids come in order: past MAX_DROPPED, none is kept */
   int by_id = f->groups.trait != NULL, list = f->dropped_at == 2;
+  if (lo >= hi) return; /* an empty range still names a word */
   for (size_t w = (size_t)lo >> 6; w < ((size_t)hi + 63) >> 6; w++) {
     uint64_t stay = f->cand[w] & ~f->next[w];
-    f->next[w] &= f->cand[w];
     if (!by_id && !list) {
       pt->reached[0] += (uint64_t)__builtin_popcountll(stay);
       continue;
@@ -74,7 +86,7 @@ static void settle_stayers(funnel *f, part *pt, int64_t lo, int64_t hi) {
     for (; stay; stay &= stay - 1) {
       int64_t id = (int64_t)(w << 6) + __builtin_ctzll(stay);
       pt->reached[an_group_of(&f->groups, id, NULL) * S]++;
-      if (list && listed < MAX_DROPPED) pt->dropped[pt->ndropped++] = id, listed++;
+      if (list && listed < MAX_DROPPED) add_dropped(pt, id), listed++;
     }
   }
 }
@@ -115,11 +127,8 @@ static void scan(void *arg, int which, int64_t lo, int64_t hi) {
       prev_ts = tl[j].ts;
     }
     if (f->dropped_at && (int64_t)k == f->dropped_at - 1 && listed < MAX_DROPPED)
-      pt->dropped[pt->ndropped++] = id, listed++;
+      add_dropped(pt, id), listed++;
   }
-  /* the lowest ids of both lists */
-  qsort(pt->dropped, pt->ndropped, sizeof *pt->dropped, id_cmp);
-  if (pt->ndropped > MAX_DROPPED) pt->ndropped = MAX_DROPPED;
 }
 
 /* Appends a steps array: counts[k] customers and the median of the
@@ -219,10 +228,12 @@ static cx_err answer(funnel *f, const cJSON *req, cx_buf *out, int64_t started) 
   }
   if (!rc && f->dropped_at) {
     rc = cx_buf_printf(out, ",\"dropped\":{\"step\":%lld,\"customers\":[", (long long)f->dropped_at);
-    size_t listed = 0;
-    for (size_t t = 0; !rc && t < ANALYTICS_THREADS; t++)
-      for (size_t i = 0; !rc && i < f->parts[t].ndropped && listed < MAX_DROPPED; i++, listed++)
-        rc = cx_buf_printf(out, "%s\"%lld\"", listed ? "," : "", (long long)f->parts[t].dropped[i]);
+    part *all = &f->parts[0]; /* every part's lowest, in part 0 */
+    for (size_t t = 1; t < ANALYTICS_THREADS; t++)
+      for (size_t i = 0; i < f->parts[t].ndropped; i++) add_dropped(all, f->parts[t].dropped[i]);
+    keep_lowest(all);
+    for (size_t i = 0; !rc && i < all->ndropped; i++)
+      rc = cx_buf_printf(out, "%s\"%lld\"", i ? "," : "", (long long)all->dropped[i]);
     if (!rc) rc = cx_buf_puts(out, "]}");
   }
   const cJSON *w = cJSON_GetObjectItemCaseSensitive(req, "window");
@@ -318,13 +329,14 @@ cx_err analytics_funnel(const analytics_ctx *c, const cJSON *req, cx_buf *out,
     if (f->cand && f->nsteps > 1 && !f->where[0] && !f->groups.by_source) {
       for (uint32_t k = 0; k <= profile_kind_count(c->pr); k++) first[k] = (f->match[k] >> 1) & 1;
       f->next = an_candidates(c->pr, first, f->from, f->to + f->window + 1);
+      for (size_t w = 0; f->next && w <= (size_t)(profile_max_id(c->pr) >> 6); w++) f->next[w] &= f->cand[w];
     }
   }
   cx_free(first);
   int threads = ANALYTICS_THREADS;
   for (size_t k = 0; k < f->nsteps; k++)
     if (an_reads_store(f->where[k])) threads = 1;
-  if (!rc) an_parallel(threads, profile_max_id(c->pr), scan, f);
+  if (!rc) an_parallel_bits(threads, profile_max_id(c->pr), f->next ? f->next : f->cand, scan, f);
   for (size_t t = 0; !rc && t < ANALYTICS_THREADS; t++) rc = f->parts[t].rc;
   if (!rc) rc = answer(f, req, out, started);
 end:

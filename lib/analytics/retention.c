@@ -290,7 +290,7 @@ cx_err analytics_retention(const analytics_ctx *c, const cJSON *req, cx_buf *out
     if (!rc && !r->cand) r->cand = an_candidates(c->pr, start, r->from, r->to);
     cx_free(start);
   }
-  if (!rc) an_parallel(ANALYTICS_THREADS, profile_max_id(c->pr), scan, r);
+  if (!rc) an_parallel_bits(ANALYTICS_THREADS, profile_max_id(c->pr), r->cand, scan, r);
   if (!rc) rc = answer(r, out, started);
 end:
   profile_read_end(c->pr);

@@ -829,7 +829,8 @@ void an_parallel_bits(int threads, int64_t maxid, const uint64_t *bits,
   ch.cut[0] = 1;
   for (int c = 0; c < AN_CHUNKS; c++) { /* chunk c ends where the first (c + 1) / AN_CHUNKS of the bits do */
     uint64_t upto = total * (uint64_t)(c + 1) / AN_CHUNKS;
-    while (w < nwords && (seen < upto || c == AN_CHUNKS - 1)) seen += (uint64_t)__builtin_popcountll(bits[w++]);
+    while (w < nwords && (seen < upto || c == AN_CHUNKS - 1))
+      seen += (uint64_t)__builtin_popcountll(bits[w++]);
     int64_t hi = (int64_t)(w << 6);
     ch.cut[c + 1] = hi > maxid + 1 ? maxid + 1 : hi < ch.cut[c] ? ch.cut[c] : hi;
   }

@@ -114,7 +114,8 @@ static cx_err first_days(retention *r, const uint8_t *start) {
   if (!ret) return CX_ENOMEM;
   for (uint32_t k = 0; k <= nk; k++) ret[k] = (r->match[k] >> 1) & 1;
   first_pass fp = {r, NULL, NULL, NULL, nwords};
-  uint64_t *returns = max < 0 ? NULL : an_candidates(p, ret, r->from, r->bounds[r->ncohorts + (size_t)r->periods]);
+  int64_t end = r->bounds[r->ncohorts + (size_t)r->periods]; /* the last period's end */
+  uint64_t *returns = max < 0 ? NULL : an_candidates(p, ret, r->from, end);
   cx_free(ret);
   if (!returns) return CX_OK;
   fp.returns = returns;

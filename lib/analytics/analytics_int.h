@@ -169,6 +169,14 @@ cx_err an_traits_refresh(const analytics_ctx *c, an_traits *t, int64_t cust);
  * is not shared between threads. */
 void an_parallel(int threads, int64_t maxid,
                  void (*fn)(void *arg, int part, int64_t lo, int64_t hi), void *arg);
+/* The same over the set bits of bits (ids 1..maxid; NULL: an_parallel),
+ * in chunks that hold about as many set bits each (the candidates of a
+ * query crowd the low ids: the earliest customers are the busiest), which
+ * the threads take in turn until none is left. fn is then called several
+ * times per part, with ranges in no order, and must add up what it finds
+ * in one part over its calls. */
+void an_parallel_bits(int threads, int64_t maxid, const uint64_t *bits,
+                      void (*fn)(void *arg, int part, int64_t lo, int64_t hi), void *arg);
 /* 1 when rule reads the store while it runs (event.properties and the
  * like, or sum()). */
 int an_reads_store(const rules_expr *rule);
@@ -180,6 +188,10 @@ int an_reads_store(const rules_expr *rule);
  * environment variable CXM_ANALYTICS_INDEX=always or never forces the
  * choice (tests run both). [section] */
 uint64_t *an_candidates(profile *p, const uint8_t *kinds, int64_t from, int64_t to);
+/* The most index entries a query should read instead of scanning every
+ * timeline (the max of profile_customers_with); -1: never use the index
+ * (CXM_ANALYTICS_INDEX as above). [section] */
+int64_t an_index_max(const profile *p);
 /* Calls fn for each id in [lo, hi): every id, or the set bits of cand. */
 #define AN_EACH(cand, lo, hi, id)                                                       \
   for (int64_t id = an_next((cand), (lo), (hi)); id < (hi); id = an_next((cand), id + 1, (hi)))
@@ -193,12 +205,54 @@ static inline int64_t an_next(const uint64_t *cand, int64_t id, int64_t hi) {
   return hi;
 }
 
+/* AN_EACH with the memory each id leads to asked for ahead: the
+ * customer's record AN_FAR ids ahead, its timeline AN_NEAR ids ahead, so
+ * that the cache misses of scattered candidates overlap instead of
+ * following one another. The current id is cur.id. */
+#define AN_NEAR 8
+#define AN_FAR 16
+typedef struct {
+  const profile *p;
+  const uint64_t *cand;
+  int64_t hi, id, near, far;
+} an_cursor;
+static inline void an_ahead_timeline(const profile *p, int64_t id) {
+  size_t n;
+  const profile_point *tl = profile_points(p, id, &n);
+  profile_prefetch(tl, n);
+}
+static inline void an_cursor_init(an_cursor *c, const profile *p, const uint64_t *cand, int64_t lo,
+                                  int64_t hi) {
+  *c = (an_cursor){p, cand, hi, an_next(cand, lo, hi), 0, 0};
+  c->near = c->far = c->id;
+  for (int k = 0; k < AN_FAR && c->far < hi; k++, c->far = an_next(cand, c->far + 1, hi))
+    profile_prefetch_customer(p, c->far);
+  for (int k = 0; k < AN_NEAR && c->near < hi; k++, c->near = an_next(cand, c->near + 1, hi))
+    an_ahead_timeline(p, c->near);
+}
+static inline void an_cursor_advance(an_cursor *c) {
+  c->id = an_next(c->cand, c->id + 1, c->hi);
+  if (c->far < c->hi) {
+    profile_prefetch_customer(c->p, c->far);
+    c->far = an_next(c->cand, c->far + 1, c->hi);
+  }
+  if (c->near < c->hi) {
+    an_ahead_timeline(c->p, c->near);
+    c->near = an_next(c->cand, c->near + 1, c->hi);
+  }
+}
+#define AN_EACH_AHEAD(cur, p, cand, lo, hi) \
+  for (an_cursor_init(&(cur), (p), (cand), (lo), (hi)); (cur).id < (hi); an_cursor_advance(&(cur)))
+
 /* Appends x to the growing array *v (*n used of *cap; doubles). */
 cx_err an_push(uint64_t **v, size_t *n, size_t *cap, uint64_t x);
 /* Median of v[0..n) (reorders v); n > 0. */
 double an_median(uint64_t *v, size_t n);
 /* The index of the first point with ts >= t. */
 size_t an_first_at(const profile_point *tl, size_t n, int64_t t);
+/* The same from index lo on (lo <= n), in steps that double: cheap when
+ * the answer is near lo. */
+size_t an_gallop(const profile_point *tl, size_t lo, size_t n, int64_t t);
 /* Appends `"took_ms":N` measured from started_ns (cx_mono_ns). */
 cx_err an_took(cx_buf *out, int64_t started_ns);
 

@@ -8,6 +8,7 @@
 #include "../base/util.h"
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -899,10 +900,20 @@ static void *run_job(void *a) {
   return NULL;
 }
 
+/* Runs jobs[0..threads), the first on the caller's thread. */
+static void run_jobs(an_job *jobs, int threads) {
+  int started[ANALYTICS_THREADS] = {0};
+  for (int t = 1; t < threads; t++) started[t] = !pthread_create(&jobs[t].th, NULL, run_job, &jobs[t]);
+  run_job(&jobs[0]);
+  for (int t = 1; t < threads; t++) {
+    if (started[t]) pthread_join(jobs[t].th, NULL);
+    else run_job(&jobs[t]); /* no thread: do it here */
+  }
+}
+
 void an_parallel(int threads, int64_t maxid,
                  void (*fn)(void *arg, int part, int64_t lo, int64_t hi), void *arg) {
   an_job jobs[ANALYTICS_THREADS];
-  int started[ANALYTICS_THREADS] = {0};
   if (threads < 1 || threads > ANALYTICS_THREADS) threads = ANALYTICS_THREADS;
   int64_t per = (maxid / threads + 64) & ~(int64_t)63;
   for (int t = 0; t < threads; t++) {
@@ -911,12 +922,60 @@ void an_parallel(int threads, int64_t maxid,
     if (lo > hi) lo = hi;
     jobs[t] = (an_job){fn, arg, t, lo, hi, 0};
   }
-  for (int t = 1; t < threads; t++) started[t] = !pthread_create(&jobs[t].th, NULL, run_job, &jobs[t]);
-  run_job(&jobs[0]);
-  for (int t = 1; t < threads; t++) {
-    if (started[t]) pthread_join(jobs[t].th, NULL);
-    else run_job(&jobs[t]); /* no thread: do it here */
+  run_jobs(jobs, threads);
+}
+
+#define AN_CHUNKS 32 /* of a scan over bits: enough for one thread to take over another's */
+
+typedef struct {
+  void (*fn)(void *arg, int part, int64_t lo, int64_t hi);
+  void *arg;
+  int64_t cut[AN_CHUNKS + 1]; /* chunk c: ids [cut[c], cut[c + 1]) */
+  atomic_int next;            /* the next chunk to take */
+} an_chunks;
+
+typedef struct {
+  an_chunks *ch;
+  int part;
+  pthread_t th;
+} an_chunk_job;
+
+static void *run_chunks(void *a) {
+  an_chunk_job *j = a;
+  for (int c; (c = atomic_fetch_add(&j->ch->next, 1)) < AN_CHUNKS;)
+    j->ch->fn(j->ch->arg, j->part, j->ch->cut[c], j->ch->cut[c + 1]);
+  return NULL;
+}
+
+void an_parallel_bits(int threads, int64_t maxid, const uint64_t *bits,
+                      void (*fn)(void *arg, int part, int64_t lo, int64_t hi), void *arg) {
+  if (!bits) {
+    an_parallel(threads, maxid, fn, arg);
+    return;
   }
+  if (threads < 1 || threads > ANALYTICS_THREADS) threads = ANALYTICS_THREADS;
+  an_chunks ch = {.fn = fn, .arg = arg};
+  atomic_init(&ch.next, 0);
+  size_t nwords = (size_t)(maxid >> 6) + 1, w = 0;
+  uint64_t total = 0, seen = 0;
+  for (size_t i = 0; i < nwords; i++) total += (uint64_t)__builtin_popcountll(bits[i]);
+  ch.cut[0] = 1;
+  for (int c = 0; c < AN_CHUNKS; c++) { /* chunk c ends where the first (c + 1) / AN_CHUNKS of the bits do */
+    uint64_t upto = total * (uint64_t)(c + 1) / AN_CHUNKS;
+    while (w < nwords && (seen < upto || c == AN_CHUNKS - 1))
+      seen += (uint64_t)__builtin_popcountll(bits[w++]);
+    int64_t hi = (int64_t)(w << 6);
+    ch.cut[c + 1] = hi > maxid + 1 ? maxid + 1 : hi < ch.cut[c] ? ch.cut[c] : hi;
+  }
+  /* each thread takes the next chunk when done with one: a thread the
+   * machine is slow to run leaves its share to the others */
+  an_chunk_job jobs[ANALYTICS_THREADS];
+  int started[ANALYTICS_THREADS] = {0};
+  for (int t = 0; t < threads; t++) jobs[t] = (an_chunk_job){&ch, t, 0};
+  for (int t = 1; t < threads; t++) started[t] = !pthread_create(&jobs[t].th, NULL, run_chunks, &jobs[t]);
+  run_chunks(&jobs[0]);
+  for (int t = 1; t < threads; t++)
+    if (started[t]) pthread_join(jobs[t].th, NULL); /* a thread that did not start: part 0 took its chunks */
 }
 
 static cx_err store_path(void *ctx, const char *root, const char *const *parts, size_t nparts) {
@@ -934,16 +993,20 @@ int an_reads_store(const rules_expr *rule) {
   return reads || rules_calls(rule, "sum");
 }
 
-uint64_t *an_candidates(profile *p, const uint8_t *kinds, int64_t from, int64_t to) {
+int64_t an_index_max(const profile *p) {
   const char *force = getenv("CXM_ANALYTICS_INDEX");
-  if (force && !strcmp(force, "never")) return NULL;
-  int64_t maxid = profile_max_id(p);
+  if (force && !strcmp(force, "never")) return -1;
   /* an index walk visits the candidates' timelines out of order, a scan
    * streams every one. Measured on 10M events of 1.17M customers (medians
    * on a quiet machine): the walk takes 1.3 ms for 4k entries (scan 31),
    * 13 ms for 100k (34), 19.5 ms for 290k (33) and 53 ms for 1.7M (37):
    * the break-even is near 0.7 entries per customer */
-  int64_t max = force && !strcmp(force, "always") ? INT64_MAX : maxid / 2;
+  return force && !strcmp(force, "always") ? INT64_MAX : profile_max_id(p) / 2;
+}
+
+uint64_t *an_candidates(profile *p, const uint8_t *kinds, int64_t from, int64_t to) {
+  int64_t max = an_index_max(p), maxid = profile_max_id(p);
+  if (max < 0) return NULL;
   size_t nwords = (size_t)(maxid >> 6) + 1;
   uint64_t *bits = cx_calloc(nwords, sizeof *bits);
   if (!bits) return NULL;
@@ -1008,6 +1071,17 @@ size_t an_first_at(const profile_point *tl, size_t n, int64_t t) {
     else hi = mid;
   }
   return lo;
+}
+
+size_t an_gallop(const profile_point *tl, size_t lo, size_t n, int64_t t) {
+  size_t hi = lo, step = 1;
+  while (hi < n && tl[hi].ts < t) { /* every point before hi + 1 is early */
+    lo = hi + 1;
+    hi += step;
+    step *= 2;
+  }
+  if (hi > n) hi = n;
+  return lo + an_first_at(tl + lo, hi - lo, t); /* tl[hi] (when hi < n) is not */
 }
 
 cx_err an_took(cx_buf *out, int64_t started_ns) {

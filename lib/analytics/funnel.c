@@ -5,11 +5,18 @@
  * within the window of the entry. Taking the earliest match leaves the
  * most room for the steps after it, so the greedy walk finds a way through
  * whenever there is one. Each step's kinds are a bit in a per-kind mask,
- * so matching an event is one load; rules run only on candidates. */
+ * so matching an event is one load; rules run only on candidates.
+ *
+ * Through the kinds' index most entrants need no walk at all: a customer
+ * with no event of step 2's kinds in [from, to + window) enters and stops
+ * at step 1, whatever their timeline holds. When step 1 has no rule and
+ * the groups do not need the entry event (by source), those customers are
+ * counted from two bitmaps, and only the others' timelines are read. */
 #include "analytics_int.h"
 #include "../base/mem.h"
 #include "../base/time.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MAX_DROPPED 100 /* customer ids listed for the drop-off step */
@@ -21,7 +28,7 @@ typedef struct {
   uint64_t *reached; /* [group][step] */
   uint64_t *dur;     /* (group, step, ms) packed, one per step reached after the first */
   size_t ndur, capdur;
-  int64_t dropped[MAX_DROPPED];
+  int64_t dropped[2 * MAX_DROPPED]; /* the lowest MAX_DROPPED ids kept by add_dropped */
   size_t ndropped;
   an_env env;
   cx_err rc;
@@ -34,6 +41,9 @@ typedef struct {
   rules_expr *where[ANALYTICS_MAX_STEPS];
   uint32_t *match; /* [kind]: bit k when the kind is step k's event */
   uint64_t *cand;  /* the customers with a step-1 event in range (NULL: everyone) */
+  uint64_t *next;  /* NULL, or the customers of cand with a step-2 event in [from,
+                    * to + window): the scan walks them, and counts cand minus next
+                    * without a walk */
   int64_t from, to, window;
   int64_t dropped_at; /* list customers who reached the step before this one (1-based) but not it; 0: none */
   an_traits traits;
@@ -43,16 +53,56 @@ typedef struct {
 
 static cx_err push_dur(part *pt, uint64_t v) { return an_push(&pt->dur, &pt->ndur, &pt->capdur, v); }
 
+static int id_cmp(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* Keeps the lowest MAX_DROPPED ids (sorted) of those listed; the ranges
+ * of a part come in no order. */
+static void keep_lowest(part *pt) {
+  qsort(pt->dropped, pt->ndropped, sizeof *pt->dropped, id_cmp);
+  if (pt->ndropped > MAX_DROPPED) pt->ndropped = MAX_DROPPED;
+}
+
+static void add_dropped(part *pt, int64_t id) {
+  if (pt->ndropped == 2 * MAX_DROPPED) keep_lowest(pt);
+  pt->dropped[pt->ndropped++] = id;
+}
+
+/* The entrants of ids [lo, hi) without a step-2 event in range (cand
+ * minus next, next being already cut to cand): counted at step 1, and
+ * listed when the drop-off at step 2 is asked. */
+static void settle_stayers(funnel *f, part *pt, int64_t lo, int64_t hi) {
+  size_t S = f->nsteps, listed = 0; /* ids come in order: past MAX_DROPPED, none is kept */
+  int by_id = f->groups.trait != NULL, list = f->dropped_at == 2;
+  if (lo >= hi) return; /* an empty range still names a word */
+  for (size_t w = (size_t)lo >> 6; w < ((size_t)hi + 63) >> 6; w++) {
+    uint64_t stay = f->cand[w] & ~f->next[w];
+    if (!by_id && !list) {
+      pt->reached[0] += (uint64_t)__builtin_popcountll(stay);
+      continue;
+    }
+    for (; stay; stay &= stay - 1) {
+      int64_t id = (int64_t)(w << 6) + __builtin_ctzll(stay);
+      pt->reached[an_group_of(&f->groups, id, NULL) * S]++;
+      if (list && listed < MAX_DROPPED) add_dropped(pt, id), listed++;
+    }
+  }
+}
+
 static void scan(void *arg, int which, int64_t lo, int64_t hi) {
   funnel *f = arg;
   part *pt = &f->parts[which];
   const profile *pr = f->c->pr;
   const uint32_t *match = f->match;
-  size_t S = f->nsteps;
-  AN_EACH(f->cand, lo, hi, id) {
+  size_t S = f->nsteps, listed = 0;
+  if (f->next) settle_stayers(f, pt, lo, hi);
+  an_cursor cur;
+  AN_EACH_AHEAD(cur, pr, f->next ? f->next : f->cand, lo, hi) {
+    int64_t id = cur.id;
     if (pt->rc) return;
-    size_t n, an;
-    if (!f->cand && id + 8 < hi) profile_prefetch(profile_points(pr, id + 8, &an), an);
+    size_t n;
     const profile_point *tl = profile_points_in(pr, id, f->from, f->to, &n);
     if (!n) continue;
     size_t i = an_first_at(tl, n, f->from);
@@ -76,8 +126,8 @@ static void scan(void *arg, int which, int64_t lo, int64_t hi) {
       prev = j;
       prev_ts = tl[j].ts;
     }
-    if (f->dropped_at && (int64_t)k == f->dropped_at - 1 && pt->ndropped < MAX_DROPPED)
-      pt->dropped[pt->ndropped++] = id;
+    if (f->dropped_at && (int64_t)k == f->dropped_at - 1 && listed < MAX_DROPPED)
+      add_dropped(pt, id), listed++;
   }
 }
 
@@ -178,10 +228,12 @@ static cx_err answer(funnel *f, const cJSON *req, cx_buf *out, int64_t started) 
   }
   if (!rc && f->dropped_at) {
     rc = cx_buf_printf(out, ",\"dropped\":{\"step\":%lld,\"customers\":[", (long long)f->dropped_at);
-    size_t listed = 0;
-    for (size_t t = 0; !rc && t < ANALYTICS_THREADS; t++)
-      for (size_t i = 0; !rc && i < f->parts[t].ndropped && listed < MAX_DROPPED; i++, listed++)
-        rc = cx_buf_printf(out, "%s\"%lld\"", listed ? "," : "", (long long)f->parts[t].dropped[i]);
+    part *all = &f->parts[0]; /* every part's lowest, in part 0 */
+    for (size_t t = 1; t < ANALYTICS_THREADS; t++)
+      for (size_t i = 0; i < f->parts[t].ndropped; i++) add_dropped(all, f->parts[t].dropped[i]);
+    keep_lowest(all);
+    for (size_t i = 0; !rc && i < all->ndropped; i++)
+      rc = cx_buf_printf(out, "%s\"%lld\"", i ? "," : "", (long long)all->dropped[i]);
     if (!rc) rc = cx_buf_puts(out, "]}");
   }
   const cJSON *w = cJSON_GetObjectItemCaseSensitive(req, "window");
@@ -273,12 +325,18 @@ cx_err analytics_funnel(const analytics_ctx *c, const cJSON *req, cx_buf *out,
   if (!rc && first) {
     for (uint32_t k = 0; k <= profile_kind_count(c->pr); k++) first[k] = f->match[k] & 1;
     f->cand = an_candidates(c->pr, first, f->from, f->to);
+    /* a step-2 event lies in [entry, entry + window], within [from, to + window) */
+    if (f->cand && f->nsteps > 1 && !f->where[0] && !f->groups.by_source) {
+      for (uint32_t k = 0; k <= profile_kind_count(c->pr); k++) first[k] = (f->match[k] >> 1) & 1;
+      f->next = an_candidates(c->pr, first, f->from, f->to + f->window + 1);
+      for (size_t w = 0; f->next && w <= (size_t)(profile_max_id(c->pr) >> 6); w++) f->next[w] &= f->cand[w];
+    }
   }
   cx_free(first);
   int threads = ANALYTICS_THREADS;
   for (size_t k = 0; k < f->nsteps; k++)
     if (an_reads_store(f->where[k])) threads = 1;
-  if (!rc) an_parallel(threads, profile_max_id(c->pr), scan, f);
+  if (!rc) an_parallel_bits(threads, profile_max_id(c->pr), f->next ? f->next : f->cand, scan, f);
   for (size_t t = 0; !rc && t < ANALYTICS_THREADS; t++) rc = f->parts[t].rc;
   if (!rc) rc = answer(f, req, out, started);
 end:
@@ -292,6 +350,7 @@ done:
   for (size_t k = 0; k < ANALYTICS_MAX_STEPS; k++) rules_free(f->where[k]);
   cx_free(f->match);
   cx_free(f->cand);
+  cx_free(f->next);
   an_groups_free(&f->groups);
   an_traits_free(&f->traits);
   cx_free(f);

@@ -1,7 +1,14 @@
 /* retention.c - cohorts by the interval of the first start event in
  * [from, to), and who came back in each later interval
  * (docs/analytics.md). One pass per customer: find the entry, then walk
- * the later events once, marking the periods with a return. */
+ * the later events once, marking the periods with a return.
+ *
+ * Through the kinds' index most customers need no walk: one pass over the
+ * start event's entries, day by day, gives each customer's first day in
+ * range, hence their cohort; a customer without any return event in
+ * [from, the last period's end) is then counted in their cohort and done.
+ * Only the others (and those the writer added events for since the index
+ * was last put in order) have their timelines walked. */
 #include "analytics_int.h"
 #include "../base/mem.h"
 #include "../base/time.h"
@@ -22,7 +29,7 @@ typedef struct {
   int64_t *bounds; /* interval starts: [0..ncohorts + periods] */
   size_t ncohorts, nbounds;
   uint8_t *match; /* [kind]: 1 start, 2 return */
-  uint64_t *cand; /* the customers with a start event in range (NULL: everyone) */
+  uint64_t *cand; /* the customers to walk (NULL: everyone) */
   an_traits traits;
   an_groups groups;
   size_t ngroups;
@@ -45,8 +52,9 @@ static void scan(void *arg, int which, int64_t lo, int64_t hi) {
   part *pt = &r->parts[which];
   const profile *pr = r->c->pr;
   size_t P = (size_t)r->periods, C = r->ncohorts;
-  uint8_t seen[ANALYTICS_MAX_PERIODS];
-  AN_EACH(r->cand, lo, hi, id) {
+  an_cursor cur;
+  AN_EACH_AHEAD(cur, pr, r->cand, lo, hi) {
+    int64_t id = cur.id;
     size_t n;
     const profile_point *tl = profile_points_in(pr, id, r->from, r->to, &n);
     if (!n) continue;
@@ -58,17 +66,70 @@ static void scan(void *arg, int which, int64_t lo, int64_t hi) {
     pt->size[g * C + cohort]++;
     uint64_t *ret = &pt->retained[(g * C + cohort) * P];
     int64_t end = r->bounds[cohort + P];
-    memset(seen, 0, P);
     size_t k = 0; /* the period of the walk so far: events are in time order */
-    for (size_t j = i + 1; j < n && tl[j].ts < end; j++) {
-      if (!(r->match[tl[j].kind] & 2)) continue;
-      while (tl[j].ts >= r->bounds[cohort + k + 1]) k++;
-      if (!seen[k]) {
-        seen[k] = 1;
-        ret[k]++;
+    for (size_t j = i + 1; j < n && tl[j].ts < end;) {
+      if (!(r->match[tl[j].kind] & 2)) {
+        j++;
+        continue;
       }
+      while (tl[j].ts >= r->bounds[cohort + k + 1]) k++;
+      ret[k]++;
+      /* the rest of period k adds nothing: on to the next one (a long
+       * timeline is crossed in a few jumps) */
+      j = an_gallop(tl, j + 1, n, r->bounds[cohort + k + 1]);
     }
   }
+}
+
+/* The index pass: the first start event of each customer in [from, to). */
+typedef struct {
+  retention *r;
+  uint64_t *seen, *walk; /* bits by root id */
+  const uint64_t *returns; /* the customers with a return event in range */
+  size_t nwords;
+} first_pass;
+
+static void on_start(void *arg, int64_t root, int64_t ts, int tail) {
+  first_pass *fp = arg;
+  size_t w = (size_t)root >> 6;
+  uint64_t m = 1ULL << (root & 63);
+  if (w >= fp->nwords || (fp->seen[w] & m)) return;
+  fp->seen[w] |= m;
+  if (tail || (fp->returns[w] & m)) { /* needs the timeline */
+    fp->walk[w] |= m;
+    return;
+  }
+  retention *r = fp->r; /* ts is in the customer's first day in range: its interval is the cohort */
+  r->parts[0].size[an_group_of(&r->groups, root, NULL) * r->ncohorts + interval_of(r, ts)]++;
+}
+
+/* Counts the customers who never return from the index and sets r->cand
+ * to the others; r->cand stays NULL when the index cannot serve. */
+static cx_err first_days(retention *r, const uint8_t *start) {
+  profile *p = r->c->pr;
+  int64_t max = an_index_max(p);
+  size_t nwords = (size_t)(profile_max_id(p) >> 6) + 1;
+  uint32_t nk = profile_kind_count(p);
+  uint8_t *ret = cx_calloc((size_t)nk + 1, 1);
+  if (!ret) return CX_ENOMEM;
+  for (uint32_t k = 0; k <= nk; k++) ret[k] = (r->match[k] >> 1) & 1;
+  first_pass fp = {r, NULL, NULL, NULL, nwords};
+  int64_t end = r->bounds[r->ncohorts + (size_t)r->periods]; /* the last period's end */
+  uint64_t *returns = max < 0 ? NULL : an_candidates(p, ret, r->from, end);
+  cx_free(ret);
+  if (!returns) return CX_OK;
+  fp.returns = returns;
+  fp.seen = cx_calloc(nwords, sizeof *fp.seen);
+  fp.walk = cx_calloc(nwords, sizeof *fp.walk);
+  cx_err rc = fp.seen && fp.walk ? CX_OK : CX_ENOMEM;
+  if (!rc && !profile_postings_each(p, start, r->from, r->to, max, on_start, &fp)) {
+    r->cand = fp.walk;
+    fp.walk = NULL;
+  }
+  cx_free(returns);
+  cx_free(fp.seen);
+  cx_free(fp.walk);
+  return rc;
 }
 
 static cx_err put_cohorts(cx_buf *out, const retention *r, const uint64_t *size,
@@ -226,10 +287,11 @@ cx_err analytics_retention(const analytics_ctx *c, const cJSON *req, cx_buf *out
   uint8_t *start = rc ? NULL : cx_calloc((size_t)profile_kind_count(c->pr) + 1, 1);
   if (start) {
     for (uint32_t k = 0; k <= profile_kind_count(c->pr); k++) start[k] = r->match[k] & 1;
-    r->cand = an_candidates(c->pr, start, r->from, r->to);
+    if (!r->groups.by_source) rc = first_days(r, start); /* by source needs the start event */
+    if (!rc && !r->cand) r->cand = an_candidates(c->pr, start, r->from, r->to);
     cx_free(start);
   }
-  if (!rc) an_parallel(ANALYTICS_THREADS, profile_max_id(c->pr), scan, r);
+  if (!rc) an_parallel_bits(ANALYTICS_THREADS, profile_max_id(c->pr), r->cand, scan, r);
   if (!rc) rc = answer(r, out, started);
 end:
   profile_read_end(c->pr);

@@ -188,7 +188,7 @@ int64_t profile_customers_with(profile *p, const uint8_t *kinds, int64_t from, i
     for (int r = 0; r < 4; r += 2)
       for (size_t i = run[r]; i < run[r + 1]; i++) {
         if (q->e[i].ts < from || q->e[i].ts >= to) continue;
-        int64_t root = profile_root(p, q->e[i].cust);
+        int64_t root = profile_root_quick(p, q->e[i].cust);
         size_t w = (size_t)root >> 6;
         uint64_t m = 1ULL << (root & 63);
         if (root && w < nwords && !(bits[w] & m)) {
@@ -199,6 +199,39 @@ int64_t profile_customers_with(profile *p, const uint8_t *kinds, int64_t from, i
   }
   pthread_mutex_unlock(&p->post_mu);
   return found;
+}
+
+int profile_postings_each(profile *p, const uint8_t *kinds, int64_t from, int64_t to, int64_t max,
+                          void (*fn)(void *arg, int64_t root, int64_t ts, int tail), void *arg) {
+  pthread_mutex_lock(&p->post_mu);
+  int ok = !ready(p, kinds);
+  int64_t est = 0;
+  size_t run[4];
+  for (uint32_t k = 1; ok && k <= p->nkinds; k++)
+    if (kinds[k]) {
+      runs(&p->post[k], from, to, run);
+      est += (int64_t)(run[1] - run[0] + run[3] - run[2]);
+    }
+  ok = ok && est <= max;
+  /* the tails first, then day by day over every marked kind */
+  for (int64_t d = day_of(from) - 1, last = day_of(to - 1); ok && d <= last; d++)
+    for (uint32_t k = 1; k <= p->nkinds; k++) {
+      if (!kinds[k]) continue;
+      const profile_postings *q = &p->post[k];
+      size_t lo = q->nb, hi = q->n;
+      if (d >= day_of(from)) {
+        if (d < q->day0 || d >= q->day0 + (int64_t)q->ndays) continue;
+        lo = q->off[d - q->day0];
+        hi = q->off[d - q->day0 + 1];
+      }
+      for (size_t i = lo; i < hi; i++) {
+        if (q->e[i].ts < from || q->e[i].ts >= to) continue;
+        int64_t root = profile_root_quick(p, q->e[i].cust);
+        if (root) fn(arg, root, q->e[i].ts, d < day_of(from));
+      }
+    }
+  pthread_mutex_unlock(&p->post_mu);
+  return ok ? 0 : -1;
 }
 
 int profile_count_events(profile *p, const uint8_t *kinds, int64_t from, int64_t to,

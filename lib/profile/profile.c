@@ -5,6 +5,7 @@
 #include "../base/mem.h"
 #include "../base/time.h"
 #include "../base/util.h"
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,8 +155,14 @@ static cx_err cust_reserve(profile *p, int64_t id) {
   while (cap <= id) cap *= 2;
   profile_customer *c = cx_realloc(p->cust, (size_t)cap * sizeof *c);
   if (!c) return CX_ENOMEM;
+  cx_advise_huge(c, (size_t)cap * sizeof *c); /* read at random by id */
   memset(c + p->capcust, 0, (size_t)(cap - p->capcust) * sizeof *c);
   p->cust = c;
+  size_t had = p->capcust ? ((size_t)p->capcust >> 6) + 1 : 0, words = ((size_t)cap >> 6) + 1;
+  uint64_t *r = cx_realloc(p->roots, words * sizeof *r);
+  if (!r) return CX_ENOMEM; /* capcust unchanged: the next call grows both */
+  memset(r + had, 0, (words - had) * sizeof *r);
+  p->roots = r;
   p->capcust = cap;
   return CX_OK;
 }
@@ -303,6 +310,8 @@ static void indexes_free(profile *p) {
   cx_free(p->slab);
   p->slab = NULL;
   cx_free(p->cust);
+  cx_free(p->roots);
+  p->roots = NULL;
   cx_free(p->slots);
   cx_free(p->kinds);
   cx_free(p->kind_slots);
@@ -312,7 +321,6 @@ static void indexes_free(profile *p) {
   chunks_free(&p->keys);
   chunks_free(&p->kind_names);
   profile_postings_free(p);
-  profile_roots_free(p);
   profile_kind_counts_free(p);
   p->cust = NULL;
   p->slots = NULL;
@@ -421,6 +429,7 @@ static cx_err load_timelines(profile *p, sqlite3 *db, int use_snapshot) {
   st = NULL;
   rc = CX_ENOMEM;
   if (n && !(p->slab = cx_malloc(n * sizeof *p->slab))) goto out;
+  cx_advise_huge(p->slab, n * sizeof *p->slab); /* timelines are read at random by id */
   /* pos[r] = where customer r's points start; then the scatter moves it on */
   for (int64_t id = 1; id <= p->ncust + 1; id++) pos[id] += pos[id - 1];
   for (int64_t id = 1; id <= p->ncust; id++) {
@@ -479,6 +488,8 @@ static cx_err load(profile *p, sqlite3 *db, int use_snapshot) {
     if (sqlite3_column_type(st, 1) != SQLITE_NULL) {
       p->cust[id].parent = sqlite3_column_int64(st, 1);
       p->merged++;
+    } else {
+      p->roots[id >> 6] |= 1ULL << (id & 63);
     }
     if (id > p->ncust) p->ncust = id;
   }
@@ -600,6 +611,7 @@ cx_err profile_rebuild(profile *p, sqlite3 *db) {
   pthread_rwlock_wrlock(&p->lock);
   indexes_free(p);
   p->cust = fresh.cust;
+  p->roots = fresh.roots;
   p->ncust = fresh.ncust;
   p->capcust = fresh.capcust;
   p->slots = fresh.slots;
@@ -664,8 +676,8 @@ static cx_err new_customer(profile *p, int64_t now, int64_t *out) {
   sqlite3_bind_int64(p->ins_customer, 2, now);
   if ((rc = step_done(p->ins_customer))) return rc;
   cust_init(&p->cust[id], id);
+  p->roots[id >> 6] |= 1ULL << (id & 63);
   p->ncust = id;
-  profile_roots_note(p, id, 1);
   *out = id;
   return CX_OK;
 }
@@ -730,7 +742,7 @@ static cx_err merge(profile *p, int64_t a, int64_t b, const char *reason, const 
   if (!ci->uid_hash) ci->uid_hash = cf->uid_hash;
   ci->has_email |= cf->has_email;
   cf->parent = into;
-  profile_roots_note(p, from, 0);
+  p->roots[from >> 6] &= ~(1ULL << (from & 63));
   int64_t ring = ci->next_member; /* splice the two rings into one */
   ci->next_member = cf->next_member;
   cf->next_member = ring;
@@ -1006,6 +1018,13 @@ const profile_point *profile_points_in(const profile *p, int64_t id, int64_t fro
   if (c->parent != id || !c->n || c->last_seen < from || c->first_seen >= to) return NULL;
   *n = c->n;
   return c->tl;
+}
+
+void profile_prefetch_customer(const profile *p, int64_t id) {
+  if (id <= 0 || id > p->ncust) return;
+  const char *c = (const char *)&p->cust[id]; /* what profile_points_in reads may straddle two lines */
+  __builtin_prefetch(c);
+  __builtin_prefetch(c + offsetof(profile_customer, n));
 }
 
 int64_t profile_member_next(const profile *p, int64_t id) {

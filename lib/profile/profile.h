@@ -129,9 +129,9 @@ const profile_point *profile_points_in(const profile *p, int64_t id, int64_t fro
 int64_t profile_customers_with(profile *p, const uint8_t *kinds, int64_t from, int64_t to,
                                int64_t max, uint64_t *bits, size_t nwords);
 /* [section] The root customers (neither merged nor erased) as a bitmap
- * over ids, *nwords words (ids past it: ask profile_root_of); NULL when
- * memory ran out. Built on first use, then kept current by the writer.
- * Borrowed: valid until the section ends. */
+ * over ids, *nwords words (ids past it: ask profile_root_of); NULL with
+ * no customer. Kept current by the writer. Borrowed: valid until the
+ * section ends. */
 const uint64_t *profile_roots(profile *p, size_t *nwords);
 /* [section] Asks the CPU to fetch id's timeline (its first 256 bytes) into
  * the cache: a scan calls it a few customers ahead. */
@@ -140,6 +140,20 @@ static inline void profile_prefetch(const profile_point *tl, size_t n) {
   size_t bytes = n * sizeof *tl;
   for (size_t b = 0; b < bytes && b < 256; b += 64) __builtin_prefetch((const char *)tl + b);
 }
+/* [section] Calls fn(arg, root, ts, tail) for each event in [from, to)
+ * of a kind marked in kinds[] (root: its root customer): first those the
+ * writer added since the kinds' index was last put in order (tail 1, in
+ * no order), then the others a UTC day after the other, days ascending
+ * (tail 0; a day's events in no order), so that the first call for a root
+ * with tail 0 carries its earliest day, when no call with tail 1 named it.
+ * Returns 0, or -1 without calling fn when the range holds more than max
+ * events of those kinds or the index could not be built. */
+int profile_postings_each(profile *p, const uint8_t *kinds, int64_t from, int64_t to, int64_t max,
+                          void (*fn)(void *arg, int64_t root, int64_t ts, int tail), void *arg);
+/* [section] Asks the CPU to fetch customer id's record (what
+ * profile_points reads) into the cache: a scan over scattered ids calls it
+ * some customers ahead, then profile_prefetch for the same id nearer. */
+void profile_prefetch_customer(const profile *p, int64_t id);
 /* [section] Adds to counts[id] (by the id each event was filed under,
  * ids < ncounts) one per event of a kind marked in kinds[] in
  * [from, to), through the kinds' index (built on first use). -1 when the

@@ -69,11 +69,11 @@ struct profile {
   profile_postings *post;  /* [kind], built on first use */
   profile_stages *stages;  /* the lifecycle stage model; NULL: the defaults (stage.c) */
   uint32_t npost;
-  uint64_t *roots;    /* bit per root id (roots.c); NULL until asked */
-  size_t roots_words;
   profile_kind_tally kcount[PROFILE_KIND_COUNTS]; /* kindcounts.c, built when asked */
   uint32_t nkcount;
   profile_customer *cust; /* indexed by id; [0] unused */
+  uint64_t *roots; /* bit per id (capcust bits), set while cust[id].parent == id: the
+                    * kinds' index maps most ids to their root without the record */
   int64_t ncust, capcust;
   profile_slot *slots;
   size_t nslots, nused;
@@ -111,11 +111,6 @@ void profile_postings_free(profile *p);
 /* [writer] an event of kind at ts, filed under cust */
 void profile_postings_note(profile *p, uint32_t kind, int64_t ts, int64_t cust);
 
-/* roots.c */
-void profile_roots_free(profile *p);
-/* [writer] id is now a root (1: new) or not (0: merged away) */
-void profile_roots_note(profile *p, int64_t id, int root);
-
 /* kindcounts.c */
 void profile_kind_counts_free(profile *p);
 /* [writer] an event of kind filed under cust */
@@ -139,6 +134,12 @@ static inline int64_t profile_root(const profile *p, int64_t id) {
   if (id <= 0 || id > p->ncust || !p->cust[id].parent) return 0;
   while (p->cust[id].parent != id) id = p->cust[id].parent;
   return id;
+}
+
+/* profile_root, without reading the record of an id that is a root. */
+static inline int64_t profile_root_quick(const profile *p, int64_t id) {
+  if (id > 0 && id <= p->ncust && (p->roots[id >> 6] >> (id & 63) & 1)) return id;
+  return profile_root(p, id);
 }
 
 #endif

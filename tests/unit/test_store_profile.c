@@ -868,6 +868,61 @@ static void test_profile_rebuild(void **state) {
   assert_int_equal(resolve(f, "r-user3", NULL, NULL, NULL), v);
 }
 
+/* The root customers the kinds' index finds for every kind in [0, 1000),
+ * in id order, through profile_customers_with and profile_postings_each
+ * (which must agree). */
+static void on_entry(void *arg, int64_t root, int64_t ts, int tail) {
+  (void)ts;
+  (void)tail;
+  uint64_t *bits = arg;
+  assert_true(root > 0 && root < 256);
+  bits[root >> 6] |= 1ULL << (root & 63);
+}
+
+static size_t index_roots(profile *p, int64_t *out, size_t max) {
+  uint8_t kinds[64] = {0};
+  uint64_t bits[4] = {0}, each[4] = {0};
+  profile_read_begin(p);
+  for (uint32_t k = 1; k <= profile_kind_count(p) && k < 64; k++) kinds[k] = 1;
+  int64_t n = profile_customers_with(p, kinds, 0, 1000, INT64_MAX, bits, 4);
+  assert_int_equal(profile_postings_each(p, kinds, 0, 1000, INT64_MAX, on_entry, each), 0);
+  profile_read_end(p);
+  assert_memory_equal(bits, each, sizeof bits);
+  size_t k = 0;
+  for (int64_t id = 1; id < 256; id++)
+    if (bits[id >> 6] >> (id & 63) & 1) {
+      if (k < max) out[k] = id;
+      k++;
+    }
+  assert_int_equal(n, (int64_t)k);
+  return k;
+}
+
+static void test_profile_index_roots(void **state) {
+  fixture *f = *state;
+  int64_t a = resolve(f, NULL, "x-anon", NULL, NULL), u = resolve(f, "x-user", NULL, NULL, NULL), got[8];
+  add_event(f, a, 10);
+  add_event(f, u, 20);
+  assert_int_equal(index_roots(f->pr, got, 8), 2); /* builds the index */
+  assert_true(got[0] == a && got[1] == u);
+  resolve(f, "x-user", "x-anon", NULL, NULL); /* u merges into a: u's entries are a's */
+  assert_int_equal(index_roots(f->pr, got, 8), 1);
+  assert_int_equal(got[0], a);
+  int64_t n = resolve(f, "x-user2", NULL, NULL, NULL);
+  add_event(f, n, 30); /* a new customer, in the index's tail */
+  add_event(f, u, 40); /* noted against the merged id */
+  assert_int_equal(index_roots(f->pr, got, 8), 2);
+  assert_true(got[0] == a && got[1] == n);
+  assert_int_equal(profile_rebuild(f->pr, store_db(f->st)), CX_OK);
+  assert_int_equal(index_roots(f->pr, got, 8), 2);
+  assert_true(got[0] == a && got[1] == n);
+  profile *p2 = NULL; /* and a profile opened afresh */
+  assert_int_equal(profile_open(store_db(f->st), &p2), CX_OK);
+  assert_int_equal(index_roots(p2, got, 8), 2);
+  assert_true(got[0] == a && got[1] == n);
+  profile_close(p2);
+}
+
 int main(int argc, char **argv) {
   if (argc > 1) cmocka_set_test_filter(argv[1]);
   if (cx_crypto_init()) return 1;
@@ -893,6 +948,7 @@ int main(int argc, char **argv) {
       P(test_profile_traits_by_time),
       P(test_profile_timeline_paging),
       P(test_profile_rebuild),
+      P(test_profile_index_roots),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

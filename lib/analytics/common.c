@@ -302,17 +302,19 @@ void an_traits_release(an_traits *t) {
   t->refresh_db = NULL;
 }
 
+/* What one trait column owns. */
+static void trait_free(an_trait *g) {
+  cx_arena_free(&g->text);
+  cx_free(g->values);
+  cx_free(g->vslots);
+  cx_free(g->of);
+  cx_free(g->ts);
+  cx_free(g->key);
+}
+
 void an_traits_free(an_traits *t) {
   an_traits_release(t);
-  for (size_t i = 0; i < t->n; i++) {
-    an_trait *g = &t->t[i];
-    cx_arena_free(&g->text);
-    cx_free(g->values);
-    cx_free(g->vslots);
-    cx_free(g->of);
-    cx_free(g->ts);
-    cx_free(g->key);
-  }
+  for (size_t i = 0; i < t->n; i++) trait_free(&t->t[i]);
   cx_free(t->t);
   memset(t, 0, sizeof *t);
 }
@@ -409,12 +411,7 @@ void an_traits_drop(an_traits *t, const char *key) {
   for (size_t i = 0; i < t->n; i++) {
     if (strcmp(t->t[i].key, key)) continue;
     an_trait *g = &t->t[i];
-    cx_arena_free(&g->text);
-    cx_free(g->values);
-    cx_free(g->vslots);
-    cx_free(g->of);
-    cx_free(g->ts);
-    cx_free(g->key);
+    trait_free(g);
     memmove(g, g + 1, (t->n - i - 1) * sizeof *g);
     t->n--;
     return;

@@ -167,19 +167,27 @@ static void runs(const profile_postings *q, int64_t from, int64_t to, size_t run
   run[3] = q->n;
 }
 
+/* The entries of kinds whose day buckets overlap [from, to) (an upper
+ * bound of those in range); under post_mu, the index ready. */
+static int64_t range_entries(profile *p, const uint8_t *kinds, int64_t from, int64_t to) {
+  int64_t est = 0;
+  size_t run[4];
+  for (uint32_t k = 1; k <= p->nkinds; k++)
+    if (kinds[k]) {
+      runs(&p->post[k], from, to, run);
+      est += (int64_t)(run[1] - run[0] + run[3] - run[2]);
+    }
+  return est;
+}
+
 int64_t profile_customers_with(profile *p, const uint8_t *kinds, int64_t from, int64_t to,
                                int64_t max, uint64_t *bits, size_t nwords) {
   pthread_mutex_lock(&p->post_mu);
   int ok = !ready(p, kinds);
   /* how many entries the range holds: too many, and a scan of every
    * timeline is cheaper than this */
-  int64_t est = 0;
+  int64_t est = ok ? range_entries(p, kinds, from, to) : 0;
   size_t run[4];
-  for (uint32_t k = 1; ok && k <= p->nkinds; k++)
-    if (kinds[k]) {
-      runs(&p->post[k], from, to, run);
-      est += (int64_t)(run[1] - run[0] + run[3] - run[2]);
-    }
   int64_t found = ok && est <= max ? 0 : -1;
   for (uint32_t k = 1; found >= 0 && k <= p->nkinds; k++) {
     if (!kinds[k]) continue;
@@ -205,13 +213,7 @@ int profile_postings_each(profile *p, const uint8_t *kinds, int64_t from, int64_
                           void (*fn)(void *arg, int64_t root, int64_t ts, int tail), void *arg) {
   pthread_mutex_lock(&p->post_mu);
   int ok = !ready(p, kinds);
-  int64_t est = 0;
-  size_t run[4];
-  for (uint32_t k = 1; ok && k <= p->nkinds; k++)
-    if (kinds[k]) {
-      runs(&p->post[k], from, to, run);
-      est += (int64_t)(run[1] - run[0] + run[3] - run[2]);
-    }
+  int64_t est = ok ? range_entries(p, kinds, from, to) : 0;
   ok = ok && est <= max;
   /* the tails first, then day by day over every marked kind */
   for (int64_t d = day_of(from) - 1, last = day_of(to - 1); ok && d <= last; d++)

@@ -1,9 +1,7 @@
 #include "mem.h"
 #include <stdatomic.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 static atomic_long fail_countdown = -1;
 
@@ -27,14 +25,3 @@ void *cx_realloc(void *p, size_t n) { return should_fail() ? NULL : realloc(p, n
 
 void cx_free(void *p) { free(p); }
 
-
-void cx_advise_huge(void *p, size_t n) {
-#ifdef MADV_HUGEPAGE
-  const uintptr_t huge = (uintptr_t)2 << 20;
-  uintptr_t lo = ((uintptr_t)p + huge - 1) & ~(huge - 1), hi = ((uintptr_t)p + n) & ~(huge - 1);
-  if (p && hi > lo) (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
-#else
-  (void)p;
-  (void)n;
-#endif
-}

@@ -12,13 +12,6 @@ void *cx_malloc(size_t n);
 void *cx_calloc(size_t count, size_t size);
 void *cx_realloc(void *p, size_t n);
 void cx_free(void *p);
-/* A hint for a big array read at random (timelines, per-customer
- * records): asks the kernel to back the whole 2 MiB pages inside
- * [p, p + n) with huge pages, so that reads miss the TLB far less often.
- * Call it before the memory is first written (pages already touched are
- * only merged later, by the kernel's own pace). Does nothing where
- * unsupported; the memory is used the same either way. */
-void cx_advise_huge(void *p, size_t n);
 
 /* Testing: the next `n` allocations succeed, every later one fails.
  * n < 0 turns fault injection off (the default). */

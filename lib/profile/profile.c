@@ -155,7 +155,6 @@ static cx_err cust_reserve(profile *p, int64_t id) {
   while (cap <= id) cap *= 2;
   profile_customer *c = cx_realloc(p->cust, (size_t)cap * sizeof *c);
   if (!c) return CX_ENOMEM;
-  cx_advise_huge(c, (size_t)cap * sizeof *c); /* read at random by id */
   memset(c + p->capcust, 0, (size_t)(cap - p->capcust) * sizeof *c);
   p->cust = c;
   size_t had = p->capcust ? ((size_t)p->capcust >> 6) + 1 : 0, words = ((size_t)cap >> 6) + 1;
@@ -429,7 +428,6 @@ static cx_err load_timelines(profile *p, sqlite3 *db, int use_snapshot) {
   st = NULL;
   rc = CX_ENOMEM;
   if (n && !(p->slab = cx_malloc(n * sizeof *p->slab))) goto out;
-  cx_advise_huge(p->slab, n * sizeof *p->slab); /* timelines are read at random by id */
   /* pos[r] = where customer r's points start; then the scatter moves it on */
   for (int64_t id = 1; id <= p->ncust + 1; id++) pos[id] += pos[id - 1];
   for (int64_t id = 1; id <= p->ncust; id++) {

@@ -55,6 +55,8 @@ struct http_server {
   http_cfg cfg;
   int port;
   atomic_int in_flight;
+  atomic_int stopping; /* http_stop began: no connection may be suspended any more (MHD_stop_daemon
+                          panics on a suspended connection) */
   sem_t ingest_slots;
   pthread_mutex_t mu; /* guards reasons */
   /* metrics */

@@ -191,6 +191,7 @@ int http_port(http_server *h) { return h->port; }
 
 void http_stop(http_server *h, int timeout_ms) {
   if (!h) return;
+  atomic_store(&h->stopping, 1); /* before in_flight is read: see track.c */
   MHD_socket fd = MHD_quiesce_daemon(h->d);
   if (fd != MHD_INVALID_SOCKET) close(fd);
   for (int waited = 0; atomic_load(&h->in_flight) > 0 && waited < timeout_ms; waited += 10)

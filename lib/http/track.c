@@ -166,6 +166,14 @@ static enum MHD_Result track_request(http_server *h, struct MHD_Connection *c, h
     ingest_batch_free(&batch);
     return reply_committed(h, c, r, CX_OK);
   }
+  /* stopping: a connection suspended now could still be suspended when
+   * MHD_stop_daemon runs, which aborts. This request counted in in_flight
+   * before this check, so a stop that saw none in flight has set the flag
+   * first (both seq_cst) and it is seen here. */
+  if (atomic_load(&h->stopping)) {
+    ingest_batch_free(&batch);
+    return reply_committed(h, c, r, CX_ESTOPPED);
+  }
   /* commit without holding this thread: the connection sleeps until the
    * store calls back (commit_done), and MHD then calls us again */
   r->batch = batch;

@@ -176,7 +176,11 @@ export async function withServer(opts, fn) {
 // failed" says little when the process died).
 export function withServerLog(e, s) {
   const dead = s.proc.exitCode !== null || s.proc.signalCode !== null;
-  const report = s.logs.split('\n').filter((l) => /runtime error|Sanitizer|SUMMARY|#\d+ 0x/.test(l)).slice(0, 12);
+  const lines = s.logs.split('\n');
+  const report = lines.filter((l) => /runtime error|Sanitizer|SUMMARY|#\d+ 0x/.test(l)).slice(0, 12);
+  // a death without a sanitizer report (an abort from a library, say):
+  // the last lines it wrote say more than nothing
+  if (dead && !report.length) report.push(...lines.filter((l) => l.trim()).slice(-12));
   if (!dead && !report.length) return e;
   const err = new Error(`${e.message}\ncxm serve ${dead ? `died (exit ${s.proc.exitCode}, signal ${s.proc.signalCode})` : 'reported'}:\n${report.join('\n')}`);
   err.cause = e;

@@ -22,6 +22,21 @@ function cssVar(name: string): string {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 }
 
+/** What every chart takes from the page: the axis text and grid colours,
+ *  the font (ECharts measures text on a canvas, so it needs a real font
+ *  name, not "inherit", or its labels overlap), the legend, and the
+ *  tooltip's box (spread into each tooltip). */
+function look() {
+  const text = cssVar('--text-2');
+  const grid = cssVar('--border');
+  const fontFamily = getComputedStyle(document.body).fontFamily;
+  return {
+    text, grid, fontFamily,
+    legend: { top: 0, left: 0, icon: 'roundRect' as const, itemWidth: 10, itemHeight: 10, itemGap: 16, textStyle: { color: text, fontFamily } },
+    box: { backgroundColor: cssVar('--surface'), borderColor: grid, textStyle: { color: cssVar('--text'), fontFamily } },
+  };
+}
+
 /** Draws stacked bars in `el`: one series per name, `labels` on the x axis.
  *  The chart resizes with its box and is disposed when `signal` aborts. */
 export function stackedBars(
@@ -36,23 +51,17 @@ export function stackedBars(
   integer = false,
 ): void {
   const chart = echarts.init(el, null, { renderer: 'svg' });
-  const text = cssVar('--text-2');
-  const grid = cssVar('--border');
-  // ECharts measures text on a canvas, so it needs a real font name, not
-  // "inherit", or its labels overlap.
-  const fontFamily = getComputedStyle(document.body).fontFamily;
+  const { text, grid, fontFamily, legend, box } = look();
   const option: Option = {
     animationDuration: 300,
     textStyle: { fontFamily },
     grid: { left: 8, right: 8, top: 36, bottom: 4, containLabel: true },
-    legend: { top: 0, left: 0, icon: 'roundRect', itemWidth: 10, itemHeight: 10, itemGap: 16, textStyle: { color: text, fontFamily } },
+    legend,
     tooltip: {
       trigger: 'axis',
       axisPointer: { type: 'shadow' },
       valueFormatter: (v) => (typeof v === 'number' ? fmt(v) : String(v)),
-      backgroundColor: cssVar('--surface'),
-      borderColor: grid,
-      textStyle: { color: cssVar('--text'), fontFamily },
+      ...box,
     },
     xAxis: {
       type: 'category', data: labels,
@@ -86,8 +95,7 @@ export function hBars(
   signal: AbortSignal,
 ): void {
   const chart = echarts.init(el, null, { renderer: 'svg' });
-  const grid = cssVar('--border');
-  const fontFamily = getComputedStyle(document.body).fontFamily;
+  const { grid, fontFamily, box } = look();
   const accent = opts.color ?? cssVar('--accent');
   // Room at the right of the longest bar for its label.
   const room = (): number => (el.clientWidth < 520 ? 1.9 : 1.3);
@@ -99,9 +107,7 @@ export function hBars(
     tooltip: {
       trigger: 'item',
       formatter: (p) => esc(opts.tip((p as { dataIndex: number }).dataIndex)),
-      backgroundColor: cssVar('--surface'),
-      borderColor: grid,
-      textStyle: { color: cssVar('--text'), fontFamily },
+      ...box,
     },
     yAxis: {
       type: 'category', data: labels, inverse: true,
@@ -141,20 +147,16 @@ export function rateLines(
   signal: AbortSignal,
 ): void {
   const chart = echarts.init(el, null, { renderer: 'svg' });
-  const text = cssVar('--text-2');
-  const grid = cssVar('--border');
-  const fontFamily = getComputedStyle(document.body).fontFamily;
+  const { text, grid, fontFamily, legend, box } = look();
   const top = (): number => (el.clientWidth < 520 ? 64 : 36);
   const option: Option = {
     animationDuration: 300,
     textStyle: { fontFamily },
     grid: { left: 8, right: 12, top: top(), bottom: 4, containLabel: true },
-    legend: { top: 0, left: 0, icon: 'roundRect', itemWidth: 10, itemHeight: 10, itemGap: 16, textStyle: { color: text, fontFamily } },
+    legend,
     tooltip: {
       trigger: 'axis',
-      backgroundColor: cssVar('--surface'),
-      borderColor: grid,
-      textStyle: { color: cssVar('--text'), fontFamily },
+      ...box,
       formatter: (ps) => {
         const list = (Array.isArray(ps) ? ps : [ps]) as { seriesIndex: number; dataIndex: number; marker?: string }[];
         const first = list[0];
@@ -209,8 +211,7 @@ export function emotionCurve(
   measured?: EmotionPoint[],
 ): void {
   const chart = echarts.init(el, null, { renderer: 'svg' });
-  const grid = cssVar('--border');
-  const fontFamily = getComputedStyle(document.body).fontFamily;
+  const { grid, fontFamily, box } = look();
   const up = cssVar('--up');
   const down = cssVar('--down');
   const mid = cssVar('--text-2');
@@ -230,9 +231,7 @@ export function emotionCurve(
     } : { show: false },
     tooltip: {
       trigger: 'item',
-      backgroundColor: cssVar('--surface'),
-      borderColor: grid,
-      textStyle: { color: cssVar('--text'), fontFamily },
+      ...box,
       formatter: (p) => {
         const { dataIndex, seriesIndex } = p as { dataIndex: number; seriesIndex: number };
         const pt = (seriesIndex === 1 ? measured ?? [] : points)[dataIndex];
@@ -286,10 +285,8 @@ export function scatterPlot(
   signal: AbortSignal,
 ): void {
   const chart = echarts.init(el, null, { renderer: 'svg' });
-  const text = cssVar('--text-2');
-  const grid = cssVar('--border');
+  const { text, grid, fontFamily, box } = look();
   const accent = cssVar('--accent');
-  const fontFamily = getComputedStyle(document.body).fontFamily;
   const maxSize = Math.max(1, ...points.map((p) => p.size));
   // area ∝ answers: radius from 8 px to 30 px
   const symbolSize = (size: number): number => 8 + 22 * Math.sqrt(size / maxSize);
@@ -318,9 +315,7 @@ export function scatterPlot(
     legend: { top: 0, left: 0, itemWidth: 12, itemHeight: 12, itemGap: 16, data: opts.series, textStyle: { color: text, fontFamily } },
     tooltip: {
       trigger: 'item',
-      backgroundColor: cssVar('--surface'),
-      borderColor: grid,
-      textStyle: { color: cssVar('--text'), fontFamily },
+      ...box,
       formatter: (p) => {
         const d = (p as { data?: { i?: number } }).data;
         const pt = d?.i === undefined ? undefined : points[d.i];
@@ -365,10 +360,8 @@ export function bandLine(
   signal: AbortSignal,
 ): void {
   const chart = echarts.init(el, null, { renderer: 'svg' });
-  const text = cssVar('--text-2');
-  const grid = cssVar('--border');
+  const { text, grid, fontFamily, box } = look();
   const accent = cssVar('--accent');
-  const fontFamily = getComputedStyle(document.body).fontFamily;
   const band = (p: { lo: number | null; hi: number | null }): number | null => (p.lo === null || p.hi === null ? null : p.hi - p.lo);
   const option: Option = {
     animationDuration: 300,
@@ -380,9 +373,7 @@ export function bandLine(
     },
     tooltip: {
       trigger: 'axis',
-      backgroundColor: cssVar('--surface'),
-      borderColor: grid,
-      textStyle: { color: cssVar('--text'), fontFamily },
+      ...box,
       formatter: (ps) => {
         const first = (Array.isArray(ps) ? ps : [ps])[0] as { dataIndex: number } | undefined;
         return first ? `${esc(labels[first.dataIndex] ?? '')}<br>${esc(opts.tip(first.dataIndex))}` : '';
@@ -429,8 +420,7 @@ export function divergingBars(
   signal: AbortSignal,
 ): void {
   const chart = echarts.init(el, null, { renderer: 'svg' });
-  const grid = cssVar('--border');
-  const fontFamily = getComputedStyle(document.body).fontFamily;
+  const { fontFamily, box } = look();
   const up = cssVar('--up');
   const down = cssVar('--down');
   const m = Math.max(1, ...values.map((v) => Math.abs(v ?? 0)));
@@ -442,9 +432,7 @@ export function divergingBars(
     tooltip: {
       trigger: 'item',
       formatter: (p) => esc(opts.tip((p as { dataIndex: number }).dataIndex)),
-      backgroundColor: cssVar('--surface'),
-      borderColor: grid,
-      textStyle: { color: cssVar('--text'), fontFamily },
+      ...box,
     },
     yAxis: {
       type: 'category', data: labels, inverse: true,
@@ -489,9 +477,7 @@ export function radar(
   signal: AbortSignal,
 ): void {
   const chart = echarts.init(el, null, { renderer: 'svg' });
-  const text = cssVar('--text-2');
-  const grid = cssVar('--border');
-  const fontFamily = getComputedStyle(document.body).fontFamily;
+  const { grid, fontFamily, legend, box } = look();
   const narrow = (): boolean => el.clientWidth < 520;
   const radarOpt = (): RadarComponentOption => ({
     indicator: axes.map((name) => ({ name, min: opts.min, max: opts.max })),
@@ -506,12 +492,10 @@ export function radar(
   const option: Option = {
     animationDuration: 300,
     textStyle: { fontFamily },
-    legend: { top: 0, left: 0, icon: 'roundRect', itemWidth: 10, itemHeight: 10, itemGap: 16, textStyle: { color: text, fontFamily } },
+    legend,
     tooltip: {
       trigger: 'item',
-      backgroundColor: cssVar('--surface'),
-      borderColor: grid,
-      textStyle: { color: cssVar('--text'), fontFamily },
+      ...box,
       formatter: (p) => {
         const q = p as { seriesIndex?: number; name?: string; value?: number[] };
         const s = series[q.seriesIndex ?? 0];
@@ -544,9 +528,7 @@ export function scoreLine(
   signal: AbortSignal,
 ): void {
   const chart = echarts.init(el, null, { renderer: 'svg' });
-  const text = cssVar('--text-2');
-  const grid = cssVar('--border');
-  const fontFamily = getComputedStyle(document.body).fontFamily;
+  const { text, grid, fontFamily, box } = look();
   const color = opts.color ?? cssVar('--accent');
   const option: Option = {
     animationDuration: 300,
@@ -554,9 +536,7 @@ export function scoreLine(
     grid: { left: 8, right: 16, top: 12, bottom: 4, containLabel: true },
     tooltip: {
       trigger: 'item',
-      backgroundColor: cssVar('--surface'),
-      borderColor: grid,
-      textStyle: { color: cssVar('--text'), fontFamily },
+      ...box,
       formatter: (p) => esc(opts.tip((p as { dataIndex: number }).dataIndex)),
     },
     xAxis: {
@@ -619,21 +599,17 @@ export function pareto(
   signal: AbortSignal,
 ): void {
   const chart = echarts.init(el, null, { renderer: 'svg' });
-  const text = cssVar('--text-2');
-  const grid = cssVar('--border');
-  const fontFamily = getComputedStyle(document.body).fontFamily;
+  const { text, grid, fontFamily, legend, box } = look();
   const narrow = (): boolean => el.clientWidth < 520;
   const option: Option = {
     animationDuration: 300,
     textStyle: { fontFamily },
     grid: { left: 8, right: 8, top: 36, bottom: 4, containLabel: true },
-    legend: { top: 0, left: 0, icon: 'roundRect', itemWidth: 10, itemHeight: 10, itemGap: 16, textStyle: { color: text, fontFamily } },
+    legend,
     tooltip: {
       trigger: 'axis',
       axisPointer: { type: 'shadow' },
-      backgroundColor: cssVar('--surface'),
-      borderColor: grid,
-      textStyle: { color: cssVar('--text'), fontFamily },
+      ...box,
     },
     xAxis: {
       type: 'category', data: labels,

@@ -127,7 +127,7 @@ build/fuzz/obj/%.o: %.c $(HDRS)
 build/fuzz/libcxm.a: $(LIB_OBJ_FUZZ)
 	@rm -f $@
 	ar rcs $@ $^
-build/fuzz/%: fuzz/%.c build/fuzz/libcxm.a
+build/fuzz/%: fuzz/%.c $(wildcard fuzz/*.h) build/fuzz/libcxm.a
 	@mkdir -p build/fuzz
 	$(CLANG) $(CFLAGS_BASE) $(FUZZ_FLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< build/fuzz/libcxm.a $(LIBS)
 

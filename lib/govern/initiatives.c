@@ -276,7 +276,9 @@ static const char *col_text(sqlite3_stmt *st, int i) {
   return s ? s : "";
 }
 
-static void row_read(sqlite3_stmt *st, ini_row *r) {
+/* gv_rows_load's reader: one row into *row (a ini_row). */
+static void row_read(sqlite3_stmt *st, void *row) {
+  ini_row *r = row;
   memset(r, 0, sizeof *r);
   gv_initiative_spec *s = &r->s;
   r->id = sqlite3_column_int64(st, 0);
@@ -314,20 +316,13 @@ static void row_read(sqlite3_stmt *st, ini_row *r) {
   r->updated_at = sqlite3_column_int64(st, 19);
 }
 
-static void row_read_any(sqlite3_stmt *st, void *row) { row_read(st, row); }
-
 /* Every initiative (id 0) or one: *rows (caller frees), *n. */
 static cx_err rows_load(sqlite3 *db, int64_t id, ini_row **rows, size_t *n) {
   void *r;
   cx_err rc = gv_rows_load(db, "SELECT " ROW_COLS " FROM initiatives WHERE ?1 = 0 OR id = ?1 ORDER BY id LIMIT ?2", id,
-                           GV_INITIATIVE_MAX + 1, sizeof **rows, row_read_any, &r, n);
+                           GV_INITIATIVE_MAX + 1, sizeof **rows, row_read, &r, n);
   *rows = r;
   return rc;
-}
-
-/* The first column of sql (one int64 parameter) as text; 0 without a row. */
-static int lookup(sqlite3 *db, const char *sql, int64_t id, char *out, size_t cap) {
-  return gv_sql_text(db, sql, id, NULL, out, cap);
 }
 
 /* The cases opened in [from, to) whose root cause is one of ids or below
@@ -380,10 +375,10 @@ static cx_err check_refs(gv_targets *t, const gv_initiative_spec *s, const cJSON
   cx_err rc = CX_OK;
   char disabled[8];
   if (GIVEN("owner") &&
-      (!lookup(db, "SELECT disabled FROM users WHERE id = ?1", s->owner, disabled, sizeof disabled) || strcmp(disabled, "0")))
+      (!gv_sql_text(db, "SELECT disabled FROM users WHERE id = ?1", s->owner, NULL, disabled, sizeof disabled) || strcmp(disabled, "0")))
     rc = analytics_refuse(err, "invalid_field", "owner", "owner must be the id of an enabled user (GET /api/v1/users).");
   for (size_t i = 0; !rc && GIVEN("root_causes") && i < s->nroots; i++)
-    if (!lookup(db, "SELECT 1 FROM root_causes WHERE id = ?1", s->roots[i], NULL, 0))
+    if (!gv_sql_text(db, "SELECT 1 FROM root_causes WHERE id = ?1", s->roots[i], NULL, NULL, 0))
       rc = analytics_refuse(err, "invalid_field", "root_causes", "No root cause has the id %lld (GET /api/v1/root-causes).",
                             (long long)s->roots[i]);
   store_reader_put(st, db);
@@ -413,7 +408,7 @@ static cx_err check_refs(gv_targets *t, const gv_initiative_spec *s, const cJSON
 static cx_err stored_members(gv_targets *t, sqlite3 *db, const ini_row *r, cx_buf *b) {
   const gv_initiative_spec *s = &r->s;
   char owner[256];
-  lookup(db, "SELECT name FROM users WHERE id = ?1", s->owner, owner, sizeof owner);
+  gv_sql_text(db, "SELECT name FROM users WHERE id = ?1", s->owner, NULL, owner, sizeof owner);
   cx_err rc = cx_buf_printf(b, "\"id\":\"%lld\",\"title\":", (long long)r->id);
   if (!rc) rc = gv_put_str(b, s->title);
   if (!rc) rc = cx_buf_puts(b, ",\"description\":");
@@ -534,7 +529,7 @@ static cx_err full_json(gv_targets *t, sqlite3 *db, const ini_row *r, const cJSO
   if (!rc) rc = cx_buf_puts(b, ",\"root_causes\":[");
   for (size_t i = 0; !rc && i < s->nroots; i++) {
     char name[256];
-    if (!lookup(db, "SELECT name FROM root_causes WHERE id = ?1", s->roots[i], name, sizeof name))
+    if (!gv_sql_text(db, "SELECT name FROM root_causes WHERE id = ?1", s->roots[i], NULL, name, sizeof name))
       snprintf(name, sizeof name, "(deleted root cause %lld)", (long long)s->roots[i]);
     int64_t n = root_cases(db, &s->roots[i], 1, now - (int64_t)s->measure_days * DAY_MS, now + 1);
     if (n < 0) return CX_EDB;

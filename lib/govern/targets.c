@@ -226,7 +226,9 @@ typedef struct {
   " COALESCE(webhook_url, ''), status, value, n, COALESCE(checked_at, 0), COALESCE(changed_at, 0), created_at,"   \
   " updated_at"
 
-static void row_read(sqlite3_stmt *st, target_row *r) {
+/* gv_rows_load's reader: one row into *row (a target_row). */
+static void row_read(sqlite3_stmt *st, void *row) {
+  target_row *r = row;
   memset(r, 0, sizeof *r);
   r->id = sqlite3_column_int64(st, 0);
   int k = gv_name_index(kpi_names, GV_KPI_COUNT, (const char *)sqlite3_column_text(st, 1));
@@ -252,13 +254,11 @@ static void row_read(sqlite3_stmt *st, target_row *r) {
   r->updated_at = sqlite3_column_int64(st, 17);
 }
 
-static void row_read_any(sqlite3_stmt *st, void *row) { row_read(st, row); }
-
 /* Every target (id 0) or one, in id order: *rows (caller frees), *n. */
 static cx_err rows_load(sqlite3 *db, int64_t id, target_row **rows, size_t *n) {
   void *r;
   cx_err rc = gv_rows_load(db, "SELECT " ROW_COLS " FROM kpi_targets WHERE ?1 = 0 OR id = ?1 ORDER BY id LIMIT ?2", id,
-                           GV_TARGET_MAX + 1, sizeof **rows, row_read_any, &r, n);
+                           GV_TARGET_MAX + 1, sizeof **rows, row_read, &r, n);
   *rows = r;
   return rc;
 }

@@ -11,14 +11,10 @@
 #include "../../lib/cases/cases.h"
 #include "../../lib/feedback/feedback.h"
 #include "../../lib/ingest/ingest.h"
-#include "unit.h"
+#include "stack.h"
 
 typedef struct {
-  char dir[64];
-  store *st;
-  profile *pr;
-  ingest *in;
-  feedback *fb;
+  unit_stack u; /* the data directory and the modules under the one tested */
   cases *cs;
   int64_t survey;
 } fixture;
@@ -28,27 +24,23 @@ static const gv_principal ADMIN = {.role = GV_ADMIN, .unit_id = GV_ALL_UNITS, .a
 static int setup(void **state) {
   fixture *f = calloc(1, sizeof *f);
   if (!f) return -1;
-  snprintf(f->dir, sizeof f->dir, "/tmp/cxm-unit-XXXXXX");
-  if (!mkdtemp(f->dir) || store_open(f->dir, 1, &f->st)) return -1;
   /* Support (1) > North (2); Sales (3). Agents 1, 2 in Support, 3 in North,
    * a disabled agent 4 in Support, a lead 5 in Sales */
-  if (store_exec(store_db(f->st),
+  if (unit_stack_open(&f->u, "/tmp/cxm-unit-XXXXXX",
                  "INSERT INTO units(id, name, parent_id, created_at, updated_at) VALUES(1, 'Support', NULL, 0, 0),"
                  " (2, 'North', 1, 0, 0), (3, 'Sales', NULL, 0, 0);"
                  "INSERT INTO users(id, email, name, pw_hash, role, unit_id, disabled, created_at, updated_at) VALUES"
                  " (1, 'a1@example.com', 'A1', 'x', 'agent', 1, 0, 0, 0), (2, 'a2@example.com', 'A2', 'x', 'agent', 1, 0, 0, 0),"
                  " (3, 'n1@example.com', 'N1', 'x', 'agent', 2, 0, 0, 0), (4, 'a4@example.com', 'A4', 'x', 'agent', 1, 1, 0, 0),"
-                 " (5, 'l1@example.com', 'L1', 'x', 'cx_lead', 3, 0, 0, 0);"))
-    return -1;
-  if (ingest_open(f->st, &f->pr, &f->in) || feedback_open(f->st, f->pr, f->in, &f->fb) || ingest_start(f->in, 1000) ||
-      cases_open(f->st, f->pr, NULL, &f->cs))
+                 " (5, 'l1@example.com', 'L1', 'x', 'cx_lead', 3, 0, 0, 0);") ||
+      cases_open(f->u.st, f->u.pr, NULL, &f->cs))
     return -1;
   cJSON *req = cJSON_Parse("{\"name\":\"rel\",\"questions\":[{\"id\":\"q1\",\"type\":\"nps\",\"text\":\"Likely?\"},"
                            "{\"id\":\"q2\",\"type\":\"text\",\"text\":\"Why?\",\"required\":false}]}");
   cx_buf out;
   cx_buf_init(&out, 1 << 20);
   analytics_error err;
-  if (feedback_survey_create(f->fb, req, &out, &err)) return -1;
+  if (feedback_survey_create(f->u.fb, req, &out, &err)) return -1;
   cJSON *ans = cJSON_Parse(out.p);
   f->survey = strtoll(cJSON_GetObjectItem(ans, "id")->valuestring, NULL, 10);
   cJSON_Delete(ans);
@@ -61,12 +53,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
   fixture *f = *state;
   cases_close(f->cs);
-  store_writer_stop(f->st);
-  feedback_close(f->fb);
-  ingest_close(f->in);
-  profile_close(f->pr);
-  store_close(f->st);
-  remove_dir(f->dir);
+  unit_stack_close(&f->u);
   free(f);
   return 0;
 }
@@ -104,7 +91,7 @@ static void respond(fixture *f, const char *user, int nps, const char *unit, con
   assert_non_null(req);
   int64_t id, cust;
   analytics_error err;
-  assert_int_equal(feedback_respond(f->fb, f->survey, req, &id, &cust, &err), CX_OK);
+  assert_int_equal(feedback_respond(f->u.fb, f->survey, req, &id, &cust, &err), CX_OK);
   cJSON_Delete(req);
 }
 
@@ -270,13 +257,13 @@ static void test_breaches_and_resolve(void **state) {
   assert_string_equal(field(cJSON_GetArrayItem(h, 2), "action"), "breach_resolution");
   cJSON_Delete(c);
   /* the owner (agent 1, with an address) was mailed twice */
-  sqlite3 *db = store_reader_get(f->st);
+  sqlite3 *db = store_reader_get(f->u.st);
   sqlite3_stmt *st;
   assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM outbox WHERE recipient = 'a1@example.com'", -1, &st, NULL), 0);
   assert_int_equal(sqlite3_step(st), SQLITE_ROW);
   assert_int_equal(sqlite3_column_int(st, 0), 2);
   sqlite3_finalize(st);
-  store_reader_put(f->st, db);
+  store_reader_put(f->u.st, db);
   cJSON *res = cJSON_Parse("{\"status\":\"resolved\"}");
   assert_int_equal(cases_patch(f->cs, 1, res, &ADMIN, &out, &err), CX_EINVAL);
   assert_string_equal(err.code, "root_cause_required");

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "unit.h"
+#include "stack.h"
 #include <cjson/cJSON.h>
 
 #include "../../lib/base/time.h"
@@ -28,11 +28,7 @@
 #include <unistd.h>
 
 typedef struct {
-  char dir[64];
-  store *st;
-  profile *pr;
-  ingest *in;
-  feedback *fb;
+  unit_stack u; /* the data directory and the modules under the one tested */
   int64_t survey, other;
 } fixture;
 
@@ -41,7 +37,7 @@ static int64_t create(fixture *f, const char *doc) {
   cx_buf out;
   cx_buf_init(&out, 1 << 20);
   analytics_error err;
-  cx_err rc = feedback_survey_create(f->fb, req, &out, &err);
+  cx_err rc = feedback_survey_create(f->u.fb, req, &out, &err);
   if (rc) print_error("create: %s %s\n", err.field, err.message);
   assert_int_equal(rc, CX_OK);
   cJSON *ans = cJSON_Parse(out.p);
@@ -55,10 +51,7 @@ static int64_t create(fixture *f, const char *doc) {
 static int setup(void **state) {
   fixture *f = calloc(1, sizeof *f);
   if (!f) return -1;
-  snprintf(f->dir, sizeof f->dir, "/tmp/cxm-unit-XXXXXX");
-  if (!mkdtemp(f->dir) || store_open(f->dir, 1, &f->st) || ingest_open(f->st, &f->pr, &f->in) ||
-      feedback_open(f->st, f->pr, f->in, &f->fb) || ingest_start(f->in, 1000))
-    return -1;
+  if (unit_stack_open(&f->u, "/tmp/cxm-unit-XXXXXX", NULL)) return -1;
   f->survey = create(f, "{\"name\":\"s\",\"questions\":[{\"id\":\"q1\",\"type\":\"nps\",\"text\":\"Likely?\"},"
                         "{\"id\":\"q2\",\"type\":\"text\",\"text\":\"Why?\",\"show_if\":\"answers.q1 <= 6\"},"
                         "{\"id\":\"q3\",\"type\":\"choice\",\"text\":\"Where\",\"options\":[\"web\",\"shop\"],"
@@ -70,12 +63,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   fixture *f = *state;
-  store_writer_stop(f->st);
-  feedback_close(f->fb); /* after the writer, whose listener it is; before the store */
-  ingest_close(f->in);
-  profile_close(f->pr);
-  store_close(f->st);
-  remove_dir(f->dir);
+  unit_stack_close(&f->u);
   free(f);
   return 0;
 }
@@ -84,7 +72,7 @@ static int teardown(void **state) {
 
 static feedback_link_status check(fixture *f, const char *tok, int64_t survey, int64_t now, feedback_link *l) {
   feedback_link_status st;
-  assert_int_equal(feedback_link_check(f->fb, tok, strlen(tok), survey, now, l, &st), CX_OK);
+  assert_int_equal(feedback_link_check(f->u.fb, tok, strlen(tok), survey, now, l, &st), CX_OK);
   return st;
 }
 
@@ -92,7 +80,7 @@ static void test_link_round_trip(void **state) {
   fixture *f = *state;
   char tok[FEEDBACK_LINK_MAX + 1], tok2[FEEDBACK_LINK_MAX + 1];
   feedback_who who = {.user_id = "u-42"};
-  assert_int_equal(feedback_link_make(f->fb, f->survey, &who, NOW + 1000, tok, sizeof tok), CX_OK);
+  assert_int_equal(feedback_link_make(f->u.fb, f->survey, &who, NOW + 1000, tok, sizeof tok), CX_OK);
   feedback_link l;
   assert_int_equal(check(f, tok, f->survey, NOW, &l), FEEDBACK_LINK_VALID);
   assert_int_equal(l.survey, f->survey);
@@ -105,15 +93,15 @@ static void test_link_round_trip(void **state) {
   memcpy(id1, l.id, sizeof id1);
   /* any survey (0) accepts it too; a second link has its own id */
   assert_int_equal(check(f, tok, 0, NOW, &l), FEEDBACK_LINK_VALID);
-  assert_int_equal(feedback_link_make(f->fb, f->survey, &who, NOW + 1000, tok2, sizeof tok2), CX_OK);
+  assert_int_equal(feedback_link_make(f->u.fb, f->survey, &who, NOW + 1000, tok2, sizeof tok2), CX_OK);
   assert_int_equal(check(f, tok2, f->survey, NOW, &l), FEEDBACK_LINK_VALID);
   assert_string_not_equal(l.id, id1);
   /* e-mail and anonymous ids round-trip too, in UTF-8 */
   feedback_who e = {.email = "zoë@example.com"}, a = {.anonymous_id = "anon-1"};
-  assert_int_equal(feedback_link_make(f->fb, f->survey, &e, NOW + 1000, tok, sizeof tok), CX_OK);
+  assert_int_equal(feedback_link_make(f->u.fb, f->survey, &e, NOW + 1000, tok, sizeof tok), CX_OK);
   assert_int_equal(check(f, tok, f->survey, NOW, &l), FEEDBACK_LINK_VALID);
   assert_string_equal(l.who.email, "zoë@example.com");
-  assert_int_equal(feedback_link_make(f->fb, f->survey, &a, NOW + 1000, tok, sizeof tok), CX_OK);
+  assert_int_equal(feedback_link_make(f->u.fb, f->survey, &a, NOW + 1000, tok, sizeof tok), CX_OK);
   assert_int_equal(check(f, tok, f->survey, NOW, &l), FEEDBACK_LINK_VALID);
   assert_string_equal(l.who.anonymous_id, "anon-1");
 }
@@ -122,7 +110,7 @@ static void test_link_refusals(void **state) {
   fixture *f = *state;
   char tok[FEEDBACK_LINK_MAX + 1];
   feedback_who who = {.user_id = "u-1"};
-  assert_int_equal(feedback_link_make(f->fb, f->survey, &who, NOW + 1000, tok, sizeof tok), CX_OK);
+  assert_int_equal(feedback_link_make(f->u.fb, f->survey, &who, NOW + 1000, tok, sizeof tok), CX_OK);
   feedback_link l;
   /* expired at its expiry, not a millisecond before */
   assert_int_equal(check(f, tok, f->survey, NOW + 999, &l), FEEDBACK_LINK_VALID);
@@ -152,19 +140,19 @@ static void test_link_refusals(void **state) {
   assert_int_equal(check(f, big, f->survey, NOW, &l), FEEDBACK_LINK_FORGED);
   /* who: exactly one identity, 1..255 bytes of UTF-8 */
   feedback_who none = {0}, two = {.user_id = "a", .email = "b@c.de"}, bad_utf8 = {.user_id = "\xff"};
-  assert_int_equal(feedback_link_make(f->fb, f->survey, &none, NOW, tok, sizeof tok), CX_EINVAL);
-  assert_int_equal(feedback_link_make(f->fb, f->survey, &two, NOW, tok, sizeof tok), CX_EINVAL);
-  assert_int_equal(feedback_link_make(f->fb, f->survey, &bad_utf8, NOW, tok, sizeof tok), CX_EINVAL);
+  assert_int_equal(feedback_link_make(f->u.fb, f->survey, &none, NOW, tok, sizeof tok), CX_EINVAL);
+  assert_int_equal(feedback_link_make(f->u.fb, f->survey, &two, NOW, tok, sizeof tok), CX_EINVAL);
+  assert_int_equal(feedback_link_make(f->u.fb, f->survey, &bad_utf8, NOW, tok, sizeof tok), CX_EINVAL);
   char longid[PROFILE_ID_MAX + 2];
   memset(longid, 'x', sizeof longid - 1);
   longid[sizeof longid - 1] = 0;
   feedback_who lw = {.user_id = longid};
-  assert_int_equal(feedback_link_make(f->fb, f->survey, &lw, NOW, tok, sizeof tok), CX_EINVAL);
+  assert_int_equal(feedback_link_make(f->u.fb, f->survey, &lw, NOW, tok, sizeof tok), CX_EINVAL);
   longid[PROFILE_ID_MAX] = 0; /* 255 bytes: fits, and in FEEDBACK_LINK_MAX */
-  assert_int_equal(feedback_link_make(f->fb, f->survey, &lw, NOW + 1, tok, sizeof tok), CX_OK);
+  assert_int_equal(feedback_link_make(f->u.fb, f->survey, &lw, NOW + 1, tok, sizeof tok), CX_OK);
   assert_true(strlen(tok) <= FEEDBACK_LINK_MAX);
   assert_int_equal(check(f, tok, f->survey, NOW, &l), FEEDBACK_LINK_VALID);
-  assert_int_equal(feedback_link_make(f->fb, f->survey, &who, NOW, tok, 20), CX_ETOOBIG);
+  assert_int_equal(feedback_link_make(f->u.fb, f->survey, &who, NOW, tok, 20), CX_ETOOBIG);
 }
 
 /* The key lives in the store's meta table (so a restart keeps links
@@ -173,8 +161,8 @@ static void test_link_key_kept(void **state) {
   fixture *f = *state;
   char tok[FEEDBACK_LINK_MAX + 1];
   feedback_who who = {.user_id = "u-1"};
-  assert_int_equal(feedback_link_make(f->fb, f->survey, &who, NOW + 1000, tok, sizeof tok), CX_OK);
-  sqlite3 *db = store_reader_get(f->st);
+  assert_int_equal(feedback_link_make(f->u.fb, f->survey, &who, NOW + 1000, tok, sizeof tok), CX_OK);
+  sqlite3 *db = store_reader_get(f->u.st);
   sqlite3_stmt *s;
   assert_int_equal(sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'survey_link_key'", -1, &s, NULL), SQLITE_OK);
   assert_int_equal(sqlite3_step(s), SQLITE_ROW);
@@ -183,7 +171,7 @@ static void test_link_key_kept(void **state) {
   size_t n;
   assert_int_equal(sodium_hex2bin(key, sizeof key, (const char *)sqlite3_column_text(s, 0), 64, NULL, &n, NULL), 0);
   sqlite3_finalize(s);
-  store_reader_put(f->st, db);
+  store_reader_put(f->u.st, db);
   assert_int_equal(sodium_base642bin(raw, sizeof raw, tok, strlen(tok), NULL, &n, NULL,
                                      sodium_base64_VARIANT_URLSAFE_NO_PADDING), 0);
   assert_true(n > 32);
@@ -196,28 +184,28 @@ static void test_partial_kept_and_replaced(void **state) {
   fixture *f = *state;
   cJSON *a;
   int complete;
-  assert_int_equal(feedback_partial_get(f->fb, f->survey, "L1", &a, &complete), CX_OK);
+  assert_int_equal(feedback_partial_get(f->u.fb, f->survey, "L1", &a, &complete), CX_OK);
   assert_null(a);
   feedback_who who = {.anonymous_id = "survey-session-x"};
   feedback_context ctx = {.channel = "web"};
   analytics_error err;
   cJSON *ans = cJSON_Parse("{\"q1\":3}");
   int64_t id1, id2;
-  assert_int_equal(feedback_respond_page(f->fb, f->survey, ans, 0, &who, &ctx, "L1", &id1, &err), CX_OK);
+  assert_int_equal(feedback_respond_page(f->u.fb, f->survey, ans, 0, &who, &ctx, "L1", &id1, &err), CX_OK);
   cJSON_Delete(ans);
-  assert_int_equal(feedback_partial_get(f->fb, f->survey, "L1", &a, &complete), CX_OK);
+  assert_int_equal(feedback_partial_get(f->u.fb, f->survey, "L1", &a, &complete), CX_OK);
   assert_non_null(a);
   assert_int_equal(complete, 0);
   assert_int_equal(cJSON_GetObjectItem(a, "q1")->valueint, 3);
   cJSON_Delete(a);
   /* the same link name in another survey is another respondent */
-  assert_int_equal(feedback_partial_get(f->fb, f->other, "L1", &a, &complete), CX_OK);
+  assert_int_equal(feedback_partial_get(f->u.fb, f->other, "L1", &a, &complete), CX_OK);
   assert_null(a);
   ans = cJSON_Parse("{\"q1\":3,\"q2\":\"slow\"}");
-  assert_int_equal(feedback_respond_page(f->fb, f->survey, ans, 1, &who, &ctx, "L1", &id2, &err), CX_OK);
+  assert_int_equal(feedback_respond_page(f->u.fb, f->survey, ans, 1, &who, &ctx, "L1", &id2, &err), CX_OK);
   cJSON_Delete(ans);
   assert_true(id2 > id1);
-  assert_int_equal(feedback_partial_get(f->fb, f->survey, "L1", &a, &complete), CX_OK);
+  assert_int_equal(feedback_partial_get(f->u.fb, f->survey, "L1", &a, &complete), CX_OK);
   assert_int_equal(complete, 1);
   assert_string_equal(cJSON_GetObjectItem(a, "q2")->valuestring, "slow");
   cJSON_Delete(a);
@@ -228,7 +216,7 @@ static void test_partial_kept_and_replaced(void **state) {
 static void test_pages_and_reading(void **state) {
   fixture *f = *state;
   const feedback_survey *s;
-  assert_int_equal(feedback_survey_acquire(f->fb, f->survey, &s), CX_OK);
+  assert_int_equal(feedback_survey_acquire(f->u.fb, f->survey, &s), CX_OK);
   assert_int_equal(feedback_page_count(s), 2); /* q2 reads q1: a new page */
   assert_int_equal(feedback_page_resume(s, NULL), 0);
   feedback_page_errors *e = calloc(1, sizeof *e);
@@ -308,7 +296,7 @@ static void test_pages_and_reading(void **state) {
   cJSON_Delete(low_kept);
   cJSON_Delete(kept);
   free(e);
-  feedback_survey_release(f->fb, s);
+  feedback_survey_release(f->u.fb, s);
 }
 
 /* The page escapes every survey text, labels every control and says
@@ -319,7 +307,7 @@ static void test_page_html(void **state) {
                          "\"questions\":[{\"id\":\"q1\",\"type\":\"choice\",\"text\":{\"en\":\"A & B\",\"de\":\"A und B\"},"
                          "\"options\":[{\"id\":\"o1\",\"text\":\"\\\"quoted\\\" <i>\"},\"o2\"]}]}");
   const feedback_survey *s;
-  assert_int_equal(feedback_survey_acquire(f->fb, id, &s), CX_OK);
+  assert_int_equal(feedback_survey_acquire(f->u.fb, id, &s), CX_OK);
   char lang[16];
   assert_string_equal(feedback_page_lang(s, "de-AT", lang), "de");
   assert_string_equal(feedback_page_lang(s, "fr", lang), "en");
@@ -336,7 +324,7 @@ static void test_page_html(void **state) {
   assert_non_null(strstr(b.p, "A und B <span class=\"req\">(Pflichtfrage)</span>"));
   assert_non_null(strstr(b.p, "<label for=\"f-q1-0\"><input type=\"radio\" name=\"q1\" value=\"o1\" id=\"f-q1-0\">"));
   cx_buf_free(&b);
-  feedback_survey_release(f->fb, s);
+  feedback_survey_release(f->u.fb, s);
 }
 
 /* ---- the form parser ---- */

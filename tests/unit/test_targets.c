@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "unit.h"
+#include "stack.h"
 
 #include "../../lib/base/buf.h"
 #include "../../lib/base/util.h"
@@ -119,11 +119,7 @@ static void test_check(void **state) {
 /* ---- against a store ---- */
 
 typedef struct {
-  char dir[64];
-  store *st;
-  profile *pr;
-  ingest *in;
-  feedback *fb;
+  unit_stack u; /* the data directory and the modules under the one tested */
   govern *gv;
   gv_targets *t;
   int64_t survey, owner, north, care;
@@ -139,7 +135,7 @@ static int64_t call(fixture *f, int what, const char *json) {
   cx_buf out;
   cx_buf_init(&out, 1 << 20);
   analytics_error err = {{0}, {0}, {0}};
-  cx_err rc = what == 0   ? feedback_survey_create(f->fb, req, &out, &err)
+  cx_err rc = what == 0   ? feedback_survey_create(f->u.fb, req, &out, &err)
               : what == 1 ? gv_unit_create(f->gv, req, &out, NULL, &err)
               : what == 2 ? gv_user_create(f->gv, req, &out, NULL, &err)
                           : gv_target_create(f->t, req, &out, NULL, &err);
@@ -158,18 +154,15 @@ static void respond(fixture *f, const char *user, int score, const char *touchpo
   cJSON *req = cJSON_Parse(json);
   int64_t id, cust;
   analytics_error err;
-  assert_int_equal(feedback_respond(f->fb, f->survey, req, &id, &cust, &err), CX_OK);
+  assert_int_equal(feedback_respond(f->u.fb, f->survey, req, &id, &cust, &err), CX_OK);
   cJSON_Delete(req);
 }
 
 static int setup(void **state) {
   fixture *f = calloc(1, sizeof *f);
   if (!f) return -1;
-  snprintf(f->dir, sizeof f->dir, "/tmp/cxm-targets-XXXXXX");
-  if (!mkdtemp(f->dir) || store_open(f->dir, 1, &f->st) || ingest_open(f->st, &f->pr, &f->in) ||
-      feedback_open(f->st, f->pr, f->in, &f->fb) || ingest_start(f->in, 1000) || gv_open(f->st, &f->gv))
-    return -1;
-  gv_targets_cfg cfg = {.st = f->st, .pr = f->pr, .fb = f->fb, .gv = f->gv, .base_url = "http://cx.example"};
+  if (unit_stack_open(&f->u, "/tmp/cxm-targets-XXXXXX", NULL) || gv_open(f->u.st, &f->gv)) return -1;
+  gv_targets_cfg cfg = {.st = f->u.st, .pr = f->u.pr, .fb = f->u.fb, .gv = f->gv, .base_url = "http://cx.example"};
   if (gv_targets_open(&cfg, &f->t)) return -1;
   *state = f;
   f->survey = call(f, 0, "{\"name\":\"s\",\"questions\":[{\"id\":\"q1\",\"type\":\"nps\",\"text\":\"Likely?\"}]}");
@@ -185,21 +178,16 @@ static int teardown(void **state) {
   fixture *f = *state;
   gv_targets_close(f->t);
   gv_close(f->gv);
-  store_writer_stop(f->st);
-  feedback_close(f->fb);
-  ingest_close(f->in);
-  profile_close(f->pr);
-  store_close(f->st);
-  remove_dir(f->dir);
+  unit_stack_close(&f->u);
   free(f);
   return 0;
 }
 
 static int64_t outbox_rows(fixture *f) {
-  sqlite3 *db = store_reader_get(f->st);
+  sqlite3 *db = store_reader_get(f->u.st);
   int64_t n = -1;
   store_step_named(db, "SELECT count(*) FROM outbox WHERE ref LIKE 'kpi-target:%'", NULL, 0, &n);
-  store_reader_put(f->st, db);
+  store_reader_put(f->u.st, db);
   return n;
 }
 

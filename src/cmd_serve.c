@@ -55,32 +55,13 @@ static cx_err priv_forget(void *ctx, int64_t response) {
 }
 static const privacy_erase_ctx priv_ctx = {.forget_responses = priv_forget, .rebuild = priv_rebuild};
 
-/* CXM_RETENTION_TICK_MS: how often the retention thread looks (tests use
- * a short one); 0: an hour. */
-static int64_t retention_tick_ms(void) {
-  const char *v = getenv("CXM_RETENTION_TICK_MS");
-  long long n = v ? strtoll(v, NULL, 10) : 0;
-  return n > 0 ? n : 0;
-}
-
-static int64_t survey_tick_ms(void) {
-  const char *v = getenv("CXM_SURVEY_TICK_MS");
-  long long n = v ? strtoll(v, NULL, 10) : 0;
-  return n > 0 ? n : 0;
-}
-
-/* CXM_CASES_TICK_MS: the case scheduler's tick (tests use a short one);
- * 0: its default. */
-static int64_t cases_tick_ms(void) {
-  const char *v = getenv("CXM_CASES_TICK_MS");
-  long long n = v ? strtoll(v, NULL, 10) : 0;
-  return n > 0 ? n : 0;
-}
-
-/* CXM_TARGET_TICK_MS: how often the KPI targets are checked (tests use a
- * short one); 0: its default (5 minutes). */
-static int64_t target_tick_ms(void) {
-  const char *v = getenv("CXM_TARGET_TICK_MS");
+/* A scheduler's tick from the environment (tests use short ones):
+ * CXM_RETENTION_TICK_MS (retention; default an hour), CXM_SURVEY_TICK_MS
+ * (survey distribution), CXM_CASES_TICK_MS (the case scheduler),
+ * CXM_TARGET_TICK_MS (KPI targets; default 5 minutes). 0 when unset or
+ * not above 0: the scheduler's default. */
+static int64_t tick_ms(const char *name) {
+  const char *v = getenv(name);
   long long n = v ? strtoll(v, NULL, 10) : 0;
   return n > 0 ? n : 0;
 }
@@ -171,21 +152,21 @@ int cmd_serve(const cli_opts *o) {
     feedback_dist_set_default_url(dist, url);
     gv_targets_set_base_url(targets, url);
   }
-  if ((rc = feedback_dist_start(dist, survey_tick_ms()))) { /* after the writer (ingest_start) */
+  if ((rc = feedback_dist_start(dist, tick_ms("CXM_SURVEY_TICK_MS")))) { /* after the writer (ingest_start) */
     cli_error("the survey scheduler could not be started (%s).", cx_strerror(rc));
     goto out;
   }
-  if ((rc = cases_start(cs, cases_tick_ms()))) { /* after the writer (ingest_start) */
+  if ((rc = cases_start(cs, tick_ms("CXM_CASES_TICK_MS")))) { /* after the writer (ingest_start) */
     cli_error("the case scheduler could not be started (%s).", cx_strerror(rc));
     goto out;
   }
   priv_pr = pr;
   priv_fb = fb;
-  if ((rc = privacy_retention_start(st, &priv_ctx, retention_tick_ms(), &ret))) {
+  if ((rc = privacy_retention_start(st, &priv_ctx, tick_ms("CXM_RETENTION_TICK_MS"), &ret))) {
     cli_error("the retention thread could not be started (%s).", cx_strerror(rc));
     goto out;
   }
-  if ((rc = gv_targets_start(targets, target_tick_ms()))) {
+  if ((rc = gv_targets_start(targets, tick_ms("CXM_TARGET_TICK_MS")))) {
     cli_error("the KPI target scheduler could not be started (%s).", cx_strerror(rc));
     goto out;
   }

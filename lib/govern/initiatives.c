@@ -569,13 +569,25 @@ static int by_score(const void *a, const void *b) {
   return x->id > y->id ? -1 : x->id < y->id;
 }
 
+/* 1 when initiative id (0: any) links a theme: only then are the themes
+ * counted (feedback_themes reads every verbatim of 90 days). Takes and
+ * gives back its own reader, as themes_load does. */
+static int links_themes(gv_targets *t, int64_t id) {
+  store *st = gv_targets_store(t);
+  sqlite3 *db = store_reader_get(st);
+  int yes = gv_sql_text(db, "SELECT 1 FROM initiatives WHERE (?1 = 0 OR id = ?1) AND themes != '[]' LIMIT 1", id, NULL,
+                        NULL, 0);
+  store_reader_put(st, db);
+  return yes;
+}
+
 cx_err gv_initiatives_list(gv_targets *t, const char *status, int64_t owner, cx_buf *out, analytics_error *err) {
   int want = status ? gv_name_index(status_names, ST_COUNT, status) : -1;
   if (status && want < 0)
     return analytics_refuse(err, "invalid_parameter", "status", "status must be idea, planned, in_progress, done or dropped.");
   int64_t now = cx_now_ms();
   cJSON *themes = NULL;
-  cx_err rc = themes_load(t, now, &themes);
+  cx_err rc = links_themes(t, 0) ? themes_load(t, now, &themes) : CX_OK;
   if (rc) return rc;
   store *st = gv_targets_store(t);
   sqlite3 *db = store_reader_get(st);
@@ -607,7 +619,7 @@ static cx_err one_json(gv_targets *t, int64_t id, int full, cx_buf *out) {
   if (!out) return CX_OK;
   int64_t now = cx_now_ms();
   cJSON *themes = NULL;
-  cx_err rc = full ? themes_load(t, now, &themes) : CX_OK;
+  cx_err rc = full && links_themes(t, id) ? themes_load(t, now, &themes) : CX_OK;
   if (rc) return rc;
   store *st = gv_targets_store(t);
   sqlite3 *db = store_reader_get(st);

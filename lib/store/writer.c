@@ -31,6 +31,24 @@ static void complete(store *s, store_job *first, cx_err rc) {
   }
 }
 
+/* Called with s->mu held, once a group [first, last] of weight is over:
+ * failed (rc), its jobs are answered; committed (commit_ns: the COMMIT's
+ * time, 0 for an exclusive job), it waits for the syncer. */
+static void settled(store *s, store_job *first, store_job *last, size_t weight, int64_t commit_ns, cx_err rc) {
+  if (rc) {
+    s->stats.rollbacks++;
+    complete(s, first, rc);
+    return;
+  }
+  s->stats.commits++;
+  s->stats.committed_weight += weight;
+  s->stats.commit_ns_total += (uint64_t)commit_ns;
+  if (s->unsynced_tail) s->unsynced_tail->next = first;
+  else s->unsynced_head = first;
+  s->unsynced_tail = last;
+  pthread_cond_signal(&s->sync_cv);
+}
+
 static void fail_stop(store *s, cx_err rc, const char *why) {
   if (!s->failed) {
     s->failed = rc;
@@ -86,17 +104,7 @@ static void *writer_main(void *arg) {
       if (!sqlite3_get_autocommit(s->db)) store_exec(s->db, "ROLLBACK"); /* left open by the job: undo */
       if (rc) cx_log("error", "exclusive_job_failed", "error", cx_strerror(rc), NULL);
       pthread_mutex_lock(&s->mu);
-      if (rc) {
-        s->stats.rollbacks++;
-        complete(s, first, rc);
-      } else {
-        s->stats.commits++;
-        s->stats.committed_weight += weight;
-        if (s->unsynced_tail) s->unsynced_tail->next = first;
-        else s->unsynced_head = first;
-        s->unsynced_tail = last;
-        pthread_cond_signal(&s->sync_cv);
-      }
+      settled(s, first, last, weight, 0, rc);
       continue;
     }
     if (!rc) began = !(rc = store_exec(s->db, "BEGIN IMMEDIATE"));
@@ -125,18 +133,7 @@ static void *writer_main(void *arg) {
 
     pthread_mutex_lock(&s->mu);
     if (rebuild) fail_stop(s, rebuild, "derived state could not be rebuilt after a rollback");
-    if (rc) {
-      s->stats.rollbacks++;
-      complete(s, first, rc);
-    } else {
-      s->stats.commits++;
-      s->stats.committed_weight += weight;
-      s->stats.commit_ns_total += (uint64_t)dt;
-      if (s->unsynced_tail) s->unsynced_tail->next = first;
-      else s->unsynced_head = first;
-      s->unsynced_tail = last;
-      pthread_cond_signal(&s->sync_cv);
-    }
+    settled(s, first, last, weight, dt, rc);
   }
   s->writer_done = 1;
   pthread_cond_signal(&s->sync_cv);

@@ -74,6 +74,8 @@ enum MHD_Result http_metrics(http_server *h, struct MHD_Connection *c, http_req 
                 "# TYPE cxm_store_syncs_total counter\ncxm_store_syncs_total %llu\n"
                 "# HELP cxm_store_sync_seconds_total Time spent in fdatasync of the WAL.\n"
                 "# TYPE cxm_store_sync_seconds_total counter\ncxm_store_sync_seconds_total %.6f\n"
+                "# HELP cxm_store_wal_restarts_total Times the writer finished copying a long WAL so that it starts over.\n"
+                "# TYPE cxm_store_wal_restarts_total counter\ncxm_store_wal_restarts_total %llu\n"
                 "# HELP cxm_customers Customers (not merged away).\n"
                 "# TYPE cxm_customers gauge\ncxm_customers %llu\n"
                 "# HELP cxm_resident_memory_bytes Resident set size.\n"
@@ -81,7 +83,8 @@ enum MHD_Result http_metrics(http_server *h, struct MHD_Connection *c, http_req 
                 (unsigned long long)is.events, (unsigned long long)is.duplicates, ss.queue_weight,
                 ss.queue_max, (unsigned long long)ss.commits, (unsigned long long)ss.rollbacks,
                 (double)ss.commit_ns_total / 1e9, (unsigned long long)ss.syncs,
-                (double)ss.sync_ns_total / 1e9, (unsigned long long)ps.customers, rss_bytes());
+                (double)ss.sync_ns_total / 1e9, (unsigned long long)ss.wal_restarts,
+                (unsigned long long)ps.customers, rss_bytes());
   if (h->cfg.seg) {
     analytics_segments_stats gs;
     analytics_segments_get_stats(h->cfg.seg, &gs);

@@ -67,6 +67,7 @@ struct store_job {
 typedef struct {
   size_t max_queue;  /* total weight that may wait; beyond it submit says CX_EFULL */
   size_t max_group;  /* weight applied per transaction (soft) */
+  int wal_bound_frames; /* see writer.c; 0: the default (128 MiB of pages) */
   /* Called on the writer thread after a group was rolled back, so that
    * derived in-memory state can be rebuilt from the store. An error puts
    * the store in the failed state (below). May be NULL. */
@@ -103,6 +104,7 @@ typedef struct {
   uint64_t commits, committed_weight, rollbacks;
   uint64_t commit_ns_total; /* time in COMMIT (writing the WAL), summed */
   uint64_t syncs, sync_ns_total; /* WAL fdatasyncs and their time */
+  uint64_t wal_restarts; /* the writer copied the rest of a long WAL so that it starts over */
   size_t queue_weight, queue_max;
 } store_stats;
 void store_get_stats(store *s, store_stats *out);

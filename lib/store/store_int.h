@@ -40,6 +40,7 @@ struct store {
   pthread_t ckpt_thread;
   pthread_cond_t ckpt_cv;
   int ckpt_running;
+  int wal_frames; /* the WAL's length in frames after the writer's last commit */
   store_stats stats;
 };
 

@@ -85,6 +85,33 @@ static store_job *take(store *s, store_job **first, store_job **last, size_t *we
   return taken;
 }
 
+/* The WAL restarts from its beginning only once a checkpoint has copied all
+ * of it into the database. Under a steady stream of groups the passive
+ * checkpointer is always a little behind, so the WAL would grow for as long
+ * as the stream lasts (600 MB for a 1M-event import), every commit
+ * appending to new blocks of the file, which the kernel first zeroes. Once
+ * the WAL passes this many frames the writer, between two groups, copies
+ * the rest itself (most of it is already copied) and the next group starts
+ * the WAL again from the beginning. */
+#define WAL_BOUND_FRAMES 32768 /* 128 MiB of 4 KiB pages; cfg.wal_bound_frames overrides */
+
+static int wal_hook(void *ctx, sqlite3 *db, const char *name, int frames) {
+  (void)db;
+  (void)name;
+  ((store *)ctx)->wal_frames = frames; /* the writer's thread */
+  return SQLITE_OK;
+}
+
+/* 1 when the WAL was all copied (the next group restarts it) */
+static int bound_wal(store *s) {
+  if (s->wal_frames < s->cfg.wal_bound_frames) return 0;
+  int log = 0, done = 0;
+  int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+  int all = rc == SQLITE_OK && log == done;
+  s->wal_frames = all ? 0 : log;
+  return all;
+}
+
 static void *writer_main(void *arg) {
   store *s = arg;
   pthread_mutex_lock(&s->mu);
@@ -134,6 +161,12 @@ static void *writer_main(void *arg) {
     pthread_mutex_lock(&s->mu);
     if (rebuild) fail_stop(s, rebuild, "derived state could not be rebuilt after a rollback");
     settled(s, first, last, weight, dt, rc);
+    if (s->ckpt_running && !s->failed) {
+      pthread_mutex_unlock(&s->mu);
+      int restarts = bound_wal(s);
+      pthread_mutex_lock(&s->mu);
+      s->stats.wal_restarts += (uint64_t)restarts;
+    }
   }
   s->writer_done = 1;
   pthread_cond_signal(&s->sync_cv);
@@ -222,6 +255,7 @@ static void checkpointer_stop(store *s) {
 cx_err store_writer_start(store *s, const store_writer_cfg *cfg) {
   s->cfg = *cfg;
   if (!s->cfg.max_group) s->cfg.max_group = 20000;
+  if (s->cfg.wal_bound_frames <= 0) s->cfg.wal_bound_frames = WAL_BOUND_FRAMES;
   s->stats.queue_max = cfg->max_queue;
   s->stopping = 0;
   s->writer_done = 0;
@@ -232,6 +266,8 @@ cx_err store_writer_start(store *s, const store_writer_cfg *cfg) {
     if (pthread_create(&s->ckpt_thread, NULL, checkpoint_main, s) == 0) {
       s->ckpt_running = 1;
       store_exec(s->db, "PRAGMA wal_autocheckpoint=0");
+      s->wal_frames = 0;
+      sqlite3_wal_hook(s->db, wal_hook, s); /* after the PRAGMA: it sets the same hook */
     } else {
       pthread_cond_destroy(&s->ckpt_cv);
     }

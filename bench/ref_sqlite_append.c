@@ -5,9 +5,12 @@
  * parse, no identity resolution, no in-memory indexes.
  *
  * It applies cxm's own migrations (lib/store/migrations.c is compiled in),
- * so the events table has exactly the server's columns. Where the schema
- * keeps the message text apart (an event_bodies(seq, body) table beside a
- * body-less events table), each row is two inserts, as in the server.
+ * so the file has the server's schema, then appends each event the plain
+ * way: one row, one INSERT, into a table of the events columns plus the
+ * message text (ref_events). (cxm keeps the text apart, in blocks of
+ * consecutive events: lib/store/bodies.c. Up to 2026-12 this reference
+ * mirrored cxm's earlier layout, an events row and an event_bodies row per
+ * event, two inserts.)
  *
  *   ref_sqlite_append synth --db PATH --rows N --group G [--body-bytes B] [--users U]
  *       N synthetic track rows (~B-byte JSON bodies, U distinct customers).
@@ -91,44 +94,24 @@ static sqlite3 *open_db(const char *path, int create) {
 
 typedef struct {
   sqlite3 *db;
-  sqlite3_stmt *ins, *ins_body; /* ins_body: the event_bodies layout */
+  sqlite3_stmt *ins;
   long group, in_group;
   long long rows, body_bytes;
 } appender;
 
-static int has_column(sqlite3 *db, const char *table, const char *column) {
-  sqlite3_stmt *st;
-  int found = 0;
-  if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2", -1, &st,
-                         NULL) != SQLITE_OK)
-    die(db, "table_info");
-  sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, column, -1, SQLITE_STATIC);
-  found = sqlite3_step(st) == SQLITE_ROW;
-  sqlite3_finalize(st);
-  return found;
-}
-
-static const char *layout = "events.body";
+static const char *layout = "ref_events: one row per event, the events columns and the body";
 
 static void app_init(appender *a, sqlite3 *db, long group) {
   memset(a, 0, sizeof *a);
   a->db = db;
   a->group = group > 0 ? group : 1;
-  int inline_body = has_column(db, "events", "body");
-  if (!inline_body && !has_column(db, "event_bodies", "body")) die(NULL, "no body column in the schema");
-  layout = inline_body ? "events.body" : "events+event_bodies";
+  exec(db, "CREATE TABLE IF NOT EXISTS ref_events(seq INTEGER PRIMARY KEY, mid_hash INTEGER NOT NULL,"
+           " type INTEGER NOT NULL, customer_id INTEGER NOT NULL, source_id INTEGER NOT NULL,"
+           " ts INTEGER NOT NULL, received_at INTEGER NOT NULL, name TEXT, body TEXT NOT NULL)");
   if (sqlite3_prepare_v3(db,
-                         inline_body ? "INSERT INTO events(mid_hash, type, customer_id, source_id,"
-                                       " ts, received_at, name, body)"
-                                       " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
-                                     : "INSERT INTO events(mid_hash, type, customer_id, source_id,"
-                                       " ts, received_at, name) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                         "INSERT INTO ref_events(mid_hash, type, customer_id, source_id, ts, received_at, name,"
+                         " body) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                          -1, SQLITE_PREPARE_PERSISTENT, &a->ins, NULL) != SQLITE_OK)
-    die(db, "prepare");
-  if (!inline_body &&
-      sqlite3_prepare_v3(db, "INSERT INTO event_bodies(seq, body) VALUES(?1, ?2)", -1,
-                         SQLITE_PREPARE_PERSISTENT, &a->ins_body, NULL) != SQLITE_OK)
     die(db, "prepare");
 }
 
@@ -144,15 +127,9 @@ static void app_row(appender *a, int type, int64_t cust, int64_t ts, int64_t rec
   sqlite3_bind_int64(st, 6, recv);
   if (name) sqlite3_bind_text(st, 7, name, name_len, SQLITE_STATIC);
   else sqlite3_bind_null(st, 7);
-  if (!a->ins_body) sqlite3_bind_text(st, 8, body, body_len, SQLITE_STATIC);
+  sqlite3_bind_text(st, 8, body, body_len, SQLITE_STATIC);
   if (sqlite3_step(st) != SQLITE_DONE) die(a->db, "insert");
   sqlite3_reset(st);
-  if (a->ins_body) {
-    sqlite3_bind_int64(a->ins_body, 1, sqlite3_last_insert_rowid(a->db));
-    sqlite3_bind_text(a->ins_body, 2, body, body_len, SQLITE_STATIC);
-    if (sqlite3_step(a->ins_body) != SQLITE_DONE) die(a->db, "insert body");
-    sqlite3_reset(a->ins_body);
-  }
   a->rows++;
   a->body_bytes += body_len;
   if (++a->in_group >= a->group) {
@@ -165,7 +142,6 @@ static void app_finish(appender *a) {
   if (a->in_group) exec(a->db, "COMMIT");
   a->in_group = 0;
   sqlite3_finalize(a->ins);
-  sqlite3_finalize(a->ins_body);
 }
 
 /* bytes this process has caused to be written to storage (/proc/self/io) */

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define IMPORT_BATCH 50000
+#define IMPORT_BATCH 20000
 
 int cmd_import(const cli_opts *o) {
   FILE *f = stdin;

@@ -1,19 +1,20 @@
-/* feed.c - commits messages in large batches for import and demo: one
- * batch is committed on its own thread while the next one is parsed. */
+/* feed.c - commits messages in large batches for import and demo: while
+ * one batch is parsed, the two before it are in the store's queue
+ * (submitted in order, completed asynchronously), so that the writer
+ * applies one while the other is being synced. */
 #include "cli.h"
 #include "../lib/base/mem.h"
 #include "../lib/base/time.h"
-#include <pthread.h>
+#include <semaphore.h>
 #include <string.h>
 
 #define FEED_BATCH_BYTES ((size_t)256 << 20)
+#define FEED_SLOTS 3 /* the batch being parsed, and two in flight */
 
 typedef struct {
-  ingest *in;
+  ingest_async job; /* in flight while running */
   ingest_batch batch;
-  int64_t source;
-  cx_err rc;
-  pthread_t thread;
+  sem_t done;       /* posted by the store when the job is complete */
   int running;
 } pending;
 
@@ -21,16 +22,13 @@ struct cli_feed {
   ingest *in;
   int64_t source;
   size_t batch_msgs;
-  pending slots[2];
-  int cur;
+  pending slots[FEED_SLOTS];
+  int cur; /* the slot being parsed into; the others are in flight, oldest next */
   uint64_t imported, dups;
 };
 
-static void *submit_main(void *arg) {
-  pending *p = arg;
-  p->rc = ingest_submit(p->in, &p->batch, p->source);
-  return NULL;
-}
+/* the store's thread, its lock held: only the wake-up */
+static void on_done(ingest_async *a) { sem_post(&((pending *)a->arg)->done); }
 
 /* Counts a committed batch and frees its messages. */
 static void tally(cli_feed *f, ingest_batch *b) {
@@ -43,11 +41,14 @@ static void tally(cli_feed *f, ingest_batch *b) {
 /* Waits for the batch in flight, if any; returns its result. */
 static cx_err finish(cli_feed *f, pending *p) {
   if (!p->running) return CX_OK;
-  pthread_join(p->thread, NULL);
+  while (sem_wait(&p->done) != 0) /* EINTR: wait on */
+    ;
+  sem_destroy(&p->done);
   p->running = 0;
-  if (!p->rc) tally(f, &p->batch);
+  cx_err rc = ingest_async_result(&p->job);
+  if (!rc) tally(f, &p->batch);
   ingest_batch_free(&p->batch);
-  return p->rc;
+  return rc;
 }
 
 cx_err cli_feed_open(ingest *in, int64_t source, size_t batch_msgs, cli_feed **out) {
@@ -67,23 +68,29 @@ cx_err cli_feed_line(cli_feed *f, const char *s, size_t n, int64_t source, inges
   if (rc) return rc == CX_ENOMEM ? rc : CX_EINVAL; /* err says why */
   if (source) b->msgs[b->n - 1].source = source;
   if (b->n < f->batch_msgs && ingest_batch_bytes(b) <= FEED_BATCH_BYTES) return CX_OK;
-  /* hand this batch to a submitter and parse the next meanwhile */
-  pending *other = &f->slots[1 - f->cur], *mine = &f->slots[f->cur];
-  if ((rc = finish(f, other))) return rc;
-  mine->in = f->in;
-  mine->source = f->source;
-  mine->running = 1;
-  if (pthread_create(&mine->thread, NULL, submit_main, mine)) {
-    mine->running = 0;
-    return CX_EIO;
+  /* hand this batch to a submitter and parse the next meanwhile, in the
+   * slot of the oldest batch in flight, once that one is committed. The
+   * store applies jobs in the order they were submitted. */
+  pending *mine = &f->slots[f->cur];
+  int next = (f->cur + 1) % FEED_SLOTS;
+  if (sem_init(&mine->done, 0, 0)) return CX_EIO;
+  if ((rc = ingest_submit_async(f->in, &mine->batch, f->source, &mine->job, on_done, mine))) {
+    sem_destroy(&mine->done);
+    return rc;
   }
-  f->cur = 1 - f->cur;
+  mine->running = 1;
+  f->cur = next;
+  if ((rc = finish(f, &f->slots[next]))) return rc;
   ingest_batch_init(&f->slots[f->cur].batch, cx_now_ms());
   return CX_OK;
 }
 
 cx_err cli_feed_close(cli_feed *f, int commit, uint64_t *imported, uint64_t *dups) {
-  cx_err rc = finish(f, &f->slots[1 - f->cur]);
+  cx_err rc = CX_OK;
+  for (int k = 1; k < FEED_SLOTS; k++) { /* oldest first */
+    cx_err r = finish(f, &f->slots[(f->cur + k) % FEED_SLOTS]);
+    if (!rc) rc = r;
+  }
   ingest_batch *b = &f->slots[f->cur].batch;
   if (!rc && commit) {
     rc = ingest_submit(f->in, b, f->source);

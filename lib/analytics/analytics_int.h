@@ -136,7 +136,7 @@ int64_t an_columns_match(profile *p, const an_traits *t, const rules_expr *rule,
 typedef struct {
   const analytics_ctx *c;
   const an_traits *traits;
-  sqlite3_stmt *body; /* event_bodies by seq; prepared on first use */
+  store_body_reader *body; /* owned; the stored messages, opened on first use */
   cJSON *doc;         /* the current event's body, fetched on first use */
   int64_t doc_seq;
   int64_t cust;

@@ -608,18 +608,12 @@ static cx_err body_doc(an_env *e, cJSON **out) {
   }
   cJSON_Delete(e->doc);
   e->doc = NULL;
-  if (!e->body && sqlite3_prepare_v2(e->c->rdb, "SELECT body FROM event_bodies WHERE seq = ?1", -1,
-                                     &e->body, NULL))
-    return CX_EDB;
-  sqlite3_reset(e->body);
-  sqlite3_bind_int64(e->body, 1, seq);
-  int step = sqlite3_step(e->body);
-  if (step == SQLITE_ROW)
-    e->doc = cJSON_ParseWithLength((const char *)sqlite3_column_text(e->body, 0),
-                                   (size_t)sqlite3_column_bytes(e->body, 0));
-  else if (step != SQLITE_DONE)
-    return CX_EDB;
-  sqlite3_reset(e->body);
+  cx_err rc = e->body ? CX_OK : store_body_reader_open(e->c->rdb, &e->body);
+  const char *body;
+  size_t len;
+  if (!rc) rc = store_body_read(e->body, seq, &body, &len);
+  if (rc) return rc;
+  if (body) e->doc = cJSON_ParseWithLength(body, len);
   e->doc_seq = seq;
   *out = e->doc; /* NULL: no body (reads as null) */
   return CX_OK;
@@ -786,7 +780,7 @@ void an_env_init(an_env *e, const analytics_ctx *c, const an_traits *t) {
 
 void an_env_free(an_env *e) {
   cJSON_Delete(e->doc);
-  sqlite3_finalize(e->body);
+  store_body_reader_close(e->body);
   e->doc = NULL;
   e->body = NULL;
 }

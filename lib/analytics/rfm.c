@@ -137,13 +137,17 @@ cx_err analytics_rfm(const analytics_ctx *c, const cJSON *req, cx_buf *out, anal
   profile_read_end(c->pr);
   if (!rc && seqs) { /* monetary: the property summed over each buyer's purchases */
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(c->rdb, "SELECT json_extract(body, '$.properties.' || ?2) FROM event_bodies WHERE seq = ?1",
-                           -1, &st, NULL))
+    store_body_reader *br = NULL;
+    if (sqlite3_prepare_v2(c->rdb, "SELECT json_extract(?1, '$.properties.' || ?2)", -1, &st, NULL))
       rc = CX_EDB;
+    if (!rc) rc = store_body_reader_open(c->rdb, &br);
     for (size_t i = 0; !rc && i < total; i++)
       for (size_t k = first[i]; !rc && k < first[i + 1]; k++) {
+        const char *body;
+        size_t len;
+        if ((rc = store_body_read(br, seqs[k], &body, &len)) || !body) continue;
         sqlite3_reset(st);
-        sqlite3_bind_int64(st, 1, seqs[k]);
+        sqlite3_bind_text(st, 1, body, (int)len, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, prop, -1, SQLITE_STATIC);
         int step = sqlite3_step(st);
         if (step == SQLITE_ROW) {
@@ -154,6 +158,7 @@ cx_err analytics_rfm(const analytics_ctx *c, const cJSON *req, cx_buf *out, anal
         }
       }
     sqlite3_finalize(st);
+    store_body_reader_close(br);
   }
   cx_free(first);
   cx_free(seqs);

@@ -1175,12 +1175,14 @@ static cx_err event_lookup(void *ctx, const char *root, const char *const *parts
   }
   if (!e->loaded) {
     e->loaded = 1;
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(e->db, "SELECT body FROM event_bodies WHERE seq = ?1", -1, &st, NULL)) return CX_EDB;
-    sqlite3_bind_int64(st, 1, e->seq);
-    if (sqlite3_step(st) == SQLITE_ROW)
-      e->doc = cJSON_ParseWithLength((const char *)sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0));
-    sqlite3_finalize(st);
+    store_body_reader *r;
+    const char *body;
+    size_t len;
+    cx_err rc = store_body_reader_open(e->db, &r);
+    if (!rc) rc = store_body_read(r, e->seq, &body, &len);
+    if (!rc && body) e->doc = cJSON_ParseWithLength(body, len);
+    store_body_reader_close(r);
+    if (rc) return rc;
   }
   const cJSON *j = e->doc;
   for (size_t k = 0; j && k < nparts; k++) j = cJSON_GetObjectItemCaseSensitive(j, parts[k]);

@@ -274,21 +274,20 @@ static enum MHD_Result customer_events(ctx *x, int64_t id) {
   size_t n = profile_timeline(x->h->cfg.pr, canon, bts, bseq, &f, pts, limit + 1);
   size_t shown = n > limit ? limit : n;
   sqlite3 *db = store_reader_get(x->h->cfg.st);
-  sqlite3_stmt *st = NULL;
+  store_body_reader *br = NULL;
   cx_buf b;
   cx_buf_init(&b, 64 << 20);
   cx_err rc = cx_buf_puts(&b, "{\"events\":[");
-  if (sqlite3_prepare_v2(db, "SELECT body FROM event_bodies WHERE seq = ?1", -1, &st, NULL) != SQLITE_OK)
-    rc = CX_EDB;
+  if (!rc) rc = store_body_reader_open(db, &br);
   size_t written = 0;
   for (size_t i = 0; i < shown && !rc; i++) {
-    sqlite3_bind_int64(st, 1, pts[i].seq);
-    /* a point whose group is not committed yet has no row: skip it */
-    if (sqlite3_step(st) == SQLITE_ROW) {
+    const char *body;
+    size_t len;
+    rc = store_body_read(br, pts[i].seq, &body, &len);
+    /* a point whose group is not committed yet has no body: skip it */
+    if (!rc && body) {
       if (written++) rc = cx_buf_puts(&b, ",");
       /* the stored message, plus the name of the source it came through */
-      size_t len = (size_t)sqlite3_column_bytes(st, 0);
-      const char *body = (const char *)sqlite3_column_text(st, 0);
       uint32_t sid = pts[i].source;
       const char *src = sid < nnames && names[sid] ? names[sid] : NULL;
       if (!rc && src && len >= 2 && body[len - 1] == '}') {
@@ -300,9 +299,8 @@ static enum MHD_Result customer_events(ctx *x, int64_t id) {
         rc = cx_buf_append(&b, body, len);
       }
     }
-    sqlite3_reset(st);
   }
-  sqlite3_finalize(st);
+  store_body_reader_close(br);
   store_reader_put(x->h->cfg.st, db);
   if (!rc) rc = cx_buf_puts(&b, "],\"next_cursor\":");
   if (!rc)

@@ -34,8 +34,9 @@ struct ingest {
   profile *pr;
   idset cur, old;
   int64_t cur_started;
-  sqlite3_stmt *ins_event, *ins_body;
+  sqlite3_stmt *ins_event;
   sqlite3 *stmt_db;
+  store_blocks *blocks; /* owned; the bodies of the job being applied */
   pthread_mutex_t src_mu;
   source *src;
   size_t nsrc;
@@ -254,6 +255,11 @@ cx_err ingest_open(store *st, profile **pr_out, ingest **out) {
   if (!in) return CX_ENOMEM;
   in->st = st;
   pthread_mutex_init(&in->src_mu, NULL);
+  if (store_blocks_new(&in->blocks)) {
+    pthread_mutex_destroy(&in->src_mu);
+    cx_free(in);
+    return CX_ENOMEM;
+  }
   /* the profile indexes (writer connection, another thread) and the
    * messageId window (a reader connection, here) load in parallel */
   profile_loader l = {.db = store_db(st)};
@@ -305,7 +311,7 @@ cx_err ingest_start(ingest *in, size_t max_queue) {
 void ingest_close(ingest *in) {
   if (!in) return;
   sqlite3_finalize(in->ins_event);
-  sqlite3_finalize(in->ins_body);
+  store_blocks_free(in->blocks);
   idset_free(&in->cur);
   idset_free(&in->old);
   cx_free(in->src);
@@ -366,16 +372,11 @@ static cx_err apply_message(ingest *in, sqlite3 *db, ingest_msg *m, int64_t sour
   int r = sqlite3_step(st);
   sqlite3_reset(st);
   int64_t seq = sqlite3_last_insert_rowid(db);
-  if (r == SQLITE_DONE) {
-    sqlite3_bind_int64(in->ins_body, 1, seq);
-    sqlite3_bind_text(in->ins_body, 2, m->body, (int)m->body_len, SQLITE_STATIC);
-    r = sqlite3_step(in->ins_body);
-    sqlite3_reset(in->ins_body);
-  }
   if (r != SQLITE_DONE) {
     cx_log("error", "event_insert_failed", "error", sqlite3_errmsg(db), NULL);
     return CX_EDB;
   }
+  if ((rc = store_blocks_add(in->blocks, db, seq, m->body, m->body_len))) return rc;
   if ((rc = profile_note_event(in->pr, cust, seq, m->ts, m->type, m->name, source_id))) return rc;
   if (m->attach && in->listener.on_message &&
       (rc = in->listener.on_message(in->listener.ctx, db, m, cust, seq)))
@@ -388,14 +389,11 @@ static cx_err apply_batch(store_job *job, sqlite3 *db) {
   ingest *in = bj->in;
   if (in->stmt_db != db) {
     sqlite3_finalize(in->ins_event);
-    sqlite3_finalize(in->ins_body);
-    in->ins_event = in->ins_body = NULL;
+    in->ins_event = NULL;
     if (sqlite3_prepare_v3(db,
                            "INSERT INTO events(mid_hash, type, customer_id, source_id, ts,"
                            " received_at, name) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                           -1, SQLITE_PREPARE_PERSISTENT, &in->ins_event, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v3(db, "INSERT INTO event_bodies(seq, body) VALUES(?1, ?2)", -1,
-                           SQLITE_PREPARE_PERSISTENT, &in->ins_body, NULL) != SQLITE_OK)
+                           -1, SQLITE_PREPARE_PERSISTENT, &in->ins_event, NULL) != SQLITE_OK)
       return CX_EDB;
     in->stmt_db = db;
   }
@@ -412,6 +410,10 @@ static cx_err apply_batch(store_job *job, sqlite3 *db) {
     ingest_msg *m = &bj->batch->msgs[i];
     rc = apply_message(in, db, m, m->source ? m->source : bj->source_id, bj->batch->received_at);
   }
+  /* the job's bodies are in its transaction; on an error the group rolls
+   * back and the open block goes with it */
+  if (!rc) rc = store_blocks_flush(in->blocks, db);
+  if (rc) store_blocks_discard(in->blocks);
   profile_write_end(in->pr);
   return rc;
 }

@@ -69,7 +69,14 @@ static cx_err erase_apply(store_job *job, sqlite3 *db) {
     while (!rc && sqlite3_step(st) == SQLITE_ROW) rc = j->ctx->forget_responses(j->ctx->ctx, sqlite3_column_int64(st, 0));
     sqlite3_finalize(st);
   }
-  if (!rc) rc = run(db, "DELETE FROM event_bodies WHERE seq IN (SELECT seq FROM events WHERE customer_id IN erase_ids)", c, NULL);
+  /* the bodies: their blocks are rewritten without them (bodies.c) */
+  if (!rc && sqlite3_prepare_v2(db, "SELECT seq FROM events WHERE customer_id IN erase_ids ORDER BY seq", -1, &st,
+                                NULL) != SQLITE_OK)
+    rc = CX_EDB;
+  if (!rc) {
+    rc = store_bodies_erase(db, st, NULL);
+    sqlite3_finalize(st);
+  }
   /* the log's newest seq and the newest response id stay taken (cursors
    * and the snapshot's head read them): such a row is kept, emptied */
   int64_t kept = 0;

@@ -97,8 +97,8 @@ cx_err privacy_export(sqlite3 *db, int64_t customer, int64_t now_ms, cx_buf *out
                      customer, groups, 2);
   if (!rc) rc = part(db, out, "merges", PRIVACY_PROFILES "SELECT at, from_id, into_id, reason FROM merges WHERE from_id IN m OR into_id IN m ORDER BY id",
                      customer, merges, 4);
-  if (!rc) rc = part(db, out, "events", PRIVACY_PROFILES "SELECT e.seq, b.body FROM events e JOIN event_bodies b ON b.seq = e.seq"
-                                                 " WHERE e.customer_id IN m ORDER BY e.ts, e.seq",
+  if (!rc) rc = part(db, out, "events", PRIVACY_PROFILES "SELECT seq, body FROM (SELECT seq, ts, cxm_body(seq) AS body FROM events"
+                                                 " WHERE customer_id IN m) WHERE body IS NOT NULL ORDER BY ts, seq",
                      customer, events, 2);
   if (!rc) rc = part(db, out, "survey_responses",
                      PRIVACY_PROFILES "SELECT r.id, r.survey_id, s.name, r.submitted_at, r.complete, r.channel, r.touchpoint, r.unit,"

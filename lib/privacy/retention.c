@@ -70,15 +70,20 @@ static cx_err ret_apply(store_job *job, sqlite3 *db) {
   if (j->op == 's') return meta_put(db, "retention_events_days", j->days, j->days == 0);
   sqlite3_stmt *st;
   cx_err rc = CX_OK;
+  /* the bodies first (their blocks are rewritten without them, or
+   * deleted: bodies.c), then the events; the newest event stays */
   const char *const sql[] = {
-      "DELETE FROM event_bodies WHERE seq IN (SELECT seq FROM events WHERE ts < ?1"
-      " AND seq < (SELECT max(seq) FROM events))",
+      "SELECT seq FROM events WHERE ts < ?1 AND seq < (SELECT max(seq) FROM events) ORDER BY seq",
       "DELETE FROM events WHERE ts < ?1 AND seq < (SELECT max(seq) FROM events)"};
   for (int i = 0; i < 2 && !rc; i++) {
     if (sqlite3_prepare_v2(db, sql[i], -1, &st, NULL)) return CX_EDB;
     sqlite3_bind_int64(st, 1, j->cutoff);
-    rc = sqlite3_step(st) == SQLITE_DONE ? CX_OK : CX_EDB;
-    if (i == 1) j->deleted = sqlite3_changes(db);
+    if (i == 0) {
+      rc = store_bodies_erase(db, st, NULL);
+    } else {
+      rc = sqlite3_step(st) == SQLITE_DONE ? CX_OK : CX_EDB;
+      j->deleted = sqlite3_changes(db);
+    }
     sqlite3_finalize(st);
   }
   if (!rc) rc = meta_put(db, "retention_last_run_at", j->now, 0);

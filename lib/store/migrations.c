@@ -213,6 +213,10 @@ const char *const store_migrations[] = {
     "  measure_days INTEGER NOT NULL, started_at INTEGER, done_at INTEGER, created_at INTEGER NOT NULL,"
     "  updated_at INTEGER NOT NULL);"
     "CREATE INDEX initiatives_owner ON initiatives(owner_id);",
+    /* 14: the events' bodies in blocks (lib/store/bodies.c): data holds
+     * the bodies of events first_seq .. first_seq + n - 1. New events are
+     * written here; event_bodies keeps the rows written before. */
+    "CREATE TABLE event_blocks(first_seq INTEGER PRIMARY KEY, n INTEGER NOT NULL, data BLOB NOT NULL);",
 };
 
 const int store_migration_count = (int)(sizeof store_migrations / sizeof store_migrations[0]);

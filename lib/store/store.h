@@ -138,4 +138,41 @@ int store_log_holds(sqlite3 *db, int64_t seq, int64_t mid);
  * no file). */
 void store_side_path(sqlite3 *db, const char *suffix, char *out, size_t cap);
 
+/* ---- the events' message text (bodies.c): one event_blocks row holds the
+ * bodies of consecutive events ---- */
+#define STORE_BLOCK_BYTES (16 * 1024) /* bodies per block, unless one alone is larger */
+#define STORE_BLOCK_EVENTS 1024      /* events per block */
+#define STORE_BODY_MAX (64 * 1024)    /* the largest body (INGEST_MAX_STORED) */
+
+/* The writer's open block: bodies wait in it until it is full, the next seq
+ * does not follow, or the job flushes it. One connection, one thread. */
+typedef struct store_blocks store_blocks;
+cx_err store_blocks_new(store_blocks **out);
+void store_blocks_free(store_blocks *b);
+/* Adds seq's body (1 to STORE_BODY_MAX bytes; CX_EINVAL otherwise), writing
+ * the open block first when seq does not follow it or it is full. */
+cx_err store_blocks_add(store_blocks *b, sqlite3 *db, int64_t seq, const char *body, size_t len);
+/* Writes the open block, if any, inside the caller's transaction. */
+cx_err store_blocks_flush(store_blocks *b, sqlite3 *db);
+/* Forgets the open block (its transaction is rolled back). */
+void store_blocks_discard(store_blocks *b);
+
+/* Reads bodies through one connection; it keeps the last block read. A
+ * reader only sees what its connection's statements see; close it before
+ * giving the connection back. */
+typedef struct store_body_reader store_body_reader;
+cx_err store_body_reader_open(sqlite3 *db, store_body_reader **out);
+/* *body (not NUL-terminated) stays valid until the next call; NULL when seq
+ * has no body (none stored, not committed yet, or erased). */
+cx_err store_body_read(store_body_reader *r, int64_t seq, const char **body, size_t *len);
+void store_body_reader_close(store_body_reader *r);
+/* Defines the SQL function cxm_body(seq) on db (store_open does it on
+ * every connection it opens). */
+cx_err store_body_register(sqlite3 *db);
+/* Erases the bodies of the seqs that `seqs` (a statement on db, bound by
+ * the caller, one column, ascending) returns: their blocks are rewritten
+ * without them, or deleted when nothing is left. *erased: how many had a
+ * body. */
+cx_err store_bodies_erase(sqlite3 *db, sqlite3_stmt *seqs, uint64_t *erased);
+
 #endif

@@ -369,6 +369,114 @@ static void test_writer_wal_bound(void **state) {
   assert_true(biggest > 0 && biggest < 400 * (4096 + 24) + 32);
 }
 
+/* ---- the events' bodies in blocks (bodies.c) ---- */
+
+static void body_is(store_body_reader *r, int64_t seq, const char *want) {
+  const char *b;
+  size_t n;
+  assert_int_equal(store_body_read(r, seq, &b, &n), CX_OK);
+  if (!want) {
+    assert_null(b);
+    assert_int_equal(n, 0);
+    return;
+  }
+  assert_non_null(b);
+  assert_int_equal(n, strlen(want));
+  assert_memory_equal(b, want, n);
+}
+
+static void test_bodies_blocks(void **state) {
+  fixture *f = *state;
+  sqlite3 *db = store_db(f->st);
+  store_blocks *b;
+  assert_int_equal(store_blocks_new(&b), CX_OK);
+  assert_int_equal(store_exec(db, "BEGIN"), CX_OK);
+  /* seqs 1..3 follow each other: one block; 10 does not: a second one */
+  char body[64];
+  for (int64_t s = 1; s <= 3; s++) {
+    snprintf(body, sizeof body, "{\"n\":%lld}", (long long)s);
+    assert_int_equal(store_blocks_add(b, db, s, body, strlen(body)), CX_OK);
+  }
+  assert_int_equal(store_blocks_add(b, db, 10, "{\"n\":10}", 8), CX_OK);
+  assert_int_equal(store_blocks_add(b, db, 11, "", 0), CX_EINVAL); /* no empty body */
+  assert_int_equal(store_blocks_flush(b, db), CX_OK);
+  assert_int_equal(q_int(db, "SELECT count(*) FROM event_blocks"), 2);
+  assert_int_equal(q_int(db, "SELECT n FROM event_blocks WHERE first_seq = 1"), 3);
+  /* a full block is written and the next one starts: STORE_BLOCK_BYTES */
+  static char big[STORE_BLOCK_BYTES];
+  memset(big, 'x', sizeof big);
+  big[0] = '"';
+  big[sizeof big - 1] = '"';
+  assert_int_equal(store_blocks_add(b, db, 20, "{}", 2), CX_OK);
+  assert_int_equal(store_blocks_add(b, db, 21, big, sizeof big), CX_OK);
+  assert_int_equal(store_blocks_add(b, db, 22, "[22]", 4), CX_OK);
+  assert_int_equal(store_blocks_flush(b, db), CX_OK);
+  assert_int_equal(q_int(db, "SELECT count(*) FROM event_blocks WHERE first_seq >= 20"), 3);
+  /* a discarded block is not written */
+  assert_int_equal(store_blocks_add(b, db, 30, "{}", 2), CX_OK);
+  store_blocks_discard(b);
+  assert_int_equal(store_blocks_flush(b, db), CX_OK);
+  /* a body of an older database: its event_bodies row */
+  assert_int_equal(store_exec(db, "INSERT INTO event_bodies(seq, body) VALUES(5, '{\"old\":5}')"), CX_OK);
+  assert_int_equal(store_exec(db, "COMMIT"), CX_OK);
+  store_blocks_free(b);
+
+  store_body_reader *r;
+  assert_int_equal(store_body_reader_open(db, &r), CX_OK);
+  body_is(r, 1, "{\"n\":1}");
+  body_is(r, 3, "{\"n\":3}");
+  body_is(r, 2, "{\"n\":2}");
+  body_is(r, 4, NULL);
+  body_is(r, 5, "{\"old\":5}");
+  body_is(r, 10, "{\"n\":10}");
+  body_is(r, 0, NULL);
+  body_is(r, 20, "{}");
+  const char *got;
+  size_t n;
+  assert_int_equal(store_body_read(r, 21, &got, &n), CX_OK);
+  assert_int_equal(n, sizeof big);
+  assert_memory_equal(got, big, n);
+  body_is(r, 22, "[22]");
+  body_is(r, 30, NULL);
+  store_body_reader_close(r);
+  /* the SQL function reads the same */
+  assert_int_equal(q_int(db, "SELECT cxm_body(3) = '{\"n\":3}'"), 1);
+  assert_int_equal(q_int(db, "SELECT cxm_body(5) = '{\"old\":5}'"), 1);
+  assert_int_equal(q_int(db, "SELECT cxm_body(4) IS NULL"), 1);
+
+  /* erasing 2 and 5, then 1 and 3: the block keeps what is left, then goes */
+  sqlite3_stmt *st;
+  assert_int_equal(store_exec(db, "BEGIN"), CX_OK);
+  assert_int_equal(sqlite3_prepare_v2(db, "SELECT value FROM json_each('[2, 5, 10]')", -1, &st, NULL), SQLITE_OK);
+  uint64_t erased = 0;
+  assert_int_equal(store_bodies_erase(db, st, &erased), CX_OK);
+  sqlite3_finalize(st);
+  assert_int_equal(erased, 3);
+  assert_int_equal(store_exec(db, "COMMIT"), CX_OK);
+  assert_int_equal(store_body_reader_open(db, &r), CX_OK);
+  body_is(r, 1, "{\"n\":1}");
+  body_is(r, 2, NULL);
+  body_is(r, 3, "{\"n\":3}");
+  body_is(r, 5, NULL);
+  body_is(r, 10, NULL);
+  store_body_reader_close(r);
+  assert_int_equal(q_int(db, "SELECT count(*) FROM event_blocks WHERE first_seq = 10"), 0); /* emptied: gone */
+  assert_int_equal(q_int(db, "SELECT count(*) FROM event_bodies"), 0);
+  assert_int_equal(store_exec(db, "BEGIN"), CX_OK);
+  assert_int_equal(sqlite3_prepare_v2(db, "SELECT value FROM json_each('[1, 2, 3]')", -1, &st, NULL), SQLITE_OK);
+  assert_int_equal(store_bodies_erase(db, st, &erased), CX_OK);
+  sqlite3_finalize(st);
+  assert_int_equal(erased, 2); /* 2 had none left */
+  assert_int_equal(store_exec(db, "COMMIT"), CX_OK);
+  assert_int_equal(q_int(db, "SELECT count(*) FROM event_blocks WHERE first_seq = 1"), 0);
+
+  /* a damaged block is an error, not a wrong body */
+  assert_int_equal(store_exec(db, "UPDATE event_blocks SET data = x'0100000099000000' WHERE first_seq = 20"), CX_OK);
+  assert_int_equal(store_body_reader_open(db, &r), CX_OK);
+  assert_int_equal(store_body_read(r, 20, &got, &n), CX_EDB);
+  store_body_reader_close(r);
+}
+
 static void test_writer_queue_bound(void **state) {
   fixture *f = *state;
   store_writer_cfg cfg = {.max_queue = 3, .max_group = 100};
@@ -969,6 +1077,7 @@ int main(int argc, char **argv) {
       S(test_writer_group_commit),
       S(test_writer_one_transaction_per_group),
       S(test_writer_wal_bound),
+      S(test_bodies_blocks),
       S(test_writer_queue_bound),
       S(test_writer_rollback),
       S(test_writer_fail_stop),

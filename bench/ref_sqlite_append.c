@@ -82,7 +82,7 @@ static sqlite3 *open_db(const char *path, int create) {
   if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) |
                                      SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
     die(db, "open");
-  exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-65536;"
+  exec(db, "PRAGMA page_size=8192; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-65536;"
            "PRAGMA temp_store=MEMORY; PRAGMA foreign_keys=OFF; PRAGMA mmap_size=1073741824;");
   if (create) {
     exec(db, "BEGIN IMMEDIATE");

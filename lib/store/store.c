@@ -113,7 +113,11 @@ cx_err store_open(const char *dir, int create, store **out) {
    * thread (writer.c) fdatasyncs it before any job is acknowledged */
   snprintf(s->wal_path, sizeof s->wal_path, "%s-wal", path);
   s->wal_fd = -1;
-  if (store_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+  /* page_size takes effect only while the file is empty (a new store):
+   * 8 KiB pages made an import 1.1x faster than 4 KiB (fewer pages and
+   * frames for the same rows; docs/internals/store.md); older stores keep
+   * theirs */
+  if (store_exec(s->db, "PRAGMA page_size=8192; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
                         "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;"
                         "PRAGMA foreign_keys=OFF; PRAGMA mmap_size=0;"))
     goto fail;

@@ -67,7 +67,7 @@ struct store_job {
 typedef struct {
   size_t max_queue;  /* total weight that may wait; beyond it submit says CX_EFULL */
   size_t max_group;  /* weight applied per transaction (soft) */
-  int wal_bound_frames; /* see writer.c; 0: the default (128 MiB of pages) */
+  int wal_bound_frames; /* see writer.c; 0: the default (16,384 frames: 128 MiB of 8 KiB pages) */
   /* Called on the writer thread after a group was rolled back, so that
    * derived in-memory state can be rebuilt from the store. An error puts
    * the store in the failed state (below). May be NULL. */
@@ -140,7 +140,7 @@ void store_side_path(sqlite3 *db, const char *suffix, char *out, size_t cap);
 
 /* ---- the events' message text (bodies.c): one event_blocks row holds the
  * bodies of consecutive events ---- */
-#define STORE_BLOCK_BYTES (16 * 1024) /* bodies per block, unless one alone is larger */
+#define STORE_BLOCK_BYTES (32 * 1024) /* bodies per block, unless one alone is larger */
 #define STORE_BLOCK_EVENTS 1024      /* events per block */
 #define STORE_BODY_MAX (64 * 1024)    /* the largest body (INGEST_MAX_STORED) */
 

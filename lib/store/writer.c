@@ -93,7 +93,7 @@ static store_job *take(store *s, store_job **first, store_job **last, size_t *we
  * the WAL passes this many frames the writer, between two groups, copies
  * the rest itself (most of it is already copied) and the next group starts
  * the WAL again from the beginning. */
-#define WAL_BOUND_FRAMES 32768 /* 128 MiB of 4 KiB pages; cfg.wal_bound_frames overrides */
+#define WAL_BOUND_FRAMES 16384 /* 128 MiB of 8 KiB pages; cfg.wal_bound_frames overrides */
 
 static int wal_hook(void *ctx, sqlite3 *db, const char *name, int frames) {
   (void)db;

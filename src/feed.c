@@ -6,6 +6,7 @@
 #include "../lib/base/mem.h"
 #include "../lib/base/time.h"
 #include <semaphore.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #define FEED_BATCH_BYTES ((size_t)256 << 20)
@@ -16,6 +17,7 @@ typedef struct {
   ingest_batch batch;
   sem_t done;       /* posted by the store when the job is complete */
   int running;
+  atomic_int *failed; /* the feed's: set when a batch fails */
 } pending;
 
 struct cli_feed {
@@ -23,12 +25,20 @@ struct cli_feed {
   int64_t source;
   size_t batch_msgs;
   pending slots[FEED_SLOTS];
+  /* set by the first batch that fails: the batches queued after it are
+   * then not applied, so that what is stored is always the lines up to
+   * some point, as with one batch at a time */
+  atomic_int failed;
   int cur; /* the slot being parsed into; the others are in flight, oldest next */
   uint64_t imported, dups;
 };
 
-/* the store's thread, its lock held: only the wake-up */
-static void on_done(ingest_async *a) { sem_post(&((pending *)a->arg)->done); }
+/* the store's thread, its lock held: the failure flag and the wake-up */
+static void on_done(ingest_async *a) {
+  pending *p = a->arg;
+  if (a->job.rc) atomic_store(p->failed, 1);
+  sem_post(&p->done);
+}
 
 /* Counts a committed batch and frees its messages. */
 static void tally(cli_feed *f, ingest_batch *b) {
@@ -57,6 +67,7 @@ cx_err cli_feed_open(ingest *in, int64_t source, size_t batch_msgs, cli_feed **o
   f->in = in;
   f->source = source;
   f->batch_msgs = batch_msgs;
+  atomic_init(&f->failed, 0);
   ingest_batch_init(&f->slots[0].batch, cx_now_ms());
   *out = f;
   return CX_OK;
@@ -74,7 +85,8 @@ cx_err cli_feed_line(cli_feed *f, const char *s, size_t n, int64_t source, inges
   pending *mine = &f->slots[f->cur];
   int next = (f->cur + 1) % FEED_SLOTS;
   if (sem_init(&mine->done, 0, 0)) return CX_EIO;
-  if ((rc = ingest_submit_async(f->in, &mine->batch, f->source, &mine->job, on_done, mine))) {
+  mine->failed = &f->failed;
+  if ((rc = ingest_submit_async(f->in, &mine->batch, f->source, &mine->job, on_done, mine, &f->failed))) {
     sem_destroy(&mine->done);
     return rc;
   }

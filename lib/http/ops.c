@@ -74,7 +74,7 @@ enum MHD_Result http_metrics(http_server *h, struct MHD_Connection *c, http_req 
                 "# TYPE cxm_store_syncs_total counter\ncxm_store_syncs_total %llu\n"
                 "# HELP cxm_store_sync_seconds_total Time spent in fdatasync of the WAL.\n"
                 "# TYPE cxm_store_sync_seconds_total counter\ncxm_store_sync_seconds_total %.6f\n"
-                "# HELP cxm_store_wal_restarts_total Times the writer finished copying a long WAL so that it starts over.\n"
+                "# HELP cxm_store_wal_restarts_total Times the writer copied the rest of a long WAL into the database, so that it starts over.\n"
                 "# TYPE cxm_store_wal_restarts_total counter\ncxm_store_wal_restarts_total %llu\n"
                 "# HELP cxm_customers Customers (not merged away).\n"
                 "# TYPE cxm_customers gauge\ncxm_customers %llu\n"

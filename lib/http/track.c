@@ -181,7 +181,7 @@ static enum MHD_Result track_request(http_server *h, struct MHD_Connection *c, h
   atomic_store(&r->ready, 0);
   r->waiting = 1;
   MHD_suspend_connection(c);
-  rc = ingest_submit_async(h->cfg.in, &r->batch, source, &r->pending, commit_done, r);
+  rc = ingest_submit_async(h->cfg.in, &r->batch, source, &r->pending, commit_done, r, NULL);
   if (rc) { /* not queued: answer it like a failed commit, once resumed */
     r->pending.job.rc = rc;
     commit_done(&r->pending);

@@ -9,6 +9,7 @@
 #ifndef CX_INGEST_H
 #define CX_INGEST_H
 #include <cjson/cJSON.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "../base/arena.h"
@@ -128,7 +129,12 @@ cx_err ingest_submit(ingest *in, ingest_batch *batch, int64_t source_id);
  * until done(p) has been called, on the store's writer or syncer thread,
  * with the store's lock held: done must only wake the caller. The caller
  * then calls ingest_async_result. A non-zero return means nothing was
- * queued and done will not be called. */
+ * queued and done will not be called. stop (may be NULL): when it is
+ * non-zero by the time the writer comes to the batch, the batch is not
+ * applied and ends with CX_ESTOPPED (its group rolls back), so that a
+ * caller with several batches queued can stop the later ones once an
+ * earlier one failed (its done can set it: it runs before the writer takes
+ * the next group). */
 typedef struct ingest_async ingest_async;
 struct ingest_async {
   store_job job; /* first */
@@ -136,10 +142,11 @@ struct ingest_async {
   ingest_batch *batch;
   int64_t source_id;
   void (*done)(ingest_async *p);
-  void *arg; /* the caller's */
+  void *arg;                /* the caller's */
+  const atomic_int *stop;   /* the caller's; may be NULL */
 };
 cx_err ingest_submit_async(ingest *in, ingest_batch *batch, int64_t source_id, ingest_async *p,
-                           void (*done)(ingest_async *p), void *arg);
+                           void (*done)(ingest_async *p), void *arg, const atomic_int *stop);
 /* What ingest_submit would have returned; counts the batch in the stats. */
 cx_err ingest_async_result(ingest_async *p);
 

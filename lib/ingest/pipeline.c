@@ -387,6 +387,7 @@ static cx_err apply_message(ingest *in, sqlite3 *db, ingest_msg *m, int64_t sour
 static cx_err apply_batch(store_job *job, sqlite3 *db) {
   batch_job *bj = (batch_job *)job;
   ingest *in = bj->in;
+  if (bj->stop && atomic_load(bj->stop)) return CX_ESTOPPED; /* an earlier batch of its caller failed */
   if (in->stmt_db != db) {
     sqlite3_finalize(in->ins_event);
     in->ins_event = NULL;
@@ -441,7 +442,7 @@ static void async_done(store_job *job) {
 }
 
 cx_err ingest_submit_async(ingest *in, ingest_batch *batch, int64_t source_id, ingest_async *p,
-                           void (*done)(ingest_async *p), void *arg) {
+                           void (*done)(ingest_async *p), void *arg, const atomic_int *stop) {
   memset(p, 0, sizeof *p);
   p->job.apply = apply_batch;
   p->job.weight = batch->n ? batch->n : 1;
@@ -451,6 +452,7 @@ cx_err ingest_submit_async(ingest *in, ingest_batch *batch, int64_t source_id, i
   p->source_id = source_id;
   p->done = done;
   p->arg = arg;
+  p->stop = stop;
   return store_submit(in->st, &p->job);
 }
 

@@ -14,6 +14,35 @@ typedef struct {
   int kind;
 } col;
 
+/* "events":[{"seq":…,"message":{…}},…]: the customer's events in time
+ * order, each with its stored message (events without one are left out),
+ * read through one body reader (lib/store/bodies.c) */
+static cx_err part_events(sqlite3 *db, cx_buf *out, int64_t customer) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db, PRIVACY_PROFILES "SELECT seq FROM events WHERE customer_id IN m ORDER BY ts, seq", -1, &st,
+                         NULL) != SQLITE_OK)
+    return CX_EDB;
+  sqlite3_bind_int64(st, 1, customer);
+  store_body_reader *br;
+  cx_err rc = store_body_reader_open(db, &br);
+  if (!rc) rc = cx_buf_puts(out, ",\"events\":[");
+  int n = 0, r = SQLITE_DONE;
+  while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
+    int64_t seq = sqlite3_column_int64(st, 0);
+    const char *body;
+    size_t len;
+    if ((rc = store_body_read(br, seq, &body, &len)) || !body) continue;
+    rc = cx_buf_printf(out, "%s{\"seq\":%lld,\"message\":", n++ ? "," : "", (long long)seq);
+    if (!rc) rc = cx_buf_append(out, body, len); /* JSON cxm wrote */
+    if (!rc) rc = cx_buf_puts(out, "}");
+  }
+  if (!rc && r != SQLITE_DONE) rc = CX_EDB;
+  store_body_reader_close(br);
+  sqlite3_finalize(st);
+  if (!rc) rc = cx_buf_puts(out, "]");
+  return rc;
+}
+
 int privacy_table_exists(sqlite3 *db, const char *name) {
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1", -1, &st, NULL)) return 0;
@@ -76,7 +105,6 @@ cx_err privacy_export(sqlite3 *db, int64_t customer, int64_t now_ms, cx_buf *out
   static const col traits[] = {{"key", C_TEXT}, {"value", C_JSON}, {"set_at", C_TIME}};
   static const col groups[] = {{"account_id", C_TEXT}, {"joined_at", C_TIME}};
   static const col merges[] = {{"at", C_TIME}, {"from_id", C_INT}, {"into_id", C_INT}, {"reason", C_TEXT}};
-  static const col events[] = {{"seq", C_INT}, {"message", C_JSON}};
   static const col responses[] = {{"id", C_INT}, {"survey_id", C_INT}, {"survey", C_TEXT}, {"submitted_at", C_TIME},
                                   {"complete", C_INT}, {"channel", C_TEXT}, {"touchpoint", C_TEXT}, {"unit", C_TEXT},
                                   {"agent", C_TEXT}, {"language", C_TEXT}, {"answers", C_JSON}};
@@ -97,9 +125,7 @@ cx_err privacy_export(sqlite3 *db, int64_t customer, int64_t now_ms, cx_buf *out
                      customer, groups, 2);
   if (!rc) rc = part(db, out, "merges", PRIVACY_PROFILES "SELECT at, from_id, into_id, reason FROM merges WHERE from_id IN m OR into_id IN m ORDER BY id",
                      customer, merges, 4);
-  if (!rc) rc = part(db, out, "events", PRIVACY_PROFILES "SELECT seq, body FROM (SELECT seq, ts, cxm_body(seq) AS body FROM events"
-                                                 " WHERE customer_id IN m) WHERE body IS NOT NULL ORDER BY ts, seq",
-                     customer, events, 2);
+  if (!rc) rc = part_events(db, out, customer);
   if (!rc) rc = part(db, out, "survey_responses",
                      PRIVACY_PROFILES "SELECT r.id, r.survey_id, s.name, r.submitted_at, r.complete, r.channel, r.touchpoint, r.unit,"
                               " r.agent, r.language, r.answers FROM responses r LEFT JOIN surveys s ON s.id = r.survey_id"

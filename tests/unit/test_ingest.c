@@ -14,6 +14,9 @@
 #include "../../lib/base/time.h"
 #include "../../lib/base/util.h"
 #include "../../lib/ingest/ingest.h"
+#include "stack.h"
+#include <semaphore.h>
+#include <stdatomic.h>
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -870,6 +873,79 @@ static void test_allocation_failure_code(void **state) {
   }
 }
 
+/* ---- queued batches that stop once one fails (src/feed.c's use) ---- */
+
+typedef struct {
+  ingest_async a;
+  sem_t done;
+  atomic_int *failed;
+} queued;
+
+static void queued_done(ingest_async *a) {
+  queued *q = a->arg;
+  if (a->job.rc) atomic_store(q->failed, 1);
+  sem_post(&q->done);
+}
+
+static cx_err queued_wait(queued *q) {
+  while (sem_wait(&q->done) != 0)
+    ;
+  sem_destroy(&q->done);
+  return ingest_async_result(&q->a);
+}
+
+static int64_t count_events(unit_stack *u) {
+  sqlite3 *r = store_reader_get(u->st);
+  sqlite3_stmt *st;
+  int64_t n = -1;
+  if (sqlite3_prepare_v2(r, "SELECT count(*) FROM events", -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+    n = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  store_reader_put(u->st, r);
+  return n;
+}
+
+static void test_async_stop_after_failure(void **state) {
+  (void)state;
+  unit_stack u;
+  /* an event named Boom cannot be stored: its batch fails in the writer */
+  assert_int_equal(unit_stack_open(&u, "/tmp/cxm-unit-ingest-XXXXXX",
+                                   "CREATE TRIGGER boom BEFORE INSERT ON events WHEN NEW.name = 'Boom'"
+                                   " BEGIN SELECT RAISE(ABORT, 'boom'); END;"),
+                   0);
+  atomic_int failed;
+  atomic_init(&failed, 0);
+  const char *lines[3] = {"{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"Fine\"}",
+                          "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"Boom\"}",
+                          "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"Later\"}"};
+  ingest_batch b[3];
+  queued q[3];
+  ingest_error e;
+  for (int i = 0; i < 3; i++) {
+    ingest_batch_init(&b[i], cx_now_ms());
+    assert_int_equal(ingest_parse(INGEST_ANY, lines[i], strlen(lines[i]), b[i].received_at, &b[i], &e), CX_OK);
+    q[i].failed = &failed;
+    assert_int_equal(sem_init(&q[i].done, 0, 0), 0);
+  }
+  /* the first commits; the second fails and, from its done, stops the third */
+  assert_int_equal(ingest_submit_async(u.in, &b[0], 0, &q[0].a, queued_done, &q[0], &failed), CX_OK);
+  assert_int_equal(queued_wait(&q[0]), CX_OK);
+  assert_int_equal(ingest_submit_async(u.in, &b[1], 0, &q[1].a, queued_done, &q[1], &failed), CX_OK);
+  assert_int_equal(queued_wait(&q[1]), CX_EDB);
+  assert_int_equal(atomic_load(&failed), 1);
+  assert_int_equal(ingest_submit_async(u.in, &b[2], 0, &q[2].a, queued_done, &q[2], &failed), CX_OK);
+  assert_int_equal(queued_wait(&q[2]), CX_ESTOPPED);
+  assert_int_equal(count_events(&u), 1); /* only "Fine" */
+  /* without the flag the same batch is stored */
+  atomic_store(&failed, 0);
+  assert_int_equal(sem_init(&q[2].done, 0, 0), 0);
+  assert_int_equal(ingest_submit_async(u.in, &b[2], 0, &q[2].a, queued_done, &q[2], &failed), CX_OK);
+  assert_int_equal(queued_wait(&q[2]), CX_OK);
+  assert_int_equal(count_events(&u), 2);
+  for (int i = 0; i < 3; i++) ingest_batch_free(&b[i]);
+  unit_stack_close(&u);
+}
+
 /* An argument runs only the tests whose names match it (cmocka's filter). */
 int main(int argc, char **argv) {
   if (argc > 1) cmocka_set_test_filter(argv[1]);
@@ -905,6 +981,7 @@ int main(int argc, char **argv) {
       T(test_nesting_limit_with_values),
       T(test_allocation_failures),
       T(test_allocation_failure_code),
+      cmocka_unit_test(test_async_stop_after_failure),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

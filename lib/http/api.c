@@ -490,7 +490,7 @@ static enum MHD_Result events_list(ctx *x) {
   /* a label to show for the customer: the e-mail, else the user id, that
    * the customer (the root of its merges) holds itself */
   if (sqlite3_prepare_v2(db, "SELECT value FROM identities WHERE customer_id = ?1 AND type IN (1, 3)"
-                             " ORDER BY type DESC LIMIT 1", -1, &lb, NULL) != SQLITE_OK ||
+                             " ORDER BY type DESC, value LIMIT 1", -1, &lb, NULL) != SQLITE_OK ||
       sqlite3_prepare_v2(db, "SELECT max(seq) FROM events", -1, &mx, NULL) != SQLITE_OK ||
       sqlite3_prepare_v2(db,
                          "SELECT seq, customer_id, type, name, source_id, ts, received_at FROM events"

@@ -217,6 +217,18 @@ const char *const store_migrations[] = {
      * the bodies of events first_seq .. first_seq + n - 1. New events are
      * written here; event_bodies keeps the rows written before. */
     "CREATE TABLE event_blocks(first_seq INTEGER PRIMARY KEY, n INTEGER NOT NULL, data BLOB NOT NULL);",
+    /* 15: identities in arrival order (a rowid table), no longer keyed by
+     * (type, value): new identities were inserts at random places of that
+     * b-tree, so every commit rewrote pages all over it. The profile's
+     * hash of every identity (lib/profile) keeps them unique, as it
+     * already decided what to insert; readers go by customer_id. */
+    "CREATE TABLE identities_v15(type INTEGER NOT NULL, value TEXT NOT NULL,"
+    "  customer_id INTEGER NOT NULL, created_at INTEGER NOT NULL);"
+    "INSERT INTO identities_v15(type, value, customer_id, created_at)"
+    "  SELECT type, value, customer_id, created_at FROM identities ORDER BY created_at, customer_id, type, value;"
+    "DROP TABLE identities;"
+    "ALTER TABLE identities_v15 RENAME TO identities;"
+    "CREATE INDEX identities_customer ON identities(customer_id);",
 };
 
 const int store_migration_count = (int)(sizeof store_migrations / sizeof store_migrations[0]);

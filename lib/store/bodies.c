@@ -226,37 +226,6 @@ cx_err store_body_read(store_body_reader *r, int64_t seq, const char **body, siz
   return rc;
 }
 
-/* cxm_body(seq): the message text of an event, NULL when it has none. For
- * SQL that reads bodies (the export); code that reads many holds a reader. */
-static void body_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  (void)argc;
-  if (sqlite3_value_type(argv[0]) != SQLITE_INTEGER) {
-    sqlite3_result_null(ctx);
-    return;
-  }
-  store_body_reader *r;
-  if (store_body_reader_open(sqlite3_context_db_handle(ctx), &r)) {
-    sqlite3_result_error(ctx, "cxm_body: cannot read the event blocks", -1);
-    return;
-  }
-  const char *body;
-  size_t len;
-  if (store_body_read(r, sqlite3_value_int64(argv[0]), &body, &len))
-    sqlite3_result_error(ctx, "cxm_body: cannot read the event blocks", -1);
-  else if (body)
-    sqlite3_result_text(ctx, body, (int)len, SQLITE_TRANSIENT);
-  else
-    sqlite3_result_null(ctx);
-  store_body_reader_close(r);
-}
-
-cx_err store_body_register(sqlite3 *db) {
-  return sqlite3_create_function_v2(db, "cxm_body", 1, SQLITE_UTF8, NULL, body_fn, NULL, NULL, NULL) ==
-                 SQLITE_OK
-             ? CX_OK
-             : CX_EDB;
-}
-
 /* ---- erasing ---- */
 
 /* Rewrites the block held in r with the bodies marked in `gone` emptied

@@ -121,7 +121,7 @@ cx_err store_open(const char *dir, int create, store **out) {
                         "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;"
                         "PRAGMA foreign_keys=OFF; PRAGMA mmap_size=0;"))
     goto fail;
-  if ((rc = migrate(s)) || (rc = store_body_register(s->db))) goto fail;
+  if ((rc = migrate(s))) goto fail;
   if (sqlite3_open_v2(path, &s->ckpt_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
       SQLITE_OK) {
     rc = CX_EDB;
@@ -137,7 +137,6 @@ cx_err store_open(const char *dir, int create, store **out) {
     }
     sqlite3_busy_timeout(s->readers[i], 5000);
     store_exec(s->readers[i], "PRAGMA mmap_size=0; PRAGMA cache_size=-16384;");
-    if ((rc = store_body_register(s->readers[i]))) goto fail;
     s->reader_free[i] = 1;
   }
   *out = s;

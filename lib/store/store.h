@@ -166,9 +166,6 @@ cx_err store_body_reader_open(sqlite3 *db, store_body_reader **out);
  * has no body (none stored, not committed yet, or erased). */
 cx_err store_body_read(store_body_reader *r, int64_t seq, const char **body, size_t *len);
 void store_body_reader_close(store_body_reader *r);
-/* Defines the SQL function cxm_body(seq) on db (store_open does it on
- * every connection it opens). */
-cx_err store_body_register(sqlite3 *db);
 /* Erases the bodies of the seqs that `seqs` (a statement on db, bound by
  * the caller, one column, ascending) returns: their blocks are rewritten
  * without them, or deleted when nothing is left. *erased: how many had a

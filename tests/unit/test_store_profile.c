@@ -439,10 +439,6 @@ static void test_bodies_blocks(void **state) {
   body_is(r, 22, "[22]");
   body_is(r, 30, NULL);
   store_body_reader_close(r);
-  /* the SQL function reads the same */
-  assert_int_equal(q_int(db, "SELECT cxm_body(3) = '{\"n\":3}'"), 1);
-  assert_int_equal(q_int(db, "SELECT cxm_body(5) = '{\"old\":5}'"), 1);
-  assert_int_equal(q_int(db, "SELECT cxm_body(4) IS NULL"), 1);
 
   /* erasing 2 and 5, then 1 and 3: the block keeps what is left, then goes */
   sqlite3_stmt *st;

@@ -29,6 +29,9 @@ typedef struct {
   int64_t created_at;
 } source;
 
+/* a stored message always fits one body of a block */
+_Static_assert(INGEST_MAX_STORED <= STORE_BODY_MAX, "a stored message must fit a body block");
+
 struct ingest {
   store *st;
   profile *pr;
@@ -256,8 +259,7 @@ cx_err ingest_open(store *st, profile **pr_out, ingest **out) {
   in->st = st;
   pthread_mutex_init(&in->src_mu, NULL);
   if (store_blocks_new(&in->blocks)) {
-    pthread_mutex_destroy(&in->src_mu);
-    cx_free(in);
+    ingest_close(in);
     return CX_ENOMEM;
   }
   /* the profile indexes (writer connection, another thread) and the

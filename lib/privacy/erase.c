@@ -70,13 +70,7 @@ static cx_err erase_apply(store_job *job, sqlite3 *db) {
     sqlite3_finalize(st);
   }
   /* the bodies: their blocks are rewritten without them (bodies.c) */
-  if (!rc && sqlite3_prepare_v2(db, "SELECT seq FROM events WHERE customer_id IN erase_ids ORDER BY seq", -1, &st,
-                                NULL) != SQLITE_OK)
-    rc = CX_EDB;
-  if (!rc) {
-    rc = store_bodies_erase(db, st, NULL);
-    sqlite3_finalize(st);
-  }
+  if (!rc) rc = store_bodies_erase(db, "SELECT seq FROM events WHERE customer_id IN erase_ids ORDER BY seq", 0, NULL);
   /* the log's newest seq and the newest response id stay taken (cursors
    * and the snapshot's head read them): such a row is kept, emptied */
   int64_t kept = 0;

@@ -68,23 +68,19 @@ static cx_err meta_put(sqlite3 *db, const char *key, int64_t v, int remove) {
 static cx_err ret_apply(store_job *job, sqlite3 *db) {
   ret_job *j = (ret_job *)job;
   if (j->op == 's') return meta_put(db, "retention_events_days", j->days, j->days == 0);
-  sqlite3_stmt *st;
-  cx_err rc = CX_OK;
   /* the bodies first (their blocks are rewritten without them, or
    * deleted: bodies.c), then the events; the newest event stays */
-  const char *const sql[] = {
-      "SELECT seq FROM events WHERE ts < ?1 AND seq < (SELECT max(seq) FROM events) ORDER BY seq",
-      "DELETE FROM events WHERE ts < ?1 AND seq < (SELECT max(seq) FROM events)"};
-  for (int i = 0; i < 2 && !rc; i++) {
-    if (sqlite3_prepare_v2(db, sql[i], -1, &st, NULL)) return CX_EDB;
+  cx_err rc = store_bodies_erase(
+      db, "SELECT seq FROM events WHERE ts < ?1 AND seq < (SELECT max(seq) FROM events) ORDER BY seq", j->cutoff, NULL);
+  sqlite3_stmt *st;
+  if (!rc && sqlite3_prepare_v2(db, "DELETE FROM events WHERE ts < ?1 AND seq < (SELECT max(seq) FROM events)", -1,
+                                &st, NULL) == SQLITE_OK) {
     sqlite3_bind_int64(st, 1, j->cutoff);
-    if (i == 0) {
-      rc = store_bodies_erase(db, st, NULL);
-    } else {
-      rc = sqlite3_step(st) == SQLITE_DONE ? CX_OK : CX_EDB;
-      j->deleted = sqlite3_changes(db);
-    }
+    rc = sqlite3_step(st) == SQLITE_DONE ? CX_OK : CX_EDB;
+    j->deleted = sqlite3_changes(db);
     sqlite3_finalize(st);
+  } else if (!rc) {
+    rc = CX_EDB;
   }
   if (!rc) rc = meta_put(db, "retention_last_run_at", j->now, 0);
   if (!rc) rc = meta_put(db, "retention_last_deleted", j->deleted, 0);

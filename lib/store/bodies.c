@@ -66,7 +66,7 @@ struct store_blocks {
 cx_err store_blocks_new(store_blocks **out) {
   store_blocks *b = cx_calloc(1, sizeof *b);
   if (!b) return CX_ENOMEM;
-  /* a block of one may hold the largest message (32 KB) */
+  /* a block of one may hold the largest body */
   cx_buf_init(&b->bodies, STORE_BLOCK_BYTES + STORE_BODY_MAX);
   cx_buf_init(&b->out, HDR(STORE_BLOCK_EVENTS) + STORE_BLOCK_BYTES + STORE_BODY_MAX);
   *out = b;
@@ -136,7 +136,7 @@ cx_err store_blocks_add(store_blocks *b, sqlite3 *db, int64_t seq, const char *b
 
 struct store_body_reader {
   sqlite3 *db;
-  sqlite3_stmt *find, *legacy;
+  sqlite3_stmt *find, *legacy; /* legacy: prepared when first needed */
   int64_t first, n; /* the block held in `block`; n 0: none */
   cx_buf block;     /* owned: a copy of the block's data */
   cx_buf one;       /* owned: a legacy row's body */
@@ -150,8 +150,7 @@ cx_err store_body_reader_open(sqlite3 *db, store_body_reader **out) {
   cx_buf_init(&r->block, HDR(STORE_BLOCK_EVENTS) + STORE_BLOCK_BYTES + STORE_BODY_MAX);
   cx_buf_init(&r->one, STORE_BODY_MAX + 1024);
   if (sqlite3_prepare_v2(db, "SELECT first_seq, n, data FROM event_blocks WHERE first_seq <= ?1"
-                             " ORDER BY first_seq DESC LIMIT 1", -1, &r->find, NULL) != SQLITE_OK ||
-      sqlite3_prepare_v2(db, "SELECT body FROM event_bodies WHERE seq = ?1", -1, &r->legacy, NULL) != SQLITE_OK) {
+                             " ORDER BY first_seq DESC LIMIT 1", -1, &r->find, NULL) != SQLITE_OK) {
     store_body_reader_close(r);
     return CX_EDB;
   }
@@ -209,6 +208,9 @@ cx_err store_body_read(store_body_reader *r, int64_t seq, const char **body, siz
     return CX_OK; /* empty: erased */
   }
   /* no block covers seq: a row of an older database, or none */
+  if (!r->legacy &&
+      sqlite3_prepare_v2(r->db, "SELECT body FROM event_bodies WHERE seq = ?1", -1, &r->legacy, NULL) != SQLITE_OK)
+    return CX_EDB;
   sqlite3_bind_int64(r->legacy, 1, seq);
   int step = sqlite3_step(r->legacy);
   cx_err rc = CX_OK;
@@ -266,18 +268,17 @@ static cx_err rewrite_block(sqlite3 *db, store_body_reader *r, const unsigned ch
   return rc;
 }
 
-cx_err store_bodies_erase(sqlite3 *db, sqlite3_stmt *seqs, uint64_t *erased) {
-  store_body_reader *r;
-  cx_err rc = store_body_reader_open(db, &r);
-  if (rc) return rc;
-  unsigned char *gone = cx_calloc(STORE_BLOCK_EVENTS, 1);
-  sqlite3_stmt *legacy = NULL;
-  if (!gone) rc = CX_ENOMEM;
-  else if (sqlite3_prepare_v2(db, "DELETE FROM event_bodies WHERE seq = ?1", -1, &legacy, NULL) != SQLITE_OK)
-    rc = CX_EDB;
-  int64_t held = 0; /* first_seq of the block being marked; 0: none */
-  int marked = 0;
+cx_err store_bodies_erase(sqlite3 *db, const char *seq_sql, int64_t arg, uint64_t *erased) {
+  sqlite3_stmt *seqs = NULL, *legacy = NULL;
+  store_body_reader *r = NULL;
+  unsigned char gone[STORE_BLOCK_EVENTS] = {0}; /* of the block r holds */
+  int marked = 0;                               /* some of gone[] is set */
   uint64_t count = 0;
+  cx_err rc = store_body_reader_open(db, &r);
+  if (!rc && (sqlite3_prepare_v2(db, seq_sql, -1, &seqs, NULL) != SQLITE_OK ||
+              sqlite3_prepare_v2(db, "DELETE FROM event_bodies WHERE seq = ?1", -1, &legacy, NULL) != SQLITE_OK))
+    rc = CX_EDB;
+  if (!rc && sqlite3_bind_parameter_count(seqs)) sqlite3_bind_int64(seqs, 1, arg);
   while (!rc) {
     int step = sqlite3_step(seqs);
     if (step != SQLITE_ROW) {
@@ -285,10 +286,9 @@ cx_err store_bodies_erase(sqlite3 *db, sqlite3_stmt *seqs, uint64_t *erased) {
       break;
     }
     int64_t seq = sqlite3_column_int64(seqs, 0);
-    if (held && !(seq >= r->first && seq < r->first + r->n)) {
-      if (marked) rc = rewrite_block(db, r, gone);
-      memset(gone, 0, STORE_BLOCK_EVENTS);
-      held = 0;
+    if (marked && !(seq >= r->first && seq < r->first + r->n)) {
+      rc = rewrite_block(db, r, gone);
+      memset(gone, 0, sizeof gone);
       marked = 0;
       r->n = 0; /* read the next block afresh */
     }
@@ -297,7 +297,6 @@ cx_err store_bodies_erase(sqlite3 *db, sqlite3_stmt *seqs, uint64_t *erased) {
     if (!rc) rc = store_body_read(r, seq, &body, &len);
     if (rc || !body) continue;
     if (r->n) {
-      held = r->first;
       gone[seq - r->first] = 1;
       marked = 1;
     } else {
@@ -307,9 +306,9 @@ cx_err store_bodies_erase(sqlite3 *db, sqlite3_stmt *seqs, uint64_t *erased) {
     }
     count++;
   }
-  if (!rc && held && marked) rc = rewrite_block(db, r, gone);
+  if (!rc && marked) rc = rewrite_block(db, r, gone);
+  sqlite3_finalize(seqs);
   sqlite3_finalize(legacy);
-  cx_free(gone);
   store_body_reader_close(r);
   if (erased) *erased = count;
   return rc;

@@ -166,10 +166,10 @@ cx_err store_body_reader_open(sqlite3 *db, store_body_reader **out);
  * has no body (none stored, not committed yet, or erased). */
 cx_err store_body_read(store_body_reader *r, int64_t seq, const char **body, size_t *len);
 void store_body_reader_close(store_body_reader *r);
-/* Erases the bodies of the seqs that `seqs` (a statement on db, bound by
- * the caller, one column, ascending) returns: their blocks are rewritten
- * without them, or deleted when nothing is left. *erased: how many had a
- * body. */
-cx_err store_bodies_erase(sqlite3 *db, sqlite3_stmt *seqs, uint64_t *erased);
+/* Erases the bodies of the seqs that seq_sql selects (one column,
+ * ascending; ?1, if it has one, is arg): their blocks are rewritten
+ * without them, or deleted when nothing is left. *erased (may be NULL):
+ * how many had a body. */
+cx_err store_bodies_erase(sqlite3 *db, const char *seq_sql, int64_t arg, uint64_t *erased);
 
 #endif

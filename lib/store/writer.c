@@ -104,7 +104,6 @@ static int wal_hook(void *ctx, sqlite3 *db, const char *name, int frames) {
 
 /* 1 when the WAL was all copied (the next group restarts it) */
 static int bound_wal(store *s) {
-  if (s->wal_frames < s->cfg.wal_bound_frames) return 0;
   int log = 0, done = 0;
   int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
   int all = rc == SQLITE_OK && log == done;
@@ -161,7 +160,8 @@ static void *writer_main(void *arg) {
     pthread_mutex_lock(&s->mu);
     if (rebuild) fail_stop(s, rebuild, "derived state could not be rebuilt after a rollback");
     settled(s, first, last, weight, dt, rc);
-    if (s->ckpt_running && !s->failed) {
+    /* wal_frames is the writer's own (set by the hook in COMMIT) */
+    if (s->ckpt_running && !s->failed && s->wal_frames >= s->cfg.wal_bound_frames) {
       pthread_mutex_unlock(&s->mu);
       int restarts = bound_wal(s);
       pthread_mutex_lock(&s->mu);

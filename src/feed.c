@@ -17,7 +17,6 @@ typedef struct {
   ingest_batch batch;
   sem_t done;       /* posted by the store when the job is complete */
   int running;
-  atomic_int *failed; /* the feed's: set when a batch fails */
 } pending;
 
 struct cli_feed {
@@ -33,11 +32,11 @@ struct cli_feed {
   uint64_t imported, dups;
 };
 
-/* the store's thread, its lock held: the failure flag and the wake-up */
+/* the store's thread, its lock held: the feed's failure flag (the job's
+ * stop) and the wake-up */
 static void on_done(ingest_async *a) {
-  pending *p = a->arg;
-  if (a->job.rc) atomic_store(p->failed, 1);
-  sem_post(&p->done);
+  if (a->job.rc) atomic_store(a->stop, 1);
+  sem_post(&((pending *)a->arg)->done);
 }
 
 /* Counts a committed batch and frees its messages. */
@@ -85,7 +84,6 @@ cx_err cli_feed_line(cli_feed *f, const char *s, size_t n, int64_t source, inges
   pending *mine = &f->slots[f->cur];
   int next = (f->cur + 1) % FEED_SLOTS;
   if (sem_init(&mine->done, 0, 0)) return CX_EIO;
-  mine->failed = &f->failed;
   if ((rc = ingest_submit_async(f->in, &mine->batch, f->source, &mine->job, on_done, mine, &f->failed))) {
     sem_destroy(&mine->done);
     return rc;

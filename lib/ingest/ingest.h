@@ -133,8 +133,8 @@ cx_err ingest_submit(ingest *in, ingest_batch *batch, int64_t source_id);
  * non-zero by the time the writer comes to the batch, the batch is not
  * applied and ends with CX_ESTOPPED (its group rolls back), so that a
  * caller with several batches queued can stop the later ones once an
- * earlier one failed (its done can set it: it runs before the writer takes
- * the next group). */
+ * earlier one failed (its done can set p->stop: it runs before the writer
+ * takes the next group). */
 typedef struct ingest_async ingest_async;
 struct ingest_async {
   store_job job; /* first */
@@ -143,10 +143,10 @@ struct ingest_async {
   int64_t source_id;
   void (*done)(ingest_async *p);
   void *arg;                /* the caller's */
-  const atomic_int *stop;   /* the caller's; may be NULL */
+  atomic_int *stop;         /* the caller's; may be NULL */
 };
 cx_err ingest_submit_async(ingest *in, ingest_batch *batch, int64_t source_id, ingest_async *p,
-                           void (*done)(ingest_async *p), void *arg, const atomic_int *stop);
+                           void (*done)(ingest_async *p), void *arg, atomic_int *stop);
 /* What ingest_submit would have returned; counts the batch in the stats. */
 cx_err ingest_async_result(ingest_async *p);
 

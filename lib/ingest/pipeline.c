@@ -444,7 +444,7 @@ static void async_done(store_job *job) {
 }
 
 cx_err ingest_submit_async(ingest *in, ingest_batch *batch, int64_t source_id, ingest_async *p,
-                           void (*done)(ingest_async *p), void *arg, const atomic_int *stop) {
+                           void (*done)(ingest_async *p), void *arg, atomic_int *stop) {
   memset(p, 0, sizeof *p);
   p->job.apply = apply_batch;
   p->job.weight = batch->n ? batch->n : 1;

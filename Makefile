@@ -1,7 +1,7 @@
 # cxm - see README.md. `make run`, `make test`.
 CC      ?= cc
 CLANG   ?= clang
-PKGS    := libmicrohttpd libcjson sqlite3 zlib libsodium libcurl gsl
+PKGS    := libmicrohttpd libcjson sqlite3 zlib liblz4 libsodium libcurl gsl
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
                -pthread $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lstemmer -lm -pthread

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 pkgs=(build-essential pkg-config clang libclang-rt-14-dev libmicrohttpd-dev libcjson-dev
       libsqlite3-dev zlib1g-dev libsodium-dev libcmocka-dev sqlite3 wrk curl chromium
-      libcurl4-openssl-dev libstemmer-dev libgsl-dev)
+      libcurl4-openssl-dev libstemmer-dev libgsl-dev liblz4-dev)
 # Node.js may come from elsewhere (nodesource ships npm inside nodejs):
 # only ask Debian for it when the commands are missing.
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs)

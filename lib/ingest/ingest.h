@@ -69,7 +69,15 @@ typedef struct {
    * listener (never set by parsing: SDK messages carry none); borrowed */
   void *attach;
   int64_t source; /* the source it came through; 0: the batch's */
+  int64_t seq;    /* set by the writer: the event's seq; 0 for a duplicate */
 } ingest_msg;
+
+/* Messages msgs[first .. first + n) whose bodies are one block's data,
+ * packed[at .. at + len) (store_block_build). */
+typedef struct {
+  size_t first, at, len;
+  uint32_t n;
+} ingest_chunk;
 
 typedef struct {
   ingest_msg *msgs;
@@ -78,6 +86,12 @@ typedef struct {
   cx_buf scratch; /* where a body is written before it is copied to the arena */
   char write_key[128]; /* from the body; empty when absent */
   int64_t received_at;
+  /* the bodies packed into blocks by ingest_submit*, on the caller's
+   * thread, so that the writer only stores them; none when packing
+   * failed (the writer then builds the blocks itself) */
+  ingest_chunk *chunks; /* owned */
+  size_t nchunks;
+  cx_buf packed;
 } ingest_batch;
 
 /* One-time set-up (cJSON allocation hooks). */

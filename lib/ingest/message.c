@@ -76,15 +76,19 @@ void ingest_batch_init(ingest_batch *b, int64_t received_at) {
   b->received_at = received_at;
   cx_arena_init(&b->arena, BATCH_ARENA_MAX);
   cx_buf_init(&b->scratch, INGEST_MAX_STORED);
+  cx_buf_init(&b->packed, 0);
 }
 
 void ingest_batch_free(ingest_batch *b) {
   /* trees and bodies are in the arena: no per-node frees */
   cx_arena_free(&b->arena);
   cx_buf_free(&b->scratch);
+  cx_buf_free(&b->packed);
+  cx_free(b->chunks);
   cx_free(b->msgs);
   b->msgs = NULL;
-  b->n = b->cap = 0;
+  b->chunks = NULL;
+  b->n = b->cap = b->nchunks = 0;
 }
 
 size_t ingest_batch_bytes(const ingest_batch *b) { return b->arena.total; }

@@ -342,8 +342,11 @@ static cx_err consent_trait(ingest *in, sqlite3 *db, int64_t cust, const ingest_
   return rc;
 }
 
+/* Applies one message. Its body goes into the open block unless `packed`
+ * (its chunk's block is stored whole, or its bodies added, after it). */
 static cx_err apply_message(ingest *in, sqlite3 *db, ingest_msg *m, int64_t source_id,
-                            int64_t received_at) {
+                            int64_t received_at, int packed) {
+  m->seq = 0;
   if (idset_has(&in->cur, m->mid_hash) || idset_has(&in->old, m->mid_hash)) {
     m->duplicate = 1;
     return CX_OK;
@@ -378,7 +381,8 @@ static cx_err apply_message(ingest *in, sqlite3 *db, ingest_msg *m, int64_t sour
     cx_log("error", "event_insert_failed", "error", sqlite3_errmsg(db), NULL);
     return CX_EDB;
   }
-  if ((rc = store_blocks_add(in->blocks, db, seq, m->body, m->body_len))) return rc;
+  m->seq = seq;
+  if (!packed && (rc = store_blocks_add(in->blocks, db, seq, m->body, m->body_len))) return rc;
   if ((rc = profile_note_event(in->pr, cust, seq, m->ts, m->type, m->name, source_id))) return rc;
   if (m->attach && in->listener.on_message &&
       (rc = in->listener.on_message(in->listener.ctx, db, m, cust, seq)))
@@ -408,10 +412,25 @@ static cx_err apply_batch(store_job *job, sqlite3 *db) {
     in->cur_started = now;
   }
   cx_err rc = CX_OK;
+  ingest_batch *b = bj->batch;
   profile_write_begin(in->pr);
-  for (size_t i = 0; i < bj->batch->n && !rc; i++) {
-    ingest_msg *m = &bj->batch->msgs[i];
-    rc = apply_message(in, db, m, m->source ? m->source : bj->source_id, bj->batch->received_at);
+  if (!b->nchunks) {
+    for (size_t i = 0; i < b->n && !rc; i++) {
+      ingest_msg *m = &b->msgs[i];
+      rc = apply_message(in, db, m, m->source ? m->source : bj->source_id, b->received_at, 0);
+    }
+  }
+  for (size_t c = 0; c < b->nchunks && !rc; c++) {
+    const ingest_chunk *ch = &b->chunks[c];
+    ingest_msg *m = &b->msgs[ch->first];
+    int whole = 1; /* every message stored, under consecutive seqs */
+    for (uint32_t i = 0; i < ch->n && !rc; i++) {
+      rc = apply_message(in, db, &m[i], m[i].source ? m[i].source : bj->source_id, b->received_at, 1);
+      if (m[i].duplicate || m[i].seq != m[0].seq + i) whole = 0;
+    }
+    if (!rc && whole) rc = store_blocks_put(in->blocks, db, m[0].seq, ch->n, b->packed.p + ch->at, ch->len);
+    for (uint32_t i = 0; i < ch->n && !rc && !whole; i++)
+      if (!m[i].duplicate) rc = store_blocks_add(in->blocks, db, m[i].seq, m[i].body, m[i].body_len);
   }
   /* the job's bodies are in its transaction; on an error the group rolls
    * back and the open block goes with it */
@@ -429,8 +448,61 @@ static void count(ingest *in, const ingest_batch *batch) {
   atomic_fetch_add(&in->batches, 1);
 }
 
+/* Packs the batch's bodies into blocks (ingest_batch.chunks), grouped as
+ * the writer's open block would group them. Runs on the caller's thread:
+ * LZ4 costs about as much as the rest of the block's writing, and the
+ * writer is the one thread that cannot be doubled. On failure the batch
+ * is left unpacked. */
+static void pack_batch(ingest_batch *b) {
+  if (b->nchunks || !b->n) return;
+  size_t nch = 0, bound = 0, bytes = 0;
+  uint32_t k = 0;
+  for (size_t i = 0; i <= b->n; i++) {
+    if (i == b->n || !store_block_fits(k, bytes, b->msgs[i].body_len)) {
+      nch++;
+      bound += store_block_bound(k, bytes);
+      k = 0;
+      bytes = 0;
+    }
+    if (i < b->n) {
+      k++;
+      bytes += b->msgs[i].body_len;
+    }
+  }
+  static _Thread_local const char *body[STORE_BLOCK_EVENTS];
+  static _Thread_local size_t len[STORE_BLOCK_EVENTS];
+  cx_buf raw;
+  cx_buf_init(&raw, 4 + 4 * STORE_BLOCK_EVENTS + STORE_BLOCK_BYTES + STORE_BODY_MAX);
+  cx_buf_free(&b->packed);
+  cx_buf_init(&b->packed, bound);
+  b->chunks = cx_malloc(nch * sizeof *b->chunks);
+  cx_err rc = b->chunks ? cx_buf_reserve(&b->packed, bound) : CX_ENOMEM;
+  for (size_t i = 0; i < b->n && !rc;) {
+    ingest_chunk *ch = &b->chunks[b->nchunks];
+    ch->first = i;
+    ch->n = 0;
+    ch->at = b->packed.len;
+    for (bytes = 0; i < b->n && store_block_fits(ch->n, bytes, b->msgs[i].body_len); i++, ch->n++) {
+      body[ch->n] = b->msgs[i].body;
+      len[ch->n] = b->msgs[i].body_len;
+      bytes += len[ch->n];
+    }
+    rc = store_block_build(body, len, ch->n, &raw, &b->packed);
+    ch->len = b->packed.len - ch->at;
+    b->nchunks++;
+  }
+  cx_buf_free(&raw);
+  if (rc) {
+    cx_free(b->chunks);
+    b->chunks = NULL;
+    b->nchunks = 0;
+    cx_buf_free(&b->packed);
+  }
+}
+
 cx_err ingest_submit(ingest *in, ingest_batch *batch, int64_t source_id) {
   if (!batch->n) return CX_OK;
+  pack_batch(batch);
   batch_job bj = {.job = {.apply = apply_batch, .weight = batch->n}, .in = in, .batch = batch,
                   .source_id = source_id};
   cx_err rc = store_run(in->st, &bj.job);
@@ -446,6 +518,7 @@ static void async_done(store_job *job) {
 cx_err ingest_submit_async(ingest *in, ingest_batch *batch, int64_t source_id, ingest_async *p,
                            void (*done)(ingest_async *p), void *arg, atomic_int *stop) {
   memset(p, 0, sizeof *p);
+  pack_batch(batch);
   p->job.apply = apply_batch;
   p->job.weight = batch->n ? batch->n : 1;
   p->job.on_done = async_done;

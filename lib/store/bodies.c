@@ -9,13 +9,22 @@
  *
  *   first_seq  the seq of the block's first event (the rowid)
  *   n          how many events follow from it (first_seq .. first_seq+n-1)
- *   data       u32 n | u32 end[n] | the bodies, back to back
+ *   data       the block, packed or not (below)
  *
- * end[i] is where body i ends, counted from the end of the header (u32s
+ * A block is u32 n | u32 end[n] | the bodies, back to back. end[i] is
+ * where body i ends, counted from the end of the header (u32s
  * little-endian); body i starts where body i-1 ends (0 for the first). An
  * empty body is an erased one. A block holds the bodies of one job's
  * consecutive events, up to STORE_BLOCK_BYTES, so that a reader of one
  * body reads one block of a few pages.
+ *
+ * data is the block packed with LZ4 when that makes it smaller (JSON
+ * messages pack about 3 to 1): u32 PACKED | u32 the block's length | the
+ * LZ4 block. A block's first u32 is n, at most STORE_BLOCK_EVENTS, so
+ * PACKED cannot be mistaken for one. Bytes not written cost the commit,
+ * the checkpoint and the disk more than LZ4 costs the writer
+ * (docs/internals/store.md). Blocks written before migration 16 are not
+ * packed and are read as they are.
  *
  * Databases written before migration 14 hold one event_bodies row per
  * event: a seq that no block covers is looked up there. */
@@ -23,10 +32,15 @@
 #include "../base/buf.h"
 #include "../base/log.h"
 #include "../base/mem.h"
+#include <lz4.h>
 #include <stdio.h>
 #include <string.h>
 
 #define HDR(n) (4 + 4 * (size_t)(n))
+#define PACKED 0x31345A4Cu /* "LZ41" */
+#define PACK_HDR 8
+/* the longest block: one of a single largest body, or a full one */
+#define BLOCK_MAX (HDR(STORE_BLOCK_EVENTS) + STORE_BLOCK_BYTES + STORE_BODY_MAX)
 
 static void put_u32(unsigned char *p, uint32_t v) {
   p[0] = (unsigned char)v;
@@ -51,6 +65,55 @@ static int block_valid(const unsigned char *d, size_t len, int64_t n) {
   return 1;
 }
 
+/* Appends to out what to store for the block raw[0..len): packed when
+ * that is shorter, raw itself otherwise. */
+static cx_err pack(const unsigned char *raw, size_t len, cx_buf *out) {
+  int bound = LZ4_compressBound((int)len);
+  cx_err rc = cx_buf_reserve(out, PACK_HDR + (size_t)bound);
+  if (rc) return rc;
+  unsigned char *o = (unsigned char *)out->p + out->len;
+  int z = LZ4_compress_default((const char *)raw, (char *)o + PACK_HDR, (int)len, bound);
+  if (z > 0 && PACK_HDR + (size_t)z < len) {
+    put_u32(o, PACKED);
+    put_u32(o + 4, (uint32_t)len);
+    out->len += PACK_HDR + (size_t)z;
+    out->p[out->len] = 0;
+    return CX_OK;
+  }
+  return cx_buf_append(out, raw, len);
+}
+
+/* The block of stored data d[0..dl) into `block` (replacing what it held),
+ * unpacked when it is packed, and checked against n: CX_EDB when it is
+ * damaged (logged). */
+static cx_err unpack(const unsigned char *d, size_t dl, int64_t first, int64_t n, cx_buf *block) {
+  cx_buf_reset(block);
+  cx_err rc = CX_OK;
+  if (d && dl >= PACK_HDR && get_u32(d) == PACKED) {
+    uint32_t len = get_u32(d + 4);
+    if (len > BLOCK_MAX || dl - PACK_HDR > INT32_MAX) rc = CX_EDB;
+    else if (!(rc = cx_buf_reserve(block, len)) &&
+             LZ4_decompress_safe((const char *)d + PACK_HDR, block->p, (int)(dl - PACK_HDR), (int)len) != (int)len)
+      rc = CX_EDB;
+    if (!rc) {
+      block->len = len;
+      block->p[len] = 0;
+    }
+  } else if (d) {
+    rc = cx_buf_append(block, d, dl);
+  } else {
+    rc = CX_EDB;
+  }
+  if (rc == CX_EDB || (!rc && !block_valid((const unsigned char *)block->p, block->len, n))) {
+    char at[24];
+    snprintf(at, sizeof at, "%lld", (long long)first);
+    cx_log("error", "event_block_damaged", "first_seq", at, NULL);
+    cx_buf_reset(block);
+    return CX_EDB;
+  }
+  return rc;
+}
+
 /* ---- the writer's open block ---- */
 
 struct store_blocks {
@@ -58,7 +121,8 @@ struct store_blocks {
   uint32_t n;
   uint32_t ends[STORE_BLOCK_EVENTS];
   cx_buf bodies;   /* owned; the bodies back to back */
-  cx_buf out;      /* owned; the assembled row */
+  cx_buf out;      /* owned; the assembled block */
+  cx_buf packed;   /* owned; out packed */
   sqlite3_stmt *ins;
   sqlite3 *ins_db; /* the connection ins belongs to */
 };
@@ -68,7 +132,8 @@ cx_err store_blocks_new(store_blocks **out) {
   if (!b) return CX_ENOMEM;
   /* a block of one may hold the largest body */
   cx_buf_init(&b->bodies, STORE_BLOCK_BYTES + STORE_BODY_MAX);
-  cx_buf_init(&b->out, HDR(STORE_BLOCK_EVENTS) + STORE_BLOCK_BYTES + STORE_BODY_MAX);
+  cx_buf_init(&b->out, BLOCK_MAX);
+  cx_buf_init(&b->packed, PACK_HDR + (size_t)LZ4_COMPRESSBOUND(BLOCK_MAX));
   *out = b;
   return CX_OK;
 }
@@ -78,6 +143,7 @@ void store_blocks_free(store_blocks *b) {
   sqlite3_finalize(b->ins);
   cx_buf_free(&b->bodies);
   cx_buf_free(&b->out);
+  cx_buf_free(&b->packed);
   cx_free(b);
 }
 
@@ -87,8 +153,9 @@ void store_blocks_discard(store_blocks *b) {
   cx_buf_reset(&b->bodies);
 }
 
-cx_err store_blocks_flush(store_blocks *b, sqlite3 *db) {
-  if (!b->n) return CX_OK;
+/* Inserts one block row. */
+static cx_err insert(store_blocks *b, sqlite3 *db, int64_t first, uint32_t n, const void *data,
+                     size_t len) {
   if (b->ins_db != db) {
     sqlite3_finalize(b->ins);
     b->ins = NULL;
@@ -98,16 +165,9 @@ cx_err store_blocks_flush(store_blocks *b, sqlite3 *db) {
       return CX_EDB;
     b->ins_db = db;
   }
-  cx_buf_reset(&b->out);
-  cx_err rc = cx_buf_reserve(&b->out, HDR(b->n) + b->bodies.len);
-  if (rc) return rc;
-  unsigned char *p = (unsigned char *)b->out.p;
-  put_u32(p, b->n);
-  for (uint32_t i = 0; i < b->n; i++) put_u32(p + 4 + 4 * (size_t)i, b->ends[i]);
-  memcpy(p + HDR(b->n), b->bodies.p, b->bodies.len);
-  sqlite3_bind_int64(b->ins, 1, b->first);
-  sqlite3_bind_int64(b->ins, 2, b->n);
-  sqlite3_bind_blob(b->ins, 3, p, (int)(HDR(b->n) + b->bodies.len), SQLITE_STATIC);
+  sqlite3_bind_int64(b->ins, 1, first);
+  sqlite3_bind_int64(b->ins, 2, n);
+  sqlite3_bind_blob(b->ins, 3, data, (int)len, SQLITE_STATIC);
   int r = sqlite3_step(b->ins);
   sqlite3_reset(b->ins);
   sqlite3_clear_bindings(b->ins);
@@ -115,15 +175,64 @@ cx_err store_blocks_flush(store_blocks *b, sqlite3 *db) {
     cx_log("error", "event_block_insert_failed", "error", sqlite3_errmsg(db), NULL);
     return CX_EDB;
   }
+  return CX_OK;
+}
+
+cx_err store_blocks_flush(store_blocks *b, sqlite3 *db) {
+  if (!b->n) return CX_OK;
+  cx_buf_reset(&b->out);
+  cx_err rc = cx_buf_reserve(&b->out, HDR(b->n) + b->bodies.len);
+  if (rc) return rc;
+  unsigned char *p = (unsigned char *)b->out.p;
+  put_u32(p, b->n);
+  for (uint32_t i = 0; i < b->n; i++) put_u32(p + 4 + 4 * (size_t)i, b->ends[i]);
+  memcpy(p + HDR(b->n), b->bodies.p, b->bodies.len);
+  cx_buf_reset(&b->packed);
+  if ((rc = pack(p, HDR(b->n) + b->bodies.len, &b->packed)) ||
+      (rc = insert(b, db, b->first, b->n, b->packed.p, b->packed.len)))
+    return rc;
   store_blocks_discard(b);
   return CX_OK;
+}
+
+cx_err store_blocks_put(store_blocks *b, sqlite3 *db, int64_t first, uint32_t n, const void *data,
+                        size_t len) {
+  cx_err rc = store_blocks_flush(b, db);
+  return rc ? rc : insert(b, db, first, n, data, len);
+}
+
+int store_block_fits(uint32_t n, size_t bytes, size_t len) {
+  return !n || (n < STORE_BLOCK_EVENTS && bytes + len <= STORE_BLOCK_BYTES);
+}
+
+size_t store_block_bound(uint32_t n, size_t bytes) {
+  return PACK_HDR + (size_t)LZ4_COMPRESSBOUND(HDR(n) + bytes);
+}
+
+cx_err store_block_build(const char *const *body, const size_t *len, uint32_t n, cx_buf *raw,
+                         cx_buf *out) {
+  size_t bytes = 0;
+  for (uint32_t i = 0; i < n; i++) bytes += len[i];
+  if (!n || n > STORE_BLOCK_EVENTS || (n > 1 && bytes > STORE_BLOCK_BYTES) || bytes > BLOCK_MAX)
+    return CX_EINVAL;
+  cx_buf_reset(raw);
+  cx_err rc = cx_buf_reserve(raw, HDR(n) + bytes);
+  if (rc) return rc;
+  unsigned char *p = (unsigned char *)raw->p;
+  put_u32(p, n);
+  size_t at = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    memcpy(p + HDR(n) + at, body[i], len[i]);
+    at += len[i];
+    put_u32(p + 4 + 4 * (size_t)i, (uint32_t)at);
+  }
+  return pack(p, HDR(n) + bytes, out);
 }
 
 cx_err store_blocks_add(store_blocks *b, sqlite3 *db, int64_t seq, const char *body, size_t len) {
   if (!len || len > STORE_BODY_MAX) return CX_EINVAL;
   cx_err rc;
-  if (b->n && (seq != b->first + b->n || b->n == STORE_BLOCK_EVENTS ||
-               b->bodies.len + len > STORE_BLOCK_BYTES) &&
+  if (b->n && (seq != b->first + b->n || !store_block_fits(b->n, b->bodies.len, len)) &&
       (rc = store_blocks_flush(b, db)))
     return rc;
   if ((rc = cx_buf_append(&b->bodies, body, len))) return rc;
@@ -138,7 +247,7 @@ struct store_body_reader {
   sqlite3 *db;
   sqlite3_stmt *find, *legacy; /* legacy: prepared when first needed */
   int64_t first, n; /* the block held in `block`; n 0: none */
-  cx_buf block;     /* owned: a copy of the block's data */
+  cx_buf block;     /* owned: the block, unpacked */
   cx_buf one;       /* owned: a legacy row's body */
 };
 
@@ -147,7 +256,7 @@ cx_err store_body_reader_open(sqlite3 *db, store_body_reader **out) {
   store_body_reader *r = cx_calloc(1, sizeof *r);
   if (!r) return CX_ENOMEM;
   r->db = db;
-  cx_buf_init(&r->block, HDR(STORE_BLOCK_EVENTS) + STORE_BLOCK_BYTES + STORE_BODY_MAX);
+  cx_buf_init(&r->block, BLOCK_MAX);
   cx_buf_init(&r->one, STORE_BODY_MAX + 1024);
   if (sqlite3_prepare_v2(db, "SELECT first_seq, n, data FROM event_blocks WHERE first_seq <= ?1"
                              " ORDER BY first_seq DESC LIMIT 1", -1, &r->find, NULL) != SQLITE_OK) {
@@ -181,12 +290,7 @@ cx_err store_body_read(store_body_reader *r, int64_t seq, const char **body, siz
       if (seq < first + n) {
         const unsigned char *d = sqlite3_column_blob(r->find, 2);
         size_t dl = (size_t)sqlite3_column_bytes(r->find, 2);
-        if (!d || !block_valid(d, dl, n)) {
-          char at[24];
-          snprintf(at, sizeof at, "%lld", (long long)first);
-          cx_log("error", "event_block_damaged", "first_seq", at, NULL);
-          rc = CX_EDB;
-        } else if (!(rc = cx_buf_append(&r->block, d, dl))) {
+        if (!(rc = unpack(d, dl, first, n, &r->block))) {
           r->first = first;
           r->n = n;
         }
@@ -234,8 +338,9 @@ cx_err store_body_read(store_body_reader *r, int64_t seq, const char **body, siz
  * (deleted when none is left). */
 static cx_err rewrite_block(sqlite3 *db, store_body_reader *r, const unsigned char *gone) {
   const unsigned char *d = (const unsigned char *)r->block.p;
-  cx_buf out;
+  cx_buf out, packed;
   cx_buf_init(&out, r->block.len + 1);
+  cx_buf_init(&packed, PACK_HDR + (size_t)LZ4_COMPRESSBOUND(BLOCK_MAX));
   cx_err rc = cx_buf_reserve(&out, r->block.len);
   size_t kept = 0, at = 0;
   unsigned char *o = (unsigned char *)out.p;
@@ -253,6 +358,7 @@ static cx_err rewrite_block(sqlite3 *db, store_body_reader *r, const unsigned ch
       prev = end;
     }
   }
+  if (!rc && kept) rc = pack(o, HDR(r->n) + at, &packed);
   sqlite3_stmt *st = NULL;
   if (!rc && sqlite3_prepare_v2(db, kept ? "UPDATE event_blocks SET data = ?2 WHERE first_seq = ?1"
                                          : "DELETE FROM event_blocks WHERE first_seq = ?1",
@@ -260,11 +366,12 @@ static cx_err rewrite_block(sqlite3 *db, store_body_reader *r, const unsigned ch
     rc = CX_EDB;
   if (!rc) {
     sqlite3_bind_int64(st, 1, r->first);
-    if (kept) sqlite3_bind_blob(st, 2, o, (int)(HDR(r->n) + at), SQLITE_STATIC);
+    if (kept) sqlite3_bind_blob(st, 2, packed.p, (int)packed.len, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_DONE) rc = CX_EDB;
   }
   sqlite3_finalize(st);
   cx_buf_free(&out);
+  cx_buf_free(&packed);
   return rc;
 }
 

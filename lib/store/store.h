@@ -18,6 +18,7 @@
 #include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "../base/buf.h"
 #include "../base/err.h"
 
 typedef struct store store;
@@ -156,6 +157,22 @@ cx_err store_blocks_add(store_blocks *b, sqlite3 *db, int64_t seq, const char *b
 cx_err store_blocks_flush(store_blocks *b, sqlite3 *db);
 /* Forgets the open block (its transaction is rolled back). */
 void store_blocks_discard(store_blocks *b);
+
+/* Blocks built ahead of the writer, by whoever made the bodies (ingest
+ * packs a batch on its caller's thread, so that the writer only stores
+ * them). 1 when a block of n bodies holding `bytes` may take one more of
+ * len bytes. */
+int store_block_fits(uint32_t n, size_t bytes, size_t len);
+/* The most bytes store_block_build appends for n bodies of `bytes` in all. */
+size_t store_block_bound(uint32_t n, size_t bytes);
+/* Appends to out a block's data holding body[0..n) (n from 1; each
+ * added as store_block_fits allows); raw is scratch. */
+cx_err store_block_build(const char *const *body, const size_t *len, uint32_t n, cx_buf *raw,
+                         cx_buf *out);
+/* Writes data (from store_block_build) as the bodies of seqs first ..
+ * first + n - 1, after the open block, inside the caller's transaction. */
+cx_err store_blocks_put(store_blocks *b, sqlite3 *db, int64_t first, uint32_t n, const void *data,
+                        size_t len);
 
 /* Reads bodies through one connection; it keeps the last block read. A
  * reader only sees what its connection's statements see; close it before

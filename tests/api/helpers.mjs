@@ -1,6 +1,7 @@
 // Helpers for the API tests (tracking, identity, ops, cli). Builds on the
 // shared harness in server.mjs; not a test file itself.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { track, api } from './server.mjs';
 
@@ -185,4 +186,49 @@ export function withServerLog(e, s) {
   const err = new Error(`${e.message}\ncxm serve ${dead ? `died (exit ${s.proc.exitCode}, signal ${s.proc.signalCode})` : 'reported'}:\n${report.join('\n')}`);
   err.cause = e;
   return err;
+}
+
+// LZ4's block format (lz4_Block_format.md in lz4's repository): sequences
+// of a token (literal count, match length), the literals, a 2-byte offset
+// back into what is written and the match. src unpacks to size bytes.
+export function lz4Unpack(src, size) {
+  const out = Buffer.alloc(size);
+  let i = 0;
+  let o = 0;
+  const more = (n) => {
+    let b;
+    do { b = src[i++]; n += b; } while (b === 255);
+    return n;
+  };
+  while (i < src.length) {
+    const token = src[i++];
+    let lit = token >> 4;
+    if (lit === 15) lit = more(lit);
+    src.copy(out, o, i, i + lit);
+    i += lit;
+    o += lit;
+    if (i >= src.length) break;
+    const off = src[i] | (src[i + 1] << 8);
+    i += 2;
+    let len = token & 15;
+    if (len === 15) len = more(len);
+    len += 4;
+    if (!off || off > o) throw new Error('lz4: bad offset');
+    for (let k = 0; k < len; k++, o++) out[o] = out[o - off];
+  }
+  if (o !== size) throw new Error(`lz4: ${o} bytes, expected ${size}`);
+  return out;
+}
+
+// The data of every event_blocks row of a store, unpacked as
+// lib/store/bodies.c packs it ("LZ41", the length, the LZ4 block): what a
+// scan of the files' bytes cannot see through.
+export function storedBlocks(dbFile) {
+  const q = spawnSync('sqlite3', ['-readonly', dbFile, 'SELECT hex(data) FROM event_blocks'],
+    { encoding: 'utf8', maxBuffer: 1 << 28 });
+  if (q.status !== 0) throw new Error(`sqlite3: ${q.stderr}`);
+  return q.stdout.split('\n').filter(Boolean).map((h) => {
+    const d = Buffer.from(h, 'hex');
+    return d.length >= 8 && d.readUInt32LE(0) === 0x31345A4C ? lz4Unpack(d.subarray(8), d.readUInt32LE(4)) : d;
+  });
 }

@@ -943,6 +943,85 @@ static void test_async_stop_after_failure(void **state) {
   unit_stack_close(&u);
 }
 
+/* ---- bodies packed into blocks on the submitting thread ---- */
+
+static int64_t q_int64(unit_stack *u, const char *sql) {
+  sqlite3 *r = store_reader_get(u->st);
+  sqlite3_stmt *st;
+  int64_t n = -1;
+  if (sqlite3_prepare_v2(r, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+    n = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  store_reader_put(u->st, r);
+  return n;
+}
+
+/* The stored body of the event whose messageId is mid equals want. */
+static void stored_body_is(unit_stack *u, const char *mid, const char *want, size_t want_len) {
+  sqlite3 *r = store_reader_get(u->st);
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_prepare_v2(r, "SELECT seq FROM events WHERE mid_hash = ?1", -1, &st, NULL), SQLITE_OK);
+  sqlite3_bind_int64(st, 1, (sqlite3_int64)cx_hash64(0x6d6964, mid, strlen(mid)));
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  int64_t seq = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  store_body_reader *br;
+  assert_int_equal(store_body_reader_open(r, &br), CX_OK);
+  const char *got;
+  size_t n;
+  assert_int_equal(store_body_read(br, seq, &got, &n), CX_OK);
+  assert_non_null(got);
+  assert_int_equal(n, want_len);
+  assert_memory_equal(got, want, n);
+  store_body_reader_close(br);
+  store_reader_put(u->st, r);
+}
+
+static void submit_lines(unit_stack *u, ingest_batch *b, const char *const *mids, int n) {
+  ingest_error e;
+  ingest_batch_init(b, cx_now_ms());
+  for (int i = 0; i < n; i++) {
+    char line[512];
+    snprintf(line, sizeof line,
+             "{\"type\":\"track\",\"messageId\":\"%s\",\"userId\":\"u1\",\"event\":\"Product Viewed\","
+             "\"properties\":{\"category\":\"jackets\",\"note\":\"the same words, the same words, the same words\"}}",
+             mids[i]);
+    assert_int_equal(ingest_parse(INGEST_ANY, line, strlen(line), b->received_at, b, &e), CX_OK);
+  }
+  assert_int_equal(ingest_submit(u->in, b, 0), CX_OK);
+}
+
+static void test_packed_bodies(void **state) {
+  (void)state;
+  unit_stack u;
+  assert_int_equal(unit_stack_open(&u, "/tmp/cxm-unit-ingest-XXXXXX", NULL), 0);
+  /* three new messages: their chunk is stored whole, packed */
+  const char *first[3] = {"m1", "m2", "m3"};
+  ingest_batch a;
+  submit_lines(&u, &a, first, 3);
+  assert_int_equal(a.nchunks, 1);
+  assert_int_equal(q_int64(&u, "SELECT count(*) FROM event_blocks"), 1);
+  assert_int_equal(q_int64(&u, "SELECT n FROM event_blocks"), 3);
+  assert_int_equal(q_int64(&u, "SELECT hex(substr(data, 1, 4)) = '4C5A3431' FROM event_blocks"), 1);
+  for (int i = 0; i < 3; i++) stored_body_is(&u, first[i], a.msgs[i].body, a.msgs[i].body_len);
+  /* a duplicate among them: the chunk is not stored as packed; the writer
+   * builds a block of the two new bodies */
+  const char *second[3] = {"m4", "m2", "m5"};
+  ingest_batch b;
+  submit_lines(&u, &b, second, 3);
+  assert_int_equal(b.msgs[1].duplicate, 1);
+  assert_int_equal(b.msgs[1].seq, 0);
+  assert_int_equal(q_int64(&u, "SELECT count(*) FROM events"), 5);
+  assert_int_equal(q_int64(&u, "SELECT count(*) FROM event_blocks"), 2);
+  assert_int_equal(q_int64(&u, "SELECT n FROM event_blocks ORDER BY first_seq DESC LIMIT 1"), 2);
+  stored_body_is(&u, "m4", b.msgs[0].body, b.msgs[0].body_len);
+  stored_body_is(&u, "m5", b.msgs[2].body, b.msgs[2].body_len);
+  stored_body_is(&u, "m2", a.msgs[1].body, a.msgs[1].body_len); /* the first one's */
+  ingest_batch_free(&a);
+  ingest_batch_free(&b);
+  unit_stack_close(&u);
+}
+
 /* An argument runs only the tests whose names match it (cmocka's filter). */
 int main(int argc, char **argv) {
   if (argc > 1) cmocka_set_test_filter(argv[1]);
@@ -979,6 +1058,7 @@ int main(int argc, char **argv) {
       T(test_allocation_failures),
       T(test_allocation_failure_code),
       cmocka_unit_test(test_async_stop_after_failure),
+      cmocka_unit_test(test_packed_bodies),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

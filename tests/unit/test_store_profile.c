@@ -472,6 +472,73 @@ static void test_bodies_blocks(void **state) {
   store_body_reader_close(r);
 }
 
+/* Blocks built ahead (store_block_build) and stored whole; packed blocks
+ * read, erased and found damaged as unpacked ones are. */
+static void test_bodies_packed(void **state) {
+  fixture *f = *state;
+  sqlite3 *db = store_db(f->st);
+  enum { N = 40 };
+  static char text[N][128];
+  const char *body[N];
+  size_t len[N];
+  for (int i = 0; i < N; i++) {
+    snprintf(text[i], sizeof text[i], "{\"event\":\"Product Viewed\",\"properties\":{\"sku\":\"sku-%05d\"}}", i);
+    body[i] = text[i];
+    len[i] = strlen(text[i]);
+  }
+  assert_true(store_block_fits(0, 0, STORE_BODY_MAX));
+  assert_false(store_block_fits(1, 10, STORE_BLOCK_BYTES));
+  assert_false(store_block_fits(STORE_BLOCK_EVENTS, 0, 1));
+  cx_buf raw, out;
+  cx_buf_init(&raw, 1 << 20);
+  cx_buf_init(&out, 1 << 20);
+  assert_int_equal(store_block_build(body, len, 0, &raw, &out), CX_EINVAL);
+  assert_int_equal(store_block_build(body, len, N, &raw, &out), CX_OK);
+  assert_true(out.len <= store_block_bound(N, 0 + (size_t)N * 128));
+  assert_memory_equal(out.p, "LZ41", 4); /* it packs: alike messages */
+  size_t whole = 0;
+  for (int i = 0; i < N; i++) whole += len[i];
+  assert_true(out.len < whole / 2);
+  store_blocks *b;
+  assert_int_equal(store_blocks_new(&b), CX_OK);
+  assert_int_equal(store_exec(db, "BEGIN"), CX_OK);
+  /* an open block is written before the one put after it */
+  assert_int_equal(store_blocks_add(b, db, 99, body[0], len[0]), CX_OK);
+  assert_int_equal(store_blocks_put(b, db, 100, N, out.p, out.len), CX_OK);
+  assert_int_equal(store_exec(db, "COMMIT"), CX_OK);
+  store_blocks_free(b);
+  assert_int_equal(q_int(db, "SELECT count(*) FROM event_blocks WHERE first_seq IN (99, 100)"), 2);
+  store_body_reader *r;
+  assert_int_equal(store_body_reader_open(db, &r), CX_OK);
+  body_is(r, 99, text[0]);
+  for (int i = 0; i < N; i++) body_is(r, 100 + i, text[i]);
+  body_is(r, 100 + N, NULL);
+  store_body_reader_close(r);
+  /* erasing two: the block is rewritten, still packed */
+  assert_int_equal(store_exec(db, "BEGIN"), CX_OK);
+  uint64_t erased = 0;
+  assert_int_equal(store_bodies_erase(db, "SELECT value FROM json_each('[101, 120]')", 0, &erased), CX_OK);
+  assert_int_equal(erased, 2);
+  assert_int_equal(store_exec(db, "COMMIT"), CX_OK);
+  assert_int_equal(q_int(db, "SELECT hex(substr(data, 1, 4)) = '4C5A3431' FROM event_blocks WHERE first_seq = 100"), 1);
+  assert_int_equal(store_body_reader_open(db, &r), CX_OK);
+  for (int i = 0; i < N; i++) body_is(r, 100 + i, i == 1 || i == 20 ? NULL : text[i]);
+  store_body_reader_close(r);
+  /* damaged: the packed bytes cut short; a length past any block's */
+  const char *damage[2] = {"UPDATE event_blocks SET data = substr(data, 1, length(data) - 5) WHERE first_seq = 100",
+                           "UPDATE event_blocks SET data = x'4C5A3431FFFFFF00' || substr(data, 9) WHERE first_seq = 100"};
+  for (int k = 0; k < 2; k++) {
+    assert_int_equal(store_exec(db, damage[k]), CX_OK);
+    const char *got;
+    size_t n;
+    assert_int_equal(store_body_reader_open(db, &r), CX_OK);
+    assert_int_equal(store_body_read(r, 100, &got, &n), CX_EDB);
+    store_body_reader_close(r);
+  }
+  cx_buf_free(&raw);
+  cx_buf_free(&out);
+}
+
 static void test_writer_queue_bound(void **state) {
   fixture *f = *state;
   store_writer_cfg cfg = {.max_queue = 3, .max_group = 100};
@@ -1073,6 +1140,7 @@ int main(int argc, char **argv) {
       S(test_writer_one_transaction_per_group),
       S(test_writer_wal_bound),
       S(test_bodies_blocks),
+      S(test_bodies_packed),
       S(test_writer_queue_bound),
       S(test_writer_rollback),
       S(test_writer_fail_stop),

@@ -58,8 +58,12 @@ static int idset_has(const idset *s, uint64_t h) {
 static cx_err idset_add(idset *s, uint64_t h) {
   if ((s->used + 1) * 2 > s->cap) {
     size_t cap = s->cap ? s->cap * 2 : 1 << 16;
-    uint64_t *n = cx_calloc(cap, sizeof *n);
+    /* written, not calloc'd: calloc's untouched pages are first read as
+     * the shared zero page, and the write that replaces it then flushes
+     * the TLB of every thread (the import's profile showed it) */
+    uint64_t *n = cx_malloc(cap * sizeof *n);
     if (!n) return CX_ENOMEM;
+    memset(n, 0, cap * sizeof *n);
     for (size_t i = 0; i < s->cap; i++) {
       if (!s->slot[i]) continue;
       size_t j = s->slot[i] & (cap - 1);
@@ -347,6 +351,7 @@ static cx_err consent_trait(ingest *in, sqlite3 *db, int64_t cust, const ingest_
 static cx_err apply_message(ingest *in, sqlite3 *db, ingest_msg *m, int64_t source_id,
                             int64_t received_at, int packed) {
   m->seq = 0;
+  m->duplicate = 0; /* a batch may be applied again after a rollback */
   if (idset_has(&in->cur, m->mid_hash) || idset_has(&in->old, m->mid_hash)) {
     m->duplicate = 1;
     return CX_OK;
@@ -390,6 +395,18 @@ static cx_err apply_message(ingest *in, sqlite3 *db, ingest_msg *m, int64_t sour
   return idset_add(&in->cur, m->mid_hash);
 }
 
+/* Prefetches for the messages after msgs[i] (profile_prefetch_ids): the
+ * lookups of a batch's ids are cache misses at random places of a large
+ * table, one after the other; started ahead, they overlap. */
+#define AHEAD_SLOT 8
+#define AHEAD_DEEP 3
+static void ahead(ingest *in, const ingest_batch *b, size_t i) {
+  if (i + AHEAD_SLOT < b->n)
+    profile_prefetch_ids(in->pr, b->msgs[i + AHEAD_SLOT].user_id, b->msgs[i + AHEAD_SLOT].anonymous_id, 0);
+  if (i + AHEAD_DEEP < b->n)
+    profile_prefetch_ids(in->pr, b->msgs[i + AHEAD_DEEP].user_id, b->msgs[i + AHEAD_DEEP].anonymous_id, 1);
+}
+
 static cx_err apply_batch(store_job *job, sqlite3 *db) {
   batch_job *bj = (batch_job *)job;
   ingest *in = bj->in;
@@ -417,6 +434,7 @@ static cx_err apply_batch(store_job *job, sqlite3 *db) {
   if (!b->nchunks) {
     for (size_t i = 0; i < b->n && !rc; i++) {
       ingest_msg *m = &b->msgs[i];
+      ahead(in, b, i);
       rc = apply_message(in, db, m, m->source ? m->source : bj->source_id, b->received_at, 0);
     }
   }
@@ -425,6 +443,7 @@ static cx_err apply_batch(store_job *job, sqlite3 *db) {
     ingest_msg *m = &b->msgs[ch->first];
     int whole = 1; /* every message stored, under consecutive seqs */
     for (uint32_t i = 0; i < ch->n && !rc; i++) {
+      ahead(in, b, ch->first + i);
       rc = apply_message(in, db, &m[i], m[i].source ? m[i].source : bj->source_id, b->received_at, 1);
       if (m[i].duplicate || m[i].seq != m[0].seq + i) whole = 0;
     }

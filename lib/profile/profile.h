@@ -46,6 +46,11 @@ typedef struct {
   int64_t ts;             /* event time */
 } profile_ids;
 
+/* [writer] A hint for a run of messages: starts loading what resolving
+ * these ids will read, so that it is in the cache by then. Shallow: the
+ * ids' hash slots. Deep (a few messages later, the slots loaded): the
+ * keys and customers they point at. Reads nothing it needs to be right. */
+void profile_prefetch_ids(profile *p, const char *user_id, const char *anonymous_id, int deep);
 void profile_write_begin(profile *p);
 void profile_write_end(profile *p);
 /* [writer] Finds or creates the customer of ids, merging customers the

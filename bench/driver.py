@@ -312,9 +312,23 @@ def db_query(path, sql):
 
 def avg_body(path):
     """Mean stored message size, wherever the schema keeps the text."""
+    # blocks (lib/store/bodies.c): a block is u32 n, u32 end[n], the bodies;
+    # packed ("LZ41"), its length is the u32 at byte 4 of data
+    try:
+        c = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            total = n = 0
+            for data, k in c.execute("SELECT data, n FROM event_blocks"):
+                raw = int.from_bytes(data[4:8], "little") if data[:4] == b"LZ41" else len(data)
+                total += raw - 4 - 4 * k
+                n += k
+            if n:
+                return total / n
+        finally:
+            c.close()
+    except sqlite3.OperationalError:
+        pass
     for sql in ("SELECT avg(length(body)) FROM events",
-                # blocks (lib/store/bodies.c): data = u32 n, u32 end[n], the bodies
-                "SELECT (sum(length(data)) - 4 * count(*) - 4 * sum(n)) * 1.0 / sum(n) FROM event_blocks",
                 "SELECT avg(length(body)) FROM event_bodies"):
         try:
             v = db_query(path, sql)[0]

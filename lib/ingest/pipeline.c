@@ -473,7 +473,14 @@ static void count(ingest *in, const ingest_batch *batch) {
  * writer is the one thread that cannot be doubled. On failure the batch
  * is left unpacked. */
 static void pack_batch(ingest_batch *b) {
-  if (b->nchunks || !b->n) return;
+  if (b->nchunks) { /* packed before: still whole unless lines were added since */
+    const ingest_chunk *last = &b->chunks[b->nchunks - 1];
+    if (last->first + last->n == b->n) return;
+    cx_free(b->chunks);
+    b->chunks = NULL;
+    b->nchunks = 0;
+  }
+  if (!b->n) return;
   size_t nch = 0, bound = 0, bytes = 0;
   uint32_t k = 0;
   for (size_t i = 0; i <= b->n; i++) {
@@ -488,14 +495,15 @@ static void pack_batch(ingest_batch *b) {
       bytes += b->msgs[i].body_len;
     }
   }
-  static _Thread_local const char *body[STORE_BLOCK_EVENTS];
-  static _Thread_local size_t len[STORE_BLOCK_EVENTS];
+  const char **body = cx_malloc(STORE_BLOCK_EVENTS * sizeof *body);
+  size_t *len = cx_malloc(STORE_BLOCK_EVENTS * sizeof *len);
   cx_buf raw;
-  cx_buf_init(&raw, 4 + 4 * STORE_BLOCK_EVENTS + STORE_BLOCK_BYTES + STORE_BODY_MAX);
+  cx_buf_init(&raw, STORE_BLOCK_RAW_MAX);
   cx_buf_free(&b->packed);
   cx_buf_init(&b->packed, bound);
   b->chunks = cx_malloc(nch * sizeof *b->chunks);
-  cx_err rc = b->chunks ? cx_buf_reserve(&b->packed, bound) : CX_ENOMEM;
+  /* reserved once: chunks keep offsets into it */
+  cx_err rc = b->chunks && body && len ? cx_buf_reserve(&b->packed, bound) : CX_ENOMEM;
   for (size_t i = 0; i < b->n && !rc;) {
     ingest_chunk *ch = &b->chunks[b->nchunks];
     ch->first = i;
@@ -511,6 +519,8 @@ static void pack_batch(ingest_batch *b) {
     b->nchunks++;
   }
   cx_buf_free(&raw);
+  cx_free(body);
+  cx_free(len);
   if (rc) {
     cx_free(b->chunks);
     b->chunks = NULL;

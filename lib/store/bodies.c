@@ -19,9 +19,11 @@
  * body reads one block of a few pages.
  *
  * data is the block packed with LZ4 when that makes it smaller (JSON
- * messages pack about 3 to 1): u32 PACKED | u32 the block's length | the
- * LZ4 block. A block's first u32 is n, at most STORE_BLOCK_EVENTS, so
- * PACKED cannot be mistaken for one. Bytes not written cost the commit,
+ * messages pack about 3 to 1): u32 PACKED | u32 the block's length | u32
+ * the CRC-32 of the LZ4 block | the LZ4 block. A block's first u32 is n,
+ * at most STORE_BLOCK_EVENTS, so PACKED cannot be mistaken for one. LZ4
+ * has no check of its own, and a damaged reference would copy other
+ * events' bytes into a body: the CRC makes damage an error instead. Bytes not written cost the commit,
  * the checkpoint and the disk more than LZ4 costs the writer
  * (docs/internals/store.md). Blocks written before migration 16 are not
  * packed and are read as they are.
@@ -35,12 +37,12 @@
 #include <lz4.h>
 #include <stdio.h>
 #include <string.h>
+#include <zlib.h>
 
 #define HDR(n) (4 + 4 * (size_t)(n))
 #define PACKED 0x31345A4Cu /* "LZ41" */
-#define PACK_HDR 8
-/* the longest block: one of a single largest body, or a full one */
-#define BLOCK_MAX (HDR(STORE_BLOCK_EVENTS) + STORE_BLOCK_BYTES + STORE_BODY_MAX)
+#define PACK_HDR 12
+#define BLOCK_MAX STORE_BLOCK_RAW_MAX
 
 static void put_u32(unsigned char *p, uint32_t v) {
   p[0] = (unsigned char)v;
@@ -76,6 +78,7 @@ static cx_err pack(const unsigned char *raw, size_t len, cx_buf *out) {
   if (z > 0 && PACK_HDR + (size_t)z < len) {
     put_u32(o, PACKED);
     put_u32(o + 4, (uint32_t)len);
+    put_u32(o + 8, (uint32_t)crc32(0, o + PACK_HDR, (uInt)z));
     out->len += PACK_HDR + (size_t)z;
     out->p[out->len] = 0;
     return CX_OK;
@@ -91,7 +94,9 @@ static cx_err unpack(const unsigned char *d, size_t dl, int64_t first, int64_t n
   cx_err rc = CX_OK;
   if (d && dl >= PACK_HDR && get_u32(d) == PACKED) {
     uint32_t len = get_u32(d + 4);
-    if (len > BLOCK_MAX || dl - PACK_HDR > INT32_MAX) rc = CX_EDB;
+    if (len > BLOCK_MAX || dl - PACK_HDR > INT32_MAX ||
+        get_u32(d + 8) != (uint32_t)crc32(0, d + PACK_HDR, (uInt)(dl - PACK_HDR)))
+      rc = CX_EDB;
     else if (!(rc = cx_buf_reserve(block, len)) &&
              LZ4_decompress_safe((const char *)d + PACK_HDR, block->p, (int)(dl - PACK_HDR), (int)len) != (int)len)
       rc = CX_EDB;
@@ -211,10 +216,14 @@ size_t store_block_bound(uint32_t n, size_t bytes) {
 
 cx_err store_block_build(const char *const *body, const size_t *len, uint32_t n, cx_buf *raw,
                          cx_buf *out) {
+  /* what store_blocks_add would take: no empty body (an erased one), none
+   * past STORE_BODY_MAX, grouped as store_block_fits allows */
   size_t bytes = 0;
-  for (uint32_t i = 0; i < n; i++) bytes += len[i];
-  if (!n || n > STORE_BLOCK_EVENTS || (n > 1 && bytes > STORE_BLOCK_BYTES) || bytes > BLOCK_MAX)
-    return CX_EINVAL;
+  if (!n) return CX_EINVAL;
+  for (uint32_t i = 0; i < n; i++) {
+    if (!len[i] || len[i] > STORE_BODY_MAX || !store_block_fits(i, bytes, len[i])) return CX_EINVAL;
+    bytes += len[i];
+  }
   cx_buf_reset(raw);
   cx_err rc = cx_buf_reserve(raw, HDR(n) + bytes);
   if (rc) return rc;

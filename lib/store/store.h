@@ -144,6 +144,8 @@ void store_side_path(sqlite3 *db, const char *suffix, char *out, size_t cap);
 #define STORE_BLOCK_BYTES (32 * 1024) /* bodies per block, unless one alone is larger */
 #define STORE_BLOCK_EVENTS 1024      /* events per block */
 #define STORE_BODY_MAX (64 * 1024)    /* the largest body (INGEST_MAX_STORED) */
+/* the longest block unpacked: a header and a full block, or one largest body */
+#define STORE_BLOCK_RAW_MAX (4 + 4 * STORE_BLOCK_EVENTS + STORE_BLOCK_BYTES + STORE_BODY_MAX)
 
 /* The writer's open block: bodies wait in it until it is full, the next seq
  * does not follow, or the job flushes it. One connection, one thread. */
@@ -165,8 +167,9 @@ void store_blocks_discard(store_blocks *b);
 int store_block_fits(uint32_t n, size_t bytes, size_t len);
 /* The most bytes store_block_build appends for n bodies of `bytes` in all. */
 size_t store_block_bound(uint32_t n, size_t bytes);
-/* Appends to out a block's data holding body[0..n) (n from 1; each
- * added as store_block_fits allows); raw is scratch. */
+/* Appends to out a block's data holding body[0..n): n from 1, each body
+ * 1 to STORE_BODY_MAX bytes, added as store_block_fits allows (CX_EINVAL
+ * otherwise); raw is scratch. */
 cx_err store_block_build(const char *const *body, const size_t *len, uint32_t n, cx_buf *raw,
                          cx_buf *out);
 /* Writes data (from store_block_build) as the bodies of seqs first ..

@@ -221,14 +221,14 @@ export function lz4Unpack(src, size) {
 }
 
 // The data of every event_blocks row of a store, unpacked as
-// lib/store/bodies.c packs it ("LZ41", the length, the LZ4 block): what a
-// scan of the files' bytes cannot see through.
+// lib/store/bodies.c packs it ("LZ41", the length, a CRC-32, the LZ4
+// block): what a scan of the files' bytes cannot see through.
 export function storedBlocks(dbFile) {
   const q = spawnSync('sqlite3', ['-readonly', dbFile, 'SELECT hex(data) FROM event_blocks'],
     { encoding: 'utf8', maxBuffer: 1 << 28 });
   if (q.status !== 0) throw new Error(`sqlite3: ${q.stderr}`);
   return q.stdout.split('\n').filter(Boolean).map((h) => {
     const d = Buffer.from(h, 'hex');
-    return d.length >= 8 && d.readUInt32LE(0) === 0x31345A4C ? lz4Unpack(d.subarray(8), d.readUInt32LE(4)) : d;
+    return d.length >= 12 && d.readUInt32LE(0) === 0x31345A4C ? lz4Unpack(d.subarray(12), d.readUInt32LE(4)) : d;
   });
 }

@@ -1017,6 +1017,14 @@ static void test_packed_bodies(void **state) {
   stored_body_is(&u, "m4", b.msgs[0].body, b.msgs[0].body_len);
   stored_body_is(&u, "m5", b.msgs[2].body, b.msgs[2].body_len);
   stored_body_is(&u, "m2", a.msgs[1].body, a.msgs[1].body_len); /* the first one's */
+  /* lines added to a batch after it was packed: packed again, all stored */
+  ingest_error e;
+  const char *more = "{\"type\":\"track\",\"messageId\":\"m6\",\"userId\":\"u1\",\"event\":\"Later\"}";
+  assert_int_equal(ingest_parse(INGEST_ANY, more, strlen(more), a.received_at, &a, &e), CX_OK);
+  assert_int_equal(ingest_submit(u.in, &a, 0), CX_OK);
+  assert_int_equal(a.chunks[a.nchunks - 1].first + a.chunks[a.nchunks - 1].n, 4);
+  assert_int_equal(q_int64(&u, "SELECT count(*) FROM events"), 6);
+  stored_body_is(&u, "m6", a.msgs[3].body, a.msgs[3].body_len);
   ingest_batch_free(&a);
   ingest_batch_free(&b);
   unit_stack_close(&u);

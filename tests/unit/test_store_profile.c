@@ -493,6 +493,9 @@ static void test_bodies_packed(void **state) {
   cx_buf_init(&raw, 1 << 20);
   cx_buf_init(&out, 1 << 20);
   assert_int_equal(store_block_build(body, len, 0, &raw, &out), CX_EINVAL);
+  size_t none = 0; /* an empty body is an erased one: not taken */
+  assert_int_equal(store_block_build(body, &none, 1, &raw, &out), CX_EINVAL);
+  assert_int_equal(out.len, 0);
   assert_int_equal(store_block_build(body, len, N, &raw, &out), CX_OK);
   assert_true(out.len <= store_block_bound(N, 0 + (size_t)N * 128));
   assert_memory_equal(out.p, "LZ41", 4); /* it packs: alike messages */
@@ -524,10 +527,18 @@ static void test_bodies_packed(void **state) {
   assert_int_equal(store_body_reader_open(db, &r), CX_OK);
   for (int i = 0; i < N; i++) body_is(r, 100 + i, i == 1 || i == 20 ? NULL : text[i]);
   store_body_reader_close(r);
-  /* damaged: the packed bytes cut short; a length past any block's */
-  const char *damage[2] = {"UPDATE event_blocks SET data = substr(data, 1, length(data) - 5) WHERE first_seq = 100",
-                           "UPDATE event_blocks SET data = x'4C5A3431FFFFFF00' || substr(data, 9) WHERE first_seq = 100"};
-  for (int k = 0; k < 2; k++) {
+  /* damaged: one byte of the packed bytes changed (LZ4 alone would read
+   * it as another reference: the CRC tells); cut short; a length past any
+   * block's */
+  assert_int_equal(store_body_reader_open(db, &r), CX_OK);
+  body_is(r, 130, text[30]);
+  store_body_reader_close(r);
+  const char *damage[3] = {
+      "UPDATE event_blocks SET data = substr(data, 1, 40) || (CASE WHEN substr(data, 41, 1) = x'00' THEN x'01' ELSE x'00' END)"
+      " || substr(data, 42) WHERE first_seq = 100",
+      "UPDATE event_blocks SET data = substr(data, 1, length(data) - 5) WHERE first_seq = 100",
+      "UPDATE event_blocks SET data = x'4C5A3431FFFFFF00' || substr(data, 9) WHERE first_seq = 100"};
+  for (int k = 0; k < 3; k++) {
     assert_int_equal(store_exec(db, damage[k]), CX_OK);
     const char *got;
     size_t n;

@@ -49,7 +49,7 @@ RATE = env_int("BENCH_RATE", 10000)
 LG_CONNS = env_int("BENCH_LG_CONNS", 64)  # >= rate x p99 budget (Little): 10k/s x 5 ms = 50
 IMPORT_EVENTS = env_int("BENCH_IMPORT_EVENTS", 200000 if QUICK else 1000000)
 IMPORT_USERS = env_int("BENCH_IMPORT_USERS", 50000)
-IMPORT_GROUP = env_int("BENCH_IMPORT_GROUP", 5000)  # src/cmd_import.c IMPORT_BATCH
+IMPORT_GROUP = env_int("BENCH_IMPORT_GROUP", 20000)  # src/cmd_import.c IMPORT_BATCH
 REF_MIN_ROWS = env_int("BENCH_REF_MIN_ROWS", 200000 if QUICK else 500000)
 SCALE = os.environ.get("BENCH_SCALE", "") not in ("", "0")
 SCALE_FACTOR = env_float("BENCH_SCALE_FACTOR", 0.01 if QUICK else 1.0)

@@ -123,7 +123,7 @@ build text_bench "$here/text_bench.c $(echo "$root"/lib/text/*.c "$root"/lib/bas
 # part 9: lib/cases over the whole library (-O2), as the server links it
 # shellcheck disable=SC2086
 build cases_bench "$here/cases_bench.c $(echo "$root"/lib/*/*.c) $root/build/text_data.c" \
-  "$(echo "$root"/lib/*/*.h)" $(pkg-config --cflags --libs libmicrohttpd libcjson sqlite3 zlib libsodium libcurl gsl) \
+  "$(echo "$root"/lib/*/*.h)" $(pkg-config --cflags --libs libmicrohttpd libcjson sqlite3 zlib liblz4 libsodium libcurl gsl) \
   -lstemmer -lm -pthread
 
 origin="${CXM_BIN:-$root/build/cxm}"

@@ -385,6 +385,16 @@ static void body_is(store_body_reader *r, int64_t seq, const char *want) {
   assert_memory_equal(b, want, n);
 }
 
+/* store_bodies_erase(db, sql, arg) in a transaction of its own, which
+ * erases `want` bodies. */
+static void erase_committed(sqlite3 *db, const char *sql, int64_t arg, uint64_t want) {
+  uint64_t erased = 0;
+  assert_int_equal(store_exec(db, "BEGIN"), CX_OK);
+  assert_int_equal(store_bodies_erase(db, sql, arg, &erased), CX_OK);
+  assert_int_equal(erased, want);
+  assert_int_equal(store_exec(db, "COMMIT"), CX_OK);
+}
+
 static void test_bodies_blocks(void **state) {
   fixture *f = *state;
   sqlite3 *db = store_db(f->st);
@@ -441,11 +451,7 @@ static void test_bodies_blocks(void **state) {
   store_body_reader_close(r);
 
   /* erasing 2 and 5, then 1 and 3: the block keeps what is left, then goes */
-  assert_int_equal(store_exec(db, "BEGIN"), CX_OK);
-  uint64_t erased = 0;
-  assert_int_equal(store_bodies_erase(db, "SELECT value FROM json_each('[2, 5, 10]')", 0, &erased), CX_OK);
-  assert_int_equal(erased, 3);
-  assert_int_equal(store_exec(db, "COMMIT"), CX_OK);
+  erase_committed(db, "SELECT value FROM json_each('[2, 5, 10]')", 0, 3);
   assert_int_equal(store_body_reader_open(db, &r), CX_OK);
   body_is(r, 1, "{\"n\":1}");
   body_is(r, 2, NULL);
@@ -455,14 +461,9 @@ static void test_bodies_blocks(void **state) {
   store_body_reader_close(r);
   assert_int_equal(q_int(db, "SELECT count(*) FROM event_blocks WHERE first_seq = 10"), 0); /* emptied: gone */
   assert_int_equal(q_int(db, "SELECT count(*) FROM event_bodies"), 0);
-  assert_int_equal(store_exec(db, "BEGIN"), CX_OK);
-  /* ?1 is bound to arg: seqs 1 to 3 */
-  assert_int_equal(store_bodies_erase(db,
-                                      "WITH RECURSIVE s(v) AS (SELECT 1 UNION ALL SELECT v + 1 FROM s WHERE v < ?1)"
-                                      " SELECT v FROM s",
-                                      3, &erased), CX_OK);
-  assert_int_equal(erased, 2); /* 2 had none left */
-  assert_int_equal(store_exec(db, "COMMIT"), CX_OK);
+  /* ?1 is bound to arg: seqs 1 to 3, of which 2 had none left */
+  erase_committed(db, "WITH RECURSIVE s(v) AS (SELECT 1 UNION ALL SELECT v + 1 FROM s WHERE v < ?1) SELECT v FROM s",
+                  3, 2);
   assert_int_equal(q_int(db, "SELECT count(*) FROM event_blocks WHERE first_seq = 1"), 0);
 
   /* a damaged block is an error, not a wrong body */
@@ -518,11 +519,7 @@ static void test_bodies_packed(void **state) {
   body_is(r, 100 + N, NULL);
   store_body_reader_close(r);
   /* erasing two: the block is rewritten, still packed */
-  assert_int_equal(store_exec(db, "BEGIN"), CX_OK);
-  uint64_t erased = 0;
-  assert_int_equal(store_bodies_erase(db, "SELECT value FROM json_each('[101, 120]')", 0, &erased), CX_OK);
-  assert_int_equal(erased, 2);
-  assert_int_equal(store_exec(db, "COMMIT"), CX_OK);
+  erase_committed(db, "SELECT value FROM json_each('[101, 120]')", 0, 2);
   assert_int_equal(q_int(db, "SELECT hex(substr(data, 1, 4)) = '4C5A3431' FROM event_blocks WHERE first_seq = 100"), 1);
   assert_int_equal(store_body_reader_open(db, &r), CX_OK);
   for (int i = 0; i < N; i++) body_is(r, 100 + i, i == 1 || i == 20 ? NULL : text[i]);

@@ -4,9 +4,12 @@
  * - Numbers: cJSON copies the run of [0-9+-eE.] and calls strtod. Here a number of the form -?D+(.D+)? with at most 15 digits is
  *   m / 10^k in one IEEE division: m and 10^k are exact doubles, so the
  *   quotient is the correctly rounded value of the decimal, which is what
- *   glibc's strtod returns. Anything else still goes to strtod.
+ *   glibc's strtod returns (under the default rounding, which cxm never
+ *   changes, and without -ffast-math). Anything else still goes to
+ *   strtod.
  * - Strings: cJSON finds the closing quote, then copies byte by byte
- *   decoding escapes. A string without a backslash is one memcpy here.
+ *   decoding escapes. Here the search runs to the next quote or backslash
+ *   at a time, and a string without a backslash is one memcpy.
  *
  * Everything else (the whitespace cJSON skips: every byte <= 32; its UTF-8
  * BOM; its handling of \u escapes, a bad hex digit reading as 0; its
@@ -15,6 +18,7 @@
  * not change. */
 #include "jparse.h"
 #include <limits.h>
+#include <locale.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,9 +94,13 @@ static unsigned utf16_to_utf8(const unsigned char *in, const unsigned char *end,
  * where cJSON leaves it: just past the opening quote, or at the escape it
  * could not read. */
 static int parse_string(jp *p, cJSON *item) {
+  if (p->off >= p->len) { /* after a last ',' of an object: cJSON stops one on */
+    p->off++;
+    return 0;
+  }
   const unsigned char *base = p->s, *start = base + p->off;
   const unsigned char *in = start + 1, *end = start + 1;
-  if (p->off >= p->len || *start != '"') goto fail;
+  if (*start != '"') goto fail;
   size_t skipped = 0;
   for (;;) {
     /* the run up to the next quote or backslash */
@@ -188,7 +196,12 @@ static int parse_number(jp *p, cJSON *item) {
   double d;
   size_t used = n;
   if (!plain_decimal(b, n, &d)) {
-    char *after;
+    /* as cJSON: '.' is the locale's decimal point for strtod (cxm never
+     * sets a locale, so it is '.') */
+    char dp = *localeconv()->decimal_point, *after;
+    if (dp != '.')
+      for (size_t i = 0; i < n; i++)
+        if (b[i] == '.') b[i] = (unsigned char)dp;
     d = strtod((const char *)b, &after);
     if (after == (char *)b) return 0;
     used = (size_t)(after - (char *)b);

@@ -1,14 +1,16 @@
 /* jparse.h - the JSON parser of the tracking path (jparse.c).
  *
  * ingest_json_parse(s, len, &end, alloc) returns the tree that
- * cJSON_ParseWithLengthOpts(s, len, &end, 0) returns with cJSON's hooks
- * set to alloc: the same nodes and values, allocated through alloc in the
- * same order and sizes, the same inputs refused, and the same *end (after
- * the value; on a refusal, where cJSON stopped). It reads no byte past
- * s[len - 1]. Only faster: cJSON calls strtod for every number and copies
- * every string twice. fuzz/fuzz_jparse.c holds it to cJSON on every input
- * (libcjson 1.7.15, Debian 12's). Nothing is freed here, not even after a
- * refusal: alloc is meant to be an arena, freed whole (ingest's batch). */
+ * cJSON_ParseWithLengthOpts(s, len, &end, 0) returns with cJSON's
+ * allocation hook set to alloc: the same nodes and values, allocated
+ * through alloc in the same order and sizes, the same inputs refused (an
+ * allocation refused included), and the same *end (after the value; on a
+ * refusal, where cJSON stopped). It reads no byte past s[len - 1]. Only
+ * faster: cJSON calls strtod for every number and copies strings a byte
+ * at a time. fuzz/fuzz_jparse.c holds it to cJSON (Debian 12's libcjson
+ * 1.7.15 with its security fixes) on every input, allocations included.
+ * Nothing is freed here, not even a number's scratch copy or what a
+ * refusal leaves: use it with an arena only (ingest's batch). */
 #ifndef CX_INGEST_JPARSE_H
 #define CX_INGEST_JPARSE_H
 #include <cjson/cJSON.h>

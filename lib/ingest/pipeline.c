@@ -395,14 +395,18 @@ static cx_err apply_message(ingest *in, sqlite3 *db, ingest_msg *m, int64_t sour
   return idset_add(&in->cur, m->mid_hash);
 }
 
-/* Prefetches for the messages after msgs[i] (profile_prefetch_ids): the
- * lookups of a batch's ids are cache misses at random places of a large
- * table, one after the other; started ahead, they overlap. */
+/* Prefetches for the messages after msgs[i] (profile_prefetch_ids, and
+ * the messageId's place in the dedupe set): the lookups of a batch's ids
+ * are cache misses at random places of large tables, one after the other;
+ * started ahead, they overlap. */
 #define AHEAD_SLOT 8
 #define AHEAD_DEEP 3
 static void ahead(ingest *in, const ingest_batch *b, size_t i) {
-  if (i + AHEAD_SLOT < b->n)
-    profile_prefetch_ids(in->pr, b->msgs[i + AHEAD_SLOT].user_id, b->msgs[i + AHEAD_SLOT].anonymous_id, 0);
+  if (i + AHEAD_SLOT < b->n) {
+    const ingest_msg *m = &b->msgs[i + AHEAD_SLOT];
+    profile_prefetch_ids(in->pr, m->user_id, m->anonymous_id, 0);
+    if (in->cur.cap) __builtin_prefetch(&in->cur.slot[m->mid_hash & (in->cur.cap - 1)]); /* idset_has */
+  }
   if (i + AHEAD_DEEP < b->n)
     profile_prefetch_ids(in->pr, b->msgs[i + AHEAD_DEEP].user_id, b->msgs[i + AHEAD_DEEP].anonymous_id, 1);
 }

@@ -411,6 +411,20 @@ static void ahead(ingest *in, const ingest_batch *b, size_t i) {
     profile_prefetch_ids(in->pr, b->msgs[i + AHEAD_DEEP].user_id, b->msgs[i + AHEAD_DEEP].anonymous_id, 1);
 }
 
+/* The bodies of a chunk whose messages were all applied: its block as it
+ * was packed when every message was stored under consecutive seqs, else
+ * the stored ones' bodies through the open block (a duplicate among them). */
+static cx_err store_chunk(ingest *in, sqlite3 *db, const ingest_batch *b, const ingest_chunk *ch) {
+  const ingest_msg *m = &b->msgs[ch->first];
+  int whole = 1;
+  for (uint32_t i = 0; i < ch->n && whole; i++) whole = !m[i].duplicate && m[i].seq == m[0].seq + i;
+  if (whole) return store_blocks_put(in->blocks, db, m[0].seq, ch->n, b->packed.p + ch->at, ch->len);
+  cx_err rc = CX_OK;
+  for (uint32_t i = 0; i < ch->n && !rc; i++)
+    if (!m[i].duplicate) rc = store_blocks_add(in->blocks, db, m[i].seq, m[i].body, m[i].body_len);
+  return rc;
+}
+
 static cx_err apply_batch(store_job *job, sqlite3 *db) {
   batch_job *bj = (batch_job *)job;
   ingest *in = bj->in;
@@ -435,25 +449,12 @@ static cx_err apply_batch(store_job *job, sqlite3 *db) {
   cx_err rc = CX_OK;
   ingest_batch *b = bj->batch;
   profile_write_begin(in->pr);
-  if (!b->nchunks) {
-    for (size_t i = 0; i < b->n && !rc; i++) {
-      ingest_msg *m = &b->msgs[i];
-      ahead(in, b, i);
-      rc = apply_message(in, db, m, m->source ? m->source : bj->source_id, b->received_at, 0);
-    }
-  }
-  for (size_t c = 0; c < b->nchunks && !rc; c++) {
-    const ingest_chunk *ch = &b->chunks[c];
-    ingest_msg *m = &b->msgs[ch->first];
-    int whole = 1; /* every message stored, under consecutive seqs */
-    for (uint32_t i = 0; i < ch->n && !rc; i++) {
-      ahead(in, b, ch->first + i);
-      rc = apply_message(in, db, &m[i], m[i].source ? m[i].source : bj->source_id, b->received_at, 1);
-      if (m[i].duplicate || m[i].seq != m[0].seq + i) whole = 0;
-    }
-    if (!rc && whole) rc = store_blocks_put(in->blocks, db, m[0].seq, ch->n, b->packed.p + ch->at, ch->len);
-    for (uint32_t i = 0; i < ch->n && !rc && !whole; i++)
-      if (!m[i].duplicate) rc = store_blocks_add(in->blocks, db, m[i].seq, m[i].body, m[i].body_len);
+  size_t c = 0; /* the chunk msgs[i] belongs to, when the batch was packed */
+  for (size_t i = 0; i < b->n && !rc; i++) {
+    ingest_msg *m = &b->msgs[i];
+    ahead(in, b, i);
+    rc = apply_message(in, db, m, m->source ? m->source : bj->source_id, b->received_at, b->nchunks > 0);
+    if (!rc && b->nchunks && i + 1 == b->chunks[c].first + b->chunks[c].n) rc = store_chunk(in, db, b, &b->chunks[c++]);
   }
   /* the job's bodies are in its transaction; on an error the group rolls
    * back and the open block goes with it */
@@ -471,6 +472,15 @@ static void count(ingest *in, const ingest_batch *batch) {
   atomic_fetch_add(&in->batches, 1);
 }
 
+/* The chunk that starts at msgs[i], grouped as the writer's open block
+ * would group them: the index after it, and its bodies' bytes. */
+static size_t chunk_end(const ingest_batch *b, size_t i, size_t *bytes) {
+  uint32_t k = 0;
+  for (*bytes = 0; i < b->n && store_block_fits(k, *bytes, b->msgs[i].body_len); i++, k++)
+    *bytes += b->msgs[i].body_len;
+  return i;
+}
+
 /* Packs the batch's bodies into blocks (ingest_batch.chunks), grouped as
  * the writer's open block would group them. Runs on the caller's thread:
  * LZ4 costs about as much as the rest of the block's writing, and the
@@ -485,19 +495,10 @@ static void pack_batch(ingest_batch *b) {
     b->nchunks = 0;
   }
   if (!b->n) return;
-  size_t nch = 0, bound = 0, bytes = 0;
-  uint32_t k = 0;
-  for (size_t i = 0; i <= b->n; i++) {
-    if (i == b->n || !store_block_fits(k, bytes, b->msgs[i].body_len)) {
-      nch++;
-      bound += store_block_bound(k, bytes);
-      k = 0;
-      bytes = 0;
-    }
-    if (i < b->n) {
-      k++;
-      bytes += b->msgs[i].body_len;
-    }
+  size_t nch = 0, bound = 0, bytes;
+  for (size_t i = 0, j; i < b->n; i = j, nch++) {
+    j = chunk_end(b, i, &bytes);
+    bound += store_block_bound((uint32_t)(j - i), bytes);
   }
   const char **body = cx_malloc(STORE_BLOCK_EVENTS * sizeof *body);
   size_t *len = cx_malloc(STORE_BLOCK_EVENTS * sizeof *len);
@@ -506,21 +507,17 @@ static void pack_batch(ingest_batch *b) {
   cx_buf_free(&b->packed);
   cx_buf_init(&b->packed, bound);
   b->chunks = cx_malloc(nch * sizeof *b->chunks);
-  /* reserved once: chunks keep offsets into it */
-  cx_err rc = b->chunks && body && len ? cx_buf_reserve(&b->packed, bound) : CX_ENOMEM;
-  for (size_t i = 0; i < b->n && !rc;) {
-    ingest_chunk *ch = &b->chunks[b->nchunks];
-    ch->first = i;
-    ch->n = 0;
-    ch->at = b->packed.len;
-    for (bytes = 0; i < b->n && store_block_fits(ch->n, bytes, b->msgs[i].body_len); i++, ch->n++) {
-      body[ch->n] = b->msgs[i].body;
-      len[ch->n] = b->msgs[i].body_len;
-      bytes += len[ch->n];
+  cx_err rc = b->chunks && body && len ? CX_OK : CX_ENOMEM;
+  for (size_t i = 0, j; i < b->n && !rc; i = j) {
+    j = chunk_end(b, i, &bytes);
+    ingest_chunk *ch = &b->chunks[b->nchunks++];
+    *ch = (ingest_chunk){.first = i, .n = (uint32_t)(j - i), .at = b->packed.len};
+    for (size_t k = i; k < j; k++) {
+      body[k - i] = b->msgs[k].body;
+      len[k - i] = b->msgs[k].body_len;
     }
     rc = store_block_build(body, len, ch->n, &raw, &b->packed);
     ch->len = b->packed.len - ch->at;
-    b->nchunks++;
   }
   cx_buf_free(&raw);
   cx_free(body);

@@ -1,8 +1,9 @@
 /* jparse.c - the JSON parser of the tracking path: cJSON's parser, step for
  * step (see jparse.h), with its two slow parts replaced.
  *
- * - Numbers: cJSON copies the run of [0-9+-eE.] and calls strtod. Here a number of the form -?D+(.D+)? with at most 15 digits is
- *   m / 10^k in one IEEE division: m and 10^k are exact doubles, so the
+ * - Numbers: cJSON copies the run of [0-9+-eE.] and calls strtod. Here a
+ *   number of the form -?D+(.D+)? with at most 15 digits is m / 10^k in
+ *   one IEEE division: m and 10^k are exact doubles, so the
  *   quotient is the correctly rounded value of the decimal, which is what
  *   glibc's strtod returns (under the default rounding, which cxm never
  *   changes, and without -ffast-math). Anything else still goes to

@@ -23,10 +23,11 @@
  * the CRC-32 of the LZ4 block | the LZ4 block. A block's first u32 is n,
  * at most STORE_BLOCK_EVENTS, so PACKED cannot be mistaken for one. LZ4
  * has no check of its own, and a damaged reference would copy other
- * events' bytes into a body: the CRC makes damage an error instead. Bytes not written cost the commit,
- * the checkpoint and the disk more than LZ4 costs the writer
- * (docs/internals/store.md). Blocks written before migration 16 are not
- * packed and are read as they are.
+ * events' bytes into a body: the CRC makes damage an error instead. Every
+ * byte stored is written three times (WAL, checkpoint, disk); ingest packs
+ * on the submitting thread (store_block_build), the writer only what it
+ * groups itself (docs/internals/store.md). Blocks written before
+ * migration 16 are not packed and are read as they are.
  *
  * Databases written before migration 14 hold one event_bodies row per
  * event: a seq that no block covers is looked up there. */

@@ -25,7 +25,8 @@ static void check(int ok, const char *what) {
   }
 }
 
-/* one side's allocations: their sizes in order, and what to free after */
+/* one side's allocations: their sizes in order, and (jparse's side, which
+ * frees nothing) what to free after the input */
 typedef struct {
   size_t *size, n, cap;
   void **held;

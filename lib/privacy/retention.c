@@ -72,16 +72,16 @@ static cx_err ret_apply(store_job *job, sqlite3 *db) {
    * deleted: bodies.c), then the events; the newest event stays */
   cx_err rc = store_bodies_erase(
       db, "SELECT seq FROM events WHERE ts < ?1 AND seq < (SELECT max(seq) FROM events) ORDER BY seq", j->cutoff, NULL);
-  sqlite3_stmt *st;
+  sqlite3_stmt *st = NULL;
   if (!rc && sqlite3_prepare_v2(db, "DELETE FROM events WHERE ts < ?1 AND seq < (SELECT max(seq) FROM events)", -1,
-                                &st, NULL) == SQLITE_OK) {
+                                &st, NULL) != SQLITE_OK)
+    rc = CX_EDB;
+  if (!rc) {
     sqlite3_bind_int64(st, 1, j->cutoff);
     rc = sqlite3_step(st) == SQLITE_DONE ? CX_OK : CX_EDB;
     j->deleted = sqlite3_changes(db);
-    sqlite3_finalize(st);
-  } else if (!rc) {
-    rc = CX_EDB;
   }
+  sqlite3_finalize(st);
   if (!rc) rc = meta_put(db, "retention_last_run_at", j->now, 0);
   if (!rc) rc = meta_put(db, "retention_last_deleted", j->deleted, 0);
   if (!rc && j->deleted) {

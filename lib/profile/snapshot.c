@@ -1,8 +1,10 @@
 /* snapshot.c - the timelines saved at a clean stop, so that the next start
  * reads them in one sequential pass and scans only the log's tail.
  *
- * File: "<database>-timelines", written to a temporary name, synced and
- * renamed. Layout (native byte order; the header says which):
+ * File: "<database>-timelines", written to a temporary name and renamed,
+ * not synced: it is a cache of the log, and one that a crash left short or
+ * damaged fails its hash at the next start, which then scans the log.
+ * Layout (native byte order; the header says which):
  *   header: magic "CXMTL\0\0\1", byte-order mark, sizeof(profile_point),
  *           snap_seq (the newest event covered), the mid_hash of that event,
  *           nkinds, ncust (records), npoints, payload bytes, payload hash
@@ -110,9 +112,7 @@ cx_err profile_save(profile *p, sqlite3 *db) {
   w_flush(&w);
   h.payload = w.total;
   h.hash = w.hash;
-  if (fseek(w.f, 0, SEEK_SET) || fwrite(&h, sizeof h, 1, w.f) != 1 || fflush(w.f) ||
-      fdatasync(fileno(w.f)))
-    w.err = 1;
+  if (fseek(w.f, 0, SEEK_SET) || fwrite(&h, sizeof h, 1, w.f) != 1 || fflush(w.f)) w.err = 1;
   if (fclose(w.f)) w.err = 1;
   cx_free(w.buf);
   if (w.err || rename(tmp, path)) {

@@ -78,6 +78,13 @@ static cx_err migrate(store *s) {
   return CX_OK;
 }
 
+/* Before SQLite's first use in the process: no memory statistics, which
+ * nothing reads and which cost every sqlite3_malloc and free a global mutex
+ * (each connection is used by one thread at a time, SQLITE_OPEN_NOMUTEX).
+ * Refused with SQLITE_MISUSE when SQLite is already initialised: harmless. */
+static pthread_once_t sqlite_once = PTHREAD_ONCE_INIT;
+static void sqlite_setup(void) { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); }
+
 cx_err store_open(const char *dir, int create, store **out) {
   char path[4096];
   if (strlen(dir) > sizeof path - 32) return CX_EINVAL;
@@ -100,6 +107,7 @@ cx_err store_open(const char *dir, int create, store **out) {
     cx_free(s);
     return CX_EBUSY;
   }
+  pthread_once(&sqlite_once, sqlite_setup);
   pthread_mutex_init(&s->mu, NULL);
   pthread_cond_init(&s->work, NULL);
   pthread_mutex_init(&s->rmu, NULL);

@@ -6,7 +6,9 @@ CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused
                -pthread $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lstemmer -lm -pthread
 OPT     ?= -O2 -g
-SAN     := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+# CX_SELFCHECK: fast paths also take the slow way and abort when the two differ
+SAN     := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
+           -DCX_SELFCHECK
 
 LIB_SRC := $(wildcard lib/*/*.c)
 SRC     := $(wildcard src/*.c)
@@ -119,7 +121,7 @@ browser: build/asan/cxm
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
 FUZZ_BIN := $(patsubst fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 FUZZ_SECONDS ?= 60
-FUZZ_FLAGS := -O1 -g -fno-sanitize-recover=all
+FUZZ_FLAGS := -O1 -g -fno-sanitize-recover=all -DCX_SELFCHECK
 LIB_OBJ_FUZZ := $(patsubst %.c,build/fuzz/obj/%.o,$(LIB_SRC) $(GEN_SRC))
 build/fuzz/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)

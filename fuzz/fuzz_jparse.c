@@ -10,7 +10,10 @@
  * memory" and "too complex" (an arena's cap) from what the parse returns.
  * jparse gets exactly the input's bytes, so ASan sees any read past them;
  * cJSON gets a NUL-terminated copy, as it may read one byte past the end
- * before refusing. */
+ * before refusing.
+ * And its own: when it says the text is plain, cx_json_write writes the
+ * tree back as exactly the input (ingest then stores the text as it came). */
+#include "../lib/base/json.h"
 #include "../lib/ingest/jparse.h"
 #include <cjson/cJSON.h>
 #include <stdint.h>
@@ -100,7 +103,9 @@ static void one(const char *exact, const char *terminated, size_t size) {
   count = 0;
   cJSON *ref = cJSON_ParseWithLengthOpts(terminated, size, &e1, 0);
   count = 0;
-  cJSON *got = ingest_json_parse(exact, size, &e2, got_alloc);
+  int plain = -1;
+  cJSON *got = ingest_json_parse(exact, size, &e2, got_alloc, &plain);
+  check(plain == 0 || (plain == 1 && got), "plain is 0 or 1, and 1 only for a tree");
   check(!ref == !got, "accepted or refused");
   check((e1 ? e1 - terminated : -1) == (e2 ? e2 - exact : -1), "where it stopped");
   check(ref_log.n == got_log.n &&
@@ -110,6 +115,13 @@ static void one(const char *exact, const char *terminated, size_t size) {
     same(ref, got);
     links(ref, 1);
     links(got, 1);
+  }
+  if (plain) {
+    cx_buf b;
+    cx_buf_init(&b, size + 16);
+    check(cx_json_write(&b, got) == CX_OK && b.len == size && !memcmp(b.p, exact, size),
+          "a plain text is what cx_json_write writes of its tree");
+    cx_buf_free(&b);
   }
   cJSON_Delete(ref);
   for (size_t i = 0; i < got_log.nheld; i++) free(got_log.held[i]);

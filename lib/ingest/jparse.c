@@ -28,6 +28,7 @@ typedef struct {
   const unsigned char *s;
   size_t len, off, depth;
   void *(*alloc)(size_t);
+  int plain; /* so far, the text is what cx_json_write writes of its tree */
 } jp;
 
 #define AT(p, i) ((p)->off + (i) < (p)->len) /* cJSON's can_access_at_index */
@@ -38,10 +39,31 @@ static cJSON *new_item(jp *p) {
   return n;
 }
 
-static void skip_ws(jp *p) {
-  if (!AT(p, 0)) return;
+static inline void skip_ws(jp *p) {
+  if (!AT(p, 0) || p->s[p->off] > 32) return; /* nothing to skip: the usual case */
   while (AT(p, 0) && p->s[p->off] <= 32) p->off++;
+  p->plain = 0;
   if (p->off == p->len) p->off--;
+}
+
+/* The bytes of s[0..n) before its first quote, backslash or control
+ * character: eight at a time where it can (each test below flags the
+ * lowest matching byte exactly; a borrow can only flag bytes after it). */
+static size_t plain_run(const unsigned char *s, size_t n) {
+  size_t i = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w, q, b;
+    memcpy(&w, s + i, 8);
+    q = w ^ (ones * '"');
+    b = w ^ (ones * '\\');
+    uint64_t t = (((q - ones) & ~q) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w)) & highs;
+    if (t) return i + ((size_t)__builtin_ctzll(t) >> 3);
+  }
+#endif
+  while (i < n && s[i] != '"' && s[i] != '\\' && s[i] >= 0x20) i++;
+  return i;
 }
 
 static unsigned hex4(const unsigned char *in) {
@@ -104,14 +126,21 @@ static int parse_string(jp *p, cJSON *item) {
   if (*start != '"') goto fail;
   size_t skipped = 0;
   for (;;) {
-    /* the run up to the next quote or backslash */
-    while ((size_t)(end - base) < p->len && *end != '"' && *end != '\\') end++;
+    /* the run up to the next quote, backslash or control character (which
+     * cJSON takes as it is, and cx_json_write escapes) */
+    end += plain_run(end, p->len - (size_t)(end - base));
+    if ((size_t)(end - base) < p->len && *end < 0x20) {
+      p->plain = 0;
+      end++;
+      continue;
+    }
     if ((size_t)(end - base) >= p->len || *end == '"') break;
     if ((size_t)(end + 1 - base) >= p->len) goto fail; /* a backslash last */
     skipped++;
     end += 2;
   }
   if ((size_t)(end - base) >= p->len || *end != '"') goto fail;
+  if (skipped) p->plain = 0; /* cx_json_write would escape differently, or not at all */
   size_t cap = (size_t)(end - start) - skipped;
   unsigned char *out = p->alloc(cap + 1), *o = out;
   if (!out) goto fail;
@@ -155,8 +184,13 @@ fail:
 static const double pow10_exact[16] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                        1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
 
-/* b[0..n) as -?D+(.D+)? with at most 15 digits, into *d: 0 otherwise. */
-static int plain_decimal(const unsigned char *b, size_t n, double *d) {
+/* b[0..n) as -?D+(.D+)? with at most 15 digits, into *d: 0 otherwise.
+ * *same: 1 when cx_json_write writes d as b (lib/base/json.c): an integer
+ * without leading zeros and not -0; or a decimal under 1e9, without
+ * leading zeros, with 1 to 6 decimals, the last not 0 (two decimals of at
+ * most 15 digits that read as the same double are the same number, so no
+ * shorter one is found before it). */
+static int plain_decimal(const unsigned char *b, size_t n, double *d, int *same) {
   size_t i = 0, digits = 0, frac = 0;
   int neg = 0, dot = 0;
   if (n > 17) return 0; /* "-" and 15 digits and "." at most */
@@ -178,6 +212,9 @@ static int plain_decimal(const unsigned char *b, size_t n, double *d) {
   double v = (double)m;
   if (frac) v /= pow10_exact[frac];
   *d = neg ? -v : v;
+  size_t whole = digits - frac; /* digits before the point */
+  *same = !(whole > 1 && b[first] == '0') &&
+          (frac ? frac <= 6 && b[n - 1] != '0' && v < 1e9 : !(neg && m == 0));
   return 1;
 }
 
@@ -196,7 +233,8 @@ static int parse_number(jp *p, cJSON *item) {
   b[n] = 0;
   double d;
   size_t used = n;
-  if (!plain_decimal(b, n, &d)) {
+  int same = 0;
+  if (!plain_decimal(b, n, &d, &same)) {
     /* as cJSON: '.' is the locale's decimal point for strtod (cxm never
      * sets a locale, so it is '.') */
     char dp = *localeconv()->decimal_point, *after;
@@ -207,6 +245,7 @@ static int parse_number(jp *p, cJSON *item) {
     if (after == (char *)b) return 0;
     used = (size_t)(after - (char *)b);
   }
+  if (!same) p->plain = 0;
   item->valuedouble = d;
   item->valueint = d >= INT_MAX ? INT_MAX : d <= (double)INT_MIN ? INT_MIN : (int)d;
   item->type = cJSON_Number;
@@ -291,14 +330,17 @@ static int parse_value(jp *p, cJSON *item) {
   return 0;
 }
 
-cJSON *ingest_json_parse(const char *s, size_t len, const char **end, void *(*alloc)(size_t)) {
-  jp p = {(const unsigned char *)s, len, 0, 0, alloc};
+cJSON *ingest_json_parse(const char *s, size_t len, const char **end, void *(*alloc)(size_t),
+                         int *plain) {
+  jp p = {(const unsigned char *)s, len, 0, 0, alloc, 1};
   cJSON *item = NULL;
+  if (plain) *plain = 0;
   if (!s || !len || !(item = new_item(&p))) goto fail;
-  if (len > 4 && !memcmp(s, "\xEF\xBB\xBF", 3)) p.off = 3; /* cJSON's skip_utf8_bom */
+  if (len > 4 && !memcmp(s, "\xEF\xBB\xBF", 3)) p.off = 3, p.plain = 0; /* cJSON's skip_utf8_bom */
   skip_ws(&p);
   if (!parse_value(&p, item)) goto fail;
   if (end) *end = s + p.off;
+  if (plain) *plain = p.plain && p.off == len;
   return item;
 fail:
   /* what was allocated is not freed: the allocator is an arena (ingest's

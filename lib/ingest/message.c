@@ -15,6 +15,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const type_names[] = {"batch", "identify", "track", "page",
@@ -115,6 +116,12 @@ static const char *const field_names[F_COUNT] = {
 typedef struct {
   cJSON *item;
   cJSON *f[F_COUNT]; /* first member with that key, or NULL */
+  /* While not NULL, item is still its text (text_len bytes, borrowed: the
+   * request's) with members added after `last`, the last one it had
+   * (NULL: it had none): see write_body. */
+  const char *text;
+  size_t text_len;
+  cJSON *last;
 } msg_fields;
 
 static int field_id(const char *k) {
@@ -144,15 +151,22 @@ static int field_id(const char *k) {
 /* Indexes item's known members. A repeated known key keeps its first
  * member only: the server acts on that one, so a later copy (which a
  * JSON.parse reader would take instead) must not be stored. */
-static void fields_index(cJSON *item, msg_fields *fx) {
+static void fields_index(cJSON *item, const char *text, size_t text_len, msg_fields *fx) {
   memset(fx, 0, sizeof *fx);
   fx->item = item;
+  fx->text = text;
+  fx->text_len = text_len;
+  fx->last = item->child ? item->child->prev : NULL; /* a child list's head points at its last */
   for (cJSON *c = item->child, *next; c; c = next) {
     next = c->next;
     int id = c->string ? field_id(c->string) : -1;
     if (id < 0) continue;
-    if (!fx->f[id]) fx->f[id] = c;
-    else cJSON_Delete(cJSON_DetachItemViaPointer(item, c));
+    if (!fx->f[id]) {
+      fx->f[id] = c;
+    } else {
+      cJSON_Delete(cJSON_DetachItemViaPointer(item, c));
+      fx->text = NULL;
+    }
   }
 }
 
@@ -161,6 +175,10 @@ static cx_err fields_set(msg_fields *fx, int k, cJSON *v) {
   if (!v) return CX_ENOMEM;
   cJSON *old = fx->f[k];
   if (old) {
+    /* the text still stands when the new value writes as the old did */
+    if (!cJSON_IsString(old) || !cJSON_IsString(v) || strcmp(old->valuestring, v->valuestring))
+      fx->text = NULL;
+    if (old == fx->last) fx->last = v;
     v->string = old->string; /* the key moves with its place */
     v->type |= old->type & cJSON_StringIsConst;
     old->string = NULL;
@@ -263,9 +281,43 @@ static int depth_of(const cJSON *v) {
 }
 
 /* Validates and normalises one message; on success m owns item. */
-static cx_err one_message(int type, cJSON *item, const cJSON *top, const char *prefix,
-                          int64_t received_at, int measure, cx_buf *scratch, ingest_msg *m,
-                          ingest_error *e) {
+/* The message as stored: item written out, or while fx->text stands, that
+ * text with the members added since (ahead of its closing brace), which
+ * is the same bytes (jparse.h: a plain text is what cx_json_write writes)
+ * without walking the tree. */
+static cx_err write_body(cx_buf *b, const msg_fields *fx) {
+  if (!fx->text) return cx_json_write(b, fx->item);
+  cx_err rc = cx_buf_append(b, fx->text, fx->text_len - 1);
+  int first = !fx->last;
+  for (const cJSON *c = fx->last ? fx->last->next : fx->item->child; c && !rc; c = c->next, first = 0) {
+    const char *k = c->string ? c->string : "";
+    if ((!first && (rc = cx_buf_append(b, ",", 1))) || (rc = cx_buf_json_str(b, k, strlen(k))) ||
+        (rc = cx_buf_append(b, ":", 1)))
+      break;
+    rc = cx_json_write(b, c);
+  }
+  if (!rc) rc = cx_buf_append(b, "}", 1);
+#ifdef CX_SELFCHECK /* the test builds: the two ways agree */
+  if (!rc) {
+    cx_buf w;
+    cx_buf_init(&w, b->max);
+    if (cx_json_write(&w, fx->item) || w.len != b->len || memcmp(w.p, b->p, w.len)) {
+      fprintf(stderr, "write_body: the text and the tree differ:\n%.*s\n%.*s\n", (int)b->len, b->p,
+              (int)w.len, w.p ? w.p : "");
+      abort();
+    }
+    cx_buf_free(&w);
+  }
+#endif
+  return rc;
+}
+
+/* text: item's own text when it is plain (jparse.h) and nothing else is
+ * merged into it (NULL otherwise): the stored body is then written from
+ * it. */
+static cx_err one_message(int type, cJSON *item, const cJSON *top, const char *text, size_t text_len,
+                          const char *prefix, int64_t received_at, int measure, cx_buf *scratch,
+                          ingest_msg *m, ingest_error *e) {
   cx_err rc;
   msg_fields fx;
   int import = type == INGEST_ANY;
@@ -285,7 +337,7 @@ static cx_err one_message(int type, cJSON *item, const cJSON *top, const char *p
                   INGEST_MAX_MESSAGE);
     if (rc) return rc;
   }
-  fields_index(item, &fx);
+  fields_index(item, top ? NULL : text, text_len, &fx);
   cJSON *tv = fx.f[F_TYPE];
   if (type == INGEST_BATCH || type == INGEST_ANY) {
     if (!tv) return fail(e, 400, "missing_field", prefix, "type", "type is required in a batch.");
@@ -302,6 +354,7 @@ static cx_err one_message(int type, cJSON *item, const cJSON *top, const char *p
   if (fx.f[F_WRITE_KEY]) { /* never stored (repeats went in fields_index) */
     cJSON_Delete(cJSON_DetachItemViaPointer(item, fx.f[F_WRITE_KEY]));
     fx.f[F_WRITE_KEY] = NULL;
+    fx.text = NULL;
   }
   if ((rc = id_field(&fx, F_USER_ID, prefix, PROFILE_ID_MAX, &m->user_id, e)) ||
       (rc = id_field(&fx, F_ANONYMOUS_ID, prefix, PROFILE_ID_MAX, &m->anonymous_id, e)))
@@ -423,8 +476,10 @@ static cx_err one_message(int type, cJSON *item, const cJSON *top, const char *p
     /* a repeated trait keeps its first value, in the profile and here */
     for (cJSON *t = traits ? traits->child : NULL, *next; t; t = next) {
       next = t->next;
-      if (t->string && cJSON_GetObjectItemCaseSensitive(traits, t->string) != t)
+      if (t->string && cJSON_GetObjectItemCaseSensitive(traits, t->string) != t) {
         cJSON_Delete(cJSON_DetachItemViaPointer(traits, t));
+        fx.text = NULL;
+      }
     }
     m->traits = traits;
   }
@@ -461,7 +516,7 @@ static cx_err one_message(int type, cJSON *item, const cJSON *top, const char *p
   m->mid_hash = cx_hash64(0x6d6964, m->message_id, strlen(m->message_id));
   /* written into a per-thread scratch buffer, then copied into the arena */
   cx_buf_reset(scratch);
-  rc = cx_json_write(scratch, item);
+  rc = write_body(scratch, &fx);
   if (rc) {
     if (rc != CX_ETOOBIG) return rc;
     return fail(e, 413, "message_too_large", prefix, NULL,
@@ -518,7 +573,8 @@ static cx_err parse(int type, const char *body, size_t len, int64_t received_at,
   size_t max = out->arena.max, cap = out->arena.total + 16 * len + (256 << 10);
   if (cap < max) out->arena.max = cap;
   out->arena.limited = 0;
-  cJSON *root = ingest_json_parse(body, len, &end, hook_malloc); /* cJSON's parser, faster: jparse.h */
+  int plain = 0;
+  cJSON *root = ingest_json_parse(body, len, &end, hook_malloc, &plain); /* cJSON's parser, faster: jparse.h */
   out->arena.max = max;
   if (!root && tls_alloc_failed && out->arena.limited)
     return fail(e, 413, "too_complex", "", NULL,
@@ -550,7 +606,9 @@ static cx_err parse(int type, const char *body, size_t len, int64_t received_at,
   size_t start = out->n;
   if (type != INGEST_BATCH) {
     if ((rc = batch_reserve(out, 1))) goto fail;
-    if ((rc = one_message(type, root, NULL, "", received_at, 0, &out->scratch, &out->msgs[out->n], e))) goto fail;
+    if ((rc = one_message(type, root, NULL, plain ? body : NULL, len, "", received_at, 0, &out->scratch,
+                          &out->msgs[out->n], e)))
+      goto fail;
     out->n++;
     return CX_OK; /* root is now owned by the message */
   }
@@ -583,7 +641,7 @@ static cx_err parse(int type, const char *body, size_t len, int64_t received_at,
     memcpy(prefix, "batch[", 6); /* by hand: snprintf per item showed in profiles */
     while (nd) prefix[k++] = digits[--nd];
     memcpy(prefix + k, "].", 3);
-    rc = one_message(INGEST_BATCH, item, root, prefix, received_at, len > INGEST_MAX_MESSAGE,
+    rc = one_message(INGEST_BATCH, item, root, NULL, 0, prefix, received_at, len > INGEST_MAX_MESSAGE,
                      &out->scratch, &out->msgs[out->n], e);
     if (rc) goto fail;
     /* a shared context is copied into every item: bound what one request

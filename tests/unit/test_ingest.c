@@ -9,11 +9,14 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "../../lib/base/arena.h"
 #include "../../lib/base/buf.h"
 #include "../../lib/base/mem.h"
 #include "../../lib/base/time.h"
 #include "../../lib/base/util.h"
+#include "../../lib/base/json.h"
 #include "../../lib/ingest/ingest.h"
+#include "../../lib/ingest/jparse.h"
 #include "stack.h"
 #include <semaphore.h>
 #include <stdatomic.h>
@@ -991,6 +994,87 @@ static void submit_lines(unit_stack *u, ingest_batch *b, const char *const *mids
   assert_int_equal(ingest_submit(u->in, b, 0), CX_OK);
 }
 
+static cx_arena plain_arena; /* jparse frees nothing: its trees go in an arena */
+static void *plain_alloc(size_t n) { return cx_arena_alloc(&plain_arena, n); }
+
+/* jparse says "plain" exactly for the texts cx_json_write writes back as
+ * they are; ingest then stores such a message's text with its added
+ * members after it, and the body is what writing the tree gives. */
+static void test_plain_text(void **state) {
+  (void)state;
+  static const struct {
+    const char *text;
+    int plain;
+  } cases[] = {
+      {"{\"type\":\"track\",\"event\":\"A\",\"properties\":{\"price\":175.08,\"n\":12,\"x\":-0.5,"
+       "\"ok\":true,\"no\":null,\"l\":[1,2,\"b\"]}}", 1},
+      {"{}", 1},
+      {"{\"a\":999999999999999}", 1},
+      {"{\"a\":0.000001}", 1},
+      {"{ \"a\":1}", 0},         /* whitespace */
+      {"{\"a\":1}\n", 0},         /* after the value */
+      {"{\"a\":\"\\u00e9\"}", 0},  /* an escape */
+      {"{\"a\":\"\\/\"}", 0},      /* another */
+      {"{\"a\":\"x\ty\"}", 0},      /* a raw control character */
+      {"{\"a\":2.50}", 0},        /* cx_json_write writes 2.5 */
+      {"{\"a\":1.0}", 0},         /* 1 */
+      {"{\"a\":007}", 0},         /* 7 */
+      {"{\"a\":-0}", 0},          /* 0 */
+      {"{\"a\":1e3}", 0},         /* 1000 */
+      {"{\"a\":0.0000001}", 0},   /* 1e-07 */
+      {"{\"a\":1234567890.5}", 0},/* %.15g */
+      {"\xEF\xBB\xBF{\"a\":1}", 0},
+  };
+  cx_arena_init(&plain_arena, 1 << 20);
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    const char *t = cases[i].text, *end = NULL;
+    int plain = -1;
+    cJSON *tree = ingest_json_parse(t, strlen(t), &end, plain_alloc, &plain);
+    assert_non_null(tree);
+    if (plain != cases[i].plain) fail_msg("%s: plain %d", t, plain);
+    if (plain) {
+      cx_buf b;
+      cx_buf_init(&b, 1 << 20);
+      assert_int_equal(cx_json_write(&b, tree), CX_OK);
+      assert_int_equal(b.len, strlen(t));
+      assert_memory_equal(b.p, t, b.len);
+      cx_buf_free(&b);
+    }
+  }
+  cx_arena_free(&plain_arena);
+  /* stored: the text as sent, then what ingest adds (originalTimestamp,
+   * receivedAt, messageId), as writing the normalised tree gives it; a
+   * text that is not plain is stored as that tree writes */
+  static const struct {
+    const char *line, *stored_prefix;
+  } lines[] = {
+      {"{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"A\",\"properties\":{\"p\":1.5},"
+       "\"timestamp\":\"2024-01-01T00:00:52.291Z\"}",
+       "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"A\",\"properties\":{\"p\":1.5},"
+       "\"timestamp\":\"2024-01-01T00:00:52.291Z\",\"originalTimestamp\":\"2024-01-01T00:00:52.291Z\","
+       "\"receivedAt\":\"2024-05-01T12:00:00.123Z\",\"messageId\":\""},
+      {"{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"A\",\"properties\":{\"p\":1.50},"
+       "\"timestamp\":\"2024-01-01T00:00:52Z\",\"writeKey\":\"k\"}",
+       "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"A\",\"properties\":{\"p\":1.5},"
+       "\"timestamp\":\"2024-01-01T00:00:52.000Z\",\"originalTimestamp\":\"2024-01-01T00:00:52Z\","
+       "\"receivedAt\":\"2024-05-01T12:00:00.123Z\",\"messageId\":\""},
+      {"{\"userId\":\"u1\",\"type\":\"identify\",\"traits\":{\"a\":1,\"a\":2}}",
+       "{\"userId\":\"u1\",\"type\":\"identify\",\"traits\":{\"a\":1},"
+       "\"timestamp\":\"2024-05-01T12:00:00.123Z\",\"receivedAt\":\"2024-05-01T12:00:00.123Z\",\"messageId\":\""},
+  };
+  for (size_t i = 0; i < sizeof lines / sizeof *lines; i++) {
+    ingest_batch b;
+    ingest_error e;
+    ingest_batch_init(&b, 1714564800123LL);
+    assert_int_equal(ingest_parse(INGEST_ANY, lines[i].line, strlen(lines[i].line), b.received_at, &b, &e), CX_OK);
+    assert_int_equal(b.n, 1);
+    size_t n = strlen(lines[i].stored_prefix);
+    if (b.msgs[0].body_len < n || memcmp(b.msgs[0].body, lines[i].stored_prefix, n))
+      fail_msg("stored %s", b.msgs[0].body);
+    ingest_batch_free(&b);
+  }
+}
+
 static void test_packed_bodies(void **state) {
   (void)state;
   unit_stack u;
@@ -1067,6 +1151,7 @@ int main(int argc, char **argv) {
       T(test_allocation_failure_code),
       cmocka_unit_test(test_async_stop_after_failure),
       cmocka_unit_test(test_packed_bodies),
+      cmocka_unit_test(test_plain_text),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -64,6 +64,9 @@ typedef struct {
   const cJSON *traits; /* identify/group traits; NULL if none */
   int64_t ts;
   uint64_t mid_hash;
+  /* profile_id_hash of user_id and anonymous_id (0: absent), computed
+   * while parsing so that the writer does not */
+  uint64_t user_hash, anonymous_hash;
   int duplicate; /* set by the writer when messageId was seen */
   /* what the module that built this message attached to it for its
    * listener (never set by parsing: SDK messages carry none); borrowed */

@@ -514,6 +514,9 @@ static cx_err one_message(int type, cJSON *item, const cJSON *top, const char *t
   }
   m->message_id = mid->valuestring;
   m->mid_hash = cx_hash64(0x6d6964, m->message_id, strlen(m->message_id));
+  if (m->user_id) m->user_hash = profile_id_hash(PROFILE_USER_ID, m->user_id, strlen(m->user_id));
+  if (m->anonymous_id)
+    m->anonymous_hash = profile_id_hash(PROFILE_ANONYMOUS_ID, m->anonymous_id, strlen(m->anonymous_id));
   /* written into a per-thread scratch buffer, then copied into the arena */
   cx_buf_reset(scratch);
   rc = write_body(scratch, &fx);

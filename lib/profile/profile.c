@@ -761,9 +761,10 @@ static int compatible(profile *p, int64_t a, int64_t b) {
   return !(x && y && x != y);
 }
 
-static void prefetch_id(profile *p, int type, const char *v, int deep) {
-  if (!v || !*v || !p->nslots) return;
-  uint64_t h = key_hash(type, v, strlen(v));
+uint64_t profile_id_hash(int type, const char *v, size_t n) { return key_hash(type, v, n); }
+
+static void prefetch_id(profile *p, uint64_t h, int deep) {
+  if (!h || !p->nslots) return;
   const profile_slot *s = &p->slots[h & (p->nslots - 1)];
   if (!deep) {
     __builtin_prefetch(s);
@@ -773,9 +774,9 @@ static void prefetch_id(profile *p, int type, const char *v, int deep) {
   }
 }
 
-void profile_prefetch_ids(profile *p, const char *user_id, const char *anonymous_id, int deep) {
-  prefetch_id(p, PROFILE_USER_ID, user_id, deep);
-  prefetch_id(p, PROFILE_ANONYMOUS_ID, anonymous_id, deep);
+void profile_prefetch_ids(profile *p, uint64_t user_hash, uint64_t anonymous_hash, int deep) {
+  prefetch_id(p, user_hash, deep);
+  prefetch_id(p, anonymous_hash, deep);
 }
 
 cx_err profile_resolve(profile *p, sqlite3 *db, const profile_ids *ids, int64_t now,
@@ -790,13 +791,15 @@ cx_err profile_resolve(profile *p, sqlite3 *db, const profile_ids *ids, int64_t 
              {PROFILE_ANONYMOUS_ID, ids->anonymous_id, 0},
              {PROFILE_EMAIL, ids->email, 0},
              {PROFILE_USER_ID, ids->previous_id, 0}};
+  const uint64_t given[4] = {ids->user_hash, ids->anonymous_hash, 0, 0};
   for (int i = 0; i < 4; i++) {
     if (!id[i].v || !*id[i].v) {
       id[i].v = NULL;
       continue;
     }
     size_t n = strlen(id[i].v);
-    profile_slot *s = slot_find(p, key_hash(id[i].type, id[i].v, n), id[i].type, id[i].v, n);
+    uint64_t h = given[i] ? given[i] : key_hash(id[i].type, id[i].v, n);
+    profile_slot *s = slot_find(p, h, id[i].type, id[i].v, n);
     /* an alias's previousId may be an anonymous id as well as a user id */
     if (!s && i == 3) {
       s = slot_find(p, key_hash(PROFILE_ANONYMOUS_ID, id[i].v, n), PROFILE_ANONYMOUS_ID, id[i].v, n);

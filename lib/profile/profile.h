@@ -41,6 +41,9 @@ cx_err profile_rebuild(profile *p, sqlite3 *db);
  * empty value means absent. */
 typedef struct {
   const char *user_id, *anonymous_id, *email, *previous_id;
+  /* profile_id_hash of user_id and of anonymous_id when the caller has
+   * it (ingest's parsing thread computes it), else 0 */
+  uint64_t user_hash, anonymous_hash;
   const char *message_id; /* recorded on merges */
   const char *reason;     /* recorded on merges: the message type (required) */
   int64_t ts;             /* event time */
@@ -50,7 +53,11 @@ typedef struct {
  * these ids will read, so that it is in the cache by then. Shallow: the
  * ids' hash slots. Deep (a few messages later, the slots loaded): the
  * keys and customers they point at. Reads nothing it needs to be right. */
-void profile_prefetch_ids(profile *p, const char *user_id, const char *anonymous_id, int deep);
+void profile_prefetch_ids(profile *p, uint64_t user_hash, uint64_t anonymous_hash, int deep);
+/* [any thread] The hash an id of that type (PROFILE_USER_ID…) is looked
+ * up by: what profile_ids.user_hash and anonymous_hash hold, and the
+ * prefetch takes (0 there: no id). */
+uint64_t profile_id_hash(int type, const char *v, size_t n);
 void profile_write_begin(profile *p);
 void profile_write_end(profile *p);
 /* [writer] Finds or creates the customer of ids, merging customers the

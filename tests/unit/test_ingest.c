@@ -994,6 +994,71 @@ static void submit_lines(unit_stack *u, ingest_batch *b, const char *const *mids
   assert_int_equal(ingest_submit(u->in, b, 0), CX_OK);
 }
 
+/* The body stored under the seq of messageId mid contains mid. */
+static void body_has_mid(unit_stack *u, const char *mid) {
+  sqlite3 *r = store_reader_get(u->st);
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_prepare_v2(r, "SELECT seq FROM events WHERE mid_hash = ?1", -1, &st, NULL), SQLITE_OK);
+  sqlite3_bind_int64(st, 1, (sqlite3_int64)cx_hash64(0x6d6964, mid, strlen(mid)));
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  int64_t seq = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  store_body_reader *br;
+  assert_int_equal(store_body_reader_open(r, &br), CX_OK);
+  const char *got;
+  size_t n;
+  char want[64];
+  snprintf(want, sizeof want, "\"messageId\":\"%s\"", mid);
+  assert_int_equal(store_body_read(br, seq, &got, &n), CX_OK);
+  if (!got || !memmem(got, n, want, strlen(want))) fail_msg("seq %lld holds %.*s", (long long)seq, (int)n, got ? got : "");
+  store_body_reader_close(br);
+  store_reader_put(u->st, r);
+}
+
+static cx_err submit_named(unit_stack *u, int from, int n, int dup_at, int boom_at) {
+  ingest_batch b;
+  ingest_error e;
+  ingest_batch_init(&b, cx_now_ms());
+  for (int i = from; i < from + n; i++) {
+    char line[256];
+    snprintf(line, sizeof line, "{\"type\":\"track\",\"messageId\":\"m%d\",\"userId\":\"u%d\",\"event\":\"%s\"}",
+             i == dup_at ? from : i, i % 7, i == boom_at ? "Boom" : "Fine");
+    assert_int_equal(ingest_parse(INGEST_ANY, line, strlen(line), b.received_at, &b, &e), CX_OK);
+  }
+  cx_err rc = ingest_submit(u->in, &b, 0);
+  ingest_batch_free(&b);
+  return rc;
+}
+
+/* Events rows go in 64 at a time with the seqs the writer hands out: the
+ * seqs run on without gaps, each row's seq is its body's, and after a
+ * rolled-back job the next event gets the seq after the log's newest. */
+static void test_event_rows(void **state) {
+  (void)state;
+  unit_stack u;
+  assert_int_equal(unit_stack_open(&u, "/tmp/cxm-unit-ingest-XXXXXX",
+                                   "CREATE TRIGGER boom BEFORE INSERT ON events WHEN NEW.name = 'Boom'"
+                                   " BEGIN SELECT RAISE(ABORT, 'boom'); END;"),
+                   0);
+  /* 150 messages, the 71st a repeat of the first: 149 stored */
+  assert_int_equal(submit_named(&u, 0, 150, 70, -1), CX_OK);
+  assert_int_equal(q_int64(&u, "SELECT count(*) FROM events"), 149);
+  assert_int_equal(q_int64(&u, "SELECT min(seq) FROM events"), 1);
+  assert_int_equal(q_int64(&u, "SELECT max(seq) FROM events"), 149);
+  const char *mids[] = {"m0", "m63", "m64", "m69", "m71", "m128", "m149"};
+  for (size_t i = 0; i < sizeof mids / sizeof *mids; i++) body_has_mid(&u, mids[i]);
+  /* a job that fails in its 81st row (in the second 64) stores nothing */
+  assert_int_equal(submit_named(&u, 1000, 100, -1, 1080), CX_EDB);
+  assert_int_equal(q_int64(&u, "SELECT count(*) FROM events"), 149);
+  /* the next one goes on from 150 */
+  assert_int_equal(submit_named(&u, 2000, 10, -1, -1), CX_OK);
+  assert_int_equal(q_int64(&u, "SELECT min(seq) FROM events WHERE seq > 149"), 150);
+  assert_int_equal(q_int64(&u, "SELECT max(seq) FROM events"), 159);
+  body_has_mid(&u, "m2000");
+  body_has_mid(&u, "m2009");
+  unit_stack_close(&u);
+}
+
 static cx_arena plain_arena; /* jparse frees nothing: its trees go in an arena */
 static void *plain_alloc(size_t n) { return cx_arena_alloc(&plain_arena, n); }
 
@@ -1152,6 +1217,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_async_stop_after_failure),
       cmocka_unit_test(test_packed_bodies),
       cmocka_unit_test(test_plain_text),
+      cmocka_unit_test(test_event_rows),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,8 +30,13 @@ cx_err cli_initialise(store *st, const char *dir, char *out, size_t outlen);
 /* One sentence explaining rc for a data directory. */
 const char *cli_store_error(cx_err rc);
 
-/* Commits messages in batches of batch_msgs (or 256 MB), one batch being
- * committed while the next is parsed (import, demo). */
+/* Commits messages in batches of batch_msgs (or 256 MB): while one batch is
+ * parsed, up to CLI_FEED_INFLIGHT before it are queued or being committed
+ * (import, demo), and one more as it is handed over. The writer's queue
+ * (ingest_start) must hold CLI_FEED_QUEUE(batch_msgs) messages, or a
+ * batch is refused as the queue is full. */
+#define CLI_FEED_INFLIGHT 4
+#define CLI_FEED_QUEUE(batch_msgs) ((size_t)(CLI_FEED_INFLIGHT + 1) * (batch_msgs))
 typedef struct cli_feed cli_feed;
 cx_err cli_feed_open(ingest *in, int64_t source, size_t batch_msgs, cli_feed **out);
 /* Parses one message (s[0..n)) into the current batch, as coming from

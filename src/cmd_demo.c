@@ -875,7 +875,7 @@ int cmd_demo(const cli_opts *o) {
   g->end = end;
   g->start = end - 365 * DAY;
   if ((rc = ingest_open(st, &pr, &in)) || (rc = feedback_open(st, pr, in, &fb)) ||
-      (rc = ingest_start(in, 4 * DEMO_BATCH)) ||
+      (rc = ingest_start(in, CLI_FEED_QUEUE(DEMO_BATCH))) ||
       (rc = ingest_source_ensure(in, "web", &g->src_web)) ||
       (rc = ingest_source_ensure(in, "app", &g->src_app)) ||
       (rc = ingest_source_ensure(in, "email", &g->src_email)) ||

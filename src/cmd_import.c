@@ -27,13 +27,13 @@ int cmd_import(const cli_opts *o) {
    * 1M-line import spend a system call every 15 lines */
   static char inbuf[1 << 20]; /* glibc takes no size without a buffer */
   setvbuf(f, inbuf, _IOFBF, sizeof inbuf);
-  /* Each batch's trees (tens of MB in 256 KiB arena chunks) are freed once
-   * it is committed, and the next batch takes as much again. By default
-   * glibc hands the freed top of the heap back to the kernel, so every
-   * batch first faults in fresh zeroed pages: a twentieth of the reading
-   * thread. Keep up to 256 MiB for reuse (the import holds three batches
-   * at a time anyway). */
-  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+  /* Each batch's trees (tens of MB in 256 KiB arena chunks) and its
+   * messages (a few MB) are freed once it is committed, and the next batch
+   * takes as much again. By default glibc maps blocks this large apart and
+   * hands freed memory back to the kernel, so every batch first faults in
+   * fresh zeroed pages: a twentieth of the reading thread. Keep up to
+   * 256 MiB for reuse (the import holds three batches at a time anyway). */
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
   store *st;
   cx_err rc = store_open(o->data, 0, &st);
@@ -49,7 +49,7 @@ int cmd_import(const cli_opts *o) {
   uint64_t imported = 0, dups = 0, line = 0;
   int64_t t0 = cx_mono_ns();
   if ((rc = ingest_open(st, &pr, &in)) ||
-      (rc = ingest_start(in, 4 * IMPORT_BATCH)) || (rc = ingest_source_ensure(in, o->source, &source))) {
+      (rc = ingest_start(in, CLI_FEED_QUEUE(IMPORT_BATCH))) || (rc = ingest_source_ensure(in, o->source, &source))) {
     cli_error("the store could not be prepared for import (%s).", cx_strerror(rc));
     goto out;
   }

@@ -1,7 +1,8 @@
 /* feed.c - commits messages in large batches for import and demo: while
- * one batch is parsed, the two before it are in the store's queue
+ * one batch is parsed, up to four before it are in the store's queue
  * (submitted in order, completed asynchronously), so that the writer
- * applies one while the other is being synced. */
+ * always has the next one while others are being synced, and a slow sync
+ * (the disk busy with other writes) does not stop the parsing. */
 #include "cli.h"
 #include "../lib/base/mem.h"
 #include "../lib/base/time.h"
@@ -10,7 +11,7 @@
 #include <string.h>
 
 #define FEED_BATCH_BYTES ((size_t)256 << 20)
-#define FEED_SLOTS 3 /* the batch being parsed, and two in flight */
+#define FEED_SLOTS (CLI_FEED_INFLIGHT + 1) /* the batch being parsed, and those in flight */
 
 typedef struct {
   ingest_async job; /* in flight while running */
@@ -68,6 +69,10 @@ cx_err cli_feed_open(ingest *in, int64_t source, size_t batch_msgs, cli_feed **o
   f->batch_msgs = batch_msgs;
   atomic_init(&f->failed, 0);
   ingest_batch_init(&f->slots[0].batch, cx_now_ms());
+  if (ingest_batch_reserve(&f->slots[0].batch, batch_msgs)) {
+    cx_free(f);
+    return CX_ENOMEM;
+  }
   *out = f;
   return CX_OK;
 }
@@ -92,7 +97,7 @@ cx_err cli_feed_line(cli_feed *f, const char *s, size_t n, int64_t source, inges
   f->cur = next;
   if ((rc = finish(f, &f->slots[next]))) return rc;
   ingest_batch_init(&f->slots[f->cur].batch, cx_now_ms());
-  return CX_OK;
+  return ingest_batch_reserve(&f->slots[f->cur].batch, f->batch_msgs);
 }
 
 cx_err cli_feed_close(cli_feed *f, int commit, uint64_t *imported, uint64_t *dups) {

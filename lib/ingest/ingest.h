@@ -105,6 +105,9 @@ void ingest_global_init(void);
 cx_err ingest_parse(int type, const char *body, size_t len, int64_t received_at, ingest_batch *out,
                     ingest_error *err);
 void ingest_batch_init(ingest_batch *b, int64_t received_at);
+/* Makes room for n messages in all (a caller that knows its batch size
+ * saves the array's regrowth). CX_ENOMEM. */
+cx_err ingest_batch_reserve(ingest_batch *b, size_t n);
 void ingest_batch_free(ingest_batch *b); /* frees the messages; b can be reused after init */
 /* Bytes the batch's arena holds (import flushes batches by size too). */
 size_t ingest_batch_bytes(const ingest_batch *b);

@@ -240,8 +240,14 @@ static cx_err time_member(cJSON *v, const char *key, const char *prefix, int64_t
 }
 
 static cx_err set_time(msg_fields *fx, int k, int64_t ms) {
-  char t[CX_TIME_LEN];
-  cx_time_format(ms, t);
+  /* the last time written, per thread: a batch's receivedAt is the same
+   * for all its messages */
+  static _Thread_local int64_t last_ms = CX_NO_TIME;
+  static _Thread_local char t[CX_TIME_LEN];
+  if (ms != last_ms || ms == CX_NO_TIME) {
+    cx_time_format(ms, t);
+    last_ms = ms;
+  }
   return fields_set(fx, k, cJSON_CreateString(t));
 }
 
@@ -544,6 +550,8 @@ static cx_err batch_reserve(ingest_batch *b, size_t extra) {
   b->cap = cap;
   return CX_OK;
 }
+
+cx_err ingest_batch_reserve(ingest_batch *b, size_t n) { return batch_reserve(b, n > b->n ? n - b->n : 0); }
 
 static cx_err parse(int type, const char *body, size_t len, int64_t received_at, ingest_batch *out,
                     ingest_error *e);

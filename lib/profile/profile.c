@@ -645,6 +645,7 @@ cx_err profile_rebuild(profile *p, sqlite3 *db) {
 void profile_close(profile *p) {
   if (!p) return;
   stmts_finalize(p);
+  cx_buf_free(&p->tval);
   indexes_free(p);
   cx_free(p->dirty);
   cx_free(p->changes);
@@ -841,27 +842,23 @@ cx_err profile_resolve(profile *p, sqlite3 *db, const profile_ids *ids, int64_t 
   return CX_OK;
 }
 
-static cx_err upsert_traits(sqlite3_stmt *st, int64_t cid, const char *aid, const cJSON *traits,
-                            int64_t ts) {
+static cx_err upsert_traits(sqlite3_stmt *st, cx_buf *vb, int64_t cid, const char *aid,
+                            const cJSON *traits, int64_t ts) {
   if (!cJSON_IsObject(traits)) return CX_OK;
   for (const cJSON *t = traits->child; t; t = t->next) {
     /* a repeated key keeps its first value, as the e-mail identity does */
     if (!t->string || cJSON_GetObjectItemCaseSensitive(traits, t->string) != t) continue;
-    cx_buf vb;
-    cx_buf_init(&vb, 64 * 1024);
-    cx_err wrc = cx_json_write(&vb, t);
-    if (wrc) {
-      cx_buf_free(&vb);
-      return wrc;
-    }
-    const char *v = vb.p;
+    cx_buf_reset(vb);
+    vb->max = 64 * 1024;
+    cx_err wrc = cx_json_write(vb, t);
+    if (wrc) return wrc;
+    const char *v = vb->p;
     if (aid) sqlite3_bind_text(st, 1, aid, -1, SQLITE_STATIC);
     else sqlite3_bind_int64(st, 1, cid);
     sqlite3_bind_text(st, 2, t->string, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, v, (int)vb.len, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, v, (int)vb->len, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, ts);
     cx_err rc = step_done(st);
-    cx_buf_free(&vb);
     if (rc) return rc;
   }
   return CX_OK;
@@ -870,7 +867,7 @@ static cx_err upsert_traits(sqlite3_stmt *st, int64_t cid, const char *aid, cons
 cx_err profile_set_traits(profile *p, sqlite3 *db, int64_t customer, const cJSON *traits,
                           int64_t ts) {
   cx_err rc = stmts_prepare(p, db);
-  if (!rc) rc = upsert_traits(p->upsert_trait, customer, NULL, traits, ts);
+  if (!rc) rc = upsert_traits(p->upsert_trait, &p->tval, customer, NULL, traits, ts);
   if (!rc) profile_changed(p, find_root_w(p, customer), PROFILE_CHANGED_TRAITS);
   return rc;
 }
@@ -886,7 +883,7 @@ cx_err profile_group(profile *p, sqlite3 *db, int64_t customer, const char *grou
   sqlite3_bind_int64(p->ins_membership, 2, customer);
   sqlite3_bind_int64(p->ins_membership, 3, ts);
   if ((rc = step_done(p->ins_membership))) return rc;
-  return upsert_traits(p->upsert_account_trait, 0, group_id, traits, ts);
+  return upsert_traits(p->upsert_account_trait, &p->tval, 0, group_id, traits, ts);
 }
 
 cx_err profile_note_event(profile *p, int64_t customer, int64_t seq, int64_t ts, int type,

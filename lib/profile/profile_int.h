@@ -98,6 +98,7 @@ struct profile {
   sqlite3 *stmt_db; /* the connection the statements below belong to */
   sqlite3_stmt *ins_customer, *ins_identity, *set_merged, *ins_merge, *upsert_trait,
       *ins_account, *upsert_account_trait, *ins_membership;
+  cx_buf tval; /* [writer] a trait's value as JSON text, reused */
 };
 
 #define PROFILE_CHANGES (1u << 16)

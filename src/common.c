@@ -2,6 +2,7 @@
 #include "../lib/profile/profile.h"
 #include "../lib/base/time.h"
 #include "../lib/base/util.h"
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -69,12 +70,33 @@ cx_err cli_initialise(store *st, const char *dir, char *out, size_t outlen) {
   return CX_OK;
 }
 
+typedef struct {
+  store *st;
+  profile *pr;
+  ingest *in;
+} saves;
+
+static void *save_main(void *arg) {
+  saves *a = arg;
+  profile_save(a->pr, store_db(a->st));
+  ingest_save(a->in);
+  return NULL;
+}
+
 void cli_close(store *st, profile *pr, ingest *in) {
   store_writer_stop(st);
   /* a failed store's memory is not the log's: save nothing then */
   if (pr && in && !store_failed(st)) {
-    profile_save(pr, store_db(st));
-    ingest_save(in);
+    /* the saved timelines and dedupe window are written while the WAL is
+     * folded into the database: after a large import, tens of ms each */
+    saves a = {st, pr, in};
+    pthread_t t;
+    if (pthread_create(&t, NULL, save_main, &a) == 0) {
+      store_checkpoint(st);
+      pthread_join(t, NULL);
+    } else {
+      save_main(&a);
+    }
   }
   ingest_close(in);
   profile_close(pr);

@@ -155,6 +155,12 @@ fail:
   return rc;
 }
 
+cx_err store_checkpoint(store *s) {
+  if (!s || !s->ckpt_db || s->failed) return CX_OK;
+  int rc = sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+  return rc == SQLITE_OK ? CX_OK : rc == SQLITE_BUSY ? CX_EBUSY : CX_EDB;
+}
+
 void store_close(store *s) {
   if (!s) return;
   store_writer_stop(s);

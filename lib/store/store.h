@@ -29,6 +29,12 @@ typedef struct store store;
 cx_err store_open(const char *dir, int create, store **out);
 /* Stops the writer if it runs, then closes everything. NULL is fine. */
 void store_close(store *s);
+/* After store_writer_stop: folds the WAL into the database file and
+ * empties it (what store_close does, which then has nothing left to do),
+ * through the store's checkpoint connection, so that another thread may
+ * read through the writer connection meanwhile. Nothing after a failure:
+ * the WAL is then what recovery replays. */
+cx_err store_checkpoint(store *s);
 /* The writer connection: see the threading note above. */
 sqlite3 *store_db(store *s);
 /* Schema version after migrations. */

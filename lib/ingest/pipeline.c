@@ -48,10 +48,10 @@ struct ingest {
   profile *pr;
   idset cur, old;
   int64_t cur_started;
-  sqlite3_stmt *ins_event, *ins_events; /* one row; EV_ROWS rows */
+  sqlite3_stmt *ins_event, *ins_events, *max_seq; /* one row; EV_ROWS rows; the log's newest */
   sqlite3 *stmt_db;
-  /* the writer's: the seq the next event gets (0: read the log's newest
-   * first, as after a rollback), and the rows not yet inserted */
+  /* the writer's, during a job: the seq SQLite gives the next row
+   * (max(seq) + 1, read as the job starts), and the rows not yet inserted */
   int64_t next_seq;
   ev_row rows[EV_ROWS];
   size_t nrows;
@@ -309,7 +309,6 @@ static cx_err after_rollback(void *ctx, sqlite3 *db) {
   ingest *in = ctx;
   /* the in-memory state may hold what was just rolled back: rebuild all of
    * it; if any part fails the store stops taking writes (fail-stop) */
-  in->next_seq = 0; /* seqs handed out in the group were not kept */
   in->nrows = 0;
   cx_err a = dedupe_load(in, db, 0), b = profile_rebuild(in->pr, db), c = sources_load(in, db);
   if (in->listener.after_rollback) in->listener.after_rollback(in->listener.ctx);
@@ -336,6 +335,7 @@ void ingest_close(ingest *in) {
   if (!in) return;
   sqlite3_finalize(in->ins_event);
   sqlite3_finalize(in->ins_events);
+  sqlite3_finalize(in->max_seq);
   store_blocks_free(in->blocks);
   idset_free(&in->cur);
   idset_free(&in->old);
@@ -366,28 +366,29 @@ static cx_err consent_trait(ingest *in, sqlite3 *db, int64_t cust, const ingest_
 }
 
 /* Inserts the pending events rows: EV_ROWS in one statement, fewer one by
- * one. */
+ * one. SQLite numbers them (max(seq) + 1 each: no seek to check a given
+ * key); that they got the seqs handed out is checked. */
 static cx_err rows_flush(ingest *in, sqlite3 *db) {
   sqlite3_stmt *st = in->nrows == EV_ROWS ? in->ins_events : in->ins_event;
   size_t per = in->nrows == EV_ROWS ? EV_ROWS : 1;
   for (size_t i = 0; i < in->nrows; i += per) {
     for (size_t k = 0; k < per; k++) {
       const ev_row *r = &in->rows[i + k];
-      int b = (int)k * 8;
-      sqlite3_bind_int64(st, b + 1, r->seq);
-      sqlite3_bind_int64(st, b + 2, (sqlite3_int64)r->mid_hash);
-      sqlite3_bind_int(st, b + 3, r->type);
-      sqlite3_bind_int64(st, b + 4, r->cust);
-      sqlite3_bind_int64(st, b + 5, r->source);
-      sqlite3_bind_int64(st, b + 6, r->ts);
-      sqlite3_bind_int64(st, b + 7, r->received_at);
-      if (r->name) sqlite3_bind_text(st, b + 8, r->name, -1, SQLITE_STATIC);
-      else sqlite3_bind_null(st, b + 8);
+      int b = (int)k * 7;
+      sqlite3_bind_int64(st, b + 1, (sqlite3_int64)r->mid_hash);
+      sqlite3_bind_int(st, b + 2, r->type);
+      sqlite3_bind_int64(st, b + 3, r->cust);
+      sqlite3_bind_int64(st, b + 4, r->source);
+      sqlite3_bind_int64(st, b + 5, r->ts);
+      sqlite3_bind_int64(st, b + 6, r->received_at);
+      if (r->name) sqlite3_bind_text(st, b + 7, r->name, -1, SQLITE_STATIC);
+      else sqlite3_bind_null(st, b + 7);
     }
     int step = sqlite3_step(st);
     sqlite3_reset(st);
-    if (step != SQLITE_DONE) {
-      cx_log("error", "event_insert_failed", "error", sqlite3_errmsg(db), NULL);
+    if (step != SQLITE_DONE || sqlite3_last_insert_rowid(db) != in->rows[i + per - 1].seq) {
+      cx_log("error", "event_insert_failed", "error",
+             step != SQLITE_DONE ? sqlite3_errmsg(db) : "the rows did not get the seqs handed out", NULL);
       in->nrows = 0;
       return CX_EDB;
     }
@@ -474,32 +475,33 @@ static cx_err apply_batch(store_job *job, sqlite3 *db) {
   if (in->stmt_db != db) {
     sqlite3_finalize(in->ins_event);
     sqlite3_finalize(in->ins_events);
-    in->ins_event = in->ins_events = NULL;
+    sqlite3_finalize(in->max_seq);
+    in->ins_event = in->ins_events = in->max_seq = NULL;
     in->stmt_db = NULL;
     char sql[64 + EV_ROWS * 20];
-    size_t k = (size_t)snprintf(sql, sizeof sql, "INSERT INTO events(seq, mid_hash, type, customer_id,"
+    size_t k = (size_t)snprintf(sql, sizeof sql, "INSERT INTO events(mid_hash, type, customer_id,"
                                                  " source_id, ts, received_at, name) VALUES");
     for (int i = 0; i < EV_ROWS; i++) {
-      memcpy(sql + k, i ? ",(?,?,?,?,?,?,?,?)" : "(?,?,?,?,?,?,?,?)", i ? 18 : 17);
-      k += i ? 18 : 17;
+      memcpy(sql + k, i ? ",(?,?,?,?,?,?,?)" : "(?,?,?,?,?,?,?)", i ? 16 : 15);
+      k += i ? 16 : 15;
       if (i == 0) sql[k] = 0; /* the one-row statement is this much */
       if (i == 0 && sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &in->ins_event, NULL))
         return CX_EDB;
     }
     sql[k] = 0;
-    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &in->ins_events, NULL)) return CX_EDB;
+    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &in->ins_events, NULL) ||
+        sqlite3_prepare_v3(db, "SELECT coalesce(max(seq), 0) + 1 FROM events", -1, SQLITE_PREPARE_PERSISTENT,
+                           &in->max_seq, NULL))
+      return CX_EDB;
     in->stmt_db = db;
-    in->next_seq = 0;
   }
   in->nrows = 0;
-  if (!in->next_seq) { /* the seq SQLite would give the next row */
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "SELECT coalesce(max(seq), 0) + 1 FROM events", -1, &st, NULL)) return CX_EDB;
-    int step = sqlite3_step(st);
-    if (step == SQLITE_ROW) in->next_seq = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    if (step != SQLITE_ROW) return CX_EDB;
-  }
+  /* the seq SQLite gives the next row: read at each job, as another job
+   * (an erasure) may have removed the newest events */
+  int step = sqlite3_step(in->max_seq);
+  if (step == SQLITE_ROW) in->next_seq = sqlite3_column_int64(in->max_seq, 0);
+  sqlite3_reset(in->max_seq);
+  if (step != SQLITE_ROW) return CX_EDB;
   int64_t now = cx_now_ms();
   if (now - in->cur_started >= DAY_MS) {
     idset_free(&in->old);

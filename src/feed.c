@@ -31,6 +31,7 @@ struct cli_feed {
   atomic_int failed;
   int cur; /* the slot being parsed into; the others are in flight, oldest next */
   uint64_t imported, dups;
+  uint64_t handed; /* batches submitted so far */
 };
 
 /* the store's thread, its lock held: the feed's failure flag (the job's
@@ -82,7 +83,10 @@ cx_err cli_feed_line(cli_feed *f, const char *s, size_t n, int64_t source, inges
   cx_err rc = ingest_parse(INGEST_ANY, s, n, b->received_at, b, err);
   if (rc) return rc == CX_ENOMEM ? rc : CX_EINVAL; /* err says why */
   if (source) b->msgs[b->n - 1].source = source;
-  if (b->n < f->batch_msgs && ingest_batch_bytes(b) <= FEED_BATCH_BYTES) return CX_OK;
+  /* the first batches are smaller, so that the writer starts early
+   * instead of waiting for a whole batch to be parsed: 1/16, 1/4, then all */
+  size_t want = f->handed == 0 ? f->batch_msgs / 16 : f->handed == 1 ? f->batch_msgs / 4 : f->batch_msgs;
+  if (b->n < want && ingest_batch_bytes(b) <= FEED_BATCH_BYTES) return CX_OK;
   /* hand this batch to a submitter and parse the next meanwhile, in the
    * slot of the oldest batch in flight, once that one is committed. The
    * store applies jobs in the order they were submitted. */
@@ -94,6 +98,7 @@ cx_err cli_feed_line(cli_feed *f, const char *s, size_t n, int64_t source, inges
     return rc;
   }
   mine->running = 1;
+  f->handed++;
   f->cur = next;
   if ((rc = finish(f, &f->slots[next]))) return rc;
   ingest_batch_init(&f->slots[f->cur].batch, cx_now_ms());

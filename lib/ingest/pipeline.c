@@ -37,7 +37,7 @@ _Static_assert(INGEST_MAX_STORED <= STORE_BODY_MAX, "a stored message must fit a
 #define EV_ROWS 64
 
 typedef struct {
-  int64_t seq, cust, source, ts, received_at;
+  int64_t seq, cust, source, ts;
   uint64_t mid_hash;
   int type;
   const char *name; /* the batch's: flushed before the job ends */
@@ -53,6 +53,7 @@ struct ingest {
   /* the writer's, during a job: the seq SQLite gives the next row
    * (max(seq) + 1, read as the job starts), and the rows not yet inserted */
   int64_t next_seq;
+  int64_t rows_received_at; /* the job's: every row's received_at */
   ev_row rows[EV_ROWS];
   size_t nrows;
   store_blocks *blocks; /* owned; the bodies of the job being applied */
@@ -372,17 +373,17 @@ static cx_err rows_flush(ingest *in, sqlite3 *db) {
   sqlite3_stmt *st = in->nrows == EV_ROWS ? in->ins_events : in->ins_event;
   size_t per = in->nrows == EV_ROWS ? EV_ROWS : 1;
   for (size_t i = 0; i < in->nrows; i += per) {
+    sqlite3_bind_int64(st, 1, in->rows_received_at); /* ?1 in every row */
     for (size_t k = 0; k < per; k++) {
       const ev_row *r = &in->rows[i + k];
-      int b = (int)k * 7;
+      int b = 1 + (int)k * 6;
       sqlite3_bind_int64(st, b + 1, (sqlite3_int64)r->mid_hash);
       sqlite3_bind_int(st, b + 2, r->type);
       sqlite3_bind_int64(st, b + 3, r->cust);
       sqlite3_bind_int64(st, b + 4, r->source);
       sqlite3_bind_int64(st, b + 5, r->ts);
-      sqlite3_bind_int64(st, b + 6, r->received_at);
-      if (r->name) sqlite3_bind_text(st, b + 7, r->name, -1, SQLITE_STATIC);
-      else sqlite3_bind_null(st, b + 7);
+      if (r->name) sqlite3_bind_text(st, b + 6, r->name, -1, SQLITE_STATIC);
+      else sqlite3_bind_null(st, b + 6);
     }
     int step = sqlite3_step(st);
     sqlite3_reset(st);
@@ -425,9 +426,9 @@ static cx_err apply_message(ingest *in, sqlite3 *db, ingest_msg *m, int64_t sour
   /* the row goes in with the next EV_ROWS (rows_flush); nothing in the
    * job reads the events table meanwhile */
   int64_t seq = in->next_seq++;
+  in->rows_received_at = received_at; /* the same for every message of the job */
   in->rows[in->nrows++] = (ev_row){.seq = seq, .cust = cust, .source = source_id, .ts = m->ts,
-                                   .received_at = received_at, .mid_hash = m->mid_hash,
-                                   .type = m->type, .name = m->name};
+                                   .mid_hash = m->mid_hash, .type = m->type, .name = m->name};
   if (in->nrows == EV_ROWS && (rc = rows_flush(in, db))) return rc;
   m->seq = seq;
   if (!packed && (rc = store_blocks_add(in->blocks, db, seq, m->body, m->body_len))) return rc;
@@ -478,17 +479,18 @@ static cx_err apply_batch(store_job *job, sqlite3 *db) {
     sqlite3_finalize(in->max_seq);
     in->ins_event = in->ins_events = in->max_seq = NULL;
     in->stmt_db = NULL;
-    char sql[64 + EV_ROWS * 20];
+    /* received_at is ?1, shared by the rows (all of one job); each row's
+     * own six follow in order */
+    char sql[96 + EV_ROWS * 48];
     size_t k = (size_t)snprintf(sql, sizeof sql, "INSERT INTO events(mid_hash, type, customer_id,"
                                                  " source_id, ts, received_at, name) VALUES");
     for (int i = 0; i < EV_ROWS; i++) {
-      memcpy(sql + k, i ? ",(?,?,?,?,?,?,?)" : "(?,?,?,?,?,?,?)", i ? 16 : 15);
-      k += i ? 16 : 15;
-      if (i == 0) sql[k] = 0; /* the one-row statement is this much */
+      int b = 2 + i * 6;
+      k += (size_t)snprintf(sql + k, sizeof sql - k, "%s(?%d,?%d,?%d,?%d,?%d,?1,?%d)", i ? "," : "", b,
+                            b + 1, b + 2, b + 3, b + 4, b + 5);
       if (i == 0 && sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &in->ins_event, NULL))
-        return CX_EDB;
+        return CX_EDB; /* the one-row statement is the first row */
     }
-    sql[k] = 0;
     if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &in->ins_events, NULL) ||
         sqlite3_prepare_v3(db, "SELECT coalesce(max(seq), 0) + 1 FROM events", -1, SQLITE_PREPARE_PERSISTENT,
                            &in->max_seq, NULL))

@@ -71,6 +71,7 @@ cx_err cli_feed_open(ingest *in, int64_t source, size_t batch_msgs, cli_feed **o
   atomic_init(&f->failed, 0);
   ingest_batch_init(&f->slots[0].batch, cx_now_ms());
   if (ingest_batch_reserve(&f->slots[0].batch, batch_msgs)) {
+    ingest_batch_free(&f->slots[0].batch);
     cx_free(f);
     return CX_ENOMEM;
   }

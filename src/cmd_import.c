@@ -32,7 +32,7 @@ int cmd_import(const cli_opts *o) {
    * takes as much again. By default glibc maps blocks this large apart and
    * hands freed memory back to the kernel, so every batch first faults in
    * fresh zeroed pages: a twentieth of the reading thread. Keep up to
-   * 256 MiB for reuse (the import holds three batches at a time anyway). */
+   * 256 MiB for reuse (the import holds five batches at a time anyway). */
   mallopt(M_MMAP_THRESHOLD, 64 << 20);
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
   store *st;

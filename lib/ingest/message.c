@@ -286,7 +286,6 @@ static int depth_of(const cJSON *v) {
   return d + 1;
 }
 
-/* Validates and normalises one message; on success m owns item. */
 /* The message as stored: item written out, or while fx->text stands, that
  * text with the members added since (ahead of its closing brace), which
  * is the same bytes (jparse.h: a plain text is what cx_json_write writes)
@@ -318,9 +317,10 @@ static cx_err write_body(cx_buf *b, const msg_fields *fx) {
   return rc;
 }
 
-/* text: item's own text when it is plain (jparse.h) and nothing else is
- * merged into it (NULL otherwise): the stored body is then written from
- * it. */
+/* Validates and normalises one message; on success m owns item. text:
+ * item's own text when it is plain (jparse.h), NULL for a batch item (a
+ * shared context may be merged into it): the stored body is then written
+ * from it. */
 static cx_err one_message(int type, cJSON *item, const cJSON *top, const char *text, size_t text_len,
                           const char *prefix, int64_t received_at, int measure, cx_buf *scratch,
                           ingest_msg *m, ingest_error *e) {
@@ -343,7 +343,7 @@ static cx_err one_message(int type, cJSON *item, const cJSON *top, const char *t
                   INGEST_MAX_MESSAGE);
     if (rc) return rc;
   }
-  fields_index(item, top ? NULL : text, text_len, &fx);
+  fields_index(item, text, text_len, &fx);
   cJSON *tv = fx.f[F_TYPE];
   if (type == INGEST_BATCH || type == INGEST_ANY) {
     if (!tv) return fail(e, 400, "missing_field", prefix, "type", "type is required in a batch.");

@@ -310,7 +310,6 @@ static cx_err after_rollback(void *ctx, sqlite3 *db) {
   ingest *in = ctx;
   /* the in-memory state may hold what was just rolled back: rebuild all of
    * it; if any part fails the store stops taking writes (fail-stop) */
-  in->nrows = 0;
   cx_err a = dedupe_load(in, db, 0), b = profile_rebuild(in->pr, db), c = sources_load(in, db);
   if (in->listener.after_rollback) in->listener.after_rollback(in->listener.ctx);
   return a ? a : b ? b : c;
@@ -426,7 +425,6 @@ static cx_err apply_message(ingest *in, sqlite3 *db, ingest_msg *m, int64_t sour
   /* the row goes in with the next EV_ROWS (rows_flush); nothing in the
    * job reads the events table meanwhile */
   int64_t seq = in->next_seq++;
-  in->rows_received_at = received_at; /* the same for every message of the job */
   in->rows[in->nrows++] = (ev_row){.seq = seq, .cust = cust, .source = source_id, .ts = m->ts,
                                    .mid_hash = m->mid_hash, .type = m->type, .name = m->name};
   if (in->nrows == EV_ROWS && (rc = rows_flush(in, db))) return rc;
@@ -497,7 +495,8 @@ static cx_err apply_batch(store_job *job, sqlite3 *db) {
       return CX_EDB;
     in->stmt_db = db;
   }
-  in->nrows = 0;
+  in->nrows = 0; /* what a failed job left is not inserted */
+  in->rows_received_at = bj->batch->received_at;
   /* the seq SQLite gives the next row: read at each job, as another job
    * (an erasure) may have removed the newest events */
   int step = sqlite3_step(in->max_seq);
@@ -525,7 +524,6 @@ static cx_err apply_batch(store_job *job, sqlite3 *db) {
    * group rolls back, and the open block and the seqs handed out with it */
   if (!rc) rc = rows_flush(in, db);
   if (!rc) rc = store_blocks_flush(in->blocks, db);
-  in->nrows = 0;
   if (rc) store_blocks_discard(in->blocks);
   profile_write_end(in->pr);
   return rc;

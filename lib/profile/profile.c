@@ -580,6 +580,7 @@ static void time_bounds(profile *p) {
 cx_err profile_open(sqlite3 *db, profile **out) {
   profile *p = cx_calloc(1, sizeof *p);
   if (!p) return CX_ENOMEM;
+  cx_buf_init(&p->tval, 64 * 1024);
   /* writers first: a steady stream of API reads must not starve ingest */
   pthread_rwlockattr_t attr;
   pthread_rwlockattr_init(&attr);
@@ -849,7 +850,6 @@ static cx_err upsert_traits(sqlite3_stmt *st, cx_buf *vb, int64_t cid, const cha
     /* a repeated key keeps its first value, as the e-mail identity does */
     if (!t->string || cJSON_GetObjectItemCaseSensitive(traits, t->string) != t) continue;
     cx_buf_reset(vb);
-    vb->max = 64 * 1024;
     cx_err wrc = cx_json_write(vb, t);
     if (wrc) return wrc;
     const char *v = vb->p;

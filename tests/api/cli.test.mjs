@@ -160,10 +160,10 @@ test('cxm import events - reads standard input', () => withDir(async (dir) => {
   });
 }));
 
-// Seven batches (src/cmd_import.c commits 20,000 lines at a time, with up
-// to five queued or committing), the last one short: every line is
-// counted once, none refused.
-test('cxm import: 120,007 lines in seven batches, all imported', () => withDir(async (dir) => {
+// Eight batches (src/cmd_import.c commits 20,000 lines at a time after two
+// smaller first ones, with up to five queued or committing), the last one
+// short: every line is counted once, none refused.
+test('cxm import: 120,007 lines in eight batches, all imported', () => withDir(async (dir) => {
   const d = join(dir, 'data');
   init(d);
   const n = 120007;
